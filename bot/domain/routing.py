@@ -1,0 +1,254 @@
+"""Routing: which kind of helper should answer a question, and what it is about.
+
+The router reads the knowledge base once. A question is split into words, each word is reduced to
+its basic form with simplemma (Finnish and Swedish inflect heavily), and matched against the
+topics' words: exactly, inside compounds (`tiimipalaverin` holds `tiimipalaveri`), with an
+inflection ending (`HOKSin`), or, for longer words, despite a typo (rapidfuzz). Words shared by the
+topics of several roles count for less. The role with the highest score wins; when it does not
+win clearly, `ask` is true and the asker chooses.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import simplemma
+from rapidfuzz import fuzz, process
+
+from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
+from bot.domain.knowledge import Knowledge
+
+OTHER_TOPIC = "other"
+FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
+CONFIDENT = 0.42  # below this the asker chooses the kind of helper
+SELF_SERVICE = 0.6  # a self-service answer is offered only above this
+
+KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
+FUZZY_CUTOFF = 86.0
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=100_000)
+def lemma(word: str, lang: str) -> str:
+    """The basic form of one lower-case word in one language."""
+    return simplemma.lemmatize(word, lang=lang).lower()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def detect_language(text: str, hint: str | None = None) -> str:
+    """fi, sv or en: simplemma's detector, then letters, then the hint."""
+    scores = simplemma.langdetect(text, lang=LANGUAGES)
+    best, score = scores[0]
+    if best in LANGUAGES and score > 0:
+        return best
+    lowered = text.lower()
+    if "å" in lowered:
+        return "sv"
+    if "ä" in lowered or "ö" in lowered:
+        return "fi"
+    return hint if hint in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _keyword_form(word: str, lang: str) -> str:
+    """A knowledge word's basic form, unless the lemmatizer cut a compound short.
+
+    simplemma reduces some unknown compounds to their first part (`opiskelijavuosi` becomes
+    `opiskelija`); an inflection ending is rarely longer than four letters, so a shorter
+    prefix is not trusted.
+    """
+    base = lemma(word, lang)
+    if len(word) <= 4 or (word.startswith(base) and len(word) - len(base) > 4):
+        return word  # acronyms (`puk` is not `puka`) and compounds cut short
+    return base
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the router decided for one question."""
+
+    topic: str
+    role: str
+    confidence: float
+    language: str
+    ask: bool
+    roles: tuple[str, ...]  # every role, best first: the order of the choice buttons
+    answer: str | None = None  # id of a self-service answer worth showing first
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["roles"] = list(self.roles)
+        return data
+
+
+@dataclass(slots=True)
+class _Term:
+    """One basic-form word of the vocabulary and what it says about topics."""
+
+    languages: set[str] = field(default_factory=set)
+    weights: dict[str, float] = field(default_factory=dict)  # topic -> weight
+
+    def add(self, topic: str, weight: float, language: str) -> None:
+        self.languages.add(language)
+        self.weights[topic] = max(weight, self.weights.get(topic, 0.0))
+
+
+class Router:
+    """Routes questions with the vocabulary built once from the knowledge base."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self._terms: dict[str, _Term] = defaultdict(_Term)
+        self._phrases: list[tuple[tuple[str, ...], str]] = []  # (basic forms, topic)
+        self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
+        for topic in knowledge.topics.values():
+            self._add_topic(topic.id, topic.keywords, topic.weak, topic.examples)
+        self._answers = [
+            (answer, lang, self._forms(trigger, lang))
+            for answer in knowledge.answers
+            for lang, triggers in answer.triggers.items()
+            for trigger in triggers
+        ]
+        for _, lang, forms in self._answers:
+            for form in forms:
+                self._terms[form].languages.add(lang)
+        self._share = {form: self._role_share(term) for form, term in self._terms.items()}
+        self._long = [form for form in self._terms if len(form) >= 5]
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _forms(self, text: str, lang: str) -> tuple[str, ...]:
+        return tuple(_keyword_form(w, lang) for w in words(text))
+
+    def _add_topic(self, topic: str, keywords: dict, weak: dict, examples: dict) -> None:
+        for weight, per_language in ((KEYWORD, keywords), (WEAK, weak)):
+            for lang, entries in per_language.items():
+                for entry in entries:
+                    forms = self._forms(entry, lang)
+                    if len(forms) == 1:
+                        self._terms[forms[0]].add(topic, weight, lang)
+                    elif forms:
+                        self._phrases.append((forms, topic))
+                        for form in forms:
+                            self._terms[form].languages.add(lang)
+        mined: set[tuple[str, str]] = set()
+        for lang, sentences in examples.items():
+            stop = self.knowledge.stopwords.get(lang, frozenset())
+            for sentence in sentences:
+                for word in words(sentence):
+                    form = lemma(word, lang)
+                    if len(form) >= 3 and not form.isdigit() and not {word, form} & stop:
+                        mined.add((form, lang))
+        for form, lang in mined:
+            self._terms[form].add(topic, EXAMPLE, lang)
+
+    def _role_share(self, term: _Term) -> dict[str, float]:
+        """How much of a word belongs to each role, by its strongest weight in that role."""
+        strongest: dict[str, float] = defaultdict(float)
+        for topic, weight in term.weights.items():
+            role = self._role_of[topic]
+            strongest[role] = max(strongest[role], weight)
+        total = sum(strongest.values())
+        return {role: weight / total for role, weight in strongest.items()}
+
+    # --- matching -----------------------------------------------------------------------------
+
+    def _usable(self, form: str, lang: str) -> bool:
+        """Loose matching (compounds, endings, typos) only with words of the question's language."""
+        languages = self._terms[form].languages
+        return lang in languages or len(languages) > 1
+
+    def _match_word(self, word: str, lang: str) -> dict[str, float]:
+        """Every vocabulary form this word matches, with the quality of the match."""
+        base = lemma(word, lang)
+        found: dict[str, float] = {}
+        for candidate in {word, base}:
+            if candidate in self._terms:
+                found[candidate] = 1.0
+        for form in self._terms:
+            if form in found or not self._usable(form, lang):
+                continue
+            size = len(form)
+            if size >= 5 and (form in base or form in word):
+                found[form] = 1.0
+            elif 3 <= size <= 4 and any(
+                c.startswith(form) and len(c) - size <= 4 for c in (word, base)
+            ):
+                found[form] = 1.0
+        if not found and len(base) >= 6:
+            hit = process.extractOne(base, self._long, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            if hit and self._usable(hit[0], lang):
+                found[hit[0]] = 0.8
+        return found
+
+    def _longest(self, found: dict[str, float]) -> dict[str, float]:
+        """For scoring the longest word wins: `chatgpt` is not also `chat`, `tiimipalaveri` not
+        also `tiimi`; but a word only mined from examples hides no keyword."""
+        strong = [f for f in found if max(self._terms[f].weights.values(), default=0) >= WEAK]
+        return {
+            form: q
+            for form, q in found.items()
+            if not any(form != other and form in other for other in strong)
+        }
+
+    def _matches(self, text: str, lang: str) -> tuple[dict[str, float], set[str]]:
+        """Forms to score (the longest per word) and every form seen (for phrases, triggers)."""
+        scored: dict[str, float] = {}
+        seen: set[str] = set()
+        for word in words(text):
+            found = self._match_word(word, lang)
+            seen.update(found)
+            for form, quality in self._longest(found).items():
+                scored[form] = max(quality, scored.get(form, 0.0))
+        return scored, seen
+
+    # --- deciding ----------------------------------------------------------------------------
+
+    def route(self, text: str, *, language_hint: str | None = None) -> Decision:
+        """Decide topic, role and confidence for one question."""
+        lang = detect_language(text, language_hint)
+        matched, seen = self._matches(text, lang)
+        topic_scores: dict[str, float] = defaultdict(float)
+        for form, quality in matched.items():
+            share = self._share[form]
+            for topic, weight in self._terms[form].weights.items():
+                topic_scores[topic] += weight * quality * share[self._role_of[topic]]
+        for forms, topic in self._phrases:
+            if all(form in seen for form in forms):
+                topic_scores[topic] += PHRASE
+        role_scores = self._role_scores(topic_scores)
+        ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
+        best = ranked[0]
+        first = role_scores.get(best, 0.0)
+        second = role_scores.get(ranked[1], 0.0)
+        if first <= 0:
+            return Decision(OTHER_TOPIC, FALLBACK_ROLE, 0.0, lang, True, tuple(ranked))
+        confidence = round(first / (first + second) * (1 - math.exp(-1.2 * first)), 3)
+        topic = max(
+            (t for t in topic_scores if self._role_of[t] == best), key=topic_scores.__getitem__
+        )
+        ask = confidence < CONFIDENT
+        answer = None if ask or confidence < SELF_SERVICE else self._answer(topic, seen)
+        return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
+
+    def _role_scores(self, topic_scores: dict[str, float]) -> dict[str, float]:
+        """A role's best topic counts fully, its other topics a quarter: breadth helps a little."""
+        per_role: dict[str, list[float]] = defaultdict(list)
+        for topic, score in topic_scores.items():
+            per_role[self._role_of[topic]].append(score)
+        return {r: max(s) + 0.25 * (sum(s) - max(s)) for r, s in per_role.items()}
+
+    def _answer(self, topic: str, seen: set[str]) -> str | None:
+        """The self-service answer of this topic whose trigger the question covers most fully."""
+        best: tuple[int, str] | None = None
+        for answer, _lang, forms in self._answers:
+            if answer.topic == topic and forms and all(f in seen for f in forms):
+                if best is None or len(forms) > best[0]:
+                    best = (len(forms), answer.id)
+        return best[1] if best else None
