@@ -214,14 +214,7 @@ class Router:
         """Decide topic, role and confidence for one question."""
         lang = detect_language(text, language_hint)
         matched, seen = self._matches(text, lang)
-        topic_scores: dict[str, float] = defaultdict(float)
-        for form, quality in matched.items():
-            share = self._share[form]
-            for topic, weight in self._terms[form].weights.items():
-                topic_scores[topic] += weight * quality * share[self._role_of[topic]]
-        for forms, topic in self._phrases:
-            if all(form in seen for form in forms):
-                topic_scores[topic] += PHRASE
+        topic_scores = self._topic_scores(matched, seen)
         role_scores = self._role_scores(topic_scores)
         ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
         best = ranked[0]
@@ -236,6 +229,25 @@ class Router:
         ask = confidence < CONFIDENT
         answer = None if ask or confidence < SELF_SERVICE else self._answer(topic, seen)
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
+
+    def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
+        scores: dict[str, float] = defaultdict(float)
+        for form, quality in matched.items():
+            share = self._share[form]
+            for topic, weight in self._terms[form].weights.items():
+                scores[topic] += weight * quality * share[self._role_of[topic]]
+        for forms, topic in self._phrases:
+            if all(form in seen for form in forms):
+                scores[topic] += PHRASE
+        return scores
+
+    def best_topic(self, text: str, role: str) -> str:
+        """The topic of `role` that fits the question best (after the asker chose the role)."""
+        lang = detect_language(text)
+        matched, seen = self._matches(text, lang)
+        scores = self._topic_scores(matched, seen)
+        of_role = [t for t in scores if self._role_of[t] == role]
+        return max(of_role, key=scores.__getitem__) if of_role else OTHER_TOPIC
 
     def _role_scores(self, topic_scores: dict[str, float]) -> dict[str, float]:
         """A role's best topic counts fully, its other topics a quarter: breadth helps a little."""

@@ -1,0 +1,177 @@
+"""Intake: a staff member's question becomes a routed, stored ticket and a topic-log row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
+from bot.domain.models import Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
+from bot.domain.routing import Router
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the asker is told about their ticket."""
+
+    ticket_id: int
+    topic: str
+    role: str
+    language: str
+    status: TicketStatus
+    routing: Routing
+    anonymous: bool
+    roles: tuple[str, ...]  # choice order when routing is ASKED
+    answer: str | None  # self-service answer offered while status is OFFERED
+    duplicate: bool = False
+
+    @property
+    def needs_choice(self) -> bool:
+        return self.routing is Routing.ASKED
+
+
+def _receipt(ticket: Ticket, roles: tuple[str, ...] = ROLES, answer: str | None = None,
+             duplicate: bool = False) -> Receipt:
+    assert ticket.id is not None
+    return Receipt(
+        ticket_id=ticket.id, topic=ticket.topic, role=ticket.role, language=ticket.language,
+        status=TicketStatus(ticket.status), routing=Routing(ticket.routing),
+        anonymous=ticket.anonymous, roles=roles, answer=answer, duplicate=duplicate,
+    )
+
+
+def preferred_language(staff: Staff | None, telegram_language: str | None = None) -> str:
+    """The user's /lang choice, else Telegram's language, else Finnish."""
+    if staff and staff.language in LANGUAGES:
+        return staff.language
+    code = (telegram_language or (staff.telegram_language if staff else None) or "")[:2].lower()
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+async def language_of(
+    *, session: AsyncSession, telegram_id: int, telegram_language: str | None
+) -> str:
+    return preferred_language(await session.get(Staff, telegram_id), telegram_language)
+
+
+async def remember_staff(
+    *, session: AsyncSession, telegram_id: int, first_name: str | None,
+    telegram_language: str | None,
+) -> Staff:
+    """Create or refresh the staff member's row (name and Telegram language may change)."""
+    staff = await session.get(Staff, telegram_id)
+    if staff is None:
+        staff = Staff(telegram_id=telegram_id)
+    staff.first_name = (first_name or "")[:128] or None
+    staff.telegram_language = (telegram_language or "")[:16] or None
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def set_language(*, session: AsyncSession, telegram_id: int, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}")
+    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff.language = language
+    session.add(staff)
+    await session.commit()
+
+
+async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
+    """Flip the asker's default anonymity; returns the new setting."""
+    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff.anonymous = not staff.anonymous
+    session.add(staff)
+    await session.commit()
+    return staff.anonymous
+
+
+def _log(ticket: Ticket, team: str | None) -> TopicLog:
+    return TopicLog(
+        ticket_id=ticket.id, topic=ticket.topic, role=ticket.role, language=ticket.language,
+        team=team, routing=ticket.routing,
+    )
+
+
+async def submit_question(
+    *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
+    text: str, language_hint: str | None = None,
+) -> Receipt:
+    """Store the question as a routed ticket; the same Telegram message twice gives one ticket."""
+    existing = (
+        await session.exec(
+            select(Ticket).where(Ticket.asker_chat_id == chat_id,
+                                 Ticket.source_message_id == message_id)
+        )
+    ).first()
+    if existing is not None:
+        return _receipt(existing, duplicate=True)
+    staff = await session.get(Staff, asker_id)
+    decision = router.route(text, language_hint=language_hint)
+    ticket = Ticket(
+        asker_id=asker_id, asker_chat_id=chat_id, source_message_id=message_id, text=text,
+        language=decision.language, topic=decision.topic, role=decision.role,
+        confidence=decision.confidence,
+        routing=Routing.ASKED if decision.ask else Routing.AUTO,
+        status=TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN,
+        anonymous=bool(staff and staff.anonymous),
+    )
+    session.add(ticket)
+    await session.flush()
+    if not decision.ask:
+        session.add(_log(ticket, staff.team if staff else None))
+    await session.commit()
+    return _receipt(ticket, decision.roles, decision.answer)
+
+
+async def _own_ticket(session: AsyncSession, ticket_id: int, asker_id: int) -> Ticket | None:
+    ticket = await session.get(Ticket, ticket_id)
+    return ticket if ticket is not None and ticket.asker_id == asker_id else None
+
+
+async def choose_role(
+    *, session: AsyncSession, router: Router, ticket_id: int, asker_id: int, role: str
+) -> Receipt | None:
+    """The asker picks the kind of helper for an unclear question; None if not theirs to pick."""
+    ticket = await _own_ticket(session, ticket_id, asker_id)
+    if ticket is None or ticket.routing != Routing.ASKED or role not in ROLES:
+        return None
+    ticket.role = role
+    ticket.topic = router.best_topic(ticket.text or "", role)
+    ticket.routing = Routing.CHOSEN
+    ticket.updated_at = utcnow()
+    session.add(ticket)
+    staff = await session.get(Staff, asker_id)
+    session.add(_log(ticket, staff.team if staff else None))
+    await session.commit()
+    return _receipt(ticket)
+
+
+async def resolve_self_service(
+    *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool
+) -> Receipt | None:
+    """The asker says whether the self-service answer was enough; None if already decided."""
+    ticket = await _own_ticket(session, ticket_id, asker_id)
+    if ticket is None or ticket.status != TicketStatus.OFFERED:
+        return None
+    ticket.status = TicketStatus.CLOSED if helped else TicketStatus.OPEN
+    ticket.self_served = helped
+    ticket.updated_at = utcnow()
+    session.add(ticket)
+    await session.commit()
+    return _receipt(ticket)
+
+
+async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int) -> Receipt | None:
+    """Hide the asker's identity on a ticket no helper has taken yet."""
+    ticket = await _own_ticket(session, ticket_id, asker_id)
+    if ticket is None or ticket.status not in (TicketStatus.OFFERED, TicketStatus.OPEN):
+        return None
+    ticket.anonymous = True
+    ticket.updated_at = utcnow()
+    session.add(ticket)
+    await session.commit()
+    return _receipt(ticket)

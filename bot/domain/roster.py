@@ -1,0 +1,89 @@
+"""The helpers' roster: who helps, in which roles, team and languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlmodel import delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import LANGUAGES, ROLES
+from bot.domain.models import Helper, HelperRole
+
+
+class RosterError(Exception):
+    """The roster file cannot be used; the message says where and why."""
+
+
+class HelperSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    telegram_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=128)
+    roles: list[str] = Field(min_length=1)
+    team: str | None = Field(default=None, max_length=128)
+    languages: list[str] = Field(default_factory=lambda: ["fi"])
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role {', '.join(unknown)} (known: {', '.join(ROLES)})")
+        return sorted(set(roles))
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages: list[str]) -> list[str]:
+        unknown = sorted(set(languages) - set(LANGUAGES))
+        if unknown:
+            raise ValueError(f"unknown language {', '.join(unknown)}")
+        return languages
+
+
+def read_roster(path: Path) -> list[HelperSpec]:
+    """Parse and validate a roster YAML file (see data/helpers.example.yaml)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RosterError(f"{path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("helpers"), list):
+        raise RosterError(f"{path}: expected a list under 'helpers:'")
+    specs = []
+    for number, item in enumerate(data["helpers"], start=1):
+        try:
+            specs.append(HelperSpec.model_validate(item))
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"]) or "entry"
+            message = problem["msg"].removeprefix("Value error, ")
+            raise RosterError(f"{path}: helper {number}, {where}: {message}") from None
+    ids = [s.telegram_id for s in specs]
+    if len(ids) != len(set(ids)):
+        raise RosterError(f"{path}: a telegram_id appears twice")
+    return specs
+
+
+async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> int:
+    """Create or update each helper and replace their roles; returns how many were imported."""
+    for spec in specs:
+        helper = await session.get(Helper, spec.telegram_id) or Helper(
+            telegram_id=spec.telegram_id, name=spec.name
+        )
+        helper.name, helper.team, helper.languages = spec.name, spec.team, spec.languages
+        session.add(helper)
+        await session.exec(delete(HelperRole).where(HelperRole.helper_id == spec.telegram_id))
+        for role in spec.roles:
+            session.add(HelperRole(helper_id=spec.telegram_id, role=role))
+    await session.commit()
+    return len(specs)
+
+
+async def helpers_with_role(*, session: AsyncSession, role: str) -> list[Helper]:
+    rows = await session.exec(
+        select(Helper).join(HelperRole, HelperRole.helper_id == Helper.telegram_id)
+        .where(HelperRole.role == role).order_by(Helper.name)
+    )
+    return list(rows)

@@ -1,0 +1,40 @@
+"""Text shown to people, from the gettext catalogs in bot/locale (fi, sv, en), read with Babel."""
+
+from __future__ import annotations
+
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from bot import DEFAULT_LANGUAGE, LANGUAGES
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "peerdesk"
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The compiled catalog of one language; .po files are compiled in memory, once."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    with (LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po, locale=language, domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def gettext(language: str, message: str, **values: object) -> str:
+    """`message` in `language`, with `{placeholders}` filled in."""
+    text = translations(language).gettext(message)
+    return text.format(**values) if values else text
+
+
+def _(message: str) -> str:
+    """Marks a message for extraction where it is defined but translated later."""
+    return message

@@ -1,0 +1,345 @@
+"""The sandbox: the parts of the Telegram Bot API that peerdesk uses, served by aiohttp.
+
+Bot side, as Telegram: `POST /bot{token}/{method}` with form fields (non-strings JSON-encoded, as
+python-telegram-bot sends them), answering `{"ok": true, "result": ...}` or Telegram's errors.
+Person side, for the web page and the tests: `/sandbox/api/...` lets a user write, press buttons
+and edit, and lists every chat's messages. Faults (429 with retry_after, 5xx) can be injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+SANDBOX_TOKEN = "123456:sandbox-token-for-local-use-only"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": "peerdesk_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False,
+            "supports_inline_queries": False}
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_TEXT = 4096
+# Fields python-telegram-bot sends as plain strings; everything else arrives JSON-encoded.
+_STRING_FIELDS = {"text", "caption", "callback_query_id", "parse_mode", "url", "name",
+                  "description", "short_description", "language_code", "title", "secret_token",
+                  "emoji", "icon_custom_emoji_id"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status, self.description, self.retry_after = status, description, retry_after
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {"ok": False, "error_code": self.status,
+                                "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return web.json_response(body, status=self.status)
+
+
+@dataclass
+class Sandbox:
+    """All state of the fake Telegram: users, chats, messages, pending updates."""
+
+    token: str = SANDBOX_TOKEN
+    users: dict[int, dict] = field(default_factory=dict)
+    chats: dict[int, dict] = field(default_factory=dict)
+    messages: dict[int, list[dict]] = field(default_factory=dict)
+    calls: list[tuple[str, dict]] = field(default_factory=list)  # every Bot API call, in order
+    commands: dict[str | None, list[dict]] = field(default_factory=dict)
+    blocked: set[int] = field(default_factory=set)  # users who blocked the bot
+    faults: list[tuple[str, int, int | None]] = field(default_factory=list)
+    _updates: list[dict] = field(default_factory=list)
+    _next_update: int = 1
+    _next_callback: int = 1
+    _changed: asyncio.Condition | None = None
+
+    @property
+    def changed(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    # --- the person's side --------------------------------------------------------------------
+
+    def user(self, user_id: int, first_name: str = "Staff", language_code: str | None = "fi"
+             ) -> dict:
+        user = self.users.setdefault(user_id, {"id": user_id, "is_bot": False})
+        user.update(first_name=first_name)
+        if language_code:
+            user["language_code"] = language_code
+        self.chats.setdefault(user_id, {"id": user_id, "type": "private",
+                                        "first_name": first_name})
+        return user
+
+    def group(self, chat_id: int, title: str = "Group", forum: bool = False) -> dict:
+        return self.chats.setdefault(chat_id, {"id": chat_id, "type": "supergroup",
+                                               "title": title, "is_forum": forum})
+
+    def _store(self, chat_id: int, message: dict) -> dict:
+        history = self.messages.setdefault(chat_id, [])
+        message["message_id"] = len(history) + 1
+        message.setdefault("date", int(time.time()))
+        message["chat"] = self.chats[chat_id]
+        history.append(message)
+        return message
+
+    async def _push(self, update: dict) -> dict:
+        async with self.changed:
+            update["update_id"] = self._next_update
+            self._next_update += 1
+            self._updates.append(update)
+            self.changed.notify_all()
+        return update
+
+    async def send(self, user_id: int, text: str | None = None, *, chat_id: int | None = None,
+                   kind: str | None = None, **user: Any) -> dict:
+        """A person writes to a chat (their private chat with the bot by default)."""
+        sender = self.user(user_id, **user) if user or user_id not in self.users \
+            else self.users[user_id]
+        message: dict[str, Any] = {"from": sender}
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0,
+                                        "length": len(command)}]
+        if kind:
+            message.update(_attachment(kind))
+        stored = self._store(chat_id or user_id, message)
+        await self._push({"message": stored})
+        return stored
+
+    async def edit(self, user_id: int, message_id: int, text: str) -> dict:
+        """A person edits one of their own messages."""
+        message = self._message(user_id, message_id)
+        if message.get("from", {}).get("id") != user_id:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        message.update(text=text, edit_date=int(time.time()))
+        await self._push({"edited_message": dict(message)})
+        return message
+
+    async def press(self, user_id: int, chat_id: int, message_id: int, data: str) -> dict:
+        """A person presses an inline button; only data that is on the message can be sent."""
+        message = self._message(chat_id, message_id)
+        buttons = [b.get("callback_data") for row in
+                   message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+        if data not in buttons:
+            raise ApiError(400, "Bad Request: no such button on that message")
+        query = {"id": str(self._next_callback), "from": self.users[user_id], "message": message,
+                 "chat_instance": str(chat_id), "data": data}
+        self._next_callback += 1
+        await self._push({"callback_query": query})
+        return query
+
+    def bot_messages(self, chat_id: int) -> list[dict]:
+        return [m for m in self.messages.get(chat_id, []) if m.get("from", {}).get("is_bot")]
+
+    async def wait_for(self, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        """Wait until the bot has sent `count` messages to the chat; returns all of them."""
+        async with self.changed:
+            await asyncio.wait_for(
+                self.changed.wait_for(lambda: len(self.bot_messages(chat_id)) >= count), timeout
+            )
+        return self.bot_messages(chat_id)
+
+    def _message(self, chat_id: int, message_id: int) -> dict:
+        history = self.messages.get(chat_id, [])
+        if not 1 <= message_id <= len(history):
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return history[message_id - 1]
+
+    # --- the bot's side -----------------------------------------------------------------------
+
+    async def call(self, method: str, params: dict) -> Any:
+        self.calls.append((method, params))
+        for index, (fault_method, status, retry_after) in enumerate(self.faults):
+            if fault_method in (method, "*"):
+                del self.faults[index]
+                description = "Too Many Requests: retry after %s" % retry_after \
+                    if status == 429 else "Internal Server Error"
+                raise ApiError(status, description, retry_after)
+        handler = getattr(self, f"_api_{method.lower()}", None)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        return await handler(params)
+
+    async def _api_getme(self, _: dict) -> dict:
+        return BOT_USER
+
+    async def _api_deletewebhook(self, _: dict) -> bool:
+        return True
+
+    async def _api_setmycommands(self, params: dict) -> bool:
+        commands = params.get("commands") or []
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: too many commands")
+        self.commands[params.get("language_code")] = commands
+        return True
+
+    async def _api_getupdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        limit = int(params.get("limit") or 100)
+        async with self.changed:
+            if offset:
+                # Asking from `offset` confirms every earlier update, as Telegram does.
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if not self._updates and timeout:
+                try:
+                    await asyncio.wait_for(self.changed.wait_for(lambda: bool(self._updates)),
+                                           timeout)
+                except TimeoutError:
+                    pass
+            return self._updates[:limit]
+
+    def _chat(self, params: dict) -> int:
+        chat_id = int(params.get("chat_id", 0))
+        if chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    @staticmethod
+    def _check_text(text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return text
+
+    @staticmethod
+    def _check_markup(markup: Any) -> dict | None:
+        if not markup:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup
+
+    async def _api_sendmessage(self, params: dict) -> dict:
+        chat_id = self._chat(params)
+        message = {"from": BOT_USER, "text": self._check_text(params.get("text"))}
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup:
+            message["reply_markup"] = markup
+        if params.get("message_thread_id"):
+            message["message_thread_id"] = int(params["message_thread_id"])
+        async with self.changed:
+            stored = self._store(chat_id, message)
+            self.changed.notify_all()
+        return stored
+
+    async def _api_editmessagetext(self, params: dict) -> dict:
+        message = self._message(self._chat(params), int(params.get("message_id", 0)))
+        if not message.get("from", {}).get("is_bot"):
+            raise ApiError(400, "Bad Request: message can't be edited")
+        message["text"] = self._check_text(params.get("text"))
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        message["edit_date"] = int(time.time())
+        async with self.changed:
+            self.changed.notify_all()
+        return message
+
+    async def _api_editmessagereplymarkup(self, params: dict) -> dict:
+        message = self._message(self._chat(params), int(params.get("message_id", 0)))
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        async with self.changed:
+            self.changed.notify_all()
+        return message
+
+    async def _api_answercallbackquery(self, params: dict) -> bool:
+        if not params.get("callback_query_id"):
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        return True
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
+        app.router.add_get("/", self._index)
+        app.router.add_get("/sandbox/api/chats/{chat_id}/messages", self._api_messages)
+        app.router.add_post("/sandbox/api/users/{user_id}/messages", self._api_user_send)
+        app.router.add_post("/sandbox/api/users/{user_id}/press", self._api_user_press)
+        return app
+
+    async def _bot_api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return ApiError(401, "Unauthorized").response()
+        params: dict[str, Any] = {}
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params = await request.json()
+            else:
+                for key, value in (await request.post()).items():
+                    if isinstance(value, str) and key not in _STRING_FIELDS:
+                        try:
+                            value = json.loads(value)
+                        except ValueError:
+                            pass
+                    params[key] = value
+        params.update({k: v for k, v in request.query.items() if k not in params})
+        try:
+            result = await self.call(request.match_info["method"], params)
+        except ApiError as exc:
+            return exc.response()
+        return web.json_response({"ok": True, "result": result})
+
+    async def _index(self, _: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def _api_messages(self, request: web.Request) -> web.Response:
+        chat_id = int(request.match_info["chat_id"])
+        return web.json_response(self.messages.get(chat_id, []))
+
+    async def _api_user_send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id = int(request.match_info["user_id"])
+        self.user(user_id, body.get("first_name") or "Staff", body.get("language_code"))
+        message = await self.send(user_id, body.get("text"), kind=body.get("kind"))
+        return web.json_response(message)
+
+    async def _api_user_press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            query = await self.press(int(request.match_info["user_id"]), int(body["chat_id"]),
+                                     int(body["message_id"]), str(body["data"]))
+        except ApiError as exc:
+            return exc.response()
+        return web.json_response(query)
+
+
+def _attachment(kind: str) -> dict:
+    file = {"file_id": f"{kind}-file", "file_unique_id": f"{kind}-unique"}
+    return {
+        "sticker": {"sticker": {**file, "type": "regular", "width": 512, "height": 512,
+                                "is_animated": False, "is_video": False}},
+        "photo": {"photo": [{**file, "width": 640, "height": 480}]},
+        "voice": {"voice": {**file, "duration": 3}},
+        "document": {"document": {**file, "file_name": "liite.pdf"}},
+    }[kind]
+
+
+async def serve(sandbox: Sandbox, host: str, port: int) -> web.AppRunner:
+    """Start the sandbox's HTTP server; the caller cleans up the returned runner."""
+    runner = web.AppRunner(sandbox.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,39 @@
+"""What the adapters (Telegram, web, command line) share: settings, database, knowledge, router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.domain.knowledge import Knowledge, load_knowledge
+from bot.domain.routing import Router
+from bot.storage import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    knowledge: Knowledge
+    router: Router
+
+    @classmethod
+    def create(cls, settings: Settings, knowledge: Knowledge | None = None,
+               router: Router | None = None) -> Services:
+        knowledge = knowledge or load_knowledge(settings.knowledge_dir)
+        return cls(settings=settings, db=Database(settings.database_url), knowledge=knowledge,
+                   router=router or Router(knowledge))
+
+    def role_name(self, role: str, language: str) -> str:
+        return self.knowledge.roles[role].name[language]
+
+    def topic_name(self, topic: str, language: str) -> str:
+        found = self.knowledge.topics.get(topic)
+        if found is None:
+            from bot.i18n import gettext
+
+            return gettext(language, "Other question")
+        return found.name[language]
+
+    def answer_text(self, answer_id: str, language: str) -> str:
+        return next(a.text[language] for a in self.knowledge.answers if a.id == answer_id)

@@ -1,0 +1,28 @@
+"""The python-telegram-bot Application: built and wired in one place."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, ContextTypes
+
+from bot.services import Services
+from bot.telegram import intake
+from bot.telegram.context import PeerdeskContext
+from bot.telegram.ratelimit import RetryingRateLimiter
+
+
+def build_application(services: Services, *, token: str, api_url: str) -> Application:
+    """An Application talking to the Bot API at `api_url` (Telegram, or the local sandbox)."""
+    application = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .rate_limiter(RetryingRateLimiter())
+        .concurrent_updates(True)
+        .context_types(ContextTypes(context=PeerdeskContext))
+        .post_init(intake.set_commands)
+        .build()
+    )
+    application.bot_data["services"] = services
+    intake.register(application)
+    return application

@@ -1,0 +1,40 @@
+"""Outgoing calls: Telegram's flood limits, and retries of what Telegram refused for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError
+from telegram.ext import AIORateLimiter
+
+logger = logging.getLogger(__name__)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """PTB's AIORateLimiter (30/s overall, 20/min per group, waits out 429s) that also retries
+    server errors and network failures with backoff; PTB alone never retries them."""
+
+    def __init__(self, *, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any) -> None:
+        kwargs.setdefault("max_retries", 5)
+        super().__init__(**kwargs)
+        self._network_retries = network_retries
+        self._backoff = backoff
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[no-untyped-def, override]
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except (BadRequest, Forbidden, InvalidToken, Conflict):
+                raise  # the request itself is wrong: sending it again changes nothing
+            except NetworkError as exc:
+                if attempt == self._network_retries:
+                    raise
+                delay = self._backoff * 2**attempt
+                logger.warning("%s failed (%s); retry %d in %.1fs", endpoint,
+                               type(exc).__name__, attempt + 1, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
