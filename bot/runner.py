@@ -10,7 +10,7 @@ from telegram.error import InvalidToken
 from bot.config import ConfigError, Settings
 from bot.services import Services
 from bot.storage import migrate
-from bot.telegram.app import build_application
+from bot.telegram.app import build_application, polling
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +36,13 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
         api_url, token = settings.telegram_api_url, settings.telegram_token.get_secret_value()
     application = build_application(services, token=token, api_url=api_url)
     try:
-        try:
-            await application.initialize()
-        except InvalidToken:
-            raise ConfigError(
-                "PEERDESK_TELEGRAM_TOKEN was refused by the Bot API: check it with BotFather"
-            ) from None
-        try:
-            await application.start()
-            await application.updater.start_polling(drop_pending_updates=False)
+        async with polling(application, drop_pending_updates=False):
             logger.info("peerdesk is running")
             await stop.wait()
-            await application.updater.stop()
-            await application.stop()
-        finally:
-            await application.shutdown()
+    except InvalidToken:
+        raise ConfigError(
+            "PEERDESK_TELEGRAM_TOKEN was refused by the Bot API: check it with BotFather"
+        ) from None
     finally:
         await services.db.dispose()
         if sandbox_runner is not None:

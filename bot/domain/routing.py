@@ -25,7 +25,7 @@ from bot.domain.knowledge import Knowledge
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
 CONFIDENT = 0.42  # below this the asker chooses the kind of helper
-SELF_SERVICE = 0.6  # a self-service answer is offered only above this
+SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 
 KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
 FUZZY_CUTOFF = 86.0
@@ -222,7 +222,7 @@ class Router:
         second = role_scores.get(ranked[1], 0.0)
         if first <= 0:
             return Decision(OTHER_TOPIC, FALLBACK_ROLE, 0.0, lang, True, tuple(ranked))
-        confidence = round(first / (first + second) * (1 - math.exp(-1.2 * first)), 3)
+        confidence = round(first / (first + second) * (1 - math.exp(-first)), 3)
         topic = max(
             (t for t in topic_scores if self._role_of[t] == best), key=topic_scores.__getitem__
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
@@ -20,9 +24,23 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .rate_limiter(RetryingRateLimiter())
         .concurrent_updates(True)
         .context_types(ContextTypes(context=PeerdeskContext))
-        .post_init(intake.set_commands)
         .build()
     )
     application.bot_data["services"] = services
     intake.register(application)
+    application.add_error_handler(intake.on_error)
     return application
+
+
+@asynccontextmanager
+async def polling(application: Application, **options: Any) -> AsyncIterator[Application]:
+    """Initialize (checks the token), set the command menu, and long-poll until the block ends."""
+    async with application:
+        await intake.set_commands(application)
+        await application.start()
+        await application.updater.start_polling(**options)
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()

@@ -201,7 +201,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    if receipt.self_served:
+    if receipt.status is TicketStatus.CLOSED:
         await query.message.reply_text(gettext(
             receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
                               "welcome to ask again any time.", number=receipt.ticket_id))
@@ -294,3 +294,21 @@ def register(application: Application) -> None:
         CallbackQueryHandler(chose_language, pattern=r"^lang:\w+$"),
         CallbackQueryHandler(unknown_button),
     ])
+
+
+async def on_error(update: object, context: PeerdeskContext) -> None:
+    """Log what failed without personal data, and tell the person rather than stay silent."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    logger.error("update %s failed: %s", update_id, type(error).__name__,
+                 exc_info=(type(error), error, error.__traceback__) if error else None)
+    if isinstance(update, Update) and update.effective_chat and \
+            update.effective_chat.type == "private":
+        lang = intake.preferred_language(None, update.effective_user.language_code
+                                         if update.effective_user else None)
+        try:
+            await context.bot.send_message(update.effective_chat.id, gettext(
+                lang, "Sorry, something went wrong on my side. Please send your message again "
+                      "in a moment."))
+        except Exception:  # noqa: BLE001 - the original error is logged already
+            logger.warning("could not tell chat about the failed update %s", update_id)

@@ -1,0 +1,106 @@
+"""Shared fixtures: the knowledge (loaded once), a migrated database per test on SQLite and on
+PostgreSQL, and a running bot talking to the sandbox through python-telegram-bot's HTTP stack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.config import PROJECT_ROOT, load_settings
+from bot.domain.knowledge import Knowledge, load_knowledge
+from bot.domain.routing import Router
+from bot.sandbox.server import Sandbox, serve
+from bot.services import Services
+from bot.storage import Database, migrate
+from bot.telegram.app import build_application, polling
+
+PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge(PROJECT_ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def router(knowledge: Knowledge) -> Router:
+    return Router(knowledge)
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
+        await migrate(url)
+        yield url
+        return
+    if not _postgres_reachable():
+        pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
+    name = f"peerdesk_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ROOT.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture
+async def services(database_url: str, knowledge: Knowledge, router: Router
+                   ) -> AsyncIterator[Services]:
+    settings = load_settings(database_url=database_url, telegram_token=None)
+    services = Services(settings=settings, db=Database(database_url), knowledge=knowledge,
+                        router=router)
+    yield services
+    await services.db.dispose()
+
+
+@dataclass
+class Running:
+    sandbox: Sandbox
+    services: Services
+
+    async def ask(self, user_id: int, text: str, count: int = 1, **user: object) -> dict:
+        """A staff member writes; returns the bot's newest message once `count` have arrived."""
+        before = len(self.sandbox.bot_messages(user_id))
+        await self.sandbox.send(user_id, text, **user)
+        return (await self.sandbox.wait_for(user_id, before + count))[-1]
+
+
+@pytest_asyncio.fixture
+async def running(services: Services) -> AsyncIterator[Running]:
+    """The real PTB Application polling the sandbox over HTTP."""
+    sandbox = Sandbox()
+    runner = await serve(sandbox, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    application = build_application(services, token=sandbox.token,
+                                    api_url=f"http://127.0.0.1:{port}")
+    try:
+        async with polling(application, poll_interval=0, timeout=1):
+            yield Running(sandbox, services)
+    finally:
+        await runner.cleanup()
+    await asyncio.sleep(0)
