@@ -181,7 +181,10 @@ class Router:
                 c.startswith(form) and len(c) - size <= 4 for c in (word, base)
             ):
                 found[form] = 1.0
-        if not found and len(base) >= 6:
+        # A typo: nothing found, or only a short part of a long word (`koulutus` in a misspelt
+        # `koulutusspoimuksen`).
+        covered = max((len(f) for f in found), default=0)
+        if covered < 0.7 * len(base) and len(base) >= 6:
             hit = process.extractOne(base, self._long, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
             if hit and self._usable(hit[0], lang):
                 found[hit[0]] = 0.8

@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`. Everything else is for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint messages route clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/peerdesk run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot tests
+
+# Re-extract the texts shown to people and merge them into the fi/sv/en catalogs.
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-default-keywords -k gettext:2 -k _ --no-location \
+		--project peerdesk -o bot/locale/peerdesk.pot bot
+	$(BIN)/pybabel update --no-fuzzy-matching -D peerdesk -i bot/locale/peerdesk.pot -d bot/locale
+
+route: $(STAMP)
+	$(BIN)/peerdesk route --jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,48 @@
+"""Bad configuration stops the program with one line naming the setting; no token leaks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import PROJECT_ROOT, ConfigError, load_settings
+
+SECRET = "987654:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("telegram_token", "not a token", "PEERDESK_TELEGRAM_TOKEN"),
+        ("database_url", "mysql://x", "PEERDESK_DATABASE_URL"),
+        ("timezone", "Mars/Olympus", "PEERDESK_TIMEZONE"),
+        ("admin_ids", "12,abc", "PEERDESK_ADMIN_IDS"),
+        ("max_question_chars", 99999, "PEERDESK_MAX_QUESTION_CHARS"),
+        ("helpers_chat_id", "group", "PEERDESK_HELPERS_CHAT_ID"),
+    ],
+)
+def test_a_bad_setting_is_named(setting: str, value: object, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        load_settings(**{setting: value})
+
+
+def test_settings_accept_a_postgres_url_and_admin_list() -> None:
+    settings = load_settings(database_url="postgresql://u@h/db", admin_ids="1, 2",
+                             telegram_token=SECRET)
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert settings.admin_ids == {1, 2}
+    assert SECRET not in repr(settings)
+
+
+def test_the_program_stops_with_one_clear_line_and_hides_the_token(tmp_path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PEERDESK_TELEGRAM_TOKEN": SECRET + " x",
+           "PEERDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "peerdesk: PEERDESK_TELEGRAM_TOKEN is not a bot token of the form 123456:ABC… from "
+        "BotFather"]
+    assert "AAAA" not in result.stdout + result.stderr

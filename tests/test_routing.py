@@ -1,0 +1,97 @@
+"""Routing: the right kind of helper, in three languages, honest about doubt."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.routing import Router
+
+DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
+
+
+def _dev_set() -> list[tuple[str, str]]:
+    lines = DEV_SET.read_text(encoding="utf-8").splitlines()
+    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]
+
+
+def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
+    cases = _dev_set()
+    decisions = [(role, router.route(question)) for role, question in cases]
+    right = sum(d.role == role for role, d in decisions) / len(cases)
+    confidently_wrong = sum(d.role != role and not d.ask for role, d in decisions) / len(cases)
+    asked = sum(d.ask for _, d in decisions) / len(cases)
+    assert right >= 0.95
+    assert confidently_wrong <= 0.02
+    assert asked <= 0.15  # doubt is allowed, but not as a habit
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "role", "topic"),
+    [
+        ("Miten päivitän opiskelijan HOKSin?", "fi", "vertaisvalmentaja", "hoks"),
+        ("Hur uppdaterar jag den studerandes PUK?", "sv", "vertaisvalmentaja", "hoks"),
+        ("How do I share my screen in Teams?", "en", "tvt", "teams"),
+        ("Tiimipalaverimme venyvät aina", "fi", "luotsi", "team_meetings"),
+        ("Projektorin kuva on sininen", "fi", "tvt", "devices"),
+        ("Koulutussopimuksen purkaminen kesken jakson", "fi", "vertaisvalmentaja",
+         "workplace_learning"),
+    ],
+)
+def test_language_role_and_topic(router: Router, question: str, language: str, role: str,
+                                 topic: str) -> None:
+    decision = router.route(question)
+    assert (decision.language, decision.role, decision.topic, decision.ask) == (
+        language, role, topic, False)
+
+
+def test_typos_are_tolerated(router: Router) -> None:
+    decision = router.route("koulutusspoimuksen tekeminen uudelle työpaikalle")
+    assert (decision.role, decision.topic) == ("vertaisvalmentaja", "workplace_learning")
+
+
+def test_a_question_with_no_topic_words_asks(router: Router) -> None:
+    decision = router.route("Hei! Onko sinulla hetki?")
+    assert decision.ask and decision.confidence < 0.42
+    assert sorted(decision.roles) == ["luotsi", "tvt", "vertaisvalmentaja"]
+
+
+def test_a_self_service_answer_only_for_a_matching_question(router: Router) -> None:
+    assert router.route("Unohdin salasanani").answer == "password_reset"
+    assert router.route("Salasanojen säilyttäminen turvallisesti").answer is None
+
+
+def test_malformed_knowledge_is_reported_with_the_file(tmp_path: Path) -> None:
+    for part in ("topics", "answers"):
+        (tmp_path / part).mkdir()
+    for name in ("roles.yaml", "stopwords.yaml"):
+        (tmp_path / name).write_text((PROJECT_ROOT / "knowledge" / name).read_text())
+    (tmp_path / "topics" / "broken.yaml").write_text("role: tvt\ntopics: [ {id: x, name: {fi: a")
+    with pytest.raises(KnowledgeError, match="broken.yaml"):
+        load_knowledge(tmp_path)
+
+
+def test_every_topic_is_named_in_all_three_languages(router: Router) -> None:
+    for topic in router.knowledge.topics.values():
+        assert all(topic.name[lang] for lang in ("fi", "sv", "en"))
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, text=True,
+                          capture_output=True, cwd=PROJECT_ROOT, timeout=120, check=False)
+
+
+def test_route_command_prints_one_json_line_per_question() -> None:
+    result = _cli("route", "--jsonl", stdin="Unohdin salasanani\n\nHur gör jag en PUK?\nhei\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["role"], r["language"], r["ask"]) for r in rows] == [
+        ("tvt", "fi", False), ("vertaisvalmentaja", "sv", False),
+        ("vertaisvalmentaja", "fi", True)]
+    assert {"topic", "role", "confidence", "language", "ask"} <= set(rows[0])
