@@ -46,3 +46,21 @@ def test_the_program_stops_with_one_clear_line_and_hides_the_token(tmp_path) -> 
         "peerdesk: PEERDESK_TELEGRAM_TOKEN is not a bot token of the form 123456:ABC… from "
         "BotFather"]
     assert "AAAA" not in result.stdout + result.stderr
+
+
+async def test_a_token_the_bot_api_refuses_stops_with_a_clear_message(tmp_path) -> None:
+    import asyncio
+
+    from bot.runner import run_polling
+    from bot.sandbox.server import Sandbox, serve
+
+    runner = await serve(Sandbox(), "127.0.0.1", 0)
+    try:
+        settings = load_settings(
+            telegram_token=SECRET, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+            telegram_api_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+        )
+        with pytest.raises(ConfigError, match="PEERDESK_TELEGRAM_TOKEN was refused"):
+            await run_polling(settings, asyncio.Event())
+    finally:
+        await runner.cleanup()

@@ -80,7 +80,7 @@ _Loader.yaml_implicit_resolvers = {
 
 def _read(path: Path) -> dict:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"{path.name}: {exc}") from None
     if not isinstance(data, dict):

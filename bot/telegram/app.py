@@ -35,6 +35,12 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
 @asynccontextmanager
 async def polling(application: Application, **options: Any) -> AsyncIterator[Application]:
     """Initialize (checks the token), set the command menu, and long-poll until the block ends."""
+    try:
+        await application.initialize()
+    except Exception:
+        # PTB leaves the HTTP client of a failed initialize (say, a refused token) open.
+        await application.bot.request.shutdown()
+        raise
     async with application:
         await intake.set_commands(application)
         await application.start()

@@ -310,5 +310,5 @@ async def on_error(update: object, context: PeerdeskContext) -> None:
             await context.bot.send_message(update.effective_chat.id, gettext(
                 lang, "Sorry, something went wrong on my side. Please send your message again "
                       "in a moment."))
-        except Exception:  # noqa: BLE001 - the original error is logged already
+        except Exception:
             logger.warning("could not tell chat about the failed update %s", update_id)
