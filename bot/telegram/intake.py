@@ -112,6 +112,11 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
     return text
 
 
+def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
+    """The anonymity button, unless the question is anonymous already."""
+    return None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id, receipt.language)
+
+
 async def question(update: Update, context: PeerdeskContext) -> None:
     """Any text: store it as a ticket first, then acknowledge at once."""
     message = update.effective_message
@@ -157,8 +162,8 @@ async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: R
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
     else:
-        markup = None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id, lang)
-        await message.reply_text(_acknowledgement(context, receipt), reply_markup=markup)
+        await message.reply_text(_acknowledgement(context, receipt),
+                                 reply_markup=_acknowledgement_markup(receipt))
 
 
 async def _refuse(update: Update, lang: str) -> None:
@@ -182,8 +187,8 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
         await _refuse(update, lang)
         return
     await query.answer()
-    markup = None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id, receipt.language)
-    await query.edit_message_text(_acknowledgement(context, receipt), reply_markup=markup)
+    await query.edit_message_text(_acknowledgement(context, receipt),
+                                  reply_markup=_acknowledgement_markup(receipt))
 
 
 async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
@@ -206,9 +211,8 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
                               "welcome to ask again any time.", number=receipt.ticket_id))
     else:
-        markup = None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id,
-                                                                    receipt.language)
-        await query.message.reply_text(_acknowledgement(context, receipt), reply_markup=markup)
+        await query.message.reply_text(_acknowledgement(context, receipt),
+                                       reply_markup=_acknowledgement_markup(receipt))
 
 
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
