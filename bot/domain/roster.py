@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlmodel import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,21 +33,15 @@ class HelperSpec(BaseModel):
     team: str | None = Field(default=None, max_length=128)
     languages: list[str] = Field(default_factory=lambda: ["fi"])
 
-    @field_validator("roles")
+    @field_validator("roles", "languages")
     @classmethod
-    def _roles(cls, roles: list[str]) -> list[str]:
-        unknown = sorted(set(roles) - set(ROLES))
+    def _known(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        allowed = ROLES if info.field_name == "roles" else LANGUAGES
+        unknown = sorted(set(values) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown role {', '.join(unknown)} (known: {', '.join(ROLES)})")
-        return sorted(set(roles))
-
-    @field_validator("languages")
-    @classmethod
-    def _languages(cls, languages: list[str]) -> list[str]:
-        unknown = sorted(set(languages) - set(LANGUAGES))
-        if unknown:
-            raise ValueError(f"unknown language {', '.join(unknown)}")
-        return languages
+            what = info.field_name.rstrip("s")
+            raise ValueError(f"unknown {what} {', '.join(unknown)} (known: {', '.join(allowed)})")
+        return sorted(set(values)) if info.field_name == "roles" else values
 
 
 def read_roster(path: Path) -> list[HelperSpec]:
