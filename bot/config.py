@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import LANGUAGES, ROLES
+from bot.domain.officehours import OfficeHours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -38,6 +41,13 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
+    # The helpers' side.
+    helpers_language: str = "fi"  # cards and notices in the helpers' group
+    office_hours: str = "mon-fri 08:00-16:00"  # in `timezone`
+    sla_minutes: dict[str, int] = Field(default_factory=dict)  # per role, e.g. {"tvt": 30}
+    sla_default_minutes: int = Field(default=60, ge=1, le=10080)
+    sla_check_seconds: float = Field(default=30, gt=0, le=3600)
+    reopen_days: int = Field(default=7, ge=0, le=90)
 
     @field_validator("telegram_token", mode="before")
     @classmethod
@@ -84,6 +94,30 @@ class Settings(BaseSettings):
             raise ValueError("is not a known time zone such as Europe/Helsinki") from None
         return value
 
+    @field_validator("helpers_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        OfficeHours.parse(value, ZoneInfo("UTC"))
+        return value
+
+    @field_validator("sla_minutes")
+    @classmethod
+    def _sla(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            known = ", ".join(ROLES)
+            raise ValueError(f"names unknown roles {', '.join(unknown)} (known: {known})")
+        if any(not 1 <= minutes <= 10080 for minutes in value.values()):
+            raise ValueError("minutes must be between 1 and 10080")
+        return value
+
     @field_validator("knowledge_dir")
     @classmethod
     def _knowledge(cls, value: Path) -> Path:
@@ -94,6 +128,14 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def hours(self) -> OfficeHours:
+        return OfficeHours.parse(self.office_hours, self.tz)
+
+    def sla_for(self, role: str) -> int:
+        """Working minutes a ticket of `role` may wait unclaimed before helpers are reminded."""
+        return self.sla_minutes.get(role, self.sla_default_minutes)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -38,3 +40,23 @@ def gettext(language: str, message: str, **values: object) -> str:
 def _(message: str) -> str:
     """Marks a message for extraction where it is defined but translated later."""
     return message
+
+
+_WHEN = {"fi": "EEEE d.M. 'klo' H.mm", "sv": "EEEE d/M 'kl.' HH.mm", "en": "EEEE d MMMM 'at' HH:mm"}
+
+
+def format_when(at: datetime, language: str, tz: tzinfo) -> str:
+    """A moment as people say it: 'tiistai 24.11. klo 8.00'."""
+    return format_datetime(at, _WHEN.get(language, _WHEN[DEFAULT_LANGUAGE]),
+                           tzinfo=tz, locale=language)
+
+
+def format_age(minutes: float, language: str) -> str:
+    """How long something has waited: '2 h 5 min', '3 d'."""
+    minutes = int(minutes)
+    if minutes >= 48 * 60:
+        return gettext(language, "{days} d", days=minutes // (24 * 60))
+    if minutes >= 60:
+        return gettext(language, "{hours} h {minutes} min", hours=minutes // 60,
+                       minutes=minutes % 60)
+    return gettext(language, "{minutes} min", minutes=minutes)

@@ -1,11 +1,15 @@
-"""What the adapters (Telegram, web, command line) share: settings, database, knowledge, router."""
+"""What the adapters (Telegram, web, command line) share: settings, database, knowledge, router,
+clock."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
 from bot.domain.knowledge import Knowledge, load_knowledge
+from bot.domain.models import utcnow
 from bot.domain.routing import Router
 from bot.storage import Database
 
@@ -16,6 +20,7 @@ class Services:
     db: Database
     knowledge: Knowledge
     router: Router
+    clock: Callable[[], datetime] = field(default=utcnow)  # tests move time forward
 
     @classmethod
     def create(cls, settings: Settings, knowledge: Knowledge | None = None,

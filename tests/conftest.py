@@ -8,12 +8,14 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from telegram.ext import Application
 
 from bot.config import PROJECT_ROOT, load_settings
 from bot.domain.knowledge import Knowledge, load_knowledge
@@ -90,17 +92,23 @@ class Running:
         return (await self.sandbox.wait_for(user_id, before + count))[-1]
 
 
-@pytest_asyncio.fixture
-async def running(services: Services) -> AsyncIterator[Running]:
-    """The real PTB Application polling the sandbox over HTTP."""
-    sandbox = Sandbox()
+@asynccontextmanager
+async def bot_running(services: Services, sandbox: Sandbox) -> AsyncIterator[Application]:
+    """The real PTB Application polling the sandbox over HTTP, until the block ends."""
     runner = await serve(sandbox, "127.0.0.1", 0)
     port = runner.addresses[0][1]
     application = build_application(services, token=sandbox.token,
                                     api_url=f"http://127.0.0.1:{port}")
     try:
         async with polling(application, poll_interval=0, timeout=1):
-            yield Running(sandbox, services)
+            yield application
     finally:
         await runner.cleanup()
     await asyncio.sleep(0)
+
+
+@pytest_asyncio.fixture
+async def running(services: Services) -> AsyncIterator[Running]:
+    sandbox = Sandbox()
+    async with bot_running(services, sandbox):
+        yield Running(sandbox, services)

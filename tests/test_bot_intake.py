@@ -123,7 +123,8 @@ async def test_lang_changes_the_language_of_later_answers(running: Running) -> N
     prompt = await running.ask(7001, "/lang", language_code="fi")
     await running.sandbox.press(7001, 7001, prompt["message_id"], "lang:sv")
     async with running.sandbox.changed:
-        await running.sandbox.changed.wait_for(lambda: prompt["text"] == "Jag talar svenska med dig.")
+        await running.sandbox.changed.wait_for(
+            lambda: prompt["text"] == "Jag talar svenska med dig.")
     help_text = await running.ask(7001, "/help")
     assert help_text["text"].startswith("Skriv din fråga")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -89,16 +90,16 @@ async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
     return staff.anonymous
 
 
-def _log(ticket: Ticket, team: str | None) -> TopicLog:
+def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
     return TopicLog(
-        ticket_id=ticket.id, topic=ticket.topic, role=ticket.role, language=ticket.language,
-        team=team, routing=ticket.routing,
+        at=at, ticket_id=ticket.id, topic=ticket.topic, role=ticket.role,
+        language=ticket.language, team=team, routing=ticket.routing,
     )
 
 
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
-    text: str, language_hint: str | None = None,
+    text: str, language_hint: str | None = None, now: datetime | None = None,
 ) -> Receipt:
     """Store the question as a routed ticket; the same Telegram message twice gives one ticket."""
     existing = (
@@ -109,9 +110,11 @@ async def submit_question(
     ).first()
     if existing is not None:
         return _receipt(existing, duplicate=True)
+    now = now or utcnow()
     staff = await session.get(Staff, asker_id)
     decision = router.route(text, language_hint=language_hint)
     ticket = Ticket(
+        created_at=now, updated_at=now,
         asker_id=asker_id, asker_chat_id=chat_id, source_message_id=message_id, text=text,
         language=decision.language, topic=decision.topic, role=decision.role,
         confidence=decision.confidence,
@@ -122,7 +125,7 @@ async def submit_question(
     session.add(ticket)
     await session.flush()
     if not decision.ask:
-        session.add(_log(ticket, staff.team if staff else None))
+        session.add(_log(ticket, staff.team if staff else None, now))
     await session.commit()
     return _receipt(ticket, decision.roles, decision.answer)
 
@@ -145,7 +148,7 @@ async def choose_role(
     ticket.updated_at = utcnow()
     session.add(ticket)
     staff = await session.get(Staff, asker_id)
-    session.add(_log(ticket, staff.team if staff else None))
+    session.add(_log(ticket, staff.team if staff else None, ticket.updated_at))
     await session.commit()
     return _receipt(ticket)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, String, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -13,8 +13,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends: SQLite keeps no offset, so values are stored in
+    UTC and read back with it, and comparisons in SQL and in Python agree."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use an aware one (bot.domain.models.utcnow)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _ts(**kwargs: object) -> object:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))  # type: ignore[arg-type]
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))  # type: ignore[arg-type]
 
 
 class TicketStatus(StrEnum):
@@ -79,6 +99,28 @@ class Ticket(SQLModel, table=True):
     self_served: bool = False
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow, onupdate=utcnow)
+    # The helpers' side (bot.domain.queue).
+    delivered_at: datetime | None = _ts(nullable=True)  # helpers were told
+    thread_id: int | None = None  # the ticket's forum topic in the helpers' group
+    claimed_by: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    claimed_at: datetime | None = _ts(nullable=True)
+    first_answer_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    sla_due_at: datetime | None = _ts(nullable=True, index=True)  # next reminder is due
+    sla_level: int = 0  # 0 waiting, 1 reminded, 2 escalated to everyone
+    phone: str | None = Field(default=None, max_length=32)  # shared only with the claimer
+    rating: int | None = None  # 1–5 from the asker after closing
+    feedback: str | None = None
+
+
+class TicketMessage(SQLModel, table=True):
+    """Which ticket a message in some chat belongs to (cards, relayed copies, acknowledgements),
+    so that a reply to it finds its ticket. Ids only, no text."""
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ticket_id: int = Field(index=True)
+    kind: str = Field(max_length=16)  # see bot.domain.queue.Kind
 
 
 class TopicLog(SQLModel, table=True):
@@ -92,3 +134,6 @@ class TopicLog(SQLModel, table=True):
     language: str = Field(max_length=2)
     team: str | None = Field(default=None, max_length=128)
     routing: Routing = Field(default=Routing.AUTO, sa_type=String(16))
+    # Set when a helper rerouted the ticket: where the router had sent it (a misroute).
+    rerouted_from_role: str | None = Field(default=None, max_length=32)
+    rerouted_from_topic: str | None = Field(default=None, max_length=64)

@@ -6,10 +6,17 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from bot.domain import models  # noqa: F401  (registers the tables)
+from bot.domain import models
 from bot.storage.db import create_engine
 
 target_metadata = SQLModel.metadata
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Write the UTC column type as the plain DateTime it is in the database."""
+    if type_ == "type" and isinstance(obj, models.UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _run(connection: Connection) -> None:
@@ -17,6 +24,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

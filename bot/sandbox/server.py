@@ -23,6 +23,10 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": 
             "supports_inline_queries": False}
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+# What copyMessage carries over from the original message.
+_CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "document", "voice",
+            "audio", "video", "animation", "sticker", "contact", "location"}
 # Fields python-telegram-bot sends as plain strings; everything else arrives JSON-encoded.
 _STRING_FIELDS = {"text", "caption", "callback_query_id", "parse_mode", "url", "name",
                   "description", "short_description", "language_code", "title", "secret_token",
@@ -54,6 +58,7 @@ class Sandbox:
     commands: dict[str | None, list[dict]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
     faults: list[tuple[str, int, int | None]] = field(default_factory=list)
+    topics: dict[int, dict[int, dict]] = field(default_factory=dict)  # chat -> thread -> topic
     _updates: list[dict] = field(default_factory=list)
     _next_update: int = 1
     _next_callback: int = 1
@@ -98,11 +103,23 @@ class Sandbox:
         return update
 
     async def send(self, user_id: int, text: str | None = None, *, chat_id: int | None = None,
-                   kind: str | None = None, **user: Any) -> dict:
-        """A person writes to a chat (their private chat with the bot by default)."""
+                   kind: str | None = None, thread_id: int | None = None,
+                   reply_to: int | None = None, contact: str | None = None,
+                   **user: Any) -> dict:
+        """A person writes to a chat (their private chat with the bot by default), perhaps in a
+        forum topic, as a reply, or sharing their phone number."""
         sender = self.user(user_id, **user) if user or user_id not in self.users \
             else self.users[user_id]
+        chat = chat_id or user_id
         message: dict[str, Any] = {"from": sender}
+        if thread_id is not None:
+            self._thread(chat, thread_id)
+            message.update(message_thread_id=thread_id, is_topic_message=True)
+        if reply_to is not None:
+            message["reply_to_message"] = dict(self._message(chat, reply_to))
+        if contact is not None:
+            message["contact"] = {"phone_number": contact, "first_name": sender["first_name"],
+                                  "user_id": user_id}
         if text is not None:
             message["text"] = text
             if text.startswith("/"):
@@ -111,9 +128,16 @@ class Sandbox:
                                         "length": len(command)}]
         if kind:
             message.update(_attachment(kind))
-        stored = self._store(chat_id or user_id, message)
+        stored = self._store(chat, message)
         await self._push({"message": stored})
         return stored
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A group admin deletes a forum topic."""
+        self.topics.get(chat_id, {}).pop(thread_id, None)
+
+    def thread_messages(self, chat_id: int, thread_id: int) -> list[dict]:
+        return [m for m in self.bot_messages(chat_id) if m.get("message_thread_id") == thread_id]
 
     async def edit(self, user_id: int, message_id: int, text: str) -> dict:
         """A person edits one of their own messages."""
@@ -138,7 +162,14 @@ class Sandbox:
         return query
 
     def bot_messages(self, chat_id: int) -> list[dict]:
-        return [m for m in self.messages.get(chat_id, []) if m.get("from", {}).get("is_bot")]
+        """What the bot sent to a chat (service messages such as a new topic left out)."""
+        return [m for m in self.messages.get(chat_id, [])
+                if m.get("from", {}).get("is_bot") and "forum_topic_created" not in m]
+
+    async def wait_until(self, condition: Any, timeout: float = 10.0) -> None:
+        """Wait until `condition()` holds after some change the bot made."""
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(condition), timeout)
 
     async def wait_for(self, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[dict]:
         """Wait until the bot has sent `count` messages to the chat; returns all of them."""
@@ -161,13 +192,17 @@ class Sandbox:
         for index, (fault_method, status, retry_after) in enumerate(self.faults):
             if fault_method in (method, "*"):
                 del self.faults[index]
-                description = "Too Many Requests: retry after %s" % retry_after \
+                description = f"Too Many Requests: retry after {retry_after}" \
                     if status == 429 else "Internal Server Error"
                 raise ApiError(status, description, retry_after)
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             raise ApiError(404, "Not Found")
-        return await handler(params)
+        result = await handler(params)
+        if method != "getUpdates":
+            async with self.changed:
+                self.changed.notify_all()  # whoever waits on the bot's doings looks again
+        return result
 
     async def _api_getme(self, _: dict) -> dict:
         return BOT_USER
@@ -206,6 +241,46 @@ class Sandbox:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
 
+    def _thread(self, chat_id: int, thread_id: Any) -> int | None:
+        if not thread_id:
+            return None
+        thread = int(thread_id)
+        if self.chats[chat_id].get("is_forum") and thread not in self.topics.get(chat_id, {}):
+            raise ApiError(400, "Bad Request: message thread not found")
+        return thread
+
+    def _reply(self, chat_id: int, params: dict) -> dict | None:
+        reply = params.get("reply_parameters") or {}
+        message_id = reply.get("message_id") if isinstance(reply, dict) else None
+        if not message_id:
+            return None
+        history = self.messages.get(chat_id, [])
+        if not 1 <= int(message_id) <= len(history):
+            if reply.get("allow_sending_without_reply"):
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return dict(history[int(message_id) - 1])
+
+    async def _deliver(self, chat_id: int, message: dict, params: dict) -> dict:
+        """Store a message the bot sends, in a topic and as a reply when asked."""
+        thread = self._thread(chat_id, params.get("message_thread_id"))
+        if thread:
+            message.update(message_thread_id=thread, is_topic_message=True)
+        replied = self._reply(chat_id, params)
+        if replied:
+            message["reply_to_message"] = replied
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        elif markup:
+            # Reply keyboards, ForceReply and their removal reach the person's app only; Telegram
+            # never returns them to the bot.
+            message["client_markup"] = markup
+        async with self.changed:
+            stored = self._store(chat_id, message)
+            self.changed.notify_all()
+        return {k: v for k, v in stored.items() if k != "client_markup"}
+
     @staticmethod
     def _check_text(text: Any) -> str:
         if not isinstance(text, str) or not text.strip():
@@ -228,15 +303,56 @@ class Sandbox:
     async def _api_sendmessage(self, params: dict) -> dict:
         chat_id = self._chat(params)
         message = {"from": BOT_USER, "text": self._check_text(params.get("text"))}
-        markup = self._check_markup(params.get("reply_markup"))
-        if markup:
-            message["reply_markup"] = markup
-        if params.get("message_thread_id"):
-            message["message_thread_id"] = int(params["message_thread_id"])
+        if params.get("entities"):
+            message["entities"] = params["entities"]
+        return await self._deliver(chat_id, message, params)
+
+    async def _api_copymessage(self, params: dict) -> dict:
+        chat_id = self._chat(params)
+        source = self._message(int(params.get("from_chat_id", 0)), int(params["message_id"]))
+        content = {k: v for k, v in source.items() if k in _CONTENT}
+        if "caption" in params:
+            content["caption"] = params["caption"]
+        if len(content.get("caption") or "") > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if not content:
+            raise ApiError(400, "Bad Request: message can't be copied")
+        stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
+        return {"message_id": stored["message_id"]}
+
+    async def _api_getchat(self, params: dict) -> dict:
+        chat_id = int(params.get("chat_id", 0))
+        if chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        chat = dict(self.chats[chat_id])
+        chat.setdefault("accent_color_id", 0)
+        chat.setdefault("max_reaction_count", 11)
+        return chat
+
+    async def _api_createforumtopic(self, params: dict) -> dict:
+        chat_id = self._chat(params)
+        if not self.chats[chat_id].get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        name = params.get("name") or ""
+        if not 1 <= len(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_INVALID")
         async with self.changed:
-            stored = self._store(chat_id, message)
+            service = self._store(chat_id, {"from": BOT_USER, "forum_topic_created": {
+                "name": name, "icon_color": 7322096}})
+            thread = service["message_id"]
+            service.update(message_thread_id=thread, is_topic_message=True)
+            self.topics.setdefault(chat_id, {})[thread] = {"name": name}
             self.changed.notify_all()
-        return stored
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    async def _api_editforumtopic(self, params: dict) -> bool:
+        chat_id = self._chat(params)
+        topic = self.topics.get(chat_id, {}).get(int(params.get("message_thread_id", 0)))
+        if topic is None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if params.get("name"):
+            topic["name"] = params["name"]
+        return True
 
     async def _api_editmessagetext(self, params: dict) -> dict:
         message = self._message(self._chat(params), int(params.get("message_id", 0)))

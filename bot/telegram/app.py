@@ -9,7 +9,7 @@ from typing import Any
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
-from bot.telegram import intake
+from bot.telegram import helpers, intake
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.ratelimit import RetryingRateLimiter
 
@@ -27,6 +27,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .build()
     )
     application.bot_data["services"] = services
+    helpers.register(application)  # its private relay runs before intake (handler group -1)
     intake.register(application)
     application.add_error_handler(intake.on_error)
     return application
@@ -43,6 +44,7 @@ async def polling(application: Application, **options: Any) -> AsyncIterator[App
         raise
     async with application:
         await intake.set_commands(application)
+        await helpers.set_commands(application)
         await application.start()
         await application.updater.start_polling(**options)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -14,11 +14,11 @@ from telegram.ext import (
 )
 
 from bot import LANGUAGES, ROLES
-from bot.domain import intake
+from bot.domain import intake, queue
 from bot.domain.intake import Receipt
 from bot.domain.models import TicketStatus
-from bot.i18n import _, gettext
-from bot.telegram import keyboards
+from bot.i18n import _, format_when, gettext
+from bot.telegram import helpers, keyboards
 from bot.telegram.context import PeerdeskContext
 
 logger = logging.getLogger(__name__)
@@ -107,9 +107,27 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
         number=receipt.ticket_id, topic=services.topic_name(receipt.topic, lang),
         role=services.role_name(receipt.role, lang),
     )
+    now, hours = services.clock(), services.settings.hours
+    if not hours.is_open(now):
+        text += "\n" + gettext(
+            lang, "It is outside office hours now, so an answer can be expected from {when}.",
+            when=format_when(hours.next_open(now), lang, services.settings.tz))
     if receipt.anonymous:
         text += "\n" + gettext(lang, "Your name is not shown to the helpers.")
-    return text
+    return text + "\n" + gettext(lang, "To add to this question, reply to this message.")
+
+
+async def _queued(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
+    """The question waits for a helper: remember its acknowledgement (a reply to it adds to the
+    question) and tell the helpers. A failed delivery is retried by the reminder sweep."""
+    async with context.services.db.session() as session:
+        await queue.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
+                             ticket_id=receipt.ticket_id, kind=queue.Kind.ACK)
+    try:
+        await helpers.deliver(context.application, receipt.ticket_id)
+    except Exception as exc:
+        logger.warning("ticket %s not delivered yet (%s); the sweep retries",
+                       receipt.ticket_id, type(exc).__name__)
 
 
 def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
@@ -136,7 +154,7 @@ async def question(update: Update, context: PeerdeskContext) -> None:
         receipt = await intake.submit_question(
             session=session, router=context.services.router, asker_id=update.effective_user.id,
             chat_id=message.chat_id, message_id=message.message_id, text=text,
-            language_hint=lang,
+            language_hint=lang, now=context.services.clock(),
         )
     logger.info("ticket %s stored: role=%s topic=%s routing=%s", receipt.ticket_id, receipt.role,
                 receipt.topic, receipt.routing)
@@ -162,8 +180,9 @@ async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: R
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
     else:
-        await message.reply_text(_acknowledgement(context, receipt),
-                                 reply_markup=_acknowledgement_markup(receipt))
+        ack = await message.reply_text(_acknowledgement(context, receipt),
+                                       reply_markup=_acknowledgement_markup(receipt))
+        await _queued(context, receipt, ack)
 
 
 async def _refuse(update: Update, lang: str) -> None:
@@ -189,6 +208,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
     await query.answer()
     await query.edit_message_text(_acknowledgement(context, receipt),
                                   reply_markup=_acknowledgement_markup(receipt))
+    await _queued(context, receipt, query.message)
 
 
 async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
@@ -211,8 +231,9 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
                               "welcome to ask again any time.", number=receipt.ticket_id))
     else:
-        await query.message.reply_text(_acknowledgement(context, receipt),
-                                       reply_markup=_acknowledgement_markup(receipt))
+        ack = await query.message.reply_text(_acknowledgement(context, receipt),
+                                             reply_markup=_acknowledgement_markup(receipt))
+        await _queued(context, receipt, ack)
 
 
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
@@ -229,6 +250,10 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer(gettext(receipt.language, "Done: the helpers will not see your name."))
     await query.edit_message_text(_acknowledgement(context, receipt))
+    async with context.services.db.session() as session:
+        ticket = await queue.view(session=session, ticket_id=receipt.ticket_id)
+    if ticket is not None:
+        await helpers.refresh_cards(context.application, ticket)  # the name leaves the cards
 
 
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
