@@ -59,6 +59,11 @@ class Settings(BaseSettings):
             raise ValueError("is not a bot token of the form 123456:ABC… from BotFather")
         return value.strip()
 
+    @field_validator("helpers_chat_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("telegram_api_url")
     @classmethod
     def _url(cls, value: str) -> str:

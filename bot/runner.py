@@ -5,14 +5,42 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlmodel import select
 from telegram.error import InvalidToken
 
-from bot.config import ConfigError, Settings
+from bot.config import PROJECT_ROOT, ConfigError, Settings
+from bot.domain.models import Helper
+from bot.domain.roster import import_helpers, read_roster
+from bot.sandbox.server import Sandbox
 from bot.services import Services
-from bot.storage import migrate
+from bot.storage import Database, migrate
 from bot.telegram.app import build_application, polling
 
 logger = logging.getLogger(__name__)
+
+
+SANDBOX_GROUP = -1000000000001
+EXAMPLE_ROSTER = PROJECT_ROOT / "data" / "helpers.example.yaml"
+
+
+async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
+    """A local world to try peerdesk in: a helpers' forum group and, when the roster is empty,
+    the example helpers, so that the web page shows both sides of a question."""
+    sandbox = Sandbox()
+    group = settings.helpers_chat_id or SANDBOX_GROUP
+    sandbox.group(group, "Vertaistuki (sandbox)", forum=True)
+    specs = read_roster(EXAMPLE_ROSTER)
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            if not (await session.exec(select(Helper))).first():
+                await import_helpers(session=session, specs=specs)
+            helpers = list(await session.exec(select(Helper)))
+    finally:
+        await db.dispose()
+    for helper in helpers:
+        sandbox.user(helper.telegram_id, helper.name, (helper.languages or ["fi"])[0])
+    return sandbox, settings.model_copy(update={"helpers_chat_id": group})
 
 
 async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -22,12 +50,15 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     stop = stop or asyncio.Event()
     install_stop_signals(stop)
     await migrate(settings.database_url)
+    sandbox = None
+    if settings.telegram_token is None:
+        sandbox, settings = await _sandbox_world(settings)
     services = Services.create(settings)
     sandbox_runner = None
-    if settings.telegram_token is None:
-        from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
+    if sandbox is not None:
+        from bot.sandbox.server import SANDBOX_TOKEN, serve
 
-        sandbox_runner = await serve(Sandbox(), settings.sandbox_host, settings.sandbox_port)
+        sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
         port = sandbox_runner.addresses[0][1]
         api_url, token = f"http://{settings.sandbox_host}:{port}", SANDBOX_TOKEN
         print(f"peerdesk sandbox: open http://{settings.sandbox_host}:{port} in a browser",

@@ -64,3 +64,11 @@ async def test_a_token_the_bot_api_refuses_stops_with_a_clear_message(tmp_path) 
             await run_polling(settings, asyncio.Event())
     finally:
         await runner.cleanup()
+
+
+def test_the_example_env_file_works_as_it_is(tmp_path, monkeypatch) -> None:
+    (tmp_path / ".env").write_text((PROJECT_ROOT / ".env.example").read_text())
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.telegram_token is None and settings.helpers_chat_id is None
+    assert settings.hours.days == frozenset(range(5)) and settings.sla_for("tvt") == 60

@@ -394,7 +394,21 @@ class Sandbox:
         app.router.add_get("/sandbox/api/chats/{chat_id}/messages", self._api_messages)
         app.router.add_post("/sandbox/api/users/{user_id}/messages", self._api_user_send)
         app.router.add_post("/sandbox/api/users/{user_id}/press", self._api_user_press)
+        app.router.add_get("/sandbox/api/groups", self._api_groups)
         return app
+
+    async def _api_groups(self, _: web.Request) -> web.Response:
+        """The groups, their forum topics, and the people the web page can act as."""
+        groups = [
+            {"id": chat_id, "title": chat.get("title"),
+             "topics": {str(t): v["name"] for t, v in self.topics.get(chat_id, {}).items()}}
+            for chat_id, chat in self.chats.items() if chat["type"] != "private"
+        ]
+        return web.json_response({
+            "groups": groups,
+            "users": [{"id": u["id"], "first_name": u.get("first_name")}
+                      for u in self.users.values()],
+        })
 
     async def _bot_api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -428,8 +442,17 @@ class Sandbox:
     async def _api_user_send(self, request: web.Request) -> web.Response:
         body = await request.json()
         user_id = int(request.match_info["user_id"])
-        self.user(user_id, body.get("first_name") or "Staff", body.get("language_code"))
-        message = await self.send(user_id, body.get("text"), kind=body.get("kind"))
+        if body.get("first_name") or user_id not in self.users:
+            self.user(user_id, body.get("first_name") or "Staff", body.get("language_code"))
+        try:
+            message = await self.send(
+                user_id, body.get("text"), kind=body.get("kind"),
+                chat_id=int(body["chat_id"]) if body.get("chat_id") else None,
+                thread_id=int(body["thread_id"]) if body.get("thread_id") else None,
+                reply_to=int(body["reply_to"]) if body.get("reply_to") else None,
+                contact=body.get("contact"))
+        except ApiError as exc:
+            return exc.response()
         return web.json_response(message)
 
     async def _api_user_press(self, request: web.Request) -> web.Response:
