@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from bot.config import load_settings
 from bot.domain.knowledge import Knowledge
-from bot.domain.models import Staff, Ticket, TicketMessage, TicketStatus, TopicLog
+from bot.domain.models import Ticket, TicketMessage, TicketStatus, TopicLog
 from bot.domain.roster import HelperSpec, import_helpers
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
@@ -150,14 +150,6 @@ async def desk(database_url: str, knowledge: Knowledge, router: Router) -> Async
         yield opened
 
 
-async def set_team(desk: Desk, user_id: int, team: str) -> None:
-    async with desk.services.db.session() as session:
-        staff = await session.get(Staff, user_id) or Staff(telegram_id=user_id)
-        staff.team = team
-        session.add(staff)
-        await session.commit()
-
-
 def mentioned(message: dict) -> list[int]:
     return [e["user"]["id"] for e in message.get("entities", []) if e["type"] == "text_mention"]
 
@@ -165,9 +157,9 @@ def mentioned(message: dict) -> list[int]:
 async def test_a_question_opens_its_own_topic_with_a_card_calling_the_right_helpers(
     desk: Desk,
 ) -> None:
-    await desk.sandbox.send(7001, "/start", first_name="Eva", language_code="sv")
-    await desk.to_user(7001, 1)
-    await set_team(desk, 7001, "Liiketalous")
+    await desk.sandbox.send(7001, "/team  Liiketalous ", first_name="Eva", language_code="sv")
+    (team,) = await desk.to_user(7001, 1)
+    assert team["text"] == "Tack! Ditt team: Liiketalous"
     await desk.ask(7001, HOKS_SV)
     card = await desk.card(1)
     topic = desk.sandbox.topics[GROUP][await desk.thread(1)]
@@ -377,8 +369,8 @@ async def test_only_helpers_may_press_the_buttons(desk: Desk) -> None:
 
 async def test_an_anonymous_ticket_reveals_no_identity(desk: Desk) -> None:
     await desk.sandbox.send(7001, "/anon", first_name="Salainen")
-    await desk.to_user(7001, 1)
-    await set_team(desk, 7001, "Liiketalous")
+    await desk.sandbox.send(7001, "/team Liiketalous")
+    await desk.to_user(7001, 2)
     await desk.ask(7001, RPL_FI, first_name="Salainen")
     card = await desk.card(1)
     assert "Kysyjä: nimetön" in card["text"]

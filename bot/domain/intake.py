@@ -81,6 +81,15 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
     await session.commit()
 
 
+async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str:
+    """Store the staff member's team (trimmed, at most 64 characters); returns what was stored."""
+    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff.team = " ".join(team.split())[:64]
+    session.add(staff)
+    await session.commit()
+    return staff.team
+
+
 async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
     """Flip the asker's default anonymity; returns the new setting."""
     staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)

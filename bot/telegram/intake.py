@@ -29,6 +29,7 @@ COMMANDS = (
     ("help", _("How to ask")),
     ("lang", _("Choose the language")),
     ("anon", _("Ask anonymously (on/off)")),
+    ("team", _("Tell which team you work in")),
 )
 
 
@@ -85,6 +86,22 @@ async def lang_command(update: Update, context: PeerdeskContext) -> None:
     await update.effective_message.reply_text(
         gettext(lang, "Choose your language:"), reply_markup=keyboards.languages()
     )
+
+
+async def team_command(update: Update, context: PeerdeskContext) -> None:
+    """/team NAME: the asker's team, so that a helper from the same team is called first and the
+    monthly figures can be read per team."""
+    lang = await _remember(update, context)
+    name = " ".join(context.args or []).strip()
+    if not name:
+        await update.effective_message.reply_text(gettext(
+            lang, "Write your team after the command, for example: /team Liiketalous"))
+        return
+    async with context.services.db.session() as session:
+        team = await intake.set_team(session=session, telegram_id=update.effective_user.id,
+                                     team=name)
+    await update.effective_message.reply_text(gettext(lang, "Thank you! Your team: {team}",
+                                                      team=team))
 
 
 async def anon_command(update: Update, context: PeerdeskContext) -> None:
@@ -313,6 +330,7 @@ def register(application: Application) -> None:
         CommandHandler("help", help_command, filters=PRIVATE),
         CommandHandler("lang", lang_command, filters=PRIVATE),
         CommandHandler("anon", anon_command, filters=PRIVATE),
+        CommandHandler("team", team_command, filters=PRIVATE),
         MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, edited),
         MessageHandler(private_message & filters.COMMAND, unknown_command),
         MessageHandler(private_message & filters.TEXT, question),
