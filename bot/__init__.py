@@ -2,4 +2,6 @@
 
 ROLES: tuple[str, ...] = ("tvt", "luotsi", "vertaisvalmentaja")
 LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
+LEAD = "lead"  # a head of education: sees the reports, does not answer tickets
+ROSTER_ROLES: tuple[str, ...] = (*ROLES, LEAD)
 DEFAULT_LANGUAGE = "fi"

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     sla_default_minutes: int = Field(default=60, ge=1, le=10080)
     sla_check_seconds: float = Field(default=30, gt=0, le=3600)
     reopen_days: int = Field(default=7, ge=0, le=90)
+    # Reports: figures from fewer questions are folded outside the helpers' group; the monthly
+    # digest of the previous month goes out on this day of the month at this hour (local time;
+    # empty day: no digest); the web endpoints /reports/… need this token.
+    report_min_count: int = Field(default=3, ge=1, le=100)
+    digest_day: int | None = Field(default=1, ge=1, le=28)
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    report_token: SecretStr | None = None
+    # The web server (reports, later health and the webhook); no port: not started.
+    web_host: str = "127.0.0.1"
+    web_port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("telegram_token", mode="before")
     @classmethod
@@ -59,7 +69,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a bot token of the form 123456:ABC… from BotFather")
         return value.strip()
 
-    @field_validator("helpers_chat_id", mode="before")
+    @field_validator("helpers_chat_id", "digest_day", "report_token", "web_port", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiohttp import web
 from sqlmodel import select
 from telegram.error import InvalidToken
 
@@ -15,6 +16,7 @@ from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database, migrate
 from bot.telegram.app import build_application, polling
+from bot.web import init_app
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,11 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     else:
         api_url, token = settings.telegram_api_url, settings.telegram_token.get_secret_value()
     application = build_application(services, token=token, api_url=api_url)
+    web_runner = None
+    if settings.web_port is not None:
+        web_runner = web.AppRunner(init_app(services), access_log=None)
+        await web_runner.setup()
+        await web.TCPSite(web_runner, settings.web_host, settings.web_port).start()
     try:
         async with polling(application, drop_pending_updates=False):
             logger.info("peerdesk is running")
@@ -75,6 +82,8 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
             "PEERDESK_TELEGRAM_TOKEN was refused by the Bot API: check it with BotFather"
         ) from None
     finally:
+        if web_runner is not None:
+            await web_runner.cleanup()
         await services.db.dispose()
         if sandbox_runner is not None:
             await sandbox_runner.cleanup()

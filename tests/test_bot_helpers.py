@@ -121,11 +121,12 @@ class Desk:
 @asynccontextmanager
 async def open_desk(database_url: str, knowledge: Knowledge, router: Router, *,
                     forum: bool = True, sandbox: Sandbox | None = None,
-                    clock: Clock | None = None) -> AsyncIterator[Desk]:
-    settings = load_settings(
-        database_url=database_url, telegram_token=None, helpers_chat_id=GROUP,
-        admin_ids=frozenset({ADMIN}), sla_check_seconds=0.1,
-    )
+                    clock: Clock | None = None, **overrides: object) -> AsyncIterator[Desk]:
+    settings = load_settings(**{
+        "database_url": database_url, "telegram_token": None, "helpers_chat_id": GROUP,
+        "admin_ids": frozenset({ADMIN}), "sla_check_seconds": 0.1, "digest_day": None,
+        **overrides,
+    })
     clock = clock or Clock()
     services = Services(settings=settings, db=Database(database_url), knowledge=knowledge,
                         router=router, clock=clock)
@@ -273,6 +274,7 @@ async def test_without_a_forum_cards_go_privately_and_replies_are_relayed(
     async with open_desk(database_url, knowledge, router, forum=False) as desk:
         await desk.ask(7001, "Projektori ei näytä kuvaa luokassa", first_name="Eva")
         (card,) = await desk.to_user(JUKKA, 1)
+        await desk.remembered(JUKKA, card)
         assert card["text"].startswith("#1 · ")
         assert "Projektori ei näytä kuvaa" in card["text"]
         assert desk.sandbox.bot_messages(GROUP) == [] and desk.sandbox.bot_messages(MARI) == []

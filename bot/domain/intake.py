@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +45,20 @@ def _receipt(ticket: Ticket, roles: tuple[str, ...] = ROLES, answer: str | None 
     )
 
 
+async def _staff(session: AsyncSession, telegram_id: int) -> Staff:
+    """The staff member's row, created if missing; safe when two updates of a new person (or two
+    bot processes) arrive at once."""
+    staff = await session.get(Staff, telegram_id)
+    if staff is None:
+        insert = postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.exec(insert(Staff).values(  # type: ignore[call-overload]
+            telegram_id=telegram_id, anonymous=False, created_at=utcnow(),
+        ).on_conflict_do_nothing())
+        staff = await session.get(Staff, telegram_id)
+        assert staff is not None
+    return staff
+
+
 def preferred_language(staff: Staff | None, telegram_language: str | None = None) -> str:
     """The user's /lang choice, else Telegram's language, else Finnish."""
     if staff and staff.language in LANGUAGES:
@@ -62,9 +78,7 @@ async def remember_staff(
     telegram_language: str | None,
 ) -> Staff:
     """Create or refresh the staff member's row (name and Telegram language may change)."""
-    staff = await session.get(Staff, telegram_id)
-    if staff is None:
-        staff = Staff(telegram_id=telegram_id)
+    staff = await _staff(session, telegram_id)
     staff.first_name = (first_name or "")[:128] or None
     staff.telegram_language = (telegram_language or "")[:16] or None
     session.add(staff)
@@ -75,7 +89,7 @@ async def remember_staff(
 async def set_language(*, session: AsyncSession, telegram_id: int, language: str) -> None:
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}")
-    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff = await _staff(session, telegram_id)
     staff.language = language
     session.add(staff)
     await session.commit()
@@ -83,7 +97,7 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
 
 async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str:
     """Store the staff member's team (trimmed, at most 64 characters); returns what was stored."""
-    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff = await _staff(session, telegram_id)
     staff.team = " ".join(team.split())[:64]
     session.add(staff)
     await session.commit()
@@ -92,7 +106,7 @@ async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str
 
 async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
     """Flip the asker's default anonymity; returns the new setting."""
-    staff = await session.get(Staff, telegram_id) or Staff(telegram_id=telegram_id)
+    staff = await _staff(session, telegram_id)
     staff.anonymous = not staff.anonymous
     session.add(staff)
     await session.commit()

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -97,7 +106,7 @@ class Ticket(SQLModel, table=True):
     status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
     anonymous: bool = False
     self_served: bool = False
-    created_at: datetime = _ts(nullable=False, default=utcnow)
+    created_at: datetime = _ts(nullable=False, default=utcnow, index=True)
     updated_at: datetime = _ts(nullable=False, default=utcnow, onupdate=utcnow)
     # The helpers' side (bot.domain.queue).
     delivered_at: datetime | None = _ts(nullable=True)  # helpers were told
@@ -111,6 +120,20 @@ class Ticket(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)  # shared only with the claimer
     rating: int | None = None  # 1–5 from the asker after closing
     feedback: str | None = None
+    # Durations kept when they happen, so that reports aggregate them in SQL: minutes from the
+    # question to the first helper answer and to closing, in wall time and in office time.
+    first_answer_minutes: float | None = None
+    first_answer_office_minutes: float | None = None
+    close_minutes: float | None = None
+    close_office_minutes: float | None = None
+    overdue: bool = False  # waited unclaimed past its role's limit at least once
+
+
+class Digest(SQLModel, table=True):
+    """A monthly digest that was posted: the row makes it once only, across restarts."""
+
+    period: str = Field(primary_key=True, max_length=16)  # e.g. 2026-11
+    sent_at: datetime = _ts(nullable=False, default=utcnow)
 
 
 class TicketMessage(SQLModel, table=True):
@@ -125,6 +148,9 @@ class TicketMessage(SQLModel, table=True):
 
 class TopicLog(SQLModel, table=True):
     """What was asked about, when, in which language: no text, no name, no Telegram id."""
+
+    # Reports read a period's rows by role and topic from this index alone.
+    __table_args__ = (Index("ix_topiclog_at_role_topic", "at", "role", "topic"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(nullable=False, default=utcnow, index=True)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import ROLES
 from bot.domain.models import (
     Helper,
     HelperRole,
@@ -76,6 +77,11 @@ class HelperInfo:
     languages: tuple[str, ...]
     roles: tuple[str, ...]
     available: bool
+
+    @property
+    def is_helper(self) -> bool:
+        """Answers tickets (a lead only reads the reports)."""
+        return any(role in ROLES for role in self.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +194,7 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
         query = query.join(HelperRole, HelperRole.helper_id == Helper.telegram_id) \
             .where(HelperRole.role == ticket.role)
     helpers = [h for h in [await helper(session=session, user_id=row.telegram_id)
-                           for row in await session.exec(query)] if h]
+                           for row in await session.exec(query)] if h and h.is_helper]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperInfo) -> tuple[bool, bool, str]:
@@ -333,7 +339,11 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
         return HelperMessage(Relay.CLOSED, await _view(session, ticket))
     if ticket.claimed_by != helper_id:
         return HelperMessage(Relay.HELD, await _view(session, ticket))
-    ticket.first_answer_at = ticket.first_answer_at or now
+    if ticket.first_answer_at is None:
+        ticket.first_answer_at = now
+        ticket.first_answer_minutes = _minutes(ticket.created_at, now)
+        ticket.first_answer_office_minutes = policy.hours.working_minutes_between(
+            ticket.created_at, now)
     ticket.sla_due_at = None
     ticket.updated_at = now
     session.add(ticket)
@@ -380,12 +390,22 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int,
     return Followup(await _view(session, ticket), reopened=reopened)
 
 
-async def close(*, session: AsyncSession, ticket_id: int, now: datetime) -> TicketView | None:
+def _minutes(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds() / 60)
+
+
+async def close(*, session: AsyncSession, ticket_id: int, now: datetime, policy: Policy
+                ) -> TicketView | None:
     """Close an open or claimed ticket; None if it was closed already."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
     result = await session.exec(
         update(Ticket).where(col(Ticket.id) == ticket_id,
                              col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.CLAIMED]))
-        .values(status=TicketStatus.CLOSED, closed_at=now, sla_due_at=None, updated_at=now)
+        .values(status=TicketStatus.CLOSED, closed_at=now, sla_due_at=None, updated_at=now,
+                close_minutes=_minutes(ticket.created_at, now),
+                close_office_minutes=policy.hours.working_minutes_between(ticket.created_at, now))
     )
     await session.commit()
     return await view(session=session, ticket_id=ticket_id) if result.rowcount == 1 else None
@@ -495,7 +515,7 @@ async def due(*, session: AsyncSession, now: datetime, policy: Policy) -> list[D
         result = await session.exec(update(Ticket).where(
             col(Ticket.id) == ticket.id, col(Ticket.sla_level) == ticket.sla_level,
             col(Ticket.sla_due_at) == ticket.sla_due_at, col(Ticket.status) == ticket.status,
-        ).values(sla_level=level, sla_due_at=next_due))
+        ).values(sla_level=level, sla_due_at=next_due, overdue=True))
         await session.commit()
         if result.rowcount == 1:
             await session.refresh(ticket)

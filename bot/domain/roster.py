@@ -16,7 +16,7 @@ from pydantic import (
 from sqlmodel import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import LANGUAGES, ROLES
+from bot import LANGUAGES, ROSTER_ROLES
 from bot.domain.models import Helper, HelperRole
 
 
@@ -36,7 +36,7 @@ class HelperSpec(BaseModel):
     @field_validator("roles", "languages")
     @classmethod
     def _known(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        allowed = ROLES if info.field_name == "roles" else LANGUAGES
+        allowed = ROSTER_ROLES if info.field_name == "roles" else LANGUAGES
         unknown = sorted(set(values) - set(allowed))
         if unknown:
             what = info.field_name.rstrip("s")

@@ -320,6 +320,25 @@ class Sandbox:
         stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
         return {"message_id": stored["message_id"]}
 
+    async def _api_sendphoto(self, params: dict) -> dict:
+        chat_id = self._chat(params)
+        photo = params.get("photo")
+        if photo is None:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        size = len(photo.file.read()) if hasattr(photo, "file") else 0
+        if hasattr(photo, "file") and not size:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        caption = params.get("caption")
+        if caption and len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        file_id = f"photo-{len(self.messages.get(chat_id, [])) + 1}-{chat_id}"
+        message: dict[str, Any] = {"from": BOT_USER, "photo": [
+            {"file_id": file_id, "file_unique_id": file_id, "width": 900, "height": 1000,
+             "file_size": size}]}
+        if caption:
+            message["caption"] = caption
+        return await self._deliver(chat_id, message, params)
+
     async def _api_getchat(self, params: dict) -> dict:
         chat_id = int(params.get("chat_id", 0))
         if chat_id not in self.chats:

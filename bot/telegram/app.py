@@ -9,8 +9,9 @@ from typing import Any
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
-from bot.telegram import helpers, intake
+from bot.telegram import helpers, intake, reports
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 
 
@@ -22,12 +23,13 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .rate_limiter(RetryingRateLimiter())
-        .concurrent_updates(True)
+        .concurrent_updates(PerChatUpdateProcessor())
         .context_types(ContextTypes(context=PeerdeskContext))
         .build()
     )
     application.bot_data["services"] = services
     helpers.register(application)  # its private relay runs before intake (handler group -1)
+    reports.register(application)
     intake.register(application)
     application.add_error_handler(intake.on_error)
     return application

@@ -56,6 +56,7 @@ HELPER_COMMANDS = (
     ("close", _("Close the question of this topic")),
     ("away", _("Pause my notifications")),
     ("back", _("I am available again")),
+    ("report", _("What staff asked about this month")),
 )
 
 
@@ -390,7 +391,8 @@ async def _helper_or_refuse(update: Update, context: PeerdeskContext) -> HelperI
     assert user is not None
     async with context.services.db.session() as session:
         helper = await queue.helper(session=session, user_id=user.id)
-    if helper is None:
+    if helper is None or not helper.is_helper:
+        helper = None
         lang = (user.language_code or "")[:2]
         lang = lang if lang in ("fi", "sv", "en") else context.services.settings.helpers_language
         text = gettext(lang, "Sorry, only the peer-support helpers can do this.")
@@ -439,7 +441,8 @@ async def close_ticket(application: Application, ticket_id: int, helper: HelperI
     """Close: the cards show it, and the asker is asked for a rating."""
     services = _services(application)
     async with services.db.session() as session:
-        ticket = await queue.close(session=session, ticket_id=ticket_id, now=services.clock())
+        ticket = await queue.close(session=session, ticket_id=ticket_id, now=services.clock(),
+                                   policy=policy(services))
     if ticket is None:
         return False
     logger.info("ticket %s closed", ticket_id)
@@ -626,7 +629,7 @@ async def helper_wrote(application: Application, message: Message, ticket_id: in
         return
     async with services.db.session() as session:
         helper = await queue.helper(session=session, user_id=user.id)
-        if helper is None:
+        if helper is None or not helper.is_helper:
             return  # someone else in the group: not for the asker
         outcome = await queue.helper_message(session=session, ticket_id=ticket_id,
                                              helper_id=helper.telegram_id,

@@ -1,0 +1,338 @@
+"""What staff ask about, month by month: figures aggregated in SQL from the topic log and the
+tickets. No names, no question texts; small figures can be folded away for wider audiences."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import ROLES
+from bot.domain.models import Digest, Ticket, TicketStatus, TopicLog
+
+OTHER = "other"  # where folded figures go
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class PeriodError(ValueError):
+    """A period that cannot be read; the message says what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[start, end) in UTC, named as people say it (a month, or from–to local dates)."""
+
+    start: datetime
+    end: datetime
+    label: str
+    monthly: bool = False
+
+    @classmethod
+    def month(cls, text: str, tz: ZoneInfo) -> Period:
+        match = _MONTH.match(text.strip())
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise PeriodError("a month is written as YYYY-MM, for example 2026-11")
+        year, month = int(match.group(1)), int(match.group(2))
+        return cls._month(year, month, tz)
+
+    @classmethod
+    def _month(cls, year: int, month: int, tz: ZoneInfo) -> Period:
+        first = date(year, month, 1)
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return cls(_start_of(first, tz), _start_of(following, tz), f"{year:04d}-{month:02d}", True)
+
+    @classmethod
+    def containing(cls, moment: datetime, tz: ZoneInfo) -> Period:
+        local = moment.astimezone(tz)
+        return cls._month(local.year, local.month, tz)
+
+    @classmethod
+    def span(cls, first: date, last: date, tz: ZoneInfo) -> Period:
+        """From the start of `first` to the end of `last`, both local dates, inclusive."""
+        if last < first:
+            raise PeriodError("the end date comes before the start date")
+        return cls(_start_of(first, tz), _start_of(last + timedelta(days=1), tz),
+                   f"{first.isoformat()}–{last.isoformat()}")
+
+    def previous(self) -> Period:
+        """The month before, or an equally long span just before."""
+        if self.monthly:
+            year, month = (int(p) for p in self.label.split("-"))
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+            return Period._month(year, month, _zone(self))
+        length = self.end - self.start
+        return Period(self.start - length, self.start, f"before {self.label}")
+
+    def months_back(self, count: int) -> list[Period]:
+        """This month and the `count - 1` before it, oldest first."""
+        periods = [self if self.monthly else Period.containing(self.start, _zone(self))]
+        while len(periods) < count:
+            periods.insert(0, periods[0].previous())
+        return periods
+
+
+def _start_of(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tz)
+
+
+def _zone(period: Period) -> ZoneInfo:
+    tz = period.start.tzinfo
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    team: str | None = None
+    role: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str  # a topic id, a role, or OTHER
+    role: str | None
+    count: int
+    previous: int = 0
+
+    @property
+    def change(self) -> int:
+        return self.count - self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Minutes to the first helper answer or to closing, for one role: median and 90th
+    percentile (nearest rank), in wall time and in office time."""
+
+    role: str
+    count: int
+    median: float
+    p90: float
+    office_median: float
+    office_p90: float
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    previous: Period
+    filters: Filters
+    total: int
+    previous_total: int
+    by_topic: list[Count]
+    by_role: list[Count]
+    first_answer: list[Durations]
+    to_close: list[Durations]
+    unanswered: int
+    overdue: int
+    reroutes: list[Count]
+    self_served: int
+    rating_average: float | None
+    rating_count: int
+    trend: dict[str, list[int]] = field(default_factory=dict)  # role -> per month, oldest first
+    trend_months: list[str] = field(default_factory=list)
+    folded_below: int = 0  # figures from fewer questions went to OTHER (0: nothing folded)
+
+    @property
+    def reroute_total(self) -> int:
+        return sum(c.count for c in self.reroutes)
+
+
+def _log_filters(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions = []
+    if filters.team:
+        conditions.append(col(TopicLog.team) == filters.team)
+    if filters.role:
+        conditions.append(col(TopicLog.role) == filters.role)
+    if filters.language:
+        conditions.append(col(TopicLog.language) == filters.language)
+    return conditions
+
+
+def _ticket_filters(filters: Filters, period: Period) -> list[ColumnElement[bool]]:
+    conditions = [col(Ticket.created_at) >= period.start, col(Ticket.created_at) < period.end]
+    if filters.role:
+        conditions.append(col(Ticket.role) == filters.role)
+    if filters.language:
+        conditions.append(col(Ticket.language) == filters.language)
+    if filters.team:
+        conditions.append(col(Ticket.id).in_(
+            select(TopicLog.ticket_id).where(col(TopicLog.team) == filters.team)))
+    return conditions
+
+
+def _in(period: Period) -> ColumnElement[bool]:
+    return and_(col(TopicLog.at) >= period.start, col(TopicLog.at) < period.end)
+
+
+def _sum_in(period: Period) -> ColumnElement[int]:
+    return func.sum(case((_in(period), 1), else_=0))
+
+
+async def _topics(session: AsyncSession, period: Period, previous: Period, filters: Filters
+                  ) -> list[Count]:
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(TopicLog.role, TopicLog.topic, _sum_in(period), _sum_in(previous))
+        .where(col(TopicLog.at) >= previous.start, col(TopicLog.at) < period.end,
+               *_log_filters(filters))
+        .group_by(TopicLog.role, TopicLog.topic)
+    )
+    counts = [Count(topic, role, int(now or 0), int(before or 0)) for role, topic, now, before
+              in rows]
+    return sorted((c for c in counts if c.count or c.previous),
+                  key=lambda c: (-c.count, -c.previous, c.key))
+
+
+async def _reroutes(session: AsyncSession, period: Period, filters: Filters) -> list[Count]:
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(TopicLog.rerouted_from_role, TopicLog.rerouted_from_topic, func.count())
+        .where(_in(period), col(TopicLog.rerouted_from_topic).is_not(None),
+               *_log_filters(filters))
+        .group_by(TopicLog.rerouted_from_role, TopicLog.rerouted_from_topic)
+    )
+    return sorted((Count(topic, role, int(n)) for role, topic, n in rows),
+                  key=lambda c: (-c.count, c.key))
+
+
+async def _durations(session: AsyncSession, wall: object, office: object,
+                     conditions: list[ColumnElement[bool]]) -> list[Durations]:
+    """Median and p90 per role by nearest rank, computed with window functions in SQL; the ranks
+    are ceil(n/2) and ceil(9n/10) in integer arithmetic, which both backends share."""
+    found: dict[str, dict[str, float]] = {}
+    for name, column in (("wall", wall), ("office", office)):
+        ranked = select(
+            Ticket.role.label("role"), column.label("v"),  # type: ignore[attr-defined]
+            func.row_number().over(partition_by=Ticket.role, order_by=column).label("rn"),
+            func.count().over(partition_by=Ticket.role).label("n"),
+        ).where(*conditions, column.is_not(None)).subquery()  # type: ignore[attr-defined]
+        median_rank, p90_rank = (ranked.c.n + 1) // 2, (ranked.c.n * 9 + 9) // 10
+        rows = await session.exec(select(  # type: ignore[call-overload]
+            ranked.c.role, ranked.c.n, ranked.c.rn, ranked.c.v, median_rank, p90_rank,
+        ).where(or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)))
+        for role, n, rank, value, median_rank, p90_rank in rows:
+            entry = found.setdefault(role, {"n": n})
+            if rank == median_rank:
+                entry[f"{name}_median"] = float(value)
+            if rank == p90_rank:
+                entry[f"{name}_p90"] = float(value)
+    return [
+        Durations(role, int(v["n"]), v["wall_median"], v["wall_p90"], v["office_median"],
+                  v["office_p90"])
+        for role, v in sorted(found.items(), key=lambda item: ROLES.index(item[0])
+                              if item[0] in ROLES else len(ROLES))
+    ]
+
+
+async def _trend(session: AsyncSession, months: list[Period], filters: Filters
+                 ) -> dict[str, list[int]]:
+    # One pass: each row falls into its month's bucket (the first boundary it is below).
+    bucket = case(*((col(TopicLog.at) < month.end, index) for index, month in enumerate(months)))
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(TopicLog.role, bucket, func.count())
+        .where(col(TopicLog.at) >= months[0].start, col(TopicLog.at) < months[-1].end,
+               *_log_filters(filters))
+        .group_by(TopicLog.role, bucket)
+    )
+    trend = {role: [0] * len(months) for role in ROLES}
+    for role, index, count in rows:
+        trend.setdefault(role, [0] * len(months))[int(index)] = int(count)
+    return trend
+
+
+async def monthly_report(*, session: AsyncSession, period: Period, filters: Filters = Filters(),
+                         trend_months: int = 12) -> Report:
+    """Every figure of one period, beside the period before it."""
+    previous = period.previous()
+    topics = await _topics(session, period, previous, filters)
+    by_role: dict[str, list[int]] = {role: [0, 0] for role in ROLES}
+    for c in topics:
+        by_role.setdefault(c.role or OTHER, [0, 0])
+        by_role[c.role or OTHER][0] += c.count
+        by_role[c.role or OTHER][1] += c.previous
+    conditions = _ticket_filters(filters, period)
+    (unanswered, overdue, self_served, rating_average, rating_count), = await session.exec(
+        select(  # type: ignore[call-overload]
+            func.sum(case((and_(col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.CLAIMED]),
+                                col(Ticket.first_answer_at).is_(None)), 1), else_=0)),
+            func.sum(case((col(Ticket.overdue), 1), else_=0)),
+            func.sum(case((col(Ticket.self_served), 1), else_=0)),
+            func.avg(Ticket.rating), func.count(Ticket.rating),
+        ).where(*conditions))
+    months = period.months_back(trend_months) if trend_months else []
+    return Report(
+        period=period, previous=previous, filters=filters,
+        total=sum(c.count for c in topics), previous_total=sum(c.previous for c in topics),
+        by_topic=[c for c in topics if c.count or c.previous],
+        by_role=[Count(role, role, now, before) for role, (now, before) in by_role.items()],
+        first_answer=await _durations(session, col(Ticket.first_answer_minutes),
+                                      col(Ticket.first_answer_office_minutes), conditions),
+        to_close=await _durations(session, col(Ticket.close_minutes),
+                                  col(Ticket.close_office_minutes),
+                                  [*conditions, col(Ticket.self_served).is_(False)]),
+        unanswered=int(unanswered or 0), overdue=int(overdue or 0),
+        reroutes=await _reroutes(session, period, filters), self_served=int(self_served or 0),
+        rating_average=round(float(rating_average), 2) if rating_count else None,
+        rating_count=int(rating_count or 0),
+        trend=await _trend(session, months, filters) if months else {},
+        trend_months=[m.label for m in months],
+    )
+
+
+def fold(report: Report, minimum: int) -> Report:
+    """For audiences outside the helpers' group: every figure built from fewer than `minimum`
+    questions goes into OTHER (counts) or is left out (durations, rating)."""
+    if minimum <= 1:
+        return report
+
+    def fold_counts(counts: list[Count]) -> list[Count]:
+        # A row stays when both its figures are large enough (or the earlier one is zero).
+        kept = [c for c in counts if (c.count >= minimum or c.count == 0)
+                and (c.previous >= minimum or c.previous == 0)]
+        small = [c for c in counts if c not in kept]
+        if small:
+            kept.append(Count(OTHER, None, sum(c.count for c in small),
+                              sum(c.previous for c in small)))
+        return kept
+
+    return replace(
+        report,
+        by_topic=fold_counts(report.by_topic),
+        by_role=fold_counts(report.by_role),
+        reroutes=fold_counts(report.reroutes),
+        first_answer=[d for d in report.first_answer if d.count >= minimum],
+        to_close=[d for d in report.to_close if d.count >= minimum],
+        rating_average=report.rating_average if report.rating_count >= minimum else None,
+        folded_below=minimum,
+    )
+
+
+def digest_due(now: datetime, tz: ZoneInfo, day: int, hour: int) -> Period | None:
+    """The month whose digest should be out by now: the previous one, from `day` at `hour`."""
+    local = now.astimezone(tz)
+    if (local.day, local.hour) < (day, hour):
+        return None
+    return Period.containing(now, tz).previous()
+
+
+async def claim_digest(*, session: AsyncSession, period: Period, now: datetime) -> bool:
+    """Take the one right to post this period's digest (False: it is or was being posted)."""
+    session.add(Digest(period=period.label, sent_at=now))
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
+async def release_digest(*, session: AsyncSession, period: Period) -> None:
+    """Posting failed: let a later tick try again."""
+    await session.exec(delete(Digest).where(col(Digest.period) == period.label))
+    await session.commit()

@@ -1,0 +1,172 @@
+"""A report as people read it: short text (Telegram), CSV (spreadsheets), JSON (dashboards) and a
+PNG chart. The same figures in every form; names of roles and topics from the knowledge."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from typing import Any
+
+from babel.numbers import format_decimal
+
+from bot.domain.reports import OTHER, Count, Durations, Report
+from bot.i18n import format_age, gettext
+from bot.services import Services
+
+CSV_DELIMITER = ";"  # what a Finnish spreadsheet expects, since the comma is the decimal mark
+CSV_ENCODING = "utf-8-sig"  # the byte-order mark makes Excel read ä and ö correctly
+
+
+def _role(services: Services, role: str | None, lang: str) -> str:
+    if role is None or role == OTHER or role not in services.knowledge.roles:
+        return gettext(lang, "other")
+    return services.role_name(role, lang)
+
+
+def _topic(services: Services, topic: str, lang: str) -> str:
+    return gettext(lang, "other") if topic == OTHER else services.topic_name(topic, lang)
+
+
+def _signed(value: int) -> str:
+    return f"+{value}" if value > 0 else ("±0" if value == 0 else f"−{-value}")
+
+
+def _number(value: float, lang: str) -> str:
+    return format_decimal(round(value, 1), format="#,##0.#", locale=lang)
+
+
+def _durations(services: Services, figures: list[Durations], lang: str) -> list[str]:
+    return [
+        "  " + gettext(lang, "{role}: {median} / {p90} (office time {office_median} / "
+                             "{office_p90}), {count} questions",
+                       role=_role(services, d.role, lang), count=d.count,
+                       median=format_age(d.median, lang), p90=format_age(d.p90, lang),
+                       office_median=format_age(d.office_median, lang),
+                       office_p90=format_age(d.office_p90, lang))
+        for d in figures
+    ]
+
+
+def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
+    """A summary short enough for one Telegram message."""
+    lines = [
+        gettext(lang, "Report {period} (compared with {previous})",
+                period=report.period.label, previous=report.previous.label),
+        gettext(lang, "Questions: {total} ({change})", total=report.total,
+                change=_signed(report.total - report.previous_total)),
+        " · ".join(f"{_role(services, c.key, lang)} {c.count} ({_signed(c.change)})"
+                   for c in report.by_role),
+        "",
+        gettext(lang, "Most asked topics:"),
+    ]
+    lines += [f"{n}. {_topic(services, c.key, lang)}: {c.count} ({_signed(c.change)})"
+              for n, c in enumerate(report.by_topic[:top], start=1)] or ["–"]
+    if report.first_answer:
+        lines += ["", gettext(lang, "Time to the first answer (median / 90 %):")]
+        lines += _durations(services, report.first_answer, lang)
+    if report.to_close:
+        lines += [gettext(lang, "Time to closing (median / 90 %):")]
+        lines += _durations(services, report.to_close, lang)
+    lines += [
+        "",
+        gettext(lang, "Still unanswered: {unanswered} · waited past the limit: {overdue}",
+                unanswered=report.unanswered, overdue=report.overdue),
+        gettext(lang, "Rerouted (first sent to the wrong role): {count}",
+                count=report.reroute_total)
+        + "".join(f"\n  {_topic(services, c.key, lang)}: {c.count}" for c in report.reroutes),
+        gettext(lang, "Solved with a self-service answer: {count}", count=report.self_served),
+    ]
+    if report.rating_average is not None:
+        lines.append(gettext(lang, "Rating: {average} / 5 ({count} ratings)",
+                             average=_number(report.rating_average, lang),
+                             count=report.rating_count))
+    if report.folded_below:
+        lines += ["", gettext(lang, "Figures from fewer than {minimum} questions are shown as "
+                                    "“other” or left out.", minimum=report.folded_below)]
+    return "\n".join(lines)
+
+
+def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
+    def counts(section: str, items: list[Count], topics: bool) -> list[list[Any]]:
+        return [[section, _role(services, c.role, lang),
+                 _topic(services, c.key, lang) if topics else "", c.count, c.previous]
+                for c in items]
+
+    rows = [["total", "", "", report.total, report.previous_total]]
+    rows += counts("topic", report.by_topic, True)
+    rows += counts("role", report.by_role, False)
+    for section, figures in (("first_answer", report.first_answer),
+                             ("to_close", report.to_close)):
+        for d in figures:
+            role = _role(services, d.role, lang)
+            rows += [[f"{section}_median_min", role, "", d.median, ""],
+                     [f"{section}_p90_min", role, "", d.p90, ""],
+                     [f"{section}_office_median_min", role, "", d.office_median, ""],
+                     [f"{section}_office_p90_min", role, "", d.office_p90, ""]]
+    rows += [["unanswered", "", "", report.unanswered, ""],
+             ["overdue", "", "", report.overdue, ""]]
+    rows += counts("rerouted_from", report.reroutes, True)
+    rows += [["self_served", "", "", report.self_served, ""],
+             ["rating_count", "", "", report.rating_count, ""]]
+    if report.rating_average is not None:
+        rows.append(["rating_average", "", "", report.rating_average, ""])
+    return rows
+
+
+def as_csv(report: Report, services: Services, lang: str) -> bytes:
+    """Semicolon-separated, decimal commas for fi/sv, UTF-8 with a byte-order mark."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    writer.writerow([gettext(lang, "section"), gettext(lang, "role"), gettext(lang, "topic"),
+                     report.period.label, report.previous.label])
+    for row in _rows(report, services, lang):
+        writer.writerow([_number(v, lang) if isinstance(v, float) else v for v in row])
+    return out.getvalue().encode(CSV_ENCODING)
+
+
+def as_json(report: Report) -> str:
+    data = asdict(report)
+    for key in ("period", "previous"):
+        data[key] = {"label": data[key]["label"], "start": data[key]["start"].isoformat(),
+                     "end": data[key]["end"].isoformat()}
+    data["reroute_total"] = report.reroute_total
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def as_png(report: Report, services: Services, lang: str) -> bytes:
+    """Topics as bars beside the previous period, and questions per role over twelve months."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    topics = report.by_topic[:10][::-1]
+    figure, (bars, trend) = plt.subplots(2, 1, figsize=(9, 10), dpi=100,
+                                         gridspec_kw={"height_ratios": [3, 2]})
+    try:
+        labels = [_topic(services, c.key, lang) for c in topics]
+        positions = range(len(topics))
+        bars.barh([p + 0.2 for p in positions], [c.count for c in topics], height=0.4,
+                  label=report.period.label, color="#24527a")
+        bars.barh([p - 0.2 for p in positions], [c.previous for c in topics], height=0.4,
+                  label=report.previous.label, color="#9db4c8")
+        bars.set_yticks(list(positions), labels)
+        bars.set_title(gettext(lang, "Questions by topic"))
+        bars.legend(loc="lower right")
+        for role, counts in report.trend.items():
+            trend.plot(report.trend_months, counts, marker="o",
+                       label=_role(services, role, lang))
+        trend.set_title(gettext(lang, "Questions per role, last 12 months"))
+        trend.tick_params(axis="x", labelrotation=45)
+        trend.legend(loc="upper left")
+        for axis in (bars.xaxis, trend.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,193 @@
+"""Monthly figures from seeded data, checked exactly on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.models import Ticket, TicketStatus, TopicLog
+from bot.domain.reports import OTHER, Count, Filters, Period, PeriodError, fold, monthly_report
+from bot.report_formats import CSV_DELIMITER, CSV_ENCODING, as_csv, as_json, as_png, as_text
+from bot.services import Services
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+NOV = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
+OCT = datetime(2026, 10, 10, 10, 0, tzinfo=UTC)
+
+
+def log(at: datetime, role: str, topic: str, team: str | None = "Tekniikka",
+        language: str = "fi", rerouted: tuple[str, str] | None = None) -> TopicLog:
+    return TopicLog(at=at, role=role, topic=topic, team=team, language=language,
+                    rerouted_from_role=rerouted[0] if rerouted else None,
+                    rerouted_from_topic=rerouted[1] if rerouted else None)
+
+
+def ticket(role: str, **fields: object) -> Ticket:
+    values: dict = dict(asker_id=1, text="x", language="fi", topic="hoks", role=role,
+                        confidence=0.9, status=TicketStatus.CLOSED, created_at=NOV,
+                        updated_at=NOV)
+    values.update(fields)
+    values["delivered_at"] = values["created_at"]  # the helpers knew of them
+    return Ticket(**values)
+
+
+async def seed(services: Services) -> None:
+    rows = (
+        [log(NOV, "vertaisvalmentaja", "hoks") for _ in range(3)]
+        + [log(NOV, "vertaisvalmentaja", "hoks", rerouted=("tvt", "devices")) for _ in range(2)]
+        + [log(NOV, "tvt", "devices", team="Liiketalous") for _ in range(3)]
+        + [log(NOV, "luotsi", "team_meetings", language="sv")]
+        # 00:30 on 1 November in Helsinki is still 31 October in UTC: it belongs to November.
+        + [log(datetime(2026, 10, 31, 22, 30, tzinfo=UTC), "tvt", "accounts")]
+        # 00:30 on 1 December in Helsinki: not November.
+        + [log(datetime(2026, 11, 30, 22, 30, tzinfo=UTC), "tvt", "accounts")]
+        + [log(OCT, "vertaisvalmentaja", "hoks") for _ in range(2)]
+        + [log(OCT, "tvt", "devices") for _ in range(4)]
+        + [log(OCT - timedelta(days=60), "luotsi", "team_meetings") for _ in range(7)]
+    )
+    tickets = (
+        [ticket("vertaisvalmentaja", first_answer_minutes=m, first_answer_office_minutes=m / 2,
+                close_minutes=m * 10, close_office_minutes=m * 5, rating=r)
+         for m, r in ((30, 5), (10, 4), (50, 3), (20, None), (40, None))]
+        + [ticket("tvt", first_answer_minutes=m, first_answer_office_minutes=m,
+                  overdue=True) for m in (300, 100, 200)]
+        + [ticket("tvt", status=TicketStatus.OPEN),  # unanswered
+           ticket("tvt", status=TicketStatus.CLAIMED, first_answer_minutes=5.0,
+                  first_answer_office_minutes=5.0, first_answer_at=NOV),
+           ticket("vertaisvalmentaja", self_served=True, close_minutes=1.0,
+                  close_office_minutes=1.0),
+           ticket("tvt", status=TicketStatus.OPEN, created_at=OCT, overdue=True)]
+    )
+    async with services.db.session() as session:
+        session.add_all(rows + tickets)
+        await session.commit()
+
+
+@pytest.fixture
+def november() -> Period:
+    return Period.month("2026-11", HELSINKI)
+
+
+async def test_every_figure_of_a_month(services: Services, november: Period) -> None:
+    await seed(services)
+    async with services.db.session() as session:
+        report = await monthly_report(session=session, period=november)
+    assert (report.period.label, report.previous.label) == ("2026-11", "2026-10")
+    assert (report.total, report.previous_total) == (10, 6)
+    assert report.by_topic == [
+        Count("hoks", "vertaisvalmentaja", 5, 2), Count("devices", "tvt", 3, 4),
+        Count("accounts", "tvt", 1, 0), Count("team_meetings", "luotsi", 1, 0),
+    ]
+    assert report.by_role == [Count("tvt", "tvt", 4, 4), Count("luotsi", "luotsi", 1, 0),
+                              Count("vertaisvalmentaja", "vertaisvalmentaja", 5, 2)]
+    (tvt, coach) = report.first_answer
+    # Nearest rank: the median of 5 values is the 3rd, the 90th percentile the 5th.
+    assert (coach.role, coach.count, coach.median, coach.p90) == ("vertaisvalmentaja", 5, 30, 50)
+    assert (coach.office_median, coach.office_p90) == (15, 25)
+    assert (tvt.count, tvt.median, tvt.p90) == (4, 100, 300)  # 5, 100, 200, 300
+    (close,) = report.to_close  # the self-served ticket does not count as a helper's close
+    assert (close.count, close.median, close.p90, close.office_median) == (5, 300, 500, 150)
+    assert (report.unanswered, report.overdue) == (1, 3)
+    assert report.reroutes == [Count("devices", "tvt", 2)] and report.reroute_total == 2
+    assert report.self_served == 1
+    assert (report.rating_average, report.rating_count) == (4.0, 3)
+    assert report.trend_months[-1] == "2026-11" and len(report.trend_months) == 12
+    assert report.trend["luotsi"][-1] == 1 and report.trend["luotsi"][-4] == 7
+    assert report.trend["tvt"][-2:] == [4, 4]
+
+
+async def test_filters_by_team_role_and_language(services: Services, november: Period) -> None:
+    await seed(services)
+    async with services.db.session() as session:
+        team = await monthly_report(session=session, period=november,
+                                    filters=Filters(team="Liiketalous"))
+        swedish = await monthly_report(session=session, period=november,
+                                       filters=Filters(language="sv"))
+        coaches = await monthly_report(session=session, period=november,
+                                       filters=Filters(role="vertaisvalmentaja"))
+    assert team.by_topic == [Count("devices", "tvt", 3, 0)]
+    assert [c.key for c in swedish.by_topic] == ["team_meetings"]
+    assert coaches.total == 5 and [d.role for d in coaches.first_answer] == ["vertaisvalmentaja"]
+
+
+async def test_small_figures_are_folded_into_other(services: Services, november: Period) -> None:
+    await seed(services)
+    async with services.db.session() as session:
+        report = fold(await monthly_report(session=session, period=november), 3)
+    # hoks had 2 the month before: too few to show beside it, so the whole row folds.
+    assert report.by_topic == [Count("devices", "tvt", 3, 4), Count(OTHER, None, 7, 2)]
+    assert report.reroutes == [Count(OTHER, None, 2, 0)]
+    assert [d.role for d in report.first_answer] == ["tvt", "vertaisvalmentaja"]
+    assert [d.role for d in report.to_close] == ["vertaisvalmentaja"]
+    assert report.rating_average == 4.0  # three ratings: enough
+    assert fold(report, 4).rating_average is None
+
+
+async def test_csv_opens_in_a_finnish_spreadsheet_and_round_trips(
+    services: Services, november: Period,
+) -> None:
+    await seed(services)
+    async with services.db.session() as session:
+        report = await monthly_report(session=session, period=november)
+    data = as_csv(report, services, "fi")
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark
+    rows = list(csv.reader(io.StringIO(data.decode(CSV_ENCODING)), delimiter=CSV_DELIMITER))
+    assert rows[0] == ["osio", "rooli", "aihe", "2026-11", "2026-10"]
+    assert ["topic", "Vertaisvalmentaja", "HOKS", "5", "2"] in rows
+    assert ["rating_average", "", "", "4", ""] in rows
+    median = next(r for r in rows if r[0] == "first_answer_office_median_min"
+                  and r[1] == "Vertaisvalmentaja")
+    assert median[3] == "15"
+    assert json.loads(as_json(report))["by_topic"][0] == {
+        "key": "hoks", "role": "vertaisvalmentaja", "count": 5, "previous": 2}
+
+
+async def test_text_and_chart(services: Services, november: Period) -> None:
+    await seed(services)
+    async with services.db.session() as session:
+        report = await monthly_report(session=session, period=november)
+    text = as_text(report, services, "fi")
+    assert text.splitlines()[0] == "Raportti 2026-11 (verrattuna: 2026-10)"
+    assert "1. HOKS: 5 (+3)" in text
+    png = as_png(report, services, "fi")
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_periods() -> None:
+    assert Period.month("2026-01", HELSINKI).previous().label == "2025-12"
+    span = Period.span(date(2026, 11, 1), date(2026, 11, 7), HELSINKI)
+    assert span.end - span.start == timedelta(days=7)
+    assert span.previous().end == span.start
+    with pytest.raises(PeriodError):
+        Period.month("11/2026", HELSINKI)
+
+
+async def test_report_endpoints_need_the_token(services: Services) -> None:
+    from aiohttp import ClientSession
+    from aiohttp.test_utils import TestServer
+    from pydantic import SecretStr
+
+    from bot.web import init_app
+
+    await seed(services)
+    services.settings = services.settings.model_copy(
+        update={"report_token": SecretStr("s3cret-dashboard-token")})
+    async with TestServer(init_app(services)) as server, ClientSession() as client:
+        url = server.make_url("/reports/2026-11.json")
+        assert (await client.get(url)).status == 403
+        assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status == 403
+        response = await client.get(url, headers={"Authorization": "Bearer s3cret-dashboard-token"})
+        data = await response.json()
+        assert data["period"]["label"] == "2026-11" and data["total"] == 10
+        assert data["folded_below"] == 3
+        csv_response = await client.get(server.make_url("/reports/2026-11.csv"),
+                                        params={"token": "s3cret-dashboard-token"})
+        assert csv_response.headers["Content-Type"].startswith("text/csv")
+        assert (await csv_response.read()).startswith(b"\xef\xbb\xbfosio;")
+        assert (await client.get(server.make_url("/reports/2026-13.json"),
+                                 params={"token": "s3cret-dashboard-token"})).status == 400
