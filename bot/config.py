@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     digest_day: int | None = Field(default=1, ge=1, le=28)
     digest_hour: int = Field(default=9, ge=0, le=23)
     report_token: SecretStr | None = None
+    # Announcements: the default channels (chat ids), who besides admins may publish, how often
+    # the outbox is checked, and how early each occurrence of a series is announced.
+    announce_channels: Annotated[tuple[int, ...], NoDecode] = ()
+    organiser_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    outbox_check_seconds: float = Field(default=5, gt=0, le=600)
+    announce_days_before: int = Field(default=14, ge=0, le=365)
     # The web server (reports, later health and the webhook); no port: not started.
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(default=None, ge=0, le=65535)
@@ -90,14 +96,14 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite+aiosqlite:///path or postgresql+asyncpg://…")
         return value
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "organiser_ids", "announce_channels", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p for p in re.split(r"[,\s]+", value) if p]
             if not all(re.fullmatch(r"-?\d+", p) for p in parts):
-                raise ValueError("must be Telegram user ids separated by commas, e.g. 1001,1002")
-            return frozenset(int(p) for p in parts)
+                raise ValueError("must be Telegram ids separated by commas, e.g. 1001,1002")
+            return [int(p) for p in parts]
         return value
 
     @field_validator("timezone")

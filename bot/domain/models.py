@@ -163,3 +163,94 @@ class TopicLog(SQLModel, table=True):
     # Set when a helper rerouted the ticket: where the router had sent it (a misroute).
     rerouted_from_role: str | None = Field(default=None, max_length=32)
     rerouted_from_topic: str | None = Field(default=None, max_length=64)
+
+
+class EventKind(StrEnum):
+    WEBINAR = "webinar"
+    CAFE = "cafe"  # pedagogical café
+    MENTORING = "mentoring"  # peer-mentoring group
+    THEME_DAY = "theme_day"
+    COACHES_MEETING = "coaches_meeting"
+
+
+class EventMode(StrEnum):
+    ONSITE = "onsite"
+    ONLINE = "online"
+    HYBRID = "hybrid"
+
+
+class Event(SQLModel, table=True):
+    """A webinar, café, meeting… (one occurrence; a series shares `series_id`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: EventKind = Field(sa_type=String(24))
+    title: str = Field(max_length=200)
+    description: str = ""
+    starts_at: datetime = _ts(nullable=False, index=True)
+    ends_at: datetime = _ts(nullable=False)
+    mode: EventMode = Field(default=EventMode.ONSITE, sa_type=String(16))
+    place: str | None = Field(default=None, max_length=200)
+    link: str | None = Field(default=None, max_length=500)
+    host_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    host_name: str | None = Field(default=None, max_length=128)
+    language: str = Field(default="fi", max_length=2)
+    channels: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pre_reading: str | None = Field(default=None, max_length=500)  # a link or a Telegram file id
+    capacity: int | None = None
+    reminders: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rrule: str | None = Field(default=None, max_length=200)
+    series_id: int | None = Field(default=None, index=True)
+    cancelled: bool = False
+    version: int = 1  # grows with every change; reminders belong to one version
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Bulletin(SQLModel, table=True):
+    """An announcement without an event, such as a new national instruction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str
+    link: str | None = Field(default=None, max_length=500)
+    channels: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    send_at: datetime = _ts(nullable=False)
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by one sender; `lease_until` says until when
+    SENT = "sent"
+    DROPPED = "dropped"  # no longer meaningful (a reminder for a started or cancelled event)
+    FAILED = "failed"  # the chat refuses for good (bot removed); admins were told
+    UNCERTAIN = "uncertain"  # the sender died mid-send: not resent, so never twice; admins told
+
+
+class Outbox(SQLModel, table=True):
+    """One message to one chat at one time, sent exactly once. `key` makes scheduling
+    idempotent: the same announcement or reminder is never queued twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160, sa_column_kwargs={"unique": True})
+    kind: str = Field(max_length=16)  # announce, reminder, change, cancel, bulletin, counts
+    event_id: int | None = Field(default=None, index=True)
+    bulletin_id: int | None = None
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    due_at: datetime = _ts(nullable=False, index=True)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16), index=True)
+    attempts: int = 0
+    lease_until: datetime | None = _ts(nullable=True)
+    worker: str | None = Field(default=None, max_length=64)
+    message_id: int | None = None  # what Telegram gave back (announcements are edited later)
+    error: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class Rsvp(SQLModel, table=True):
+    """Who is coming: one answer per person and event; a later press changes it."""
+
+    event_id: int = Field(primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    answer: str = Field(max_length=8)  # yes, plus (with a colleague), no
+    waiting: bool = False  # on the waiting list (capacity reached)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

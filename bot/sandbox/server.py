@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+_SENDING = {"sendMessage", "copyMessage", "sendPhoto", "sendDocument", "createForumTopic"}
 # What copyMessage carries over from the original message.
 _CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "document", "voice",
             "audio", "video", "animation", "sticker", "contact", "location"}
@@ -59,6 +62,13 @@ class Sandbox:
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
     faults: list[tuple[str, int, int | None]] = field(default_factory=list)
     topics: dict[int, dict[int, dict]] = field(default_factory=dict)  # chat -> thread -> topic
+    # Telegram's flood limits, when switched on: 30 messages a second overall, 20 a minute per
+    # group; beyond them a 429 with retry_after, as Telegram answers.
+    flood_limits: bool = False
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded documents by file id
+    refused_for_flood: int = 0
+    _sent_overall: deque = field(default_factory=deque)
+    _sent_per_group: dict[int, deque] = field(default_factory=dict)
     _updates: list[dict] = field(default_factory=list)
     _next_update: int = 1
     _next_callback: int = 1
@@ -198,11 +208,32 @@ class Sandbox:
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             raise ApiError(404, "Not Found")
+        if self.flood_limits and method in _SENDING:
+            self._flood_check(int(params.get("chat_id", 0) or 0))
         result = await handler(params)
         if method != "getUpdates":
             async with self.changed:
                 self.changed.notify_all()  # whoever waits on the bot's doings looks again
         return result
+
+    def _flood_check(self, chat_id: int) -> None:
+        now = time.monotonic()
+        overall = self._sent_overall
+        while overall and now - overall[0] >= 1:
+            overall.popleft()
+        group = self._sent_per_group.setdefault(chat_id, deque()) if chat_id < 0 else None
+        while group and now - group[0] >= 60:
+            group.popleft()
+        if len(overall) >= 30:
+            self.refused_for_flood += 1
+            raise ApiError(429, "Too Many Requests: retry after 1", 1)
+        if group is not None and len(group) >= 20:
+            self.refused_for_flood += 1
+            wait = max(1, math.ceil(60 - (now - group[0])))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
+        overall.append(now)
+        if group is not None:
+            group.append(now)
 
     async def _api_getme(self, _: dict) -> dict:
         return BOT_USER
@@ -319,6 +350,24 @@ class Sandbox:
             raise ApiError(400, "Bad Request: message can't be copied")
         stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
         return {"message_id": stored["message_id"]}
+
+    async def _api_senddocument(self, params: dict) -> dict:
+        chat_id = self._chat(params)
+        document = params.get("document")
+        if document is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if hasattr(document, "file"):
+            data = document.file.read()
+            if not data:
+                raise ApiError(400, "Bad Request: file must be non-empty")
+            name = document.filename
+            self.files[f"doc-{len(self.files) + 1}"] = data
+            file_id = f"doc-{len(self.files)}"
+        else:
+            file_id, name = str(document), "file"
+        message: dict[str, Any] = {"from": BOT_USER, "document": {
+            "file_id": file_id, "file_unique_id": file_id, "file_name": name}}
+        return await self._deliver(chat_id, message, params)
 
     async def _api_sendphoto(self, params: dict) -> dict:
         chat_id = self._chat(params)

@@ -9,7 +9,7 @@ from typing import Any
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
-from bot.telegram import helpers, intake, reports
+from bot.telegram import events, helpers, intake, reports
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
@@ -30,6 +30,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     application.bot_data["services"] = services
     helpers.register(application)  # its private relay runs before intake (handler group -1)
     reports.register(application)
+    events.register(application)  # its conversations take organisers' answers before intake
     intake.register(application)
     application.add_error_handler(intake.on_error)
     return application

@@ -704,6 +704,8 @@ async def private_message(update: Update, context: PeerdeskContext) -> None:
     number. Anything else falls through to intake as a new question."""
     message, services = update.effective_message, context.services
     user = update.effective_user
+    if context.user_data.get("in_conversation"):
+        return  # an organiser answering /newevent or /bulletin
     if message.contact:
         await contact_shared(update, context)
         raise ApplicationHandlerStop

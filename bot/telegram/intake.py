@@ -30,6 +30,7 @@ COMMANDS = (
     ("lang", _("Choose the language")),
     ("anon", _("Ask anonymously (on/off)")),
     ("team", _("Tell which team you work in")),
+    ("events", _("Upcoming webinars, cafés and meetings")),
 )
 
 

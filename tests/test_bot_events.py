@@ -1,0 +1,309 @@
+"""Announcements on a schedule, told as the organiser's and the staff's story, with a clock the
+tests move: announcement → reminders → RSVPs → changes → cancellation, and nothing sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.domain import events as domain
+from bot.domain.knowledge import Knowledge
+from bot.domain.models import Outbox, OutboxStatus, TopicLog
+from bot.domain.routing import Router
+from bot.sandbox.server import Sandbox
+from tests.test_bot_helpers import ADMIN, GROUP, MARI, ROSTER, Clock, Desk, open_desk
+
+CHANNELS = (-2001, -2002)
+START = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)  # Tuesday 8 December, 14:00 in Helsinki
+
+
+def spec(**changes: object) -> domain.EventSpec:
+    data: dict = dict(kind="cafe", title="Pedagoginen kahvila: arviointi", start=START,
+                      end=START + timedelta(minutes=90), place="Auditorio B",
+                      link="https://teams.example/cafe", host_id=MARI, host_name="Mari",
+                      channels=list(CHANNELS), pre_reading="https://intra.example/arviointi")
+    data.update(changes)
+    return domain.validate_spec(data)
+
+
+@asynccontextmanager
+async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *,
+                      clock: Clock | None = None, sandbox: Sandbox | None = None,
+                      ) -> AsyncIterator[Desk]:
+    if sandbox is None:
+        sandbox = Sandbox()
+        sandbox.group(GROUP, "Vertaistuki", forum=True)
+        for chat in CHANNELS:
+            sandbox.group(chat, f"Kanava {chat}")
+        for helper in ROSTER:
+            sandbox.user(helper.telegram_id, helper.name)
+        sandbox.user(ADMIN, "Rehtori")
+        fresh = True
+    else:
+        fresh = False
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox, clock=clock,
+                         announce_channels=",".join(str(c) for c in CHANNELS),
+                         organiser_ids=str(MARI), outbox_check_seconds=0.05) as desk:
+        if fresh:
+            from bot.domain.roster import import_helpers
+
+            async with desk.services.db.session() as session:
+                await import_helpers(session=session, specs=ROSTER)
+        yield desk
+
+
+async def publish(desk: Desk, **changes: object) -> int:
+    async with desk.services.db.session() as session:
+        (event, *_) = await domain.publish_event(session=session, spec=spec(**changes),
+                                                 now=desk.clock())
+    assert event.id is not None
+    return event.id
+
+
+async def channel(desk: Desk, chat: int, count: int) -> list[dict]:
+    await desk.sandbox.wait_until(lambda: len(desk.sandbox.bot_messages(chat)) >= count)
+    await asyncio.sleep(0.2)  # and nothing more arrives
+    return desk.sandbox.bot_messages(chat)
+
+
+async def test_announcement_then_reminders_at_their_times_in_every_channel(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()  # Monday 23 November, 10:00
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        await publish(desk)
+        for chat in CHANNELS:
+            (announcement,) = await channel(desk, chat, 1)
+            assert announcement["text"].startswith("📣 Pedagoginen kahvila: Pedagoginen kahvila")
+            assert "tiistaina 8.12. klo 14.00–15.30" in announcement["text"]
+            assert "📍 Auditorio B" in announcement["text"]
+            buttons = [b["text"] for b in announcement["reply_markup"]["inline_keyboard"][0]]
+            assert buttons == ["Tulen (0)", "Tulen + avec (0)", "En pääse (0)"]
+        clock.now = START - timedelta(days=7, minutes=-1)
+        week = (await channel(desk, CHANNELS[0], 2))[-1]
+        assert week["text"].startswith("⏰ Muistutus: Pedagoginen kahvila: arviointi")
+        assert "Ennakkomateriaali: https://intra.example/arviointi" in week["text"]
+        clock.now = START - timedelta(hours=1)
+        messages = await channel(desk, CHANNELS[1], 4)
+        assert len(messages) == 4  # announcement, a week, a day, an hour: each once
+        assert messages[-1]["reply_to_message"]["message_id"] == messages[0]["message_id"]
+
+
+async def test_rsvp_counts_changes_and_the_waiting_list(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        event_id = await publish(desk, capacity=3)
+        (announcement,) = await channel(desk, CHANNELS[0], 1)
+        for user, name in ((7001, "Aino"), (7002, "Bertta"), (7003, "Cecilia")):
+            desk.sandbox.user(user, name)
+        await desk.sandbox.press(7001, CHANNELS[0], announcement["message_id"],
+                                 f"rsvp:{event_id}:plus")
+        await desk.sandbox.press(7002, CHANNELS[0], announcement["message_id"],
+                                 f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: len(desk.answers()) == 2)
+        await desk.sandbox.press(7003, CHANNELS[0], announcement["message_id"],
+                                 f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: len(desk.answers()) == 3)
+        assert "jonotuslistalla" in desk.answers()[-1]
+        clock.advance(seconds=3)  # the counts are edited once per burst of presses
+        await desk.sandbox.wait_until(lambda: "Paikkoja varattu: 3/3" in announcement["text"])
+        assert "jonotuslista: 1" in announcement["text"]
+        # Aino cannot come after all: Cecilia gets the place and is told.
+        await desk.sandbox.press(7001, CHANNELS[0], announcement["message_id"],
+                                 f"rsvp:{event_id}:no")
+        (promoted,) = await desk.to_user(7003, 1)
+        assert "vapautui" in promoted["text"]
+        clock.advance(seconds=3)
+        await desk.sandbox.wait_until(lambda: "Tulen (2)" in str(announcement["reply_markup"]))
+        assert "En pääse (1)" in str(announcement["reply_markup"])
+        other = desk.sandbox.bot_messages(CHANNELS[1])[0]  # the other channel shows them too
+        await desk.sandbox.wait_until(lambda: "Tulen (2)" in str(other["reply_markup"]))
+        # The host sees who is coming.
+        await desk.sandbox.send(MARI, "/attendees")
+        (listing,) = await desk.to_user(MARI, 1)
+        assert "Bertta" in listing["text"] and "Cecilia" in listing["text"]
+        assert "Aino" not in listing["text"]
+
+
+async def test_a_change_and_a_cancellation_are_announced_and_edit_the_announcement(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        event_id = await publish(desk)
+        (announcement,) = await channel(desk, CHANNELS[0], 1)
+        async with desk.services.db.session() as session:
+            await domain.change_event(session=session, event_id=event_id, now=clock(),
+                                      starts_at=START + timedelta(hours=1),
+                                      ends_at=START + timedelta(hours=2), place="Luokka 204")
+        change = (await channel(desk, CHANNELS[0], 2))[-1]
+        assert change["text"].startswith("✏️ Muutos: Pedagoginen kahvila: arviointi")
+        assert "klo 15.00–16.00" in change["text"] and "Luokka 204" in change["text"]
+        await desk.sandbox.wait_until(lambda: "Luokka 204" in announcement["text"])
+        async with desk.services.db.session() as session:
+            await domain.cancel_event(session=session, event_id=event_id, now=clock())
+        cancelled = (await channel(desk, CHANNELS[0], 3))[-1]
+        assert cancelled["text"].startswith("❌ Peruttu: Pedagoginen kahvila: arviointi")
+        await desk.sandbox.wait_until(lambda: announcement["text"].startswith("PERUTTU"))
+        assert "reply_markup" not in announcement
+        clock.now = START  # no reminder of a cancelled event
+        await asyncio.sleep(0.3)
+        assert len(desk.sandbox.bot_messages(CHANNELS[0])) == 3
+
+
+async def test_a_restart_mid_schedule_sends_nothing_twice_and_misses_nothing(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        await publish(desk)
+        await channel(desk, CHANNELS[0], 1)
+        sandbox = desk.sandbox
+    clock.now = START - timedelta(days=2)  # the week's reminder was missed while down
+    async with events_desk(database_url, knowledge, router, clock=clock, sandbox=sandbox) as desk:
+        messages = await channel(desk, CHANNELS[0], 2)
+        assert messages[-1]["text"].startswith("⏰ Muistutus")
+    clock.now = START + timedelta(minutes=10)  # down again past the start: the rest is dropped
+    async with events_desk(database_url, knowledge, router, clock=clock, sandbox=sandbox) as desk:
+        await asyncio.sleep(0.4)
+        async with desk.services.db.session() as session:
+            rows = list(await session.exec(select(Outbox).where(Outbox.chat_id == CHANNELS[0])))
+    assert len(sandbox.bot_messages(CHANNELS[0])) == 2
+    assert Counter(r.status for r in rows) == {OutboxStatus.SENT: 2, OutboxStatus.DROPPED: 2}
+
+
+async def test_a_429_is_waited_out_and_the_message_then_sent(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with events_desk(database_url, knowledge, router) as desk:
+        desk.sandbox.faults.append(("sendMessage", 429, 1))
+        await publish(desk)
+        for chat in CHANNELS:
+            assert len(await channel(desk, chat, 1)) == 1
+        refused = [m for m, _ in desk.sandbox.calls if m == "sendMessage"]
+        assert len(refused) == 3  # one refused, then both channels
+
+
+async def test_a_channel_that_refuses_is_reported_to_the_admins(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with events_desk(database_url, knowledge, router) as desk:
+        desk.sandbox.blocked.add(CHANNELS[1])  # the bot was removed
+        await publish(desk)
+        (notice,) = await desk.to_user(ADMIN, 1)
+        assert str(CHANNELS[1]) in notice["text"]
+        assert len(await channel(desk, CHANNELS[0], 1)) == 1
+
+
+async def test_the_coaches_meeting_reminder_carries_the_months_topics_as_agenda(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        async with desk.services.db.session() as session:
+            session.add_all([TopicLog(at=clock(), role="vertaisvalmentaja", topic="hoks",
+                                      language="fi") for _ in range(4)])
+            await session.commit()
+        start = clock() + timedelta(days=2)
+        await publish(desk, kind="coaches_meeting", title="Valmentajien kuukausitapaaminen",
+                      start=start, end=start + timedelta(hours=1), reminders="1d")
+        clock.now = start - timedelta(days=1)
+        reminder = (await channel(desk, CHANNELS[0], 2))[-1]
+        assert "Asialista: kuukauden kysytyimmät aiheet\n1. HOKS (4)" in reminder["text"]
+
+
+async def test_organiser_publishes_an_event_step_by_step(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with events_desk(database_url, knowledge, router) as desk:
+        await desk.sandbox.send(7001, "/newevent")
+        (refusal,) = await desk.to_user(7001, 1)
+        assert "vain" in refusal["text"]
+        await desk.sandbox.send(MARI, "/newevent")
+        (kinds,) = await desk.to_user(MARI, 1)
+        await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:webinar")
+        await desk.to_user(MARI, 2)
+        answers = ["HOKS-webinaari", "not a date", "8.12.2026 14:00", "90",
+                   "https://teams.example/hoks Auditorio", "Uusi ohjeistus."]
+        for number, text in enumerate(answers, start=3):
+            await desk.sandbox.send(MARI, text)
+            await desk.to_user(MARI, number)
+        preview = desk.sandbox.bot_messages(MARI)[-1]
+        assert preview["text"].startswith("Esikatselu:\n\n📣 Webinaari: HOKS-webinaari")
+        assert desk.sandbox.bot_messages(CHANNELS[0]) == []
+        await desk.sandbox.press(MARI, MARI, preview["message_id"], "publish:yes")
+        (announcement,) = await channel(desk, CHANNELS[0], 1)
+        assert "Webinaari: HOKS-webinaari" in announcement["text"]
+        assert "💻 https://teams.example/hoks" in announcement["text"]
+        # No ticket was made from the organiser's answers.
+        async with desk.services.db.session() as session:
+            from bot.domain.models import Ticket
+
+            assert list(await session.exec(select(Ticket))) == []
+        # /cancel stops a conversation at any step.
+        published = (await desk.to_user(MARI, 9))[-1]
+        assert published["text"].startswith("Julkaistu!")
+        await desk.sandbox.send(MARI, "/bulletin")
+        await desk.to_user(MARI, 10)
+        await desk.sandbox.send(MARI, "/cancel")
+        cancelled = (await desk.to_user(MARI, 11))[-1]
+        assert "mitään ei julkaistu" in cancelled["text"]
+
+
+async def test_a_bulletin_goes_out_now(database_url: str, knowledge: Knowledge,
+                                       router: Router) -> None:
+    async with events_desk(database_url, knowledge, router) as desk:
+        await desk.sandbox.send(MARI, "/bulletin")
+        await desk.to_user(MARI, 1)
+        await desk.sandbox.send(MARI, "Opetushallitus julkaisi uuden arviointiohjeen: "
+                                      "https://intra.example/ohje")
+        (_, when) = await desk.to_user(MARI, 2)
+        await desk.sandbox.press(MARI, MARI, when["message_id"], "when:now")
+        preview = (await desk.to_user(MARI, 3))[-1]
+        await desk.sandbox.press(MARI, MARI, preview["message_id"], "publish:yes")
+        for chat in CHANNELS:
+            (bulletin,) = await channel(desk, chat, 1)
+            assert bulletin["text"].startswith("📢 Opetushallitus julkaisi")
+
+
+async def test_staff_see_upcoming_events_with_a_calendar_file(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with events_desk(database_url, knowledge, router) as desk:
+        event_id = await publish(desk)
+        await desk.sandbox.send(7001, "/events")
+        (listing,) = await desk.to_user(7001, 1)
+        assert "Pedagoginen kahvila: Pedagoginen kahvila: arviointi" in listing["text"]
+        await desk.sandbox.press(7001, 7001, listing["message_id"], f"ics:{event_id}")
+        (_, document) = await desk.to_user(7001, 2)
+        ics = desk.sandbox.files[document["document"]["file_id"]].decode()
+        assert "BEGIN:VEVENT" in ics and "SUMMARY:Pedagoginen kahvila: arviointi" in ics
+        assert "DTSTART:20261208T120000Z" in ics and "LOCATION:Auditorio B" in ics
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_one_announcement_to_300_chats_within_flood_limits(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    chats = [-5000 - n for n in range(300)]
+    async with events_desk(database_url, knowledge, router) as desk:
+        desk.sandbox.flood_limits = True
+        for chat in chats:
+            desk.sandbox.group(chat, "Tiimi")
+        async with desk.services.db.session() as session:
+            await domain.publish_bulletin(session=session, text="Uusi ohje", link=None,
+                                          channels=chats, send_at=desk.clock(),
+                                          now=desk.clock())
+        await desk.sandbox.wait_until(
+            lambda: all(desk.sandbox.bot_messages(c) for c in chats), timeout=40)
+        await asyncio.sleep(0.3)
+        assert [len(desk.sandbox.bot_messages(c)) for c in chats] == [1] * 300
+        assert desk.sandbox.refused_for_flood == 0  # PTB's rate limiter kept Telegram's pace
