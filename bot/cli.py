@@ -5,6 +5,7 @@ Usage:
     peerdesk route "question"         # the routing decision as JSON
     peerdesk route --jsonl < file     # one question per line in, one JSON line out
     peerdesk helpers import FILE      # load the helpers' roster
+    peerdesk events add|list|cancel|import   # webinars, cafés, meetings (see --help)
     peerdesk report [--month 2026-11 | --from D --to D] [--team T] [--format text|csv|json|png]
 """
 
@@ -17,12 +18,16 @@ import json
 import logging
 import signal
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import yaml
 
 from bot import LANGUAGES, ROLES
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain.events import EventError
 from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.models import EventKind
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router
@@ -42,6 +47,33 @@ def _parser() -> argparse.ArgumentParser:
     helpers_commands = helpers.add_subparsers(dest="action", required=True)
     imp = helpers_commands.add_parser("import", help="load helpers from a YAML file")
     imp.add_argument("file", type=Path)
+    events = commands.add_parser("events", help="webinars, cafés and meetings")
+    events_commands = events.add_subparsers(dest="action", required=True)
+    add = events_commands.add_parser("add", help="publish an event (announced at once)")
+    add.add_argument("--kind", required=True, choices=[k.value for k in EventKind])
+    add.add_argument("--title", required=True)
+    add.add_argument("--start", required=True, help='local time, "2026-12-08 14:00"')
+    add.add_argument("--minutes", type=int, default=60, help="length (default 60)")
+    add.add_argument("--description", default="")
+    add.add_argument("--place")
+    add.add_argument("--link")
+    add.add_argument("--channel", type=int, action="append",
+                     help="chat id; repeat for more (default PEERDESK_ANNOUNCE_CHANNELS)")
+    add.add_argument("--language", choices=LANGUAGES, default="fi")
+    add.add_argument("--capacity", type=int)
+    add.add_argument("--rrule", help='a series, e.g. "FREQ=MONTHLY;BYDAY=1TU;COUNT=6"')
+    add.add_argument("--pre-reading", dest="pre_reading")
+    add.add_argument("--reminders", help="before the start, e.g. 7d,1d,1h (the default)")
+    add.add_argument("--host-name", dest="host_name")
+    events_commands.add_parser("list", help="upcoming events")
+    cancel = events_commands.add_parser("cancel", help="cancel an event (announced)")
+    cancel.add_argument("event_id", type=int)
+    imp_events = events_commands.add_parser("import", help="events from a YAML or .ics file")
+    imp_events.add_argument("file", type=Path)
+    imp_events.add_argument("--kind", choices=[k.value for k in EventKind], default="webinar",
+                            help="for .ics entries (default webinar)")
+    imp_events.add_argument("--channel", type=int, action="append")
+    imp_events.add_argument("--language", choices=LANGUAGES, default="fi")
     report = commands.add_parser("report", help="what staff asked about in a month or period")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--month", help="YYYY-MM (default: this month)")
@@ -142,6 +174,100 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _local(text: str, settings: Settings) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise EventError(f"{text!r} is not a time like 2026-12-08 14:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=settings.tz)
+
+
+def _spec_data(item: dict, settings: Settings, defaults: dict) -> dict:
+    """Fields of one event from a file or the command line, times read in local time."""
+    data = {**defaults, **{k: v for k, v in item.items() if v is not None}}
+    for name in ("start", "end"):
+        if isinstance(data.get(name), str):
+            data[name] = _local(data[name], settings)
+        elif isinstance(data.get(name), datetime) and data[name].tzinfo is None:
+            data[name] = data[name].replace(tzinfo=settings.tz)
+    minutes = data.pop("minutes", None)
+    if isinstance(data.get("start"), datetime) and (minutes is not None or "end" not in data):
+        data["end"] = data["start"] + timedelta(minutes=int(minutes or 60))
+    return data
+
+
+async def _events(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain import events
+    from bot.storage import Database, migrate
+
+    await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    now = datetime.now(UTC)
+    channels = args.channel if getattr(args, "channel", None) else list(
+        settings.announce_channels)
+    try:
+        async with db.session() as session:
+            if args.action == "list":
+                for event in await events.upcoming(session=session, now=now, limit=100):
+                    start = event.starts_at.astimezone(settings.tz)
+                    print(f"{event.id}\t{start:%Y-%m-%d %H:%M}\t{event.kind}\t{event.title}")
+                return 0
+            if args.action == "cancel":
+                if await events.cancel_event(session=session, event_id=args.event_id,
+                                             now=now) is None:
+                    raise EventError(f"no upcoming event {args.event_id}")
+                print(f"cancelled event {args.event_id}; the cancellation is announced")
+                return 0
+            if args.action == "add":
+                fields = {k: getattr(args, k) for k in (
+                    "kind", "title", "description", "place", "link", "language", "capacity",
+                    "rrule", "pre_reading", "reminders", "host_name", "start", "minutes")}
+                items = [fields]
+                defaults: dict = {"channels": channels}
+            else:
+                items = _event_file(args.file)
+                defaults = {"channels": channels, "language": args.language, "kind": args.kind}
+            specs = []  # all checked before any is published: a file goes in whole or not at all
+            for number, item in enumerate(items, start=1):
+                try:
+                    specs.append(events.validate_spec(_spec_data(item, settings, defaults)))
+                except EventError as exc:
+                    where = f"{args.file}, event {number}: " if args.action == "import" else ""
+                    raise EventError(f"{where}{exc}") from None
+            published = []
+            for spec in specs:
+                published += await events.publish_event(
+                    session=session, spec=spec, now=now,
+                    announce_days_before=settings.announce_days_before)
+            print(f"published {len(published)} event(s): "
+                  + ", ".join(str(e.id) for e in published))
+            return 0
+    finally:
+        await db.dispose()
+
+
+def _event_file(path: Path) -> list[dict]:
+    """Events from YAML (a list under `events:`) or from an .ics calendar."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EventError(f"{path}: {exc}") from None
+    if path.suffix.lower() == ".ics":
+        from bot.calendar import read_events
+
+        try:
+            return read_events(raw)
+        except ValueError as exc:
+            raise EventError(f"{path}: not a calendar file ({exc})") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise EventError(f"{path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise EventError(f"{path}: expected a list under 'events:'")
+    return [dict(item) for item in data["events"]]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -151,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             return route_command(args, settings)
         if args.command == "helpers":
             return asyncio.run(_import_helpers(settings, args.file))
+        if args.command == "events":
+            return asyncio.run(_events(args, settings))
         if args.command == "report":
             return asyncio.run(_report(args, settings))
         if args.command == "migrate":
@@ -161,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.runner import run_polling
 
         return asyncio.run(run_polling(settings))
-    except (ConfigError, KnowledgeError, RosterError, PeriodError) as exc:
+    except (ConfigError, KnowledgeError, RosterError, PeriodError, EventError) as exc:
         print(f"peerdesk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

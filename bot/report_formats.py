@@ -82,6 +82,11 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         lines.append(gettext(lang, "Rating: {average} / 5 ({count} ratings)",
                              average=_number(report.rating_average, lang),
                              count=report.rating_count))
+    if report.events:
+        lines += ["", gettext(lang, "Events held:")]
+        lines += [gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
+                          title=e.title, coming=e.coming, plus=e.with_colleague, no=e.not_coming)
+                  for e in report.events]
     if report.folded_below:
         lines += ["", gettext(lang, "Figures from fewer than {minimum} questions are shown as "
                                     "“other” or left out.", minimum=report.folded_below)]
@@ -112,6 +117,7 @@ def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
              ["rating_count", "", "", report.rating_count, ""]]
     if report.rating_average is not None:
         rows.append(["rating_average", "", "", report.rating_average, ""])
+    rows += [["event_coming", e.kind, e.title, e.coming, ""] for e in report.events]
     return rows
 
 

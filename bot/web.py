@@ -1,4 +1,5 @@
-"""The web layer: thin aiohttp views over the domain (reports for the school's dashboards).
+"""The web layer: thin aiohttp views over the domain (reports for the school's dashboards, the
+events calendar).
 
 Views take what they need from `request.app[SERVICES]`; nothing here knows about Telegram.
 """
@@ -9,6 +10,8 @@ import secrets
 
 from aiohttp import web
 
+from bot.calendar import calendar
+from bot.domain.events import upcoming
 from bot.domain.reports import Period, PeriodError, fold, monthly_report
 from bot.report_formats import as_csv, as_json
 from bot.services import Services
@@ -45,8 +48,18 @@ async def report_view(request: web.Request) -> web.Response:
     return web.Response(text=as_json(report), content_type="application/json")
 
 
+async def calendar_view(request: web.Request) -> web.Response:
+    """/calendar.ics: every upcoming event, to subscribe to in a calendar app."""
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        events = await upcoming(session=session, now=services.clock(), limit=500)
+    return web.Response(body=calendar(events, "peerdesk"), content_type="text/calendar",
+                        charset="utf-8")
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/reports/{period}.{format:json|csv}", report_view, name="report")
+    app.router.add_get("/calendar.ics", calendar_view, name="calendar")
 
 
 def init_app(services: Services) -> web.Application:

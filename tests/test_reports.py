@@ -191,3 +191,24 @@ async def test_report_endpoints_need_the_token(services: Services) -> None:
         assert (await csv_response.read()).startswith(b"\xef\xbb\xbfosio;")
         assert (await client.get(server.make_url("/reports/2026-13.json"),
                                  params={"token": "s3cret-dashboard-token"})).status == 400
+
+
+async def test_events_held_with_their_rsvp_counts(services: Services, november: Period) -> None:
+    from bot.domain.models import Event, Rsvp
+
+    async with services.db.session() as session:
+        held = Event(kind="cafe", title="Kahvila", starts_at=NOV, ends_at=NOV + timedelta(hours=1),
+                     place="Kahvio", channels=[-1], reminders=[])
+        cancelled = Event(kind="webinar", title="Peruttu", starts_at=NOV, cancelled=True,
+                          ends_at=NOV + timedelta(hours=1), link="https://x.example",
+                          channels=[-1], reminders=[])
+        session.add_all([held, cancelled])
+        await session.flush()
+        session.add_all([Rsvp(event_id=held.id, user_id=u, answer=a)
+                         for u, a in ((1, "yes"), (2, "plus"), (3, "no"), (4, "yes"))])
+        await session.commit()
+        report = await monthly_report(session=session, period=november)
+    (figure,) = report.events
+    assert (figure.title, figure.coming, figure.with_colleague, figure.not_coming) == (
+        "Kahvila", 3, 1, 1)
+    assert "Kahvila: 3 tulossa (1 kollegan kanssa), 1 ei" in as_text(report, services, "fi")

@@ -15,7 +15,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
-from bot.domain.models import Digest, Ticket, TicketStatus, TopicLog
+from bot.domain.models import Digest, Event, Rsvp, Ticket, TicketStatus, TopicLog
 
 OTHER = "other"  # where folded figures go
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -120,6 +120,19 @@ class Durations:
 
 
 @dataclass(frozen=True, slots=True)
+class EventFigure:
+    """An event held in the period and how many answered its RSVP buttons."""
+
+    event_id: int
+    kind: str
+    title: str
+    starts_at: datetime
+    coming: int  # yes + plus, people
+    with_colleague: int  # of whom bring a colleague
+    not_coming: int
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     period: Period
     previous: Period
@@ -136,6 +149,7 @@ class Report:
     self_served: int
     rating_average: float | None
     rating_count: int
+    events: list[EventFigure] = field(default_factory=list)
     trend: dict[str, list[int]] = field(default_factory=dict)  # role -> per month, oldest first
     trend_months: list[str] = field(default_factory=list)
     folded_below: int = 0  # figures from fewer questions went to OTHER (0: nothing folded)
@@ -246,6 +260,20 @@ async def _trend(session: AsyncSession, months: list[Period], filters: Filters
     return trend
 
 
+async def _events(session: AsyncSession, period: Period) -> list[EventFigure]:
+    answered = lambda answer: func.sum(case((col(Rsvp.answer) == answer, 1), else_=0))  # noqa: E731
+    rows = await session.exec(  # type: ignore[call-overload]
+        select(Event.id, Event.kind, Event.title, Event.starts_at, answered("yes"),
+               answered("plus"), answered("no"))
+        .join(Rsvp, col(Rsvp.event_id) == col(Event.id), isouter=True)
+        .where(col(Event.starts_at) >= period.start, col(Event.starts_at) < period.end,
+               col(Event.cancelled).is_(False))
+        .group_by(Event.id, Event.kind, Event.title, Event.starts_at)
+        .order_by(col(Event.starts_at)))
+    return [EventFigure(i, str(k), t, s, int(y or 0) + int(p or 0), int(p or 0), int(n or 0))
+            for i, k, t, s, y, p, n in rows]
+
+
 async def monthly_report(*, session: AsyncSession, period: Period, filters: Filters = Filters(),
                          trend_months: int = 12) -> Report:
     """Every figure of one period, beside the period before it."""
@@ -280,6 +308,7 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         reroutes=await _reroutes(session, period, filters), self_served=int(self_served or 0),
         rating_average=round(float(rating_average), 2) if rating_count else None,
         rating_count=int(rating_count or 0),
+        events=await _events(session, period),
         trend=await _trend(session, months, filters) if months else {},
         trend_months=[m.label for m in months],
     )

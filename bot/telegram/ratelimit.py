@@ -17,6 +17,13 @@ class RetryingRateLimiter(AIORateLimiter):
     server errors and network failures with backoff; PTB alone never retries them."""
 
     def __init__(self, *, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any) -> None:
+        # aiolimiter's bucket allows a full burst *and* the steady rate within one period, so the
+        # default 30/s can put 60 messages into one second of a broadcast, which Telegram answers
+        # with 429s. A small bucket keeps every second within the limit: a burst of 2, then 28/s.
+        # Groups keep PTB's 20 a minute: a burst there is usual (a card, then a notice) and rare
+        # enough that the 429 it may cost is waited out (max_retries).
+        kwargs.setdefault("overall_max_rate", 2)
+        kwargs.setdefault("overall_time_period", 2 / 28)
         kwargs.setdefault("max_retries", 5)
         super().__init__(**kwargs)
         self._network_retries = network_retries
