@@ -7,4 +7,5 @@ COPY data/helpers.example.yaml ./data/
 RUN pip install --no-cache-dir -e .
 ENV PEERDESK_KNOWLEDGE_DIR=/app/knowledge
 USER nobody
-CMD ["sh", "-c", "peerdesk migrate && peerdesk run"]
+EXPOSE 8080
+CMD ["sh", "-c", "peerdesk migrate && exec peerdesk serve"]

@@ -2,6 +2,7 @@
 
 Usage:
     peerdesk run                      # long polling; with no token, the local sandbox
+    peerdesk serve                    # webhook server with /healthz /readyz /metrics
     peerdesk route "question"         # the routing decision as JSON
     peerdesk route --jsonl < file     # one question per line in, one JSON line out
     peerdesk helpers import FILE      # load the helpers' roster
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="peerdesk", description="Peer-support helpdesk bot")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot with long polling (sandbox without a token)")
+    commands.add_parser("serve", help="run the webhook server (health, metrics, reports too)")
     commands.add_parser("migrate", help="upgrade the database schema")
     route = commands.add_parser("route", help="show how a question would be routed")
     route.add_argument("question", nargs="?")
@@ -90,9 +92,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors. Messages carry ids and counts only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                 "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(level: str, form: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # httpx logs every request URL, and the URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -272,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        _configure_logging(settings.log_level)
+        _configure_logging(settings.log_level, settings.log_format)
         if args.command == "route":
             return route_command(args, settings)
         if args.command == "helpers":
@@ -286,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
 
             migrate_sync(settings.database_url)
             return 0
-        from bot.runner import run_polling
+        from bot.runner import run_polling, run_webhook
+
+        if args.command == "serve":
+            return asyncio.run(run_webhook(settings))
 
         return asyncio.run(run_polling(settings))
     except (ConfigError, KnowledgeError, RosterError, PeriodError, EventError) as exc:

@@ -61,7 +61,15 @@ class Settings(BaseSettings):
     organiser_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     outbox_check_seconds: float = Field(default=5, gt=0, le=600)
     announce_days_before: int = Field(default=14, ge=0, le=365)
-    # The web server (reports, later health and the webhook); no port: not started.
+    # The webhook (`peerdesk serve`): the public https address Telegram posts to (…/telegram/
+    # webhook is added) and the secret it must send back (1–256 of A-Z a-z 0-9 _ -).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # Data protection: question and answer texts older than this many days are erased.
+    retention_days: int = Field(default=365, ge=1, le=3650)
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # The web server (health, metrics, reports, calendar, webhook); no port: not started by
+    # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(default=None, ge=0, le=65535)
 
@@ -74,6 +82,24 @@ class Settings(BaseSettings):
             # Never echo the value: it may be a real token with a typo.
             raise ValueError("is not a bot token of the form 123456:ABC… from BotFather")
         return value.strip()
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("must be the bot's public https:// address")
+        return value.rstrip("/")
 
     @field_validator("helpers_chat_id", "digest_day", "report_token", "web_port", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ def translations(language: str) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
-def gettext(language: str, message: str, **values: object) -> str:
+def gettext(language: str, message: str, /, **values: object) -> str:
     """`message` in `language`, with `{placeholders}` filled in."""
     text = translations(language).gettext(message)
     return text.format(**values) if values else text

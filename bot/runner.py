@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 from sqlmodel import select
+from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
@@ -15,10 +16,62 @@ from bot.domain.roster import import_helpers, read_roster
 from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database, migrate
-from bot.telegram.app import build_application, polling
+from bot.telegram.app import build_application, initialize, polling
+from bot.telegram.durable import replay
 from bot.web import init_app
 
 logger = logging.getLogger(__name__)
+
+
+async def _serve_web(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """`peerdesk serve`: one aiohttp server for the Telegram webhook, health, metrics, reports
+    and the calendar. Registers the webhook (with its secret) at start."""
+    from bot.cli import install_stop_signals
+
+    if settings.telegram_token is None:
+        raise ConfigError("PEERDESK_TELEGRAM_TOKEN is needed for serve (make run uses the sandbox)")
+    if settings.webhook_url is None or settings.webhook_secret is None:
+        missing = "PEERDESK_WEBHOOK_URL" if settings.webhook_url is None \
+            else "PEERDESK_WEBHOOK_SECRET"
+        raise ConfigError(f"{missing} is needed for serve")
+    if stop is None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+    await migrate(settings.database_url)
+    services = Services.create(settings)
+    application = build_application(services, token=settings.telegram_token.get_secret_value(),
+                                    api_url=settings.telegram_api_url, webhook=True)
+    web_runner = await _serve_web(init_app(services, application), settings.web_host,
+                                  settings.web_port if settings.web_port is not None else 8080)
+    try:
+        await initialize(application)
+        async with application:
+            await application.start()
+            try:
+                await replay(application)
+                await application.bot.set_webhook(
+                    f"{settings.webhook_url}/telegram/webhook",
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES, max_connections=40)
+                logger.info("peerdesk is serving the webhook")
+                await stop.wait()
+            finally:
+                await application.stop()
+    except InvalidToken:
+        raise ConfigError(
+            "PEERDESK_TELEGRAM_TOKEN was refused by the Bot API: check it with BotFather"
+        ) from None
+    finally:
+        await web_runner.cleanup()
+        await services.db.dispose()
+    return 0
 
 
 SANDBOX_GROUP = -1000000000001
@@ -49,8 +102,9 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     """Migrate, then poll until stopped. Without a token the sandbox is started in-process."""
     from bot.cli import install_stop_signals
 
-    stop = stop or asyncio.Event()
-    install_stop_signals(stop)
+    if stop is None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
     await migrate(settings.database_url)
     sandbox = None
     if settings.telegram_token is None:
@@ -70,9 +124,7 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     application = build_application(services, token=token, api_url=api_url)
     web_runner = None
     if settings.web_port is not None:
-        web_runner = web.AppRunner(init_app(services), access_log=None)
-        await web_runner.setup()
-        await web.TCPSite(web_runner, settings.web_host, settings.web_port).start()
+        web_runner = await _serve_web(init_app(services), settings.web_host, settings.web_port)
     try:
         async with polling(application, drop_pending_updates=False):
             logger.info("peerdesk is running")

@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.models import utcnow
 from bot.domain.routing import Router
+from bot.metrics import Metrics
 from bot.storage import Database
 
 
@@ -21,6 +22,7 @@ class Services:
     knowledge: Knowledge
     router: Router
     clock: Callable[[], datetime] = field(default=utcnow)  # tests move time forward
+    metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
     def create(cls, settings: Settings, knowledge: Knowledge | None = None,

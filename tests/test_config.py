@@ -68,6 +68,7 @@ async def test_a_token_the_bot_api_refuses_stops_with_a_clear_message(tmp_path) 
 
 def test_the_example_env_file_works_as_it_is(tmp_path, monkeypatch) -> None:
     (tmp_path / ".env").write_text((PROJECT_ROOT / ".env.example").read_text())
+    (tmp_path / "knowledge").symlink_to(PROJECT_ROOT / "knowledge")
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert settings.telegram_token is None and settings.helpers_chat_id is None

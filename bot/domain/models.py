@@ -254,3 +254,16 @@ class Rsvp(SQLModel, table=True):
     answer: str = Field(max_length=8)  # yes, plus (with a colleague), no
     waiting: bool = False  # on the waiting list (capacity reached)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """A Telegram update as it arrived, stored before Telegram is told it was received, and
+    handled once (the update id is the key). The payload is personal data: it is emptied once
+    the update has been handled and the retention period for raw updates has passed."""
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = Field(default="stored", max_length=16, index=True)  # stored, processing, done
+    received_at: datetime = _ts(nullable=False, default=utcnow)
+    claimed_at: datetime | None = _ts(nullable=True)  # when a process began handling it
+    processed_at: datetime | None = _ts(nullable=True)

@@ -124,6 +124,7 @@ class HelperMessage:
     outcome: Relay
     ticket: TicketView
     claimed_now: bool = False  # the message itself claimed an open ticket
+    first_answer_minutes: float | None = None  # set when this was the ticket's first answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +340,8 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
         return HelperMessage(Relay.CLOSED, await _view(session, ticket))
     if ticket.claimed_by != helper_id:
         return HelperMessage(Relay.HELD, await _view(session, ticket))
-    if ticket.first_answer_at is None:
+    first = ticket.first_answer_at is None
+    if first:
         ticket.first_answer_at = now
         ticket.first_answer_minutes = _minutes(ticket.created_at, now)
         ticket.first_answer_office_minutes = policy.hours.working_minutes_between(
@@ -348,7 +350,8 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
     ticket.updated_at = now
     session.add(ticket)
     await session.commit()
-    return HelperMessage(Relay.SEND, await _view(session, ticket), claimed_now)
+    return HelperMessage(Relay.SEND, await _view(session, ticket), claimed_now,
+                         ticket.first_answer_minutes if first else None)
 
 
 async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int,

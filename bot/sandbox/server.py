@@ -66,6 +66,9 @@ class Sandbox:
     # group; beyond them a 429 with retry_after, as Telegram answers.
     flood_limits: bool = False
     files: dict[str, bytes] = field(default_factory=dict)  # uploaded documents by file id
+    webhook: dict | None = None  # {"url", "secret_token"} once the bot set one
+    webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each delivery
+    _deliveries: set = field(default_factory=set)
     refused_for_flood: int = 0
     _sent_overall: deque = field(default_factory=deque)
     _sent_per_group: dict[int, deque] = field(default_factory=dict)
@@ -108,9 +111,33 @@ class Sandbox:
         async with self.changed:
             update["update_id"] = self._next_update
             self._next_update += 1
-            self._updates.append(update)
+            if self.webhook is None:
+                self._updates.append(update)
             self.changed.notify_all()
+        if self.webhook is not None:
+            task = asyncio.create_task(self._post(update))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
         return update
+
+    async def _post(self, update: dict, attempts: int = 20) -> None:
+        """Deliver to the webhook as Telegram does: POST with the secret header, again until
+        the bot answers 200."""
+        import aiohttp
+
+        assert self.webhook is not None
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token") or ""}
+        async with aiohttp.ClientSession() as client:
+            for attempt in range(attempts):
+                try:
+                    async with client.post(self.webhook["url"], json=update,
+                                           headers=headers) as response:
+                        self.webhook_answers.append(response.status)
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    self.webhook_answers.append(0)
+                await asyncio.sleep(0.1 * (attempt + 1))
 
     async def send(self, user_id: int, text: str | None = None, *, chat_id: int | None = None,
                    kind: str | None = None, thread_id: int | None = None,
@@ -239,6 +266,14 @@ class Sandbox:
         return BOT_USER
 
     async def _api_deletewebhook(self, _: dict) -> bool:
+        self.webhook = None
+        return True
+
+    async def _api_setwebhook(self, params: dict) -> bool:
+        url = params.get("url") or ""
+        if not url.startswith(("https://", "http://")):
+            raise ApiError(400, "Bad Request: bad webhook: an HTTPS URL must be provided")
+        self.webhook = {"url": url, "secret_token": params.get("secret_token")}
         return True
 
     async def _api_setmycommands(self, params: dict) -> bool:
@@ -249,6 +284,8 @@ class Sandbox:
         return True
 
     async def _api_getupdates(self, params: dict) -> list[dict]:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)

@@ -52,6 +52,17 @@ class Database:
         async with self._sessions() as session:
             yield session
 
+    async def schema_is_current(self) -> bool:
+        """The database answers and its schema is at the newest migration."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
+        return current == heads
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -7,48 +7,66 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram.ext import Application, ContextTypes
+from telegram.request import HTTPXRequest
 
 from bot.services import Services
-from bot.telegram import events, helpers, intake, reports
+from bot.telegram import events, helpers, intake, privacy, reports
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.durable import DurableApplication, DurableBot, replay, store_with
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 
 
-def build_application(services: Services, *, token: str, api_url: str) -> Application:
-    """An Application talking to the Bot API at `api_url` (Telegram, or the local sandbox)."""
-    application = (
+def build_application(services: Services, *, token: str, api_url: str,
+                      webhook: bool = False) -> Application:
+    """An Application talking to the Bot API at `api_url` (Telegram, or the local sandbox):
+    long polling, or (`webhook`) fed by the web server. Updates are stored before they are
+    confirmed and handled once (bot.telegram.durable)."""
+    bot = DurableBot(
+        token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
+        request=HTTPXRequest(connection_pool_size=64),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=RetryingRateLimiter(), store=store_with(services),
+    )
+    builder = (
         Application.builder()
-        .token(token)
-        .base_url(f"{api_url}/bot")
-        .base_file_url(f"{api_url}/file/bot")
-        .rate_limiter(RetryingRateLimiter())
+        .application_class(DurableApplication)
+        .bot(bot)
         .concurrent_updates(PerChatUpdateProcessor())
         .context_types(ContextTypes(context=PeerdeskContext))
-        .build()
     )
+    if webhook:
+        builder = builder.updater(None)
+    application = builder.build()
     application.bot_data["services"] = services
     helpers.register(application)  # its private relay runs before intake (handler group -1)
     reports.register(application)
     events.register(application)  # its conversations take organisers' answers before intake
+    privacy.register(application)
     intake.register(application)
     application.add_error_handler(intake.on_error)
     return application
 
 
-@asynccontextmanager
-async def polling(application: Application, **options: Any) -> AsyncIterator[Application]:
-    """Initialize (checks the token), set the command menu, and long-poll until the block ends."""
+async def initialize(application: Application) -> None:
+    """Initialize (checks the token) and set the command menus."""
     try:
         await application.initialize()
     except Exception:
         # PTB leaves the HTTP client of a failed initialize (say, a refused token) open.
         await application.bot.request.shutdown()
         raise
+    await intake.set_commands(application)
+    await helpers.set_commands(application)
+
+
+@asynccontextmanager
+async def polling(application: Application, **options: Any) -> AsyncIterator[Application]:
+    """Initialize, then long-poll until the block ends."""
+    await initialize(application)
     async with application:
-        await intake.set_commands(application)
-        await helpers.set_commands(application)
         await application.start()
+        await replay(application)
         await application.updater.start_polling(**options)
         try:
             yield application

@@ -194,6 +194,7 @@ async def _retry(services: Services, item: Claimed, delay: timedelta, error: str
 async def _failed(application: Application, item: Claimed, error: str) -> None:
     services = _services(application)
     logger.warning("outbox %s: chat refuses (%s)", item.id, error.split(":")[0])
+    services.metrics.send_failures.labels("outbox").inc()
     async with services.db.session() as session:
         await domain.mark_failed(session=session, outbox_id=item.id, worker=WORKER, error=error)
     await _tell_admins(application, gettext(

@@ -648,6 +648,8 @@ async def helper_wrote(application: Application, message: Message, ticket_id: in
             lang, "#{number} is closed, so this was not sent. The asker can reopen it by "
                   "replying.", number=ticket.id))
         return
+    if outcome.first_answer_minutes is not None:
+        services.metrics.first_answer.observe(outcome.first_answer_minutes)
     if outcome.claimed_now:
         await _claimed(application, ticket)
     try:

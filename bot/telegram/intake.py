@@ -31,6 +31,8 @@ COMMANDS = (
     ("anon", _("Ask anonymously (on/off)")),
     ("team", _("Tell which team you work in")),
     ("events", _("Upcoming webinars, cafés and meetings")),
+    ("mydata", _("What is stored about me")),
+    ("forget", _("Erase my data")),
 )
 
 
@@ -178,6 +180,7 @@ async def question(update: Update, context: PeerdeskContext) -> None:
                 receipt.topic, receipt.routing)
     if receipt.duplicate:
         return  # the same message delivered again: it was answered the first time
+    context.services.metrics.questions.inc()
     await _reply_to_receipt(update, context, receipt)
 
 

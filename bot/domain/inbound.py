@@ -1,0 +1,75 @@
+"""Inbound updates: stored before Telegram is told they arrived, handled once by update id.
+
+Polling confirms a batch when it asks for the next one, and a webhook call is confirmed by its
+200; either way the update is in the database first. Handling claims the row (stored →
+processing → done); a row claimed by a process that died is taken again after a lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain.models import InboundUpdate
+
+LEASE = timedelta(minutes=2)
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    return postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: datetime
+                ) -> list[int]:
+    """Store updates not seen before; returns the ids that were new."""
+    if not updates:
+        return []
+    insert = _insert(session)
+    new = []
+    for update_id, payload in updates:
+        result = await session.exec(insert(InboundUpdate).values(  # type: ignore[call-overload]
+            update_id=update_id, payload=payload, status="stored", received_at=now,
+        ).on_conflict_do_nothing())
+        if result.rowcount == 1:
+            new.append(update_id)
+    await session.commit()
+    return new
+
+
+async def claim(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Take the one right to handle an update (an update never stored is stored here first)."""
+    await session.exec(_insert(session)(InboundUpdate).values(  # type: ignore[call-overload]
+        update_id=update_id, payload=None, status="stored", received_at=now,
+    ).on_conflict_do_nothing())
+    result = await session.exec(update(InboundUpdate).where(
+        col(InboundUpdate.update_id) == update_id,
+        or_(col(InboundUpdate.status) == "stored",
+            (col(InboundUpdate.status) == "processing")
+            & (col(InboundUpdate.claimed_at) < now - LEASE)),
+    ).values(status="processing", claimed_at=now))
+    await session.commit()
+    return result.rowcount == 1
+
+
+async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
+    """Handled: the id stays (a repeat is recognised), the payload (personal data) goes."""
+    await session.exec(update(InboundUpdate).where(col(InboundUpdate.update_id) == update_id)
+                       .values(status="done", processed_at=now, payload=None))
+    await session.commit()
+
+
+async def unfinished(*, session: AsyncSession, now: datetime) -> list[dict]:
+    """Payloads to handle again after a crash: stored but never taken, or taken by a process
+    whose lease ran out."""
+    rows = await session.exec(select(InboundUpdate.payload).where(
+        col(InboundUpdate.payload).is_not(None),
+        or_(col(InboundUpdate.status) == "stored",
+            (col(InboundUpdate.status) == "processing")
+            & (col(InboundUpdate.claimed_at) < now - LEASE)),
+    ).order_by(col(InboundUpdate.update_id)))
+    return [payload for payload in rows if payload]

@@ -1,0 +1,94 @@
+"""Data protection in Telegram: /mydata shows what is stored about the person, /forget erases
+it (after a confirmation), and a job erases old question texts."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.domain import privacy
+from bot.domain.intake import language_of
+from bot.i18n import format_when, gettext
+from bot.services import Services
+from bot.telegram.context import PeerdeskContext
+
+logger = logging.getLogger(__name__)
+PURGE_INTERVAL = 3600  # seconds; the purge itself is one UPDATE
+
+
+async def _lang(update: Update, context: PeerdeskContext) -> str:
+    user = update.effective_user
+    async with context.services.db.session() as session:
+        return await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
+
+
+async def mydata_command(update: Update, context: PeerdeskContext) -> None:
+    """/mydata: everything stored about me."""
+    services, lang = context.services, await _lang(update, context)
+    async with services.db.session() as session:
+        data = await privacy.my_data(session=session, telegram_id=update.effective_user.id)
+    if data is None:
+        await update.effective_message.reply_text(gettext(lang, "Nothing is stored about you."))
+        return
+    lines = [gettext(lang, "What is stored about you:"),
+             gettext(lang, "Name: {name} · language: {language} · team: {team} · anonymous by "
+                           "default: {anonymous}", name=data.first_name or "–",
+                     language=data.language or "–", team=data.team or "–",
+                     anonymous=gettext(lang, "yes") if data.anonymous_by_default
+                     else gettext(lang, "no"))]
+    for t in data.tickets:
+        lines.append(f"#{t.id} · {format_when(t.created_at, lang, services.settings.tz)} · "
+                     f"{services.topic_name(t.topic, lang)} · {t.status}"
+                     + (f"\n  “{t.text[:300]}”" if t.text else "")
+                     + ("\n  " + gettext(lang, "a phone number") if t.has_phone else ""))
+    for title, answer in data.rsvps:
+        lines.append(gettext(lang, "Event {title}: {answer}", title=title, answer=answer))
+    if data.in_roster:
+        lines.append(gettext(lang, "You are in the helpers' roster (ask an admin to change it)."))
+    lines.append(gettext(lang, "/forget erases all of this."))
+    await update.effective_message.reply_text("\n".join(lines)[:4096])
+
+
+async def forget_command(update: Update, context: PeerdeskContext) -> None:
+    """/forget: ask before erasing."""
+    lang = await _lang(update, context)
+    await update.effective_message.reply_text(
+        gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
+                      "figures, without their text."),
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
+            gettext(lang, "Yes, erase"), callback_data="forget:yes")]]))
+
+
+async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
+    query, services = update.callback_query, context.services
+    lang = await _lang(update, context)
+    async with services.db.session() as session:
+        count = await privacy.forget(session=session, telegram_id=query.from_user.id)
+    logger.info("a person's data was erased on request (%d tickets anonymised)", count)
+    await query.answer()
+    await query.edit_message_text(gettext(lang, "Done: your data is erased."))
+
+
+async def purge(context: PeerdeskContext) -> None:
+    """Erase question texts older than the retention period; the figures stay."""
+    services: Services = context.services
+    async with services.db.session() as session:
+        count = await privacy.purge_texts(session=session, now=services.clock(),
+                                          days=services.settings.retention_days)
+    if count:
+        logger.info("erased the texts of %d old tickets", count)
+
+
+def register(application: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handlers([
+        CommandHandler("mydata", mydata_command, filters=private),
+        CommandHandler("forget", forget_command, filters=private),
+        CallbackQueryHandler(forget_confirmed, pattern=r"^forget:yes$"),
+    ])
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(purge, interval=PURGE_INTERVAL, first=5,
+                                            name="peerdesk-retention")
