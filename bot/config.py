@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     # Data protection: question and answer texts older than this many days are erased.
     retention_days: int = Field(default=365, ge=1, le=3650)
+    # An update in a process's hands longer than this is taken over by another (or on restart).
+    update_lease_seconds: float = Field(default=120, ge=1, le=3600)
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # The web server (health, metrics, reports, calendar, webhook); no port: not started by
     # `peerdesk run` (`peerdesk serve` uses 8080 then).

@@ -217,3 +217,25 @@ def test_the_compose_file_is_well_formed() -> None:
 
     for name in Settings.model_fields:
         assert f"PEERDESK_{name.upper()}=" in env_example, f"{name} missing from .env.example"
+
+
+async def test_a_question_stored_but_never_acknowledged_is_acknowledged_when_it_comes_again(
+    running: Running,
+) -> None:
+    from bot.domain import intake
+
+    running.sandbox.user(7001, "Eva")
+    # The bot stored the question and stopped before answering it.
+    async with running.services.db.session() as session:
+        await intake.submit_question(session=session, router=running.services.router,
+                                     asker_id=7001, chat_id=7001, message_id=1,
+                                     text="Miten tiimin työnjako kannattaa sopia?")
+    # Telegram delivers the same message again (it was never confirmed).
+    message = await running.sandbox.send(7001, "Miten tiimin työnjako kannattaa sopia?")
+    assert message["message_id"] == 1
+    (ack,) = await running.sandbox.wait_for(7001)
+    assert ack["text"].startswith("Kiitos! Kysymyksesi on tallennettu numerolla #1.")
+    await running.sandbox._push({"message": dict(message)})  # and once more
+    await asyncio.sleep(0.5)
+    assert len(running.sandbox.bot_messages(7001)) == 1
+    assert len(await rows(running.services.settings.database_url, Ticket)) == 1

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.models import InboundUpdate
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # an update in hand longer than this is taken to be abandoned
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
@@ -41,7 +41,8 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: 
     return new
 
 
-async def claim(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
+async def claim(*, session: AsyncSession, update_id: int, now: datetime,
+                lease: timedelta = LEASE) -> bool:
     """Take the one right to handle an update (an update never stored is stored here first)."""
     await session.exec(_insert(session)(InboundUpdate).values(  # type: ignore[call-overload]
         update_id=update_id, payload=None, status="stored", received_at=now,
@@ -50,7 +51,7 @@ async def claim(*, session: AsyncSession, update_id: int, now: datetime) -> bool
         col(InboundUpdate.update_id) == update_id,
         or_(col(InboundUpdate.status) == "stored",
             (col(InboundUpdate.status) == "processing")
-            & (col(InboundUpdate.claimed_at) < now - LEASE)),
+            & (col(InboundUpdate.claimed_at) < now - lease)),
     ).values(status="processing", claimed_at=now))
     await session.commit()
     return result.rowcount == 1
@@ -63,13 +64,17 @@ async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
     await session.commit()
 
 
-async def unfinished(*, session: AsyncSession, now: datetime) -> list[dict]:
-    """Payloads to handle again after a crash: stored but never taken, or taken by a process
-    whose lease ran out."""
+async def unfinished(*, session: AsyncSession, now: datetime, lease: timedelta = LEASE,
+                     stored_before: datetime | None = None) -> list[dict]:
+    """Payloads to handle again after a crash: stored but never taken (before `stored_before`,
+    if given, so as not to race a queue that is about to take them), or taken by a process whose
+    lease ran out."""
+    stored = col(InboundUpdate.status) == "stored"
+    if stored_before is not None:
+        stored = stored & (col(InboundUpdate.received_at) < stored_before)
     rows = await session.exec(select(InboundUpdate.payload).where(
         col(InboundUpdate.payload).is_not(None),
-        or_(col(InboundUpdate.status) == "stored",
-            (col(InboundUpdate.status) == "processing")
-            & (col(InboundUpdate.claimed_at) < now - LEASE)),
+        or_(stored, (col(InboundUpdate.status) == "processing")
+            & (col(InboundUpdate.claimed_at) < now - lease)),
     ).order_by(col(InboundUpdate.update_id)))
     return [payload for payload in rows if payload]

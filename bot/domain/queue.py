@@ -210,6 +210,12 @@ async def find_message(*, session: AsyncSession, chat_id: int, message_id: int
     return await session.get(TicketMessage, (chat_id, message_id))
 
 
+async def acknowledged(*, session: AsyncSession, ticket_id: int) -> bool:
+    """Whether the asker was told their question was saved."""
+    return (await session.exec(select(TicketMessage.chat_id).where(
+        TicketMessage.ticket_id == ticket_id, TicketMessage.kind == Kind.ACK))).first() is not None
+
+
 async def ticket_in_thread(*, session: AsyncSession, thread_id: int) -> int | None:
     return (await session.exec(select(Ticket.id).where(Ticket.thread_id == thread_id))).first()
 

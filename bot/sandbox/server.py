@@ -67,6 +67,7 @@ class Sandbox:
     flood_limits: bool = False
     files: dict[str, bytes] = field(default_factory=dict)  # uploaded documents by file id
     webhook: dict | None = None  # {"url", "secret_token"} once the bot set one
+    confirmed_up_to: int = 0  # updates up to this id were confirmed by a getUpdates offset
     webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each delivery
     _deliveries: set = field(default_factory=set)
     refused_for_flood: int = 0
@@ -293,6 +294,7 @@ class Sandbox:
             if offset:
                 # Asking from `offset` confirms every earlier update, as Telegram does.
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                self.confirmed_up_to = max(self.confirmed_up_to, offset - 1)
             if not self._updates and timeout:
                 try:
                     await asyncio.wait_for(self.changed.wait_for(lambda: bool(self._updates)),

@@ -12,7 +12,13 @@ from telegram.request import HTTPXRequest
 from bot.services import Services
 from bot.telegram import events, helpers, intake, privacy, reports
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.durable import DurableApplication, DurableBot, replay, store_with
+from bot.telegram.durable import (
+    DurableApplication,
+    DurableBot,
+    replay,
+    replay_job,
+    store_with,
+)
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 
@@ -45,6 +51,10 @@ def build_application(services: Services, *, token: str, api_url: str,
     privacy.register(application)
     intake.register(application)
     application.add_error_handler(intake.on_error)
+    if application.job_queue is not None:
+        lease = services.settings.update_lease_seconds
+        application.job_queue.run_repeating(replay_job, interval=max(1.0, lease / 2),
+                                            first=lease, name="peerdesk-replay")
     return application
 
 

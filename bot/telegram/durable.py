@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -52,7 +53,7 @@ class DurableApplication(Application):
         services: Services = self.bot_data["services"]
         async with services.db.session() as session:
             mine = await inbound.claim(session=session, update_id=update.update_id,
-                                       now=services.clock())
+                                       now=services.clock(), lease=_lease(services))
         if not mine:
             logger.info("update %s already handled or in hand elsewhere", update.update_id)
             return
@@ -64,6 +65,11 @@ class DurableApplication(Application):
                                    now=services.clock())
 
 
+async def replay_job(context: Any) -> None:
+    """Now and then: take over updates that a dead process stored or held."""
+    await replay(context.application, settled=True)
+
+
 def store_with(services: Services) -> Store:
     async def store(updates: list[tuple[int, dict]]) -> list[int]:
         async with services.db.session() as session:
@@ -71,11 +77,19 @@ def store_with(services: Services) -> Store:
     return store
 
 
-async def replay(application: Application) -> int:
-    """Queue again the updates a previous run stored but did not finish."""
+def _lease(services: Services) -> timedelta:
+    return timedelta(seconds=services.settings.update_lease_seconds)
+
+
+async def replay(application: Application, *, settled: bool = False) -> int:
+    """Queue again the updates a previous run (or a replica that died) stored but did not
+    finish. `settled`: only those stored a lease ago, not ones a live queue is about to take."""
     services: Services = application.bot_data["services"]
+    now = services.clock()
     async with services.db.session() as session:
-        payloads = await inbound.unfinished(session=session, now=services.clock())
+        payloads = await inbound.unfinished(
+            session=session, now=now, lease=_lease(services),
+            stored_before=now - _lease(services) if settled else None)
     for payload in payloads:
         await application.update_queue.put(Update.de_json(payload, application.bot))
     if payloads:

@@ -137,12 +137,18 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
     return text + "\n" + gettext(lang, "To add to this question, reply to this message.")
 
 
-async def _queued(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
-    """The question waits for a helper: remember its acknowledgement (a reply to it adds to the
-    question) and tell the helpers. A failed delivery is retried by the reminder sweep."""
+async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
+    """Remember the acknowledgement: a reply to it adds to the question, and a question stored
+    but never acknowledged (the bot stopped in between) is acknowledged when it comes again."""
     async with context.services.db.session() as session:
         await queue.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
                              ticket_id=receipt.ticket_id, kind=queue.Kind.ACK)
+
+
+async def _queued(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
+    """The question waits for a helper: remember its acknowledgement and tell the helpers. A
+    failed delivery is retried by the reminder sweep."""
+    await _acknowledged(context, receipt, ack)
     try:
         await helpers.deliver(context.application, receipt.ticket_id)
     except Exception as exc:
@@ -179,27 +185,33 @@ async def question(update: Update, context: PeerdeskContext) -> None:
     logger.info("ticket %s stored: role=%s topic=%s routing=%s", receipt.ticket_id, receipt.role,
                 receipt.topic, receipt.routing)
     if receipt.duplicate:
-        return  # the same message delivered again: it was answered the first time
-    context.services.metrics.questions.inc()
+        async with context.services.db.session() as session:
+            if await queue.acknowledged(session=session, ticket_id=receipt.ticket_id):
+                return  # the same message delivered again: it was answered the first time
+        # Stored, but the bot stopped before acknowledging it: acknowledge now.
+    else:
+        context.services.metrics.questions.inc()
     await _reply_to_receipt(update, context, receipt)
 
 
 async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: Receipt) -> None:
     lang, message = receipt.language, update.effective_message
     if receipt.needs_choice:
-        await message.reply_text(
+        sent = await message.reply_text(
             gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure who "
                           "can help best, so please choose:", number=receipt.ticket_id),
             reply_markup=keyboards.choose_role(context.services, receipt.ticket_id,
                                                receipt.roles, lang),
         )
+        await _acknowledged(context, receipt, sent)
     elif receipt.status is TicketStatus.OFFERED and receipt.answer:
-        await message.reply_text(
+        sent = await message.reply_text(
             gettext(lang, "Your question is saved as #{number}. This may answer it right away:",
                     number=receipt.ticket_id)
             + "\n\n" + context.services.answer_text(receipt.answer, lang),
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
+        await _acknowledged(context, receipt, sent)
     else:
         ack = await message.reply_text(_acknowledgement(context, receipt),
                                        reply_markup=_acknowledgement_markup(receipt))
