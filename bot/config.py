@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # An update in a process's hands longer than this is taken over by another (or on restart).
     update_lease_seconds: float = Field(default=120, ge=1, le=3600)
     log_format: str = Field(default="text", pattern="^(text|json)$")
+    # Telegram's flood limits on outgoing messages. Off only for benchmarks, or for a local Bot
+    # API server that has no limits.
+    rate_limit: bool = True
     # The web server (health, metrics, reports, calendar, webhook); no port: not started by
     # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"

@@ -44,17 +44,22 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: 
 async def claim(*, session: AsyncSession, update_id: int, now: datetime,
                 lease: timedelta = LEASE) -> bool:
     """Take the one right to handle an update (an update never stored is stored here first)."""
-    await session.exec(_insert(session)(InboundUpdate).values(  # type: ignore[call-overload]
-        update_id=update_id, payload=None, status="stored", received_at=now,
-    ).on_conflict_do_nothing())
-    result = await session.exec(update(InboundUpdate).where(
+    take = update(InboundUpdate).where(
         col(InboundUpdate.update_id) == update_id,
         or_(col(InboundUpdate.status) == "stored",
             (col(InboundUpdate.status) == "processing")
             & (col(InboundUpdate.claimed_at) < now - lease)),
-    ).values(status="processing", claimed_at=now))
+    ).values(status="processing", claimed_at=now)
+    result = await session.exec(take)
+    if result.rowcount == 0:
+        inserted = await session.exec(_insert(session)(InboundUpdate).values(  # type: ignore[call-overload]
+            update_id=update_id, payload=None, status="processing", received_at=now,
+            claimed_at=now,
+        ).on_conflict_do_nothing())
+        await session.commit()
+        return inserted.rowcount == 1
     await session.commit()
-    return result.rowcount == 1
+    return True
 
 
 async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:

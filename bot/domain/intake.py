@@ -79,10 +79,11 @@ async def remember_staff(
 ) -> Staff:
     """Create or refresh the staff member's row (name and Telegram language may change)."""
     staff = await _staff(session, telegram_id)
-    staff.first_name = (first_name or "")[:128] or None
-    staff.telegram_language = (telegram_language or "")[:16] or None
-    session.add(staff)
-    await session.commit()
+    name, language = (first_name or "")[:128] or None, (telegram_language or "")[:16] or None
+    if (staff.first_name, staff.telegram_language) != (name, language):
+        staff.first_name, staff.telegram_language = name, language
+        session.add(staff)
+        await session.commit()  # only when something changed: this runs for every message
     return staff
 
 

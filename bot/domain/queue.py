@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -246,8 +248,11 @@ async def queue(*, session: AsyncSession, roles: tuple[str, ...] | None = None,
 
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
                    kind: Kind) -> None:
-    await session.merge(TicketMessage(chat_id=chat_id, message_id=message_id,
-                                      ticket_id=ticket_id, kind=kind))
+    """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
+    insert = postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.exec(insert(TicketMessage).values(  # type: ignore[call-overload]
+        chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind,
+    ).on_conflict_do_nothing())
     await session.commit()
 
 

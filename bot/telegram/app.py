@@ -32,7 +32,8 @@ def build_application(services: Services, *, token: str, api_url: str,
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
         request=HTTPXRequest(connection_pool_size=64),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
-        rate_limiter=RetryingRateLimiter(), store=store_with(services),
+        rate_limiter=RetryingRateLimiter() if services.settings.rate_limit else None,
+        store=store_with(services),
     )
     builder = (
         Application.builder()

@@ -1,0 +1,203 @@
+"""Benchmarks 1, 2 and 5: throughput against a bare PTB echo bot, latency at a steady rate, and
+the bot's resident memory with 100,000 tickets in the database.
+
+Usage:
+    .venv/bin/python bench/throughput.py [--database URL] [--questions 1000] [--users 200]
+                                         [--rate 50] [--seconds 10] [--seed-tickets 100000]
+
+Both bots run as their own processes against the same local sandbox (in this process), one
+after the other, with Telegram's flood limits off on both sides (they would cap both at 30
+messages a second and measure Telegram, not the bot). For peerdesk a question is done when the
+ticket is stored, the acknowledgement sent and the role's helper has the card. Targets: at least
+half the echo bot's rate; p99 under 50 ms at 50 questions a second; under 150 MB resident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT
+from bot.domain.roster import HelperSpec, import_helpers
+from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
+from bot.storage import Database, migrate
+
+HELPERS = [HelperSpec(telegram_id=900 + n, name=f"Helper {n}", roles=[role], languages=["fi"])
+           for n, role in enumerate(("tvt", "luotsi", "vertaisvalmentaja"))]
+FIRST_USER = 100_000
+
+
+class TimedSandbox(Sandbox):
+    """Notes when each person's message was pushed and when the bot first answered them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushed: dict[int, float] = {}
+        self.answered: dict[int, float] = {}
+
+    async def _api_sendmessage(self, params: dict) -> dict:
+        result = await super()._api_sendmessage(params)
+        chat = int(params["chat_id"])
+        if chat >= FIRST_USER and chat not in self.answered:
+            self.answered[chat] = time.perf_counter()
+        return result
+
+
+def questions() -> list[str]:
+    lines = (PROJECT_ROOT / "tests" / "data" / "routing_dev.tsv").read_text().splitlines()
+    return [line.split("\t", 1)[1] for line in lines if line and not line.startswith("#")]
+
+
+async def seed_tickets(url: str, count: int) -> None:
+    from sqlalchemy import insert
+
+    from bot.domain.models import Ticket, utcnow
+
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        for offset in range(0, count, 10_000):
+            now = utcnow()
+            await conn.execute(insert(Ticket), [dict(
+                asker_id=1, asker_chat_id=1, source_message_id=-(offset + i + 1),
+                text="vanha kysymys", language="fi", topic="hoks", role="vertaisvalmentaja",
+                confidence=0.9, routing="auto", status="closed", anonymous=False,
+                self_served=False, created_at=now, updated_at=now, sla_level=0, overdue=False,
+            ) for i in range(min(10_000, count - offset))])
+        await conn.run_sync(lambda _: None)
+    async with db.session() as session:
+        await import_helpers(session=session, specs=HELPERS)
+    await db.dispose()
+
+
+async def wait(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bot did not finish in time")
+        await asyncio.sleep(0.005)
+
+
+async def start(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A bot process; with BENCH_PROFILE=FILE.svg the peerdesk bot runs under py-spy."""
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile and argv[:2] == ["-m", "bot"]:
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        return await asyncio.create_subprocess_exec(
+            spy, "record", "-o", profile, "--format", "raw", "-r", "200", "--",
+            sys.executable, *argv, env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *argv, env={**os.environ, **env},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    process.terminate()
+    await process.wait()
+
+
+async def burst(sandbox: TimedSandbox, users: range, texts: list[str], total: int,
+                done) -> float:  # type: ignore[no-untyped-def]
+    began = time.perf_counter()
+    await asyncio.gather(*(sandbox.send(users[n % len(users)], texts[n % len(texts)])
+                           for n in range(total)))
+    await wait(done, 300)
+    return total / (time.perf_counter() - began)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database")
+    parser.add_argument("--questions", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seed-tickets", type=int, default=100_000)
+    args = parser.parse_args()
+    url = args.database or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    await migrate(url)
+    await seed_tickets(url, args.seed_tickets)
+    texts = questions()
+
+    sandbox = TimedSandbox()
+    for helper in HELPERS:
+        sandbox.user(helper.telegram_id, helper.name)
+    runner = await serve(sandbox, "127.0.0.1", 0)
+    api = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    print(f"database: {url.split(':')[0]}; {args.seed_tickets:,} tickets seeded; "
+          f"{args.questions} questions from {args.users} users")
+
+    # The ceiling: a bare echo bot.
+    echo_users = range(FIRST_USER, FIRST_USER + args.users)
+    for user in echo_users:
+        sandbox.user(user, "Opettaja")
+    echo = await start([str(PROJECT_ROOT / "bench" / "echo_bot.py"), api, SANDBOX_TOKEN], {})
+    await sandbox.send(echo_users[0], "lämmittely")
+    await wait(lambda: sandbox.bot_messages(echo_users[0]), 60)
+    sent_before = sum(len(sandbox.bot_messages(u)) for u in echo_users)
+    echo_rate = await burst(sandbox, echo_users, texts, args.questions, lambda: sum(
+        len(sandbox.bot_messages(u)) for u in echo_users) >= sent_before + args.questions)
+    await stop(echo)
+    await asyncio.sleep(1)  # let its last getUpdates confirm
+
+    # peerdesk.
+    env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
+           "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
+           "PEERDESK_RATE_LIMIT": "false"}
+    bot = await start(["-m", "bot", "run"], env)
+    users = range(FIRST_USER + args.users, FIRST_USER + 2 * args.users)
+    for user in users:
+        sandbox.user(user, "Opettaja")
+    await sandbox.send(users[0], "Miten tiimin työnjako kannattaa sopia?")
+    await wait(lambda: sandbox.bot_messages(users[0]), 120)
+    cards = lambda: sum(len(sandbox.bot_messages(h.telegram_id)) for h in HELPERS)  # noqa: E731
+    acks = lambda: sum(len(sandbox.bot_messages(u)) for u in users)  # noqa: E731
+    await wait(lambda: cards() >= 1 or acks() >= 1, 10)
+    acks_before, cards_before = acks(), cards()
+    # Questions answered with a self-service offer or a role choice get no card until the
+    # asker decides; count what the router sends straight to helpers.
+    rate = await burst(sandbox, users, texts, args.questions,
+                       lambda: acks() >= acks_before + args.questions)
+    await asyncio.sleep(1)
+    delivered = cards() - cards_before
+
+    # Latency at a steady rate, from fresh users (first answers only).
+    steady = range(FIRST_USER + 2 * args.users, FIRST_USER + 2 * args.users
+                   + int(args.rate * args.seconds))
+    for user in steady:
+        sandbox.user(user, "Opettaja")
+    began = time.perf_counter()
+    for n, user in enumerate(steady):
+        await asyncio.sleep(max(0.0, began + n / args.rate - time.perf_counter()))
+        sandbox.pushed[user] = time.perf_counter()
+        await sandbox.send(user, texts[n % len(texts)])
+    await wait(lambda: all(u in sandbox.answered for u in steady), 60)
+    latencies = sorted((sandbox.answered[u] - sandbox.pushed[u]) * 1000 for u in steady)
+    p50 = statistics.median(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    memory = rss_mb(bot.pid)
+    await stop(bot)
+    await runner.cleanup()
+
+    print(f"1. throughput: echo bot {echo_rate:.0f}/s; peerdesk {rate:.0f} questions/s "
+          f"(ratio {rate / echo_rate:.2f}, target >= 0.5); {delivered} cards to helpers")
+    print(f"2. latency at {args.rate:.0f}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"(target p99 < 50 ms)")
+    print(f"5. memory: {memory:.0f} MB resident after the run (target < 150 MB)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
