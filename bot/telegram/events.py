@@ -15,7 +15,7 @@ import uuid
 import warnings
 from datetime import datetime, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -496,23 +496,38 @@ async def got_description(update: Update, context: PeerdeskContext) -> int:
                     starts_at=spec.start, ends_at=spec.end, place=spec.place, link=spec.link,
                     host_name=spec.host_name, language=spec.language, channels=spec.channels,
                     capacity=spec.capacity)
-    await update.effective_message.reply_text(
-        gettext(lang, "Preview:") + "\n\n" + announcement_text(services, preview, None),
+    await _preview(update.effective_message, lang, announcement_text(services, preview, None))
+    return CONFIRM
+
+
+async def _preview(message: Message, lang: str, text: str) -> None:
+    """The last step of both conversations: what will go out, with Publish and Cancel."""
+    await message.reply_text(
+        gettext(lang, "Preview:") + "\n\n" + text,
         reply_markup=InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Publish"), callback_data="publish:yes"),
             InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="publish:no")]]))
-    return CONFIRM
+
+
+async def _publish_pressed(update: Update, context: PeerdeskContext, ready: bool) -> bool:
+    """Publish or Cancel under a preview: True to go ahead; otherwise the conversation ends."""
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if query.data == "publish:yes" and ready:
+        return True
+    await query.message.reply_text(gettext(context.services.settings.helpers_language,
+                                           "Cancelled; nothing was published."))
+    _end(context)
+    return False
 
 
 async def confirm_event(update: Update, context: PeerdeskContext) -> int:
     query, services = update.callback_query, context.services
     lang = services.settings.helpers_language
-    await query.answer()
-    await query.edit_message_reply_markup(None)
     spec: EventSpec | None = context.user_data.get("spec")
-    if query.data != "publish:yes" or spec is None:
-        await query.message.reply_text(gettext(lang, "Cancelled; nothing was published."))
-        return _end(context)
+    if not await _publish_pressed(update, context, spec is not None):
+        return ConversationHandler.END
     async with services.db.session() as session:
         published = await domain.publish_event(
             session=session, spec=spec, now=services.clock(),
@@ -557,23 +572,16 @@ async def got_bulletin_when(update: Update, context: PeerdeskContext) -> int:
                                                    "like 1.12.2026 08:00, or press Now."))
             return BULLETIN_WHEN
     context.user_data["draft"]["send_at"] = at
-    await message.reply_text(
-        gettext(lang, "Preview:") + "\n\n📢 " + context.user_data["draft"]["text"],
-        reply_markup=InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "Publish"), callback_data="publish:yes"),
-            InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="publish:no")]]))
+    await _preview(message, lang, "📢 " + context.user_data["draft"]["text"])
     return BULLETIN_CONFIRM
 
 
 async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
     query, services = update.callback_query, context.services
     lang = services.settings.helpers_language
-    await query.answer()
-    await query.edit_message_reply_markup(None)
     draft = context.user_data.get("draft") or {}
-    if query.data != "publish:yes" or "text" not in draft:
-        await query.message.reply_text(gettext(lang, "Cancelled; nothing was published."))
-        return _end(context)
+    if not await _publish_pressed(update, context, "text" in draft):
+        return ConversationHandler.END
     async with services.db.session() as session:
         await domain.publish_bulletin(
             session=session, text=draft["text"], link=None,
