@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -98,7 +99,8 @@ async def start(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Proc
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
-    process.terminate()
+    # py-spy writes its profile when interrupted; the bot stops on either signal.
+    process.send_signal(signal.SIGINT if os.environ.get("BENCH_PROFILE") else signal.SIGTERM)
     await process.wait()
 
 
@@ -109,6 +111,12 @@ async def burst(sandbox: TimedSandbox, users: range, texts: list[str], total: in
                            for n in range(total)))
     await wait(done, 300)
     return total / (time.perf_counter() - began)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -148,8 +156,11 @@ async def main() -> None:
     await sandbox.send(echo_users[0], "lämmittely")
     await wait(lambda: sandbox.bot_messages(echo_users[0]), 60)
     sent_before = sum(len(sandbox.bot_messages(u)) for u in echo_users)
+    echo_cpu, sandbox_cpu = cpu_seconds(echo.pid), time.process_time()
     echo_rate = await burst(sandbox, echo_users, texts, args.questions, lambda: sum(
         len(sandbox.bot_messages(u)) for u in echo_users) >= sent_before + args.questions)
+    echo_cpu = (cpu_seconds(echo.pid) - echo_cpu) * 1000 / args.questions
+    echo_sandbox_cpu = (time.process_time() - sandbox_cpu) * 1000 / args.questions
     await stop(echo)
     await asyncio.sleep(1)  # let its last getUpdates confirm
 
@@ -169,8 +180,11 @@ async def main() -> None:
     acks_before, cards_before = acks(), cards()
     # Questions answered with a self-service offer or a role choice get no card until the
     # asker decides; count what the router sends straight to helpers.
+    bot_cpu, sandbox_cpu = cpu_seconds(bot.pid), time.process_time()
     rate = await burst(sandbox, users, texts, args.questions,
                        lambda: acks() >= acks_before + args.questions)
+    bot_cpu = (cpu_seconds(bot.pid) - bot_cpu) * 1000 / args.questions
+    bot_sandbox_cpu = (time.process_time() - sandbox_cpu) * 1000 / args.questions
     await asyncio.sleep(1)
     delivered = cards() - cards_before
 
@@ -194,6 +208,8 @@ async def main() -> None:
 
     print(f"1. throughput: echo bot {echo_rate:.0f}/s; peerdesk {rate:.0f} questions/s "
           f"(ratio {rate / echo_rate:.2f}, target >= 0.5); {delivered} cards to helpers")
+    print(f"   CPU per question: echo bot {echo_cpu:.1f} ms (sandbox {echo_sandbox_cpu:.1f} ms); "
+          f"peerdesk {bot_cpu:.1f} ms (sandbox {bot_sandbox_cpu:.1f} ms)")
     print(f"2. latency at {args.rate:.0f}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(target p99 < 50 ms)")
     print(f"5. memory: {memory:.0f} MB resident after the run (target < 150 MB)")

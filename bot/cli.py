@@ -28,6 +28,7 @@ from bot import LANGUAGES, ROLES
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.events import EventError
 from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.lemmas import Lemmas
 from bot.domain.models import EventKind
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
@@ -116,7 +117,7 @@ def _configure_logging(level: str, form: str = "text") -> None:
 
 
 def route_command(args: argparse.Namespace, settings: Settings) -> int:
-    router = Router(load_knowledge(settings.knowledge_dir))
+    router = Router(load_knowledge(settings.knowledge_dir), Lemmas(settings.lemma_dir))
     if args.jsonl:
         for line in sys.stdin:
             if line.strip():

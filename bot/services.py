@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.domain.knowledge import Knowledge, load_knowledge
+from bot.domain.lemmas import Lemmas
 from bot.domain.models import utcnow
 from bot.domain.routing import Router
 from bot.metrics import Metrics
@@ -29,7 +30,7 @@ class Services:
                router: Router | None = None) -> Services:
         knowledge = knowledge or load_knowledge(settings.knowledge_dir)
         return cls(settings=settings, db=Database(settings.database_url), knowledge=knowledge,
-                   router=router or Router(knowledge))
+                   router=router or Router(knowledge, Lemmas(settings.lemma_dir)))
 
     def role_name(self, role: str, language: str) -> str:
         return self.knowledge.roles[role].name[language]

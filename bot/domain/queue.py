@@ -247,23 +247,39 @@ async def queue(*, session: AsyncSession, roles: tuple[str, ...] | None = None,
 # --- remembering messages ------------------------------------------------------------------------
 
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
-                   kind: Kind) -> None:
+                   kind: Kind, commit: bool = True) -> None:
     """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
     insert = postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     await session.exec(insert(TicketMessage).values(  # type: ignore[call-overload]
         chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind,
     ).on_conflict_do_nothing())
-    await session.commit()
+    if commit:
+        await session.commit()
 
 
 # --- delivery and the forum topic ----------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A ticket to tell the helpers about, and whom to call, best first."""
+
+    ticket: TicketView
+    helpers: list[HelperInfo]
+
+
 async def begin_delivery(*, session: AsyncSession, ticket_id: int, now: datetime,
-                         policy: Policy) -> TicketView | None:
+                         policy: Policy, acknowledgement: tuple[int, int] | None = None,
+                         ) -> Delivery | None:
     """Take the right to tell the helpers about a ticket; None if it is not (or no longer) to be
-    delivered, or another task got there first."""
+    delivered, or another task got there first. The asker's acknowledgement (chat, message), if
+    given, is noted in the same transaction: one write per question instead of two."""
+    if acknowledgement is not None:
+        await remember(session=session, chat_id=acknowledgement[0],
+                       message_id=acknowledgement[1], ticket_id=ticket_id, kind=Kind.ACK,
+                       commit=False)
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
+        await session.commit()
         return None
     result = await session.exec(
         update(Ticket).where(
@@ -271,12 +287,14 @@ async def begin_delivery(*, session: AsyncSession, ticket_id: int, now: datetime
             col(Ticket.status) == TicketStatus.OPEN, col(Ticket.routing) != Routing.ASKED,
         ).values(delivered_at=now, sla_level=0,
                  sla_due_at=policy.unclaimed_due(ticket.role, now))
-    )
-    await session.commit()
+    )  # the session's `ticket` takes the new values (synchronize_session)
     if result.rowcount != 1:
+        await session.commit()
         return None
-    await session.refresh(ticket)
-    return await _view(session, ticket)
+    view = await _view(session, ticket)
+    helpers = await recipients(session=session, ticket=view)
+    await session.commit()
+    return Delivery(view, helpers)
 
 
 async def undo_delivery(*, session: AsyncSession, ticket_id: int) -> None:

@@ -14,13 +14,12 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
-import simplemma
 from rapidfuzz import fuzz, process
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain.knowledge import Knowledge
+from bot.domain.lemmas import Lemmas
 
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
@@ -33,44 +32,17 @@ WORD_CACHE_SIZE = 50_000
 _WORD = re.compile(r"[^\W_]+")
 
 
-# simplemma's low-memory dictionaries read its compressed word lists in place instead of
-# building Python dicts: ~60 MB instead of ~460 MB for fi, sv and en, at some microseconds per
-# lookup, which the cache below absorbs.
-LOW_MEMORY = True
-
-
-@lru_cache(maxsize=100_000)
-def lemma(word: str, lang: str) -> str:
-    """The basic form of one lower-case word in one language."""
-    return simplemma.lemmatize(word, lang=lang, low_memory=LOW_MEMORY).lower()
-
-
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def detect_language(text: str, hint: str | None = None) -> str:
-    """fi, sv or en: simplemma's detector, then letters, then the hint."""
-    scores = simplemma.langdetect(text, lang=LANGUAGES, low_memory=LOW_MEMORY)
-    best, score = scores[0]
-    if best in LANGUAGES and score > 0:
-        return best
-    lowered = text.lower()
-    if "å" in lowered:
-        return "sv"
-    if "ä" in lowered or "ö" in lowered:
-        return "fi"
-    return hint if hint in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _keyword_form(word: str, lang: str) -> str:
+def _keyword_form(word: str, base: str) -> str:
     """A knowledge word's basic form, unless the lemmatizer cut a compound short.
 
     simplemma reduces some unknown compounds to their first part (`opiskelijavuosi` becomes
     `opiskelija`); an inflection ending is rarely longer than four letters, so a shorter
     prefix is not trusted.
     """
-    base = lemma(word, lang)
     if len(word) <= 4 or (word.startswith(base) and len(word) - len(base) > 4):
         return word  # acronyms (`puk` is not `puka`) and compounds cut short
     return base
@@ -109,8 +81,9 @@ class _Term:
 class Router:
     """Routes questions with the vocabulary built once from the knowledge base."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, lemmas: Lemmas | None = None) -> None:
         self.knowledge = knowledge
+        self.lemmas = lemmas or Lemmas()
         self._terms: dict[str, _Term] = defaultdict(_Term)
         self._phrases: list[tuple[tuple[str, ...], str]] = []  # (basic forms, topic)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
@@ -131,8 +104,20 @@ class Router:
 
     # --- building ---------------------------------------------------------------------------
 
+    def detect_language(self, text: str, hint: str | None = None) -> str:
+        """fi, sv or en: simplemma's detector, then letters, then the hint."""
+        best, score = self.lemmas.languages(text)[0]
+        if best in LANGUAGES and score > 0:
+            return best
+        lowered = text.lower()
+        if "å" in lowered:
+            return "sv"
+        if "ä" in lowered or "ö" in lowered:
+            return "fi"
+        return hint if hint in LANGUAGES else DEFAULT_LANGUAGE
+
     def _forms(self, text: str, lang: str) -> tuple[str, ...]:
-        return tuple(_keyword_form(w, lang) for w in words(text))
+        return tuple(_keyword_form(w, self.lemmas.lemma(w, lang)) for w in words(text))
 
     def _add_topic(self, topic: str, keywords: dict, weak: dict, examples: dict) -> None:
         for weight, per_language in ((KEYWORD, keywords), (WEAK, weak)):
@@ -150,7 +135,7 @@ class Router:
             stop = self.knowledge.stopwords.get(lang, frozenset())
             for sentence in sentences:
                 for word in words(sentence):
-                    form = lemma(word, lang)
+                    form = self.lemmas.lemma(word, lang)
                     if len(form) >= 3 and not form.isdigit() and not {word, form} & stop:
                         mined.add((form, lang))
         for form, lang in mined:
@@ -185,7 +170,7 @@ class Router:
         return cached
 
     def _scan_word(self, word: str, lang: str) -> dict[str, float]:
-        base = lemma(word, lang)
+        base = self.lemmas.lemma(word, lang)
         found: dict[str, float] = {}
         for candidate in {word, base}:
             if candidate in self._terms:
@@ -234,7 +219,7 @@ class Router:
 
     def route(self, text: str, *, language_hint: str | None = None) -> Decision:
         """Decide topic, role and confidence for one question."""
-        lang = detect_language(text, language_hint)
+        lang = self.detect_language(text, language_hint)
         matched, seen = self._matches(text, lang)
         topic_scores = self._topic_scores(matched, seen)
         role_scores = self._role_scores(topic_scores)
@@ -265,7 +250,7 @@ class Router:
 
     def best_topic(self, text: str, role: str) -> str:
         """The topic of `role` that fits the question best (after the asker chose the role)."""
-        lang = detect_language(text)
+        lang = self.detect_language(text)
         matched, seen = self._matches(text, lang)
         scores = self._topic_scores(matched, seen)
         of_role = [t for t in scores if self._role_of[t] == role]

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram.ext import Application, ContextTypes
-from telegram.request import HTTPXRequest
 
 from bot.services import Services
 from bot.telegram import events, helpers, intake, privacy, reports
@@ -21,6 +20,7 @@ from bot.telegram.durable import (
 )
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
+from bot.telegram.request import AiohttpRequest
 
 
 def build_application(services: Services, *, token: str, api_url: str,
@@ -30,8 +30,8 @@ def build_application(services: Services, *, token: str, api_url: str,
     confirmed and handled once (bot.telegram.durable)."""
     bot = DurableBot(
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
-        request=HTTPXRequest(connection_pool_size=64),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=AiohttpRequest(connection_pool_size=64),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
         rate_limiter=RetryingRateLimiter() if services.settings.rate_limit else None,
         store=store_with(services),
     )
@@ -64,8 +64,8 @@ async def initialize(application: Application) -> None:
     try:
         await application.initialize()
     except Exception:
-        # PTB leaves the HTTP client of a failed initialize (say, a refused token) open.
-        await application.bot.request.shutdown()
+        # PTB leaves the HTTP clients of a failed initialize (say, a refused token) open.
+        await application.bot.shutdown()
         raise
     await intake.set_commands(application)
     await helpers.set_commands(application)

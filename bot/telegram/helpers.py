@@ -187,33 +187,35 @@ async def refresh_cards(application: Application, ticket: TicketView) -> None:
 
 # --- delivering a ticket -------------------------------------------------------------------------
 
-async def deliver(application: Application, ticket_id: int) -> None:
-    """Tell the helpers about a new ticket: its own forum topic with a card, or private cards."""
+async def deliver(application: Application, ticket_id: int,
+                  acknowledgement: Message | None = None) -> None:
+    """Tell the helpers about a new ticket: its own forum topic with a card, or private cards.
+    The asker's `acknowledgement` is noted in the same transaction."""
     services = _services(application)
     async with services.db.session() as session:
-        ticket = await queue.begin_delivery(session=session, ticket_id=ticket_id,
-                                            now=services.clock(), policy=policy(services))
-    if ticket is None:
+        delivery = await queue.begin_delivery(
+            session=session, ticket_id=ticket_id, now=services.clock(), policy=policy(services),
+            acknowledgement=None if acknowledgement is None
+            else (acknowledgement.chat_id, acknowledgement.message_id))
+    if delivery is None:
         return
     try:
         if await forum_chat(application) is not None:
-            await _ensure_topic(application, ticket)
-        elif not await _private_cards(application, ticket):
-            logger.warning("ticket %s: no helper of role %s could be reached", ticket.id,
-                           ticket.role)
+            await _ensure_topic(application, delivery.ticket)
+        elif not await _private_cards(application, delivery):
+            logger.warning("ticket %s: no helper of role %s could be reached", ticket_id,
+                           delivery.ticket.role)
     except Exception:
         async with services.db.session() as session:
             await queue.undo_delivery(session=session, ticket_id=ticket_id)
         raise
-    logger.info("ticket %s delivered to the helpers", ticket.id)
+    logger.info("ticket %s delivered to the helpers", ticket_id)
 
 
-async def _private_cards(application: Application, ticket: TicketView) -> int:
-    services = _services(application)
-    async with services.db.session() as session:
-        helpers = await queue.recipients(session=session, ticket=ticket)
+async def _private_cards(application: Application, delivery: queue.Delivery) -> int:
+    services, ticket = _services(application), delivery.ticket
     sent = 0
-    for helper in helpers:
+    for helper in delivery.helpers:
         try:
             await _send_card(application.bot, services, ticket, helper.telegram_id, None,
                              _lang(services, helper), [])

@@ -146,14 +146,14 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
 
 
 async def _queued(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
-    """The question waits for a helper: remember its acknowledgement and tell the helpers. A
-    failed delivery is retried by the reminder sweep."""
-    await _acknowledged(context, receipt, ack)
+    """The question waits for a helper: tell the helpers, noting its acknowledgement on the way.
+    A failed delivery is retried by the reminder sweep."""
     try:
-        await helpers.deliver(context.application, receipt.ticket_id)
+        await helpers.deliver(context.application, receipt.ticket_id, acknowledgement=ack)
     except Exception as exc:
         logger.warning("ticket %s not delivered yet (%s); the sweep retries",
                        receipt.ticket_id, type(exc).__name__)
+        await _acknowledged(context, receipt, ack)
 
 
 def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
@@ -163,25 +163,32 @@ def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
 
 async def question(update: Update, context: PeerdeskContext) -> None:
     """Any text: store it as a ticket first, then acknowledge at once."""
-    message = update.effective_message
+    message, user = update.effective_message, update.effective_user
     text = (message.text or "").strip()
-    lang = await _remember(update, context)
     limit = context.services.settings.max_question_chars
+    # One transaction from the sender's row to the stored ticket: this runs for every question.
+    async with context.services.db.session() as session:
+        staff = await intake.remember_staff(
+            session=session, telegram_id=user.id, first_name=user.first_name,
+            telegram_language=user.language_code,
+        )
+        lang = intake.preferred_language(staff)
+        receipt = None
+        if text and len(text) <= limit:
+            receipt = await intake.submit_question(
+                session=session, router=context.services.router, asker_id=user.id,
+                chat_id=message.chat_id, message_id=message.message_id, text=text,
+                language_hint=lang, now=context.services.clock(),
+            )
     if not text:
         await message.reply_text(gettext(lang, "I found no text in that message. Please write "
                                                "your question in words."))
         return
-    if len(text) > limit:
+    if receipt is None:
         await message.reply_text(gettext(
             lang, "Your message is {length} characters long and I can take {limit}. Could you "
                   "shorten it, or send it in parts?", length=len(text), limit=limit))
         return
-    async with context.services.db.session() as session:
-        receipt = await intake.submit_question(
-            session=session, router=context.services.router, asker_id=update.effective_user.id,
-            chat_id=message.chat_id, message_id=message.message_id, text=text,
-            language_hint=lang, now=context.services.clock(),
-        )
     logger.info("ticket %s stored: role=%s topic=%s routing=%s", receipt.ticket_id, receipt.role,
                 receipt.topic, receipt.routing)
     if receipt.duplicate:

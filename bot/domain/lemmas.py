@@ -1,0 +1,112 @@
+"""Basic forms of words, and the language of a text, from simplemma's dictionaries.
+
+simplemma's Finnish, Swedish and English dictionaries take ~460 MB as Python dicts and ~60 MB in
+its low-memory form. As MARISA tries (simplemma's `marisa-trie` extra) they take 24 MB on disk,
+and memory-mapped only the pages a lookup touches count toward the bot's memory; opening them
+takes milliseconds instead of seconds. The tries are built once per machine, in a child process
+so that the ~200 MB the build needs is never part of the bot, and written atomically, so that
+processes starting together never read half a file.
+
+Usage: `python -m bot.domain.lemmas [FOLDER]` builds them ahead (the Dockerfile does).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import simplemma
+from marisa_trie import BytesTrie
+from platformdirs import user_cache_dir
+from simplemma import MostCommonTokenSampler, RelaxedMostCommonTokenSampler
+from simplemma.strategies import DefaultStrategy
+from simplemma.strategies.dictionaries.trie_dictionary_factory import (
+    TrieDictionaryFactory,
+    TrieWrapDict,
+)
+
+from bot import LANGUAGES
+
+DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
+
+
+def _path(folder: Path, lang: str) -> Path:
+    """Each simplemma version gets its own tries: an upgrade rebuilds them."""
+    return folder / f"simplemma-{simplemma.__version__}" / f"{lang}.dic"
+
+
+def build(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
+    """Build the tries that are missing (in this process: it needs ~200 MB while it runs)."""
+    for lang in languages:
+        target = _path(folder, lang)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            TrieDictionaryFactory(disk_cache_dir=scratch).get_dictionary(lang)
+            os.replace(Path(scratch) / f"{lang}.dic", target)
+
+
+def ensure_built(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
+    """Build missing tries in a child process (once per machine; a few seconds)."""
+    if all(_path(folder, lang).exists() for lang in languages):
+        return
+    subprocess.run([sys.executable, "-m", __name__, str(folder), *languages], check=True)
+
+
+class MappedDictionaries:
+    """simplemma's DictionaryFactory over memory-mapped tries."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._open: dict[str, Mapping[str, str]] = {}
+
+    def get_dictionary(self, lang: str) -> Mapping[str, str]:
+        found = self._open.get(lang)
+        if found is None:
+            trie = BytesTrie()
+            trie.mmap(str(_path(self._folder, lang)))
+            found = self._open[lang] = TrieWrapDict(trie)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._open)
+
+
+class Lemmas:
+    """Lemmatizer and language detector for fi, sv and en."""
+
+    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = 100_000) -> None:
+        ensure_built(folder)
+        self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
+        self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=self._strategy)
+        self._detectors = [
+            simplemma.LanguageDetector(LANGUAGES, sampler, self._strategy)
+            for sampler in (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
+        ]
+        self.lemma = lru_cache(maxsize=cache_size)(self._lemma)
+
+    def _lemma(self, word: str, lang: str) -> str:
+        """The basic form of one lower-case word in one language."""
+        return self._lemmatizer.lemmatize(word, lang).lower()
+
+    def languages(self, text: str) -> list[tuple[str, float]]:
+        """Each language's share of the text's words, best first (simplemma's langdetect: a
+        relaxed sample breaks a tie)."""
+        ranked: list[tuple[str, float]] = []
+        for detector in self._detectors:
+            scores = detector.proportion_in_each_language(text)
+            ranked = sorted(scores.items(), key=lambda item: (item[0] == "unk", -item[1]))
+            if len(ranked) == 1 or ranked[0][1] != ranked[1][1]:
+                break
+        return ranked
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_FOLDER,
+          tuple(sys.argv[2:]) or LANGUAGES)

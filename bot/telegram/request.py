@@ -1,0 +1,95 @@
+"""PTB's HTTP layer on aiohttp instead of httpx.
+
+python-telegram-bot sends through any `BaseRequest`. Its default, httpx, costs 1–2 ms of CPU per
+Bot API call here (pure-Python HTTP parsing); aiohttp, which the web server already uses, costs
+about 0.3 ms (`bench/throughput.py`: every question makes two or three calls). Behaviour is PTB's:
+form-encoded parameters, multipart with files, and its exceptions (`TimedOut`, `NetworkError`),
+so the rate limiter's retries work as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp client session with a pool of `connection_pool_size` connections.
+
+    Timeouts as HTTPXRequest's defaults: 5 s to connect, 5 s to read, 1 s to wait for a free
+    connection. aiohttp has no write timeout; a stuck write ends at the read timeout."""
+
+    __slots__ = ("_connect", "_pool", "_pool_size", "_read", "_session")
+
+    def __init__(self, connection_pool_size: int = 1, *, read_timeout: float | None = 5.0,
+                 connect_timeout: float | None = 5.0, pool_timeout: float | None = 1.0) -> None:
+        self._pool_size = connection_pool_size
+        self._read, self._connect, self._pool = read_timeout, connect_timeout, pool_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read
+
+    async def initialize(self) -> None:
+        """Open the client session (inside the running loop, as aiohttp requires)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: float | None = BaseRequest.DEFAULT_NONE,  # type: ignore[assignment]
+        write_timeout: float | None = BaseRequest.DEFAULT_NONE,  # type: ignore[assignment]
+        connect_timeout: float | None = BaseRequest.DEFAULT_NONE,  # type: ignore[assignment]
+        pool_timeout: float | None = BaseRequest.DEFAULT_NONE,  # type: ignore[assignment]
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        read = self._read if read_timeout is BaseRequest.DEFAULT_NONE else read_timeout
+        connect = self._connect if connect_timeout is BaseRequest.DEFAULT_NONE \
+            else connect_timeout
+        pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
+        # aiohttp's `connect` covers waiting for a pooled connection and opening it.
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_read=read, sock_connect=connect,
+            connect=None if pool is None or connect is None else pool + connect,
+        )
+        try:
+            async with self._session.request(method, url, data=_body(request_data),
+                                             timeout=timeout) as response:
+                return response.status, await response.read()
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise TimedOut("Pool timeout: no free connection, or none could be opened; "
+                               "the request was not sent") from exc
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+def _body(request_data: RequestData | None) -> dict[str, str] | aiohttp.FormData | None:
+    """Form fields as PTB encodes them; multipart when files go with them."""
+    if request_data is None:
+        return None
+    fields = request_data.json_parameters
+    files = request_data.multipart_data
+    if not files:
+        return fields or None
+    form = aiohttp.FormData(fields)
+    for name, (filename, content, mime_type) in files.items():
+        form.add_field(name, content, filename=filename, content_type=mime_type)
+    return form
