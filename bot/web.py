@@ -13,7 +13,6 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.calendar import calendar
-from bot.domain import inbound
 from bot.domain.events import upcoming
 from bot.domain.reports import Period, PeriodError, fold, monthly_report
 from bot.report_formats import as_csv, as_json
@@ -41,10 +40,7 @@ async def webhook_view(request: web.Request) -> web.Response:
         update_id = int(payload["update_id"])
     except (ValueError, KeyError, TypeError):
         raise web.HTTPBadRequest(text="not a Telegram update") from None
-    async with services.db.session() as session:
-        new = await inbound.store(session=session, updates=[(update_id, payload)],
-                                  now=services.clock())
-    if new:
+    if await application.bot_data["inbox"].store([(update_id, payload)]):
         await application.update_queue.put(Update.de_json(payload, application.bot))
     return web.Response(text="ok")
 

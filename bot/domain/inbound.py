@@ -1,18 +1,19 @@
 """Inbound updates: stored before Telegram is told they arrived, handled once by update id.
 
 Polling confirms a batch when it asks for the next one, and a webhook call is confirmed by its
-200; either way the update is in the database first. Handling claims the row (stored →
-processing → done); a row claimed by a process that died is taken again after a lease.
+200; either way the update is in the database first. The process that stores an update takes it
+in hand in the same write (status `processing`); an update seen before is not taken again. When
+handled it is `done`; one whose process died is taken over after a lease.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.models import InboundUpdate
@@ -25,41 +26,19 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: datetime
-                ) -> list[int]:
-    """Store updates not seen before; returns the ids that were new."""
+                ) -> set[int]:
+    """Store the updates not seen before, taken in hand by the caller (one write for a whole
+    batch); returns their ids. The others were stored before: handled, or in hand elsewhere."""
     if not updates:
-        return []
-    insert = _insert(session)
-    new = []
-    for update_id, payload in updates:
-        result = await session.exec(insert(InboundUpdate).values(  # type: ignore[call-overload]
-            update_id=update_id, payload=payload, status="stored", received_at=now,
-        ).on_conflict_do_nothing())
-        if result.rowcount == 1:
-            new.append(update_id)
+        return set()
+    rows = [dict(update_id=update_id, payload=payload, status="processing", received_at=now,
+                 claimed_at=now) for update_id, payload in updates]
+    result = await session.exec(_insert(session)(InboundUpdate).values(rows)  # type: ignore[call-overload]
+                                .on_conflict_do_nothing()
+                                .returning(col(InboundUpdate.update_id)))
+    new = set(result.scalars())
     await session.commit()
     return new
-
-
-async def claim(*, session: AsyncSession, update_id: int, now: datetime,
-                lease: timedelta = LEASE) -> bool:
-    """Take the one right to handle an update (an update never stored is stored here first)."""
-    take = update(InboundUpdate).where(
-        col(InboundUpdate.update_id) == update_id,
-        or_(col(InboundUpdate.status) == "stored",
-            (col(InboundUpdate.status) == "processing")
-            & (col(InboundUpdate.claimed_at) < now - lease)),
-    ).values(status="processing", claimed_at=now)
-    result = await session.exec(take)
-    if result.rowcount == 0:
-        inserted = await session.exec(_insert(session)(InboundUpdate).values(  # type: ignore[call-overload]
-            update_id=update_id, payload=None, status="processing", received_at=now,
-            claimed_at=now,
-        ).on_conflict_do_nothing())
-        await session.commit()
-        return inserted.rowcount == 1
-    await session.commit()
-    return True
 
 
 async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
@@ -69,17 +48,18 @@ async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
     await session.commit()
 
 
-async def unfinished(*, session: AsyncSession, now: datetime, lease: timedelta = LEASE,
-                     stored_before: datetime | None = None) -> list[dict]:
-    """Payloads to handle again after a crash: stored but never taken (before `stored_before`,
-    if given, so as not to race a queue that is about to take them), or taken by a process whose
-    lease ran out."""
-    stored = col(InboundUpdate.status) == "stored"
-    if stored_before is not None:
-        stored = stored & (col(InboundUpdate.received_at) < stored_before)
-    rows = await session.exec(select(InboundUpdate.payload).where(
-        col(InboundUpdate.payload).is_not(None),
-        or_(stored, (col(InboundUpdate.status) == "processing")
-            & (col(InboundUpdate.claimed_at) < now - lease)),
-    ).order_by(col(InboundUpdate.update_id)))
-    return [payload for payload in rows if payload]
+async def take_over(*, session: AsyncSession, now: datetime, lease: timedelta = LEASE
+                    ) -> list[tuple[int, dict]]:
+    """Take in hand the updates whose handler stopped before finishing: in hand longer than
+    `lease` (a lease of zero: every unfinished one). One conditional write, so that of two
+    processes doing this at once each update goes to one. Returns (id, payload), oldest first."""
+    since = func.coalesce(col(InboundUpdate.claimed_at), col(InboundUpdate.received_at))
+    result = await session.exec(update(InboundUpdate).where(  # type: ignore[call-overload]
+        col(InboundUpdate.status) != "done", col(InboundUpdate.payload).is_not(None),
+        since <= now - lease,
+    ).values(status="processing", claimed_at=now)
+        .returning(col(InboundUpdate.update_id), col(InboundUpdate.payload))
+        .execution_options(synchronize_session=False))
+    taken = sorted((update_id, payload) for update_id, payload in result if payload)
+    await session.commit()
+    return taken

@@ -11,13 +11,7 @@ from telegram.ext import Application, ContextTypes
 from bot.services import Services
 from bot.telegram import events, helpers, intake, privacy, reports
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.durable import (
-    DurableApplication,
-    DurableBot,
-    replay,
-    replay_job,
-    store_with,
-)
+from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 from bot.telegram.request import AiohttpRequest
@@ -28,12 +22,13 @@ def build_application(services: Services, *, token: str, api_url: str,
     """An Application talking to the Bot API at `api_url` (Telegram, or the local sandbox):
     long polling, or (`webhook`) fed by the web server. Updates are stored before they are
     confirmed and handled once (bot.telegram.durable)."""
+    inbox = Inbox(services)
     bot = DurableBot(
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
         request=AiohttpRequest(connection_pool_size=64),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
         rate_limiter=RetryingRateLimiter() if services.settings.rate_limit else None,
-        store=store_with(services),
+        inbox=inbox,
     )
     builder = (
         Application.builder()
@@ -46,6 +41,7 @@ def build_application(services: Services, *, token: str, api_url: str,
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["inbox"] = inbox
     helpers.register(application)  # its private relay runs before intake (handler group -1)
     reports.register(application)
     events.register(application)  # its conversations take organisers' answers before intake
@@ -77,7 +73,8 @@ async def polling(application: Application, **options: Any) -> AsyncIterator[App
     await initialize(application)
     async with application:
         await application.start()
-        await replay(application)
+        # Telegram lets one process poll: what an earlier run left unfinished is ours at once.
+        await replay(application, immediately=True)
         await application.updater.start_polling(**options)
         try:
             yield application

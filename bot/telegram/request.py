@@ -9,8 +9,6 @@ so the rate limiter's retries work as before.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -72,7 +70,7 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(method, url, data=_body(request_data),
                                              timeout=timeout) as response:
                 return response.status, await response.read()
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
                 raise TimedOut("Pool timeout: no free connection, or none could be opened; "
                                "the request was not sent") from exc
