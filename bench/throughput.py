@@ -178,6 +178,7 @@ async def main() -> None:
     acks = lambda: sum(len(sandbox.bot_messages(u)) for u in users)  # noqa: E731
     await wait(lambda: cards() >= 1 or acks() >= 1, 10)
     acks_before, cards_before = acks(), cards()
+    memory_at_start = rss_mb(bot.pid)
     # Questions answered with a self-service offer or a role choice get no card until the
     # asker decides; count what the router sends straight to helpers.
     bot_cpu, sandbox_cpu = cpu_seconds(bot.pid), time.process_time()
@@ -212,7 +213,8 @@ async def main() -> None:
           f"peerdesk {bot_cpu:.1f} ms (sandbox {bot_sandbox_cpu:.1f} ms)")
     print(f"2. latency at {args.rate:.0f}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(target p99 < 50 ms)")
-    print(f"5. memory: {memory:.0f} MB resident after the run (target < 150 MB)")
+    print(f"5. memory: {memory:.0f} MB resident after the run (target < 150 MB); "
+          f"{memory_at_start:.0f} MB after the first question")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -158,12 +159,24 @@ class Due:
 # --- reading -------------------------------------------------------------------------------------
 
 async def helper(*, session: AsyncSession, user_id: int) -> HelperInfo | None:
-    row = await session.get(Helper, user_id)
-    if row is None:
-        return None
-    roles = await session.exec(select(HelperRole.role).where(HelperRole.helper_id == user_id))
-    return HelperInfo(row.telegram_id, row.name, row.team, tuple(row.languages),
-                      tuple(sorted(roles)), row.available)
+    found = await _helpers(session, col(Helper.telegram_id) == user_id)
+    return found[0] if found else None
+
+
+async def _helpers(session: AsyncSession, *where: Any) -> list[HelperInfo]:
+    """Helpers with their roles, in one query."""
+    rows = await session.exec(select(Helper, HelperRole.role).outerjoin(
+        HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id)).where(*where))
+    roles: dict[int, list[str]] = {}
+    found: dict[int, Helper] = {}
+    for row, role in rows:
+        found[row.telegram_id] = row
+        roles.setdefault(row.telegram_id, [])
+        if role is not None:
+            roles[row.telegram_id].append(role)
+    return [HelperInfo(row.telegram_id, row.name, row.team, tuple(row.languages),
+                       tuple(sorted(roles[row.telegram_id])), row.available)
+            for row in found.values()]
 
 
 async def view(*, session: AsyncSession, ticket_id: int) -> TicketView | None:
@@ -192,12 +205,9 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
     """Whom to call for a ticket: the role's available helpers who speak the asker's language
     first, colleagues from the asker's own team before others. Everyone when nobody of the role
     is available, and with `everyone` all helpers of all roles."""
-    query = select(Helper)
-    if not everyone:
-        query = query.join(HelperRole, HelperRole.helper_id == Helper.telegram_id) \
-            .where(HelperRole.role == ticket.role)
-    helpers = [h for h in [await helper(session=session, user_id=row.telegram_id)
-                           for row in await session.exec(query)] if h and h.is_helper]
+    where = [] if everyone else [col(Helper.telegram_id).in_(
+        select(HelperRole.helper_id).where(HelperRole.role == ticket.role))]
+    helpers = [h for h in await _helpers(session, *where) if h.is_helper]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperInfo) -> tuple[bool, bool, str]:

@@ -85,7 +85,7 @@ class Router:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         self._terms: dict[str, _Term] = defaultdict(_Term)
-        self._phrases: list[tuple[tuple[str, ...], str]] = []  # (basic forms, topic)
+        self._phrases: list[tuple[frozenset[str], str]] = []  # (basic forms, topic)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
         self._word_cache: dict[tuple[str, str], dict[str, float]] = {}
         for topic in knowledge.topics.values():
@@ -127,7 +127,7 @@ class Router:
                     if len(forms) == 1:
                         self._terms[forms[0]].add(topic, weight, lang)
                     elif forms:
-                        self._phrases.append((forms, topic))
+                        self._phrases.append((frozenset(forms), topic))
                         for form in forms:
                             self._terms[form].languages.add(lang)
         mined: set[tuple[str, str]] = set()
@@ -244,7 +244,7 @@ class Router:
             for topic, weight in self._terms[form].weights.items():
                 scores[topic] += weight * quality * share[self._role_of[topic]]
         for forms, topic in self._phrases:
-            if all(form in seen for form in forms):
+            if forms <= seen:
                 scores[topic] += PHRASE
         return scores
 
