@@ -5,7 +5,9 @@ COPY bot ./bot
 COPY knowledge ./knowledge
 COPY data/helpers.example.yaml ./data/
 RUN pip install --no-cache-dir -e .
-ENV PEERDESK_KNOWLEDGE_DIR=/app/knowledge
+ENV PEERDESK_KNOWLEDGE_DIR=/app/knowledge PEERDESK_LEMMA_DIR=/app/lemmas
+# The lemmatizer's dictionaries, built once into the image (the bot runs as nobody).
+RUN python -m bot.domain.lemmas /app/lemmas
 USER nobody
 EXPOSE 8080
 CMD ["sh", "-c", "peerdesk migrate && exec peerdesk serve"]

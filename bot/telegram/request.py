@@ -9,9 +9,13 @@ so the rate limiter's retries work as before.
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+_TOKEN = re.compile(r"/bot[^/\s]+")
 
 
 class AiohttpRequest(BaseRequest):
@@ -76,7 +80,9 @@ class AiohttpRequest(BaseRequest):
                                "the request was not sent") from exc
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            # Some aiohttp errors quote the URL, and the URL holds the token.
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: "
+                               + _TOKEN.sub("/bot<token>", str(exc))) from None
 
 
 def _body(request_data: RequestData | None) -> dict[str, str] | aiohttp.FormData | None:
