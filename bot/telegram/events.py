@@ -39,6 +39,7 @@ from bot.telegram.context import PeerdeskContext
 logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 SEND_CONCURRENCY = 30  # in flight at once; PTB's rate limiter keeps Telegram's pace
+CLAIM_BATCH = 100  # outbox rows taken at a time
 MAX_ATTEMPTS = 8
 
 KIND_NAMES = {
@@ -144,17 +145,21 @@ async def send_outbox(context: PeerdeskContext) -> None:
             services.settings.helpers_language, "An announcement (outbox #{number}) may not have "
             "been sent: the bot stopped while sending it. It is not sent again, so as not to "
             "send it twice; please check the channel.", number=item.id))
-    async with services.db.session() as session:
-        claimed = await domain.claim_due(session=session, now=now, worker=WORKER)
-    if not claimed:
-        return
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def one(item: Claimed) -> None:
         async with gate:
             await _send_one(application, item)
 
-    await asyncio.gather(*(one(item) for item in claimed))
+    # A full batch means more is due: go on at once rather than idle until the next tick (a
+    # broadcast to 300 chats would otherwise pause for a tick after every 100 messages).
+    while True:
+        async with services.db.session() as session:
+            claimed = await domain.claim_due(session=session, now=services.clock(),
+                                             worker=WORKER, limit=CLAIM_BATCH)
+        await asyncio.gather(*(one(item) for item in claimed))
+        if len(claimed) < CLAIM_BATCH:
+            return
 
 
 async def _send_one(application: Application, item: Claimed) -> None:
