@@ -17,6 +17,7 @@ from bot.domain.knowledge import Knowledge
 from bot.domain.models import Outbox, OutboxStatus, TopicLog
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
+from bot.storage import Database
 from tests.test_bot_helpers import ADMIN, GROUP, MARI, ROSTER, Clock, Desk, open_desk
 
 CHANNELS = (-2001, -2002)
@@ -307,3 +308,24 @@ async def test_one_announcement_to_300_chats_within_flood_limits(
         await asyncio.sleep(0.3)
         assert [len(desk.sandbox.bot_messages(c)) for c in chats] == [1] * 300
         assert desk.sandbox.refused_for_flood == 0  # PTB's rate limiter kept Telegram's pace
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_broadcast_larger_than_one_batch_goes_out_in_one_tick(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    chats = [-6000 - n for n in range(130)]
+    sandbox = Sandbox()
+    for chat in chats:
+        sandbox.group(chat, "Tiimi")
+    db = Database(database_url)
+    async with db.session() as session:  # published before the bot starts: its first tick
+        await domain.publish_bulletin(session=session, text="Uusi ohje", link=None,
+                                      channels=chats, send_at=Clock()(), now=Clock()())
+    await db.dispose()
+    # The next tick is ten minutes away: everything must go in the first one.
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+                         outbox_check_seconds=600):
+        await sandbox.wait_until(lambda: all(sandbox.bot_messages(c) for c in chats),
+                                 timeout=30)
+    assert [len(sandbox.bot_messages(c)) for c in chats] == [1] * 130
