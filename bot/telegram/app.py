@@ -16,6 +16,13 @@ from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 from bot.telegram.request import AiohttpRequest
 
+CHECKPOINT_SECONDS = 2.0
+
+
+async def checkpoint_job(context: PeerdeskContext) -> None:
+    """SQLite's log into the database, off the path of the bot's own writes."""
+    await context.services.db.checkpoint()
+
 
 def build_application(services: Services, *, token: str, api_url: str,
                       webhook: bool = False) -> Application:
@@ -52,6 +59,8 @@ def build_application(services: Services, *, token: str, api_url: str,
         lease = services.settings.update_lease_seconds
         application.job_queue.run_repeating(replay_job, interval=max(1.0, lease / 2),
                                             first=lease, name="peerdesk-replay")
+        application.job_queue.run_repeating(checkpoint_job, interval=CHECKPOINT_SECONDS,
+                                            first=CHECKPOINT_SECONDS, name="peerdesk-checkpoint")
     return application
 
 
