@@ -83,6 +83,7 @@ async def main() -> None:
     db = Database(url)
     began = time.perf_counter()
     await seed(db, args.rows, args.tickets)
+    await db.checkpoint()  # as the running bot's job does every few seconds
     print(f"seeded {args.rows:,} topic-log rows and {args.tickets:,} tickets "
           f"in {time.perf_counter() - began:.1f} s ({url.split(':')[0]})")
     period = Period.month("2026-11", ZoneInfo("Europe/Helsinki"))
