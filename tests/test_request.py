@@ -95,3 +95,17 @@ async def test_network_errors_become_network_errors_without_the_token() -> None:
 async def test_a_request_before_initialize_is_refused() -> None:
     with pytest.raises(NetworkError, match="not initialized"):  # PTB wraps it, as for httpx
         await AiohttpRequest().post(f"http://127.0.0.1:1/bot{SANDBOX_TOKEN}/getMe")
+
+
+async def test_the_sandbox_page_api_answers_bad_input_with_400(sandbox) -> None:
+    import aiohttp
+
+    world, api = sandbox
+    async with aiohttp.ClientSession() as client:
+        for body in ("{not json", "[1, 2]"):
+            async with client.post(f"{api}/sandbox/api/users/501/messages", data=body) as r:
+                assert r.status == 400
+        async with client.post(f"{api}/sandbox/api/users/501/messages",
+                               json={"text": "Hei"}) as r:
+            assert r.status == 200 and (await r.json())["text"] == "Hei"
+    assert [m["text"] for m in world.messages[501]] == ["Hei"]

@@ -547,7 +547,7 @@ class Sandbox:
         return web.json_response(self.messages.get(chat_id, []))
 
     async def _api_user_send(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _json(request)
         user_id = int(request.match_info["user_id"])
         if body.get("first_name") or user_id not in self.users:
             self.user(user_id, body.get("first_name") or "Staff", body.get("language_code"))
@@ -563,13 +563,24 @@ class Sandbox:
         return web.json_response(message)
 
     async def _api_user_press(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _json(request)
         try:
             query = await self.press(int(request.match_info["user_id"]), int(body["chat_id"]),
                                      int(body["message_id"]), str(body["data"]))
         except ApiError as exc:
             return exc.response()
         return web.json_response(query)
+
+
+async def _json(request: web.Request) -> dict:
+    """The person side's request body; anything but a JSON object is a 400, not a 500."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
 
 
 def _attachment(kind: str) -> dict:
