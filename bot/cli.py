@@ -301,9 +301,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return asyncio.run(_report(args, settings))
         if args.command == "migrate":
+            from sqlalchemy.exc import SQLAlchemyError
+
             from bot.storage.db import migrate_sync
 
-            migrate_sync(settings.database_url)
+            try:
+                migrate_sync(settings.database_url)
+            except (OSError, SQLAlchemyError) as exc:  # no password or address in the message
+                raise ConfigError("the database at PEERDESK_DATABASE_URL could not be migrated "
+                                  f"({type(exc).__name__})") from None
             return 0
         from bot.runner import run_polling, run_webhook
 

@@ -73,3 +73,16 @@ def test_the_example_env_file_works_as_it_is(tmp_path, monkeypatch) -> None:
     settings = load_settings()
     assert settings.telegram_token is None and settings.helpers_chat_id is None
     assert settings.hours.days == frozenset(range(5)) and settings.sla_for("tvt") == 60
+
+
+def test_a_database_that_cannot_be_reached_stops_the_bot_with_clear_lines(tmp_path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "PEERDESK_DATABASE_URL": "postgresql+asyncpg://peerdesk:hunter2@127.0.0.1:1/x"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "peerdesk: the database at PEERDESK_DATABASE_URL could not be migrated "
+        "(ConnectionRefusedError)",
+        "peerdesk: the database schema could not be upgraded (see the lines above)"]
+    assert "hunter2" not in result.stdout + result.stderr
