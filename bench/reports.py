@@ -90,7 +90,7 @@ async def main() -> None:
     timings = []
     for _ in range(args.repeat):
         began = time.perf_counter()
-        async with db.session() as session:
+        async with db.reading() as session:
             report = await monthly_report(session=session, period=period)
         timings.append(time.perf_counter() - began)
     await db.dispose()

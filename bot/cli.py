@@ -171,7 +171,7 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     services = Services.create(settings)
     lang = args.lang or settings.helpers_language
     try:
-        async with services.db.session() as session:
+        async with services.db.reading() as session:
             report = fold(await monthly_report(
                 session=session, period=period,
                 filters=Filters(team=args.team, role=args.role, language=args.language),

@@ -69,7 +69,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.db.session() as session:
+    async with services.db.reading() as session:
         body = await services.metrics.render(session, services.clock())
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
@@ -93,7 +93,7 @@ async def report_view(request: web.Request) -> web.Response:
         period = Period.month(request.match_info["period"], services.settings.tz)
     except PeriodError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    async with services.db.session() as session:
+    async with services.db.reading() as session:
         report = fold(await monthly_report(session=session, period=period),
                       services.settings.report_min_count)
     if request.match_info["format"] == "csv":

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
+import pytest
+from sqlalchemy import delete, func
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+
 from bot.domain import inbound
-from bot.domain.models import utcnow
+from bot.domain.models import InboundUpdate, utcnow
 from bot.storage import Database
 from bot.storage.db import WAL_AUTOCHECKPOINT_PAGES
 
@@ -28,5 +34,24 @@ async def test_the_log_is_checkpointed_from_another_connection(database_url: str
         path = database_url.split(":///", 1)[1]
         with sqlite3.connect(path) as conn:
             assert conn.execute("SELECT count(*) FROM inboundupdate").fetchone() == (300,)
+    finally:
+        await db.dispose()
+
+
+async def test_a_long_read_does_not_hold_up_writes(database_url: str) -> None:
+    """Reports read beside the bot's writing connection (SQLite has only one of those)."""
+    db = Database(database_url)
+    try:
+        async with db.reading() as report:
+            await report.exec(select(func.count()).select_from(InboundUpdate))  # reading now
+            async with asyncio.timeout(5):  # on SQLite's one writer this would wait for ever
+                async with db.session() as session:
+                    new = await inbound.store(session=session, now=utcnow(),
+                                              updates=[(1, {"update_id": 1})])
+            assert new == {1}
+        if database_url.startswith("sqlite"):
+            async with db.reading() as report:
+                with pytest.raises(OperationalError, match="readonly"):
+                    await report.exec(delete(InboundUpdate))
     finally:
         await db.dispose()

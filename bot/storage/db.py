@@ -38,21 +38,30 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def _sqlite_reader_pragmas(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     """An engine for either backend; SQLite gets WAL and a busy timeout on every connection.
 
     SQLite lets one connection write at a time, and one waiting for the lock sleeps in steps of
     up to 100 ms (its busy handler): under a burst, most of a question's time went to those
     sleeps. One connection, handed out in turn by the pool, queues the work without sleeping.
     Sessions always end their transaction, so the pool's reset on return (one more round trip
-    to aiosqlite's thread per session) is left out."""
+    to aiosqlite's thread per session) is left out. `readers`: two read-only connections for
+    long reads, which SQLite's write-ahead log lets run beside the writer."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=1, max_overflow=0,
+        engine = create_async_engine(url, pool_size=2 if readers else 1, max_overflow=0,
                                      pool_reset_on_return=None)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect",
+                     _sqlite_reader_pragmas if readers else _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 
@@ -63,14 +72,26 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self._path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        database = self.engine.url.database
+        self._path = database if self.engine.dialect.name == "sqlite" and database \
+            and database != ":memory:" else None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        self._reader = create_engine(url, readers=True) if self._path else None
+        self._readings = self._sessions if self._reader is None else async_sessionmaker(
+            self._reader, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for long reads (reports, metrics). On SQLite it reads through connections
+        of its own, so that a report never holds up the bot's one writing connection."""
+        async with self._readings() as session:
             yield session
 
     async def schema_is_current(self) -> bool:
@@ -100,6 +121,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

@@ -108,7 +108,7 @@ def rsvp_buttons(event: Event, tally: Counts) -> InlineKeyboardMarkup | None:
 async def _agenda(services: Services, event: Event) -> str:
     """The month's most asked topics, as the agenda of the coaches' monthly meeting."""
     lang = event.language
-    async with services.db.session() as session:
+    async with services.db.reading() as session:
         report = await monthly_report(session=session, period=Period.containing(
             services.clock(), services.settings.tz), trend_months=0)
     if not report.by_topic:
