@@ -85,22 +85,24 @@ async def wait(condition, timeout: float) -> None:  # type: ignore[no-untyped-de
 
 
 async def start(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
-    """A bot process; with BENCH_PROFILE=FILE.svg the peerdesk bot runs under py-spy."""
+    """A bot process in a process group of its own; with BENCH_PROFILE=FILE the peerdesk bot runs
+    under `py-spy record` (raw format; the CPU and memory figures are then py-spy's)."""
     profile = os.environ.get("BENCH_PROFILE")
     if profile and argv[:2] == ["-m", "bot"]:
         spy = str(Path(sys.executable).with_name("py-spy"))
         return await asyncio.create_subprocess_exec(
             spy, "record", "-o", profile, "--format", "raw", "-r", "200", "--",
-            sys.executable, *argv, env={**os.environ, **env},
+            sys.executable, *argv, env={**os.environ, **env}, start_new_session=True,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     return await asyncio.create_subprocess_exec(
-        sys.executable, *argv, env={**os.environ, **env},
+        sys.executable, *argv, env={**os.environ, **env}, start_new_session=True,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
-    # py-spy writes its profile when interrupted; the bot stops on either signal.
-    process.send_signal(signal.SIGINT if os.environ.get("BENCH_PROFILE") else signal.SIGTERM)
+    # The whole group: under py-spy the bot is its child. py-spy writes its profile when
+    # interrupted; the bot stops on either signal.
+    os.killpg(process.pid, signal.SIGINT if os.environ.get("BENCH_PROFILE") else signal.SIGTERM)
     await process.wait()
 
 
