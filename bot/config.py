@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from platformdirs import user_cache_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import LANGUAGES, ROLES
+from bot.domain.lemmas import DEFAULT_FOLDER as DEFAULT_LEMMA_FOLDER
 from bot.domain.officehours import OfficeHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Europe/Helsinki"
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
-    lemma_dir: Path = Path(user_cache_dir("peerdesk")) / "lemmas"  # built once per machine
+    lemma_dir: Path = DEFAULT_LEMMA_FOLDER  # the lemmatizer's tries, built once per machine
     max_question_chars: int = Field(default=3000, ge=100, le=3500)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(default=8080, ge=0, le=65535)

@@ -1,9 +1,9 @@
 """Basic forms of words, and the language of a text, from simplemma's dictionaries.
 
 simplemma's Finnish, Swedish and English dictionaries take ~460 MB as Python dicts and ~60 MB in
-its low-memory form. As MARISA tries (simplemma's `marisa-trie` extra) they take 24 MB on disk,
-and memory-mapped only the pages a lookup touches count toward the bot's memory; opening them
-takes milliseconds instead of seconds. The tries are built once per machine, in a child process
+its low-memory form. As MARISA tries (simplemma's `marisa-trie` extra) they take 24 MB, mapped
+from disk rather than read (the kernel may drop those pages under pressure); opening them takes
+milliseconds instead of seconds. The tries are built once per machine, in a child process
 so that the ~200 MB the build needs is never part of the bot, and written atomically, so that
 processes starting together never read half a file.
 
@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,9 +81,6 @@ class MappedDictionaries:
             trie.mmap(str(_path(self._folder, lang)))
             found = self._open[lang] = TrieWrapDict(trie)
         return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._open)
 
 
 class Lemmas:
