@@ -59,8 +59,10 @@ def build_application(services: Services, *, token: str, api_url: str,
         lease = services.settings.update_lease_seconds
         application.job_queue.run_repeating(replay_job, interval=max(1.0, lease / 2),
                                             first=lease, name="peerdesk-replay")
-        application.job_queue.run_repeating(checkpoint_job, interval=CHECKPOINT_SECONDS,
-                                            first=CHECKPOINT_SECONDS, name="peerdesk-checkpoint")
+        if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
+            application.job_queue.run_repeating(checkpoint_job, interval=CHECKPOINT_SECONDS,
+                                                first=CHECKPOINT_SECONDS,
+                                                name="peerdesk-checkpoint")
     return application
 
 
