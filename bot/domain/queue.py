@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, case, literal, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -29,6 +29,7 @@ from bot.domain.models import (
     TicketMessage,
     TicketStatus,
     TopicLog,
+    UtcDateTime,
 )
 from bot.domain.officehours import OfficeHours
 
@@ -287,18 +288,16 @@ async def begin_delivery(*, session: AsyncSession, ticket_id: int, now: datetime
         await remember(session=session, chat_id=acknowledgement[0],
                        message_id=acknowledgement[1], ticket_id=ticket_id, kind=Kind.ACK,
                        commit=False)
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        await session.commit()
-        return None
-    result = await session.exec(
+    # Each role's first reminder time, chosen in SQL: the row is taken and read in one statement.
+    due = case({role: literal(policy.unclaimed_due(role, now), UtcDateTime()) for role in ROLES},
+               value=col(Ticket.role), else_=literal(policy.unclaimed_due("", now), UtcDateTime()))
+    ticket = (await session.exec(
         update(Ticket).where(
             col(Ticket.id) == ticket_id, col(Ticket.delivered_at).is_(None),
             col(Ticket.status) == TicketStatus.OPEN, col(Ticket.routing) != Routing.ASKED,
-        ).values(delivered_at=now, sla_level=0,
-                 sla_due_at=policy.unclaimed_due(ticket.role, now))
-    )  # the session's `ticket` takes the new values (synchronize_session)
-    if result.rowcount != 1:
+        ).values(delivered_at=now, sla_level=0, sla_due_at=due).returning(Ticket)
+    )).scalar_one_or_none()
+    if ticket is None:
         await session.commit()
         return None
     view = await _view(session, ticket)
