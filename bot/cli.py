@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_long(main: Coroutine[Any, Any, int]) -> int:
     """The bot itself runs on uvloop where it is installed: its event loop costs a fraction of
     asyncio's per callback, and every database call and HTTP request is a few callbacks
-    (bench/throughput.py: about 10 % more questions a second, half the p99 latency)."""
+    (bench/throughput.py: 5–10 % more questions a second, half the p99 latency)."""
     try:
         import uvloop
     except ImportError:

@@ -60,6 +60,6 @@ async def take_over(*, session: AsyncSession, now: datetime, lease: timedelta = 
     ).values(status="processing", claimed_at=now)
         .returning(col(InboundUpdate.update_id), col(InboundUpdate.payload))
         .execution_options(synchronize_session=False))
-    taken = sorted((update_id, payload) for update_id, payload in result if payload)
+    taken = sorted((update_id, payload) for update_id, payload in result)
     await session.commit()
     return taken

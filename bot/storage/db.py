@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +45,14 @@ def _sqlite_reader_pragmas(dbapi_connection, record) -> None:  # type: ignore[no
     cursor.close()
 
 
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     """An engine for either backend; SQLite gets WAL and a busy timeout on every connection.
 
@@ -55,8 +63,8 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     to aiosqlite's thread per session) is left out. `readers`: two read-only connections for
     long reads, which SQLite's write-ahead log lets run beside the writer."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
+        path = sqlite_file(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=2 if readers else 1, max_overflow=0,
                                      pool_reset_on_return=None)
@@ -72,9 +80,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        database = self.engine.url.database
-        self._path = database if self.engine.dialect.name == "sqlite" and database \
-            and database != ":memory:" else None
+        self._path = sqlite_file(url)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -109,7 +115,7 @@ class Database:
         """SQLite: copy the write-ahead log into the database from a connection of its own, in a
         thread, without waiting for (or holding up) the bot's writes; the pages left in the log,
         or None on PostgreSQL."""
-        if self.engine.dialect.name != "sqlite" or not self._path:
+        if self._path is None:
             return None
 
         def passive() -> int:
