@@ -69,8 +69,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     # Data protection: question and answer texts older than this many days are erased.
     retention_days: int = Field(default=365, ge=1, le=3650)
-    # An update in a process's hands longer than this is taken over by another (or on restart).
-    update_lease_seconds: float = Field(default=120, ge=1, le=3600)
+    # A bot process whose heartbeat is older than this is taken to be gone: its unfinished
+    # updates and unsent messages are taken over. A living process is never overtaken.
+    update_lease_seconds: float = Field(default=30, ge=1, le=3600)
     log_format: str = Field(default="text", pattern="^(text|json)$")
     # Telegram's flood limits on outgoing messages. Off only for benchmarks, or for a local Bot
     # API server that has no limits.

@@ -25,6 +25,8 @@ class Metrics:
         self.send_failures = Counter("peerdesk_send_failures", "Messages Telegram refused for "
                                      "good or that failed after retries", ["kind"],
                                      registry=self.registry)
+        self.poison_updates = Counter("peerdesk_unreadable_updates", "Updates that could not be "
+                                      "read or handled, set aside", registry=self.registry)
         self.tickets = Gauge("peerdesk_tickets", "Tickets by state", ["state"],
                              registry=self.registry)
         self.outbox_backlog = Gauge("peerdesk_outbox_backlog", "Outbox rows due and not sent",

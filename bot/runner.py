@@ -17,8 +17,7 @@ from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
 from bot.storage.db import migrate_in_child
-from bot.telegram.app import build_application, initialize, polling
-from bot.telegram.durable import replay
+from bot.telegram.app import build_application, initialize, polling, running
 from bot.web import init_app
 
 logger = logging.getLogger(__name__)
@@ -53,10 +52,8 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
                                   settings.web_port if settings.web_port is not None else 8080)
     try:
         await initialize(application)
-        async with application:
-            await application.start()
+        async with application, running(application):
             try:
-                await replay(application)
                 await application.bot.set_webhook(
                     f"{settings.webhook_url}/telegram/webhook",
                     secret_token=settings.webhook_secret.get_secret_value(),
@@ -64,7 +61,7 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
                 logger.info("peerdesk is serving the webhook")
                 await stop.wait()
             finally:
-                await application.stop()
+                logger.info("peerdesk is stopping")
     except InvalidToken:
         raise ConfigError(
             "PEERDESK_TELEGRAM_TOKEN was refused by the Bot API: check it with BotFather"

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import Settings
+from bot.domain import workers
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.models import utcnow
+from bot.domain.queue import Desk, Policy
 from bot.domain.routing import Router
 from bot.metrics import Metrics
 from bot.storage import Database
@@ -24,6 +26,13 @@ class Services:
     router: Router
     clock: Callable[[], datetime] = field(default=utcnow)  # tests move time forward
     metrics: Metrics = field(default_factory=Metrics)
+    worker_id: str = field(default_factory=workers.new_id)  # this process, in the database
+    # Where cards go: the helpers' forum group, or None (cards go privately). Asked from
+    # Telegram once at start (bot.telegram.app); until then the configured group is assumed.
+    forum: int | None = None
+    # Called after a commit that queued outbox rows, so that the sender need not wait a tick.
+    wake_sender: Callable[[], None] = field(default=lambda: None)
+    policy: Policy = field(init=False)  # how long tickets may wait: built once, here
 
     @classmethod
     def create(cls, settings: Settings, knowledge: Knowledge | None = None,
@@ -31,6 +40,18 @@ class Services:
         knowledge = knowledge or load_knowledge(settings.knowledge_dir)
         return cls(settings=settings, db=Database(settings.database_url), knowledge=knowledge,
                    router=router or Router(knowledge, Lemmas(settings.lemma_dir)))
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.forum = self.forum if self.forum is not None else settings.helpers_chat_id
+        self.policy = Policy(hours=settings.hours, sla_minutes=settings.sla_minutes,
+                             default_minutes=settings.sla_default_minutes,
+                             reopen_days=settings.reopen_days)
+
+    @property
+    def desk(self) -> Desk:
+        """Where a ticket's messages go: the rules, the forum (as found at start), the admins."""
+        return Desk(policy=self.policy, forum=self.forum, admins=self.settings.admin_ids)
 
     def role_name(self, role: str, language: str) -> str:
         return self.knowledge.roles[role].name[language]

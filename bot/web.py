@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 
 from aiohttp import web
-from telegram import Update
 from telegram.ext import Application
 
 from bot.calendar import calendar
@@ -40,8 +39,10 @@ async def webhook_view(request: web.Request) -> web.Response:
         update_id = int(payload["update_id"])
     except (ValueError, KeyError, TypeError):
         raise web.HTTPBadRequest(text="not a Telegram update") from None
-    if await application.bot_data["inbox"].store([(update_id, payload)]):
-        await application.update_queue.put(Update.de_json(payload, application.bot))
+    update = await application.bot_data["inbox"].receive(
+        {**payload, "update_id": update_id}, application.bot)
+    if update is not None:
+        await application.update_queue.put(update)
     return web.Response(text="ok")
 
 

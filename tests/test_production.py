@@ -229,7 +229,8 @@ async def test_a_question_stored_but_never_acknowledged_is_acknowledged_when_it_
     async with running.services.db.session() as session:
         await intake.submit_question(session=session, router=running.services.router,
                                      asker_id=7001, chat_id=7001, message_id=1,
-                                     text="Miten tiimin työnjako kannattaa sopia?")
+                                     text="Miten tiimin työnjako kannattaa sopia?",
+                                     desk=running.services.desk)
     # Telegram delivers the same message again (it was never confirmed).
     message = await running.sandbox.send(7001, "Miten tiimin työnjako kannattaa sopia?")
     assert message["message_id"] == 1

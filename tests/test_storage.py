@@ -20,7 +20,7 @@ async def test_the_log_is_checkpointed_from_another_connection(database_url: str
     db = Database(database_url)
     try:
         async with db.session() as session:
-            await inbound.store(session=session, now=utcnow(),
+            await inbound.store(session=session, now=utcnow(), worker="w",
                                 updates=[(n, {"update_id": n, "text": "x" * 500})
                                          for n in range(1, 301)])
         left = await db.checkpoint()
@@ -46,7 +46,7 @@ async def test_a_long_read_does_not_hold_up_writes(database_url: str) -> None:
             await report.exec(select(func.count()).select_from(InboundUpdate))  # reading now
             async with asyncio.timeout(5):  # on SQLite's one writer this would wait for ever
                 async with db.session() as session:
-                    new = await inbound.store(session=session, now=utcnow(),
+                    new = await inbound.store(session=session, now=utcnow(), worker="w",
                                               updates=[(1, {"update_id": 1})])
             assert new == {1}
         if database_url.startswith("sqlite"):

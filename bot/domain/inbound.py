@@ -2,41 +2,46 @@
 
 Polling confirms a batch when it asks for the next one, and a webhook call is confirmed by its
 200; either way the update is in the database first. The process that stores an update takes it
-in hand in the same write (status `processing`); an update seen before is not taken again. When
-handled it is `done`; one whose process died is taken over after a lease.
+in hand in the same write (status `processing`, `worker` = that process); an update seen before
+is not taken again. When handled it is `done`. One whose process has stopped (no heartbeat, see
+bot.domain.workers) is taken over; never one whose owner is alive, however slow. An update that
+cannot be read is set aside as `poison`, without its payload.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.models import InboundUpdate
-
-LEASE = timedelta(minutes=2)  # an update in hand longer than this is taken to be abandoned
+from bot.domain import workers
+from bot.domain.models import InboundUpdate, UpdateStatus
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
     return postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: datetime
-                ) -> set[int]:
-    """Store the updates not seen before, taken in hand by the caller (one write for a whole
-    batch); returns their ids. The others were stored before: handled, or in hand elsewhere."""
+async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]], now: datetime,
+                worker: str) -> set[int]:
+    """Store the updates not seen before, taken in hand by `worker` (one write for a whole
+    batch); returns their ids. The others were stored before: handled, or in hand elsewhere.
+    A payload of None is an update that could not be read: set aside at once."""
     if not updates:
         return set()
-    rows = [dict(update_id=update_id, payload=payload, status="processing", received_at=now,
-                 claimed_at=now) for update_id, payload in updates]
+    rows = [dict(update_id=update_id, payload=payload, worker=worker, received_at=now,
+                 claimed_at=now,
+                 status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
+            for update_id, payload in updates]
     result = await session.exec(_insert(session)(InboundUpdate).values(rows)  # type: ignore[call-overload]
                                 .on_conflict_do_nothing()
-                                .returning(col(InboundUpdate.update_id)))
-    new = set(result.scalars())
+                                .returning(col(InboundUpdate.update_id),
+                                           col(InboundUpdate.status)))
+    new = {update_id for update_id, status in result if status == UpdateStatus.PROCESSING}
     await session.commit()
     return new
 
@@ -44,22 +49,49 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict]], now: 
 async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
     """Handled: the id stays (a repeat is recognised), the payload (personal data) goes."""
     await session.exec(update(InboundUpdate).where(col(InboundUpdate.update_id) == update_id)
-                       .values(status="done", processed_at=now, payload=None))
+                       .values(status=UpdateStatus.DONE, processed_at=now, payload=None))
     await session.commit()
 
 
-async def take_over(*, session: AsyncSession, now: datetime, lease: timedelta = LEASE
-                    ) -> list[tuple[int, dict]]:
-    """Take in hand the updates whose handler stopped before finishing: in hand longer than
-    `lease` (a lease of zero: every unfinished one). One conditional write, so that of two
-    processes doing this at once each update goes to one. Returns (id, payload), oldest first."""
-    since = func.coalesce(col(InboundUpdate.claimed_at), col(InboundUpdate.received_at))
+async def set_aside(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """An update that cannot be read or handled: kept as an id only, never tried again.
+    True when it was not set aside before (report it once)."""
+    result = await session.exec(update(InboundUpdate).where(
+        col(InboundUpdate.update_id) == update_id,
+        col(InboundUpdate.status) != UpdateStatus.POISON,
+    ).values(status=UpdateStatus.POISON, processed_at=now, payload=None))
+    await session.commit()
+    return result.rowcount == 1
+
+
+async def take_over(*, session: AsyncSession, now: datetime, wall: datetime, worker: str,
+                    timeout: timedelta, everything: bool = False) -> list[tuple[int, dict]]:
+    """Take in hand the updates of processes that have stopped (no heartbeat within `timeout`);
+    `everything`: whatever another process holds (polling at start: Telegram lets only one
+    process poll). Heartbeats are in real time (`wall`), whatever clock the rest keeps. One
+    conditional write, so that of two (living) processes doing this at once each update goes
+    to one. Returns (id, payload), oldest first."""
+    owner = col(InboundUpdate.worker)
+    not_mine = owner.is_(None) | (owner != worker)
+    owner_gone = owner.is_(None) | owner.not_in(workers.alive(now=wall, timeout=timeout))
     result = await session.exec(update(InboundUpdate).where(  # type: ignore[call-overload]
-        col(InboundUpdate.status) != "done", col(InboundUpdate.payload).is_not(None),
-        since <= now - lease,
-    ).values(status="processing", claimed_at=now)
+        col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]),
+        col(InboundUpdate.payload).is_not(None), not_mine,
+        *([] if everything else [owner_gone]),
+    ).values(status=UpdateStatus.PROCESSING, claimed_at=now, worker=worker)
         .returning(col(InboundUpdate.update_id), col(InboundUpdate.payload))
         .execution_options(synchronize_session=False))
     taken = sorted((update_id, payload) for update_id, payload in result)
     await session.commit()
     return taken
+
+
+async def hand_back(*, session: AsyncSession, worker: str, update_ids: set[int]) -> None:
+    """Stopping in good order: updates taken but not begun go back, for the next process."""
+    if update_ids:
+        await session.exec(update(InboundUpdate).where(
+            col(InboundUpdate.update_id).in_(update_ids),
+            col(InboundUpdate.worker) == worker,
+            col(InboundUpdate.status) == UpdateStatus.PROCESSING,
+        ).values(status=UpdateStatus.STORED, worker=None))
+        await session.commit()

@@ -11,6 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
+from bot.domain import queue
 from bot.domain.models import Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
 from bot.domain.routing import Router
 
@@ -123,9 +124,11 @@ def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
 
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
-    text: str, language_hint: str | None = None, now: datetime | None = None,
+    text: str, desk: queue.Desk, language_hint: str | None = None, now: datetime | None = None,
 ) -> Receipt:
-    """Store the question as a routed ticket; the same Telegram message twice gives one ticket."""
+    """Store the question as a routed ticket, its card queued for the helpers in the same
+    transaction when it can go to them at once; the same Telegram message twice gives one
+    ticket."""
     existing = (
         await session.exec(
             select(Ticket).where(Ticket.asker_chat_id == chat_id,
@@ -150,6 +153,8 @@ async def submit_question(
     await session.flush()
     if not decision.ask:
         session.add(_log(ticket, staff.team if staff else None, now))
+        if ticket.status == TicketStatus.OPEN:
+            await queue.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket, decision.roles, decision.answer)
 
@@ -160,7 +165,8 @@ async def _own_ticket(session: AsyncSession, ticket_id: int, asker_id: int) -> T
 
 
 async def choose_role(
-    *, session: AsyncSession, router: Router, ticket_id: int, asker_id: int, role: str
+    *, session: AsyncSession, router: Router, ticket_id: int, asker_id: int, role: str,
+    desk: queue.Desk, now: datetime,
 ) -> Receipt | None:
     """The asker picks the kind of helper for an unclear question; None if not theirs to pick."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
@@ -169,16 +175,19 @@ async def choose_role(
     ticket.role = role
     ticket.topic = router.best_topic(ticket.text or "", role)
     ticket.routing = Routing.CHOSEN
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now
     session.add(ticket)
     staff = await session.get(Staff, asker_id)
     session.add(_log(ticket, staff.team if staff else None, ticket.updated_at))
+    if ticket.status == TicketStatus.OPEN:
+        await queue.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
 
 
 async def resolve_self_service(
-    *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool
+    *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: queue.Desk,
+    now: datetime,
 ) -> Receipt | None:
     """The asker says whether the self-service answer was enough; None if already decided."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
@@ -186,19 +195,23 @@ async def resolve_self_service(
         return None
     ticket.status = TicketStatus.CLOSED if helped else TicketStatus.OPEN
     ticket.self_served = helped
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now
     session.add(ticket)
+    if not helped and ticket.routing != Routing.ASKED:
+        await queue.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
 
 
-async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int) -> Receipt | None:
-    """Hide the asker's identity on a ticket no helper has taken yet."""
+async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int,
+                         desk: queue.Desk, now: datetime) -> Receipt | None:
+    """Hide the asker's identity on a ticket no helper has taken yet; its cards are edited."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
     if ticket is None or ticket.status not in (TicketStatus.OFFERED, TicketStatus.OPEN):
         return None
     ticket.anonymous = True
-    ticket.updated_at = utcnow()
+    ticket.updated_at = now
     session.add(ticket)
+    await queue.edit_cards(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -217,27 +217,63 @@ class Bulletin(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default=utcnow)
 
 
+class OutboxKind(StrEnum):
+    """What one outbox row sends. Announcements (events and bulletins) and everything a ticket
+    causes besides the immediate reply to the person who wrote."""
+
+    ANNOUNCE = "announce"
+    REMINDER = "reminder"
+    CHANGE = "change"
+    CANCEL = "cancel"
+    BULLETIN = "bulletin"
+    COUNTS = "counts"  # the RSVP counts edited on every announcement of an event
+    CARD = "card"  # make a ticket visible to helpers: its topic and card, or a private card
+    COPY = "copy"  # relay a message: a helper's answer to the asker, a follow-up to helpers
+    NOTE = "note"  # a message about a ticket, rendered from a template when sent
+    EDIT_CARDS = "edit_cards"  # show a ticket's new state on its cards
+    EDIT_TOPIC = "edit_topic"  # rename a ticket's forum topic (after a reroute)
+
+
+class Priority(IntEnum):
+    """What goes first when more is due than Telegram takes: what a person is waiting for,
+    then new tickets, then reminders, then opening the topics of tickets already listed, then
+    announcements."""
+
+    RELAY = 0
+    CARD = 1
+    ALERT = 2
+    TOPIC = 3
+    ANNOUNCE = 4
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"  # claimed by one sender; `lease_until` says until when
+    SENDING = "sending"  # claimed by one sender (`worker`), taken back only if it is gone
     SENT = "sent"
     DROPPED = "dropped"  # no longer meaningful (a reminder for a started or cancelled event)
     FAILED = "failed"  # the chat refuses for good (bot removed); admins were told
-    UNCERTAIN = "uncertain"  # the sender died mid-send: not resent, so never twice; admins told
+    UNCERTAIN = "uncertain"  # an announcement's sender died mid-send: not resent; admins told
 
 
 class Outbox(SQLModel, table=True):
-    """One message to one chat at one time, sent exactly once. `key` makes scheduling
-    idempotent: the same announcement or reminder is never queued twice."""
+    """One message to one chat at one time, sent once by a background sender (bot.domain.outbox)
+    and written in the same transaction as the change that causes it. `key` makes scheduling
+    idempotent: the same announcement or reminder is never queued twice. `params` hold ids and
+    template names only, never a name or a question text: those are read when it is sent."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "priority", "due_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160, sa_column_kwargs={"unique": True})
-    kind: str = Field(max_length=16)  # announce, reminder, change, cancel, bulletin, counts
+    kind: OutboxKind = Field(sa_type=String(16))
+    priority: int = Field(default=Priority.ANNOUNCE)
+    ticket_id: int | None = Field(default=None, index=True)
+    params: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     event_id: int | None = Field(default=None, index=True)
     bulletin_id: int | None = None
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    due_at: datetime = _ts(nullable=False, index=True)
-    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16), index=True)
+    due_at: datetime = _ts(nullable=False)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16))
     attempts: int = 0
     lease_until: datetime | None = _ts(nullable=True)
     worker: str | None = Field(default=None, max_length=64)
@@ -246,14 +282,27 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
 
 
+class RsvpAnswer(StrEnum):
+    YES = "yes"
+    PLUS = "plus"  # coming with a colleague (an avec)
+    NO = "no"
+
+
 class Rsvp(SQLModel, table=True):
     """Who is coming: one answer per person and event; a later press changes it."""
 
     event_id: int = Field(primary_key=True)
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    answer: str = Field(max_length=8)  # yes, plus (with a colleague), no
+    answer: RsvpAnswer = Field(sa_type=String(8))
     waiting: bool = False  # on the waiting list (capacity reached)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class UpdateStatus(StrEnum):
+    STORED = "stored"
+    PROCESSING = "processing"  # in hand of `worker`
+    DONE = "done"
+    POISON = "poison"  # could not be read or handled: set aside without its payload
 
 
 class InboundUpdate(SQLModel, table=True):
@@ -263,7 +312,17 @@ class InboundUpdate(SQLModel, table=True):
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     payload: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = Field(default="stored", max_length=16, index=True)  # stored, processing, done
+    status: UpdateStatus = Field(default=UpdateStatus.STORED, sa_type=String(16), index=True)
+    worker: str | None = Field(default=None, max_length=64)  # the process that has it in hand
     received_at: datetime = _ts(nullable=False, default=utcnow)
     claimed_at: datetime | None = _ts(nullable=True)  # when a process began handling it
     processed_at: datetime | None = _ts(nullable=True)
+
+
+class Worker(SQLModel, table=True):
+    """A running bot process. Its heartbeat says it is alive: what it holds (updates in hand,
+    outbox rows being sent) is taken over only once the heartbeat has stopped."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = _ts(nullable=False, default=utcnow)
+    heartbeat_at: datetime = _ts(nullable=False, default=utcnow, index=True)

@@ -13,23 +13,25 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, literal, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
+from bot.domain import outbox
 from bot.domain.models import (
     Helper,
     HelperRole,
+    OutboxKind,
+    Priority,
     Routing,
     Staff,
     Ticket,
     TicketMessage,
     TicketStatus,
     TopicLog,
-    UtcDateTime,
 )
 from bot.domain.officehours import OfficeHours
 
@@ -71,6 +73,15 @@ class Policy:
     def answer_due(self, since: datetime) -> datetime:
         """A claimed ticket's asker should hear back within one working day."""
         return self.hours.add_working_minutes(since, self.hours.minutes_per_day)
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """The rules and the addresses that decide what a change to a ticket sends, and where."""
+
+    policy: Policy
+    forum: int | None = None  # the helpers' forum group; None: cards go to helpers privately
+    admins: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,48 +279,70 @@ async def remember(*, session: AsyncSession, chat_id: int, message_id: int, tick
         await session.commit()
 
 
-# --- delivery and the forum topic ----------------------------------------------------------------
+# --- telling the helpers -------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A ticket to tell the helpers about, and whom to call, best first."""
-
-    ticket: TicketView
-    helpers: list[HelperInfo]
+def _note(session: AsyncSession, ticket: Ticket, chat_id: int, template: str, now: datetime,
+          priority: Priority = Priority.RELAY, **params: Any) -> None:
+    outbox.add(session, kind=OutboxKind.NOTE, chat_id=chat_id, now=now, priority=priority,
+               ticket_id=ticket.id, params={"template": template, **params})
 
 
-async def begin_delivery(*, session: AsyncSession, ticket_id: int, now: datetime,
-                         policy: Policy, acknowledgement: tuple[int, int] | None = None,
-                         ) -> Delivery | None:
-    """Take the right to tell the helpers about a ticket; None if it is not (or no longer) to be
-    delivered, or another task got there first. The asker's acknowledgement (chat, message), if
-    given, is noted in the same transaction: one write per question instead of two."""
-    if acknowledgement is not None:
-        await remember(session=session, chat_id=acknowledgement[0],
-                       message_id=acknowledgement[1], ticket_id=ticket_id, kind=Kind.ACK,
-                       commit=False)
-    # Each role's first reminder time, chosen in SQL: the row is taken and read in one statement.
-    due = case({role: literal(policy.unclaimed_due(role, now), UtcDateTime()) for role in ROLES},
-               value=col(Ticket.role), else_=literal(policy.unclaimed_due("", now), UtcDateTime()))
-    ticket = (await session.exec(
-        update(Ticket).where(
-            col(Ticket.id) == ticket_id, col(Ticket.delivered_at).is_(None),
-            col(Ticket.status) == TicketStatus.OPEN, col(Ticket.routing) != Routing.ASKED,
-        ).values(delivered_at=now, sla_level=0, sla_due_at=due).returning(Ticket)
-    )).scalar_one_or_none()
-    if ticket is None:
-        await session.commit()
-        return None
+async def _helper_chats(session: AsyncSession, ticket: Ticket) -> list[int]:
+    """Without a forum: whoever holds the ticket, else everyone who got its card."""
+    cards = [chat for chat, _ in await card_messages(session=session, ticket_id=_id(ticket))]
+    if ticket.claimed_by is not None and ticket.claimed_by in cards:
+        return [ticket.claimed_by]
+    return cards or ([ticket.claimed_by] if ticket.claimed_by else [])
+
+
+async def _to_helpers(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime, *,
+                      kind: OutboxKind = OutboxKind.NOTE, priority: Priority = Priority.RELAY,
+                      params: dict[str, Any]) -> None:
+    """A message about the ticket to its helpers: into its forum topic, or privately."""
+    chats = [desk.forum] if desk.forum is not None else await _helper_chats(session, ticket)
+    for chat in chats:
+        outbox.add(session, kind=kind, chat_id=chat, now=now, priority=priority,
+                   ticket_id=ticket.id, params=params)
+
+
+def _to_asker(session: AsyncSession, ticket: Ticket, template: str, now: datetime,
+              **params: Any) -> None:
+    if ticket.asker_chat_id is not None:
+        _note(session, ticket, ticket.asker_chat_id, template, now, **params)
+
+
+async def edit_cards(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime) -> None:
+    """Show the ticket's new state on its cards (a burst of changes becomes one edit)."""
+    await outbox.add_once(session, kind=OutboxKind.EDIT_CARDS, chat_id=desk.forum or 0,
+                          ticket_id=_id(ticket), now=now, priority=Priority.ALERT)
+
+
+def _id(ticket: Ticket) -> int:
+    assert ticket.id is not None
+    return ticket.id
+
+
+async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime
+                         ) -> None:
+    """The ticket waits for a helper: its card is queued in the caller's transaction (the
+    forum group, or each of the role's helpers privately), and the reminder clock starts."""
+    ticket.sla_level, ticket.sla_due_at = 0, desk.policy.unclaimed_due(ticket.role, now)
+    session.add(ticket)
+    if desk.forum is not None:
+        outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
+                   priority=Priority.CARD, ticket_id=_id(ticket), key=f"card:{ticket.id}")
+        return
     view = await _view(session, ticket)
-    helpers = await recipients(session=session, ticket=view)
-    await session.commit()
-    return Delivery(view, helpers)
+    for helper in await recipients(session=session, ticket=view):
+        outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
+                   priority=Priority.CARD, ticket_id=_id(ticket))
 
 
-async def undo_delivery(*, session: AsyncSession, ticket_id: int) -> None:
-    """Nothing reached the helpers: let the next sweep try again."""
-    await session.exec(update(Ticket).where(col(Ticket.id) == ticket_id)
-                       .values(delivered_at=None, sla_due_at=None))
+async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime) -> None:
+    """The helpers can see these tickets (a card, or a listing with a Claim button)."""
+    await session.exec(update(Ticket).where(col(Ticket.id).in_(ticket_ids),
+                                            col(Ticket.delivered_at).is_(None))
+                       .values(delivered_at=now))
     await session.commit()
 
 
@@ -319,84 +352,126 @@ async def set_thread(*, session: AsyncSession, ticket_id: int, thread_id: int | 
     await session.commit()
 
 
-async def undelivered(*, session: AsyncSession, now: datetime, policy: Policy) -> list[int]:
-    """Tickets that should have reached the helpers and have not: a delivery interrupted by a
-    crash, or a question whose asker never chose a role (it goes to the router's best guess)."""
+async def card_in(*, session: AsyncSession, ticket_id: int, chat_id: int) -> int | None:
+    """The message id of the ticket's card in that chat, if it has one."""
+    return (await session.exec(select(TicketMessage.message_id).where(
+        TicketMessage.ticket_id == ticket_id, TicketMessage.chat_id == chat_id,
+        TicketMessage.kind == Kind.CARD))).first()
+
+
+async def unchosen(*, session: AsyncSession, now: datetime, desk: Desk) -> list[int]:
+    """Questions whose asker never chose a role go to the router's best guess after the role's
+    limit; their cards are queued here."""
     rows = list(await session.exec(select(Ticket).where(
-        col(Ticket.status) == TicketStatus.OPEN, col(Ticket.delivered_at).is_(None),
-        col(Ticket.created_at) < now - timedelta(seconds=30),
+        col(Ticket.status) == TicketStatus.OPEN, col(Ticket.routing) == Routing.ASKED,
     ).order_by(col(Ticket.id))))
     ready = []
     for ticket in rows:
-        if ticket.routing == Routing.ASKED:
-            if policy.unclaimed_due(ticket.role, ticket.created_at) > now:
-                continue
-            ticket.routing = Routing.AUTO
-            session.add(ticket)
-            staff = await session.get(Staff, ticket.asker_id) if ticket.asker_id else None
-            session.add(TopicLog(ticket_id=ticket.id, topic=ticket.topic, role=ticket.role,
-                                 language=ticket.language, team=staff.team if staff else None,
-                                 routing=Routing.ASKED))
-        assert ticket.id is not None
-        ready.append(ticket.id)
+        if desk.policy.unclaimed_due(ticket.role, ticket.created_at) > now:
+            continue
+        result = await session.exec(update(Ticket).where(
+            col(Ticket.id) == ticket.id, col(Ticket.routing) == Routing.ASKED,
+        ).values(routing=Routing.AUTO))
+        if result.rowcount != 1:
+            continue
+        ticket.routing = Routing.AUTO
+        staff = await session.get(Staff, ticket.asker_id) if ticket.asker_id else None
+        session.add(TopicLog(ticket_id=ticket.id, topic=ticket.topic, role=ticket.role,
+                             language=ticket.language, team=staff.team if staff else None,
+                             routing=Routing.ASKED))
+        await queue_delivery(session, desk, ticket, now)
+        ready.append(_id(ticket))
     await session.commit()
     return ready
 
 
 # --- working a ticket ----------------------------------------------------------------------------
 
+async def _claimed(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime) -> None:
+    """After a claim: the cards show it, the asker hears who is on it, a shared phone number
+    goes to the claimer privately, and a ticket only listed so far gets its topic at once."""
+    await edit_cards(session, desk, ticket, now)
+    _to_asker(session, ticket, "claimed", now)
+    if ticket.phone and ticket.claimed_by is not None:
+        _note(session, ticket, ticket.claimed_by, "phone", now)
+        await _to_helpers(session, desk, ticket, now, params={"template": "phone_sent"})
+    if desk.forum is not None and ticket.thread_id is None:
+        outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
+                   priority=Priority.RELAY, ticket_id=_id(ticket))
+
+
 async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: datetime,
-                policy: Policy) -> ClaimResult | None:
-    """The first helper to claim an open ticket gets it; None for an unknown ticket."""
+                desk: Desk) -> ClaimResult | None:
+    """The first helper to claim an open ticket gets it; None for an unknown ticket. What the
+    claim causes is queued in the same transaction."""
     result = await session.exec(
         update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OPEN)
         .values(status=TicketStatus.CLAIMED, claimed_by=helper_id, claimed_at=now,
-                sla_due_at=policy.answer_due(now), updated_at=now)
+                sla_due_at=desk.policy.answer_due(now), updated_at=now)
+        .returning(Ticket)
     )
-    await session.commit()
-    ticket = await session.get(Ticket, ticket_id)
+    ticket = result.scalar_one_or_none()
+    won = ticket is not None
     if ticket is None:
-        return None
-    await session.refresh(ticket)
-    return ClaimResult(won=result.rowcount == 1, ticket=await _view(session, ticket))
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            await session.commit()
+            return None
+    else:
+        await _claimed(session, desk, ticket, now)
+    view = await _view(session, ticket)
+    await session.commit()
+    return ClaimResult(won=won, ticket=view)
 
 
 async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: int,
-                         now: datetime, policy: Policy) -> HelperMessage | None:
-    """A helper wrote to the asker of a ticket: may it be relayed? Writing to an open ticket
-    claims it."""
+                         chat_id: int, message_id: int, now: datetime, desk: Desk
+                         ) -> HelperMessage | None:
+    """A helper wrote to the asker of a ticket: relayed (queued in the same transaction) unless
+    another helper holds it or it is closed. Writing to an open ticket claims it."""
     claimed_now = False
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         return None
     if ticket.status == TicketStatus.OPEN:
-        result = await claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
-                             policy=policy)
-        claimed_now = bool(result and result.won)
+        result = await session.exec(update(Ticket).where(
+            col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OPEN,
+        ).values(status=TicketStatus.CLAIMED, claimed_by=helper_id, claimed_at=now,
+                 updated_at=now))
+        claimed_now = result.rowcount == 1
         await session.refresh(ticket)
     if ticket.status == TicketStatus.CLOSED:
         return HelperMessage(Relay.CLOSED, await _view(session, ticket))
     if ticket.claimed_by != helper_id:
+        await session.commit()
         return HelperMessage(Relay.HELD, await _view(session, ticket))
+    if claimed_now:
+        await _claimed(session, desk, ticket, now)
     first = ticket.first_answer_at is None
     if first:
         ticket.first_answer_at = now
         ticket.first_answer_minutes = _minutes(ticket.created_at, now)
-        ticket.first_answer_office_minutes = policy.hours.working_minutes_between(
+        ticket.first_answer_office_minutes = desk.policy.hours.working_minutes_between(
             ticket.created_at, now)
     ticket.sla_due_at = None
     ticket.updated_at = now
     session.add(ticket)
+    if ticket.asker_chat_id is not None:
+        outbox.add(session, kind=OutboxKind.COPY, chat_id=ticket.asker_chat_id, now=now,
+                   priority=Priority.RELAY, ticket_id=ticket_id,
+                   params={"from_chat": chat_id, "message_id": message_id, "to": "asker"})
+    view = await _view(session, ticket)
     await session.commit()
-    return HelperMessage(Relay.SEND, await _view(session, ticket), claimed_now,
+    return HelperMessage(Relay.SEND, view, claimed_now,
                          ticket.first_answer_minutes if first else None)
 
 
-async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int,
-                        reply_to: int | None, now: datetime, policy: Policy) -> Followup | None:
+async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
+                        reply_to: int | None, now: datetime, desk: Desk) -> Followup | None:
     """Does the asker's message continue a ticket? A reply to one of its messages does (and
     reopens it within `reopen_days` of closing); so does any message while a helper holds one of
     their tickets. None: it is a new question."""
+    policy = desk.policy
     ticket: Ticket | None = None
     if reply_to is not None:
         found = await find_message(session=session, chat_id=chat_id, message_id=reply_to)
@@ -427,17 +502,24 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int,
         ticket.sla_due_at = policy.answer_due(now)
     ticket.updated_at = now
     session.add(ticket)
+    if reopened:
+        await edit_cards(session, desk, ticket, now)
+        await _to_helpers(session, desk, ticket, now, params={"template": "reopened"})
+    await _to_helpers(session, desk, ticket, now, kind=OutboxKind.COPY, params={
+        "from_chat": chat_id, "message_id": message_id, "to": "helpers"})
+    view = await _view(session, ticket)
     await session.commit()
-    return Followup(await _view(session, ticket), reopened=reopened)
+    return Followup(view, reopened=reopened)
 
 
 def _minutes(start: datetime, end: datetime) -> float:
     return max(0.0, (end - start).total_seconds() / 60)
 
 
-async def close(*, session: AsyncSession, ticket_id: int, now: datetime, policy: Policy
-                ) -> TicketView | None:
-    """Close an open or claimed ticket; None if it was closed already."""
+async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: Desk,
+                helper_id: int) -> TicketView | None:
+    """Close an open or claimed ticket; None if it was closed already. The asker is asked for
+    a rating."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         return None
@@ -446,10 +528,18 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, policy:
                              col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.CLAIMED]))
         .values(status=TicketStatus.CLOSED, closed_at=now, sla_due_at=None, updated_at=now,
                 close_minutes=_minutes(ticket.created_at, now),
-                close_office_minutes=policy.hours.working_minutes_between(ticket.created_at, now))
+                close_office_minutes=desk.policy.hours.working_minutes_between(
+                    ticket.created_at, now))
     )
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
+    await edit_cards(session, desk, ticket, now)
+    _to_asker(session, ticket, "closed", now, helper=helper_id)
+    view = await _view(session, ticket)
     await session.commit()
-    return await view(session=session, ticket_id=ticket_id) if result.rowcount == 1 else None
+    return view
 
 
 async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: int
@@ -465,21 +555,26 @@ async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: i
     return await _view(session, ticket)
 
 
-async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text: str
-                  ) -> TicketView | None:
+async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text: str,
+                  now: datetime, desk: Desk) -> TicketView | None:
+    """The asker's comment after the rating: kept, and passed on to the helpers."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id:
         return None
     ticket.feedback = text[:2000]
     session.add(ticket)
+    await _to_helpers(session, desk, ticket, now, priority=Priority.ALERT,
+                      params={"template": "feedback"})
+    view = await _view(session, ticket)
     await session.commit()
-    return await _view(session, ticket)
+    return view
 
 
 async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: str,
-                  now: datetime, policy: Policy) -> TicketView | None:
+                  now: datetime, desk: Desk) -> TicketView | None:
     """A helper sends the ticket to another role or topic. The topic log keeps where the router
-    had sent it, which reports count as a misroute; the ticket waits for a new claim."""
+    had sent it, which reports count as a misroute; the ticket waits for a new claim, the new
+    role's helpers are called and the asker is told."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.status == TicketStatus.CLOSED or \
             (ticket.role, ticket.topic) == (role, topic):
@@ -491,22 +586,59 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
         session.add(log)
     ticket.role, ticket.topic = role, topic
     ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
-    ticket.sla_level, ticket.sla_due_at = 0, policy.unclaimed_due(role, now)
+    ticket.sla_level, ticket.sla_due_at = 0, desk.policy.unclaimed_due(role, now)
     ticket.updated_at = now
     session.add(ticket)
+    await edit_cards(session, desk, ticket, now)
+    if desk.forum is not None:
+        if ticket.thread_id:
+            outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
+                       priority=Priority.ALERT, ticket_id=ticket_id)
+        _note(session, ticket, desk.forum, "rerouted", now, mention="role")
+    else:
+        view = await _view(session, ticket)
+        for helper in await recipients(session=session, ticket=view):
+            outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
+                       priority=Priority.CARD, ticket_id=ticket_id)
+    _to_asker(session, ticket, "rerouted", now)
+    view = await _view(session, ticket)
     await session.commit()
-    return await _view(session, ticket)
+    return view
 
 
-async def share_phone(*, session: AsyncSession, ticket_id: int, asker_id: int, phone: str
-                      ) -> TicketView | None:
+async def share_phone(*, session: AsyncSession, ticket_id: int, asker_id: int, phone: str,
+                      now: datetime, desk: Desk) -> TicketView | None:
+    """The asker would prefer a call: the number goes to the holder only (now, or on claim)."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id or ticket.status == TicketStatus.CLOSED:
         return None
     ticket.phone = phone[:32]
     session.add(ticket)
+    if ticket.claimed_by is not None:
+        _note(session, ticket, ticket.claimed_by, "phone", now)
+        await _to_helpers(session, desk, ticket, now, params={"template": "phone_sent"})
+    elif desk.forum is not None:
+        _note(session, ticket, desk.forum, "phone_waiting", now)
+    view = await _view(session, ticket)
     await session.commit()
-    return await _view(session, ticket)
+    return view
+
+
+async def private_details(*, session: AsyncSession, ticket_id: int
+                          ) -> tuple[str | None, str | None] | None:
+    """The asker's phone number and comment, read only when a message for the helper who holds
+    the ticket is sent (never kept in the outbox)."""
+    ticket = await session.get(Ticket, ticket_id)
+    return None if ticket is None else (ticket.phone, ticket.feedback)
+
+
+async def asker_unreachable(*, session: AsyncSession, ticket_id: int, now: datetime, desk: Desk
+                            ) -> None:
+    """The asker has blocked the bot: the helpers are told."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is not None:
+        await _to_helpers(session, desk, ticket, now, params={"template": "asker_unreachable"})
+        await session.commit()
 
 
 async def phone_of(*, session: AsyncSession, ticket_id: int, helper_id: int) -> str | None:
@@ -537,8 +669,10 @@ async def set_available(*, session: AsyncSession, helper_id: int, available: boo
 
 # --- never forgotten -----------------------------------------------------------------------------
 
-async def due(*, session: AsyncSession, now: datetime, policy: Policy) -> list[Due]:
-    """Reminders that have come due, each taken atomically so that it is sent once."""
+async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
+    """Reminders that have come due, each taken atomically and queued in the same transaction,
+    so that it is sent once."""
+    policy = desk.policy
     rows = list(await session.exec(select(Ticket).where(
         col(Ticket.sla_due_at) <= now,
         or_(and_(col(Ticket.status) == TicketStatus.OPEN, col(Ticket.sla_level) < 2),
@@ -557,8 +691,30 @@ async def due(*, session: AsyncSession, now: datetime, policy: Policy) -> list[D
             col(Ticket.id) == ticket.id, col(Ticket.sla_level) == ticket.sla_level,
             col(Ticket.sla_due_at) == ticket.sla_due_at, col(Ticket.status) == ticket.status,
         ).values(sla_level=level, sla_due_at=next_due, overdue=True))
+        if result.rowcount != 1:
+            await session.commit()
+            continue
+        await session.refresh(ticket)
+        mention = {Alert.NUDGE: "holder", Alert.REMINDER: "role",
+                   Alert.ESCALATION: "everyone"}[alert]
+        params = {"template": str(alert), "mention": mention,
+                  "minutes": policy.limit(ticket.role) * (2 if alert is Alert.ESCALATION else 1)}
+        if desk.forum is not None:
+            _note(session, ticket, desk.forum, str(alert), now, Priority.ALERT,
+                  **{k: v for k, v in params.items() if k != "template"})
+        else:
+            view = await _view(session, ticket)
+            everyone = alert is Alert.ESCALATION
+            targets = [ticket.claimed_by] if alert is Alert.NUDGE and ticket.claimed_by else [
+                h.telegram_id for h in await recipients(session=session, ticket=view,
+                                                        everyone=everyone)]
+            for chat in targets:
+                _note(session, ticket, chat, str(alert), now, Priority.ALERT,
+                      minutes=params["minutes"])
+        if alert is Alert.ESCALATION:
+            for admin in desk.admins:
+                _note(session, ticket, admin, "escalation_admin", now, Priority.ALERT,
+                      minutes=params["minutes"])
         await session.commit()
-        if result.rowcount == 1:
-            await session.refresh(ticket)
-            found.append(Due(alert, await _view(session, ticket)))
+        found.append(Due(alert, await _view(session, ticket)))
     return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sqlite3
 import sys
@@ -74,6 +75,12 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
+# Set in the background sender's task (and so in every task it starts): its sessions queue for
+# the database one at a time, so that an update handler waits behind at most one of them for
+# SQLite's one writing connection (a burst of cards would otherwise hold up acknowledgements).
+BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("background", default=False)
+
+
 class Database:
     """Owns the engine; hands out one short-lived session per unit of work."""
 
@@ -87,9 +94,14 @@ class Database:
         self._reader = create_engine(url, readers=True) if self._path else None
         self._readings = self._sessions if self._reader is None else async_sessionmaker(
             self._reader, class_=AsyncSession, expire_on_commit=False)
+        self._background = asyncio.Semaphore(1)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
+        if BACKGROUND.get():
+            async with self._background, self._sessions() as session:
+                yield session
+            return
         async with self._sessions() as session:
             yield session
 

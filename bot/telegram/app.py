@@ -1,27 +1,141 @@
-"""The python-telegram-bot Application: built and wired in one place."""
+"""The python-telegram-bot Application: built and wired in one place. Every handler, in the
+order it is tried, every periodic job, and the background sender are registered here."""
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from telegram.ext import Application, ContextTypes
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
 
+from bot.domain import workers
+from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, helpers, intake, privacy, reports
+from bot.telegram import events, intake, privacy, reports
+from bot.telegram.access import helpers_only
+from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
+from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 from bot.telegram.request import AiohttpRequest
+from bot.telegram.sender import Sender
 
+logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 2.0
+PURGE_SECONDS = 3600.0
+DIGEST_SECONDS = 60.0
+STOP_GRACE = 5.0  # seconds the sender may finish what it is sending when the bot stops
+
+PRIVATE = filters.ChatType.PRIVATE
+PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
 
 
 async def checkpoint_job(context: PeerdeskContext) -> None:
     """SQLite's log into the database, off the path of the bot's own writes."""
     await context.services.db.checkpoint()
+
+
+def _handlers(application: Application) -> None:
+    """Every handler, in the order it is tried."""
+    services: Services = application.bot_data["services"]
+    helpers_group = services.settings.helpers_chat_id
+    # Group -1, before everything else: a private message that continues a ticket (an asker's
+    # follow-up or comment, a helper's reply to a private card, a shared phone number) is
+    # relayed and goes no further; anything else falls through to group 0.
+    application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
+                                           relay.private_message), group=-1)
+    with warnings.catch_warnings():
+        # Buttons inside the conversations belong to the organiser's chat, not to one message:
+        # per_message=False is what we want, and PTB's reminder of it is noise.
+        warnings.filterwarnings("ignore", message="If 'per_message=False'",
+                                category=PTBUserWarning)
+        conversations = events.conversations()
+    application.add_handlers([
+        # The organisers' /newevent and /bulletin conversations first: their answers are not
+        # questions.
+        *conversations,
+        # The helpers' commands and the card's buttons (helpers only, checked here).
+        CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
+        CommandHandler(["away", "back"], helpers_only(commands.availability_command)),
+        CommandHandler("close", helpers_only(commands.close_command)),
+        CommandHandler("note", commands.note_command),
+        CallbackQueryHandler(helpers_only(buttons.claim_button), pattern=pattern(Action.CLAIM)),
+        CallbackQueryHandler(helpers_only(buttons.close_button), pattern=pattern(Action.CLOSE)),
+        CallbackQueryHandler(helpers_only(buttons.reroute_button), pattern=pattern(
+            Action.REROUTE, Action.REROUTE_ROLE, Action.REROUTE_TOPIC, Action.CARD)),
+        # The asker's buttons about their ticket (each checks that it is theirs).
+        CallbackQueryHandler(buttons.rate_button, pattern=pattern(Action.RATE)),
+        CallbackQueryHandler(buttons.phone_request, pattern=pattern(Action.PHONE)),
+        # Reports, events, data protection.
+        CommandHandler("report", reports.report_command),
+        CommandHandler("events", events.events_command, filters=PRIVATE),
+        CommandHandler("attendees", events.attendees_command, filters=PRIVATE),
+        CallbackQueryHandler(events.rsvp_button, pattern=r"^rsvp:\d+:(yes|plus|no)$"),
+        CallbackQueryHandler(events.ics_button, pattern=r"^ics:\d+$"),
+        CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
+        CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
+        CallbackQueryHandler(privacy.forget_confirmed, pattern=r"^forget:yes$"),
+        # Staff intake: commands, then any private message becomes a question. Its catch-alls
+        # (unknown commands, anything else, unknown buttons) must come last.
+        CommandHandler("start", intake.start, filters=PRIVATE),
+        CommandHandler("help", intake.help_command, filters=PRIVATE),
+        CommandHandler("lang", intake.lang_command, filters=PRIVATE),
+        CommandHandler("anon", intake.anon_command, filters=PRIVATE),
+        CommandHandler("team", intake.team_command, filters=PRIVATE),
+        CallbackQueryHandler(intake.chose_role, pattern=pattern(Action.ROLE)),
+        CallbackQueryHandler(intake.self_service_answer, pattern=pattern(Action.SELF_SERVICE)),
+        CallbackQueryHandler(intake.anonymous_ticket, pattern=pattern(Action.ANONYMOUS)),
+        CallbackQueryHandler(intake.chose_language, pattern=r"^lang:\w+$"),
+        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, intake.edited),
+        MessageHandler(PRIVATE_MESSAGE & filters.COMMAND, intake.unknown_command),
+        MessageHandler(PRIVATE_MESSAGE & filters.TEXT, intake.question),
+        MessageHandler(PRIVATE_MESSAGE, intake.not_text),
+        CallbackQueryHandler(intake.unknown_button),
+    ])
+    if helpers_group is not None:
+        # Messages in a ticket's topic of the helpers' forum: relayed to the asker. Last, so
+        # that the group's commands are handled above.
+        application.add_handler(MessageHandler(
+            filters.Chat(helpers_group) & filters.UpdateType.MESSAGE & ~filters.COMMAND
+            & ~filters.StatusUpdate.ALL, relay.group_message))
+    application.add_error_handler(intake.on_error)
+
+
+def _jobs(application: Application) -> None:
+    """Every periodic job. The sender is not one: it runs as its own task (see `running`)."""
+    services: Services = application.bot_data["services"]
+    settings = services.settings
+    jobs = application.job_queue
+    if jobs is None:
+        return
+    # Reminders, escalations and unchosen questions, queued for the sender.
+    jobs.run_repeating(sla.sweep, interval=settings.sla_check_seconds,
+                       first=settings.sla_check_seconds, name="peerdesk-sla")
+    # Updates that a stopped process left unfinished.
+    jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
+                       first=settings.update_lease_seconds, name="peerdesk-replay")
+    # The monthly digest, once, on its day and hour.
+    jobs.run_repeating(reports.digest, interval=min(DIGEST_SECONDS, settings.sla_check_seconds),
+                       first=settings.sla_check_seconds, name="peerdesk-digest")
+    # Question texts past the retention period.
+    jobs.run_repeating(privacy.purge, interval=PURGE_SECONDS, first=5, name="peerdesk-retention")
+    if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
+        jobs.run_repeating(checkpoint_job, interval=CHECKPOINT_SECONDS,
+                           first=CHECKPOINT_SECONDS, name="peerdesk-checkpoint")
 
 
 def build_application(services: Services, *, token: str, api_url: str,
@@ -49,33 +163,74 @@ def build_application(services: Services, *, token: str, api_url: str,
     application = builder.build()
     application.bot_data["services"] = services
     application.bot_data["inbox"] = inbox
-    helpers.register(application)  # its private relay runs before intake (handler group -1)
-    reports.register(application)
-    events.register(application)  # its conversations take organisers' answers before intake
-    privacy.register(application)
-    intake.register(application)
-    application.add_error_handler(intake.on_error)
-    if application.job_queue is not None:
-        lease = services.settings.update_lease_seconds
-        application.job_queue.run_repeating(replay_job, interval=max(1.0, lease / 2),
-                                            first=lease, name="peerdesk-replay")
-        if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
-            application.job_queue.run_repeating(checkpoint_job, interval=CHECKPOINT_SECONDS,
-                                                first=CHECKPOINT_SECONDS,
-                                                name="peerdesk-checkpoint")
+    sender = Sender(application, {
+        OutboxKind.CARD: cards.send_card,
+        OutboxKind.EDIT_CARDS: cards.edit_cards,
+        OutboxKind.EDIT_TOPIC: cards.edit_topic,
+        OutboxKind.COPY: notes.send_copy,
+        OutboxKind.NOTE: notes.send_note,
+        **{kind: events.send_announcement for kind in (
+            OutboxKind.ANNOUNCE, OutboxKind.REMINDER, OutboxKind.CHANGE, OutboxKind.CANCEL,
+            OutboxKind.BULLETIN, OutboxKind.COUNTS)},
+    }, lister=cards.list_new)
+    application.bot_data["sender"] = sender
+    services.wake_sender = sender.wake
+    _handlers(application)
+    _jobs(application)
     return application
 
 
+async def _find_forum(application: Application) -> int | None:
+    """The helpers' forum group, or None when cards go to helpers privately (no group set, or
+    the group is not a forum). Asked from Telegram once, at start."""
+    chat_id = application.bot_data["services"].settings.helpers_chat_id
+    if chat_id is None:
+        return None
+    try:
+        chat = await application.bot.get_chat(chat_id)
+    except TelegramError as exc:
+        logger.warning("the helpers' group cannot be reached (%s): cards go privately",
+                       type(exc).__name__)
+        return None
+    if not chat.is_forum:
+        logger.warning("the helpers' group is not a forum: cards go privately")
+        return None
+    return chat_id
+
+
 async def initialize(application: Application) -> None:
-    """Initialize (checks the token) and set the command menus."""
+    """Initialize (checks the token), find the helpers' forum, and set the command menus."""
     try:
         await application.initialize()
     except Exception:
         # PTB leaves the HTTP clients of a failed initialize (say, a refused token) open.
         await application.bot.shutdown()
         raise
+    application.bot_data["services"].forum = await _find_forum(application)
     await intake.set_commands(application)
-    await helpers.set_commands(application)
+    await commands.set_commands(application)
+
+
+@asynccontextmanager
+async def running(application: Application, *, everything: bool = False
+                  ) -> AsyncIterator[Application]:
+    """Start the Application and the sender, take up what a stopped process left; on the way
+    out, stop in good order within seconds, giving back what was not done."""
+    services: Services = application.bot_data["services"]
+    sender: Sender = application.bot_data["sender"]
+    async with services.db.session() as session:
+        await workers.beat(session=session, worker=services.worker_id, now=utcnow())
+    await application.start()
+    sender.start()
+    try:
+        await replay(application, everything=everything)
+        yield application
+    finally:
+        await sender.stop(grace=STOP_GRACE)
+        await application.stop()
+        await application.bot_data["inbox"].hand_back()
+        async with services.db.session() as session:
+            await workers.retire(session=session, worker=services.worker_id, now=utcnow())
 
 
 @asynccontextmanager
@@ -83,12 +238,11 @@ async def polling(application: Application, **options: Any) -> AsyncIterator[App
     """Initialize, then long-poll until the block ends."""
     await initialize(application)
     async with application:
-        await application.start()
         # Telegram lets one process poll: what an earlier run left unfinished is ours at once.
-        await replay(application, immediately=True)
-        await application.updater.start_polling(**options)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
+        async with running(application, everything=True):
+            assert application.updater is not None
+            await application.updater.start_polling(**options)
+            try:
+                yield application
+            finally:
+                await application.updater.stop()

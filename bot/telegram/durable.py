@@ -1,13 +1,15 @@
 """Nothing lost, nothing twice: every update is in the database before Telegram is told it
 arrived, and each update id is handled once, by one process.
 
-- Polling: `DurableBot.get_updates` stores the batch before returning it, and PTB confirms a
+- Polling: `DurableBot` stores each getUpdates batch before PTB sees it, and PTB confirms a
   batch only when it asks for the next one.
-- Webhook: the web view stores the update before answering 200 (bot.web).
+- Webhook: the web view stores the update before answering 200 (bot.web, `Inbox.receive`).
 - Storing takes the new updates in hand for this process, in the same write (the `Inbox`);
   `DurableApplication.process_update` handles only updates in hand, so one that comes again
   (or that another replica stored) is skipped.
-- After a crash, `replay` takes over what a dead process stored but did not finish.
+- An update that cannot be read is set aside (no payload kept), counted, reported once to the
+  admins, and the bot goes on: it never stops polling on it.
+- `replay` takes over what a process that has stopped (no heartbeat) stored but did not finish.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
-from bot.domain import inbound
+from bot.domain import inbound, outbox
+from bot.domain.models import OutboxKind, Priority, utcnow
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -33,24 +36,60 @@ class Inbox:
         self._services = services
         self._in_hand: set[int] = set()
 
-    async def store(self, updates: Iterable[tuple[int, dict]]) -> set[int]:
-        """Store updates before they are confirmed; returns the ids that are new, now in hand."""
-        async with self._services.db.session() as session:
-            new = await inbound.store(session=session, updates=list(updates),
-                                      now=self._services.clock())
+    @property
+    def timeout(self) -> timedelta:
+        return timedelta(seconds=self._services.settings.update_lease_seconds)
+
+    async def store(self, updates: Iterable[tuple[int, dict | None]]) -> set[int]:
+        """Store updates before they are confirmed; returns the ids that are new, now in hand.
+        A payload of None is an update that could not be read: set aside, reported."""
+        batch = list(updates)
+        services = self._services
+        async with services.db.session() as session:
+            new = await inbound.store(session=session, updates=batch, now=services.clock(),
+                                      worker=services.worker_id)
         self._in_hand |= new
+        for update_id, payload in batch:
+            if payload is None:
+                await self.poisoned(update_id, stored=True)
         return new
 
-    async def take_over(self, *, immediately: bool = False) -> list[dict]:
-        """Take in hand what a dead process left unfinished: in hand for longer than a lease, or
-        (`immediately`, when no other process can be handling updates) everything."""
+    async def receive(self, payload: dict[str, Any], bot: ExtBot) -> Update | None:
+        """One update from the webhook: stored first; the Update to handle, if it is new."""
+        update_id = int(payload["update_id"])
+        update = parse(payload, bot)
+        new = await self.store([(update_id, None if update is None else payload)])
+        return update if update is not None and update_id in new else None
+
+    async def poisoned(self, update_id: int, *, stored: bool = False) -> None:
+        """An update that cannot be read or handled: set aside, counted, admins told once."""
         services = self._services
-        lease = timedelta(0) if immediately \
-            else timedelta(seconds=services.settings.update_lease_seconds)
+        self._in_hand.discard(update_id)
         async with services.db.session() as session:
-            taken = await inbound.take_over(session=session, now=services.clock(), lease=lease)
+            first = await inbound.set_aside(session=session, update_id=update_id,
+                                            now=services.clock()) or stored
+            if first:
+                now = services.clock()
+                for admin in services.settings.admin_ids:
+                    outbox.add(session, kind=OutboxKind.NOTE, chat_id=admin, now=now,
+                               priority=Priority.ALERT,
+                               params={"template": "poison", "update_id": update_id})
+                await session.commit()
+        if first:
+            services.metrics.poison_updates.inc()
+            services.wake_sender()
+            logger.warning("update %s could not be read or handled: set aside", update_id)
+
+    async def take_over(self, *, everything: bool = False) -> list[tuple[int, dict]]:
+        """Take in hand what a stopped process left unfinished (or, `everything`, when no other
+        process can be handling updates, whatever is unfinished)."""
+        services = self._services
+        async with services.db.session() as session:
+            taken = await inbound.take_over(session=session, now=services.clock(), wall=utcnow(),
+                                            worker=services.worker_id, timeout=self.timeout,
+                                            everything=everything)
         self._in_hand.update(update_id for update_id, _ in taken)
-        return [payload for _, payload in taken]
+        return taken
 
     def release(self, update_id: int) -> bool:
         """Whether this process holds the update (it is handed out once)."""
@@ -63,9 +102,27 @@ class Inbox:
         async with self._services.db.session() as session:
             await inbound.done(session=session, update_id=update_id, now=self._services.clock())
 
+    async def hand_back(self) -> None:
+        """Stopping: what was taken but not begun goes back for the next process."""
+        async with self._services.db.session() as session:
+            await inbound.hand_back(session=session, worker=self._services.worker_id,
+                                    update_ids=set(self._in_hand))
+        self._in_hand.clear()
+
+
+def parse(payload: dict[str, Any], bot: ExtBot) -> Update | None:
+    """The Update, or None when python-telegram-bot cannot read it (an older or odd server)."""
+    try:
+        return Update.de_json(payload, bot)
+    except Exception as exc:  # any field PTB requires may be missing: nothing of it is usable
+        logger.warning("update %s is unreadable (%s)", payload.get("update_id"),
+                       type(exc).__name__)
+        return None
+
 
 class DurableBot(ExtBot):
-    """An ExtBot whose getUpdates stores what it got before handing it on."""
+    """An ExtBot whose getUpdates stores what it got before handing it on. An update PTB cannot
+    read is replaced by a bare one with the same id, so that polling confirms it and goes on."""
 
     __slots__ = ("_inbox",)
 
@@ -73,13 +130,21 @@ class DurableBot(ExtBot):
         super().__init__(*args, **kwargs)
         self._inbox = inbox
 
-    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:  # type: ignore[override]
-        updates = await super().get_updates(*args, **kwargs)
-        if updates:
-            await self._inbox.store((u.update_id, u.to_dict()) for u in updates)
+    async def _post(self, endpoint: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, data, *args, **kwargs)
+        if endpoint != "getUpdates" or not result:
+            return result
+        batch: list[tuple[int, dict | None]] = []
+        readable = []
+        for payload in result:
+            update_id = int(payload["update_id"])
+            ok = parse(payload, self) is not None
+            batch.append((update_id, payload if ok else None))
+            readable.append(payload if ok else {"update_id": update_id})
+        await self._inbox.store(batch)
         # All of them go on: PTB confirms the batch by its last id. Those not in hand are
         # skipped by DurableApplication.
-        return updates
+        return readable
 
 
 class DurableApplication(Application):
@@ -91,7 +156,7 @@ class DurableApplication(Application):
             return
         inbox: Inbox = self.bot_data["inbox"]
         if not inbox.release(update.update_id):
-            logger.info("update %s already handled or in hand elsewhere", update.update_id)
+            logger.debug("update %s already handled or in hand elsewhere", update.update_id)
             return
         try:
             await super().process_update(update)
@@ -100,17 +165,21 @@ class DurableApplication(Application):
 
 
 async def replay_job(context: Any) -> None:
-    """Now and then: take over updates whose process died (a lease ago)."""
+    """Now and then: take over updates whose process has stopped."""
     await replay(context.application)
 
 
-async def replay(application: Application, *, immediately: bool = False) -> int:
-    """Queue again the updates a previous run (or a replica that died) stored but did not
-    finish; see `Inbox.take_over`."""
+async def replay(application: Application, *, everything: bool = False) -> int:
+    """Queue again the updates a previous run (or a replica that stopped) stored but did not
+    finish; see `Inbox.take_over`. One that cannot be read any more is set aside."""
     inbox: Inbox = application.bot_data["inbox"]
-    payloads = await inbox.take_over(immediately=immediately)
-    for payload in payloads:
-        await application.update_queue.put(Update.de_json(payload, application.bot))
-    if payloads:
-        logger.info("replaying %d stored updates", len(payloads))
-    return len(payloads)
+    taken = await inbox.take_over(everything=everything)
+    for update_id, payload in taken:
+        update = parse(payload, application.bot)
+        if update is None:
+            await inbox.poisoned(update_id)
+        else:
+            await application.update_queue.put(update)
+    if taken:
+        logger.info("replaying %d stored updates", len(taken))
+    return len(taken)

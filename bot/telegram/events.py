@@ -1,22 +1,18 @@
-"""Announcements in Telegram: the outbox sender, RSVP buttons, /events with .ics files,
-/attendees, and the guided /newevent and /bulletin conversations (with /cancel at every step).
+"""Announcements in Telegram: rendering the outbox's announcements, RSVP buttons, /events
+with .ics files, /attendees, and the guided /newevent and /bulletin conversations (with
+/cancel at every step).
 
 What is sent when lives in bot.domain.events (the outbox); this module renders and sends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import re
-import socket
-import uuid
-import warnings
 from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -25,22 +21,19 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.calendar import calendar
 from bot.domain import events as domain
-from bot.domain.events import Claimed, Counts, EventError, EventSpec
+from bot.domain.events import Counts, EventError, EventSpec
 from bot.domain.models import Bulletin, Event, EventKind
+from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext
 from bot.services import Services
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
-WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-SEND_CONCURRENCY = 30  # in flight at once; PTB's rate limiter keeps Telegram's pace
-CLAIM_BATCH = 100  # outbox rows taken at a time
-MAX_ATTEMPTS = 8
 
 KIND_NAMES = {
     EventKind.WEBINAR: _("Webinar"),
@@ -130,81 +123,28 @@ async def _reminder_text(services: Services, event: Event) -> str:
 
 # --- the sender ----------------------------------------------------------------------------------
 
-async def send_outbox(context: PeerdeskContext) -> None:
-    """One tick: tidy, claim what is due, send it (concurrently, at Telegram's pace)."""
-    services, application = context.services, context.application
-    now = services.clock()
-    async with services.db.session() as session:
-        housekeeping = await domain.tidy(session=session, now=now)
-    if housekeeping.dropped:
-        logger.info("dropped %d announcements or reminders for events already begun",
-                    len(housekeeping.dropped))
-    for item in housekeeping.uncertain:
+async def send_announcement(application: Application, item: Claimed) -> Sent:
+    """The sender's renderer for announcements, reminders, changes, cancellations, counts and
+    bulletins; keeps the announcement's message id (to edit it later)."""
+    return Sent(message_id=await _deliver(application, item))
+
+
+async def report_uncertain(application: Application, items: list[Claimed]) -> None:
+    """Announcements whose sender stopped mid-send: not resent (that could be twice); told."""
+    services = _services(application)
+    for item in items:
         logger.warning("outbox %s: the sender stopped mid-send; not resent", item.id)
         await _tell_admins(application, gettext(
             services.settings.helpers_language, "An announcement (outbox #{number}) may not have "
             "been sent: the bot stopped while sending it. It is not sent again, so as not to "
             "send it twice; please check the channel.", number=item.id))
-    gate = asyncio.Semaphore(SEND_CONCURRENCY)
-
-    async def one(item: Claimed) -> None:
-        async with gate:
-            await _send_one(application, item)
-
-    # A full batch means more is due: go on at once rather than idle until the next tick (a
-    # broadcast to 300 chats would otherwise pause for a tick after every 100 messages).
-    while True:
-        async with services.db.session() as session:
-            claimed = await domain.claim_due(session=session, now=services.clock(),
-                                             worker=WORKER, limit=CLAIM_BATCH)
-        await asyncio.gather(*(one(item) for item in claimed))
-        if len(claimed) < CLAIM_BATCH:
-            return
 
 
-async def _send_one(application: Application, item: Claimed) -> None:
-    services = _services(application)
-    try:
-        message_id = await _deliver(application, item)
-    except RetryAfter as exc:  # still refused after the rate limiter's own retries
-        wait = exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        await _retry(services, item, timedelta(seconds=seconds + 1), "429")
-        return
-    except (Forbidden, BadRequest) as exc:
-        if isinstance(exc, BadRequest) and "not modified" in str(exc):
-            message_id = None
-        else:
-            await _failed(application, item, type(exc).__name__ + ": " + str(exc))
-            return
-    except (NetworkError, TelegramError) as exc:
-        if item.attempts >= MAX_ATTEMPTS:
-            await _failed(application, item, type(exc).__name__)
-        else:
-            await _retry(services, item, timedelta(seconds=min(600, 5 * 2 ** item.attempts)),
-                         type(exc).__name__)
-        return
-    async with services.db.session() as session:
-        await domain.mark_sent(session=session, outbox_id=item.id, worker=WORKER,
-                               now=services.clock(), message_id=message_id)
-
-
-async def _retry(services: Services, item: Claimed, delay: timedelta, error: str) -> None:
-    logger.warning("outbox %s: %s; trying again in %s", item.id, error, delay)
-    async with services.db.session() as session:
-        await domain.mark_retry(session=session, outbox_id=item.id, worker=WORKER,
-                                due_at=services.clock() + delay, error=error)
-
-
-async def _failed(application: Application, item: Claimed, error: str) -> None:
-    services = _services(application)
-    logger.warning("outbox %s: chat refuses (%s)", item.id, error.split(":")[0])
-    services.metrics.send_failures.labels("outbox").inc()
-    async with services.db.session() as session:
-        await domain.mark_failed(session=session, outbox_id=item.id, worker=WORKER, error=error)
+async def report_refused(application: Application, item: Claimed, error: str) -> None:
     await _tell_admins(application, gettext(
-        services.settings.helpers_language, "The chat {chat} refused an announcement ({error}). "
-        "Is the bot still a member there?", chat=item.chat_id, error=error[:120]))
+        _services(application).settings.helpers_language, "The chat {chat} refused an "
+        "announcement ({error}). Is the bot still a member there?", chat=item.chat_id,
+        error=error[:120]))
 
 
 async def _tell_admins(application: Application, text: str) -> None:
@@ -610,33 +550,11 @@ def _end(context: PeerdeskContext) -> int:
     return ConversationHandler.END
 
 
-def register(application: Application) -> None:
-    services = _services(application)
+def conversations() -> list[ConversationHandler]:
+    """The organisers' /newevent and /bulletin conversations, with /cancel at every step."""
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
     cancel_handler = CommandHandler("cancel", cancel, filters=private)
-    with warnings.catch_warnings():
-        # Buttons inside the conversations belong to the organiser's chat, not to one message:
-        # per_message=False is what we want, and PTB's reminder of it is noise.
-        warnings.filterwarnings("ignore", message="If 'per_message=False'",
-                                category=PTBUserWarning)
-        conversations = _conversations(cancel_handler, text)
-    application.add_handlers([
-        *conversations,
-        CommandHandler("events", events_command, filters=private),
-        CommandHandler("attendees", attendees_command, filters=private),
-        CallbackQueryHandler(rsvp_button, pattern=r"^rsvp:\d+:(yes|plus|no)$"),
-        CallbackQueryHandler(ics_button, pattern=r"^ics:\d+$"),
-    ])
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(send_outbox,
-                                            interval=services.settings.outbox_check_seconds,
-                                            first=0.1, name="peerdesk-outbox")
-
-
-def _conversations(cancel_handler: CommandHandler, text: filters.BaseFilter
-                   ) -> list[ConversationHandler]:
-    private = filters.ChatType.PRIVATE
     return [
         ConversationHandler(
             entry_points=[CommandHandler("newevent", new_event, filters=private)],

@@ -7,9 +7,6 @@ import logging
 from telegram import BotCommand, Message, Update
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
     filters,
 )
 
@@ -18,7 +15,8 @@ from bot.domain import intake, queue
 from bot.domain.intake import Receipt
 from bot.domain.models import TicketStatus
 from bot.i18n import _, format_when, gettext
-from bot.telegram import helpers, keyboards
+from bot.telegram import keyboards
+from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import PeerdeskContext
 
 logger = logging.getLogger(__name__)
@@ -145,17 +143,6 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
                              ticket_id=receipt.ticket_id, kind=queue.Kind.ACK)
 
 
-async def _queued(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
-    """The question waits for a helper: tell the helpers, noting its acknowledgement on the way.
-    A failed delivery is retried by the reminder sweep."""
-    try:
-        await helpers.deliver(context.application, receipt.ticket_id, acknowledgement=ack)
-    except Exception as exc:
-        logger.warning("ticket %s not delivered yet (%s); the sweep retries",
-                       receipt.ticket_id, type(exc).__name__)
-        await _acknowledged(context, receipt, ack)
-
-
 def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
     """The anonymity button, unless the question is anonymous already."""
     return None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id, receipt.language)
@@ -178,7 +165,7 @@ async def question(update: Update, context: PeerdeskContext) -> None:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,
                 chat_id=message.chat_id, message_id=message.message_id, text=text,
-                language_hint=lang, now=context.services.clock(),
+                desk=context.services.desk, language_hint=lang, now=context.services.clock(),
             )
     if not text:
         await message.reply_text(gettext(lang, "I found no text in that message. Please write "
@@ -198,6 +185,7 @@ async def question(update: Update, context: PeerdeskContext) -> None:
         # Stored, but the bot stopped before acknowledging it: acknowledge now.
     else:
         context.services.metrics.questions.inc()
+        context.services.wake_sender()  # the card was queued with the ticket
     await _reply_to_receipt(update, context, receipt)
 
 
@@ -222,7 +210,7 @@ async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: R
     else:
         ack = await message.reply_text(_acknowledgement(context, receipt),
                                        reply_markup=_acknowledgement_markup(receipt))
-        await _queued(context, receipt, ack)
+        await _acknowledged(context, receipt, ack)
 
 
 async def _refuse(update: Update, lang: str) -> None:
@@ -236,30 +224,37 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
     """The asker picked the kind of helper for an unclear question."""
     query = update.callback_query
     lang = await _language(update, context)
-    _, ticket_id, role = query.data.split(":")
+    button = decode(query.data, Action.ROLE)
+    if button is None:
+        await _refuse(update, lang)
+        return
     async with context.services.db.session() as session:
         receipt = await intake.choose_role(
-            session=session, router=context.services.router, ticket_id=int(ticket_id),
-            asker_id=query.from_user.id, role=role,
+            session=session, router=context.services.router, ticket_id=button.id,
+            asker_id=query.from_user.id, role=button.arg or "", desk=context.services.desk,
+            now=context.services.clock(),
         )
     if receipt is None:
         await _refuse(update, lang)
         return
+    context.services.wake_sender()
     await query.answer()
     await query.edit_message_text(_acknowledgement(context, receipt),
                                   reply_markup=_acknowledgement_markup(receipt))
-    await _queued(context, receipt, query.message)
 
 
 async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     """"This helped" closes the ticket as self-served; the other button queues it for a helper."""
     query = update.callback_query
     lang = await _language(update, context)
-    _, ticket_id, verdict = query.data.split(":")
+    button = decode(query.data, Action.SELF_SERVICE)
+    if button is None or button.arg not in ("y", "n"):
+        await _refuse(update, lang)
+        return
     async with context.services.db.session() as session:
         receipt = await intake.resolve_self_service(
-            session=session, ticket_id=int(ticket_id), asker_id=query.from_user.id,
-            helped=verdict == "y",
+            session=session, ticket_id=button.id, asker_id=query.from_user.id,
+            helped=button.arg == "y", desk=context.services.desk, now=context.services.clock(),
         )
     if receipt is None:
         await _refuse(update, lang)
@@ -271,29 +266,30 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
                               "welcome to ask again any time.", number=receipt.ticket_id))
     else:
+        context.services.wake_sender()
         ack = await query.message.reply_text(_acknowledgement(context, receipt),
                                              reply_markup=_acknowledgement_markup(receipt))
-        await _queued(context, receipt, ack)
+        await _acknowledged(context, receipt, ack)
 
 
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     """Hide the asker's name on one waiting question."""
     query = update.callback_query
     lang = await _language(update, context)
-    async with context.services.db.session() as session:
-        receipt = await intake.make_anonymous(
-            session=session, ticket_id=int(query.data.split(":")[1]),
-            asker_id=query.from_user.id,
-        )
+    button = decode(query.data, Action.ANONYMOUS)
+    receipt = None
+    if button is not None:
+        async with context.services.db.session() as session:
+            receipt = await intake.make_anonymous(
+                session=session, ticket_id=button.id, asker_id=query.from_user.id,
+                desk=context.services.desk, now=context.services.clock(),
+            )
     if receipt is None:
         await _refuse(update, lang)
         return
+    context.services.wake_sender()  # the name leaves the cards
     await query.answer(gettext(receipt.language, "Done: the helpers will not see your name."))
     await query.edit_message_text(_acknowledgement(context, receipt))
-    async with context.services.db.session() as session:
-        ticket = await queue.view(session=session, ticket_id=receipt.ticket_id)
-    if ticket is not None:
-        await helpers.refresh_cards(context.application, ticket)  # the name leaves the cards
 
 
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
@@ -343,27 +339,6 @@ async def set_commands(application: Application) -> None:
         await application.bot.set_my_commands(
             [BotCommand(c, gettext(lang, d)) for c, d in COMMANDS], language_code=code
         )
-
-
-def register(application: Application) -> None:
-    """Intake handlers, in the order they must be tried."""
-    private_message = PRIVATE & filters.UpdateType.MESSAGE
-    application.add_handlers([
-        CommandHandler("start", start, filters=PRIVATE),
-        CommandHandler("help", help_command, filters=PRIVATE),
-        CommandHandler("lang", lang_command, filters=PRIVATE),
-        CommandHandler("anon", anon_command, filters=PRIVATE),
-        CommandHandler("team", team_command, filters=PRIVATE),
-        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, edited),
-        MessageHandler(private_message & filters.COMMAND, unknown_command),
-        MessageHandler(private_message & filters.TEXT, question),
-        MessageHandler(private_message, not_text),
-        CallbackQueryHandler(chose_role, pattern=r"^role:\d+:\w+$"),
-        CallbackQueryHandler(self_service_answer, pattern=r"^ss:\d+:[yn]$"),
-        CallbackQueryHandler(anonymous_ticket, pattern=r"^anon:\d+$"),
-        CallbackQueryHandler(chose_language, pattern=r"^lang:\w+$"),
-        CallbackQueryHandler(unknown_button),
-    ])
 
 
 async def on_error(update: object, context: PeerdeskContext) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.domain import privacy
 from bot.domain.intake import language_of
@@ -82,13 +81,3 @@ async def purge(context: PeerdeskContext) -> None:
         logger.info("erased the texts of %d old tickets", count)
 
 
-def register(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
-    application.add_handlers([
-        CommandHandler("mydata", mydata_command, filters=private),
-        CommandHandler("forget", forget_command, filters=private),
-        CallbackQueryHandler(forget_confirmed, pattern=r"^forget:yes$"),
-    ])
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(purge, interval=PURGE_INTERVAL, first=5,
-                                            name="peerdesk-retention")

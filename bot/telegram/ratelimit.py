@@ -10,11 +10,16 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from telegram.ext import AIORateLimiter
 
 logger = logging.getLogger(__name__)
+# Calls that name a chat but send nothing to it: Telegram's per-group limit is on messages, and
+# PTB's limiter would count these against a group's 20 a minute.
+LOOKUPS = frozenset({"getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
+                     "setMyCommands", "deleteMyCommands", "getFile", "leaveChat"})
 
 
 class RetryingRateLimiter(AIORateLimiter):
     """PTB's AIORateLimiter (30/s overall, 20/min per group, waits out 429s) that also retries
-    server errors and network failures with backoff; PTB alone never retries them."""
+    server errors and network failures with backoff (PTB alone never retries them), and does
+    not count look-ups such as getChat against a group's message limit."""
 
     def __init__(self, *, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any) -> None:
         # aiolimiter's bucket allows a full burst *and* the steady rate within one period, so the
@@ -30,6 +35,8 @@ class RetryingRateLimiter(AIORateLimiter):
         self._backoff = backoff
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[no-untyped-def, override]
+        if endpoint in LOOKUPS:
+            data = {key: value for key, value in data.items() if key != "chat_id"}
         for attempt in range(self._network_retries + 1):
             try:
                 return await super().process_request(

@@ -8,7 +8,7 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application
 
 from bot import LEAD
 from bot.domain import queue
@@ -107,10 +107,3 @@ async def digest(context: PeerdeskContext) -> None:
     logger.info("monthly digest %s posted", period.label)
 
 
-def register(application: Application) -> None:
-    services: Services = application.bot_data["services"]
-    application.add_handler(CommandHandler("report", report_command))
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(digest, interval=services.settings.sla_check_seconds,
-                                            first=services.settings.sla_check_seconds,
-                                            name="peerdesk-digest")

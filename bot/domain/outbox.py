@@ -1,0 +1,197 @@
+"""The outbox: every message besides the immediate reply to the person who wrote is a row here,
+written in the same transaction as the change that causes it, and sent by a background sender
+(bot.telegram.sender) at Telegram's pace, most urgent first.
+
+A row is taken by one running process (`worker`) with a conditional UPDATE, so two replicas never
+send the same row. A process keeps a heartbeat (bot.domain.workers); only when it has stopped
+are its rows taken back: a ticket's messages are queued again (a card checks first whether it
+got through), an announcement is reported as uncertain rather than risk sending it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain import workers
+from bot.domain.models import Event, Outbox, OutboxKind, OutboxStatus, Priority
+
+# Kinds that belong to a ticket: resent when their sender died (a person is waiting for them).
+TICKET_KINDS = frozenset({OutboxKind.CARD, OutboxKind.COPY, OutboxKind.NOTE,
+                          OutboxKind.EDIT_CARDS, OutboxKind.EDIT_TOPIC})
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox row taken by this process to send."""
+
+    id: int
+    kind: OutboxKind
+    chat_id: int
+    priority: int
+    due_at: datetime
+    attempts: int
+    event_id: int | None = None
+    bulletin_id: int | None = None
+    ticket_id: int | None = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Housekeeping:
+    dropped: list[int]  # ids no longer meaningful (logged)
+    uncertain: list[Claimed]  # an announcement's sender died mid-send: admins should know
+    requeued: int  # a ticket's messages whose sender died: queued again
+
+
+def add(session: AsyncSession, *, kind: OutboxKind, chat_id: int, now: datetime,
+        priority: Priority, ticket_id: int | None = None, params: dict[str, Any] | None = None,
+        key: str | None = None, due_at: datetime | None = None) -> None:
+    """Queue one message in the caller's transaction (nothing is committed here)."""
+    session.add(Outbox(
+        key=key or f"{kind}:{ticket_id}:{chat_id}:{uuid.uuid4().hex}", kind=kind,
+        priority=priority, ticket_id=ticket_id, params=params, chat_id=chat_id,
+        due_at=due_at or now))
+
+
+async def pending(*, session: AsyncSession, kind: OutboxKind, ticket_id: int,
+                  chat_id: int | None = None) -> Outbox | None:
+    """A row of this kind for the ticket that is still waiting to be sent."""
+    query = select(Outbox).where(col(Outbox.ticket_id) == ticket_id, col(Outbox.kind) == kind,
+                                 col(Outbox.status) == OutboxStatus.PENDING)
+    if chat_id is not None:
+        query = query.where(col(Outbox.chat_id) == chat_id)
+    return (await session.exec(query)).first()
+
+
+async def add_once(session: AsyncSession, *, kind: OutboxKind, chat_id: int, ticket_id: int,
+                   now: datetime, priority: Priority, params: dict[str, Any] | None = None
+                   ) -> None:
+    """Queue a row unless one like it is waiting already (edits: a burst becomes one)."""
+    waiting = await pending(session=session, kind=kind, ticket_id=ticket_id, chat_id=chat_id)
+    if waiting is None:
+        add(session, kind=kind, chat_id=chat_id, now=now, priority=priority,
+            ticket_id=ticket_id, params=params)
+    elif waiting.priority > priority:
+        waiting.priority = priority
+        session.add(waiting)
+
+
+def _claimed(row: Outbox) -> Claimed:
+    assert row.id is not None
+    return Claimed(row.id, OutboxKind(row.kind), row.chat_id, row.priority, row.due_at,
+                   row.attempts, row.event_id, row.bulletin_id, row.ticket_id, row.params)
+
+
+async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout: timedelta
+               ) -> Housekeeping:
+    """Before sending: drop what is no longer meaningful (a reminder or announcement for an event
+    that has begun), and settle the rows of senders that have stopped (no heartbeat within
+    `timeout` of the real time `wall`)."""
+    started = select(Event.id).where(col(Event.starts_at) <= now)
+    stale = list(await session.exec(select(Outbox.id).where(
+        col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
+        col(Outbox.kind).in_([OutboxKind.ANNOUNCE, OutboxKind.REMINDER]),
+        col(Outbox.event_id).in_(started))))
+    if stale:
+        await session.exec(update(Outbox).where(col(Outbox.id).in_(stale))
+                           .values(status=OutboxStatus.DROPPED, error="event already begun"))
+    alive = workers.alive(now=wall, timeout=timeout)
+    orphaned = list(await session.exec(select(Outbox).where(
+        col(Outbox.status) == OutboxStatus.SENDING,
+        col(Outbox.worker).is_(None) | col(Outbox.worker).not_in(alive))))
+    uncertain, requeued = [], 0
+    for row in orphaned:
+        ticket_row = row.kind in TICKET_KINDS
+        result = await session.exec(update(Outbox).where(
+            col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.SENDING,
+            col(Outbox.worker) == row.worker,
+        ).values(status=OutboxStatus.PENDING if ticket_row else OutboxStatus.UNCERTAIN,
+                 worker=None, lease_until=None,
+                 error=None if ticket_row else "sender stopped while sending"))
+        if result.rowcount == 1:
+            if ticket_row:
+                requeued += 1
+            else:
+                uncertain.append(_claimed(row))
+    await session.commit()
+    return Housekeeping(stale, uncertain, requeued)
+
+
+async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit: int = 100,
+                    skip_chats: frozenset[int] = frozenset()) -> list[Claimed]:
+    """Take due rows for this sender, most urgent first: on PostgreSQL rows locked by another
+    sender are skipped (SKIP LOCKED); on both, a conditional UPDATE decides, so no row is taken
+    twice. `skip_chats`: chats whose queue in this process is full enough for now."""
+    query = select(Outbox).where(
+        col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
+    ).order_by(col(Outbox.priority), col(Outbox.due_at), col(Outbox.id)).limit(limit)
+    if skip_chats:
+        query = query.where(col(Outbox.chat_id).not_in(skip_chats))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(await session.exec(query))
+    taken = []
+    for row in rows:
+        result = await session.exec(update(Outbox).where(
+            col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.PENDING,
+        ).values(status=OutboxStatus.SENDING, worker=worker, attempts=Outbox.attempts + 1))
+        if result.rowcount == 1:
+            row.attempts += 1
+            taken.append(_claimed(row))
+    await session.commit()
+    return taken
+
+
+async def mark_sent(*, session: AsyncSession, outbox_id: int, worker: str, now: datetime,
+                    message_id: int | None = None, commit: bool = True) -> None:
+    """Sent. The row keeps no parameters once sent (they may name a message of a person's)."""
+    await session.exec(update(Outbox).where(
+        col(Outbox.id) == outbox_id, col(Outbox.worker) == worker,
+        col(Outbox.status) == OutboxStatus.SENDING,
+    ).values(status=OutboxStatus.SENT, sent_at=now, message_id=message_id, lease_until=None,
+             params=None))
+    if commit:
+        await session.commit()
+
+
+async def mark_retry(*, session: AsyncSession, outbox_id: int, worker: str, due_at: datetime,
+                     error: str, priority: int | None = None) -> None:
+    values: dict[str, Any] = dict(status=OutboxStatus.PENDING, due_at=due_at, error=error[:200],
+                                  lease_until=None, worker=None)
+    if priority is not None:
+        values["priority"] = priority
+    await session.exec(update(Outbox).where(
+        col(Outbox.id) == outbox_id, col(Outbox.worker) == worker).values(**values))
+    await session.commit()
+
+
+async def mark_failed(*, session: AsyncSession, outbox_id: int, worker: str, error: str) -> None:
+    await session.exec(update(Outbox).where(
+        col(Outbox.id) == outbox_id, col(Outbox.worker) == worker,
+    ).values(status=OutboxStatus.FAILED, error=error[:200], lease_until=None, params=None))
+    await session.commit()
+
+
+async def hand_back(*, session: AsyncSession, worker: str) -> int:
+    """A process stopping in good order gives back what it took and did not send."""
+    result = await session.exec(update(Outbox).where(
+        col(Outbox.worker) == worker, col(Outbox.status) == OutboxStatus.SENDING,
+    ).values(status=OutboxStatus.PENDING, worker=None,
+             attempts=Outbox.attempts - 1))
+    await session.commit()
+    return result.rowcount
+
+
+async def set_priority(*, session: AsyncSession, outbox_ids: list[int], priority: Priority
+                       ) -> None:
+    await session.exec(update(Outbox).where(col(Outbox.id).in_(outbox_ids))
+                       .values(priority=priority))
+    await session.commit()
+

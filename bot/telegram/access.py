@@ -1,0 +1,43 @@
+"""Who may do what, checked once where handlers are registered (bot.telegram.app), not inside
+each handler: `helpers_only` for the helpers' buttons and commands."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+
+from bot import LANGUAGES
+from bot.domain import queue
+from bot.domain.queue import HelperInfo
+from bot.i18n import gettext
+from bot.telegram.context import PeerdeskContext
+
+HelperHandler = Callable[[Update, PeerdeskContext, HelperInfo], Awaitable[None]]
+Handler = Callable[[Update, PeerdeskContext], Awaitable[None]]
+
+
+def helpers_only(handler: HelperHandler) -> Handler:
+    """Only helpers of the roster may work tickets: checked on every press and command; anyone
+    else gets a polite refusal and nothing changes. The handler gets the helper."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: PeerdeskContext) -> None:
+        user = update.effective_user
+        helper = None
+        if user is not None:
+            async with context.services.db.session() as session:
+                helper = await queue.helper(session=session, user_id=user.id)
+        if helper is not None and helper.is_helper:
+            await handler(update, context, helper)
+            return
+        lang = ((user.language_code if user else None) or "")[:2]
+        lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
+        text = gettext(lang, "Sorry, only the peer-support helpers can do this.")
+        if update.callback_query:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message:
+            await update.effective_message.reply_text(text)
+
+    return guarded

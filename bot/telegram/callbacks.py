@@ -1,0 +1,62 @@
+"""Button data, typed: each kind of button has one action name, one pattern for its handler's
+registration, one way to encode and one to decode. Decoding checks shape and ranges, so a forged
+or stale button never reaches the database with an id it cannot hold."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_ID = 2**31 - 1  # ids the database holds on both backends
+_DATA = re.compile(r"^(?P<action>[a-z]+(?::[a-z]+)?):(?P<id>\d{1,10})(?::(?P<arg>\w{1,40}))?$")
+
+
+class Action(StrEnum):
+    # the helpers' card
+    CLAIM = "q:claim"
+    CLOSE = "q:close"
+    REROUTE = "q:rr"  # choose a role…
+    REROUTE_ROLE = "q:rrr"  # …then one of its topics
+    REROUTE_TOPIC = "q:rrt"
+    CARD = "q:card"  # back to the card's own buttons
+    # the asker's
+    RATE = "rate"
+    PHONE = "phone"
+    ROLE = "role"
+    SELF_SERVICE = "ss"
+    ANONYMOUS = "anon"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    action: Action
+    id: int  # a ticket, mostly
+    arg: str | None = None
+
+
+def encode(action: Action, id: int, arg: str | int | None = None) -> str:
+    data = f"{action}:{id}" if arg is None else f"{action}:{id}:{arg}"
+    assert len(data.encode()) <= 64, data  # Telegram's limit
+    return data
+
+
+def decode(data: str | None, *actions: Action) -> Button | None:
+    """The button, if `data` is well formed, one of `actions`, with an id in range."""
+    found = _DATA.match(data or "")
+    if found is None:
+        return None
+    try:
+        action = Action(found["action"])
+    except ValueError:
+        return None
+    number = int(found["id"])
+    if (actions and action not in actions) or not 0 < number <= MAX_ID:
+        return None
+    return Button(action, number, found["arg"])
+
+
+def pattern(*actions: Action) -> re.Pattern[str]:
+    """For a CallbackQueryHandler: data of these actions (ranges are checked by `decode`)."""
+    names = "|".join(re.escape(action) for action in actions)
+    return re.compile(rf"^(?:{names}):\d{{1,10}}(?::\w{{1,40}})?$")

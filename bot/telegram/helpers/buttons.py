@@ -1,0 +1,282 @@
+"""Buttons: the card's (claim, reroute, close) for helpers, and the asker's (rating, phone).
+Each handler decides through bot.domain.queue, whose changes queue what they cause; the handler
+itself answers only the person who pressed."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+
+from bot import LANGUAGES, ROLES
+from bot.domain import queue
+from bot.domain.intake import preferred_language
+from bot.domain.models import TicketStatus
+from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.i18n import gettext
+from bot.telegram.callbacks import Action, Button, decode, encode
+from bot.telegram.context import PeerdeskContext
+from bot.telegram.helpers.cards import card_buttons, helper_language
+from bot.telegram.helpers.notes import STARS
+
+logger = logging.getLogger(__name__)
+CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
+
+
+def _user_language(update: Update, context: PeerdeskContext) -> str:
+    code = ((update.effective_user.language_code if update.effective_user else None) or "")[:2]
+    return code if code in LANGUAGES else context.services.settings.helpers_language
+
+
+async def _stale(update: Update, context: PeerdeskContext, lang: str | None = None) -> None:
+    """A button that is not (or no longer) the presser's to press: said kindly, nothing done."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(gettext(lang or _user_language(update, context),
+                               "This button is not yours to press, or the question has moved "
+                               "on."), show_alert=True)
+
+
+async def _card_button(update: Update, context: PeerdeskContext, *actions: Action
+                       ) -> tuple[Button, TicketView, bool] | None:
+    """The pressed button and its ticket, if the button is well formed and sits on that
+    ticket's own card (a forged button on another ticket's card does nothing)."""
+    query = update.callback_query
+    assert query is not None
+    button = decode(query.data, *actions)
+    message = query.message
+    if button is None or message is None:
+        await _stale(update, context)
+        return None
+    async with context.services.db.session() as session:
+        found = await queue.find_message(session=session, chat_id=message.chat.id,
+                                         message_id=message.message_id)
+        ticket = await queue.view(session=session, ticket_id=button.id)
+    on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
+    if ticket is None or not (on_its_card or button.action is Action.CLAIM):
+        await _stale(update, context)
+        return None
+    return button, ticket, on_its_card
+
+
+async def claim_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """The first helper to press Claim gets the ticket; the others are told who has it. A ticket
+    of another role is claimed after a confirmation."""
+    found = await _card_button(update, context, Action.CLAIM)
+    if found is None:
+        return
+    button, ticket, on_card = found
+    query, services = update.callback_query, context.services
+    assert query is not None
+    lang = helper_language(services, helper)
+    if ticket.role not in helper.roles and button.arg != CONFIRM \
+            and ticket.status is TicketStatus.OPEN and on_card:
+        await query.answer(gettext(
+            lang, "#{number} is for {role}. Take it anyway?", number=ticket.id,
+            role=services.role_name(ticket.role, lang)), show_alert=True)
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([[
+            InlineKeyboardButton(gettext(lang, "Yes, I take #{number}", number=ticket.id),
+                                 callback_data=encode(Action.CLAIM, ticket.id, CONFIRM)),
+            InlineKeyboardButton(gettext(lang, "Back"),
+                                 callback_data=encode(Action.CARD, ticket.id))]]))
+        return
+    async with services.db.session() as session:
+        result = await queue.claim(session=session, ticket_id=ticket.id,
+                                   helper_id=helper.telegram_id, now=services.clock(),
+                                   desk=services.desk)
+    services.wake_sender()
+    if result is None:
+        await query.answer()
+        return
+    if not result.won:
+        holder = result.ticket.claimer_name
+        await query.answer(
+            gettext(lang, "{name} has already claimed this question.", name=holder) if holder
+            else gettext(lang, "This question is no longer waiting."), show_alert=True)
+        return
+    if ticket.role not in helper.roles:
+        logger.info("ticket %s claimed across roles (%s)", ticket.id, ticket.role)
+    logger.info("ticket %s claimed", ticket.id)
+    await query.answer(gettext(lang, "It is yours. Write in this topic to answer.")
+                       if result.ticket.thread_id or services.forum is None
+                       else gettext(lang, "It is yours. Its own topic opens in a moment: "
+                                          "write there to answer."))
+
+
+async def close_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """Close from the card; a colleague's claimed ticket asks for a confirmation first."""
+    found = await _card_button(update, context, Action.CLOSE)
+    if found is None:
+        return
+    button, ticket, _ = found
+    query = update.callback_query
+    assert query is not None
+    lang = helper_language(context.services, helper)
+    if ticket.claimed_by not in (None, helper.telegram_id) and button.arg != CONFIRM \
+            and ticket.status is not TicketStatus.CLOSED:
+        await query.answer()
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([[
+            InlineKeyboardButton(gettext(lang, "{name} holds #{number}: close it anyway?",
+                                         name=ticket.claimer_name or "?", number=ticket.id),
+                                 callback_data=encode(Action.CLOSE, ticket.id, CONFIRM))], [
+            InlineKeyboardButton(gettext(lang, "Back"),
+                                 callback_data=encode(Action.CARD, ticket.id))]]))
+        return
+    await query.answer()
+    if button.arg == CONFIRM:
+        logger.info("ticket %s closed by a colleague of its holder", ticket.id)
+    await close_ticket(context, ticket.id, helper)
+
+
+async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperInfo) -> bool:
+    """Close: the cards show it, and the asker is asked for a rating (both queued)."""
+    services = context.services
+    async with services.db.session() as session:
+        ticket = await queue.close(session=session, ticket_id=ticket_id, now=services.clock(),
+                                   desk=services.desk, helper_id=helper.telegram_id)
+    if ticket is None:
+        return False
+    services.wake_sender()
+    logger.info("ticket %s closed", ticket_id)
+    return True
+
+
+async def reroute_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """Reroute, step by step on the card: the role, then the topic (or back)."""
+    found = await _card_button(update, context, Action.REROUTE, Action.REROUTE_ROLE,
+                               Action.REROUTE_TOPIC, Action.CARD)
+    if found is None:
+        return
+    button, ticket, _ = found
+    query, services = update.callback_query, context.services
+    assert query is not None
+    lang = helper_language(services, helper)
+    if button.action is Action.CARD:  # back to the card's own buttons
+        await query.answer()
+        await query.edit_message_reply_markup(card_buttons(ticket, lang))
+        return
+    if ticket.status is TicketStatus.CLOSED:
+        await query.answer(gettext(lang, "This question is no longer waiting."), show_alert=True)
+        return
+    if ticket.claimed_by not in (None, helper.telegram_id):
+        await query.answer(gettext(lang, "{name} holds #{number}, so only they can pass it on.",
+                                   name=ticket.claimer_name or "?", number=ticket.id),
+                           show_alert=True)
+        return
+    back = [InlineKeyboardButton(gettext(lang, "Back"), callback_data=encode(Action.CARD,
+                                                                             ticket.id))]
+    if button.action is Action.REROUTE:
+        await query.answer()
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([
+            *([InlineKeyboardButton(services.role_name(role, lang), callback_data=encode(
+                Action.REROUTE_ROLE, ticket.id, role))] for role in ROLES), back]))
+    elif button.action is Action.REROUTE_ROLE:
+        if button.arg not in ROLES:
+            await _stale(update, context, lang)
+            return
+        await query.answer()
+        topics = [t for t in services.knowledge.topics.values() if t.role == button.arg]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([
+            *([InlineKeyboardButton(t.name[lang], callback_data=encode(
+                Action.REROUTE_TOPIC, ticket.id, t.id))] for t in topics), back]))
+    else:
+        topic = services.knowledge.topics.get(button.arg or "")
+        if topic is None:
+            await _stale(update, context, lang)
+            return
+        async with services.db.session() as session:
+            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=topic.role,
+                                        topic=topic.id, now=services.clock(),
+                                        desk=services.desk)
+        services.wake_sender()
+        await query.answer(gettext(lang, "Passed on.") if moved else None)
+        if moved is None:
+            await query.edit_message_reply_markup(card_buttons(ticket, lang))
+            return
+        logger.info("ticket %s rerouted to role %s", ticket.id, moved.role)
+
+
+# --- the asker's buttons -------------------------------------------------------------------------
+
+async def rate_button(update: Update, context: PeerdeskContext) -> None:
+    """The asker's 1–5 rating; then an optional comment as a reply."""
+    query, services = update.callback_query, context.services
+    assert query is not None
+    button = decode(query.data, Action.RATE)
+    stars = int(button.arg) if button and button.arg and button.arg.isdigit() else 0
+    ticket = None
+    if button is not None:
+        async with services.db.session() as session:
+            ticket = await queue.rate(session=session, ticket_id=button.id,
+                                      asker_id=query.from_user.id, stars=stars)
+    if ticket is None:
+        await _stale(update, context)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    assert query.message is not None
+    prompt = await query.message.reply_text(gettext(
+        ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
+                         "with a comment for the helper.", stars=STARS * stars))
+    async with services.db.session() as session:
+        await queue.remember(session=session, chat_id=prompt.chat_id,
+                             message_id=prompt.message_id, ticket_id=ticket.id, kind=Kind.COMMENT)
+
+
+async def phone_request(update: Update, context: PeerdeskContext) -> None:
+    """Offer Telegram's own button for sharing the phone number."""
+    query, services = update.callback_query, context.services
+    assert query is not None
+    button = decode(query.data, Action.PHONE)
+    ticket = None
+    if button is not None:
+        async with services.db.session() as session:
+            ticket = await queue.view(session=session, ticket_id=button.id)
+    if ticket is None or ticket.asker_chat_id != query.from_user.id \
+            or ticket.status is TicketStatus.CLOSED:
+        await _stale(update, context)
+        return
+    await query.answer()
+    context.user_data["phone_ticket"] = ticket.id
+    assert query.message is not None
+    await query.message.reply_text(
+        gettext(ticket.language, "Press the button below to share your phone number. Only the "
+                                 "helper who handles question #{number} sees it.",
+                number=ticket.id),
+        reply_markup=ReplyKeyboardMarkup(
+            [[KeyboardButton(gettext(ticket.language, "Share my phone number"),
+                             request_contact=True)]],
+            one_time_keyboard=True, resize_keyboard=True))
+
+
+async def contact_shared(update: Update, context: PeerdeskContext) -> None:
+    """The asker shared their own number: it goes to the claiming helper only."""
+    message, services, user = update.effective_message, context.services, update.effective_user
+    assert message is not None and user is not None and message.contact is not None
+    contact = message.contact
+    async with services.db.session() as session:
+        ticket_id = context.user_data.get("phone_ticket") or await queue.latest_waiting(
+            session=session, asker_id=user.id)
+        ticket = None
+        if contact.user_id == user.id and ticket_id:
+            ticket = await queue.share_phone(session=session, ticket_id=ticket_id,
+                                             asker_id=user.id, phone=contact.phone_number,
+                                             now=services.clock(), desk=services.desk)
+    lang = ticket.language if ticket else preferred_language(None, user.language_code)
+    if ticket is None:
+        await message.reply_text(gettext(lang, "I can only pass on your own number, for a "
+                                               "question that is still open."),
+                                 reply_markup=ReplyKeyboardRemove())
+        return
+    services.wake_sender()
+    context.user_data.pop("phone_ticket", None)
+    await message.reply_text(gettext(lang, "Thank you! Only the helper who handles question "
+                                           "#{number} sees your number.", number=ticket.id),
+                             reply_markup=ReplyKeyboardRemove())

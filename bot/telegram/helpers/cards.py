@@ -1,0 +1,284 @@
+"""The ticket's card and forum topic, as the sender sends them: a card in the ticket's own topic
+(created when missing, again when someone deleted it) or privately to a helper; the listing of
+several new tickets in one message when the group has no room for a topic each; and the edits
+that show a ticket's new state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, User
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application
+
+from bot.domain import queue
+from bot.domain.models import TicketStatus
+from bot.domain.outbox import Claimed
+from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.i18n import gettext
+from bot.services import Services
+from bot.telegram.callbacks import Action, encode
+from bot.telegram.sender import Sent
+
+logger = logging.getLogger(__name__)
+MAX_TEXT = 4096
+LISTING_MAX = 20  # tickets in one listing message
+SNIPPET = 90  # characters of each question in a listing
+
+
+def services_of(application: Application) -> Services:
+    return application.bot_data["services"]
+
+
+def helper_language(services: Services, helper: HelperInfo | None = None) -> str:
+    if helper and helper.languages:
+        return helper.languages[0]
+    return services.settings.helpers_language
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def with_mentions(text: str, mention: Sequence[HelperInfo], separator: str = "\n\n"
+                  ) -> tuple[str, list[MessageEntity]]:
+    """Call helpers by name (Telegram mentions, so they are notified)."""
+    entities: list[MessageEntity] = []
+    if not mention:
+        return text, entities
+    text += separator
+    for index, helper in enumerate(mention[: queue.MAX_MENTIONS]):
+        if index:
+            text += ", "
+        entities.append(MessageEntity(
+            MessageEntity.TEXT_MENTION, _utf16(text), _utf16(helper.name),
+            user=User(helper.telegram_id, helper.name, is_bot=False)))
+        text += helper.name
+    return text, entities
+
+
+def topic_name(services: Services, ticket: TicketView) -> str:
+    lang = services.settings.helpers_language
+    return f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · {ticket.language}"[:128]
+
+
+def _asker(ticket: TicketView, lang: str) -> str:
+    if ticket.anonymous:
+        return gettext(lang, "anonymous")
+    return ", ".join(part for part in (ticket.asker_name or gettext(lang, "no name"),
+                                       ticket.asker_team) if part)
+
+
+def card_text(services: Services, ticket: TicketView, lang: str,
+              mention: Sequence[HelperInfo] = ()) -> tuple[str, list[MessageEntity]]:
+    """The ticket card: who asks (or anonymous), what about, its state, the question, and the
+    helpers called by name."""
+    if ticket.status is TicketStatus.CLOSED:
+        state = gettext(lang, "Closed")
+    elif ticket.claimer_name:
+        state = gettext(lang, "Claimed by {name}", name=ticket.claimer_name)
+    else:
+        state = gettext(lang, "Waiting for a helper")
+    text = (
+        f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · {ticket.language}\n"
+        + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
+        + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
+        + gettext(lang, "State: {state}", state=state) + "\n\n"
+        + ticket.text
+    )
+    return with_mentions(text[: MAX_TEXT - 400], mention)
+
+
+def card_buttons(ticket: TicketView, lang: str) -> InlineKeyboardMarkup | None:
+    if ticket.status is TicketStatus.CLOSED:
+        return None
+    row = []
+    if ticket.status is TicketStatus.OPEN:
+        row.append(InlineKeyboardButton(gettext(lang, "Claim"),
+                                        callback_data=encode(Action.CLAIM, ticket.id)))
+    row += [InlineKeyboardButton(gettext(lang, "Reroute"),
+                                 callback_data=encode(Action.REROUTE, ticket.id)),
+            InlineKeyboardButton(gettext(lang, "Close"),
+                                 callback_data=encode(Action.CLOSE, ticket.id))]
+    return InlineKeyboardMarkup([row])
+
+
+async def _view(services: Services, ticket_id: int | None) -> TicketView | None:
+    if ticket_id is None:
+        return None
+    async with services.db.session() as session:
+        return await queue.view(session=session, ticket_id=ticket_id)
+
+
+# --- the forum topic -----------------------------------------------------------------------------
+
+async def ensure_topic(application: Application, ticket_id: int,
+                       deleted: int | None = None) -> int:
+    """The ticket's forum topic, created with its card when missing (or when `deleted` is its
+    thread). All forum messages go through one lane of the sender, so one at a time."""
+    services = services_of(application)
+    forum = services.forum
+    assert forum is not None
+    async with services.db.session() as session:
+        ticket = await queue.view(session=session, ticket_id=ticket_id)
+        assert ticket is not None
+        has_card = await queue.card_in(session=session, ticket_id=ticket_id, chat_id=forum)
+        mention = await queue.recipients(session=session, ticket=ticket) \
+            if ticket.status is TicketStatus.OPEN else []
+    if ticket.thread_id and ticket.thread_id != deleted:
+        if has_card is None:  # the process stopped between the topic and its card
+            await _topic_card(application, ticket, ticket.thread_id, mention)
+        return ticket.thread_id
+    topic = await application.bot.create_forum_topic(forum, topic_name(services, ticket))
+    thread_id = topic.message_thread_id
+    async with services.db.session() as session:
+        await queue.set_thread(session=session, ticket_id=ticket_id, thread_id=thread_id)
+    ticket = await _view(services, ticket_id)
+    assert ticket is not None
+    await _topic_card(application, ticket, thread_id, mention)
+    if deleted:
+        logger.info("ticket %s: its deleted topic was created again", ticket_id)
+    return thread_id
+
+
+async def _topic_card(application: Application, ticket: TicketView, thread_id: int,
+                      mention: Sequence[HelperInfo]) -> None:
+    services = services_of(application)
+    assert services.forum is not None
+    lang = services.settings.helpers_language
+    text, entities = card_text(services, ticket, lang, mention)
+    message = await application.bot.send_message(
+        services.forum, text, entities=entities or None, message_thread_id=thread_id,
+        reply_markup=card_buttons(ticket, lang))
+    async with services.db.session() as session:
+        await queue.remember(session=session, chat_id=services.forum, ticket_id=ticket.id,
+                             message_id=message.message_id, kind=Kind.CARD, commit=False)
+        await queue.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
+
+
+async def in_topic(application: Application, ticket_id: int,
+                   send: Callable[[int], Awaitable[Message]]) -> Message:
+    """Send into the ticket's topic (`send(thread_id)`), opening it first if needed, and again
+    if someone deleted it."""
+    thread_id = await ensure_topic(application, ticket_id)
+    try:
+        return await send(thread_id)
+    except BadRequest as exc:
+        if "thread not found" not in str(exc).lower():
+            raise
+    return await send(await ensure_topic(application, ticket_id, deleted=thread_id))
+
+
+# --- renderers for the sender --------------------------------------------------------------------
+
+async def send_card(application: Application, item: Claimed) -> Sent | None:
+    """CARD: the ticket becomes visible to helpers: its topic and card in the forum, or a card in
+    one helper's private chat. Nothing is sent twice: what is there already is not sent again."""
+    services = services_of(application)
+    ticket = await _view(services, item.ticket_id)
+    if ticket is None:
+        return None
+    if item.chat_id == services.forum:
+        if ticket.status is not TicketStatus.CLOSED or ticket.thread_id:
+            await ensure_topic(application, ticket.id)
+        return None
+    async with services.db.session() as session:
+        if await queue.card_in(session=session, ticket_id=ticket.id, chat_id=item.chat_id):
+            return None
+        helper = await queue.helper(session=session, user_id=item.chat_id)
+    if ticket.status is TicketStatus.CLOSED:
+        return None
+    lang = helper_language(services, helper)
+    text, entities = card_text(services, ticket, lang)
+    try:
+        message = await application.bot.send_message(item.chat_id, text,
+                                                     entities=entities or None,
+                                                     reply_markup=card_buttons(ticket, lang))
+    except (Forbidden, BadRequest) as exc:
+        logger.warning("a helper could not be reached privately for ticket %s (%s)", ticket.id,
+                       type(exc).__name__)
+        return None
+    async with services.db.session() as session:
+        await queue.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
+    return Sent(remember=[(item.chat_id, message.message_id, ticket.id, Kind.CARD)])
+
+
+async def list_new(application: Application, items: list[Claimed]) -> list[int]:
+    """Several new tickets in one message in the forum's General topic, a Claim button each,
+    when more wait than the group can take one by one; returns the tickets listed."""
+    services = services_of(application)
+    assert services.forum is not None
+    lang = services.settings.helpers_language
+    tickets: list[TicketView] = []
+    visible: list[int] = []
+    for item in items:
+        ticket = await _view(services, item.ticket_id)
+        if ticket is None or ticket.status is TicketStatus.CLOSED or ticket.thread_id:
+            if ticket is not None:
+                visible.append(ticket.id)  # seen already, or nothing to show
+            continue
+        if len(tickets) < LISTING_MAX:
+            tickets.append(ticket)
+    if not tickets:
+        return visible
+    lines = []
+    buttons = []
+    for ticket in tickets:
+        question = " ".join(ticket.text.split())
+        if len(question) > SNIPPET:
+            question = question[: SNIPPET - 1] + "…"
+        lines.append(f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · "
+                     f"{ticket.language} · {_asker(ticket, lang)}: {question}")
+        buttons.append([InlineKeyboardButton(
+            gettext(lang, "Claim #{number}", number=ticket.id),
+            callback_data=encode(Action.CLAIM, ticket.id))])
+    text = gettext(lang, "New questions are coming in faster than topics can be opened. Claim "
+                         "one here; its own topic opens when claimed.") + "\n\n" + \
+        "\n".join(lines)
+    await application.bot.send_message(services.forum, text[:MAX_TEXT],
+                                       reply_markup=InlineKeyboardMarkup(buttons))
+    ids = [ticket.id for ticket in tickets]
+    async with services.db.session() as session:
+        await queue.shown(session=session, ticket_ids=ids, now=services.clock())
+    logger.info("%d new tickets listed together", len(ids))
+    return ids + visible
+
+
+async def edit_cards(application: Application, item: Claimed) -> Sent | None:
+    """EDIT_CARDS: every card of the ticket shows its new state."""
+    services = services_of(application)
+    ticket = await _view(services, item.ticket_id)
+    if ticket is None:
+        return None
+    async with services.db.session() as session:
+        rows = await queue.card_messages(session=session, ticket_id=ticket.id)
+        helpers = {chat: await queue.helper(session=session, user_id=chat) for chat, _ in rows}
+    for chat_id, message_id in rows:
+        lang = helper_language(services, helpers.get(chat_id)) if chat_id > 0 \
+            else services.settings.helpers_language
+        text, entities = card_text(services, ticket, lang)
+        try:
+            await application.bot.edit_message_text(
+                text, chat_id, message_id, entities=entities or None,
+                reply_markup=card_buttons(ticket, lang))
+        except BadRequest as exc:
+            if "not modified" not in str(exc):
+                logger.warning("card of ticket %s not updated: %s", ticket.id, exc)
+        except Forbidden:
+            pass
+    return None
+
+
+async def edit_topic(application: Application, item: Claimed) -> Sent | None:
+    """EDIT_TOPIC: the topic's name follows a reroute."""
+    services = services_of(application)
+    ticket = await _view(services, item.ticket_id)
+    if ticket is None or not ticket.thread_id or services.forum is None:
+        return None
+    try:
+        await application.bot.edit_forum_topic(services.forum, ticket.thread_id,
+                                               name=topic_name(services, ticket))
+    except BadRequest:
+        pass  # a deleted topic is recreated with the next message
+    return None

@@ -1,0 +1,125 @@
+"""The helpers' commands: /queue, /mine, /away, /back, /close, /note, and their menu in the
+helpers' group. Who may use them is checked where they are registered (bot.telegram.app)."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot.domain import queue
+from bot.domain.queue import HelperInfo
+from bot.i18n import _, format_age, gettext
+from bot.telegram.context import PeerdeskContext
+from bot.telegram.helpers.buttons import close_ticket
+from bot.telegram.helpers.cards import helper_language, services_of
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = (
+    ("queue", _("Open questions of my roles")),
+    ("mine", _("Questions I hold")),
+    ("close", _("Close the question of this topic")),
+    ("away", _("Pause my notifications")),
+    ("back", _("I am available again")),
+    ("report", _("What staff asked about this month")),
+)
+
+
+def _in_place(update: Update, context: PeerdeskContext) -> bool:
+    """Helpers' commands work in a private chat and in the helpers' own group, nowhere else."""
+    chat = update.effective_chat
+    return chat is not None and (chat.type == "private"
+                                 or chat.id == context.services.settings.helpers_chat_id)
+
+
+async def queue_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """/queue: open tickets of my roles, oldest first; /mine: the ones I hold."""
+    message = update.effective_message
+    if message is None or not _in_place(update, context):
+        return
+    services, lang = context.services, helper_language(context.services, helper)
+    mine = (message.text or "").lstrip("/").startswith("mine")
+    async with services.db.session() as session:
+        items = await queue.queue(session=session, roles=None if mine else helper.roles,
+                                  holder=helper.telegram_id if mine else None)
+    if not items:
+        await message.reply_text(
+            gettext(lang, "You hold no open questions.") if mine
+            else gettext(lang, "No questions are waiting. Thank you!"))
+        return
+    now = services.clock()
+    lines = [
+        f"#{item.ticket_id} · {services.topic_name(item.topic, lang)} · {item.language} · "
+        + format_age((now - item.created_at).total_seconds() / 60, lang) + " · "
+        + (item.holder or gettext(lang, "waiting"))
+        for item in items[:50]
+    ]
+    title = gettext(lang, "Questions you hold:") if mine else gettext(
+        lang, "Open questions, oldest first:")
+    await message.reply_text(title + "\n" + "\n".join(lines))
+
+
+async def availability_command(update: Update, context: PeerdeskContext,
+                               helper: HelperInfo) -> None:
+    """/away and /back."""
+    message = update.effective_message
+    if message is None or not _in_place(update, context):
+        return
+    away = (message.text or "").lstrip("/").startswith("away")
+    async with context.services.db.session() as session:
+        await queue.set_available(session=session, helper_id=helper.telegram_id,
+                                  available=not away)
+    lang = helper_language(context.services, helper)
+    await message.reply_text(
+        gettext(lang, "You are marked away: new questions will not call you. /back when you "
+                      "return.") if away
+        else gettext(lang, "Welcome back! New questions will call you again."))
+
+
+async def close_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """/close in a ticket's topic of the helpers' forum, or as a reply to its card in a private
+    chat; anywhere else it closes nothing."""
+    message, services = update.effective_message, context.services
+    if message is None:
+        return
+    ticket_id = None
+    async with services.db.session() as session:
+        if message.chat.type == "private" and message.reply_to_message:
+            found = await queue.find_message(
+                session=session, chat_id=message.chat_id,
+                message_id=message.reply_to_message.message_id)
+            ticket_id = found.ticket_id if found and found.kind == queue.Kind.CARD else None
+        elif message.chat_id == services.forum and message.is_topic_message \
+                and message.message_thread_id:
+            ticket_id = await queue.ticket_in_thread(session=session,
+                                                     thread_id=message.message_thread_id)
+    lang = helper_language(services, helper)
+    if ticket_id is None:
+        if _in_place(update, context):
+            await message.reply_text(gettext(lang, "Use /close in a question's topic, or as a "
+                                                   "reply to its card."))
+        return
+    if not await close_ticket(context, ticket_id, helper):
+        await message.reply_text(gettext(lang, "#{number} is already closed.", number=ticket_id))
+
+
+async def note_command(update: Update, context: PeerdeskContext) -> None:
+    """/note: an internal note; it stays with the helpers."""
+
+
+async def set_commands(application: Application) -> None:
+    """The helpers' menu in their group (the private menu stays the staff one)."""
+    services = services_of(application)
+    forum = services.settings.helpers_chat_id
+    if forum is None:
+        return
+    lang = services.settings.helpers_language
+    try:
+        await application.bot.set_my_commands(
+            [BotCommand(c, gettext(lang, d)) for c, d in COMMANDS],
+            scope=BotCommandScopeChat(forum))
+    except TelegramError as exc:
+        logger.warning("the helpers' command menu was not set (%s)", type(exc).__name__)

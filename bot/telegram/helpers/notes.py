@@ -1,0 +1,311 @@
+"""The messages about a ticket besides its card, as the sender sends them: relayed copies (the
+helper's answer to the asker, the asker's follow-up to the helpers) and notices rendered from a
+template when sent, in the reader's language, from what the database holds then (so nothing
+personal ever waits in the outbox).
+
+Where a row goes follows from its chat: the asker's chat (a reply to their question), the forum
+(into the ticket's topic), or a helper's or admin's private chat (a reply to the card there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity
+from telegram import ReplyParameters as Reply
+from telegram.error import Forbidden
+from telegram.ext import Application
+
+from bot.domain import queue
+from bot.domain.outbox import Claimed
+from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.i18n import gettext
+from bot.services import Services
+from bot.telegram.callbacks import Action, encode
+from bot.telegram.helpers.cards import helper_language, in_topic, services_of, with_mentions
+from bot.telegram.sender import Sent
+
+logger = logging.getLogger(__name__)
+STARS = "★"
+
+
+def rating_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(str(stars), callback_data=encode(Action.RATE, ticket_id, stars))
+        for stars in range(1, 6)]])
+
+
+def phone_button(ticket_id: int, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        gettext(lang, "I would prefer a phone call"),
+        callback_data=encode(Action.PHONE, ticket_id))]])
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    entities: list[MessageEntity] | None = None
+    remember: Kind | None = None  # note the sent message as belonging to the ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a template may use: the ticket, the reader's language, the row's parameters."""
+
+    services: Services
+    ticket: TicketView | None
+    lang: str
+    params: dict[str, Any]
+    mention: list[HelperInfo]
+    phone: str | None = None
+    feedback: str | None = None
+    helper_name: str = ""
+
+
+def _first(name: str | None) -> str:
+    return (name or "").split()[0] if (name or "").split() else "?"
+
+
+# --- to the asker --------------------------------------------------------------------------------
+
+def _claimed(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "{name} is now looking at your question #{number}. You can go on "
+                                "writing here.", name=_first(f.ticket.claimer_name),
+                        number=f.ticket.id),
+                phone_button(f.ticket.id, f.lang), remember=Kind.TO_ASKER)
+
+
+def _closed(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "{name} marked your question #{number} as answered. How did it "
+                                "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
+                                "to this message within {days} days.",
+                        name=_first(f.helper_name), number=f.ticket.id,
+                        days=f.services.settings.reopen_days),
+                rating_buttons(f.ticket.id), remember=Kind.CLOSING)
+
+
+def _rerouted(f: Facts) -> Note:
+    assert f.ticket is not None
+    if f.params.get("mention"):  # the notice in the helpers' topic
+        text, entities = with_mentions(gettext(
+            f.lang, "#{number} now belongs to {role} ({topic}). Could one of you take it?",
+            number=f.ticket.id, role=f.services.role_name(f.ticket.role, f.lang),
+            topic=f.services.topic_name(f.ticket.topic, f.lang)), f.mention, "\n")
+        return Note(text, entities=entities)
+    return Note(gettext(f.lang, "Your question #{number} was passed on to {role}, who can help "
+                                "you best with it.", number=f.ticket.id,
+                        role=f.services.role_name(f.ticket.role, f.lang)),
+                remember=Kind.TO_ASKER)
+
+
+# --- to the helpers ------------------------------------------------------------------------------
+
+def _alert(text: str) -> Callable[[Facts], Note]:
+    def render(f: Facts) -> Note:
+        assert f.ticket is not None
+        message, entities = with_mentions(gettext(
+            f.lang, text, number=f.ticket.id, minutes=f.params.get("minutes", 0)), f.mention, "\n")
+        return Note(message, entities=entities)
+    return render
+
+
+def _escalation_admin(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number} ({role}, {topic}) has waited {minutes} working "
+                                "minutes without a helper.", number=f.ticket.id,
+                        role=f.services.role_name(f.ticket.role, f.lang),
+                        topic=f.services.topic_name(f.ticket.topic, f.lang),
+                        minutes=f.params.get("minutes", 0)))
+
+
+def _reopened(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number} is open again: the asker wrote after it was closed.",
+                        number=f.ticket.id))
+
+
+def _feedback(f: Facts) -> Note | None:
+    assert f.ticket is not None
+    if not f.feedback:
+        return None
+    return Note(gettext(f.lang, "#{number} feedback: {text}", number=f.ticket.id,
+                        text=f.feedback[:3000]))
+
+
+def _unreachable(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number}: the asker has blocked the bot or left, so this did "
+                                "not reach them.", number=f.ticket.id))
+
+
+def _phone(f: Facts) -> Note | None:
+    assert f.ticket is not None
+    if not f.phone:
+        return None
+    return Note(gettext(f.lang, "#{number}: the asker would prefer a phone call: {phone}",
+                        number=f.ticket.id, phone=f.phone))
+
+
+def _phone_sent(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number}: the asker would prefer a call; the number was sent "
+                                "privately to {name}.", number=f.ticket.id,
+                        name=f.ticket.claimer_name or "?"))
+
+
+def _phone_waiting(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number}: the asker would prefer a call; the number goes "
+                                "privately to whoever claims the question.", number=f.ticket.id))
+
+
+def _poison(f: Facts) -> Note:
+    return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
+                                "was set aside. The bot goes on; if this repeats, please tell "
+                                "whoever runs it.", number=f.params.get("update_id", "?")))
+
+
+TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
+    "claimed": _claimed,
+    "closed": _closed,
+    "rerouted": _rerouted,
+    "reminder": _alert("#{number} has waited {minutes} working minutes for a helper. Could one "
+                       "of you take it?"),
+    "escalation": _alert("#{number} has waited {minutes} working minutes and nobody has taken "
+                         "it. Everyone, please help!"),
+    "nudge": _alert("#{number}: the asker is still waiting for a reply."),
+    "escalation_admin": _escalation_admin,
+    "reopened": _reopened,
+    "feedback": _feedback,
+    "asker_unreachable": _unreachable,
+    "phone": _phone,
+    "phone_sent": _phone_sent,
+    "phone_waiting": _phone_waiting,
+    "poison": _poison,
+}
+
+
+# --- renderers for the sender --------------------------------------------------------------------
+
+async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
+    services = services_of(application)
+    params = item.params or {}
+    async with services.db.session() as session:
+        ticket = None if item.ticket_id is None else await queue.view(
+            session=session, ticket_id=item.ticket_id)
+        private = None if ticket is None else await queue.private_details(
+            session=session, ticket_id=ticket.id)
+        helper = await queue.helper(session=session, user_id=reader) if reader > 0 else None
+        named = await queue.helper(session=session, user_id=int(params["helper"])) \
+            if params.get("helper") else None
+        mention: list[HelperInfo] = []
+        if ticket is not None and params.get("mention") == "holder" and ticket.claimed_by:
+            holder = await queue.helper(session=session, user_id=ticket.claimed_by)
+            mention = [holder] if holder else []
+        elif ticket is not None and params.get("mention") in ("role", "everyone"):
+            mention = await queue.recipients(session=session, ticket=ticket,
+                                             everyone=params["mention"] == "everyone")
+    if ticket is not None and reader == ticket.asker_chat_id:
+        lang = ticket.language
+    else:
+        lang = helper_language(services, helper)
+    return Facts(services, ticket, lang, params, mention,
+                 phone=private[0] if private else None,
+                 feedback=private[1] if private else None,
+                 helper_name=named.name if named else "")
+
+
+async def send_note(application: Application, item: Claimed) -> Sent | None:
+    """NOTE: a notice from its template, to the asker, into the topic, or privately."""
+    services = services_of(application)
+    template = TEMPLATES.get(str((item.params or {}).get("template")))
+    if template is None:
+        logger.warning("outbox %s: unknown template", item.id)
+        return None
+    facts = await _facts(application, item, item.chat_id)
+    note = template(facts)
+    if note is None:
+        return None
+    ticket = facts.ticket
+    bot = application.bot
+
+    async def send(thread_id: int | None, reply_to: int | None = None) -> Message:
+        return await bot.send_message(item.chat_id, note.text, entities=note.entities,
+                                      reply_markup=note.markup, message_thread_id=thread_id,
+                                      reply_parameters=_reply(reply_to))
+
+    if ticket is None:
+        await send(None)
+        return None
+    if item.chat_id == services.forum:
+        await in_topic(application, ticket.id, send)
+        return None
+    to_asker = item.chat_id == ticket.asker_chat_id
+    try:
+        message = await send(None, ticket.source_message_id if to_asker
+                             else await _card_in(services, ticket.id, item.chat_id))
+    except Forbidden:
+        if to_asker:
+            await _asker_unreachable(services, ticket)
+        else:
+            logger.warning("a helper or admin could not be reached about ticket %s", ticket.id)
+        return None
+    if note.remember is None:
+        return None
+    return Sent(remember=[(item.chat_id, message.message_id, ticket.id, note.remember)])
+
+
+async def send_copy(application: Application, item: Claimed) -> Sent | None:
+    """COPY: relay a message (text, photo, file, voice) as it is, with its caption."""
+    services = services_of(application)
+    params = item.params or {}
+    async with services.db.session() as session:
+        ticket = None if item.ticket_id is None else await queue.view(
+            session=session, ticket_id=item.ticket_id)
+    if ticket is None:
+        return None
+    bot = application.bot
+    from_chat, message_id = int(params["from_chat"]), int(params["message_id"])
+
+    async def copy(thread_id: int | None, reply_to: int | None = None) -> Any:
+        return await bot.copy_message(item.chat_id, from_chat, message_id,
+                                      message_thread_id=thread_id,
+                                      reply_parameters=_reply(reply_to))
+
+    if item.chat_id == services.forum:
+        await in_topic(application, ticket.id, copy)
+        return None
+    to_asker = item.chat_id == ticket.asker_chat_id
+    try:
+        sent = await copy(None, ticket.source_message_id if to_asker
+                          else await _card_in(services, ticket.id, item.chat_id))
+    except Forbidden:
+        if to_asker:
+            await _asker_unreachable(services, ticket)
+        else:
+            logger.warning("a helper could not be reached about ticket %s", ticket.id)
+        return None
+    return Sent(remember=[(item.chat_id, sent.message_id, ticket.id,
+                           Kind.TO_ASKER if to_asker else Kind.TO_HELPERS)])
+
+
+def _reply(message_id: int | None) -> Reply | None:
+    return Reply(message_id, allow_sending_without_reply=True) if message_id else None
+
+
+async def _card_in(services: Services, ticket_id: int, chat_id: int) -> int | None:
+    async with services.db.session() as session:
+        return await queue.card_in(session=session, ticket_id=ticket_id, chat_id=chat_id)
+
+
+async def _asker_unreachable(services: Services, ticket: TicketView) -> None:
+    async with services.db.session() as session:
+        await queue.asker_unreachable(session=session, ticket_id=ticket.id,
+                                      now=services.clock(), desk=services.desk)
+    services.wake_sender()

@@ -1,0 +1,111 @@
+"""Relaying: what a helper writes about a ticket goes to its asker, and what the asker writes
+about it goes to its helpers. Both are queued with the change they cause (bot.domain.queue) and
+sent by the sender; the handler answers only the person who wrote, when there is something to
+say to them."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.domain import queue
+from bot.domain.queue import Kind, Relay
+from bot.i18n import gettext
+from bot.telegram.context import PeerdeskContext
+from bot.telegram.helpers.buttons import contact_shared
+from bot.telegram.helpers.cards import helper_language
+
+logger = logging.getLogger(__name__)
+
+
+def _is_note(message: Message) -> bool:
+    text = message.text or message.caption or ""
+    return text.startswith("!") or text.startswith("/note")
+
+
+async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: int) -> None:
+    """A helper's message about a ticket: relayed to the asker unless it is an internal note."""
+    services, user = context.services, message.from_user
+    if _is_note(message) or user is None:
+        return
+    async with services.db.session() as session:
+        helper = await queue.helper(session=session, user_id=user.id)
+        if helper is None or not helper.is_helper:
+            return  # someone else in the group: not for the asker
+        outcome = await queue.helper_message(
+            session=session, ticket_id=ticket_id, helper_id=helper.telegram_id,
+            chat_id=message.chat_id, message_id=message.message_id, now=services.clock(),
+            desk=services.desk)
+    if outcome is None:
+        return
+    lang = helper_language(services, helper)
+    ticket = outcome.ticket
+    if outcome.outcome is Relay.HELD:
+        await message.reply_text(gettext(
+            lang, "{name} holds #{number}, so this was not sent to the asker. Start with ! for "
+                  "a note.", name=ticket.claimer_name, number=ticket.id))
+        return
+    if outcome.outcome is Relay.CLOSED:
+        await message.reply_text(gettext(
+            lang, "#{number} is closed, so this was not sent. The asker can reopen it by "
+                  "replying.", number=ticket.id))
+        return
+    services.wake_sender()
+    if outcome.first_answer_minutes is not None:
+        services.metrics.first_answer.observe(outcome.first_answer_minutes)
+
+
+async def group_message(update: Update, context: PeerdeskContext) -> None:
+    """A message in a ticket's topic of the helpers' forum."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message or not message.message_thread_id:
+        return
+    async with context.services.db.session() as session:
+        ticket_id = await queue.ticket_in_thread(session=session,
+                                                 thread_id=message.message_thread_id)
+    if ticket_id is not None:
+        await helper_wrote(context, message, ticket_id)
+
+
+async def private_message(update: Update, context: PeerdeskContext) -> None:
+    """Before intake: a helper answering a private card, an asker's follow-up or comment, or a
+    shared phone number. Anything else falls through to intake as a new question."""
+    message, services, user = update.effective_message, context.services, update.effective_user
+    if message is None or user is None or context.user_data.get("in_conversation"):
+        return  # (an organiser answering /newevent or /bulletin: bot.telegram.events)
+    if message.contact:
+        await contact_shared(update, context)
+        raise ApplicationHandlerStop
+    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    followup = None
+    async with services.db.session() as session:
+        found = None if reply_to is None else await queue.find_message(
+            session=session, chat_id=message.chat_id, message_id=reply_to)
+        if found is not None and found.kind in (Kind.CARD, Kind.TO_HELPERS):
+            ticket_id: int | None = found.ticket_id
+        else:
+            ticket_id = None
+            followup = await queue.asker_message(
+                session=session, asker_id=user.id, chat_id=message.chat_id,
+                message_id=message.message_id, reply_to=reply_to, now=services.clock(),
+                desk=services.desk)
+    if ticket_id is not None:
+        await helper_wrote(context, message, ticket_id)
+        raise ApplicationHandlerStop
+    if followup is None:
+        return
+    if followup.comment:
+        text = (message.text or message.caption or "").strip()
+        if text:
+            async with services.db.session() as session:
+                await queue.comment(session=session, ticket_id=followup.ticket.id,
+                                    asker_id=user.id, text=text, now=services.clock(),
+                                    desk=services.desk)
+            services.wake_sender()
+            await message.reply_text(gettext(followup.ticket.language,
+                                             "Thank you, I passed your comment on."))
+        raise ApplicationHandlerStop
+    services.wake_sender()
+    raise ApplicationHandlerStop

@@ -1,0 +1,25 @@
+"""Never forgotten: a job that queues what has come due (reminders, escalations, the holder's
+nudge, and questions whose asker never chose a role); the sender sends them."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain import queue
+from bot.telegram.context import PeerdeskContext
+
+logger = logging.getLogger(__name__)
+
+
+async def sweep(context: PeerdeskContext) -> None:
+    """Queue the reminders that have come due, and the cards of unchosen questions."""
+    services = context.services
+    now = services.clock()
+    async with services.db.session() as session:
+        chosen = await queue.unchosen(session=session, now=now, desk=services.desk)
+    async with services.db.session() as session:
+        due = await queue.due(session=session, now=now, desk=services.desk)
+    for item in due:
+        logger.info("ticket %s: %s", item.ticket.id, item.alert)
+    if chosen or due:
+        services.wake_sender()

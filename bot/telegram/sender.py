@@ -1,0 +1,333 @@
+"""The one background sender: everything in the outbox goes out from here, at Telegram's pace,
+most urgent first, so that no update handler ever waits behind Telegram's limits.
+
+- A loop claims due rows (bot.domain.outbox) and puts each into its chat's lane; it wakes at once
+  when this process queued something (`wake`), and every tick for the rest (rows queued by
+  another replica, retries, reminders that come due).
+- A lane sends one chat's messages in order of priority; a private chat is paced to about one
+  message a second, a group is paced by PTB's rate limiter (20 a minute).
+- At most `IN_FLIGHT` sends wait on Telegram at once, handed out by priority: a 300-chat
+  announcement never holds up a relayed answer by more than a moment.
+- In the helpers' forum group, when more new tickets wait than the group can take one by one,
+  they are listed together in one message with a Claim button each; each ticket's own topic
+  opens later, when the group has room, or at once when it is claimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiolimiter import AsyncLimiter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application
+
+from bot.domain import outbox, queue, workers
+from bot.domain.models import OutboxKind, Priority, utcnow
+from bot.domain.outbox import Claimed
+from bot.services import Services
+from bot.storage.db import BACKGROUND
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BATCH = 100  # rows taken at a time
+LANE_CAP = 300  # a chat with this many rows waiting in this process takes no more for now
+IN_FLIGHT = 8  # sends waiting on Telegram at once
+MAX_ATTEMPTS = 8  # network failures before a row is given up (each already retried)
+BATCH_MIN = 2  # new tickets waiting in the forum's lane before they are listed together
+TIDY_EVERY = 5.0  # seconds between looks for rows of stopped senders
+
+
+@dataclass(slots=True)
+class Sent:
+    """What a renderer sent: the message id worth keeping (announcements, to edit later), and
+    the messages to note as belonging to a ticket, in the same transaction as `sent`."""
+
+    message_id: int | None = None
+    remember: list[tuple[int, int, int, queue.Kind]] = field(default_factory=list)
+
+
+Renderer = Callable[[Application, Claimed], Awaitable[Sent | None]]
+Lister = Callable[[Application, list[Claimed]], Awaitable[list[int]]]
+
+
+class PriorityGate:
+    """A semaphore that lets the most urgent waiter in first."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot in the same instant: give it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
+class Lane:
+    """One chat's waiting rows, sent one at a time, most urgent first."""
+
+    def __init__(self, chat_id: int, paced: bool) -> None:
+        self.chat_id = chat_id
+        self.heap: list[tuple[int, float, int, Claimed]] = []
+        self.task: asyncio.Task[None] | None = None
+        # Telegram takes about one message a second in a private chat (short bursts pass).
+        self.pace = AsyncLimiter(3, 3) if paced and chat_id > 0 else None
+
+    def push(self, item: Claimed) -> None:
+        heapq.heappush(self.heap, (item.priority, item.due_at.timestamp(), item.id, item))
+
+    def pop(self) -> Claimed:
+        return heapq.heappop(self.heap)[3]
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+
+class Sender:
+    def __init__(self, application: Application, renderers: dict[OutboxKind, Renderer],
+                 lister: Lister | None = None) -> None:
+        self._application = application
+        self._renderers = renderers
+        self._lister = lister
+        self._lanes: dict[int, Lane] = {}
+        self._wake = asyncio.Event()
+        self._gate = PriorityGate(IN_FLIGHT)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def services(self) -> Services:
+        return self._application.bot_data["services"]
+
+    @property
+    def worker(self) -> str:
+        return self.services.worker_id
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="peerdesk-sender")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; let what is being sent finish within `grace`; give back the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        lanes = [lane.task for lane in self._lanes.values() if lane.task is not None]
+        if lanes:
+            _, late = await asyncio.wait(lanes, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._lanes.clear()
+        async with self.services.db.session() as session:
+            handed = await outbox.hand_back(session=session, worker=self.worker)
+        if handed:
+            logger.info("%d unsent messages handed back for the next process", handed)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until nothing due is waiting in this process (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if not any(self._lanes.values()) and not any(
+                    lane.task for lane in self._lanes.values()):
+                return
+            await asyncio.sleep(0.01)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        BACKGROUND.set(True)  # this task's sessions, and its lanes', wait behind the handlers'
+        services = self.services
+        interval = services.settings.outbox_check_seconds
+        beat_every = max(0.2, services.settings.update_lease_seconds / 4)
+        loop = asyncio.get_running_loop()
+        next_beat = next_tidy = 0.0
+        while not self._stopping:
+            try:
+                if loop.time() >= next_beat:
+                    async with services.db.session() as session:
+                        await workers.beat(session=session, worker=self.worker, now=utcnow())
+                    next_beat = loop.time() + beat_every
+                if loop.time() >= next_tidy:
+                    await self._tidy()
+                    next_tidy = loop.time() + TIDY_EVERY
+                self._wake.clear()
+                full = frozenset(chat for chat, lane in self._lanes.items()
+                                 if len(lane) >= LANE_CAP)
+                async with services.db.session() as session:
+                    claimed = await outbox.claim_due(session=session, now=services.clock(),
+                                                     worker=self.worker, limit=CLAIM_BATCH,
+                                                     skip_chats=full)
+                for item in claimed:
+                    self._lane(item.chat_id).push(item)
+                for lane in self._lanes.values():
+                    if lane.heap and lane.task is None:
+                        lane.task = asyncio.create_task(self._drive(lane))
+                if len(claimed) == CLAIM_BATCH:
+                    continue  # more is due: go on at once
+            except Exception:
+                logger.exception("the sender's loop failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(),
+                                       timeout=min(interval, max(0.05, next_beat - loop.time())))
+            except TimeoutError:
+                pass
+
+    async def _tidy(self) -> None:
+        services = self.services
+        async with services.db.session() as session:
+            done = await outbox.tidy(session=session, now=services.clock(), wall=utcnow(),
+                                     timeout=timedelta(seconds=services.settings
+                                                       .update_lease_seconds))
+        if done.dropped:
+            logger.info("dropped %d announcements or reminders for events already begun",
+                        len(done.dropped))
+        if done.requeued:
+            logger.info("%d messages of a stopped process queued again", done.requeued)
+        if done.uncertain:
+            from bot.telegram.events import report_uncertain
+
+            await report_uncertain(self._application, done.uncertain)
+
+    def _lane(self, chat_id: int) -> Lane:
+        lane = self._lanes.get(chat_id)
+        if lane is None:
+            lane = self._lanes[chat_id] = Lane(chat_id, self.services.settings.rate_limit)
+        return lane
+
+    async def _drive(self, lane: Lane) -> None:
+        try:
+            while lane.heap:
+                item = lane.pop()
+                if self._batchable(lane, item):
+                    waiting = [entry[3] for entry in lane.heap if self._batchable(lane, entry[3])]
+                    if len(waiting) + 1 >= BATCH_MIN and \
+                            item.id in await self._list(lane, [item, *waiting]):
+                        continue
+                if lane.pace is not None:
+                    await lane.pace.acquire()
+                await self._gate.acquire(item.priority)
+                try:
+                    await self._send(item)
+                finally:
+                    self._gate.release()
+        finally:
+            lane.task = None
+            if lane.heap and not self._stopping:
+                lane.task = asyncio.create_task(self._drive(lane))
+            elif not lane.heap:
+                self._lanes.pop(lane.chat_id, None)
+
+    def _batchable(self, lane: Lane, item: Claimed) -> bool:
+        return (self._lister is not None and item.kind is OutboxKind.CARD
+                and item.priority == Priority.CARD and lane.chat_id == self.services.forum)
+
+    async def _list(self, lane: Lane, items: list[Claimed]) -> set[int]:
+        """Several new tickets in one message; their own topics open later (priority TOPIC).
+        Returns the outbox ids of the rows listed."""
+        assert self._lister is not None
+        await self._gate.acquire(Priority.CARD)
+        try:
+            tickets = set(await self._lister(self._application, items))
+        except TelegramError as exc:
+            logger.warning("new tickets not listed (%s); sending them one by one",
+                           type(exc).__name__)
+            return set()
+        finally:
+            self._gate.release()
+        listed = [item for item in items if item.ticket_id in tickets]
+        ids = {item.id for item in listed}
+        if listed:
+            async with self.services.db.session() as session:
+                await outbox.set_priority(session=session, outbox_ids=list(ids),
+                                          priority=Priority.TOPIC)
+        lane.heap = [entry for entry in lane.heap if entry[3].id not in ids]
+        heapq.heapify(lane.heap)
+        for item in listed:
+            lane.push(_with_priority(item, Priority.TOPIC))
+        return ids
+
+    async def _send(self, item: Claimed) -> None:
+        services = self.services
+        renderer = self._renderers.get(item.kind)
+        try:
+            if renderer is None:
+                raise BadRequest(f"no renderer for {item.kind}")
+            sent = await renderer(self._application, item) or Sent()
+        except RetryAfter as exc:  # still refused after the rate limiter's own retries
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            await self._retry(item, timedelta(seconds=seconds + 1), "429")
+            return
+        except (Forbidden, BadRequest) as exc:
+            await self._failed(item, f"{type(exc).__name__}: {exc}")
+            return
+        except (NetworkError, TelegramError) as exc:
+            if item.attempts >= MAX_ATTEMPTS:
+                await self._failed(item, type(exc).__name__)
+            else:
+                await self._retry(item, timedelta(seconds=min(600, 2 * 2 ** item.attempts)),
+                                  type(exc).__name__)
+            return
+        except Exception:
+            logger.exception("outbox %s (%s) could not be sent", item.id, item.kind)
+            await self._failed(item, "error")
+            return
+        async with services.db.session() as session:
+            for chat_id, message_id, ticket_id, kind in sent.remember:
+                await queue.remember(session=session, chat_id=chat_id, message_id=message_id,
+                                     ticket_id=ticket_id, kind=kind, commit=False)
+            await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
+                                   now=services.clock(), message_id=sent.message_id)
+
+    async def _retry(self, item: Claimed, delay: timedelta, error: str) -> None:
+        logger.warning("outbox %s (%s): %s; trying again in %s", item.id, item.kind, error, delay)
+        async with self.services.db.session() as session:
+            await outbox.mark_retry(session=session, outbox_id=item.id, worker=self.worker,
+                                    due_at=self.services.clock() + delay, error=error)
+
+    async def _failed(self, item: Claimed, error: str) -> None:
+        services = self.services
+        logger.warning("outbox %s (%s): given up (%s)", item.id, item.kind, error.split(":")[0])
+        services.metrics.send_failures.labels(str(item.kind)).inc()
+        async with services.db.session() as session:
+            await outbox.mark_failed(session=session, outbox_id=item.id, worker=self.worker,
+                                     error=error)
+        if item.event_id is not None or item.bulletin_id is not None:
+            from bot.telegram.events import report_refused
+
+            await report_refused(self._application, item, error)
+
+
+def _with_priority(item: Claimed, priority: int) -> Claimed:
+    return Claimed(item.id, item.kind, item.chat_id, priority, item.due_at, item.attempts,
+                   item.event_id, item.bulletin_id, item.ticket_id, item.params)
