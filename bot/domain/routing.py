@@ -87,6 +87,15 @@ class _Term:
         self.weights[topic] = max(weight, self.weights.get(topic, 0.0))
 
 
+def _confidence(role_scores: dict[str, float], role: str) -> float:
+    """The margin of `role` over the runner-up, times the strength of its evidence."""
+    first = role_scores.get(role, 0.0)
+    second = max((s for r, s in role_scores.items() if r != role), default=0.0)
+    if first <= 0:
+        return 0.0
+    return round(first / (first + second) * (1 - math.exp(-first)), 3)
+
+
 class Router:
     """Routes questions with the vocabulary built once from the knowledge base."""
 
@@ -273,30 +282,31 @@ class Router:
     def route(self, text: str, *, language_hint: str | None = None) -> Decision:
         """Decide topic, role and confidence for one question."""
         lang = self.detect_language(text, language_hint)
-        topic_scores, seen = self._scores(text, lang)
+        matched, seen = self._matches(text, lang)
+        word_scores = self._topic_scores(matched, seen)
+        topic_scores = self._with_similarity(word_scores, text, lang)
         role_scores = self._role_scores(topic_scores)
         ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
         best = ranked[0]
-        first = role_scores.get(best, 0.0)
-        second = role_scores.get(ranked[1], 0.0)
-        if first <= 0:
+        confidence = _confidence(role_scores, best)
+        if confidence <= 0:
             return Decision(OTHER_TOPIC, FALLBACK_ROLE, 0.0, lang, True, tuple(ranked))
-        confidence = round(first / (first + second) * (1 - math.exp(-first)), 3)
         topic = max(
             (t for t in topic_scores if self._role_of[t] == best), key=topic_scores.__getitem__
         )
         ask = confidence < CONFIDENT
-        answer = None if ask or confidence < SELF_SERVICE else self._answer(topic, seen)
+        # A self-service answer needs the words themselves to be clear: n-grams may find the
+        # right helper, but showing an answer in place of a person asks for more.
+        clear = _confidence(self._role_scores(word_scores), best) >= SELF_SERVICE
+        answer = self._answer(topic, seen) if clear and not ask else None
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
 
-    def _scores(self, text: str, lang: str) -> tuple[dict[str, float], set[str]]:
-        """Each topic's evidence (its words in the question, plus the n-gram similarity), and
-        every vocabulary form seen (for self-service triggers)."""
-        matched, seen = self._matches(text, lang)
-        scores = self._topic_scores(matched, seen)
+    def _with_similarity(self, scores: dict[str, float], text: str, lang: str) -> dict[str, float]:
+        """The word evidence plus each topic's n-gram similarity to the question."""
+        combined = defaultdict(float, scores)
         for topic, similarity in self._similarity(text, lang).items():
-            scores[topic] += SIMILARITY_WEIGHT * similarity
-        return scores, seen
+            combined[topic] += SIMILARITY_WEIGHT * similarity
+        return combined
 
     def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
         scores: dict[str, float] = defaultdict(float)
@@ -311,7 +321,9 @@ class Router:
 
     def best_topic(self, text: str, role: str) -> str:
         """The topic of `role` that fits the question best (after the asker chose the role)."""
-        scores, _ = self._scores(text, self.detect_language(text))
+        lang = self.detect_language(text)
+        matched, seen = self._matches(text, lang)
+        scores = self._with_similarity(self._topic_scores(matched, seen), text, lang)
         of_role = [t for t in scores if self._role_of[t] == role]
         return max(of_role, key=scores.__getitem__) if of_role else OTHER_TOPIC
 
