@@ -3,8 +3,9 @@
 Usage:
     .venv/bin/python bench/route_eval.py [SET.tsv ...] [--misses] [--knowledge DIR]
 
-Each line of a set is `role<TAB>language<TAB>question` (or `role<TAB>question`, the language then
-being the router's guess); `#` starts a comment. Printed per language and in all:
+Each line of a set is `role<TAB>question`; a line `# language: sv` gives the language of the lines
+after it (without one, the router's guess is taken); other lines starting with `#` are comments.
+Printed per language and in all:
 
 - right: the right role, decided without asking (the asker does no work);
 - confidently wrong: a wrong role, decided without asking (the worst case);
@@ -48,14 +49,13 @@ class Score:
 
 def read_cases(path: Path) -> list[Case]:
     cases = []
+    language = None
     for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) == 3:
-            cases.append(Case(fields[0], fields[1], fields[2]))
-        else:
-            cases.append(Case(fields[0], None, fields[1]))
+        if line.startswith("# language:"):
+            language = line.split(":", 1)[1].strip()
+        elif line.strip() and not line.startswith("#"):
+            role, question = line.split("\t", 1)
+            cases.append(Case(role, language, question))
     return cases
 
 

@@ -20,8 +20,14 @@ DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
 
 def _dev_set() -> list[tuple[str, str, str]]:
     """(role, language, question) from the development set, written apart from knowledge/."""
-    lines = DEV_SET.read_text(encoding="utf-8").splitlines()
-    return [tuple(line.split("\t", 2)) for line in lines if line and not line.startswith("#")]
+    cases, language = [], ""
+    for line in DEV_SET.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# language:"):
+            language = line.split(":", 1)[1].strip()
+        elif line and not line.startswith("#"):
+            role, question = line.split("\t", 1)
+            cases.append((role, language, question))
+    return cases
 
 
 def _figures(router: Router, cases: list[tuple[str, str, str]]) -> tuple[float, float, float]:
