@@ -5,31 +5,77 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
+from bot.domain.lemmas import Lemmas
 from bot.domain.routing import Router
 
 DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
 
 
-def _dev_set() -> list[tuple[str, str]]:
-    lines = DEV_SET.read_text(encoding="utf-8").splitlines()
-    return [tuple(line.split("\t", 1)) for line in lines if line and not line.startswith("#")]
+def _dev_set() -> list[tuple[str, str, str]]:
+    """(role, language, question) from the development set, written apart from knowledge/."""
+    cases, language = [], ""
+    for line in DEV_SET.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# language:"):
+            language = line.split(":", 1)[1].strip()
+        elif line and not line.startswith("#"):
+            role, question = line.split("\t", 1)
+            cases.append((role, language, question))
+    return cases
+
+
+def _figures(router: Router, cases: list[tuple[str, str, str]]) -> tuple[float, float, float]:
+    """Right (the right role, without asking), confidently wrong, asked."""
+    decisions = [(role, router.route(question)) for role, _, question in cases]
+    n = len(cases)
+    return (sum(d.role == role and not d.ask for role, d in decisions) / n,
+            sum(d.role != role and not d.ask for role, d in decisions) / n,
+            sum(d.ask for _, d in decisions) / n)
+
+
+def test_the_development_set_is_large_and_in_three_languages() -> None:
+    cases = _dev_set()
+    languages = Counter(language for _, language, _ in cases)
+    assert len(cases) >= 200 and set(languages) == {"fi", "sv", "en"}
+    assert languages["fi"] / len(cases) >= 0.6 and min(languages.values()) >= 30
+    assert {role for role, _, _ in cases} == {"tvt", "luotsi", "vertaisvalmentaja"}
 
 
 def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
-    cases = _dev_set()
-    decisions = [(role, router.route(question)) for role, question in cases]
-    right = sum(d.role == role for role, d in decisions) / len(cases)
-    confidently_wrong = sum(d.role != role and not d.ask for role, d in decisions) / len(cases)
-    asked = sum(d.ask for _, d in decisions) / len(cases)
+    right, confidently_wrong, asked = _figures(router, _dev_set())
+    assert right >= 0.97
+    assert confidently_wrong <= 0.01
+    assert asked <= 0.05  # doubt is allowed, but not as a habit
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en"])
+def test_each_language_is_routed_right(router: Router, language: str) -> None:
+    right, _, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
     assert right >= 0.95
-    assert confidently_wrong <= 0.02
-    assert asked <= 0.15  # doubt is allowed, but not as a habit
+
+
+def test_the_similarity_signal_earns_its_place(knowledge: Knowledge) -> None:
+    """Character n-grams beside the words: kept because they route more questions right
+    without more confident errors; this test fails if that stops being true."""
+    cases = _dev_set()
+    lemmas = Lemmas()
+    with_it = _figures(Router(knowledge, lemmas), cases)
+    without = _figures(Router(knowledge, lemmas, similarity=False), cases)
+    assert with_it[0] > without[0] and with_it[1] <= without[1]
+
+
+def test_the_similarity_signal_sees_what_lemmas_miss(knowledge: Knowledge) -> None:
+    lemmas = Lemmas()
+    question = "Kuinka kohtaan"  # consonant gradation: simplemma does not find `kohdata`
+    assert Router(knowledge, lemmas, similarity=False).route(question).confidence == 0
+    decision = Router(knowledge, lemmas).route(question)
+    assert (decision.role, decision.topic) == ("vertaisvalmentaja", "coaching")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -27,6 +27,9 @@ CONFIDENT = 0.42  # below this the asker chooses the kind of helper
 SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 
 KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
+GRAM = 4  # letters per character n-gram of the second signal
+SIMILARITY_WEIGHT = 5.0  # how much a topic's n-gram similarity (0..1) counts beside its words
+SIMILARITY_FLOOR = 0.03  # weaker similarities are noise shared by every topic
 FUZZY_CUTOFF = 86.0
 WORD_CACHE_SIZE = 50_000
 _WORD = re.compile(r"[^\W_]+")
@@ -34,6 +37,12 @@ _WORD = re.compile(r"[^\W_]+")
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+def grams(word: str) -> list[str]:
+    """The word's character n-grams, its edges marked: `kohtaan` and `kohtaaminen` share most."""
+    padded = f" {word} "
+    return [padded[i : i + GRAM] for i in range(len(padded) - GRAM + 1)]
 
 
 def _keyword_form(word: str, base: str) -> str:
@@ -78,10 +87,21 @@ class _Term:
         self.weights[topic] = max(weight, self.weights.get(topic, 0.0))
 
 
+def _confidence(role_scores: dict[str, float], role: str) -> float:
+    """The margin of `role` over the runner-up, times the strength of its evidence."""
+    first = role_scores.get(role, 0.0)
+    second = max((s for r, s in role_scores.items() if r != role), default=0.0)
+    if first <= 0:
+        return 0.0
+    return round(first / (first + second) * (1 - math.exp(-first)), 3)
+
+
 class Router:
     """Routes questions with the vocabulary built once from the knowledge base."""
 
-    def __init__(self, knowledge: Knowledge, lemmas: Lemmas | None = None) -> None:
+    def __init__(
+        self, knowledge: Knowledge, lemmas: Lemmas | None = None, *, similarity: bool = True
+    ) -> None:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         self._terms: dict[str, _Term] = defaultdict(_Term)
@@ -101,6 +121,7 @@ class Router:
                 self._terms[form].languages.add(lang)
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
+        self._grams = self._gram_index(knowledge) if similarity else {}
 
     # --- building ---------------------------------------------------------------------------
 
@@ -140,6 +161,47 @@ class Router:
                         mined.add((form, lang))
         for form, lang in mined:
             self._terms[form].add(topic, EXAMPLE, lang)
+
+    def _topic_words(self, text: str, lang: str) -> list[str]:
+        stop = self.knowledge.stopwords.get(lang, frozenset())
+        return [w for w in words(text) if len(w) >= 3 and w not in stop]
+
+    def _gram_index(self, knowledge: Knowledge) -> dict[str, dict[str, float]]:
+        """The second signal: each topic's text (keywords, weak words, examples) as a TF-IDF
+        vector of character n-grams, indexed by n-gram. It sees what lemmas miss: consonant
+        gradation (`kohtaan`, `kohdata`), colloquial and misspelt forms, unlisted compounds."""
+        counts: dict[str, Counter[str]] = {}
+        for topic in knowledge.topics.values():
+            bag: Counter[str] = Counter()
+            for per_language in (topic.keywords, topic.weak, topic.examples):
+                for lang, entries in per_language.items():
+                    for entry in entries:
+                        for word in self._topic_words(entry, lang):
+                            bag.update(grams(word))
+            counts[topic.id] = bag
+        spread = Counter(gram for bag in counts.values() for gram in bag)
+        self._idf = {gram: math.log(len(counts) / n) for gram, n in spread.items()}
+        index: dict[str, dict[str, float]] = defaultdict(dict)
+        for topic, bag in counts.items():
+            vector = {g: (1 + math.log(n)) * self._idf[g] for g, n in bag.items()}
+            norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
+            for gram, x in vector.items():
+                if x:
+                    index[gram][topic] = x / norm
+        return dict(index)
+
+    def _similarity(self, text: str, lang: str) -> dict[str, float]:
+        """Cosine similarity of the question's n-grams to each topic's, above the floor."""
+        if not self._grams:
+            return {}
+        bag = Counter(g for word in self._topic_words(text, lang) for g in grams(word))
+        vector = {g: (1 + math.log(n)) * self._idf.get(g, 0.0) for g, n in bag.items()}
+        norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
+        sims: dict[str, float] = defaultdict(float)
+        for gram, x in vector.items():
+            for topic, y in self._grams.get(gram, {}).items():
+                sims[topic] += x * y / norm
+        return {t: s for t, s in sims.items() if s >= SIMILARITY_FLOOR}
 
     def _role_share(self, term: _Term) -> dict[str, float]:
         """How much of a word belongs to each role, by its strongest weight in that role."""
@@ -221,21 +283,30 @@ class Router:
         """Decide topic, role and confidence for one question."""
         lang = self.detect_language(text, language_hint)
         matched, seen = self._matches(text, lang)
-        topic_scores = self._topic_scores(matched, seen)
+        word_scores = self._topic_scores(matched, seen)
+        topic_scores = self._with_similarity(word_scores, text, lang)
         role_scores = self._role_scores(topic_scores)
         ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
         best = ranked[0]
-        first = role_scores.get(best, 0.0)
-        second = role_scores.get(ranked[1], 0.0)
-        if first <= 0:
+        confidence = _confidence(role_scores, best)
+        if confidence <= 0:
             return Decision(OTHER_TOPIC, FALLBACK_ROLE, 0.0, lang, True, tuple(ranked))
-        confidence = round(first / (first + second) * (1 - math.exp(-first)), 3)
         topic = max(
             (t for t in topic_scores if self._role_of[t] == best), key=topic_scores.__getitem__
         )
         ask = confidence < CONFIDENT
-        answer = None if ask or confidence < SELF_SERVICE else self._answer(topic, seen)
+        # A self-service answer needs the words themselves to be clear: n-grams may find the
+        # right helper, but showing an answer in place of a person asks for more.
+        clear = _confidence(self._role_scores(word_scores), best) >= SELF_SERVICE
+        answer = self._answer(topic, seen) if clear and not ask else None
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
+
+    def _with_similarity(self, scores: dict[str, float], text: str, lang: str) -> dict[str, float]:
+        """The word evidence plus each topic's n-gram similarity to the question."""
+        combined = defaultdict(float, scores)
+        for topic, similarity in self._similarity(text, lang).items():
+            combined[topic] += SIMILARITY_WEIGHT * similarity
+        return combined
 
     def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
         scores: dict[str, float] = defaultdict(float)
@@ -252,7 +323,7 @@ class Router:
         """The topic of `role` that fits the question best (after the asker chose the role)."""
         lang = self.detect_language(text)
         matched, seen = self._matches(text, lang)
-        scores = self._topic_scores(matched, seen)
+        scores = self._with_similarity(self._topic_scores(matched, seen), text, lang)
         of_role = [t for t in scores if self._role_of[t] == role]
         return max(of_role, key=scores.__getitem__) if of_role else OTHER_TOPIC
 
