@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy.exc import DBAPIError
 
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
+from bot.sandbox.server import SANDBOX_TOKEN
 from bot.storage import Database
+from tests.test_processes import eventually, free_port, sandbox_server, start_bot, stop
 
 ASKER = 987_654_321  # a Telegram id that must not reach the log
 SECRET_TEXT = "Wilma\x00salasana ei toimi"
@@ -55,3 +59,34 @@ async def test_a_failed_statement_leaves_no_values_in_the_log(
             assert "salasana" not in text and str(ASKER) not in text
     finally:
         await db.dispose()
+
+
+async def test_a_bot_at_debug_logs_neither_its_token_nor_a_question(tmp_path: Path) -> None:
+    """A real bot process at DEBUG, a question asked (python-telegram-bot logs each update it
+    fetches and each call's parameters), a report token tried in the query string: the log
+    holds none of the secrets, texts, names or Telegram ids."""
+    question, name = "Miten vaihdan Wilman salasanan kotikoneella?", "Ainomaija"
+    report_token, web_port = "dashboard-token-4711", free_port()
+    async with sandbox_server() as (sandbox, api):
+        sandbox.user(ASKER, name)
+        env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
+               "PEERDESK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}",
+               "PEERDESK_LOG_LEVEL": "DEBUG", "PEERDESK_DIGEST_DAY": "",
+               "PEERDESK_REPORT_TOKEN": report_token, "PEERDESK_WEB_PORT": str(web_port)}
+        bot = await start_bot("run", env, tmp_path / "bot.log")
+        try:
+            await eventually(lambda: any(m == "getUpdates" for m, _ in sandbox.calls), 60)
+            await sandbox.send(ASKER, question)
+            await sandbox.wait_for(ASKER, 1, timeout=30)
+            async with aiohttp.ClientSession() as client:
+                url = f"http://127.0.0.1:{web_port}/reports/2026-11.json?token={report_token}"
+                async with client.get(url) as response:
+                    assert response.status == 401
+        finally:
+            await stop(bot)
+    log = (tmp_path / "bot.log").read_text(encoding="utf-8")
+    assert "Call to Bot API endpoint `getUpdates` finished" in log  # it did log at DEBUG
+    assert "Processing update 1" in log
+    for private in (SANDBOX_TOKEN, SANDBOX_TOKEN.split(":")[1], report_token, question,
+                    "Wilma", name, str(ASKER)):
+        assert private not in log, private

@@ -179,18 +179,21 @@ async def test_report_endpoints_need_the_token(services: Services) -> None:
         update={"report_token": SecretStr("s3cret-dashboard-token")})
     async with TestServer(init_app(services)) as server, ClientSession() as client:
         url = server.make_url("/reports/2026-11.json")
-        assert (await client.get(url)).status == 403
-        assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status == 403
-        response = await client.get(url, headers={"Authorization": "Bearer s3cret-dashboard-token"})
+        bearer = {"Authorization": "Bearer s3cret-dashboard-token"}
+        assert (await client.get(url)).status == 401
+        assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status == 401
+        # Never in the address, where proxies log it.
+        refused = await client.get(url, params={"token": "s3cret-dashboard-token"})
+        assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        response = await client.get(url, headers=bearer)
         data = await response.json()
         assert data["period"]["label"] == "2026-11" and data["total"] == 10
         assert data["folded_below"] == 3
-        csv_response = await client.get(server.make_url("/reports/2026-11.csv"),
-                                        params={"token": "s3cret-dashboard-token"})
+        csv_response = await client.get(server.make_url("/reports/2026-11.csv"), headers=bearer)
         assert csv_response.headers["Content-Type"].startswith("text/csv")
         assert (await csv_response.read()).startswith(b"\xef\xbb\xbfosio;")
         assert (await client.get(server.make_url("/reports/2026-13.json"),
-                                 params={"token": "s3cret-dashboard-token"})).status == 400
+                                 headers=bearer)).status == 400
 
 
 async def test_events_held_with_their_rsvp_counts(services: Services, november: Period) -> None:
