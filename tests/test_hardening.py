@@ -10,10 +10,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
+from bot.domain import intake
+from bot.domain.intake import clean_text
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
 from bot.sandbox.server import SANDBOX_TOKEN
+from bot.services import Services
 from bot.storage import Database
+from tests.conftest import Running
 from tests.test_processes import eventually, free_port, sandbox_server, start_bot, stop
 
 ASKER = 987_654_321  # a Telegram id that must not reach the log
@@ -90,3 +95,39 @@ async def test_a_bot_at_debug_logs_neither_its_token_nor_a_question(tmp_path: Pa
     for private in (SANDBOX_TOKEN, SANDBOX_TOKEN.split(":")[1], report_token, question,
                     "Wilma", name, str(ASKER)):
         assert private not in log, private
+
+
+@pytest.mark.parametrize(("text", "cleaned"), [
+    ("Wilma\x00salasana ei toimi", "Wilma salasana ei toimi"),  # PostgreSQL refuses NUL
+    ("Hei \ud83d, miten HOKS päivitetään?", "Hei \ufffd, miten HOKS päivitetään?"),
+    ("\ufeffMiten HOKS päivitetään?\u200b\n", "Miten HOKS päivitetään?"),
+    # Joiners inside the text stay: they make one emoji of three.
+    ("Tiimi 👩\u200d👩\u200d👧 kokoontuu", "Tiimi 👩\u200d👩\u200d👧 kokoontuu"),
+    ("/ok?", "/ok?"),
+    # Nothing visible: the adapter answers "I found no text" and stores nothing.
+    ("\u200b\u200c\u200d", ""), ("\ufeff", ""), ("/", ""), (" // ", ""), ("\x00", ""),
+    ("\u3164", ""), ("\u00ad\u2060\n\t", ""), ("", ""), (None, ""),
+])
+def test_clean_text(text: str | None, cleaned: str) -> None:
+    assert clean_text(text) == cleaned
+
+
+async def test_a_question_with_a_nul_is_stored_cleaned(running: Running) -> None:
+    """Through the sandbox on both databases: the question is kept, its NUL a space."""
+    await running.ask(7001, SECRET_TEXT, first_name="Ma\x00ri")
+    async with running.services.db.session() as session:
+        (ticket,) = (await session.exec(select(Ticket))).all()
+        staff = await session.get(Staff, 7001)
+    assert ticket.text == "Wilma salasana ei toimi" and ticket.role == "tvt"
+    assert staff is not None and staff.first_name == "Ma ri"
+
+
+async def test_a_lone_surrogate_and_a_nul_team_are_stored(services: Services) -> None:
+    async with services.db.session() as session:
+        receipt = await intake.submit_question(
+            session=session, router=services.router, asker_id=ASKER, chat_id=ASKER,
+            message_id=1, text="Moodle \udc00 ei aukea")
+        team = await intake.set_team(session=session, telegram_id=ASKER, team="Tek\x00niikka ")
+        ticket = await session.get(Ticket, receipt.ticket_id)
+    assert ticket is not None and ticket.text == "Moodle \ufffd ei aukea"
+    assert team == "Tek niikka"
