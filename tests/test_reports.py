@@ -165,6 +165,15 @@ def test_periods() -> None:
     assert span.previous().end == span.start
     with pytest.raises(PeriodError):
         Period.month("11/2026", HELSINKI)
+    # Absurd periods are refused with a message, never a ValueError from deep inside.
+    for text in ("0001-01", "9999-12", "0000-00", "٢٠٢٦-١١"):
+        with pytest.raises(PeriodError):
+            Period.month(text, HELSINKI)
+    assert Period.month("1970-01", HELSINKI).months_back(12)[0].label == "1969-02"
+    with pytest.raises(PeriodError):
+        Period.span(date(1, 1, 1), date(1, 1, 2), HELSINKI)
+    with pytest.raises(PeriodError):
+        Period.span(date(2000, 1, 1), date(2030, 1, 1), HELSINKI)  # its "period before" too
 
 
 async def test_report_endpoints_need_the_token(services: Services) -> None:
