@@ -3,15 +3,18 @@ than lost, absurd report periods answered kindly, and report tokens only in a he
 
 from __future__ import annotations
 
+import io
 import logging
 import traceback
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from bot.cli import JsonFormatter, PrivateLog
 from bot.domain import intake
 from bot.domain.intake import clean_text
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
@@ -131,3 +134,25 @@ async def test_a_lone_surrogate_and_a_nul_team_are_stored(services: Services) ->
         ticket = await session.get(Ticket, receipt.ticket_id)
     assert ticket is not None and ticket.text == "Moodle \ufffd ei aukea"
     assert team == "Tek niikka"
+
+
+def test_the_token_is_masked_in_messages_and_tracebacks_in_either_format() -> None:
+    token = "987654:AAH-secret_part"
+    for formatter in (logging.Formatter("%(message)s"), JsonFormatter()):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        handler.addFilter(PrivateLog([token]))
+        log = logging.getLogger(f"bot.test.mask.{type(formatter).__name__}")
+        log.propagate = False
+        log.addHandler(handler)
+        try:
+            try:
+                raise ConnectionError(f"cannot reach https://api/bot{quote(token, safe='')}/x")
+            except ConnectionError:
+                log.exception("calling %s failed", f"https://api/bot{token}/getMe")
+        finally:
+            log.removeHandler(handler)
+        written = stream.getvalue()
+        assert "getMe" in written and "ConnectionError" in written
+        assert "secret_part" not in written and "[secret]" in written
