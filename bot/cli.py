@@ -19,10 +19,11 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -102,20 +103,95 @@ class JsonFormatter(logging.Formatter):
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
                  "level": record.levelname, "logger": record.name,
                  "message": record.getMessage()}
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _configure_logging(level: str, form: str = "text") -> None:
+# python-telegram-bot's debug lines that carry whole updates, messages and API parameters (names,
+# question texts, Telegram ids): kept, with the payload left out.
+_PTB_PAYLOADS: dict[str, tuple[str, Callable[[tuple], tuple]]] = {
+    "Calling Bot API endpoint `%s` with parameters `%s`":
+        ("Calling Bot API endpoint `%s`", lambda args: args[:1]),
+    "Call to Bot API endpoint `%s` finished with return value `%s`":
+        ("Call to Bot API endpoint `%s` finished", lambda args: args[:1]),
+    "Processing update %s": ("Processing update %s", lambda args: (_update_id(args[0]),)),
+    "Dropping pending update: %s":
+        ("Dropping pending update: %s", lambda args: (_update_id(args[0]),)),
+    "Webhook received data: %s": ("Webhook received data", lambda args: ()),
+    "Selecting conversation %s with state %s":
+        ("Selecting a conversation with state %s", lambda args: args[1:]),
+    "Conversation timeout was triggered for conversation %s!":
+        ("Conversation timeout was triggered", lambda args: ()),
+}
+# Loggers whose debug output is the data itself: aiosqlite logs every call with its parameters,
+# SQLAlchemy's engine the rows it reads, httpx every request URL (which holds the bot token).
+_QUIET = {"httpx": logging.WARNING, "httpcore": logging.INFO, "aiosqlite": logging.INFO,
+          "sqlalchemy": logging.WARNING, "apscheduler": logging.WARNING,
+          "alembic": logging.WARNING}
+
+
+def _update_id(update: object) -> object:
+    return getattr(update, "update_id", "?")
+
+
+class PrivateLog(logging.Filter):
+    """On every handler: the bot token and other secrets are masked in each record, exceptions
+    included, and python-telegram-bot's debug lines lose their payloads — at any level."""
+
+    MASK = "[secret]"
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        forms = {form for secret in secrets if secret
+                 for form in (secret, quote(secret, safe=""))}
+        self.secrets = sorted(forms, key=len, reverse=True)  # a longer form first
+
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, self.MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("telegram") and isinstance(record.msg, str):
+            redacted = _PTB_PAYLOADS.get(record.msg)
+            if redacted is not None and isinstance(record.args, tuple):
+                record.msg, record.args = redacted[0], redacted[1](record.args)
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it, without our help
+            return True
+        masked = self._mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._mask(record.stack_info)
+        return True
+
+
+def _configure_logging(level: str, form: str = "text", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
-    # httpx logs every request URL, and the URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for root_handler in logging.getLogger().handlers:
+        root_handler.addFilter(PrivateLog(secrets))
+    for name, quiet in _QUIET.items():
+        logger_ = logging.getLogger(name)
+        logger_.setLevel(max(quiet, logger_.getEffectiveLevel()))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """The values no log may show: the bot token, the report token, the webhook secret."""
+    return [secret.get_secret_value() for secret in (
+        settings.telegram_token, settings.report_token, settings.webhook_secret)
+        if secret is not None]
 
 
 def route_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -291,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        _configure_logging(settings.log_level, settings.log_format)
+        _configure_logging(settings.log_level, settings.log_format, _secrets(settings))
         if args.command == "route":
             return route_command(args, settings)
         if args.command == "helpers":

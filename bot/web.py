@@ -77,13 +77,17 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 
 def _authorised(request: web.Request, services: Services) -> None:
+    """The report token, only in the `Authorization: Bearer` header: a token in the address
+    would be written to every proxy's access log."""
     token = services.settings.report_token
     if token is None:
         raise web.HTTPNotFound(text="reports over the web are not enabled")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() \
-        or request.query.get("token", "")
-    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
-        raise web.HTTPForbidden(text="a valid report token is needed")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), token.get_secret_value().encode()):
+        raise web.HTTPUnauthorized(
+            text="send the report token as Authorization: Bearer TOKEN",
+            headers={"WWW-Authenticate": 'Bearer realm="peerdesk reports"'})
 
 
 async def report_view(request: web.Request) -> web.Response:

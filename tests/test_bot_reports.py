@@ -75,3 +75,28 @@ async def test_the_monthly_digest_is_posted_once_across_a_restart(
         await asyncio.sleep(0.5)
     assert len(sandbox.bot_messages(GROUP)) == 2 and len(photos(sandbox.bot_messages(GROUP))) == 1
     assert len(sandbox.bot_messages(LEAD_ID)) == 2
+
+
+async def test_report_answers_absurd_months_kindly_and_stays_out_of_other_groups(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    """/report 0001-01 gets the hint rather than an error; in a group that is not the helpers'
+    one, /report posts nothing — not the figures, not a refusal."""
+    elsewhere = -1007777
+    async with open_desk(database_url, knowledge, router) as desk:
+        await seed(desk.services)
+        await add_lead(desk)
+        desk.sandbox.group(elsewhere, "Kahvihuone")
+        for month in ("0001-01", "9999-12", "0000-00"):
+            before = len(desk.sandbox.bot_messages(LEAD_ID))
+            await desk.sandbox.send(LEAD_ID, f"/report {month}")
+            hint = (await desk.to_user(LEAD_ID, before + 1))[-1]
+            assert "YYYY-MM" in hint["text"]
+        await desk.sandbox.send(MARI, "/report 2026-11", chat_id=elsewhere)  # a helper
+        await desk.sandbox.send(7001, "/report", chat_id=elsewhere)  # anyone else
+        await desk.sandbox.send(MARI, "/report 2026-11")  # privately it still works
+        await desk.to_user(MARI, 2)
+        await asyncio.sleep(0.3)
+        assert desk.sandbox.bot_messages(elsewhere) == []
+        assert not any(m == "sendMessage" and p.get("chat_id") in (elsewhere, str(elsewhere))
+                       for m, p in desk.sandbox.calls)

@@ -165,6 +165,15 @@ def test_periods() -> None:
     assert span.previous().end == span.start
     with pytest.raises(PeriodError):
         Period.month("11/2026", HELSINKI)
+    # Absurd periods are refused with a message, never a ValueError from deep inside.
+    for text in ("0001-01", "9999-12", "0000-00", "٢٠٢٦-١١"):
+        with pytest.raises(PeriodError):
+            Period.month(text, HELSINKI)
+    assert Period.month("1970-01", HELSINKI).months_back(12)[0].label == "1969-02"
+    with pytest.raises(PeriodError):
+        Period.span(date(1, 1, 1), date(1, 1, 2), HELSINKI)
+    with pytest.raises(PeriodError):
+        Period.span(date(2000, 1, 1), date(2030, 1, 1), HELSINKI)  # its "period before" too
 
 
 async def test_report_endpoints_need_the_token(services: Services) -> None:
@@ -179,18 +188,21 @@ async def test_report_endpoints_need_the_token(services: Services) -> None:
         update={"report_token": SecretStr("s3cret-dashboard-token")})
     async with TestServer(init_app(services)) as server, ClientSession() as client:
         url = server.make_url("/reports/2026-11.json")
-        assert (await client.get(url)).status == 403
-        assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status == 403
-        response = await client.get(url, headers={"Authorization": "Bearer s3cret-dashboard-token"})
+        bearer = {"Authorization": "Bearer s3cret-dashboard-token"}
+        assert (await client.get(url)).status == 401
+        assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status == 401
+        # Never in the address, where proxies log it.
+        refused = await client.get(url, params={"token": "s3cret-dashboard-token"})
+        assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        response = await client.get(url, headers=bearer)
         data = await response.json()
         assert data["period"]["label"] == "2026-11" and data["total"] == 10
         assert data["folded_below"] == 3
-        csv_response = await client.get(server.make_url("/reports/2026-11.csv"),
-                                        params={"token": "s3cret-dashboard-token"})
+        csv_response = await client.get(server.make_url("/reports/2026-11.csv"), headers=bearer)
         assert csv_response.headers["Content-Type"].startswith("text/csv")
         assert (await csv_response.read()).startswith(b"\xef\xbb\xbfosio;")
         assert (await client.get(server.make_url("/reports/2026-13.json"),
-                                 params={"token": "s3cret-dashboard-token"})).status == 400
+                                 headers=bearer)).status == 400
 
 
 async def test_events_held_with_their_rsvp_counts(services: Services, november: Period) -> None:

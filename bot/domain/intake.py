@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,42 @@ from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import queue
 from bot.domain.models import Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
 from bot.domain.routing import Router
+
+# Characters that show nothing: a message of only these (and spaces) has no text. Format
+# characters (zero-width space and joiners, the byte-order mark, direction marks, the soft
+# hyphen) are found by their Unicode category, as are controls and spaces; these fillers are
+# letters that print blank. Unassigned code points count as visible: they may be emoji newer
+# than Python's Unicode tables.
+_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _blank(char: str) -> bool:
+    return unicodedata.category(char) in _BLANK_CATEGORIES or char in _BLANK_LETTERS
+
+
+def storable(text: str) -> str:
+    """`text` as every database can store it: PostgreSQL refuses NUL (it becomes a space) and
+    no database driver can encode a lone surrogate (it becomes U+FFFD, the replacement mark)."""
+    if text.isascii():
+        return text.replace("\x00", " ")
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else " " if char == "\x00"
+                   else char for char in text)
+
+
+def clean_text(text: str | None) -> str:
+    """A staff member's text as it is stored: storable, without blank characters at either end;
+    empty when nothing visible is left but slashes (a lone "/", a zero-width space, a BOM),
+    which the adapter answers with its "I found no text" message. Use it wherever staff text is
+    stored."""
+    text = storable(text or "")
+    start, end = 0, len(text)
+    while start < end and _blank(text[start]):
+        start += 1
+    while end > start and _blank(text[end - 1]):
+        end -= 1
+    text = text[start:end]
+    return text if any(not _blank(char) and char != "/" for char in text) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +117,8 @@ async def remember_staff(
 ) -> Staff:
     """Create or refresh the staff member's row (name and Telegram language may change)."""
     staff = await _staff(session, telegram_id)
-    name, language = (first_name or "")[:128] or None, (telegram_language or "")[:16] or None
+    name = clean_text(first_name)[:128] or None
+    language = storable(telegram_language or "")[:16] or None
     if (staff.first_name, staff.telegram_language) != (name, language):
         staff.first_name, staff.telegram_language = name, language
         session.add(staff)
@@ -100,7 +138,7 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
 async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str:
     """Store the staff member's team (trimmed, at most 64 characters); returns what was stored."""
     staff = await _staff(session, telegram_id)
-    staff.team = " ".join(team.split())[:64]
+    staff.team = " ".join(clean_text(team).split())[:64]
     session.add(staff)
     await session.commit()
     return staff.team
@@ -128,7 +166,8 @@ async def submit_question(
 ) -> Receipt:
     """Store the question as a routed ticket, its card queued for the helpers in the same
     transaction when it can go to them at once; the same Telegram message twice gives one
-    ticket."""
+    ticket. The text is stored as `clean_text` leaves it (the adapter first checks that it is
+    not empty)."""
     existing = (
         await session.exec(
             select(Ticket).where(Ticket.asker_chat_id == chat_id,
@@ -138,6 +177,7 @@ async def submit_question(
     if existing is not None:
         return _receipt(existing, duplicate=True)
     now = now or utcnow()
+    text = clean_text(text)
     staff = await session.get(Staff, asker_id)
     decision = router.route(text, language_hint=language_hint)
     ticket = Ticket(

@@ -18,7 +18,12 @@ from bot import ROLES
 from bot.domain.models import Digest, Event, Rsvp, Ticket, TicketStatus, TopicLog
 
 OTHER = "other"  # where folded figures go
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+# Reports cover these years: every date a report derives (the period before, the eleven months
+# of its trend, the next month's start, in any time zone) stays representable. `0001-01` or
+# `9999-12` would otherwise raise deep inside.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+MAX_SPAN = timedelta(days=366 * 10)
 
 
 class PeriodError(ValueError):
@@ -40,6 +45,8 @@ class Period:
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise PeriodError("a month is written as YYYY-MM, for example 2026-11")
         year, month = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise PeriodError(f"reports cover the years {FIRST_YEAR} to {LAST_YEAR}")
         return cls._month(year, month, tz)
 
     @classmethod
@@ -58,6 +65,10 @@ class Period:
         """From the start of `first` to the end of `last`, both local dates, inclusive."""
         if last < first:
             raise PeriodError("the end date comes before the start date")
+        if first.year < FIRST_YEAR or last.year > LAST_YEAR:
+            raise PeriodError(f"reports cover the years {FIRST_YEAR} to {LAST_YEAR}")
+        if last - first >= MAX_SPAN:
+            raise PeriodError("a period is at most ten years long")
         return cls(_start_of(first, tz), _start_of(last + timedelta(days=1), tz),
                    f"{first.isoformat()}–{last.isoformat()}")
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event, make_url
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,6 +48,28 @@ def _sqlite_reader_pragmas(dbapi_connection, record) -> None:  # type: ignore[no
     cursor.close()
 
 
+# PostgreSQL adds the offending values to some errors ("DETAIL:  Key (asker_chat_id,
+# source_message_id)=(5121, 17) already exists."); asyncpg puts that line in the message.
+_DETAIL = re.compile(r"\nDETAIL:[^\n]*")
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """Strip PostgreSQL's DETAIL line, which can hold Telegram ids or question texts, from a
+    failed statement's exception and from the driver's exceptions behind it, so that no log or
+    traceback carries it. The statement's parameters are hidden by `hide_parameters`."""
+    error: BaseException | None = context.original_exception
+    chain: list[BaseException] = [context.sqlalchemy_exception] \
+        if context.sqlalchemy_exception is not None else []
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    for error in chain:
+        if getattr(error, "detail", None):  # asyncpg's exception adds it to its message
+            error.detail = None  # type: ignore[attr-defined]
+        if error.args and isinstance(error.args[0], str) and "\nDETAIL:" in error.args[0]:
+            error.args = (_DETAIL.sub("", error.args[0]), *error.args[1:])
+
+
 def sqlite_file(url: str) -> str | None:
     """The database file of a SQLite URL; None for PostgreSQL or an in-memory database."""
     parsed = make_url(url)
@@ -62,17 +86,22 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     sleeps. One connection, handed out in turn by the pool, queues the work without sleeping.
     Sessions always end their transaction, so the pool's reset on return (one more round trip
     to aiosqlite's thread per session) is left out. `readers`: two read-only connections for
-    long reads, which SQLite's write-ahead log lets run beside the writer."""
+    long reads, which SQLite's write-ahead log lets run beside the writer.
+
+    `hide_parameters`: a failed statement's exception (and SQLAlchemy's own statement log)
+    would otherwise carry its parameters — question texts, names, Telegram ids — into the log."""
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=2 if readers else 1, max_overflow=0,
-                                     pool_reset_on_return=None)
+                                     pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect",
                      _sqlite_reader_pragmas if readers else _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine.sync_engine, "handle_error", _without_values)
+    return engine
 
 
 # Set in the background sender's task (and so in every task it starts): its sessions queue for

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application
 
@@ -48,9 +49,14 @@ async def _send(application: Application, chat_id: int, report: Report, lang: st
 
 
 async def report_command(update: Update, context: PeerdeskContext) -> None:
-    """/report [YYYY-MM]: the month's figures as text and a chart."""
+    """/report [YYYY-MM]: the month's figures as text and a chart, in the helpers' group or in
+    a private chat; in any other group it stays silent (the figures are not theirs to see)."""
     services, user = context.services, update.effective_user
     message = update.effective_message
+    if message.chat.type != ChatType.PRIVATE and \
+            message.chat_id != services.settings.helpers_chat_id:
+        logger.info("/report ignored outside the helpers' group and private chats")
+        return
     async with services.db.session() as session:
         person = await queue.helper(session=session, user_id=user.id)
     allowed = user.id in services.settings.admin_ids or (
