@@ -561,7 +561,9 @@ async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text:
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id:
         return None
-    ticket.feedback = text[:2000]
+    from bot.domain.intake import clean_text
+
+    ticket.feedback = clean_text(text)[:2000]
     session.add(ticket)
     await _to_helpers(session, desk, ticket, now, priority=Priority.ALERT,
                       params={"template": "feedback"})

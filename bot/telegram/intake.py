@@ -151,7 +151,7 @@ def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
 async def question(update: Update, context: PeerdeskContext) -> None:
     """Any text: store it as a ticket first, then acknowledge at once."""
     message, user = update.effective_message, update.effective_user
-    text = (message.text or "").strip()
+    text = intake.clean_text(message.text)
     limit = context.services.settings.max_question_chars
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
