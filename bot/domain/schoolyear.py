@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 
-import aiohttp
-import holidays
 import yaml
 from icalendar import Calendar
 from sqlmodel import delete, select
@@ -68,6 +66,8 @@ class Break:
 def public_holidays(year: int, language: str = "fi") -> dict[date, str]:
     """Finland's public holidays of one year with their names (Christmas and Midsummer Eve
     included: nobody is at work)."""
+    import holidays  # 70 ms: only when office hours are first needed
+
     names = holidays.country_holidays(HOLIDAY_COUNTRY, years=year,
                                       language=_HOLIDAY_LANGUAGES.get(language, "fi"))
     return dict(names)
@@ -169,6 +169,8 @@ def read_calendar(data: bytes, name: str) -> tuple[list[Closure], int]:
 
 async def fetch(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> bytes:
     """A calendar feed's bytes (webcal:// is read as https://)."""
+    import aiohttp  # the command line needs it only for an address
+
     if url.startswith("webcal://"):
         url = "https://" + url.removeprefix("webcal://")
     try:
@@ -202,6 +204,20 @@ async def replace_source(*, session: AsyncSession, source: str,
                     for first, last, name in wanted)
     await session.commit()
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    count: int  # closures now stored for the source
+    skipped: int  # timed entries of an .ics, which close nothing
+    changed: bool
+
+
+async def import_calendar(*, session: AsyncSession, source: str, data: bytes) -> Imported:
+    """Read a calendar (.ics or YAML) and store it as the days of `source`."""
+    closures, skipped = read_calendar(data, source)
+    changed = await replace_source(session=session, source=source, closures=closures)
+    return Imported(len(closures), skipped, changed)
 
 
 async def stored_closures(*, session: AsyncSession, since: date | None = None
@@ -249,11 +265,12 @@ def next_break(hours: OfficeHours, today: date, names: dict[date, str]) -> Break
     last = reopens - _DAY
     while last.weekday() not in hours.days:
         last -= _DAY
-    name, day = "", first
-    while day <= last and not name:
-        name = names.get(day, "")
+    called, day = [], first
+    while day <= last:
+        if names.get(day) and names[day] not in called:
+            called.append(names[day])
         day += _DAY
-    return Break(name=name, first=first, last=last, reopens=reopens)
+    return Break(name=", ".join(called), first=first, last=last, reopens=reopens)
 
 
 def day_names(rows: Iterable[ClosedDays], today: date, language: str) -> dict[date, str]:

@@ -9,7 +9,7 @@ from typing import Any
 from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
-from bot.telegram import events, helpers, intake, privacy, reports
+from bot.telegram import events, helpers, hours, intake, privacy, reports
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.ordering import PerChatUpdateProcessor
@@ -53,6 +53,7 @@ def build_application(services: Services, *, token: str, api_url: str,
     reports.register(application)
     events.register(application)  # its conversations take organisers' answers before intake
     privacy.register(application)
+    hours.register(application)  # /hours, and the school's calendar kept loaded
     intake.register(application)
     application.add_error_handler(intake.on_error)
     if application.job_queue is not None:
