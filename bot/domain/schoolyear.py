@@ -265,11 +265,16 @@ def next_break(hours: OfficeHours, today: date, names: dict[date, str]) -> Break
     last = reopens - _DAY
     while last.weekday() not in hours.days:
         last -= _DAY
-    called, day = [], first
+    # Named by what closes most of it: a break with a training day inside is the break;
+    # Christmas Eve and Christmas Day without a break are both named.
+    covered: dict[str, int] = {}
+    day = first
     while day <= last:
-        if names.get(day) and names[day] not in called:
-            called.append(names[day])
+        if names.get(day):
+            covered[names[day]] = covered.get(names[day], 0) + 1
         day += _DAY
+    most = max(covered.values(), default=0)
+    called = [name for name, count in covered.items() if count == most]
     return Break(name=", ".join(called), first=first, last=last, reopens=reopens)
 
 
