@@ -77,6 +77,7 @@ async def initialize(application: Application) -> None:
         raise
     await intake.set_commands(application)
     await helpers.set_commands(application)
+    await hours.initialize(application)
 
 
 @asynccontextmanager

@@ -132,15 +132,23 @@ async def hours_command(update: Update, context: PeerdeskContext) -> None:
 
 
 def register(application: Application) -> None:
-    """/hours, and the calendar's jobs: loaded at start, reloaded often, the feed daily."""
+    """/hours, and the calendar's jobs: reloaded every minute, the feed read at start and daily
+    (the first load is `initialize`'s, before any update is handled)."""
     application.add_handler(CommandHandler("hours", hours_command,
                                            filters=filters.ChatType.PRIVATE))
     jobs = application.job_queue
     if jobs is not None:
-        jobs.run_repeating(reload_job, interval=RELOAD_SECONDS, first=0,
+        jobs.run_repeating(reload_job, interval=RELOAD_SECONDS, first=RELOAD_SECONDS,
                            name="peerdesk-calendar-reload")
         services: Services = application.bot_data["services"]
         if services.settings.calendar_url is not None:
-            jobs.run_repeating(fetch_job, interval=FETCH_SECONDS, first=1,
-                               name="peerdesk-calendar-fetch")
+            # However late the scheduler starts, the first read is not skipped as a misfire.
+            jobs.run_once(fetch_job, when=0, name="peerdesk-calendar-fetch",
+                          job_kwargs={"misfire_grace_time": None})
+            jobs.run_repeating(fetch_job, interval=FETCH_SECONDS, first=FETCH_SECONDS,
+                               name="peerdesk-calendar-fetch-daily")
 
+
+async def initialize(application: Application) -> None:
+    """The school's calendar into the office hours before the first update."""
+    await reload_calendar(application.bot_data["services"])
