@@ -216,7 +216,7 @@ class Imported:
 async def import_calendar(*, session: AsyncSession, source: str, data: bytes) -> Imported:
     """Read a calendar (.ics or YAML) and store it as the days of `source`."""
     closures, skipped = read_calendar(data, source)
-    changed = await replace_source(session=session, source=source, closures=closures)
+    changed = await replace_source(session=session, source=source[:500], closures=closures)
     return Imported(len(closures), skipped, changed)
 
 

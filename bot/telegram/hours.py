@@ -12,7 +12,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.domain import intake, schoolyear
 from bot.domain.models import ClosedDays
-from bot.i18n import gettext
+from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram.context import PeerdeskContext
 
@@ -95,7 +95,7 @@ def hours_text(services: Services, lang: str, rows: list[ClosedDays], today: dat
                      hours=span), ""]
     days = schoolyear.week_days(hours, today)
     this_week = days[0].isocalendar()[:2] == today.isocalendar()[:2]
-    lines.append(gettext(lang, "This week:" if this_week else "Next week:"))
+    lines.append(gettext(lang, _("This week:") if this_week else _("Next week:")))
     for day in days:
         label = format_date(day, _DAY_FORMAT.get(lang, _DAY_FORMAT["fi"]), locale=lang)
         if hours.is_open_on(day):
@@ -110,10 +110,10 @@ def hours_text(services: Services, lang: str, rows: list[ClosedDays], today: dat
         what = f"{found.name} {_span(found.first, found.last, lang)}".strip()
         reopens = format_date(found.reopens, _DATE_FORMAT.get(lang, _DATE_FORMAT["fi"]),
                               locale=lang)
-        text = ("A break is on now: {what}. Questions are saved, and answers come from "
-                "{reopens} on." if found.first <= today else
-                "Next break: {what}. Questions are saved then too, and answers come from "
-                "{reopens} on.")
+        text = (_("A break is on now: {what}. Questions are saved, and answers come from "
+                  "{reopens} on.") if found.first <= today else
+                _("Next break: {what}. Questions are saved then too, and answers come from "
+                  "{reopens} on."))
         lines += ["", gettext(lang, text, what=what, reopens=reopens)]
     lines += ["", gettext(lang, "You can write at any time: every question is saved and "
                                 "answered in turn.")]
