@@ -7,6 +7,7 @@ Usage:
     peerdesk route --jsonl < file     # one question per line in, one JSON line out
     peerdesk helpers import FILE      # load the helpers' roster
     peerdesk events add|list|cancel|import   # webinars, cafés, meetings (see --help)
+    peerdesk calendar import FILE_OR_URL | list   # the school's breaks and training days
     peerdesk report [--month 2026-11 | --from D --to D] [--team T] [--format text|csv|json|png]
 """
 
@@ -36,6 +37,7 @@ from bot.domain.models import EventKind
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router
+from bot.domain.schoolyear import CalendarError
 
 logger = logging.getLogger("bot")
 
@@ -80,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
                             help="for .ics entries (default webinar)")
     imp_events.add_argument("--channel", type=int, action="append")
     imp_events.add_argument("--language", choices=LANGUAGES, default="fi")
+    cal = commands.add_parser("calendar", help="the school's closed days (breaks, training days)")
+    cal_commands = cal.add_subparsers(dest="action", required=True)
+    imp_cal = cal_commands.add_parser(
+        "import", help="closed days from an .ics file or address, or a YAML list; importing "
+                       "the same source again replaces its days")
+    imp_cal.add_argument("source", help="a file, or an https:// or webcal:// address")
+    cal_commands.add_parser("list", help="closed days from today on, public holidays included")
     report = commands.add_parser("report", help="what staff asked about in a month or period")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--month", help="YYYY-MM (default: this month)")
@@ -363,6 +372,53 @@ def _event_file(path: Path) -> list[dict]:
     return [dict(item) for item in data["events"]]
 
 
+async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain import schoolyear
+    from bot.storage import Database, migrate
+
+    today = datetime.now(settings.tz).date()
+    if args.action == "import":
+        source = args.source
+        if source.startswith(("https://", "http://", "webcal://")):
+            data = await schoolyear.fetch(source)
+        else:
+            path = Path(source)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except OSError as exc:
+                raise schoolyear.CalendarError(f"{path}: {exc.strerror}") from None
+            source = path.name
+    await migrate(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            if args.action == "list":
+                rows = await schoolyear.stored_closures(session=session, since=today)
+                lines = [(r.first_day, f"{r.first_day}\t{r.last_day}\t{r.name}\t{r.source}")
+                         for r in rows]
+                for year in (today.year, today.year + 1):
+                    lines += [(day, f"{day}\t{day}\t{name}\t(public holiday)")
+                              for day, name in schoolyear.public_holidays(year).items()
+                              if today <= day <= today + timedelta(days=365)
+                              and settings.weekly_hours.is_open_on(day)]
+                for _, line in sorted(lines):
+                    print(line)
+                return 0
+            try:
+                imported = await schoolyear.import_calendar(session=session, source=source,
+                                                            data=data)
+            except schoolyear.CalendarError as exc:
+                raise schoolyear.CalendarError(f"{args.source}: {exc}") from None
+    finally:
+        await db.dispose()
+    skipped = (f"; {imported.skipped} timed entries skipped (only all-day entries close "
+               "the office)") if imported.skipped else ""
+    print(f"{imported.count} closed periods from {source}"
+          + ("" if imported.changed else ", unchanged") + skipped
+          + "; running bots use them within a minute")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -376,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_events(args, settings))
         if args.command == "report":
             return asyncio.run(_report(args, settings))
+        if args.command == "calendar":
+            return asyncio.run(_calendar(args, settings))
         if args.command == "migrate":
             from sqlalchemy.exc import SQLAlchemyError
 
@@ -393,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_long(run_webhook(settings))
         return _run_long(run_polling(settings))
     except (ConfigError, KnowledgeError, LemmaError, RosterError, PeriodError,
-            EventError) as exc:
+            EventError, CalendarError) as exc:
         print(f"peerdesk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import LANGUAGES, ROLES
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     # The helpers' side.
     helpers_language: str = "fi"  # cards and notices in the helpers' group
     office_hours: str = "mon-fri 08:00-16:00"  # in `timezone`
+    # The school's closed days as an iCalendar feed (https:// or webcal://), read daily;
+    # Finnish public holidays are built in (bot.domain.schoolyear).
+    calendar_url: str | None = None
     sla_minutes: dict[str, int] = Field(default_factory=dict)  # per role, e.g. {"tvt": 30}
     sla_default_minutes: int = Field(default=60, ge=1, le=10080)
     sla_check_seconds: float = Field(default=30, gt=0, le=3600)
@@ -80,6 +85,7 @@ class Settings(BaseSettings):
     # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(default=None, ge=0, le=65535)
+    _hours: OfficeHours | None = PrivateAttr(default=None)  # with the closed days: `hours`
 
     @field_validator("telegram_token", mode="before")
     @classmethod
@@ -108,6 +114,16 @@ class Settings(BaseSettings):
         if not isinstance(value, str) or not value.startswith(("https://", "http://")):
             raise ValueError("must be the bot's public https:// address")
         return value.rstrip("/")
+
+    @field_validator("calendar_url", mode="before")
+    @classmethod
+    def _calendar_url(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://",
+                                                               "webcal://")):
+            raise ValueError("must be the calendar's https:// or webcal:// address")
+        return value.strip()
 
     @field_validator("helpers_chat_id", "digest_day", "report_token", "web_port", mode="before")
     @classmethod
@@ -185,8 +201,26 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @cached_property
-    def hours(self) -> OfficeHours:
+    def weekly_hours(self) -> OfficeHours:
+        """`office_hours` alone, without any closed days."""
         return OfficeHours.parse(self.office_hours, self.tz)
+
+    @property
+    def hours(self) -> OfficeHours:
+        """The office hours less the closed days: public holidays, and the school's own as last
+        loaded from the database (`with_closed_days`; bot.telegram.hours reloads them)."""
+        if self._hours is None:
+            from bot.domain.schoolyear import holiday_dates
+
+            self._hours = self.weekly_hours.closing(holiday_dates(date.today()))
+        return self._hours
+
+    def with_closed_days(self, closed: Iterable[date]) -> Settings:
+        """These settings with office hours closed on `closed` (every closed day: holidays
+        too). A copy, so that whoever holds the old settings keeps a consistent value."""
+        copy = self.model_copy()
+        copy._hours = self.weekly_hours.closing(closed)
+        return copy
 
     def sla_for(self, role: str) -> int:
         """Working minutes a ticket of `role` may wait unclaimed before helpers are reminded."""

@@ -32,7 +32,7 @@ class Services:
     forum: int | None = None
     # Called after a commit that queued outbox rows, so that the sender need not wait a tick.
     wake_sender: Callable[[], None] = field(default=lambda: None)
-    policy: Policy = field(init=False)  # how long tickets may wait: built once, here
+    _policy: tuple[Settings, Policy] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def create(cls, settings: Settings, knowledge: Knowledge | None = None,
@@ -42,11 +42,18 @@ class Services:
                    router=router or Router(knowledge, Lemmas(settings.lemma_dir)))
 
     def __post_init__(self) -> None:
-        settings = self.settings
-        self.forum = self.forum if self.forum is not None else settings.helpers_chat_id
-        self.policy = Policy(hours=settings.hours, sla_minutes=settings.sla_minutes,
-                             default_minutes=settings.sla_default_minutes,
-                             reopen_days=settings.reopen_days)
+        self.forum = self.forum if self.forum is not None else self.settings.helpers_chat_id
+
+    @property
+    def policy(self) -> Policy:
+        """How long tickets may wait: built here once for each version of the settings (the
+        school's calendar, reloaded, gives new settings with its closed days)."""
+        if self._policy is None or self._policy[0] is not self.settings:
+            settings = self.settings
+            self._policy = (settings, Policy(
+                hours=settings.hours, sla_minutes=settings.sla_minutes,
+                default_minutes=settings.sla_default_minutes, reopen_days=settings.reopen_days))
+        return self._policy[1]
 
     @property
     def desk(self) -> Desk:

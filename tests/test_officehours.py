@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.domain.officehours import OfficeHours
+from bot.domain.queue import Policy
+from bot.domain.schoolyear import Closure, holiday_dates
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 HOURS = OfficeHours.parse("mon-fri 08:00-16:00", HELSINKI)
@@ -55,3 +57,47 @@ def test_sla_minutes_name_known_roles() -> None:
     with pytest.raises(ConfigError, match=r"PEERDESK_SLA_MINUTES .*unknown roles"):
         load_settings(sla_minutes={"janitor": 5}, telegram_token=None)
     assert load_settings(sla_minutes={"tvt": 30}, telegram_token=None).sla_for("tvt") == 30
+
+
+# The school's year: public holidays and the school's own breaks close the office.
+
+def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HELSINKI)
+
+
+CHRISTMAS_BREAK = Closure("Joululoma", date(2026, 12, 21), date(2027, 1, 6))
+SCHOOL = HOURS.closing(holiday_dates(date(2026, 12, 1)) | set(CHRISTMAS_BREAK.days()))
+
+
+def test_christmas_eve_a_thursday_is_closed_by_the_public_holidays() -> None:
+    hours = HOURS.closing(holiday_dates(date(2026, 12, 1)))
+    assert date(2026, 12, 24).weekday() == 3
+    assert not hours.is_open(at(2026, 12, 24, 10))
+    assert hours.is_open(at(2026, 12, 23, 10))
+    # Christmas Eve, Christmas Day, and then the weekend: Monday 28.12. is the next working day.
+    assert hours.next_open(at(2026, 12, 23, 17)) == at(2026, 12, 28, 8)
+    assert hours.is_open(at(2026, 12, 8, 10))  # an ordinary Tuesday stays open
+
+
+def test_a_break_moves_the_next_opening_past_it() -> None:
+    assert SCHOOL.next_open(at(2026, 12, 18, 17)) == at(2027, 1, 7, 8)
+    assert SCHOOL.next_open(at(2026, 12, 30, 10)) == at(2027, 1, 7, 8)
+    assert SCHOOL.next_open_day(date(2026, 12, 21)) == date(2027, 1, 7)
+
+
+def test_the_sla_clock_does_not_run_over_a_break() -> None:
+    policy = Policy(hours=SCHOOL, sla_minutes={"tvt": 60})
+    friday = at(2026, 12, 18, 15, 30)  # half an hour before the break
+    # 30 minutes before the break, the other 30 on the first morning after it.
+    assert policy.unclaimed_due("tvt", friday) == at(2027, 1, 7, 8, 30)
+    assert policy.unclaimed_due("tvt", friday, level=1) == at(2027, 1, 7, 9, 30)
+    assert policy.answer_due(friday) == at(2027, 1, 7, 15, 30)
+    assert SCHOOL.working_minutes_between(friday, at(2027, 1, 7, 9)) == 90
+    # A question asked during the break starts its clock when the office opens.
+    assert policy.unclaimed_due("tvt", at(2026, 12, 28, 11)) == at(2027, 1, 7, 9)
+
+
+def test_office_hours_with_closed_days_are_a_value() -> None:
+    assert SCHOOL.closing(SCHOOL.closed) == SCHOOL
+    assert HOURS.closed == frozenset()  # `closing` made a new one
+    assert hash(SCHOOL) == hash(HOURS.closing(SCHOOL.closed))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 
 from sqlalchemy import (
@@ -326,3 +326,15 @@ class Worker(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     started_at: datetime = _ts(nullable=False, default=utcnow)
     heartbeat_at: datetime = _ts(nullable=False, default=utcnow, index=True)
+
+
+class ClosedDays(SQLModel, table=True):
+    """Days the school is closed (a break, a training day), from `first_day` to `last_day`
+    both included, as imported from one calendar `source` (bot.domain.schoolyear). Public
+    holidays are not stored: they come from the holidays library."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=500, index=True)  # the file's name or the feed's address
+    name: str = Field(default="", max_length=200)
+    first_day: date
+    last_day: date = Field(index=True)

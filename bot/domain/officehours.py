@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+_DAY = timedelta(days=1)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC = re.compile(
     r"^\s*(\w{3})(?:\s*-\s*(\w{3}))?\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -14,12 +16,14 @@ _SPEC = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class OfficeHours:
-    """Open on `days` (0 = Monday) from `opens` to `closes`, local time in `tz`."""
+    """Open on `days` (0 = Monday) from `opens` to `closes`, local time in `tz`, except on the
+    `closed` dates. A value: a new calendar is a new OfficeHours (`closing`)."""
 
     days: frozenset[int]
     opens: time
     closes: time
     tz: ZoneInfo
+    closed: frozenset[date] = frozenset()  # days closed although the pattern says open
 
     @classmethod
     def parse(cls, spec: str, tz: ZoneInfo) -> OfficeHours:
@@ -41,54 +45,68 @@ class OfficeHours:
             raise ValueError("closing time must be after opening time")
         return cls(frozenset(range(a, b + 1)), opens, closes, tz)
 
-    def _local(self, at: datetime) -> datetime:
-        return at.astimezone(self.tz)
+    def closing(self, closed: Iterable[date]) -> OfficeHours:
+        """The same weekly pattern, closed also on `closed` (holidays, breaks, training days)."""
+        return replace(self, closed=frozenset(closed))
 
-    def _bounds(self, day: datetime) -> tuple[datetime, datetime]:
-        date = day.date()
-        return (datetime.combine(date, self.opens, self.tz),
-                datetime.combine(date, self.closes, self.tz))
+    def is_open_on(self, day: date) -> bool:
+        """A working day: one of the pattern's days and not a closed day."""
+        return day.weekday() in self.days and day not in self.closed
+
+    def next_open_day(self, day: date) -> date:
+        """`day` itself when it is a working day, else the next one."""
+        # Terminates: every run of 7 days holds a pattern day, and `closed` is finite.
+        for _ in range(len(self.closed) + 7):
+            if day.weekday() in self.days and day not in self.closed:
+                return day
+            day += _DAY
+        raise AssertionError("office hours have at least one day")  # pragma: no cover
+
+    def _opening(self, day: date) -> datetime:
+        return datetime.combine(day, self.opens, self.tz).astimezone(UTC)
 
     def is_open(self, at: datetime) -> bool:
-        local = self._local(at)
-        start, end = self._bounds(local)
-        return local.weekday() in self.days and start <= local < end
+        local = at.astimezone(self.tz)
+        return self.is_open_on(local.date()) and self.opens <= local.time() < self.closes
 
     def next_open(self, at: datetime) -> datetime:
         """`at` itself when open, else the next opening time (in UTC)."""
-        local = self._local(at)
-        for offset in range(8):
-            day = local + timedelta(days=offset)
-            start, end = self._bounds(day)
-            if day.weekday() in self.days:
-                if offset == 0 and start <= local < end:
-                    return at.astimezone(UTC)
-                if offset > 0 or local < start:
-                    return start.astimezone(UTC)
-        raise AssertionError("office hours have at least one day")  # pragma: no cover
+        local = at.astimezone(self.tz)
+        today = local.date()
+        if self.is_open_on(today):
+            now = local.time()
+            if now < self.opens:
+                return self._opening(today)
+            if now < self.closes:
+                return at.astimezone(UTC)
+        return self._opening(self.next_open_day(today + _DAY))
 
     @property
     def minutes_per_day(self) -> int:
         return (datetime.combine(datetime.min, self.closes)
                 - datetime.combine(datetime.min, self.opens)).seconds // 60
 
+    def _closing(self, at: datetime) -> tuple[datetime, date]:
+        """The closing time (UTC) of the working day that `at` (an open moment) is in."""
+        day = at.astimezone(self.tz).date()
+        return datetime.combine(day, self.closes, self.tz).astimezone(UTC), day
+
     def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
         """The moment when `minutes` of office time have passed since `start`."""
         current, left = self.next_open(start), timedelta(minutes=minutes)
         while True:
-            _, end = self._bounds(self._local(current))
-            room = end - self._local(current)
+            end, day = self._closing(current)
+            room = end - current
             if left <= room:
-                return (current + left).astimezone(UTC)
+                return current + left
             left -= room
-            current = self.next_open(end + timedelta(microseconds=1))
+            current = self._opening(self.next_open_day(day + _DAY))
 
     def working_minutes_between(self, start: datetime, end: datetime) -> float:
         """Office minutes between two moments (0 when `end` is not after `start`)."""
         total, current = 0.0, self.next_open(start)
         while current < end:
-            _, closes = self._bounds(self._local(current))
-            stop = min(end, closes.astimezone(UTC))
-            total += (stop - current).total_seconds() / 60
-            current = self.next_open(closes + timedelta(microseconds=1))
+            closes, day = self._closing(current)
+            total += (min(end, closes) - current).total_seconds() / 60
+            current = self._opening(self.next_open_day(day + _DAY))
         return total

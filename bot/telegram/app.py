@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, intake, privacy, reports
+from bot.telegram import events, hours, intake, privacy, reports
 from bot.telegram.access import helpers_only
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
@@ -96,6 +96,7 @@ def _handlers(application: Application) -> None:
         CommandHandler("lang", intake.lang_command, filters=PRIVATE),
         CommandHandler("anon", intake.anon_command, filters=PRIVATE),
         CommandHandler("team", intake.team_command, filters=PRIVATE),
+        CommandHandler("hours", hours.hours_command, filters=PRIVATE),
         CallbackQueryHandler(intake.chose_role, pattern=pattern(Action.ROLE)),
         CallbackQueryHandler(intake.self_service_answer, pattern=pattern(Action.SELF_SERVICE)),
         CallbackQueryHandler(intake.anonymous_ticket, pattern=pattern(Action.ANONYMOUS)),
@@ -131,6 +132,15 @@ def _jobs(application: Application) -> None:
     # The monthly digest, once, on its day and hour.
     jobs.run_repeating(reports.digest, interval=min(DIGEST_SECONDS, settings.sla_check_seconds),
                        first=settings.sla_check_seconds, name="peerdesk-digest")
+    # The school's calendar: closures imported by another process, and its feed (daily).
+    jobs.run_repeating(hours.reload_job, interval=hours.RELOAD_SECONDS,
+                       first=hours.RELOAD_SECONDS, name="peerdesk-calendar-reload")
+    if settings.calendar_url is not None:
+        # However late the scheduler starts, the first read is not skipped as a misfire.
+        jobs.run_once(hours.fetch_job, when=0, name="peerdesk-calendar-fetch",
+                      job_kwargs={"misfire_grace_time": None})
+        jobs.run_repeating(hours.fetch_job, interval=hours.FETCH_SECONDS,
+                           first=hours.FETCH_SECONDS, name="peerdesk-calendar-fetch-daily")
     # Question texts past the retention period.
     jobs.run_repeating(privacy.purge, interval=PURGE_SECONDS, first=5, name="peerdesk-retention")
     if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
@@ -209,6 +219,7 @@ async def initialize(application: Application) -> None:
     application.bot_data["services"].forum = await _find_forum(application)
     await intake.set_commands(application)
     await commands.set_commands(application)
+    await hours.initialize(application)  # the school's calendar, before any update
 
 
 @asynccontextmanager

@@ -29,6 +29,7 @@ COMMANDS = (
     ("anon", _("Ask anonymously (on/off)")),
     ("team", _("Tell which team you work in")),
     ("events", _("Upcoming webinars, cafés and meetings")),
+    ("hours", _("When helpers are around, and the next break")),
     ("mydata", _("What is stored about me")),
     ("forget", _("Erase my data")),
 )
