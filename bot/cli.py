@@ -111,7 +111,14 @@ def _configure_logging(level: str, form: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    ours = logging.getLevelName(level.upper())
+    if not isinstance(ours, int):  # not a level's name
+        ours = logging.INFO
+    # Other libraries speak from WARNING up (matplotlib's "Using categorical units", PTB's and
+    # APScheduler's chatter); at DEBUG everything is shown, for developers.
+    logging.basicConfig(level=ours if ours == logging.DEBUG else max(ours, logging.WARNING),
+                        handlers=[handler])
+    logging.getLogger("bot").setLevel(ours)
     # httpx logs every request URL, and the URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

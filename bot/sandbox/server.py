@@ -87,6 +87,7 @@ class Sandbox:
     # The pop-up answers to button presses (answerCallbackQuery), newest last.
     notices: list[dict] = field(default_factory=list)
     folder: Path | None = None  # where the world is kept across restarts
+    first_message: int = 1  # the first message id in a chat
     webhook: dict | None = None  # {"url", "secret_token"} once the bot set one
     confirmed_up_to: int = 0  # updates up to this id were confirmed by a getUpdates offset
     webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each delivery
@@ -101,14 +102,18 @@ class Sandbox:
     _queries: dict[str, int] = field(default_factory=dict)  # callback query id -> who pressed
     _changed: asyncio.Condition | None = None
     _save_pending: asyncio.TimerHandle | None = None
+    _closing: bool = False
 
     # --- kept across restarts -----------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, *, first_update: int = 1, **kwargs: Any) -> Sandbox:
+    def open(cls, folder: Path, *, first_update: int = 1, first_message: int = 1,
+             **kwargs: Any) -> Sandbox:
         """The sandbox kept in `folder` (empty at first). Update ids go on from the larger of
-        the kept counter and `first_update` (one past what the bot's database has seen)."""
-        sandbox = cls(folder=folder, **kwargs)
+        the kept counter and `first_update` (one past what the bot's database has seen); a chat
+        with no kept messages numbers them from `first_message`, so that a bot whose database
+        outlived the kept world never meets an id it has seen."""
+        sandbox = cls(folder=folder, first_message=first_message, **kwargs)
         state_file = folder / "state.json"
         if state_file.exists():
             try:
@@ -230,7 +235,7 @@ class Sandbox:
 
     def _store(self, chat_id: int, message: dict) -> dict:
         history = self.messages.setdefault(chat_id, [])
-        message["message_id"] = len(history) + 1
+        message["message_id"] = history[-1]["message_id"] + 1 if history else self.first_message
         message.setdefault("date", int(time.time()))
         message["chat"] = self.chats[chat_id]
         history.append(message)
@@ -369,11 +374,17 @@ class Sandbox:
             return "closed"
         return "waiting" if any("claim" in b for b in buttons) else "held"
 
-    def _message(self, chat_id: int, message_id: int) -> dict:
+    def _find(self, chat_id: int, message_id: int) -> dict | None:
+        """A chat's message by id (ids in a chat are consecutive)."""
         history = self.messages.get(chat_id, [])
-        if not 1 <= message_id <= len(history):
+        index = message_id - history[0]["message_id"] if history else -1
+        return history[index] if 0 <= index < len(history) else None
+
+    def _message(self, chat_id: int, message_id: int) -> dict:
+        message = self._find(chat_id, message_id)
+        if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        return history[message_id - 1]
+        return message
 
     # --- the bot's side -----------------------------------------------------------------------
 
@@ -451,10 +462,11 @@ class Sandbox:
                     self._updates = kept
                     self._changed_state()
                 self.confirmed_up_to = max(self.confirmed_up_to, offset - 1)
-            if not self._updates and timeout:
+            if not self._updates and timeout and not self._closing:
                 try:
-                    await asyncio.wait_for(self.changed.wait_for(lambda: bool(self._updates)),
-                                           timeout)
+                    await asyncio.wait_for(
+                        self.changed.wait_for(lambda: bool(self._updates) or self._closing),
+                        timeout)
                 except TimeoutError:
                     pass
             return self._updates[:limit]
@@ -480,12 +492,12 @@ class Sandbox:
         message_id = reply.get("message_id") if isinstance(reply, dict) else None
         if not message_id:
             return None
-        history = self.messages.get(chat_id, [])
-        if not 1 <= int(message_id) <= len(history):
+        replied = self._find(chat_id, int(message_id))
+        if replied is None:
             if reply.get("allow_sending_without_reply"):
                 return None
             raise ApiError(400, "Bad Request: message to be replied not found")
-        return dict(history[int(message_id) - 1])
+        return dict(replied)
 
     async def _deliver(self, chat_id: int, message: dict, params: dict) -> dict:
         """Store a message the bot sends, in a topic and as a reply when asked."""
@@ -699,8 +711,19 @@ class Sandbox:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
+    async def _open_for_polls(self, _: web.Application) -> None:
+        self._closing = False  # the same sandbox may be served again (a restarted bot)
+
+    async def _wake_pollers(self, _: web.Application) -> None:
+        """Shutting down: a long poll in progress returns now, not after its timeout."""
+        self._closing = True
+        async with self.changed:
+            self.changed.notify_all()
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.on_startup.append(self._open_for_polls)
+        app.on_shutdown.append(self._wake_pollers)
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._bot_file)
         app.router.add_get("/", self._index)
