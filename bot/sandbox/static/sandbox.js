@@ -69,9 +69,16 @@ function translate() {
   state.shown = {};
 }
 
+// While `make run` restarts the sandbox is briefly away: the page waits and goes on.
 const api = async (path, options) => {
-  const response = await fetch(path, options);
-  return response.ok ? response.json() : null;
+  try {
+    const response = await fetch(path, options);
+    document.body.classList.remove("offline");
+    return response.ok ? response.json() : null;
+  } catch (error) {
+    document.body.classList.add("offline");
+    return null;
+  }
 };
 const post = (path, body) => api(path, {method: "POST", body: JSON.stringify(body)});
 const seenKey = (chat, thread) => `sandbox.seen.${chat}.${thread}`;
@@ -251,7 +258,14 @@ function topicList(group) {
   $("groupBadge").textContent = state.tab !== "group" || unreadTopics ? (unreadTopics || "") : "";
 }
 
+let refreshing = false;
 async function refresh() {
+  if (refreshing) return;
+  refreshing = true;
+  try { await show(); } finally { refreshing = false; }
+}
+
+async function show() {
   const uid = $("uid").value;
   const world = await api("/sandbox/api/world");
   if (!world) return;
@@ -331,7 +345,7 @@ async function sendFrom(pane, text, fileInput, target) {
     if (text) form.append("text", text);
     for (const [k, v] of Object.entries(target)) if (v) form.append(k, v);
     if (replyTo) form.append("reply_to", replyTo);
-    await fetch(`/sandbox/api/users/${who}/messages`, {method: "POST", body: form});
+    await api(`/sandbox/api/users/${who}/messages`, {method: "POST", body: form});
     fileInput.value = "";
   } else if (text) {
     await post(`/sandbox/api/users/${who}/messages`, {text, reply_to: replyTo, ...target});
@@ -370,7 +384,14 @@ for (const tab of document.querySelectorAll(".tab")) {
   };
 }
 $("helper").onchange = () => { localStorage.setItem("sandbox.helper", helperId()); state.shown = {}; refresh(); };
-$("uid").onchange = () => { state.shown = {}; refresh(); };
+// Who the staff member is stays as it was when the page is opened again.
+for (const id of ["name", "uid", "lc"]) {
+  const kept = localStorage.getItem("sandbox.staff." + id);
+  if (kept) $(id).value = kept;
+  $(id).addEventListener("change", () => {
+    localStorage.setItem("sandbox.staff." + id, $(id).value); state.shown = {}; refresh();
+  });
+}
 $("pagelang").value = state.lang;
 $("pagelang").onchange = () => {
   state.lang = $("pagelang").value; localStorage.setItem("sandbox.lang", state.lang); translate(); refresh();
