@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages route clean
+.PHONY: run test lint messages route screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ messages: $(STAMP)
 
 route: $(STAMP)
 	$(BIN)/peerdesk route --jsonl
+
+# The README's pictures of the sandbox page, taken by the browser test of a whole conversation.
+screenshots: $(STAMP)
+	PEERDESK_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py -k claimed_and_answered
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -188,7 +188,15 @@ def _configure_logging(level: str, form: str = "text", secrets: Iterable[str] = 
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    ours = logging.getLevelName(level.upper())
+    if not isinstance(ours, int):  # not a level's name
+        ours = logging.INFO
+    # Other libraries speak from WARNING up (matplotlib's "Using categorical units", PTB's and
+    # APScheduler's chatter); at DEBUG everything is shown, for developers, less what no log
+    # may hold (PrivateLog, _QUIET).
+    logging.basicConfig(level=ours if ours == logging.DEBUG else max(ours, logging.WARNING),
+                        handlers=[handler])
+    logging.getLogger("bot").setLevel(ours)
     for root_handler in logging.getLogger().handlers:
         root_handler.addFilter(PrivateLog(secrets))
     for name, quiet in _QUIET.items():

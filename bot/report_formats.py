@@ -49,8 +49,30 @@ def _durations(services: Services, figures: list[Durations], lang: str) -> list[
     ]
 
 
+def _empty_text(report: Report, lang: str) -> str:
+    """A period without questions, said in words rather than as a column of zeros."""
+    lines = [gettext(lang, "Report {period} (compared with {previous})",
+                     period=report.period.label, previous=report.previous.label),
+             gettext(lang, "No questions were asked in {period}.", period=report.period.label)]
+    if report.previous_total:
+        lines.append(gettext(lang, "The period before ({previous}): {count} questions.",
+                             previous=report.previous.label, count=report.previous_total))
+    if report.unanswered or report.overdue:
+        lines.append(gettext(lang, "Still unanswered: {unanswered} · waited past the limit: "
+                                   "{overdue}", unanswered=report.unanswered,
+                             overdue=report.overdue))
+    if report.events:
+        lines += ["", gettext(lang, "Events held:")]
+        lines += [gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
+                          title=e.title, coming=e.coming, plus=e.with_colleague, no=e.not_coming)
+                  for e in report.events]
+    return "\n".join(lines)
+
+
 def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
     """A summary short enough for one Telegram message."""
+    if report.total == 0:
+        return _empty_text(report, lang)
     lines = [
         gettext(lang, "Report {period} (compared with {previous})",
                 period=report.period.label, previous=report.previous.label),
@@ -147,12 +169,38 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     topics = report.by_topic[:10][::-1]
-    figure, (bars, trend) = plt.subplots(2, 1, figsize=(9, 10), dpi=100,
-                                         gridspec_kw={"height_ratios": [3, 2]})
+    trend_shown = any(any(counts) for counts in report.trend.values())
+    if not topics and not trend_shown:
+        # Nothing to draw: the words alone, not empty axes.
+        figure = plt.figure(figsize=(9, 3), dpi=100)
+        panels: tuple[Any, ...] = ()
+        figure.text(0.5, 0.6, gettext(lang, "No questions in this period"), ha="center",
+                    va="center", fontsize=18, color="#24527a")
+        figure.text(0.5, 0.35, report.period.label, ha="center", va="center", fontsize=13,
+                    color="#555555")
+    else:
+        figure, axes = plt.subplots(2, 1, figsize=(9, 10), dpi=100,
+                                    gridspec_kw={"height_ratios": [3, 2]})
+        panels = tuple(axes)
     try:
+        if len(panels) == 2:
+            _draw(report, services, lang, topics, *panels)
+            figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+def _draw(report: Report, services: Services, lang: str, topics: list[Count],
+          bars: Any, trend: Any) -> None:
+    """The two panels: topics beside the previous period, and the twelve months per role."""
+    from matplotlib.ticker import MaxNLocator
+
+    if topics:
         labels = [_topic(services, c.key, lang) for c in topics]
         positions = range(len(topics))
         bars.barh([p + 0.2 for p in positions], [c.count for c in topics], height=0.4,
@@ -160,19 +208,21 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
         bars.barh([p - 0.2 for p in positions], [c.previous for c in topics], height=0.4,
                   label=report.previous.label, color="#9db4c8")
         bars.set_yticks(list(positions), labels)
-        bars.set_title(gettext(lang, "Questions by topic"))
         bars.legend(loc="lower right")
-        for role, counts in report.trend.items():
-            trend.plot(report.trend_months, counts, marker="o",
-                       label=_role(services, role, lang))
-        trend.set_title(gettext(lang, "Questions per role, last 12 months"))
-        trend.tick_params(axis="x", labelrotation=45)
-        trend.legend(loc="upper left")
-        for axis in (bars.xaxis, trend.yaxis):
-            axis.set_major_locator(MaxNLocator(integer=True))
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
-    return buffer.getvalue()
+        bars.set_xlim(left=0)
+        bars.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        bars.axis("off")
+        bars.text(0.5, 0.5, gettext(lang, "No questions were asked in {period}.",
+                                    period=report.period.label),
+                  ha="center", va="center", fontsize=15, color="#24527a",
+                  transform=bars.transAxes)
+    bars.set_title(gettext(lang, "Questions by topic"))
+    for role, counts in report.trend.items():
+        trend.plot(report.trend_months, counts, marker="o", label=_role(services, role, lang))
+    trend.set_title(gettext(lang, "Questions per role, last 12 months"))
+    trend.tick_params(axis="x", labelrotation=45)
+    trend.legend(loc="upper left")
+    top = max((max(counts) for counts in report.trend.values() if counts), default=0)
+    trend.set_ylim(0, max(top, 1) * 1.1)  # counts: never below zero
+    trend.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from aiohttp import web
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
-from bot.domain.models import Helper
+from bot.domain.models import Helper, HelperRole, InboundUpdate, Ticket, TicketMessage
 from bot.domain.roster import import_helpers, read_roster
 from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
-from bot.storage.db import migrate_in_child
+from bot.storage.db import migrate_in_child, sqlite_file
 from bot.telegram.app import build_application, initialize, polling, running
 from bot.web import init_app
 
@@ -78,15 +80,22 @@ async def _migrate(settings: Settings) -> None:
 
 
 SANDBOX_GROUP = -1000000000001
+SANDBOX_CHANNEL = -1000000000002
+SANDBOX_ADMIN = 1003  # Anna in the example roster: may publish events and bulletins
 EXAMPLE_ROSTER = PROJECT_ROOT / "data" / "helpers.example.yaml"
 
 
+def sandbox_folder(database_url: str) -> Path:
+    """Where the sandbox keeps its world: beside the SQLite database, else in data/."""
+    database = sqlite_file(database_url)
+    folder = Path(database).parent if database else PROJECT_ROOT / "data"
+    return folder / "sandbox"
+
+
 async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
-    """A local world to try peerdesk in: a helpers' forum group and, when the roster is empty,
-    the example helpers, so that the web page shows both sides of a question."""
-    sandbox = Sandbox()
-    group = settings.helpers_chat_id or SANDBOX_GROUP
-    sandbox.group(group, "Vertaistuki (sandbox)", forum=True)
+    """A local world to try everything in: a helpers' forum group, an announcement channel,
+    the example people (helpers, a lead who receives the digest, an admin who may publish
+    events), kept across restarts beside the database."""
     specs = read_roster(EXAMPLE_ROSTER)
     db = Database(settings.database_url)
     try:
@@ -94,11 +103,33 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
             if not (await session.exec(select(Helper))).first():
                 await import_helpers(session=session, specs=specs)
             helpers = list(await session.exec(select(Helper)))
+            roles: dict[int, list[str]] = {}
+            for row in await session.exec(select(HelperRole).order_by(col(HelperRole.role))):
+                roles.setdefault(row.helper_id, []).append(row.role)
+            seen = (await session.exec(select(func.max(col(InboundUpdate.update_id))))).one()
+            known = 0
+            for column in (col(Ticket.source_message_id), col(Ticket.thread_id),
+                           col(TicketMessage.message_id)):
+                known = max(known, (await session.exec(select(func.max(column)))).one() or 0)
     finally:
         await db.dispose()
+    # Update ids go on above what the database has seen, even if the kept world was removed.
+    sandbox = Sandbox.open(sandbox_folder(settings.database_url), first_update=(seen or 0) + 1,
+                           first_message=known + 1)
+    group = settings.helpers_chat_id or SANDBOX_GROUP
+    sandbox.group(group, "Vertaistuki (sandbox)", forum=True)
+    admins = settings.admin_ids or frozenset({SANDBOX_ADMIN})
+    channels = settings.announce_channels or (SANDBOX_CHANNEL,)
+    for channel in channels:
+        sandbox.channel(channel, "Tiedotteet (sandbox)")
     for helper in helpers:
         sandbox.user(helper.telegram_id, helper.name, (helper.languages or ["fi"])[0])
-    return sandbox, settings.model_copy(update={"helpers_chat_id": group})
+        label = ", ".join(roles.get(helper.telegram_id, []))
+        if helper.telegram_id in admins:
+            label = f"{label}, admin" if label else "admin"
+        sandbox.labels[helper.telegram_id] = label
+    return sandbox, settings.model_copy(update={
+        "helpers_chat_id": group, "admin_ids": admins, "announce_channels": channels})
 
 
 async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -142,4 +173,6 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
         await services.db.dispose()
         if sandbox_runner is not None:
             await sandbox_runner.cleanup()
+        if sandbox is not None:
+            sandbox.save()
     return 0

@@ -14,8 +14,8 @@ from bot.services import Services
 async def test_the_example_roster_imports_and_reimports(services: Services) -> None:
     specs = read_roster(PROJECT_ROOT / "data" / "helpers.example.yaml")
     async with services.db.session() as session:
-        assert await import_helpers(session=session, specs=specs) == 3
-        assert await import_helpers(session=session, specs=specs) == 3
+        assert await import_helpers(session=session, specs=specs) == 4
+        assert await import_helpers(session=session, specs=specs) == 4
         coaches = await helpers_with_role(session=session, role="vertaisvalmentaja")
     assert [h.name for h in coaches] == ["Anna", "Mari"]
     assert coaches[1].languages == ["fi", "sv"]

@@ -4,13 +4,23 @@ Bot side, as Telegram: `POST /bot{token}/{method}` with form fields (non-strings
 python-telegram-bot sends them), answering `{"ok": true, "result": ...}` or Telegram's errors.
 Person side, for the web page and the tests: `/sandbox/api/...` lets a user write, press buttons
 and edit, and lists every chat's messages. Faults (429 with retry_after, 5xx) can be injected.
+
+Given a folder (`Sandbox.open(folder)`), the sandbox keeps its world there — chats, messages,
+topics, counters and the bytes of every file — so that after a restart the page shows the earlier
+conversation and update ids go on from where they were (`state.json`, written atomically).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import logging
 import math
+import mimetypes
+import os
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,6 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
+logger = logging.getLogger(__name__)
+
 SANDBOX_TOKEN = "123456:sandbox-token-for-local-use-only"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": "peerdesk_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -26,14 +38,18 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-_SENDING = {"sendMessage", "copyMessage", "sendPhoto", "sendDocument", "createForumTopic"}
+_SENDING = {"sendMessage", "copyMessage", "sendPhoto", "sendDocument", "sendVoice", "sendVideo",
+            "sendAudio", "createForumTopic"}
 # What copyMessage carries over from the original message.
 _CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "document", "voice",
-            "audio", "video", "animation", "sticker", "contact", "location"}
+            "audio", "video", "video_note", "animation", "sticker", "contact", "location"}
+MEDIA = ("photo", "document", "voice", "video", "audio")  # what can be sent with bytes
+STATE_VERSION = 1
+SAVE_DELAY = 0.2  # seconds: changes within this are written together
 # Fields python-telegram-bot sends as plain strings; everything else arrives JSON-encoded.
 _STRING_FIELDS = {"text", "caption", "callback_query_id", "parse_mode", "url", "name",
                   "description", "short_description", "language_code", "title", "secret_token",
-                  "emoji", "icon_custom_emoji_id"}
+                  "emoji", "icon_custom_emoji_id", "file_id"}
 
 
 class ApiError(Exception):
@@ -65,7 +81,13 @@ class Sandbox:
     # Telegram's flood limits, when switched on: 30 messages a second overall, 20 a minute per
     # group; beyond them a 429 with retry_after, as Telegram answers.
     flood_limits: bool = False
-    files: dict[str, bytes] = field(default_factory=dict)  # uploaded documents by file id
+    files: dict[str, bytes] = field(default_factory=dict)  # the bytes of every file, by file id
+    file_info: dict[str, dict] = field(default_factory=dict)  # kind, name, mime type, path
+    labels: dict[int, str] = field(default_factory=dict)  # who a person is, for the page
+    # The pop-up answers to button presses (answerCallbackQuery), newest last.
+    notices: list[dict] = field(default_factory=list)
+    folder: Path | None = None  # where the world is kept across restarts
+    first_message: int = 1  # the first message id in a chat
     webhook: dict | None = None  # {"url", "secret_token"} once the bot set one
     confirmed_up_to: int = 0  # updates up to this id were confirmed by a getUpdates offset
     webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each delivery
@@ -76,7 +98,114 @@ class Sandbox:
     _updates: list[dict] = field(default_factory=list)
     _next_update: int = 1
     _next_callback: int = 1
+    _next_file: int = 1
+    _queries: dict[str, int] = field(default_factory=dict)  # callback query id -> who pressed
     _changed: asyncio.Condition | None = None
+    _save_pending: asyncio.TimerHandle | None = None
+    _closing: bool = False
+
+    # --- kept across restarts -----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, folder: Path, *, first_update: int = 1, first_message: int = 1,
+             **kwargs: Any) -> Sandbox:
+        """The sandbox kept in `folder` (empty at first). Update ids go on from the larger of
+        the kept counter and `first_update` (one past what the bot's database has seen); a chat
+        with no kept messages numbers them from `first_message`, so that a bot whose database
+        outlived the kept world never meets an id it has seen."""
+        sandbox = cls(folder=folder, first_message=first_message, **kwargs)
+        state_file = folder / "state.json"
+        if state_file.exists():
+            try:
+                sandbox._restore(json.loads(state_file.read_text(encoding="utf-8")))
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("the sandbox's kept state could not be read (%s); starting afresh",
+                               type(exc).__name__)
+        sandbox._next_update = max(sandbox._next_update, first_update)
+        return sandbox
+
+    def _restore(self, state: dict) -> None:
+        self.users = {int(k): v for k, v in state["users"].items()}
+        self.chats = {int(k): v for k, v in state["chats"].items()}
+        self.messages = {int(k): v for k, v in state["messages"].items()}
+        for chat_id, history in self.messages.items():
+            for message in history:  # one chat object, as when the messages were stored
+                message["chat"] = self.chats[chat_id]
+        self.topics = {int(c): {int(t): v for t, v in topics.items()}
+                       for c, topics in state["topics"].items()}
+        self.file_info = state.get("files", {})
+        for file_id in self.file_info:
+            path = self.folder / "files" / file_id  # type: ignore[operator]
+            if path.exists():
+                self.files[file_id] = path.read_bytes()
+        self._updates = state.get("pending", [])
+        self._next_update = state["next_update"]
+        self._next_callback = state.get("next_callback", 1)
+        self._next_file = state.get("next_file", 1)
+
+    def save(self) -> None:
+        """Write the world to the folder at once, atomically (a new file renamed over the old)."""
+        if self._save_pending is not None:
+            self._save_pending.cancel()
+            self._save_pending = None
+        if self.folder is None:
+            return
+        state = {
+            "version": STATE_VERSION, "next_update": self._next_update,
+            "next_callback": self._next_callback, "next_file": self._next_file,
+            "users": self.users, "chats": self.chats, "topics": self.topics,
+            "messages": {chat: [{k: v for k, v in m.items() if k != "chat"} for m in history]
+                         for chat, history in self.messages.items()},
+            "files": self.file_info, "pending": self._updates,
+        }
+        _write_atomically(self.folder / "state.json",
+                          json.dumps(state, ensure_ascii=False).encode())
+
+    def _changed_state(self) -> None:
+        """Something worth keeping changed: write it soon, once for a burst of changes."""
+        if self.folder is None or self._save_pending is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._save_pending = loop.call_later(SAVE_DELAY, self.save)
+
+    def _keep_file(self, kind: str, data: bytes, name: str | None, mime: str | None) -> str:
+        """Keep an uploaded file's bytes; returns its new file id."""
+        file_id = f"{kind}-{self._next_file}"
+        self._next_file += 1
+        mime = mime or mimetypes.guess_type(name or "")[0] or _DEFAULT_MIME.get(kind)
+        extension = Path(name).suffix if name and Path(name).suffix \
+            else (mimetypes.guess_extension(mime or "") or "")
+        self.files[file_id] = data
+        self.file_info[file_id] = {"kind": kind, "name": name, "mime_type": mime,
+                                   "size": len(data), "path": f"{kind}s/{file_id}{extension}"}
+        if self.folder is not None:
+            _write_atomically(self.folder / "files" / file_id, data)
+        self._changed_state()
+        return file_id
+
+    def _media(self, kind: str, file_id: str, extra: dict | None = None) -> dict:
+        """The message field Telegram gives a file of this kind (a photo is a list of sizes)."""
+        info = self.file_info.get(file_id, {})
+        media: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u-{file_id}"}
+        if info.get("size") is not None:
+            media["file_size"] = info["size"]
+        if kind == "photo":
+            width, height = _image_size(self.files.get(file_id, b""))
+            return {"photo": [{**media, "width": width, "height": height}]}
+        if info.get("mime_type"):
+            media["mime_type"] = info["mime_type"]
+        if kind in ("document", "audio") and info.get("name"):
+            media["file_name"] = info["name"]
+        if kind in ("voice", "audio", "video"):
+            media["duration"] = 1
+        if kind == "video":
+            media.update(width=640, height=360)
+        media.update(extra or {})
+        return {kind: media}
 
     @property
     def changed(self) -> asyncio.Condition:
@@ -100,18 +229,24 @@ class Sandbox:
         return self.chats.setdefault(chat_id, {"id": chat_id, "type": "supergroup",
                                                "title": title, "is_forum": forum})
 
+    def channel(self, chat_id: int, title: str = "Channel") -> dict:
+        """A channel the bot may post to (announcements); people only read it."""
+        return self.chats.setdefault(chat_id, {"id": chat_id, "type": "channel", "title": title})
+
     def _store(self, chat_id: int, message: dict) -> dict:
         history = self.messages.setdefault(chat_id, [])
-        message["message_id"] = len(history) + 1
+        message["message_id"] = history[-1]["message_id"] + 1 if history else self.first_message
         message.setdefault("date", int(time.time()))
         message["chat"] = self.chats[chat_id]
         history.append(message)
+        self._changed_state()
         return message
 
     async def _push(self, update: dict) -> dict:
         async with self.changed:
             update["update_id"] = self._next_update
             self._next_update += 1
+            self._changed_state()
             if self.webhook is None:
                 self._updates.append(update)
             self.changed.notify_all()
@@ -143,9 +278,10 @@ class Sandbox:
     async def send(self, user_id: int, text: str | None = None, *, chat_id: int | None = None,
                    kind: str | None = None, thread_id: int | None = None,
                    reply_to: int | None = None, contact: str | None = None,
-                   **user: Any) -> dict:
+                   upload: Upload | None = None, **user: Any) -> dict:
         """A person writes to a chat (their private chat with the bot by default), perhaps in a
-        forum topic, as a reply, or sharing their phone number."""
+        forum topic, as a reply, sharing their phone number, or sending a file (`upload`; the
+        text is then its caption). `kind` alone sends a stand-in file with no bytes."""
         sender = self.user(user_id, **user) if user or user_id not in self.users \
             else self.users[user_id]
         chat = chat_id or user_id
@@ -158,7 +294,12 @@ class Sandbox:
         if contact is not None:
             message["contact"] = {"phone_number": contact, "first_name": sender["first_name"],
                                   "user_id": user_id}
-        if text is not None:
+        if upload is not None:
+            file_id = self._keep_file(upload.kind, upload.data, upload.name, upload.mime_type)
+            message.update(self._media(upload.kind, file_id))
+            if text:
+                message["caption"] = text[:MAX_CAPTION]
+        elif text is not None:
             message["text"] = text
             if text.startswith("/"):
                 command = text.split()[0]
@@ -195,6 +336,7 @@ class Sandbox:
             raise ApiError(400, "Bad Request: no such button on that message")
         query = {"id": str(self._next_callback), "from": self.users[user_id], "message": message,
                  "chat_instance": str(chat_id), "data": data}
+        self._queries[query["id"]] = user_id
         self._next_callback += 1
         await self._push({"callback_query": query})
         return query
@@ -217,11 +359,32 @@ class Sandbox:
             )
         return self.bot_messages(chat_id)
 
-    def _message(self, chat_id: int, message_id: int) -> dict:
+    def topic_state(self, chat_id: int, thread_id: int) -> str:
+        """waiting, held or closed, as a helper sees it: closed when the bot closed the topic,
+        else from the ticket card's buttons (Claim while it waits, none once closed)."""
+        topic = self.topics.get(chat_id, {}).get(thread_id, {})
+        if topic.get("closed"):
+            return "closed"
+        card = next((m for m in self.thread_messages(chat_id, thread_id)), None)
+        if card is None:
+            return "waiting"
+        buttons = [b.get("callback_data") or "" for row in
+                   card.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+        if not buttons:
+            return "closed"
+        return "waiting" if any("claim" in b for b in buttons) else "held"
+
+    def _find(self, chat_id: int, message_id: int) -> dict | None:
+        """A chat's message by id (ids in a chat are consecutive)."""
         history = self.messages.get(chat_id, [])
-        if not 1 <= message_id <= len(history):
+        index = message_id - history[0]["message_id"] if history else -1
+        return history[index] if 0 <= index < len(history) else None
+
+    def _message(self, chat_id: int, message_id: int) -> dict:
+        message = self._find(chat_id, message_id)
+        if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        return history[message_id - 1]
+        return message
 
     # --- the bot's side -----------------------------------------------------------------------
 
@@ -240,6 +403,7 @@ class Sandbox:
             self._flood_check(int(params.get("chat_id", 0) or 0))
         result = await handler(params)
         if method != "getUpdates":
+            self._changed_state()
             async with self.changed:
                 self.changed.notify_all()  # whoever waits on the bot's doings looks again
         return result
@@ -293,12 +457,16 @@ class Sandbox:
         async with self.changed:
             if offset:
                 # Asking from `offset` confirms every earlier update, as Telegram does.
-                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                kept = [u for u in self._updates if u["update_id"] >= offset]
+                if len(kept) != len(self._updates):
+                    self._updates = kept
+                    self._changed_state()
                 self.confirmed_up_to = max(self.confirmed_up_to, offset - 1)
-            if not self._updates and timeout:
+            if not self._updates and timeout and not self._closing:
                 try:
-                    await asyncio.wait_for(self.changed.wait_for(lambda: bool(self._updates)),
-                                           timeout)
+                    await asyncio.wait_for(
+                        self.changed.wait_for(lambda: bool(self._updates) or self._closing),
+                        timeout)
                 except TimeoutError:
                     pass
             return self._updates[:limit]
@@ -324,12 +492,12 @@ class Sandbox:
         message_id = reply.get("message_id") if isinstance(reply, dict) else None
         if not message_id:
             return None
-        history = self.messages.get(chat_id, [])
-        if not 1 <= int(message_id) <= len(history):
+        replied = self._find(chat_id, int(message_id))
+        if replied is None:
             if reply.get("allow_sending_without_reply"):
                 return None
             raise ApiError(400, "Bad Request: message to be replied not found")
-        return dict(history[int(message_id) - 1])
+        return dict(replied)
 
     async def _deliver(self, chat_id: int, message: dict, params: dict) -> dict:
         """Store a message the bot sends, in a topic and as a reply when asked."""
@@ -390,42 +558,56 @@ class Sandbox:
         stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
         return {"message_id": stored["message_id"]}
 
-    async def _api_senddocument(self, params: dict) -> dict:
+    async def _send_media(self, kind: str, params: dict) -> dict:
+        """sendPhoto, sendDocument, sendVoice, sendVideo, sendAudio: a new upload (its bytes are
+        kept) or a file id the sandbox knows."""
         chat_id = self._chat(params)
-        document = params.get("document")
-        if document is None:
-            raise ApiError(400, "Bad Request: there is no document in the request")
-        if hasattr(document, "file"):
-            data = document.file.read()
+        value = params.get(kind)
+        if value is None or value == "":
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        if hasattr(value, "file"):
+            data = value.file.read()
             if not data:
                 raise ApiError(400, "Bad Request: file must be non-empty")
-            name = document.filename
-            self.files[f"doc-{len(self.files) + 1}"] = data
-            file_id = f"doc-{len(self.files)}"
+            file_id = self._keep_file(kind, data, value.filename,
+                                      value.content_type if value.content_type not in
+                                      (None, "application/octet-stream") else None)
         else:
-            file_id, name = str(document), "file"
-        message: dict[str, Any] = {"from": BOT_USER, "document": {
-            "file_id": file_id, "file_unique_id": file_id, "file_name": name}}
-        return await self._deliver(chat_id, message, params)
-
-    async def _api_sendphoto(self, params: dict) -> dict:
-        chat_id = self._chat(params)
-        photo = params.get("photo")
-        if photo is None:
-            raise ApiError(400, "Bad Request: there is no photo in the request")
-        size = len(photo.file.read()) if hasattr(photo, "file") else 0
-        if hasattr(photo, "file") and not size:
-            raise ApiError(400, "Bad Request: file must be non-empty")
+            file_id = str(value)  # a file id (e.g. the pre-reading of an event)
         caption = params.get("caption")
         if caption and len(caption) > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
-        file_id = f"photo-{len(self.messages.get(chat_id, [])) + 1}-{chat_id}"
-        message: dict[str, Any] = {"from": BOT_USER, "photo": [
-            {"file_id": file_id, "file_unique_id": file_id, "width": 900, "height": 1000,
-             "file_size": size}]}
+        message: dict[str, Any] = {"from": BOT_USER, **self._media(kind, file_id)}
         if caption:
             message["caption"] = caption
         return await self._deliver(chat_id, message, params)
+
+    async def _api_sendphoto(self, params: dict) -> dict:
+        return await self._send_media("photo", params)
+
+    async def _api_senddocument(self, params: dict) -> dict:
+        return await self._send_media("document", params)
+
+    async def _api_sendvoice(self, params: dict) -> dict:
+        return await self._send_media("voice", params)
+
+    async def _api_sendvideo(self, params: dict) -> dict:
+        return await self._send_media("video", params)
+
+    async def _api_sendaudio(self, params: dict) -> dict:
+        return await self._send_media("audio", params)
+
+    async def _api_getfile(self, params: dict) -> dict:
+        file_id = str(params.get("file_id") or "")
+        info = self.file_info.get(file_id)
+        if info is None or file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": info["size"],
+                "file_path": info["path"]}
+
+    async def _api_sendchataction(self, params: dict) -> bool:
+        self._chat(params)
+        return True
 
     async def _api_getchat(self, params: dict) -> dict:
         chat_id = int(params.get("chat_id", 0))
@@ -459,6 +641,35 @@ class Sandbox:
             raise ApiError(400, "Bad Request: message thread not found")
         if params.get("name"):
             topic["name"] = params["name"]
+        if "icon_custom_emoji_id" in params:
+            topic["icon_custom_emoji_id"] = params["icon_custom_emoji_id"] or None
+        return True
+
+    async def _topic_service(self, params: dict, what: str, closed: bool | None) -> bool:
+        """closeForumTopic, reopenForumTopic: the state and a service message, as Telegram."""
+        chat_id = self._chat(params)
+        thread = int(params.get("message_thread_id", 0))
+        topic = self.topics.get(chat_id, {}).get(thread)
+        if topic is None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        if closed is not None and bool(topic.get("closed")) == closed:
+            raise ApiError(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = closed
+        async with self.changed:
+            self._store(chat_id, {"from": BOT_USER, what: {}, "message_thread_id": thread,
+                                  "is_topic_message": True})
+        return True
+
+    async def _api_closeforumtopic(self, params: dict) -> bool:
+        return await self._topic_service(params, "forum_topic_closed", True)
+
+    async def _api_reopenforumtopic(self, params: dict) -> bool:
+        return await self._topic_service(params, "forum_topic_reopened", False)
+
+    async def _api_deleteforumtopic(self, params: dict) -> bool:
+        chat_id = self._chat(params)
+        if self.topics.get(chat_id, {}).pop(int(params.get("message_thread_id", 0)), None) is None:
+            raise ApiError(400, "Bad Request: message thread not found")
         return True
 
     async def _api_editmessagetext(self, params: dict) -> dict:
@@ -488,16 +699,38 @@ class Sandbox:
         return message
 
     async def _api_answercallbackquery(self, params: dict) -> bool:
-        if not params.get("callback_query_id"):
+        query_id = str(params.get("callback_query_id") or "")
+        if query_id not in self._queries:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        user_id = self._queries[query_id]
+        if params.get("text"):
+            # Telegram shows the text as a toast, or as an alert with OK when show_alert is set.
+            self.notices.append({"id": len(self.notices) + 1, "user_id": user_id,
+                                 "text": params["text"], "alert": bool(params.get("show_alert"))})
         return True
 
     # --- HTTP ---------------------------------------------------------------------------------
 
+    async def _open_for_polls(self, _: web.Application) -> None:
+        self._closing = False  # the same sandbox may be served again (a restarted bot)
+
+    async def _wake_pollers(self, _: web.Application) -> None:
+        """Shutting down: a long poll in progress returns now, not after its timeout."""
+        self._closing = True
+        async with self.changed:
+            self.changed.notify_all()
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.on_startup.append(self._open_for_polls)
+        app.on_shutdown.append(self._wake_pollers)
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._bot_file)
         app.router.add_get("/", self._index)
+        app.router.add_static("/static/", STATIC)
+        app.router.add_get("/sandbox/files/{file_id}", self._page_file)
+        app.router.add_get("/sandbox/api/world", self._api_world)
+        app.router.add_get("/sandbox/api/notices", self._api_notices)
         app.router.add_get("/sandbox/api/chats/{chat_id}/messages", self._api_messages)
         app.router.add_post("/sandbox/api/users/{user_id}/messages", self._api_user_send)
         app.router.add_post("/sandbox/api/users/{user_id}/press", self._api_user_press)
@@ -516,6 +749,61 @@ class Sandbox:
             "users": [{"id": u["id"], "first_name": u.get("first_name")}
                       for u in self.users.values()],
         })
+
+    async def _api_world(self, _: web.Request) -> web.Response:
+        """What the page lists: the people (with what they are), the groups with their topics
+        (state and message count), the channels, and which private chats have messages."""
+        groups = []
+        for chat_id, chat in self.chats.items():
+            if chat["type"] != "supergroup":
+                continue
+            counts: dict[int | None, int] = {}
+            for m in self.messages.get(chat_id, []):
+                if any(k.startswith("forum_topic_") for k in m):
+                    continue
+                thread = m.get("message_thread_id")
+                counts[thread] = counts.get(thread, 0) + 1
+            topics = [{"id": thread, "name": topic["name"],
+                       "state": self.topic_state(chat_id, thread), "count": counts.get(thread, 0)}
+                      for thread, topic in self.topics.get(chat_id, {}).items()]
+            groups.append({"id": chat_id, "title": chat.get("title"),
+                           "is_forum": bool(chat.get("is_forum")),
+                           "general": counts.get(None, 0), "topics": topics[::-1]})
+        return web.json_response({
+            "groups": groups,
+            "channels": [{"id": c["id"], "title": c.get("title"),
+                          "count": len(self.messages.get(c["id"], []))}
+                         for c in self.chats.values() if c["type"] == "channel"],
+            "people": [{"id": u["id"], "first_name": u.get("first_name"),
+                        "label": self.labels.get(u["id"]),
+                        "count": len(self.messages.get(u["id"], []))}
+                       for u in self.users.values()],
+        })
+
+    async def _api_notices(self, request: web.Request) -> web.Response:
+        after = int(request.query.get("after") or 0)
+        return web.json_response([n for n in self.notices if n["id"] > after])
+
+    def _file_response(self, file_id: str) -> web.Response:
+        info = self.file_info.get(file_id)
+        if info is None or file_id not in self.files:
+            raise web.HTTPNotFound(text="no such file")
+        headers = {}
+        if info.get("name"):
+            headers["Content-Disposition"] = f'inline; filename="{_ascii(info["name"])}"'
+        return web.Response(body=self.files[file_id], headers=headers,
+                            content_type=info.get("mime_type") or "application/octet-stream")
+
+    async def _bot_file(self, request: web.Request) -> web.Response:
+        """A download as the bot makes it after getFile: /file/bot{token}/{file_path}."""
+        if request.match_info["token"] != self.token:
+            raise web.HTTPUnauthorized()
+        path = request.match_info["path"]
+        file_id = next((f for f, info in self.file_info.items() if info["path"] == path), "")
+        return self._file_response(file_id)
+
+    async def _page_file(self, request: web.Request) -> web.Response:
+        return self._file_response(request.match_info["file_id"])
 
     async def _bot_api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -547,7 +835,23 @@ class Sandbox:
         return web.json_response(self.messages.get(chat_id, []))
 
     async def _api_user_send(self, request: web.Request) -> web.Response:
-        body = await _json(request)
+        """A person writes: a JSON body, or a form with a file (photo, document or voice)."""
+        upload = None
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            body = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+            file = form.get("file")
+            if not isinstance(file, web.FileField):
+                raise web.HTTPBadRequest(text="the form must carry a file")
+            kind = body.pop("kind", None) or _kind_of(file.content_type)
+            if kind not in MEDIA:
+                raise web.HTTPBadRequest(text=f"files are sent as one of {', '.join(MEDIA)}")
+            data = file.file.read()
+            if not data:
+                raise web.HTTPBadRequest(text="the file is empty")
+            upload = Upload(kind, data, file.filename, file.content_type)
+        else:
+            body = await _json(request)
         user_id = int(request.match_info["user_id"])
         if body.get("first_name") or user_id not in self.users:
             self.user(user_id, body.get("first_name") or "Staff", body.get("language_code"))
@@ -557,7 +861,7 @@ class Sandbox:
                 chat_id=int(body["chat_id"]) if body.get("chat_id") else None,
                 thread_id=int(body["thread_id"]) if body.get("thread_id") else None,
                 reply_to=int(body["reply_to"]) if body.get("reply_to") else None,
-                contact=body.get("contact"))
+                contact=body.get("contact"), upload=upload)
         except ApiError as exc:
             return exc.response()
         return web.json_response(message)
@@ -570,6 +874,61 @@ class Sandbox:
         except ApiError as exc:
             return exc.response()
         return web.json_response(query)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a person sends from the page."""
+
+    kind: str  # photo, document, voice, video or audio
+    data: bytes
+    name: str | None = None
+    mime_type: str | None = None
+
+
+_DEFAULT_MIME = {"photo": "image/jpeg", "voice": "audio/ogg", "video": "video/mp4",
+                 "audio": "audio/mpeg", "document": "application/octet-stream"}
+
+
+def _kind_of(mime_type: str | None) -> str:
+    """How Telegram's app sends a picked file: pictures as photos, sound as a voice note."""
+    mime_type = mime_type or ""
+    if mime_type.startswith("image/") and mime_type != "image/svg+xml":
+        return "photo"
+    if mime_type.startswith("audio/"):
+        return "voice"
+    return "document"
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """A picture's width and height (Pillow comes with matplotlib); 0 x 0 when not readable."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:  # anything that is not a picture Pillow reads
+        return 0, 0
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c not in '"\\' else "_" for c in name)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a new file beside `path`, then rename it over: a reader sees old or new, whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 async def _json(request: web.Request) -> dict:

@@ -8,7 +8,7 @@ from datetime import date
 
 from babel.dates import format_date, format_time
 from telegram import Update
-from telegram.ext import Application, CommandHandler, filters
+from telegram.ext import Application
 
 from bot.domain import intake, schoolyear
 from bot.domain.models import ClosedDays

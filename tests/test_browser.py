@@ -1,0 +1,191 @@
+"""The sandbox page in a real browser (Debian's Chromium driven by Playwright): what a newcomer
+does after `make run` — ask, answer as a helper, press a button, reply, send a photo, restart.
+
+One browser for the whole session; one `make run` (in this process, in a folder of its own) for
+the stories, and two more for the restart. Set PEERDESK_SCREENSHOTS=<folder> to keep the README's
+screenshots of the conversation."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.test_sandbox import free_port, make_run
+
+CHROMIUM = os.environ.get("PEERDESK_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = os.environ.get("PEERDESK_SCREENSHOTS")
+WAIT = 15_000  # ms: the bot answers in well under a second; this is for a busy machine
+
+try:
+    from playwright.async_api import Browser, Page, async_playwright, expect
+except ImportError:  # pragma: no cover - the dev extra installs it
+    async_playwright = None  # type: ignore[assignment]
+
+
+def _why_no_browser() -> str | None:
+    if async_playwright is None:
+        return "Playwright for Python is not installed (pip install -e '.[dev]')"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return (f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install -y "
+                "chromium) or set PEERDESK_CHROMIUM; `playwright install` is not used")
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or "")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with make_run(tmp_path_factory.mktemp("make-run"), free_port()) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
+    page = await context.new_page()
+    errors: list[Any] = []
+    page.on("pageerror", lambda error: errors.append(error))
+    yield page
+    await context.close()
+    assert not errors, errors
+
+
+async def as_staff(page: Page, url: str, user_id: int, name: str = "Sanna") -> None:
+    await page.goto(url)
+    await page.fill("#name", name)
+    await page.fill("#uid", str(user_id))
+    await page.dispatch_event("#uid", "change")
+
+
+async def ask(page: Page, text: str) -> None:
+    bot_answers = page.locator("#log .msg.bot")
+    before = await bot_answers.count()
+    await page.fill("#text", text)
+    await page.press("#text", "Enter")
+    await expect(bot_answers).to_have_count(before + 1, timeout=WAIT)
+
+
+async def as_helper(page: Page, helper_id: int, topic: str) -> None:
+    await page.select_option("#helper", str(helper_id))
+    await page.click(f"#topics li:has-text('{topic}')")
+
+
+def png(width: int = 48, height: int = 32) -> bytes:
+    """A small red picture, as a phone would send one."""
+    raw = b"".join(b"\x00" + bytes([200, 60, 50]) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+async def test_a_question_is_claimed_and_answered_from_the_page(page: Page,
+                                                                 sandbox_url: str) -> None:
+    await as_staff(page, sandbox_url, 5101)
+    await ask(page, "Miten arvioin ammattitaidon näyttöä työpaikalla?")
+    await expect(page.locator("#log .msg.bot").last).to_contain_text("#")
+    ticket = re.search(r"#(\d+)", await page.locator("#log .msg.bot").last.inner_text())
+    assert ticket is not None
+    await as_helper(page, 1001, f"#{ticket[1]} ·")
+    topic = page.locator("#topics li.sel")
+    await expect(topic.locator(".state")).to_have_text("waiting")
+    await expect(page.locator("#glog .msg.bot").first).to_contain_text("näyttöä")
+    await page.click("#glog button.kb:has-text('Ota')")  # Claim, in Mari's Finnish
+    await expect(topic.locator(".state")).to_have_text("in hand", timeout=WAIT)
+    answer = "Sovi arvioinnista työpaikkaohjaajan kanssa ennen näyttöä; autan mielelläni."
+    await page.fill("#gtext", answer)
+    await page.press("#gtext", "Enter")
+    await expect(page.locator("#log .msg.bot").last).to_contain_text(answer, timeout=WAIT)
+    # The staff member sees it as Telegram shows a reply: quoting their question.
+    await expect(page.locator("#log .msg.bot").last.locator(".quote")).to_contain_text("näyttöä")
+    if SCREENSHOTS:
+        folder = Path(SCREENSHOTS)
+        await page.fill("#text", "Kiitos, tämä auttoi!")
+        await page.press("#text", "Enter")
+        await expect(page.locator("#glog .msg").last).to_contain_text("Kiitos", timeout=WAIT)
+        await page.screenshot(path=str(folder / "sandbox-desktop.png"))
+        await page.set_viewport_size({"width": 380, "height": 760})
+        await page.locator("#helpers").scroll_into_view_if_needed()
+        await page.screenshot(path=str(folder / "sandbox-phone.png"), full_page=True)
+
+
+async def test_a_button_answer_shows_as_a_toast(page: Page, sandbox_url: str) -> None:
+    await as_staff(page, sandbox_url, 5102)
+    await ask(page, "Tiimipalaverit venyvät aina ja työnjako on epäselvä")
+    await page.click("#log button.kb:has-text('Tee tästä kysymyksestä nimetön')")
+    toast = page.locator("#staff .toast")
+    await expect(toast).to_have_text("Tehty: auttajat eivät näe nimeäsi.", timeout=WAIT)
+
+
+async def test_a_reply_to_the_acknowledgement_reaches_the_helpers(page: Page,
+                                                                   sandbox_url: str) -> None:
+    await as_staff(page, sandbox_url, 5103)
+    await ask(page, "Tiimimme palaverikäytännöt kaipaavat selkeyttä, miten aloittaisimme?")
+    ticket = re.search(r"#(\d+)", await page.locator("#log .msg.bot").last.inner_text())
+    assert ticket is not None
+    await page.locator("#log .msg.bot").last.locator(".reply-action").click()
+    await expect(page.locator("#replying")).to_be_visible()
+    await page.fill("#text", "Lisäksi: tiimissä on kahdeksan opettajaa.")
+    await page.press("#text", "Enter")
+    mine = page.locator("#log .msg.me").last
+    await expect(mine.locator(".quote")).to_contain_text("#" + ticket[1])
+    await expect(page.locator("#replying")).to_be_hidden()
+    await as_helper(page, 1003, f"#{ticket[1]} ·")
+    await expect(page.locator("#glog")).to_contain_text("kahdeksan opettajaa", timeout=WAIT)
+
+
+async def test_a_photo_from_the_file_picker_is_shown(page: Page, sandbox_url: str) -> None:
+    await as_staff(page, sandbox_url, 5104)
+    await page.set_input_files("#file", files=[
+        {"name": "naytto.png", "mimeType": "image/png", "buffer": png()}])
+    photo = page.locator("#log .msg.me img")
+    await expect(photo).to_be_visible(timeout=WAIT)
+    assert await photo.evaluate("img => img.naturalWidth") == 48
+    await expect(page.locator("#log .msg.bot")).to_have_count(1, timeout=WAIT)  # answered
+
+
+async def test_the_page_fits_a_phone_and_speaks_swedish(page: Page, sandbox_url: str) -> None:
+    await page.set_viewport_size({"width": 380, "height": 760})
+    await as_staff(page, sandbox_url, 5105)
+    await page.select_option("#pagelang", "sv")
+    await expect(page.locator("#send")).to_have_text("Skicka")
+    await expect(page.locator("#topics li").first).to_contain_text("Allmänt")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 380
+
+
+async def test_after_a_restart_the_bot_answers_and_the_talk_is_still_there(
+        page: Page, tmp_path: Path) -> None:
+    port = free_port()
+    async with make_run(tmp_path, port) as url:
+        await as_staff(page, url, 5201)
+        await ask(page, "Miten HOKS päivitetään?")
+    async with make_run(tmp_path, port) as url:
+        await page.reload()
+        await expect(page.locator("#log .msg.me")).to_contain_text("Miten HOKS päivitetään?")
+        await ask(page, "Tiimipalaverit venyvät aina")
+        await expect(page.locator("#log .msg.bot").last).to_contain_text("#2")
