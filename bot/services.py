@@ -12,8 +12,9 @@ from bot.domain import workers
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.models import utcnow
-from bot.domain.queue import Desk, Policy
+from bot.domain.queue import Desk
 from bot.domain.routing import Router
+from bot.domain.sla import Policy
 from bot.metrics import Metrics
 from bot.storage import Database
 

@@ -129,7 +129,7 @@ async def test_a_lone_surrogate_and_a_nul_team_are_stored(services: Services) ->
     async with services.db.session() as session:
         receipt = await intake.submit_question(
             session=session, router=services.router, asker_id=ASKER, chat_id=ASKER,
-            message_id=1, text="Moodle \udc00 ei aukea")
+            message_id=1, text="Moodle \udc00 ei aukea", desk=services.desk)
         team = await intake.set_team(session=session, telegram_id=ASKER, team="Tek\x00niikka ")
         ticket = await session.get(Ticket, receipt.ticket_id)
     assert ticket is not None and ticket.text == "Moodle \ufffd ei aukea"

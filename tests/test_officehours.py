@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.domain.officehours import OfficeHours
-from bot.domain.queue import Policy
 from bot.domain.schoolyear import Closure, holiday_dates
+from bot.domain.sla import Alert, Policy, SlaLevel, next_step
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 HOURS = OfficeHours.parse("mon-fri 08:00-16:00", HELSINKI)
@@ -90,7 +90,9 @@ def test_the_sla_clock_does_not_run_over_a_break() -> None:
     friday = at(2026, 12, 18, 15, 30)  # half an hour before the break
     # 30 minutes before the break, the other 30 on the first morning after it.
     assert policy.unclaimed_due("tvt", friday) == at(2027, 1, 7, 8, 30)
-    assert policy.unclaimed_due("tvt", friday, level=1) == at(2027, 1, 7, 9, 30)
+    reminded = next_step(policy, role="tvt", claimed=False, level=SlaLevel.WAITING,
+                         due=policy.unclaimed_due("tvt", friday), now=at(2027, 1, 7, 8, 31))
+    assert (reminded.alert, reminded.next_due) == (Alert.REMINDER, at(2027, 1, 7, 9, 30))
     assert policy.answer_due(friday) == at(2027, 1, 7, 15, 30)
     assert SCHOOL.working_minutes_between(friday, at(2027, 1, 7, 9)) == 90
     # A question asked during the break starts its clock when the office opens.

@@ -13,6 +13,7 @@ from bot.domain import intake, outbox, queue
 from bot.domain.models import Outbox, OutboxKind, OutboxStatus, Priority, Ticket
 from bot.domain.officehours import OfficeHours
 from bot.domain.routing import Router
+from bot.domain.sla import Policy
 from bot.storage import Database
 
 MONDAY_TEN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki
@@ -23,7 +24,7 @@ async def test_a_question_queues_its_card_once_with_the_roles_first_reminder(
     database_url: str, router: Router,
 ) -> None:
     hours = OfficeHours.parse("mon-fri 08:00-16:00", ZoneInfo("Europe/Helsinki"))
-    policy = queue.Policy(hours=hours, sla_minutes={"luotsi": 120}, default_minutes=30)
+    policy = Policy(hours=hours, sla_minutes={"luotsi": 120}, default_minutes=30)
     desk = queue.Desk(policy=policy, forum=FORUM)
     db = Database(database_url)
     try:

@@ -7,8 +7,7 @@ UPDATE whose row count says who won.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -33,7 +32,7 @@ from bot.domain.models import (
     TicketStatus,
     TopicLog,
 )
-from bot.domain.officehours import OfficeHours
+from bot.domain.sla import Alert, Policy, SlaLevel, next_step
 
 MAX_MENTIONS = 8
 
@@ -47,32 +46,6 @@ class Kind(StrEnum):
     TO_ASKER = "to_asker"  # a helper's message copied to the asker
     CLOSING = "closing"  # "your question was answered": rating buttons
     COMMENT = "comment"  # "reply with a comment": the reply becomes feedback
-
-
-class Alert(StrEnum):
-    REMINDER = "reminder"  # unclaimed for the role's limit
-    ESCALATION = "escalation"  # unclaimed for twice the limit: everyone is told
-    NUDGE = "nudge"  # claimed, but the asker has waited a working day
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """How long tickets may wait, counted in office hours."""
-
-    hours: OfficeHours
-    sla_minutes: Mapping[str, int] = field(default_factory=dict)
-    default_minutes: int = 60
-    reopen_days: int = 7
-
-    def limit(self, role: str) -> int:
-        return self.sla_minutes.get(role, self.default_minutes)
-
-    def unclaimed_due(self, role: str, since: datetime, level: int = 0) -> datetime:
-        return self.hours.add_working_minutes(since, self.limit(role) * (level + 1))
-
-    def answer_due(self, since: datetime) -> datetime:
-        """A claimed ticket's asker should hear back within one working day."""
-        return self.hours.add_working_minutes(since, self.hours.minutes_per_day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +299,8 @@ async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now:
                          ) -> None:
     """The ticket waits for a helper: its card is queued in the caller's transaction (the
     forum group, or each of the role's helpers privately), and the reminder clock starts."""
-    ticket.sla_level, ticket.sla_due_at = 0, desk.policy.unclaimed_due(ticket.role, now)
+    ticket.sla_level = SlaLevel.WAITING
+    ticket.sla_due_at = desk.policy.unclaimed_due(ticket.role, now)
     session.add(ticket)
     if desk.forum is not None:
         outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
@@ -495,7 +469,7 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
         reopened = True
         ticket.closed_at = None
         ticket.status = TicketStatus.CLAIMED if ticket.claimed_by else TicketStatus.OPEN
-        ticket.sla_level = 0
+        ticket.sla_level = SlaLevel.WAITING
         ticket.sla_due_at = policy.answer_due(now) if ticket.claimed_by \
             else policy.unclaimed_due(ticket.role, now)
     elif ticket.status == TicketStatus.CLAIMED and ticket.sla_due_at is None:
@@ -588,7 +562,8 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
         session.add(log)
     ticket.role, ticket.topic = role, topic
     ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
-    ticket.sla_level, ticket.sla_due_at = 0, desk.policy.unclaimed_due(role, now)
+    ticket.sla_level = SlaLevel.WAITING
+    ticket.sla_due_at = desk.policy.unclaimed_due(role, now)
     ticket.updated_at = now
     session.add(ticket)
     await edit_cards(session, desk, ticket, now)
@@ -677,18 +652,16 @@ async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
     policy = desk.policy
     rows = list(await session.exec(select(Ticket).where(
         col(Ticket.sla_due_at) <= now,
-        or_(and_(col(Ticket.status) == TicketStatus.OPEN, col(Ticket.sla_level) < 2),
+        or_(and_(col(Ticket.status) == TicketStatus.OPEN,
+                 col(Ticket.sla_level) < SlaLevel.ESCALATED),
             col(Ticket.status) == TicketStatus.CLAIMED),
     ).order_by(col(Ticket.sla_due_at))))
     found = []
     for ticket in rows:
-        if ticket.status == TicketStatus.CLAIMED:
-            alert, level, next_due = Alert.NUDGE, ticket.sla_level, policy.answer_due(now)
-        elif ticket.sla_level == 0:
-            alert, level = Alert.REMINDER, 1
-            next_due = policy.unclaimed_due(ticket.role, ticket.delivered_at or now, level=1)
-        else:
-            alert, level, next_due = Alert.ESCALATION, 2, None
+        assert ticket.sla_due_at is not None
+        step = next_step(policy, role=ticket.role, claimed=ticket.status == TicketStatus.CLAIMED,
+                         level=SlaLevel(ticket.sla_level), due=ticket.sla_due_at, now=now)
+        alert, level, next_due = step.alert, step.level, step.next_due
         result = await session.exec(update(Ticket).where(
             col(Ticket.id) == ticket.id, col(Ticket.sla_level) == ticket.sla_level,
             col(Ticket.sla_due_at) == ticket.sla_due_at, col(Ticket.status) == ticket.status,
@@ -699,8 +672,7 @@ async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
         await session.refresh(ticket)
         mention = {Alert.NUDGE: "holder", Alert.REMINDER: "role",
                    Alert.ESCALATION: "everyone"}[alert]
-        params = {"template": str(alert), "mention": mention,
-                  "minutes": policy.limit(ticket.role) * (2 if alert is Alert.ESCALATION else 1)}
+        params = {"template": str(alert), "mention": mention, "minutes": step.minutes}
         if desk.forum is not None:
             _note(session, ticket, desk.forum, str(alert), now, Priority.ALERT,
                   **{k: v for k, v in params.items() if k != "template"})
