@@ -203,6 +203,8 @@ class Event(SQLModel, table=True):
     cancelled: bool = False
     version: int = 1  # grows with every change; reminders belong to one version
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    registration_closes_at: datetime | None = _ts(nullable=True)  # RSVPs refused after this
+    followed_up: bool = False  # the feedback question was queued after the end
 
 
 class Bulletin(SQLModel, table=True):
@@ -232,7 +234,8 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160, sa_column_kwargs={"unique": True})
-    kind: str = Field(max_length=16)  # announce, reminder, change, cancel, bulletin, counts
+    kind: str = Field(max_length=16)  # announce, reminder, change, cancel, bulletin, counts,
+    # closes, offer, offer_lapsed, materials, feedback
     event_id: int | None = Field(default=None, index=True)
     bulletin_id: int | None = None
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -254,6 +257,40 @@ class Rsvp(SQLModel, table=True):
     answer: str = Field(max_length=8)  # yes, plus (with a colleague), no
     waiting: bool = False  # on the waiting list (capacity reached)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+    # A place freed from the waiting list, held for this person until they confirm by then.
+    offered_until: datetime | None = _ts(nullable=True)
+
+
+class EventMaterial(SQLModel, table=True):
+    """Materials or a recording added after an event: a link or a Telegram file id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(index=True)
+    link: str | None = Field(default=None, max_length=500)
+    file_id: str | None = Field(default=None, max_length=200)
+    file_name: str | None = Field(default=None, max_length=200)
+    added_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    added_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Attendance(SQLModel, table=True):
+    """Who came: marked by the person (\"I'm here\") or by the host."""
+
+    event_id: int = Field(primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    by_host: bool = False
+    at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class EventFeedback(SQLModel, table=True):
+    """One attendee's 1–5 answer after an event, with an optional comment (shown to the host
+    without the name; reports hold only counts and averages)."""
+
+    event_id: int = Field(primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    rating: int
+    comment: str | None = Field(default=None, max_length=2000)
+    at: datetime = _ts(nullable=False, default=utcnow)
 
 
 class InboundUpdate(SQLModel, table=True):
