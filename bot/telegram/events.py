@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 import warnings
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
@@ -709,14 +709,13 @@ def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str |
     if found.weekday_mismatch and found.day is not None:
         return None, gettext(lang, "Please check the day: {date} falls on a {weekday}.",
                              date=found.day.strftime("%-d.%-m.%Y"),
-                             weekday=format_datetime(datetime.combine(found.day, datetime.min
-                                                                      .time()), "EEEE",
-                                                     locale=lang))
+                             weekday=format_datetime(datetime.combine(found.day, time(12)),
+                                                     "cccc", locale=lang))
     at = moment(found, now=now, tz=tz)
     if at is None and found.day is not None:
         context.user_data["draft"]["day"] = found.day
         return None, gettext(lang, "At what time on {day}? For example 14 or 14.30",
-                             day=format_datetime(datetime.combine(found.day, datetime.min.time()),
+                             day=format_datetime(datetime.combine(found.day, time(12)),
                                                  "EEEE d.M." if lang != "en" else "EEEE d MMMM",
                                                  locale=lang))
     return at, None
