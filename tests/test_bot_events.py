@@ -36,7 +36,7 @@ def spec(**changes: object) -> domain.EventSpec:
 @asynccontextmanager
 async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *,
                       clock: Clock | None = None, sandbox: Sandbox | None = None,
-                      ) -> AsyncIterator[Desk]:
+                      **overrides: object) -> AsyncIterator[Desk]:
     if sandbox is None:
         sandbox = Sandbox()
         sandbox.group(GROUP, "Vertaistuki", forum=True)
@@ -50,7 +50,8 @@ async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *
         fresh = False
     async with open_desk(database_url, knowledge, router, sandbox=sandbox, clock=clock,
                          announce_channels=",".join(str(c) for c in CHANNELS),
-                         organiser_ids=str(MARI), outbox_check_seconds=0.05) as desk:
+                         organiser_ids=str(MARI), outbox_check_seconds=0.05,
+                         **overrides) as desk:
         if fresh:
             from bot.domain.roster import import_helpers
 

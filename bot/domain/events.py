@@ -478,7 +478,8 @@ async def _promote(session: AsyncSession, event: Event, now: datetime,
     confirm by a deadline (never later than the start), after which the place passes on."""
     promoted = []
     waiting = list(await session.exec(select(Rsvp).where(
-        Rsvp.event_id == event.id, col(Rsvp.waiting).is_(True)).order_by(col(Rsvp.updated_at))))
+        Rsvp.event_id == event.id, col(Rsvp.waiting).is_(True)).order_by(
+            col(Rsvp.updated_at), col(Rsvp.user_id))))
     for row in waiting:
         need = 2 if row.answer == "plus" else 1
         assert event.id is not None and event.capacity is not None
@@ -681,7 +682,8 @@ class Person:
 async def people(*, session: AsyncSession, event_id: int) -> list[Person]:
     """Everyone who said they would come or came, in the order they answered."""
     rows = list(await session.exec(select(Rsvp).where(
-        Rsvp.event_id == event_id, Rsvp.answer != "no").order_by(col(Rsvp.updated_at))))
+        Rsvp.event_id == event_id, Rsvp.answer != "no").order_by(col(Rsvp.updated_at),
+                                                                 col(Rsvp.user_id))))
     came = set(await session.exec(select(Attendance.user_id).where(
         Attendance.event_id == event_id)))
     ids = [r.user_id for r in rows] + sorted(came - {r.user_id for r in rows})

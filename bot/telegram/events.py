@@ -329,7 +329,7 @@ async def _to_person(application: Application, item: Claimed, event: Event) -> i
             if item.kind == "materials" else None
         offer = await domain.offer(session=session, event_id=event.id, user_id=item.chat_id) \
             if item.kind == "offer" else None
-    title = f"{headline(event, lang)} ({when(services, event, lang)})"
+    title = f"{event.title} ({when(services, event, lang)})"
     if item.kind == "offer":
         if offer is None or event.starts_at <= services.clock():
             return None  # they said no meanwhile, or it is too late to matter
@@ -447,8 +447,9 @@ async def here_button(update: Update, context: PeerdeskContext) -> None:
                              telegram_language=user.language_code)
         presence = await domain.mark_present(session=session, event_id=int(query.data[5:]),
                                              user_id=user.id, now=services.clock())
+        lang = await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
     event = presence.event
-    lang = event.language if event else services.settings.helpers_language
     if event is None or presence.too_late:
         text = gettext(lang, "This event is over. Thank you for your interest!")
     elif presence.too_early:
