@@ -8,6 +8,7 @@ Usage:
     peerdesk helpers import FILE      # load the helpers' roster
     peerdesk events add|list|cancel|import   # webinars, cafés, meetings (see --help)
     peerdesk calendar import FILE_OR_URL | list   # the school's breaks and training days
+    peerdesk events add|list|cancel|import|materials   # webinars, cafés, meetings (see --help)
     peerdesk report [--month 2026-11 | --from D --to D] [--team T] [--format text|csv|json|png]
 """
 
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--pre-reading", dest="pre_reading")
     add.add_argument("--reminders", help="before the start, e.g. 7d,1d,1h (the default)")
     add.add_argument("--host-name", dest="host_name")
+    add.add_argument("--registration-closes", dest="registration_closes",
+                     help='local time after which RSVPs are refused, "2026-12-07 12:00"')
     events_commands.add_parser("list", help="upcoming events")
     cancel = events_commands.add_parser("cancel", help="cancel an event (announced)")
     cancel.add_argument("event_id", type=int)
@@ -89,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
                        "the same source again replaces its days")
     imp_cal.add_argument("source", help="a file, or an https:// or webcal:// address")
     cal_commands.add_parser("list", help="closed days from today on, public holidays included")
+    materials = events_commands.add_parser(
+        "materials", help="after an event: send a link to everyone who said they would come")
+    materials.add_argument("event_id", type=int)
+    materials.add_argument("--link", required=True, help="the recording, slides…")
     report = commands.add_parser("report", help="what staff asked about in a month or period")
     when = report.add_mutually_exclusive_group()
     when.add_argument("--month", help="YYYY-MM (default: this month)")
@@ -297,7 +304,7 @@ def _local(text: str, settings: Settings) -> datetime:
 def _spec_data(item: dict, settings: Settings, defaults: dict) -> dict:
     """Fields of one event from a file or the command line, times read in local time."""
     data = {**defaults, **{k: v for k, v in item.items() if v is not None}}
-    for name in ("start", "end"):
+    for name in ("start", "end", "registration_closes"):
         if isinstance(data.get(name), str):
             data[name] = _local(data[name], settings)
         elif isinstance(data.get(name), datetime) and data[name].tzinfo is None:
@@ -330,10 +337,17 @@ async def _events(args: argparse.Namespace, settings: Settings) -> int:
                     raise EventError(f"no upcoming event {args.event_id}")
                 print(f"cancelled event {args.event_id}; the cancellation is announced")
                 return 0
+            if args.action == "materials":
+                await events.add_material(session=session, event_id=args.event_id, now=now,
+                                          link=args.link)
+                count = len(await events.recipients(session=session, event_id=args.event_id))
+                print(f"materials of event {args.event_id} go to {count} people")
+                return 0
             if args.action == "add":
                 fields = {k: getattr(args, k) for k in (
                     "kind", "title", "description", "place", "link", "language", "capacity",
-                    "rrule", "pre_reading", "reminders", "host_name", "start", "minutes")}
+                    "rrule", "pre_reading", "reminders", "host_name", "start", "minutes",
+                    "registration_closes")}
                 items = [fields]
                 defaults: dict = {"channels": channels}
             else:

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     organiser_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     outbox_check_seconds: float = Field(default=5, gt=0, le=600)
     announce_days_before: int = Field(default=14, ge=0, le=365)
+    # After an event: the feedback question this many minutes after the end; a place freed from
+    # the waiting list is held this many hours for its taker to confirm; a /newevent, /bulletin
+    # or /materials conversation left this long is put aside.
+    feedback_after_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
+    place_confirm_hours: float = Field(default=24, gt=0, le=14 * 24)
+    conversation_timeout_seconds: float = Field(default=1800, gt=0, le=24 * 3600)
     # The webhook (`peerdesk serve`): the public https address Telegram posts to (…/telegram/
     # webhook is added) and the secret it must send back (1–256 of A-Z a-z 0-9 _ -).
     webhook_url: str | None = None

@@ -106,9 +106,16 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
                              count=report.rating_count))
     if report.events:
         lines += ["", gettext(lang, "Events held:")]
-        lines += [gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
-                          title=e.title, coming=e.coming, plus=e.with_colleague, no=e.not_coming)
-                  for e in report.events]
+        for e in report.events:
+            line = gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
+                           title=e.title, coming=e.coming, plus=e.with_colleague,
+                           no=e.not_coming)
+            line += " · " + gettext(lang, "{came} came", came=e.came)
+            if e.rating_average is not None:
+                line += " · " + gettext(lang, "feedback {average} / 5 ({count})",
+                                        average=_number(e.rating_average, lang),
+                                        count=e.feedback_count)
+            lines.append(line)
     if report.folded_below:
         lines += ["", gettext(lang, "Figures from fewer than {minimum} questions are shown as "
                                     "“other” or left out.", minimum=report.folded_below)]
@@ -139,7 +146,12 @@ def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
              ["rating_count", "", "", report.rating_count, ""]]
     if report.rating_average is not None:
         rows.append(["rating_average", "", "", report.rating_average, ""])
-    rows += [["event_coming", e.kind, e.title, e.coming, ""] for e in report.events]
+    for e in report.events:
+        rows += [["event_coming", e.kind, e.title, e.coming, ""],
+                 ["event_came", e.kind, e.title, e.came, ""],
+                 ["event_feedback_count", e.kind, e.title, e.feedback_count, ""]]
+        if e.rating_average is not None:
+            rows.append(["event_rating_average", e.kind, e.title, e.rating_average, ""])
     return rows
 
 

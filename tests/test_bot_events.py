@@ -36,7 +36,7 @@ def spec(**changes: object) -> domain.EventSpec:
 @asynccontextmanager
 async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *,
                       clock: Clock | None = None, sandbox: Sandbox | None = None,
-                      ) -> AsyncIterator[Desk]:
+                      **overrides: object) -> AsyncIterator[Desk]:
     if sandbox is None:
         sandbox = Sandbox()
         sandbox.group(GROUP, "Vertaistuki", forum=True)
@@ -50,7 +50,8 @@ async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *
         fresh = False
     async with open_desk(database_url, knowledge, router, sandbox=sandbox, clock=clock,
                          announce_channels=",".join(str(c) for c in CHANNELS),
-                         organiser_ids=str(MARI), outbox_check_seconds=0.05) as desk:
+                         organiser_ids=str(MARI), outbox_check_seconds=0.05,
+                         **overrides) as desk:
         if fresh:
             from bot.domain.roster import import_helpers
 
@@ -81,11 +82,13 @@ async def test_announcement_then_reminders_at_their_times_in_every_channel(
         await publish(desk)
         for chat in CHANNELS:
             (announcement,) = await channel(desk, chat, 1)
-            assert announcement["text"].startswith("📣 Pedagoginen kahvila: Pedagoginen kahvila")
+            # The title begins with the kind: it is not said twice.
+            assert announcement["text"].startswith("📣 Pedagoginen kahvila: arviointi\n")
             assert "tiistaina 8.12. klo 14.00–15.30" in announcement["text"]
             assert "📍 Auditorio B" in announcement["text"]
-            buttons = [b["text"] for b in announcement["reply_markup"]["inline_keyboard"][0]]
-            assert buttons == ["Tulen (0)", "Tulen + avec (0)", "En pääse (0)"]
+            buttons = [[b["text"] for b in row]
+                       for row in announcement["reply_markup"]["inline_keyboard"]]
+            assert buttons == [["Tulen (0)", "En pääse (0)"], ["Tulen + avec (työkaveri) (0)"]]
         clock.now = START - timedelta(days=7, minutes=-1)
         week = (await channel(desk, CHANNELS[0], 2))[-1]
         assert week["text"].startswith("⏰ Muistutus: Pedagoginen kahvila: arviointi")
@@ -232,13 +235,23 @@ async def test_organiser_publishes_an_event_step_by_step(
         (kinds,) = await desk.to_user(MARI, 1)
         await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:webinar")
         await desk.to_user(MARI, 2)
-        answers = ["HOKS-webinaari", "not a date", "8.12.2026 14:00", "90",
-                   "https://teams.example/hoks Auditorio", "Uusi ohjeistus."]
-        for number, text in enumerate(answers, start=3):
+        for number, text in enumerate(["HOKS-webinaari", "not a date", "ti 8.12. klo 14"],
+                                      start=3):
             await desk.sandbox.send(MARI, text)
             await desk.to_user(MARI, number)
-        preview = desk.sandbox.bot_messages(MARI)[-1]
+        understood = desk.sandbox.bot_messages(MARI)[-1]
+        assert understood["text"] == "Alkaa tiistaina 8.12.2026 klo 14.00. Onko tämä oikein?"
+        await desk.sandbox.press(MARI, MARI, understood["message_id"], "start:yes")
+        await desk.to_user(MARI, 6)
+        for number, text in enumerate(["90", "Auditorio B ja https://teams.example/hoks",
+                                       "Uusi ohjeistus."], start=7):
+            await desk.sandbox.send(MARI, text)
+            await desk.to_user(MARI, number)
+        closes = desk.sandbox.bot_messages(MARI)[-1]
+        await desk.sandbox.press(MARI, MARI, closes["message_id"], "closes:none")
+        preview = (await desk.to_user(MARI, 10))[-1]
         assert preview["text"].startswith("Esikatselu:\n\n📣 Webinaari: HOKS-webinaari")
+        assert "📍 Auditorio B\n💻 https://teams.example/hoks" in preview["text"]
         assert desk.sandbox.bot_messages(CHANNELS[0]) == []
         await desk.sandbox.press(MARI, MARI, preview["message_id"], "publish:yes")
         (announcement,) = await channel(desk, CHANNELS[0], 1)
@@ -250,12 +263,12 @@ async def test_organiser_publishes_an_event_step_by_step(
 
             assert list(await session.exec(select(Ticket))) == []
         # /cancel stops a conversation at any step.
-        published = (await desk.to_user(MARI, 9))[-1]
+        published = (await desk.to_user(MARI, 11))[-1]
         assert published["text"].startswith("Julkaistu!")
         await desk.sandbox.send(MARI, "/bulletin")
-        await desk.to_user(MARI, 10)
+        await desk.to_user(MARI, 12)
         await desk.sandbox.send(MARI, "/cancel")
-        cancelled = (await desk.to_user(MARI, 11))[-1]
+        cancelled = (await desk.to_user(MARI, 13))[-1]
         assert "mitään ei julkaistu" in cancelled["text"]
 
 
@@ -269,10 +282,13 @@ async def test_a_bulletin_goes_out_now(database_url: str, knowledge: Knowledge,
         (_, when) = await desk.to_user(MARI, 2)
         await desk.sandbox.press(MARI, MARI, when["message_id"], "when:now")
         preview = (await desk.to_user(MARI, 3))[-1]
+        assert preview["text"].endswith("Se lähtee heti.")
         await desk.sandbox.press(MARI, MARI, preview["message_id"], "publish:yes")
         for chat in CHANNELS:
             (bulletin,) = await channel(desk, chat, 1)
             assert bulletin["text"].startswith("📢 Opetushallitus julkaisi")
+        published = (await desk.to_user(MARI, 4))[-1]
+        assert published["text"] == "Julkaistu! Se lähtee heti."
 
 
 async def test_staff_see_upcoming_events_with_a_calendar_file(
@@ -282,7 +298,7 @@ async def test_staff_see_upcoming_events_with_a_calendar_file(
         event_id = await publish(desk)
         await desk.sandbox.send(7001, "/events")
         (listing,) = await desk.to_user(7001, 1)
-        assert "Pedagoginen kahvila: Pedagoginen kahvila: arviointi" in listing["text"]
+        assert "• Pedagoginen kahvila: arviointi — tiistaina" in listing["text"]
         await desk.sandbox.press(7001, 7001, listing["message_id"], f"ics:{event_id}")
         (_, document) = await desk.to_user(7001, 2)
         ics = desk.sandbox.files[document["document"]["file_id"]].decode()

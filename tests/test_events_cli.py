@@ -113,3 +113,40 @@ async def test_the_web_calendar_lists_upcoming_events(cli_env: Services, tmp_pat
         body = await response.text()
     assert response.headers["Content-Type"].startswith("text/calendar")
     assert body.count("BEGIN:VEVENT") == 4 and "SUMMARY:Arviointipäivä" in body
+
+
+async def test_materials_after_an_event_and_a_registration_deadline(
+    cli_env: Services, capsys
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.models import Attendance, Rsvp
+
+    held = datetime.now(UTC) - timedelta(days=1)
+    async with cli_env.db.session() as session:
+        event = Event(kind="cafe", title="Kahvila", starts_at=held,
+                      ends_at=held + timedelta(hours=1), place="Kahvio", channels=[-100],
+                      reminders=[])
+        session.add(event)
+        await session.flush()
+        session.add_all([Rsvp(event_id=event.id, user_id=u, answer=a, waiting=w)
+                         for u, a, w in ((1, "yes", False), (2, "plus", False), (3, "no", False),
+                                         (4, "yes", True))])
+        session.add(Attendance(event_id=event.id, user_id=5))  # came without answering
+        await session.commit()
+        event_id = event.id
+    assert await run("events", "materials", str(event_id), "--link",
+                     "https://video.example/tallenne") == 0
+    assert "go to 3 people" in capsys.readouterr().out
+    async with cli_env.db.session() as session:
+        rows = list(await session.exec(select(Outbox).where(Outbox.kind == "materials")))
+    assert sorted(r.chat_id for r in rows) == [1, 2, 5]  # not who could not come or waited
+    assert await run("events", "materials", "999", "--link", "https://x.example") == 2
+    assert await run("events", "add", "--kind", "webinar", "--title", "HOKS", "--start",
+                     "2027-01-12 14:00", "--link", "https://teams.example/hoks",
+                     "--registration-closes", "2027-01-10 12:00") == 0
+    (added,) = [e for e in await events(cli_env) if e.title == "HOKS"]
+    assert added.registration_closes_at == datetime(2027, 1, 10, 10, 0, tzinfo=UTC)
+    async with cli_env.db.session() as session:
+        keys = set(await session.exec(select(Outbox.key).where(Outbox.event_id == added.id)))
+    assert f"closes:{added.id}:v1:-100" in keys

@@ -22,9 +22,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
 from bot.domain.models import (
+    Attendance,
     Bulletin,
     Event,
+    EventFeedback,
     EventKind,
+    EventMaterial,
     EventMode,
     Outbox,
     OutboxStatus,
@@ -75,6 +78,7 @@ class EventSpec(BaseModel):
     capacity: int | None = Field(default=None, ge=1, le=10000)
     reminders: list[int] = Field(default_factory=lambda: list(DEFAULT_REMINDERS))
     rrule: str | None = Field(default=None, max_length=200)
+    registration_closes: datetime | None = None  # RSVPs are refused after this
 
     @field_validator("language")
     @classmethod
@@ -103,6 +107,11 @@ class EventSpec(BaseModel):
             raise ValueError("the end must come after the start")
         if not self.place and not self.link:
             raise ValueError("give a place, a link, or both")
+        if self.registration_closes is not None:
+            if self.registration_closes.tzinfo is None:
+                raise ValueError("the registration deadline needs a time zone")
+            if self.registration_closes > self.start:
+                raise ValueError("registration must close before the start")
         if self.rrule:
             try:
                 rrulestr(self.rrule, dtstart=self.start)
@@ -174,6 +183,10 @@ async def _schedule(session: AsyncSession, event: Event, announce_at: datetime) 
     for chat in event.channels:
         await _queue(session, key=f"announce:{event.id}:{chat}", kind="announce", chat_id=chat,
                      due_at=announce_at, event_id=event.id)
+        if event.registration_closes_at is not None and event.registration_closes_at > announce_at:
+            # At the deadline the announcement's buttons are edited to say so.
+            await _queue(session, key=f"closes:{event.id}:v{event.version}:{chat}", kind="closes",
+                         chat_id=chat, due_at=event.registration_closes_at, event_id=event.id)
         for minutes in event.reminders:
             due = event.starts_at - timedelta(minutes=minutes)
             if due > announce_at:
@@ -191,10 +204,12 @@ async def publish_event(*, session: AsyncSession, spec: EventSpec, now: datetime
     publish_at = max(publish_at or now, now)
     events: list[Event] = []
     series_id = None
+    closes_before = spec.start - spec.registration_closes if spec.registration_closes else None
     for index, (start, end) in enumerate(occurrences(spec, now)):
         if end <= now:
             continue
         event = Event(
+            registration_closes_at=start - closes_before if closes_before is not None else None,
             kind=spec.kind, title=spec.title, description=spec.description, starts_at=start,
             ends_at=end, mode=spec.mode, place=spec.place, link=spec.link, host_id=spec.host_id,
             host_name=spec.host_name, language=spec.language, channels=spec.channels,
@@ -327,23 +342,33 @@ async def counts(*, session: AsyncSession, event_id: int) -> Counts:
                   event.capacity if event else None)
 
 
+def registration_open(event: Event, now: datetime) -> bool:
+    return event.registration_closes_at is None or now < event.registration_closes_at
+
+
 @dataclass(frozen=True, slots=True)
 class RsvpResult:
     counts: Counts
     waiting: bool  # this person is on the waiting list
-    promoted: list[int]  # people who got a place from the waiting list
+    promoted: list[int]  # people offered a place from the waiting list (told via the outbox)
+    closed: bool = False  # registration had closed: nothing was recorded
 
 
 async def rsvp(*, session: AsyncSession, event_id: int, user_id: int, answer: str,
-               now: datetime) -> RsvpResult | None:
+               now: datetime, confirm_within: timedelta = timedelta(hours=24)
+               ) -> RsvpResult | None:
     """Record one person's answer (a later press changes it), respecting the capacity with a
-    waiting list; None for an unknown, cancelled or past event."""
+    waiting list; None for an unknown, cancelled or past event. After the registration
+    deadline only "cannot come" is taken (it frees a place)."""
     event = await session.get(Event, event_id)
     if event is None or event.cancelled or event.starts_at <= now or answer not in ANSWERS:
         return None
-    row = await session.get(Rsvp, (event_id, user_id)) or Rsvp(event_id=event_id,
-                                                               user_id=user_id, answer=answer)
-    row.answer, row.updated_at, row.waiting = answer, now, False
+    row = await session.get(Rsvp, (event_id, user_id))
+    if not registration_open(event, now) and (answer != "no" or row is None):
+        return RsvpResult(await counts(session=session, event_id=event_id),
+                          bool(row and row.waiting), [], closed=True)
+    row = row or Rsvp(event_id=event_id, user_id=user_id, answer=answer)
+    row.answer, row.updated_at, row.waiting, row.offered_until = answer, now, False, None
     session.add(row)
     await session.flush()
     if event.capacity is not None and answer != "no":
@@ -351,26 +376,70 @@ async def rsvp(*, session: AsyncSession, event_id: int, user_id: int, answer: st
         row.waiting = taken > event.capacity
         session.add(row)
         await session.flush()
-    promoted = await _promote(session, event) if event.capacity is not None else []
+    promoted = await _promote(session, event, now, confirm_within) \
+        if event.capacity is not None else []
     await session.commit()
     return RsvpResult(await counts(session=session, event_id=event_id), row.waiting, promoted)
 
 
-async def _promote(session: AsyncSession, event: Event) -> list[int]:
-    """Give freed places to the waiting list in the order people answered."""
+async def _promote(session: AsyncSession, event: Event, now: datetime,
+                   confirm_within: timedelta) -> list[int]:
+    """Give freed places to the waiting list in the order people answered. Each is asked to
+    confirm by a deadline (never later than the start), after which the place passes on."""
     promoted = []
     waiting = list(await session.exec(select(Rsvp).where(
-        Rsvp.event_id == event.id, col(Rsvp.waiting).is_(True)).order_by(col(Rsvp.updated_at))))
+        Rsvp.event_id == event.id, col(Rsvp.waiting).is_(True)).order_by(
+            col(Rsvp.updated_at), col(Rsvp.user_id))))
     for row in waiting:
         need = 2 if row.answer == "plus" else 1
         assert event.id is not None and event.capacity is not None
         if (await counts(session=session, event_id=event.id)).seats + need > event.capacity:
             break
         row.waiting = False
+        deadline = now + confirm_within
+        row.offered_until = deadline if deadline < event.starts_at else None
         session.add(row)
         await session.flush()
+        await _queue(session, key=f"offer:{event.id}:{row.user_id}:{uuid.uuid4().hex[:12]}",
+                     kind="offer", chat_id=row.user_id, due_at=now, event_id=event.id)
         promoted.append(row.user_id)
     return promoted
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A place offered to someone from the waiting list, as it stands now."""
+
+    event: Event
+    until: datetime | None  # None: no confirmation asked (the start was too near)
+
+
+async def offer(*, session: AsyncSession, event_id: int, user_id: int) -> Offer | None:
+    """The place this person was offered, if they still hold it."""
+    event = await session.get(Event, event_id)
+    row = await session.get(Rsvp, (event_id, user_id))
+    if event is None or event.cancelled or row is None or row.answer == "no" or row.waiting:
+        return None
+    return Offer(event, row.offered_until)
+
+
+async def answer_offer(*, session: AsyncSession, event_id: int, user_id: int, accept: bool,
+                       now: datetime, confirm_within: timedelta = timedelta(hours=24)
+                       ) -> bool | None:
+    """Confirm (keep the place) or decline it (it passes on). None: the offer is gone."""
+    found = await offer(session=session, event_id=event_id, user_id=user_id)
+    if found is None or found.event.starts_at <= now:
+        return None
+    if accept:
+        row = await session.get(Rsvp, (event_id, user_id))
+        assert row is not None
+        row.offered_until = None
+        session.add(row)
+        await session.commit()
+        return True
+    await rsvp(session=session, event_id=event_id, user_id=user_id, answer="no", now=now,
+               confirm_within=confirm_within)
+    return False
 
 
 async def attendees(*, session: AsyncSession, event_id: int) -> list[tuple[str, str, bool]]:
@@ -387,3 +456,235 @@ async def upcoming(*, session: AsyncSession, now: datetime, limit: int = 20,
     if host_id is not None:
         query = query.where(Event.host_id == host_id)
     return list(await session.exec(query.order_by(col(Event.starts_at)).limit(limit)))
+
+
+# --- after the event: materials, attendance, feedback --------------------------------------------
+
+PRESENCE_EARLY = timedelta(minutes=30)  # "I'm here" is taken from this long before the start
+PRESENCE_LATE = timedelta(minutes=30)  # … until this long after the end
+FOLLOW_UP_WITHIN = timedelta(days=2)  # feedback is not asked about events older than this
+
+
+async def outbox_key(*, session: AsyncSession, outbox_id: int) -> str:
+    """The key of one outbox row: it names what a row of some kinds is about."""
+    return (await session.exec(select(Outbox.key).where(Outbox.id == outbox_id))).one()
+
+
+async def recipients(*, session: AsyncSession, event_id: int) -> list[int]:
+    """Who hears after the event: everyone who said they would come (and had a place), and
+    anyone marked present."""
+    said = set(await session.exec(select(Rsvp.user_id).where(
+        Rsvp.event_id == event_id, col(Rsvp.answer).in_(["yes", "plus"]),
+        col(Rsvp.waiting).is_(False))))
+    came = set(await session.exec(select(Attendance.user_id).where(
+        Attendance.event_id == event_id)))
+    return sorted(said | came)
+
+
+async def add_material(*, session: AsyncSession, event_id: int, now: datetime,
+                       link: str | None = None, file_id: str | None = None,
+                       file_name: str | None = None, added_by: int | None = None
+                       ) -> EventMaterial:
+    """Store a link or a file for an event that has begun, and queue it to each attendee."""
+    event = await session.get(Event, event_id)
+    if event is None or event.cancelled:
+        raise EventError(f"no event {event_id}")
+    if event.starts_at > now:
+        raise EventError("the event has not begun yet")
+    if not link and not file_id:
+        raise EventError("give a link or a file")
+    if link and not link.startswith(("https://", "http://")):
+        raise EventError("the link must start with https://")
+    material = EventMaterial(event_id=event_id, link=link, file_id=file_id,
+                             file_name=(file_name or "")[:200] or None, added_by=added_by,
+                             added_at=now)
+    session.add(material)
+    await session.flush()
+    for person in await recipients(session=session, event_id=event_id):
+        await _queue(session, key=f"materials:{material.id}:{person}", kind="materials",
+                     chat_id=person, due_at=now, event_id=event_id)
+    await session.commit()
+    return material
+
+
+async def materials(*, session: AsyncSession, event_id: int) -> list[EventMaterial]:
+    return list(await session.exec(select(EventMaterial).where(
+        EventMaterial.event_id == event_id).order_by(col(EventMaterial.id))))
+
+
+async def material_of(*, session: AsyncSession, outbox_id: int) -> EventMaterial | None:
+    """The material a `materials` outbox row carries (its key names it)."""
+    key = await outbox_key(session=session, outbox_id=outbox_id)
+    return await session.get(EventMaterial, int(key.split(":")[1]))
+
+
+async def past_with_materials(*, session: AsyncSession, now: datetime,
+                              days: int = 60, limit: int = 10) -> list[Event]:
+    """Recent past events that have materials, newest first (for /events)."""
+    with_materials = select(EventMaterial.event_id)
+    return list(await session.exec(select(Event).where(
+        col(Event.id).in_(with_materials), col(Event.starts_at) <= now,
+        col(Event.starts_at) > now - timedelta(days=days), col(Event.cancelled).is_(False),
+    ).order_by(col(Event.starts_at).desc()).limit(limit)))
+
+
+async def recent(*, session: AsyncSession, now: datetime, host_id: int | None = None,
+                 days: int = 30, limit: int = 8) -> list[Event]:
+    """Events that have begun within `days`, newest first: the host's, or all (host_id None)."""
+    query = select(Event).where(col(Event.starts_at) <= now + PRESENCE_EARLY,
+                                col(Event.starts_at) > now - timedelta(days=days),
+                                col(Event.cancelled).is_(False))
+    if host_id is not None:
+        query = query.where(Event.host_id == host_id)
+    return list(await session.exec(query.order_by(col(Event.starts_at).desc()).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    event: Event | None
+    marked: bool  # recorded now (or already)
+    too_early: bool = False
+    too_late: bool = False
+
+
+async def mark_present(*, session: AsyncSession, event_id: int, user_id: int,
+                       now: datetime) -> Presence:
+    """"I'm here", taken during the event (from a little before the start to a little after
+    the end)."""
+    event = await session.get(Event, event_id)
+    if event is None or event.cancelled:
+        return Presence(None, False)
+    if now < event.starts_at - PRESENCE_EARLY:
+        return Presence(event, False, too_early=True)
+    if now > event.ends_at + PRESENCE_LATE:
+        return Presence(event, False, too_late=True)
+    if await session.get(Attendance, (event_id, user_id)) is None:
+        session.add(Attendance(event_id=event_id, user_id=user_id, at=now))
+        try:
+            await session.commit()
+        except IntegrityError:  # pressed twice at once
+            await session.rollback()
+    return Presence(event, True)
+
+
+async def toggle_present(*, session: AsyncSession, event_id: int, user_id: int,
+                         now: datetime) -> bool:
+    """The host marks someone as present, or takes the mark away; True if now present."""
+    row = await session.get(Attendance, (event_id, user_id))
+    if row is not None:
+        await session.delete(row)
+        await session.commit()
+        return False
+    session.add(Attendance(event_id=event_id, user_id=user_id, by_host=True, at=now))
+    await session.commit()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    user_id: int
+    name: str
+    answer: str | None  # their RSVP (None: came without answering)
+    waiting: bool
+    present: bool
+
+
+async def people(*, session: AsyncSession, event_id: int) -> list[Person]:
+    """Everyone who said they would come or came, in the order they answered."""
+    rows = list(await session.exec(select(Rsvp).where(
+        Rsvp.event_id == event_id, Rsvp.answer != "no").order_by(col(Rsvp.updated_at),
+                                                                 col(Rsvp.user_id))))
+    came = set(await session.exec(select(Attendance.user_id).where(
+        Attendance.event_id == event_id)))
+    ids = [r.user_id for r in rows] + sorted(came - {r.user_id for r in rows})
+    names = dict((await session.exec(select(Staff.telegram_id, Staff.first_name).where(
+        col(Staff.telegram_id).in_(ids)))).all()) if ids else {}
+    answers = {r.user_id: r for r in rows}
+    return [Person(i, names.get(i) or "?", answers[i].answer if i in answers else None,
+                   answers[i].waiting if i in answers else False, i in came) for i in ids]
+
+
+async def follow_up(*, session: AsyncSession, now: datetime, feedback_after: timedelta,
+                    confirm_within: timedelta) -> tuple[int, int]:
+    """The periodic step after events: queue the feedback question to each attendee of every
+    event that ended `feedback_after` ago, and pass on places whose offer was not confirmed in
+    time. Returns (feedback questions queued, offers lapsed)."""
+    ended = list(await session.exec(select(Event).where(
+        col(Event.followed_up).is_(False), col(Event.cancelled).is_(False),
+        col(Event.ends_at) <= now - feedback_after,
+        col(Event.ends_at) > now - FOLLOW_UP_WITHIN)))
+    asked = 0
+    for event in ended:
+        assert event.id is not None
+        for person in await recipients(session=session, event_id=event.id):
+            await _queue(session, key=f"feedback:{event.id}:{person}", kind="feedback",
+                         chat_id=person, due_at=now, event_id=event.id)
+            asked += 1
+        event.followed_up = True
+        session.add(event)
+    lapsed = list(await session.exec(select(Rsvp).join(
+        Event, col(Event.id) == col(Rsvp.event_id)).where(
+        col(Rsvp.offered_until).is_not(None), col(Rsvp.offered_until) <= now,
+        col(Event.starts_at) > now, col(Event.cancelled).is_(False))))
+    for row in lapsed:
+        row.answer, row.offered_until, row.updated_at = "no", None, now
+        session.add(row)
+        await _queue(session, key=f"offer_lapsed:{row.event_id}:{row.user_id}:"
+                     f"{uuid.uuid4().hex[:8]}", kind="offer_lapsed", chat_id=row.user_id,
+                     due_at=now, event_id=row.event_id)
+    await session.flush()
+    for event_id in {row.event_id for row in lapsed}:
+        event = await session.get(Event, event_id)
+        assert event is not None
+        await _promote(session, event, now, confirm_within)
+    await session.commit()
+    return asked, len(lapsed)
+
+
+async def rate(*, session: AsyncSession, event_id: int, user_id: int, rating: int,
+               now: datetime) -> bool:
+    """One attendee's 1–5 answer (a later press changes it); False for an unknown event."""
+    if not 1 <= rating <= 5 or await session.get(Event, event_id) is None:
+        return False
+    row = await session.get(EventFeedback, (event_id, user_id)) or EventFeedback(
+        event_id=event_id, user_id=user_id, rating=rating)
+    row.rating, row.at = rating, now
+    session.add(row)
+    await session.commit()
+    return True
+
+
+async def feedback_question(*, session: AsyncSession, chat_id: int, message_id: int
+                            ) -> int | None:
+    """The event whose feedback question this message was (a reply to it is a comment)."""
+    return (await session.exec(select(Outbox.event_id).where(
+        Outbox.chat_id == chat_id, Outbox.message_id == message_id,
+        col(Outbox.kind) == "feedback"))).first()
+
+
+async def comment(*, session: AsyncSession, event_id: int, user_id: int, text: str,
+                  now: datetime) -> None:
+    """A comment to go with the rating (kept with a rating of its own if none was given)."""
+    row = await session.get(EventFeedback, (event_id, user_id))
+    if row is None:
+        row = EventFeedback(event_id=event_id, user_id=user_id, rating=0)
+    row.comment, row.at = text.strip()[:2000], now
+    session.add(row)
+    await session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackSummary:
+    count: int  # ratings given
+    average: float | None
+    distribution: dict[int, int]  # rating → how many
+    comments: list[str]  # without names
+
+
+async def feedback(*, session: AsyncSession, event_id: int) -> FeedbackSummary:
+    rows = list(await session.exec(select(EventFeedback).where(
+        EventFeedback.event_id == event_id).order_by(col(EventFeedback.at))))
+    ratings = [r.rating for r in rows if 1 <= r.rating <= 5]
+    return FeedbackSummary(
+        len(ratings), round(sum(ratings) / len(ratings), 2) if ratings else None,
+        {n: ratings.count(n) for n in range(1, 6)}, [r.comment for r in rows if r.comment])

@@ -203,6 +203,8 @@ class Event(SQLModel, table=True):
     cancelled: bool = False
     version: int = 1  # grows with every change; reminders belong to one version
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    registration_closes_at: datetime | None = _ts(nullable=True)  # RSVPs refused after this
+    followed_up: bool = False  # the feedback question was queued after the end
 
 
 class Bulletin(SQLModel, table=True):
@@ -227,6 +229,11 @@ class OutboxKind(StrEnum):
     CANCEL = "cancel"
     BULLETIN = "bulletin"
     COUNTS = "counts"  # the RSVP counts edited on every announcement of an event
+    CLOSES = "closes"  # registration closed: the announcement's buttons say so
+    OFFER = "offer"  # a freed place offered to the first on the waiting list
+    OFFER_LAPSED = "offer_lapsed"  # the offer was not confirmed in time
+    MATERIALS = "materials"  # materials or a recording after an event, to those who came
+    FEEDBACK = "feedback"  # the 1–5 question after an event
     CARD = "card"  # make a ticket visible to helpers: its topic and card, or a private card
     COPY = "copy"  # relay a message: a helper's answer to the asker, a follow-up to helpers
     NOTE = "note"  # a message about a ticket, rendered from a template when sent
@@ -296,6 +303,40 @@ class Rsvp(SQLModel, table=True):
     answer: RsvpAnswer = Field(sa_type=String(8))
     waiting: bool = False  # on the waiting list (capacity reached)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+    # A place freed from the waiting list, held for this person until they confirm by then.
+    offered_until: datetime | None = _ts(nullable=True)
+
+
+class EventMaterial(SQLModel, table=True):
+    """Materials or a recording added after an event: a link or a Telegram file id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(index=True)
+    link: str | None = Field(default=None, max_length=500)
+    file_id: str | None = Field(default=None, max_length=200)
+    file_name: str | None = Field(default=None, max_length=200)
+    added_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    added_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Attendance(SQLModel, table=True):
+    """Who came: marked by the person (\"I'm here\") or by the host."""
+
+    event_id: int = Field(primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    by_host: bool = False
+    at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class EventFeedback(SQLModel, table=True):
+    """One attendee's 1–5 answer after an event, with an optional comment (shown to the host
+    without the name; reports hold only counts and averages)."""
+
+    event_id: int = Field(primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    rating: int
+    comment: str | None = Field(default=None, max_length=2000)
+    at: datetime = _ts(nullable=False, default=utcnow)
 
 
 class UpdateStatus(StrEnum):

@@ -10,7 +10,16 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.models import Event, Helper, Rsvp, Staff, Ticket, TicketMessage
+from bot.domain.models import (
+    Attendance,
+    Event,
+    EventFeedback,
+    Helper,
+    Rsvp,
+    Staff,
+    Ticket,
+    TicketMessage,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,8 @@ async def forget(*, session: AsyncSession, telegram_id: int) -> int:
         feedback=None, anonymous=True))
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
     await session.exec(delete(Rsvp).where(col(Rsvp.user_id) == telegram_id))
+    await session.exec(delete(Attendance).where(col(Attendance.user_id) == telegram_id))
+    await session.exec(delete(EventFeedback).where(col(EventFeedback.user_id) == telegram_id))
     await session.exec(delete(Staff).where(col(Staff.telegram_id) == telegram_id))
     await session.commit()
     return result.rowcount
@@ -79,5 +90,8 @@ async def purge_texts(*, session: AsyncSession, now: datetime, days: int) -> int
         (col(Ticket.text).is_not(None)) | (col(Ticket.feedback).is_not(None))
         | (col(Ticket.phone).is_not(None)),
     ).values(text=None, feedback=None, phone=None))
+    await session.exec(update(EventFeedback).where(  # comments after events, likewise
+        col(EventFeedback.at) < cutoff, col(EventFeedback.comment).is_not(None),
+    ).values(comment=None))
     await session.commit()
     return result.rowcount

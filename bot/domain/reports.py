@@ -15,7 +15,16 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
-from bot.domain.models import Digest, Event, Rsvp, Ticket, TicketStatus, TopicLog
+from bot.domain.models import (
+    Attendance,
+    Digest,
+    Event,
+    EventFeedback,
+    Rsvp,
+    Ticket,
+    TicketStatus,
+    TopicLog,
+)
 
 OTHER = "other"  # where folded figures go
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
@@ -132,15 +141,19 @@ class Durations:
 
 @dataclass(frozen=True, slots=True)
 class EventFigure:
-    """An event held in the period and how many answered its RSVP buttons."""
+    """An event held in the period: who said they would come, who came, what they thought."""
 
     event_id: int
     kind: str
     title: str
     starts_at: datetime
-    coming: int  # yes + plus, people
+    coming: int  # said they would come (yes + plus, with a place), people
     with_colleague: int  # of whom bring a colleague
     not_coming: int
+    waiting: int = 0  # still on the waiting list
+    came: int = 0  # marked present (by themselves or the host)
+    feedback_count: int = 0  # 1–5 ratings given
+    rating_average: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,17 +285,32 @@ async def _trend(session: AsyncSession, months: list[Period], filters: Filters
 
 
 async def _events(session: AsyncSession, period: Period) -> list[EventFigure]:
-    answered = lambda answer: func.sum(case((col(Rsvp.answer) == answer, 1), else_=0))  # noqa: E731
+    held = (col(Event.starts_at) >= period.start, col(Event.starts_at) < period.end,
+            col(Event.cancelled).is_(False))
+    placed = and_(col(Rsvp.waiting).is_(False), col(Rsvp.answer).in_(["yes", "plus"]))
+    answered = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
     rows = await session.exec(  # type: ignore[call-overload]
-        select(Event.id, Event.kind, Event.title, Event.starts_at, answered("yes"),
-               answered("plus"), answered("no"))
+        select(Event.id, Event.kind, Event.title, Event.starts_at,
+               answered(and_(placed, col(Rsvp.answer) == "yes")),
+               answered(and_(placed, col(Rsvp.answer) == "plus")),
+               answered(col(Rsvp.answer) == "no"), answered(col(Rsvp.waiting)))
         .join(Rsvp, col(Rsvp.event_id) == col(Event.id), isouter=True)
-        .where(col(Event.starts_at) >= period.start, col(Event.starts_at) < period.end,
-               col(Event.cancelled).is_(False))
+        .where(*held)
         .group_by(Event.id, Event.kind, Event.title, Event.starts_at)
-        .order_by(col(Event.starts_at)))
-    return [EventFigure(i, str(k), t, s, int(y or 0) + int(p or 0), int(p or 0), int(n or 0))
-            for i, k, t, s, y, p, n in rows]
+        .order_by(col(Event.starts_at), col(Event.id)))
+    figures = list(rows)
+    ids = select(Event.id).where(*held)
+    came = dict((await session.exec(  # type: ignore[call-overload]
+        select(Attendance.event_id, func.count()).where(col(Attendance.event_id).in_(ids))
+        .group_by(Attendance.event_id))).all())
+    rated = {event_id: (int(n), avg) for event_id, n, avg in await session.exec(
+        select(EventFeedback.event_id, func.count(), func.avg(EventFeedback.rating))  # type: ignore[call-overload]
+        .where(col(EventFeedback.event_id).in_(ids), col(EventFeedback.rating) >= 1)
+        .group_by(EventFeedback.event_id))}
+    return [EventFigure(i, str(k), t, s, int(y or 0) + int(p or 0), int(p or 0), int(n or 0),
+                        int(w or 0), int(came.get(i, 0)), rated.get(i, (0, None))[0],
+                        round(float(rated[i][1]), 2) if i in rated else None)
+            for i, k, t, s, y, p, n, w in figures]
 
 
 async def monthly_report(*, session: AsyncSession, period: Period, filters: Filters = Filters(),
@@ -349,6 +377,9 @@ def fold(report: Report, minimum: int) -> Report:
         first_answer=[d for d in report.first_answer if d.count >= minimum],
         to_close=[d for d in report.to_close if d.count >= minimum],
         rating_average=report.rating_average if report.rating_count >= minimum else None,
+        # An event's average from fewer ratings could tell one person's answer.
+        events=[e if e.feedback_count >= minimum else replace(e, rating_average=None)
+                for e in report.events],
         folded_below=minimum,
     )
 

@@ -56,6 +56,9 @@ def _handlers(application: Application) -> None:
     # Group -1, before everything else: a private message that continues a ticket (an asker's
     # follow-up or comment, a helper's reply to a private card, a shared phone number) is
     # relayed and goes no further; anything else falls through to group 0.
+    # Group -2: a reply to an event's feedback question is a comment on the event.
+    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
+                                           & filters.REPLY, events.feedback_reply), group=-2)
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
                                            relay.private_message), group=-1)
     with warnings.catch_warnings():
@@ -63,7 +66,7 @@ def _handlers(application: Application) -> None:
         # per_message=False is what we want, and PTB's reminder of it is noise.
         warnings.filterwarnings("ignore", message="If 'per_message=False'",
                                 category=PTBUserWarning)
-        conversations = events.conversations()
+        conversations = events.conversations(services.settings.conversation_timeout_seconds)
     application.add_handlers([
         # The organisers' /newevent and /bulletin conversations first: their answers are not
         # questions.
@@ -83,8 +86,13 @@ def _handlers(application: Application) -> None:
         # Reports, events, data protection.
         CommandHandler("report", reports.report_command),
         CommandHandler("events", events.events_command, filters=PRIVATE),
-        CommandHandler("attendees", events.attendees_command, filters=PRIVATE),
-        CallbackQueryHandler(events.rsvp_button, pattern=r"^rsvp:\d+:(yes|plus|no)$"),
+        CommandHandler(["attendees", "feedback"], events.attendees_command, filters=PRIVATE),
+        CallbackQueryHandler(events.rsvp_button, pattern=r"^rsvp:\d+:(yes|plus|no|closed)$"),
+        CallbackQueryHandler(events.offer_button, pattern=r"^offer:\d+:(yes|no)$"),
+        CallbackQueryHandler(events.here_button, pattern=r"^here:\d+$"),
+        CallbackQueryHandler(events.rating_button, pattern=r"^fb:\d+:[1-5]$"),
+        CallbackQueryHandler(events.came_button, pattern=r"^came:\d+:\d+$"),
+        CallbackQueryHandler(events.materials_button, pattern=r"^mat:\d+$"),
         CallbackQueryHandler(events.ics_button, pattern=r"^ics:\d+$"),
         CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
         CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
@@ -129,6 +137,9 @@ def _jobs(application: Application) -> None:
     # Updates that a stopped process left unfinished.
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
                        first=settings.update_lease_seconds, name="peerdesk-replay")
+    # After events: the feedback question, and offered places nobody confirmed passed on.
+    jobs.run_repeating(events.follow_up_job, interval=settings.outbox_check_seconds,
+                       first=settings.outbox_check_seconds, name="peerdesk-event-follow-up")
     # The monthly digest, once, on its day and hour.
     jobs.run_repeating(reports.digest, interval=min(DIGEST_SECONDS, settings.sla_check_seconds),
                        first=settings.sla_check_seconds, name="peerdesk-digest")

@@ -1,6 +1,7 @@
 """Announcements in Telegram: rendering the outbox's announcements, RSVP buttons, /events
-with .ics files, /attendees, and the guided /newevent and /bulletin conversations (with
-/cancel at every step).
+with .ics files and materials, /attendees (who came, what they thought), /materials after an
+event, "I'm here" and the feedback question, and the guided /newevent and /bulletin
+conversations (with /cancel at every step, and put aside kindly after a quiet while).
 
 What is sent when lives in bot.domain.events (the outbox); this module renders and sends.
 """
@@ -8,23 +9,28 @@ What is sent when lives in bot.domain.events (the outbox); this module renders a
 from __future__ import annotations
 
 import logging
-import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.calendar import calendar
 from bot.domain import events as domain
+from bot.domain.dates import moment, place_and_link, understand
 from bot.domain.events import Counts, EventError, EventSpec
+from bot.domain.intake import language_of, remember_staff
 from bot.domain.models import Bulletin, Event, EventKind
 from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
@@ -42,7 +48,11 @@ KIND_NAMES = {
     EventKind.THEME_DAY: _("Theme day"),
     EventKind.COACHES_MEETING: _("Coaches' meeting"),
 }
-RSVP_LABELS = {"yes": _("Coming"), "plus": _("Coming + a colleague"), "no": _("Cannot come")}
+RSVP_LABELS = {"yes": _("Coming"), "plus": _("Coming + avec (a colleague)"),
+               "no": _("Cannot come")}
+PERSONAL = ("offer", "offer_lapsed", "materials", "feedback")  # outbox rows to one person
+_DAY_AND_TIME = {"fi": "EEEE d.M.yyyy 'klo' H.mm", "sv": "EEEE d/M yyyy 'kl.' HH.mm",
+                 "en": "EEEE d MMMM yyyy 'at' HH:mm"}
 REMINDER, CHANGED, CANCELLED = _("Reminder"), _("Changed"), _("Cancelled")
 
 
@@ -59,6 +69,22 @@ def when(services: Services, event: Event, lang: str) -> str:
         f"{format_when(event.starts_at, lang, tz)}–{end:%H:%M}"
 
 
+def understood(services: Services, at: datetime, lang: str) -> str:
+    """A moment shown back for confirmation, with weekday and year: 'tiistaina 1.12.2026 klo
+    14.00'."""
+    return format_datetime(at, _DAY_AND_TIME.get(lang, _DAY_AND_TIME["fi"]),
+                           tzinfo=services.settings.tz, locale=lang)
+
+
+def headline(event: Event, lang: str) -> str:
+    """'Pedagoginen kahvila: arviointi' – the kind is not repeated when the title begins
+    with it."""
+    kind = gettext(lang, KIND_NAMES[EventKind(event.kind)])
+    if event.title.casefold().startswith(kind.casefold()):
+        return event.title
+    return f"{kind}: {event.title}"
+
+
 def details(services: Services, event: Event) -> str:
     lang = event.language
     lines = [f"🗓 {when(services, event, lang)}"]
@@ -73,10 +99,13 @@ def details(services: Services, event: Event) -> str:
 
 def announcement_text(services: Services, event: Event, tally: Counts | None) -> str:
     lang = event.language
-    title = f"📣 {gettext(lang, KIND_NAMES[EventKind(event.kind)])}: {event.title}"
+    title = f"📣 {headline(event, lang)}"
     if event.cancelled:
         title = gettext(lang, "CANCELLED") + " – " + title
     text = title + "\n" + details(services, event)
+    if event.registration_closes_at is not None and not event.cancelled:
+        text += "\n" + gettext(lang, "Registration closes {when}", when=format_when(
+            event.registration_closes_at, lang, services.settings.tz))
     if event.description:
         text += "\n\n" + event.description
     if tally is not None and event.capacity:
@@ -87,15 +116,24 @@ def announcement_text(services: Services, event: Event, tally: Counts | None) ->
     return text[:4096]
 
 
-def rsvp_buttons(event: Event, tally: Counts) -> InlineKeyboardMarkup | None:
+def rsvp_buttons(event: Event, tally: Counts, now: datetime | None = None
+                 ) -> InlineKeyboardMarkup | None:
+    """Coming / cannot come, and on a row of its own (its meaning needs the room) coming with
+    a colleague; after the registration deadline one button says so."""
     if event.cancelled:
         return None
     lang = event.language
     shown = {"yes": tally.yes, "plus": tally.plus, "no": tally.no}
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(f"{gettext(lang, label)} ({shown[answer]})",
-                             callback_data=f"rsvp:{event.id}:{answer}")
-        for answer, label in RSVP_LABELS.items()]])
+
+    def button(answer: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(f"{gettext(lang, RSVP_LABELS[answer])} ({shown[answer]})",
+                                    callback_data=f"rsvp:{event.id}:{answer}")
+
+    if now is not None and not domain.registration_open(event, now):
+        return InlineKeyboardMarkup([[InlineKeyboardButton(
+            "🔒 " + gettext(lang, "Registration closed ({count} coming)", count=tally.seats),
+            callback_data=f"rsvp:{event.id}:closed")], [button("no")]])
+    return InlineKeyboardMarkup([[button("yes"), button("no")], [button("plus")]])
 
 
 async def _agenda(services: Services, event: Event) -> str:
@@ -124,8 +162,8 @@ async def _reminder_text(services: Services, event: Event) -> str:
 # --- the sender ----------------------------------------------------------------------------------
 
 async def send_announcement(application: Application, item: Claimed) -> Sent:
-    """The sender's renderer for announcements, reminders, changes, cancellations, counts and
-    bulletins; keeps the announcement's message id (to edit it later)."""
+    """The sender's renderer for announcements, reminders, changes, cancellations, counts,
+    bulletins, and what follows an event; keeps the announcement's message id (to edit it)."""
     return Sent(message_id=await _deliver(application, item))
 
 
@@ -141,6 +179,10 @@ async def report_uncertain(application: Application, items: list[Claimed]) -> No
 
 
 async def report_refused(application: Application, item: Claimed, error: str) -> None:
+    """A channel refused an announcement for good: the admins should know. A person who has
+    blocked the bot (materials, feedback, an offered place) is not news for them."""
+    if item.chat_id > 0:
+        return
     await _tell_admins(application, gettext(
         _services(application).settings.helpers_language, "The chat {chat} refused an "
         "announcement ({error}). Is the bot still a member there?", chat=item.chat_id,
@@ -170,23 +212,27 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
     if event is None:
         return None
     assert tally is not None
+    now = services.clock()
+    if item.kind in PERSONAL:
+        return await _to_person(application, item, event)
     if item.kind == "announce":
         message = await bot.send_message(item.chat_id, announcement_text(services, event, tally),
-                                         reply_markup=rsvp_buttons(event, tally))
+                                         reply_markup=rsvp_buttons(event, tally, now))
         return message.message_id
     if item.kind == "reminder":
         await bot.send_message(item.chat_id, await _reminder_text(services, event),
                                reply_to_message_id=announced.get(item.chat_id),
-                               allow_sending_without_reply=True)
+                               allow_sending_without_reply=True,
+                               reply_markup=await _presence_button(services, item, event))
         if event.pre_reading and not event.pre_reading.startswith("http"):
             await bot.send_document(item.chat_id, event.pre_reading)  # a Telegram file id
         return None
-    if item.kind in ("change", "cancel", "counts"):
+    if item.kind in ("change", "cancel", "counts", "closes"):
         if item.chat_id in announced:
             try:
                 await bot.edit_message_text(announcement_text(services, event, tally),
                                             item.chat_id, announced[item.chat_id],
-                                            reply_markup=rsvp_buttons(event, tally))
+                                            reply_markup=rsvp_buttons(event, tally, now))
             except BadRequest as exc:
                 if "not modified" not in str(exc):
                     logger.warning("announcement of event %s not edited: %s", event.id, exc)
@@ -203,6 +249,75 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
     return None
 
 
+async def _presence_button(services: Services, item: Claimed, event: Event
+                           ) -> InlineKeyboardMarkup | None:
+    """The last reminder before the event carries "I'm here", pressed on arrival."""
+    async with services.db.session() as session:
+        key = await domain.outbox_key(session=session, outbox_id=item.id)
+    if not event.reminders or int(key.rsplit(":", 1)[1]) != min(event.reminders):
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        "🙋 " + gettext(event.language, "I'm here"), callback_data=f"here:{event.id}")]])
+
+
+async def _to_person(application: Application, item: Claimed, event: Event) -> int | None:
+    """A message to one attendee, in their own language: a place offered from the waiting
+    list (or passed on), the materials, the feedback question."""
+    services, bot = _services(application), application.bot
+    tz = services.settings.tz
+    async with services.db.session() as session:
+        lang = await language_of(session=session, telegram_id=item.chat_id,
+                                 telegram_language=None)
+        material = await domain.material_of(session=session, outbox_id=item.id) \
+            if item.kind == "materials" else None
+        offer = await domain.offer(session=session, event_id=event.id, user_id=item.chat_id) \
+            if item.kind == "offer" else None
+    title = f"{event.title} ({when(services, event, lang)})"
+    if item.kind == "offer":
+        if offer is None or event.starts_at <= services.clock():
+            return None  # they said no meanwhile, or it is too late to matter
+        if offer.until is None:
+            text = gettext(lang, "A place opened up: you are now coming to {title}.", title=title)
+            return (await bot.send_message(item.chat_id, text)).message_id
+        text = gettext(lang, "A place opened up for you at {title}! Can you still come? Please "
+                             "answer by {deadline}; after that the place passes to the next "
+                             "person in line.", title=title,
+                       deadline=format_when(offer.until, lang, tz))
+        buttons = InlineKeyboardMarkup([[
+            InlineKeyboardButton(gettext(lang, "Yes, I'm coming"),
+                                 callback_data=f"offer:{event.id}:yes"),
+            InlineKeyboardButton(gettext(lang, "I can't come after all"),
+                                 callback_data=f"offer:{event.id}:no")]])
+        return (await bot.send_message(item.chat_id, text, reply_markup=buttons)).message_id
+    if item.kind == "offer_lapsed":
+        text = gettext(lang, "We did not hear from you in time, so your place at {title} passed "
+                             "to the next person in line. If you can still come, press “Coming” "
+                             "under the announcement again.", title=title)
+        return (await bot.send_message(item.chat_id, text)).message_id
+    if item.kind == "materials":
+        if material is None:
+            return None
+        text = "📎 " + gettext(lang, "Materials from {title}. You can find them later under "
+                                    "/events too.", title=title)
+        if material.link:
+            return (await bot.send_message(item.chat_id, text + "\n" + material.link)
+                    ).message_id
+        return (await bot.send_document(item.chat_id, material.file_id, caption=text[:1024])
+                ).message_id
+    # The feedback question: a reply to it is taken as a comment (feedback_reply).
+    text = gettext(lang, "How was {title}? Tap 1–5 (5 = very good). If you like, reply to "
+                         "this message with a few words; the host sees them without your name.",
+                   title=title)
+    return (await bot.send_message(item.chat_id, text, reply_markup=_rating_buttons(event))
+            ).message_id
+
+
+def _rating_buttons(event: Event, chosen: int | None = None) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(("✅ " if n == chosen else "") + str(n),
+                             callback_data=f"fb:{event.id}:{n}") for n in range(1, 6)]])
+
+
 # --- staff: RSVP, /events, .ics ------------------------------------------------------------------
 
 async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
@@ -210,18 +325,24 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     query, services = update.callback_query, context.services
     _, event_id, answer = query.data.split(":")
     user = query.from_user
+    confirm = timedelta(hours=services.settings.place_confirm_hours)
     async with services.db.session() as session:
-        from bot.domain.intake import remember_staff
-
         await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
                              telegram_language=user.language_code)
-        result = await domain.rsvp(session=session, event_id=int(event_id), user_id=user.id,
-                                   answer=answer, now=services.clock())
         event = await session.get(Event, int(event_id))
-        if result is not None:
+        result = None if answer == "closed" else await domain.rsvp(
+            session=session, event_id=int(event_id), user_id=user.id, answer=answer,
+            now=services.clock(), confirm_within=confirm)
+        if result is not None and not result.closed:
             await domain.refresh_counts(session=session, event_id=int(event_id),
                                         now=services.clock())
     lang = event.language if event else services.settings.helpers_language
+    if event is not None and not event.cancelled and event.starts_at > services.clock() and (
+            answer == "closed" or (result is not None and result.closed)):
+        await query.answer(gettext(lang, "Registration for this event has closed. If you would "
+                                         "still like to come, please ask the host."),
+                           show_alert=True)
+        return
     if result is None:
         await query.answer(gettext(lang, "This event is over or cancelled."), show_alert=True)
         return
@@ -233,37 +354,148 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     else:
         text = gettext(lang, "Welcome! See you there.")
     await query.answer(text, show_alert=result.waiting)
-    for person in result.promoted:
-        try:
-            await context.bot.send_message(person, gettext(
-                lang, "A place opened up: you are now coming to {title}.", title=event.title))
-        except TelegramError:
-            logger.info("a promoted attendee could not be told")
+
+
+async def offer_button(update: Update, context: PeerdeskContext) -> None:
+    """Yes / no to a place offered from the waiting list."""
+    query, services = update.callback_query, context.services
+    _, event_id, answer = query.data.split(":")
+    async with services.db.session() as session:
+        lang = await language_of(session=session, telegram_id=query.from_user.id,
+                                 telegram_language=query.from_user.language_code)
+        taken = await domain.answer_offer(
+            session=session, event_id=int(event_id), user_id=query.from_user.id,
+            accept=answer == "yes", now=services.clock(),
+            confirm_within=timedelta(hours=services.settings.place_confirm_hours))
+        if taken is False:
+            await domain.refresh_counts(session=session, event_id=int(event_id),
+                                        now=services.clock())
+    if taken is None:
+        await query.answer(gettext(lang, "This place is no longer held for you. You can still "
+                                         "answer under the announcement."), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await query.message.reply_text(
+        gettext(lang, "Wonderful, the place is yours. See you there!") if taken
+        else gettext(lang, "Thank you for letting us know; the place goes to the next person."))
+
+
+async def here_button(update: Update, context: PeerdeskContext) -> None:
+    """"I'm here" under the last reminder, during the event."""
+    query, services = update.callback_query, context.services
+    user = query.from_user
+    async with services.db.session() as session:
+        await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
+                             telegram_language=user.language_code)
+        presence = await domain.mark_present(session=session, event_id=int(query.data[5:]),
+                                             user_id=user.id, now=services.clock())
+        lang = await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
+    event = presence.event
+    if event is None or presence.too_late:
+        text = gettext(lang, "This event is over. Thank you for your interest!")
+    elif presence.too_early:
+        text = gettext(lang, "Not quite yet: you can mark yourself present from {time}.",
+                       time=format_when(event.starts_at - domain.PRESENCE_EARLY, lang,
+                                        services.settings.tz))
+    else:
+        text = gettext(lang, "Welcome, {name}! You are marked present.",
+                       name=user.first_name or "")
+    await query.answer(text, show_alert=not presence.marked)
+
+
+async def rating_button(update: Update, context: PeerdeskContext) -> None:
+    """1–5 under the feedback question; a later press changes the answer."""
+    query, services = update.callback_query, context.services
+    _, event_id, rating = query.data.split(":")
+    async with services.db.session() as session:
+        lang = await language_of(session=session, telegram_id=query.from_user.id,
+                                 telegram_language=query.from_user.language_code)
+        recorded = await domain.rate(session=session, event_id=int(event_id),
+                                     user_id=query.from_user.id, rating=int(rating),
+                                     now=services.clock())
+        event = await session.get(Event, int(event_id))
+    if not recorded or event is None:
+        await query.answer()
+        return
+    await query.answer(gettext(lang, "Thank you! If you like, reply to the question with a "
+                                     "comment."))
+    try:
+        await query.edit_message_reply_markup(_rating_buttons(event, int(rating)))
+    except BadRequest as exc:  # the same rating pressed again
+        if "not modified" not in str(exc):
+            raise
+
+
+async def feedback_reply(update: Update, context: PeerdeskContext) -> None:
+    """A reply to the feedback question is a comment for the host. Runs before the helpers'
+    relay and intake (handler group FEEDBACK_GROUP); any other reply goes on to them."""
+    message, services = update.effective_message, context.services
+    async with services.db.session() as session:
+        event_id = await domain.feedback_question(
+            session=session, chat_id=message.chat_id,
+            message_id=message.reply_to_message.message_id)
+        if event_id is None:
+            return
+        await domain.comment(session=session, event_id=event_id,
+                             user_id=update.effective_user.id, text=message.text,
+                             now=services.clock())
+        lang = await language_of(session=session, telegram_id=update.effective_user.id,
+                                 telegram_language=update.effective_user.language_code)
+    await message.reply_text(gettext(lang, "Thank you, I passed your comment on to the host "
+                                           "(without your name)."))
+    raise ApplicationHandlerStop
 
 
 async def events_command(update: Update, context: PeerdeskContext) -> None:
-    """/events: what is coming up, each with a calendar file on a button."""
+    """/events: what is coming up, each with a calendar file on a button, and recent events
+    whose materials can be fetched."""
     services = context.services
     user = update.effective_user
-    from bot.domain.intake import language_of
-
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
         upcoming = await domain.upcoming(session=session, now=services.clock(), limit=10)
-    if not upcoming:
+        past = await domain.past_with_materials(session=session, now=services.clock())
+    past = [e for e in past if e.id not in {u.id for u in upcoming}]
+    if not upcoming and not past:
         await update.effective_message.reply_text(gettext(lang, "No events are coming up just "
                                                                 "now."))
         return
-    lines = [gettext(lang, "Coming up:")]
+    lines = [gettext(lang, "Coming up:")] if upcoming else []
     buttons = []
     for event in upcoming:
-        lines.append(f"• {gettext(lang, KIND_NAMES[EventKind(event.kind)])}: {event.title} — "
-                     f"{when(services, event, lang)}")
+        lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
         buttons.append([InlineKeyboardButton(f"📅 {event.title[:40]}",
                                              callback_data=f"ics:{event.id}")])
+    if past:
+        lines += [*([""] if lines else []), gettext(lang, "Held recently, with materials:")]
+        for event in past:
+            lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
+            buttons.append([InlineKeyboardButton(f"📎 {event.title[:40]}",
+                                                 callback_data=f"mat:{event.id}")])
     await update.effective_message.reply_text("\n".join(lines),
                                               reply_markup=InlineKeyboardMarkup(buttons))
+
+
+async def materials_button(update: Update, context: PeerdeskContext) -> None:
+    """Send an event's materials to whoever asks from /events."""
+    query, services = update.callback_query, context.services
+    async with services.db.session() as session:
+        lang = await language_of(session=session, telegram_id=query.from_user.id,
+                                 telegram_language=query.from_user.language_code)
+        event = await session.get(Event, int(query.data.split(":")[1]))
+        found = await domain.materials(session=session, event_id=event.id) if event else []
+    await query.answer()
+    if event is None or not found:
+        return
+    links = [m.link for m in found if m.link]
+    title = f"📎 {headline(event, lang)} ({when(services, event, lang)})"
+    await context.bot.send_message(query.from_user.id, "\n".join([title, *links]))
+    for material in found:
+        if material.file_id:
+            await context.bot.send_document(query.from_user.id, material.file_id)
 
 
 async def ics_button(update: Update, context: PeerdeskContext) -> None:
@@ -280,33 +512,102 @@ async def ics_button(update: Update, context: PeerdeskContext) -> None:
                                     filename=f"peerdesk-{event.id}.ics")
 
 
+def _may_manage(services: Services, user_id: int, event: Event) -> bool:
+    """The host, an organiser or an admin."""
+    return event.host_id == user_id or _organiser(services, user_id)
+
+
+def _presence_keyboard(event_id: int, people: list[domain.Person]) -> InlineKeyboardMarkup:
+    buttons = [InlineKeyboardButton(("✅ " if p.present else "▫️ ") + p.name[:24],
+                                    callback_data=f"came:{event_id}:{p.user_id}")
+               for p in people[:60]]
+    return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
+
+
 async def attendees_command(update: Update, context: PeerdeskContext) -> None:
-    """/attendees: who is coming to the events I host (admins: all events)."""
+    """/attendees (also /feedback): who is coming to the events I host; for those under way or
+    held, who came (a button per person marks them) and the feedback (admins: all events)."""
     services, user = context.services, update.effective_user
-    admin = user.id in services.settings.admin_ids
-    lang = services.settings.helpers_language
+    everyone = _organiser(services, user.id)
+    now = services.clock()
     async with services.db.session() as session:
-        hosted = await domain.upcoming(session=session, now=services.clock(),
-                                       host_id=None if admin else user.id)
-        listing = [(event, await domain.attendees(session=session, event_id=event.id))
-                   for event in hosted]
+        lang = await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
+        held = await domain.recent(session=session, now=now, days=7,
+                                   host_id=None if everyone else user.id)
+        coming = [e for e in await domain.upcoming(session=session, now=now,
+                                                   host_id=None if everyone else user.id)
+                  if e.id not in {h.id for h in held}]
+        listing = [(event, await domain.people(session=session, event_id=event.id),
+                    await domain.feedback(session=session, event_id=event.id))
+                   for event in [*held[::-1], *coming]]
     if not listing:
         await update.effective_message.reply_text(gettext(lang, "You host no upcoming events."))
         return
-    parts = []
-    for event, people in listing:
-        marks = {"yes": "", "plus": " +1"}
-        names = ", ".join(name + marks.get(answer, "") + (" (" + gettext(lang, "waiting") + ")"
-                                                          if waiting else "")
-                          for name, answer, waiting in people) or "–"
-        parts.append(f"{event.title} ({when(services, event, lang)}): {names}")
-    await update.effective_message.reply_text("\n\n".join(parts)[:4096])
+    marks = {"yes": "", "plus": " +1"}
+    for event, people, summary in listing:
+        names = ", ".join(p.name + marks.get(p.answer or "", "") + (
+            " (" + gettext(lang, "waiting") + ")" if p.waiting else "") for p in people
+            if p.answer is not None) or "–"
+        text = f"{headline(event, lang)} ({when(services, event, lang)}): {names}"
+        started = event.id in {h.id for h in held}
+        if started:
+            said = sum(1 for p in people if p.answer in ("yes", "plus") and not p.waiting)
+            text += "\n" + gettext(lang, "Came: {came} (said they would come: {said})",
+                                   came=sum(p.present for p in people), said=said)
+            if summary.count:
+                text += "\n" + gettext(lang, "Feedback: {average} / 5 from {count} answers",
+                                       average=format_decimal(summary.average or 0,
+                                                              format="#,##0.#", locale=lang),
+                                       count=summary.count)
+            text += "".join(f"\n💬 {c}" for c in summary.comments[:10])
+            if people:
+                text += "\n" + gettext(lang, "Tap a name to mark who came.")
+        await update.effective_message.reply_text(
+            text[:4096], reply_markup=_presence_keyboard(event.id, people)
+            if started and people else None)
 
 
-# --- organisers: /newevent and /bulletin ---------------------------------------------------------
+async def came_button(update: Update, context: PeerdeskContext) -> None:
+    """The host marks who came (a second tap takes the mark away)."""
+    query, services = update.callback_query, context.services
+    _, event_id, person = query.data.split(":")
+    async with services.db.session() as session:
+        event = await session.get(Event, int(event_id))
+        lang = await language_of(session=session, telegram_id=query.from_user.id,
+                                 telegram_language=query.from_user.language_code)
+        if event is None or not _may_manage(services, query.from_user.id, event):
+            await query.answer(gettext(lang, "Only the host can mark who came."),
+                               show_alert=True)
+            return
+        await domain.toggle_present(session=session, event_id=event.id, user_id=int(person),
+                                    now=services.clock())
+        people = await domain.people(session=session, event_id=event.id)
+    await query.answer()
+    await query.edit_message_reply_markup(_presence_keyboard(event.id, people))
 
-KIND, TITLE, START, END, WHERE, DESCRIPTION, CONFIRM = range(7)
-BULLETIN_TEXT, BULLETIN_WHEN, BULLETIN_CONFIRM = range(7, 10)
+
+async def follow_up_job(context: PeerdeskContext) -> None:
+    """After events: the feedback question, and places whose offer lapsed passed on."""
+    services = context.services
+    settings = services.settings
+    async with services.db.session() as session:
+        asked, lapsed = await domain.follow_up(
+            session=session, now=services.clock(),
+            feedback_after=timedelta(minutes=settings.feedback_after_minutes),
+            confirm_within=timedelta(hours=settings.place_confirm_hours))
+    if asked or lapsed:
+        services.wake_sender()
+        logger.info("after events: %d feedback questions queued, %d offers lapsed", asked,
+                    lapsed)
+
+
+# --- organisers: /newevent, /bulletin and /materials ---------------------------------------------
+
+(KIND, TITLE, START, START_CONFIRM, END, WHERE, DESCRIPTION, CLOSES,
+ CONFIRM) = range(9)
+BULLETIN_TEXT, BULLETIN_WHEN, BULLETIN_CONFIRM = range(9, 12)
+MATERIAL_EVENT, MATERIAL_ITEM = range(12, 14)
 
 
 def _organiser(services: Services, user_id: int) -> bool:
@@ -314,28 +615,21 @@ def _organiser(services: Services, user_id: int) -> bool:
     return user_id in settings.admin_ids or user_id in settings.organiser_ids
 
 
-_FINNISH_MOMENT = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})\s+(?:klo\s+)?(\d{1,2})[:.](\d{2})$")
-_ISO_MOMENT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})$")
+def _lang(context: PeerdeskContext) -> str:
+    """The language the conversation is held in: the organiser's own."""
+    return context.user_data.get("lang") or context.services.settings.helpers_language
 
 
-def _parse_moment(text: str, services: Services) -> datetime | None:
-    """'1.12.2026 14:00', '1.12.2026 klo 14.00' or '2026-12-01 14:00', in local time."""
-    text = " ".join(text.split())
-    if match := _FINNISH_MOMENT.match(text):
-        day, month, year, hour, minute = (int(g) for g in match.groups())
-    elif match := _ISO_MOMENT.match(text):
-        year, month, day, hour, minute = (int(g) for g in match.groups())
-    else:
-        return None
-    try:
-        return datetime(year, month, day, hour, minute, tzinfo=services.settings.tz)
-    except ValueError:
-        return None
+async def _person_language(update: Update, context: PeerdeskContext) -> str:
+    user = update.effective_user
+    async with context.services.db.session() as session:
+        return await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
 
 
 async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
     services = context.services
-    lang = services.settings.helpers_language
+    lang = await _person_language(update, context)
     if not _organiser(services, update.effective_user.id):
         await update.effective_message.reply_text(gettext(
             lang, "Sorry, only the organisers named in the configuration can publish."))
@@ -345,15 +639,48 @@ async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
             lang, "No channels are configured (PEERDESK_ANNOUNCE_CHANNELS)."))
         return False
     context.user_data["draft"] = {}
+    context.user_data["lang"] = lang
     context.user_data["in_conversation"] = True
     return True
+
+
+def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str | None]:
+    """A moment from what the organiser wrote, or why not (a text to show them)."""
+    services, lang = context.services, _lang(context)
+    now, tz = services.clock(), services.settings.tz
+    found = understand(text, now=now, tz=tz)
+    if found is None:
+        return None, None
+    if found.weekday_mismatch and found.day is not None:
+        return None, gettext(lang, "Please check the day: {date} falls on a {weekday}.",
+                             date=found.day.strftime("%-d.%-m.%Y"),
+                             weekday=format_datetime(datetime.combine(found.day, time(12)),
+                                                     "cccc", locale=lang))
+    at = moment(found, now=now, tz=tz)
+    if at is None and found.day is not None:
+        context.user_data["draft"]["day"] = found.day
+        return None, gettext(lang, "At what time on {day}? For example 14 or 14.30",
+                             day=format_datetime(datetime.combine(found.day, time(12)),
+                                                 "EEEE d.M." if lang != "en" else "EEEE d MMMM",
+                                                 locale=lang))
+    return at, None
+
+
+def _time_on_the_day(text: str, context: PeerdeskContext) -> datetime | None:
+    """After "At what time?": a time alone, on the day given before."""
+    day = context.user_data["draft"].get("day")
+    services = context.services
+    found = understand(text, now=services.clock(), tz=services.settings.tz)
+    if day is None or found is None or found.day is not None or found.at is None:
+        return None
+    return datetime.combine(day, found.at, services.settings.tz)
 
 
 async def new_event(update: Update, context: PeerdeskContext) -> int:
     """/newevent: step 1, the kind."""
     if not await _start_conversation(update, context):
         return ConversationHandler.END
-    lang = context.services.settings.helpers_language
+    lang = _lang(context)
     await update.effective_message.reply_text(
         gettext(lang, "A new event. What kind? (/cancel stops at any step)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, name),
@@ -367,35 +694,60 @@ async def got_kind(update: Update, context: PeerdeskContext) -> int:
     await query.answer()
     context.user_data["draft"]["kind"] = query.data.split(":")[1]
     await query.edit_message_reply_markup(None)
-    await query.message.reply_text(gettext(context.services.settings.helpers_language,
-                                           "The title?"))
+    await query.message.reply_text(gettext(_lang(context), "The title?"))
     return TITLE
 
 
 async def got_title(update: Update, context: PeerdeskContext) -> int:
     context.user_data["draft"]["title"] = update.effective_message.text.strip()[:200]
     await update.effective_message.reply_text(gettext(
-        context.services.settings.helpers_language,
-        "When does it start? For example 1.12.2026 14:00"))
+        _lang(context), "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
+                        "huomenna klo 9"))
     return START
 
 
 async def got_start(update: Update, context: PeerdeskContext) -> int:
-    lang = context.services.settings.helpers_language
-    start = _parse_moment(update.effective_message.text, context.services)
-    if start is None or start <= context.services.clock():
-        await update.effective_message.reply_text(gettext(
-            lang, "I could not read a future date and time. Please write it like 1.12.2026 "
-                  "14:00"))
+    """The start, as people write it; shown back for confirmation."""
+    lang, services = _lang(context), context.services
+    text = update.effective_message.text
+    start = _time_on_the_day(text, context)
+    why = None
+    if start is None:
+        start, why = _moment(text, context)
+    if why is not None:
+        await update.effective_message.reply_text(why)
         return START
+    if start is None or start <= services.clock():
+        await update.effective_message.reply_text(gettext(
+            lang, "I could not read a future date and time. Please write it like 1.12. klo 14 "
+                  "or huomenna klo 9"))
+        return START
+    context.user_data["draft"].pop("day", None)
     context.user_data["draft"]["start"] = start
-    await update.effective_message.reply_text(gettext(
-        lang, "How long does it last, in minutes? For example 90"))
+    await update.effective_message.reply_text(
+        gettext(lang, "Starts {when}. Is that right?", when=understood(services, start, lang)),
+        reply_markup=InlineKeyboardMarkup([[
+            InlineKeyboardButton(gettext(lang, "Yes"), callback_data="start:yes"),
+            InlineKeyboardButton(gettext(lang, "No, I will write it again"),
+                                 callback_data="start:no")]]))
+    return START_CONFIRM
+
+
+async def got_start_confirmed(update: Update, context: PeerdeskContext) -> int:
+    query, lang = update.callback_query, _lang(context)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if query.data == "start:no":
+        context.user_data["draft"].pop("start", None)
+        await query.message.reply_text(gettext(lang, "When does it start?"))
+        return START
+    await query.message.reply_text(gettext(lang, "How long does it last, in minutes? For "
+                                                 "example 90"))
     return END
 
 
 async def got_end(update: Update, context: PeerdeskContext) -> int:
-    lang = context.services.settings.helpers_language
+    lang = _lang(context)
     text = update.effective_message.text.strip()
     if not text.isdigit() or not 5 <= int(text) <= 24 * 60:
         await update.effective_message.reply_text(gettext(lang, "Please give the length in "
@@ -409,39 +761,65 @@ async def got_end(update: Update, context: PeerdeskContext) -> int:
 
 
 async def got_where(update: Update, context: PeerdeskContext) -> int:
-    words = update.effective_message.text.split()
-    links = [w for w in words if w.startswith(("https://", "http://"))]
-    place = " ".join(w for w in words if w not in links).strip()
+    """"Auditorio B ja https://teams…": the place and the link apart."""
     draft = context.user_data["draft"]
-    draft["link"], draft["place"] = (links[0] if links else None), (place or None)
+    draft["place"], draft["link"] = place_and_link(update.effective_message.text)
     await update.effective_message.reply_text(gettext(
-        context.services.settings.helpers_language,
-        "A short description? (write - to leave it empty)"))
+        _lang(context), "A short description? (write - to leave it empty)"))
     return DESCRIPTION
 
 
 async def got_description(update: Update, context: PeerdeskContext) -> int:
-    services, user = context.services, update.effective_user
-    lang = services.settings.helpers_language
+    lang = _lang(context)
     text = update.effective_message.text.strip()
+    context.user_data["draft"]["description"] = "" if text == "-" else text[:2000]
+    await update.effective_message.reply_text(
+        gettext(lang, "Does registration close at some point? Write when, like ma 7.12. klo "
+                      "12, or press No deadline."),
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
+            gettext(lang, "No deadline"), callback_data="closes:none")]]))
+    return CLOSES
+
+
+async def got_closes(update: Update, context: PeerdeskContext) -> int:
+    """The optional registration deadline; then the preview."""
+    services, user = context.services, update.effective_user
+    lang = _lang(context)
     draft = context.user_data["draft"]
-    draft["description"] = "" if text == "-" else text[:2000]
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(None)
+        message = update.callback_query.message
+        draft["registration_closes"] = None
+    else:
+        message = update.effective_message
+        closes, why = _time_on_the_day(message.text, context), None
+        if closes is None:
+            closes, why = _moment(message.text, context)
+        if why is not None:
+            await message.reply_text(why)
+            return CLOSES
+        draft.pop("day", None)
+        if closes is None or closes <= services.clock() or closes > draft["start"]:
+            await message.reply_text(gettext(
+                lang, "Please give a moment between now and the start, or press No deadline."))
+            return CLOSES
+        draft["registration_closes"] = closes
     try:
         spec = domain.validate_spec({
             **draft, "host_id": user.id, "host_name": user.first_name, "language": lang,
             "channels": list(services.settings.announce_channels),
         })
     except EventError as exc:
-        await update.effective_message.reply_text(gettext(lang, "That does not work yet: {why}. "
-                                                                "Start again with /newevent.",
-                                                          why=str(exc)))
+        await message.reply_text(gettext(lang, "That does not work yet: {why}. Start again with "
+                                               "/newevent.", why=str(exc)))
         return _end(context)
     context.user_data["spec"] = spec
     preview = Event(id=0, kind=spec.kind, title=spec.title, description=spec.description,
                     starts_at=spec.start, ends_at=spec.end, place=spec.place, link=spec.link,
                     host_name=spec.host_name, language=spec.language, channels=spec.channels,
-                    capacity=spec.capacity)
-    await _preview(update.effective_message, lang, announcement_text(services, preview, None))
+                    capacity=spec.capacity, registration_closes_at=spec.registration_closes)
+    await _preview(message, lang, announcement_text(services, preview, None))
     return CONFIRM
 
 
@@ -461,15 +839,14 @@ async def _publish_pressed(update: Update, context: PeerdeskContext, ready: bool
     await query.edit_message_reply_markup(None)
     if query.data == "publish:yes" and ready:
         return True
-    await query.message.reply_text(gettext(context.services.settings.helpers_language,
-                                           "Cancelled; nothing was published."))
+    await query.message.reply_text(gettext(_lang(context), "Cancelled; nothing was published."))
     _end(context)
     return False
 
 
 async def confirm_event(update: Update, context: PeerdeskContext) -> int:
     query, services = update.callback_query, context.services
-    lang = services.settings.helpers_language
+    lang = _lang(context)
     spec: EventSpec | None = context.user_data.get("spec")
     if not await _publish_pressed(update, context, spec is not None):
         return ConversationHandler.END
@@ -488,16 +865,15 @@ async def new_bulletin(update: Update, context: PeerdeskContext) -> int:
     if not await _start_conversation(update, context):
         return ConversationHandler.END
     await update.effective_message.reply_text(gettext(
-        context.services.settings.helpers_language,
-        "Write the bulletin (a link can be part of the text). /cancel stops."))
+        _lang(context), "Write the bulletin (a link can be part of the text). /cancel stops."))
     return BULLETIN_TEXT
 
 
 async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
-    lang = context.services.settings.helpers_language
+    lang = _lang(context)
     context.user_data["draft"]["text"] = update.effective_message.text.strip()[:3500]
     await update.effective_message.reply_text(
-        gettext(lang, "When should it go out? Press Now, or write a time like 1.12.2026 8:00"),
+        gettext(lang, "When should it go out? Press Now, or write a time like huomenna klo 8"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, "Now"),
                                                                  callback_data="when:now")]]))
     return BULLETIN_WHEN
@@ -505,25 +881,34 @@ async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
 
 async def got_bulletin_when(update: Update, context: PeerdeskContext) -> int:
     services = context.services
-    lang = services.settings.helpers_language
+    lang = _lang(context)
     if update.callback_query:
         await update.callback_query.answer()
-        at, message = services.clock(), update.callback_query.message
+        await update.callback_query.edit_message_reply_markup(None)
+        at, message, now = services.clock(), update.callback_query.message, True
     else:
-        message = update.effective_message
-        at = _parse_moment(message.text, services)
+        message, now = update.effective_message, False
+        at = _time_on_the_day(message.text, context)
+        why = None
         if at is None:
-            await message.reply_text(gettext(lang, "I could not read the time. Please write it "
-                                                   "like 1.12.2026 08:00, or press Now."))
+            at, why = _moment(message.text, context)
+        if at is None:
+            await message.reply_text(why or gettext(
+                lang, "I could not read the time. Please write it like huomenna klo 8, or "
+                      "press Now."))
             return BULLETIN_WHEN
+        context.user_data["draft"].pop("day", None)
     context.user_data["draft"]["send_at"] = at
-    await _preview(message, lang, "📢 " + context.user_data["draft"]["text"])
+    context.user_data["draft"]["now"] = now
+    goes = gettext(lang, "It goes out now.") if now else gettext(
+        lang, "It goes out {when}.", when=understood(services, at, lang))
+    await _preview(message, lang, "📢 " + context.user_data["draft"]["text"] + "\n\n" + goes)
     return BULLETIN_CONFIRM
 
 
 async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
     query, services = update.callback_query, context.services
-    lang = services.settings.helpers_language
+    lang = _lang(context)
     draft = context.user_data.get("draft") or {}
     if not await _publish_pressed(update, context, "text" in draft):
         return ConversationHandler.END
@@ -532,29 +917,110 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
             session=session, text=draft["text"], link=None,
             channels=list(services.settings.announce_channels), send_at=draft["send_at"],
             now=services.clock(), created_by=query.from_user.id)
-    await query.message.reply_text(gettext(lang, "Published! It goes out at the chosen time."))
+    await query.message.reply_text(
+        gettext(lang, "Published! It goes out now.") if draft.get("now") else
+        gettext(lang, "Published! It goes out {when}.",
+                when=understood(services, draft["send_at"], lang)))
+    return _end(context)
+
+
+async def new_materials(update: Update, context: PeerdeskContext) -> int:
+    """/materials: choose one of my recent events, then send a link or a file."""
+    services, user = context.services, update.effective_user
+    lang = await _person_language(update, context)
+    async with services.db.session() as session:
+        events = await domain.recent(session=session, now=services.clock(),
+                                     host_id=None if _organiser(services, user.id) else user.id)
+    if not events:
+        await update.effective_message.reply_text(gettext(
+            lang, "You have no event from the last 30 days to add materials to."))
+        return ConversationHandler.END
+    context.user_data.update(draft={}, lang=lang, in_conversation=True)
+    await update.effective_message.reply_text(
+        gettext(lang, "Which event are the materials for? (/cancel stops)"),
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
+            f"{event.title[:40]} · {event.starts_at.astimezone(services.settings.tz):%d.%m.}",
+            callback_data=f"matfor:{event.id}")] for event in events]))
+    return MATERIAL_EVENT
+
+
+async def got_material_event(update: Update, context: PeerdeskContext) -> int:
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    context.user_data["draft"]["event_id"] = int(query.data.split(":")[1])
+    await query.message.reply_text(gettext(
+        _lang(context), "Send a link (the recording, slides…) or a file."))
+    return MATERIAL_ITEM
+
+
+async def got_material(update: Update, context: PeerdeskContext) -> int:
+    """The link or file: it goes to everyone who said they would come, and stays in /events."""
+    services, message, lang = context.services, update.effective_message, _lang(context)
+    link = file_id = file_name = None
+    if message.document is not None:
+        file_id, file_name = message.document.file_id, message.document.file_name
+    else:
+        link = place_and_link(message.text or "")[1]
+        if link is None:
+            await message.reply_text(gettext(lang, "I did not find a link there. Send a link "
+                                                   "starting with https://, or a file."))
+            return MATERIAL_ITEM
+    event_id = context.user_data["draft"]["event_id"]
+    async with services.db.session() as session:
+        event = await session.get(Event, event_id)
+        if event is None or not _may_manage(services, update.effective_user.id, event):
+            return _end(context)
+        try:
+            await domain.add_material(session=session, event_id=event_id, now=services.clock(),
+                                      link=link, file_id=file_id, file_name=file_name,
+                                      added_by=update.effective_user.id)
+        except EventError:
+            await message.reply_text(gettext(lang, "That event cannot take materials."))
+            return _end(context)
+        count = len(await domain.recipients(session=session, event_id=event_id))
+    await message.reply_text(gettext(
+        lang, "Thank you! The materials go to the {count} people who said they would come, "
+              "and stay available under /events.", count=count))
     return _end(context)
 
 
 async def cancel(update: Update, context: PeerdeskContext) -> int:
     """/cancel at any step."""
-    await update.effective_message.reply_text(gettext(
-        context.services.settings.helpers_language, "Cancelled; nothing was published."))
+    await update.effective_message.reply_text(gettext(_lang(context),
+                                                      "Cancelled; nothing was published."))
     return _end(context)
 
 
+async def timed_out(update: Update, context: PeerdeskContext) -> None:
+    """A conversation left quiet: end it cleanly (so that later messages are the person's
+    own again) and say so kindly."""
+    lang = _lang(context)
+    _end(context)
+    await context.bot.send_message(update.effective_chat.id, gettext(
+        lang, "I put this draft aside since we have not heard from you for a while; nothing "
+              "was published. You can start again with the same command whenever it suits "
+              "you."))
+
+
 def _end(context: PeerdeskContext) -> int:
-    context.user_data.pop("draft", None)
-    context.user_data.pop("spec", None)
-    context.user_data.pop("in_conversation", None)
+    for key in ("draft", "spec", "in_conversation", "lang"):
+        context.user_data.pop(key, None)
     return ConversationHandler.END
 
 
-def conversations() -> list[ConversationHandler]:
-    """The organisers' /newevent and /bulletin conversations, with /cancel at every step."""
+FEEDBACK_GROUP = -2  # before the helpers' relay (-1): a reply to the feedback question is not a
+# follow-up to some ticket
+
+
+def conversations(timeout: float) -> list[ConversationHandler]:
+    """The organisers' /newevent, /bulletin and /materials conversations, with /cancel at
+    every step, put aside kindly after `timeout` quiet seconds."""
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
     cancel_handler = CommandHandler("cancel", cancel, filters=private)
+    # Without a TIMEOUT state PTB ends a quiet conversation silently and our flag stays set.
+    quiet = {ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]}
     return [
         ConversationHandler(
             entry_points=[CommandHandler("newevent", new_event, filters=private)],
@@ -562,12 +1028,17 @@ def conversations() -> list[ConversationHandler]:
                 KIND: [CallbackQueryHandler(got_kind, pattern=r"^kind:\w+$")],
                 TITLE: [MessageHandler(text, got_title)],
                 START: [MessageHandler(text, got_start)],
+                START_CONFIRM: [CallbackQueryHandler(got_start_confirmed,
+                                                     pattern=r"^start:(yes|no)$")],
                 END: [MessageHandler(text, got_end)],
                 WHERE: [MessageHandler(text, got_where)],
                 DESCRIPTION: [MessageHandler(text, got_description)],
+                CLOSES: [CallbackQueryHandler(got_closes, pattern=r"^closes:none$"),
+                         MessageHandler(text, got_closes)],
                 CONFIRM: [CallbackQueryHandler(confirm_event, pattern=r"^publish:(yes|no)$")],
+                **quiet,
             },
-            fallbacks=[cancel_handler], name="newevent", conversation_timeout=1800,
+            fallbacks=[cancel_handler], name="newevent", conversation_timeout=timeout,
         ),
         ConversationHandler(
             entry_points=[CommandHandler("bulletin", new_bulletin, filters=private)],
@@ -577,7 +1048,19 @@ def conversations() -> list[ConversationHandler]:
                                 MessageHandler(text, got_bulletin_when)],
                 BULLETIN_CONFIRM: [CallbackQueryHandler(confirm_bulletin,
                                                         pattern=r"^publish:(yes|no)$")],
+                **quiet,
             },
-            fallbacks=[cancel_handler], name="bulletin", conversation_timeout=1800,
+            fallbacks=[cancel_handler], name="bulletin", conversation_timeout=timeout,
+        ),
+        ConversationHandler(
+            entry_points=[CommandHandler("materials", new_materials, filters=private)],
+            states={
+                MATERIAL_EVENT: [CallbackQueryHandler(got_material_event,
+                                                      pattern=r"^matfor:\d+$")],
+                MATERIAL_ITEM: [MessageHandler(text | (private & filters.Document.ALL),
+                                               got_material)],
+                **quiet,
+            },
+            fallbacks=[cancel_handler], name="materials", conversation_timeout=timeout,
         ),
     ]
