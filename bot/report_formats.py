@@ -61,12 +61,23 @@ def _empty_text(report: Report, lang: str) -> str:
         lines.append(gettext(lang, "Still unanswered: {unanswered} · waited past the limit: "
                                    "{overdue}", unanswered=report.unanswered,
                              overdue=report.overdue))
-    if report.events:
-        lines += ["", gettext(lang, "Events held:")]
-        lines += [gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
-                          title=e.title, coming=e.coming, plus=e.with_colleague, no=e.not_coming)
-                  for e in report.events]
-    return "\n".join(lines)
+    return "\n".join(lines + _events_held(report, lang))
+
+
+def _events_held(report: Report, lang: str) -> list[str]:
+    if not report.events:
+        return []
+    lines = ["", gettext(lang, "Events held:")]
+    for e in report.events:
+        line = gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
+                       title=e.title, coming=e.coming, plus=e.with_colleague, no=e.not_coming)
+        line += " · " + gettext(lang, "{came} came", came=e.came)
+        if e.rating_average is not None:
+            line += " · " + gettext(lang, "feedback {average} / 5 ({count})",
+                                    average=_number(e.rating_average, lang),
+                                    count=e.feedback_count)
+        lines.append(line)
+    return lines
 
 
 def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
@@ -104,18 +115,7 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         lines.append(gettext(lang, "Rating: {average} / 5 ({count} ratings)",
                              average=_number(report.rating_average, lang),
                              count=report.rating_count))
-    if report.events:
-        lines += ["", gettext(lang, "Events held:")]
-        for e in report.events:
-            line = gettext(lang, "  {title}: {coming} coming ({plus} with a colleague), {no} not",
-                           title=e.title, coming=e.coming, plus=e.with_colleague,
-                           no=e.not_coming)
-            line += " · " + gettext(lang, "{came} came", came=e.came)
-            if e.rating_average is not None:
-                line += " · " + gettext(lang, "feedback {average} / 5 ({count})",
-                                        average=_number(e.rating_average, lang),
-                                        count=e.feedback_count)
-            lines.append(line)
+    lines += _events_held(report, lang)
     if report.folded_below:
         lines += ["", gettext(lang, "Figures from fewer than {minimum} questions are shown as "
                                     "“other” or left out.", minimum=report.folded_below)]

@@ -190,9 +190,7 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.EDIT_TOPIC: cards.edit_topic,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
-        **{kind: events.send_announcement for kind in (
-            OutboxKind.ANNOUNCE, OutboxKind.REMINDER, OutboxKind.CHANGE, OutboxKind.CANCEL,
-            OutboxKind.BULLETIN, OutboxKind.COUNTS)},
+        **{kind: events.send_announcement for kind in events.KINDS},
     }, lister=cards.list_new)
     application.bot_data["sender"] = sender
     services.wake_sender = sender.wake

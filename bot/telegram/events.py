@@ -31,7 +31,7 @@ from bot.domain import events as domain
 from bot.domain.dates import moment, place_and_link, understand
 from bot.domain.events import Counts, EventError, EventSpec
 from bot.domain.intake import language_of, remember_staff
-from bot.domain.models import Bulletin, Event, EventKind
+from bot.domain.models import Bulletin, Event, EventKind, OutboxKind
 from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext
@@ -50,6 +50,9 @@ KIND_NAMES = {
 }
 RSVP_LABELS = {"yes": _("Coming"), "plus": _("Coming + avec (a colleague)"),
                "no": _("Cannot come")}
+KINDS = (OutboxKind.ANNOUNCE, OutboxKind.REMINDER, OutboxKind.CHANGE, OutboxKind.CANCEL,
+         OutboxKind.BULLETIN, OutboxKind.COUNTS, OutboxKind.CLOSES, OutboxKind.OFFER,
+         OutboxKind.OFFER_LAPSED, OutboxKind.MATERIALS, OutboxKind.FEEDBACK)  # sent from here
 PERSONAL = ("offer", "offer_lapsed", "materials", "feedback")  # outbox rows to one person
 _DAY_AND_TIME = {"fi": "EEEE d.M.yyyy 'klo' H.mm", "sv": "EEEE d/M yyyy 'kl.' HH.mm",
                  "en": "EEEE d MMMM yyyy 'at' HH:mm"}
