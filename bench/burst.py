@@ -1,0 +1,197 @@
+"""The burst benchmark: a Monday morning after a Wilma outage. 150 questions from 150 people
+within 10 seconds, the sandbox enforcing Telegram's flood limits (30 messages a second overall,
+20 a minute per group), the helpers in a forum group, the bot a real process.
+
+Usage:
+    .venv/bin/python bench/burst.py [--database URL] [--askers 150] [--seconds 10] [--kill]
+
+Measured, with the targets:
+- every acknowledgement: p99 <= 2 s;
+- 2 s after the burst, a follow-up from the first and from the last asker, a new asker's
+  question and someone's /start: each answered (or relayed) within 2 s;
+- every ticket number visible (a card or a listing with its Claim button) in the helpers'
+  group within 120 s, none twice;
+- no 429 that Telegram's limits would have refused and the bot did not wait out (the sandbox
+  counts refusals; the outbox counts messages given up);
+- with --kill: the bot is killed with SIGKILL in the middle of the burst and started again;
+  nothing is lost (every asker acknowledged, every ticket visible) and nothing shown twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlmodel import col, func, select
+
+from bench.throughput import FIRST_USER, questions, start, stop
+from bot.domain.models import Outbox, OutboxStatus, Ticket
+from bot.domain.roster import HelperSpec, import_helpers
+from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
+from bot.storage import Database, migrate
+
+GROUP = -1001500
+HELPERS = [HelperSpec(telegram_id=900 + n, name=f"Auttaja {n}", roles=[role], languages=["fi"])
+           for n, role in enumerate(("tvt", "luotsi", "vertaisvalmentaja"))]
+
+
+class TimedSandbox(Sandbox):
+    """Notes when each person's messages were pushed and answered, and every ticket number
+    the helpers can see."""
+
+    def __init__(self) -> None:
+        super().__init__(flood_limits=True)
+        self.pushed: dict[int, list[float]] = {}
+        self.answered: dict[int, list[float]] = {}
+        self.seen: dict[int, float] = {}  # ticket number -> when it became visible
+        self.shown: list[int] = []  # every time a ticket was shown (to find doubles)
+
+    async def call(self, method: str, params: dict) -> object:
+        result = await super().call(method, params)
+        now = time.perf_counter()
+        chat = int(params.get("chat_id", 0) or 0)
+        if method in ("sendMessage", "copyMessage") and chat >= FIRST_USER:
+            self.answered.setdefault(chat, []).append(now)
+        source = int(params.get("from_chat_id", 0) or 0)
+        if method == "copyMessage" and source >= FIRST_USER:  # relayed to the helpers
+            self.answered.setdefault(source, []).append(now)
+        if method == "sendMessage" and chat == GROUP:
+            markup = str(params.get("reply_markup") or "")
+            numbers = [int(n) for n in re.findall(r"q:claim:(\d+)", markup)]
+            if not numbers and "q:rr:" in markup:  # the card of a ticket already claimed
+                numbers = [int(n) for n in re.findall(r"q:rr:(\d+)", markup)]
+            for number in numbers:
+                self.shown.append(number)
+                self.seen.setdefault(number, now)
+        return result
+
+    async def ask(self, user: int, text: str) -> None:
+        self.pushed.setdefault(user, []).append(time.perf_counter())
+        await self.send(user, text)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+async def wait(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database")
+    parser.add_argument("--askers", type=int, default=150)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--kill", action="store_true", help="SIGKILL the bot mid-burst")
+    args = parser.parse_args()
+    url = args.database or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'burst.db'}"
+    await migrate(url)
+    db = Database(url)
+    async with db.session() as session:
+        await import_helpers(session=session, specs=HELPERS)
+
+    sandbox = TimedSandbox()
+    sandbox.group(GROUP, "Vertaistuki", forum=True)
+    for helper in HELPERS:
+        sandbox.user(helper.telegram_id, helper.name)
+    askers = range(FIRST_USER, FIRST_USER + args.askers)
+    for user in askers:
+        sandbox.user(user, "Opettaja")
+    runner = await serve(sandbox, "127.0.0.1", 0)
+    env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN,
+           "PEERDESK_TELEGRAM_API_URL": f"http://127.0.0.1:{runner.addresses[0][1]}",
+           "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
+           "PEERDESK_HELPERS_CHAT_ID": str(GROUP), "PEERDESK_UPDATE_LEASE_SECONDS": "5",
+           "PEERDESK_OUTBOX_CHECK_SECONDS": "1"}
+    bot = await start(["-m", "bot", "run"], env)
+    warm = FIRST_USER + args.askers + 10
+    sandbox.user(warm, "Opettaja")
+    await sandbox.send(warm, "/start")
+    await wait(lambda: sandbox.bot_messages(warm), 120)
+    texts = [t for t in questions() if len(t) > 25]
+
+    began = time.perf_counter()
+    killed = False
+    for n, user in enumerate(askers):
+        await asyncio.sleep(max(0.0, began + n * args.seconds / args.askers
+                                - time.perf_counter()))
+        await sandbox.ask(user, texts[n % len(texts)])
+        if args.kill and not killed and n == len(askers) // 2:
+            bot.kill()
+            await bot.wait()
+            killed = True
+            bot = await start(["-m", "bot", "run"], env)
+    burst_end = time.perf_counter()
+    await wait(lambda: all(sandbox.answered.get(u) for u in askers), 120)
+    acks = [(sandbox.answered[u][0] - sandbox.pushed[u][0]) for u in askers
+            if sandbox.answered.get(u)]
+
+    # Two seconds after the burst: the first and the last asker write again, someone new asks,
+    # and someone says /start.
+    await asyncio.sleep(max(0.0, burst_end + 2 - time.perf_counter()))
+    newcomer, starter = FIRST_USER + args.askers + 1, FIRST_USER + args.askers + 2
+    sandbox.user(newcomer, "Uusi")
+    sandbox.user(starter, "Toinen")
+    probes = {askers[0]: "Lisäksi: kone on uusi.", askers[-1]: "Ja sama vika luokassa 204.",
+              newcomer: "Miten lisään opiskelijan Teams-ryhmään?", starter: "/start"}
+    counts = {user: len(sandbox.answered.get(user, [])) for user in probes}
+    sent = {}
+    for user, text in probes.items():
+        sent[user] = time.perf_counter()
+        await sandbox.ask(user, text)
+
+    def answered(user: int) -> bool:
+        return len(sandbox.answered.get(user, [])) > counts[user]
+
+    # Answered: the bot wrote back, or (a follow-up of a waiting question) relayed it to the
+    # helpers' topic.
+    waits = {}
+    for user in probes:
+        if await wait(lambda u=user: answered(u), 30):
+            waits[user] = sandbox.answered[user][counts[user]] - sent[user]
+
+    async with db.session() as session:
+        tickets = set(await session.exec(select(Ticket.id)))
+    visible = await wait(lambda: tickets <= set(sandbox.seen), 180)
+    last_seen = max((sandbox.seen[t] for t in tickets if t in sandbox.seen), default=began)
+    async with db.session() as session:
+        given_up = (await session.exec(select(func.count()).select_from(Outbox).where(
+            col(Outbox.status) == OutboxStatus.FAILED))).one()
+    doubles = sorted({t for t in sandbox.shown if sandbox.shown.count(t) > 1})
+    await stop(bot)
+    await runner.cleanup()
+    await db.dispose()
+
+    print(f"burst: {args.askers} questions in {args.seconds:.0f} s, flood limits on, "
+          f"{'killed and restarted mid-burst, ' if killed else ''}database "
+          f"{url.split(':')[0]}")
+    print(f"acknowledgements: {len(acks)}/{args.askers}; p50 {statistics.median(acks):.2f} s, "
+          f"p99 {percentile(acks, 0.99):.2f} s (target p99 <= 2 s)")
+    for user, label in ((askers[0], "the first asker's follow-up"),
+                        (askers[-1], "the last asker's follow-up"),
+                        (newcomer, "a new asker's question"), (starter, "a /start")):
+        value = waits.get(user)
+        print(f"{label} 2 s after the burst: "
+              + (f"answered in {value:.2f} s" if value is not None else "NOT answered")
+              + " (target <= 2 s)")
+    print(f"tickets visible to helpers: {len([t for t in tickets if t in sandbox.seen])}/"
+          f"{len(tickets)}, the last {last_seen - began:.0f} s after the burst began "
+          f"(target: all within 120 s){'' if visible else ' — NOT all visible'}")
+    print(f"shown twice: {len(doubles)} {doubles[:10]}; refused for flood by the sandbox: "
+          f"{sandbox.refused_for_flood}; messages given up: {given_up}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
