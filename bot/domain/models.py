@@ -22,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def saved_id(row: SQLModel) -> int:
+    """The id of a row that has been saved (SQLModel types every primary key as optional)."""
+    value = getattr(row, "id", None)
+    if not isinstance(value, int):
+        raise ValueError(f"{type(row).__name__} has not been saved")
+    return value
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on both backends: SQLite keeps no offset, so values are stored in
     UTC and read back with it, and comparisons in SQL and in Python agree."""

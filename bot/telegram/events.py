@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
@@ -18,6 +19,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -31,12 +33,19 @@ from bot.domain import events as domain
 from bot.domain.dates import moment, place_and_link, understand
 from bot.domain.events import Counts, EventError, EventSpec
 from bot.domain.intake import language_of, remember_staff
-from bot.domain.models import Bulletin, Event, EventKind, OutboxKind
+from bot.domain.models import Bulletin, Event, EventKind, OutboxKind, saved_id
 from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext
 from bot.services import Services
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import (
+    PeerdeskContext,
+    message_of,
+    query_message,
+    query_of,
+    text_of,
+    user_of,
+)
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -206,8 +215,8 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
     async with services.db.session() as session:
         event = await session.get(Event, item.event_id) if item.event_id else None
         bulletin = await session.get(Bulletin, item.bulletin_id) if item.bulletin_id else None
-        tally = await domain.counts(session=session, event_id=event.id) if event else None
-        announced = dict(await domain.announcements(session=session, event_id=event.id)) \
+        tally = await domain.counts(session=session, event_id=saved_id(event)) if event else None
+        announced = dict(await domain.announcements(session=session, event_id=saved_id(event))) \
             if event else {}
     if item.kind == "bulletin" and bulletin is not None:
         text = "📢 " + bulletin.text + (f"\n\n{bulletin.link}" if bulletin.link else "")
@@ -273,8 +282,8 @@ async def _to_person(application: Application, item: Claimed, event: Event) -> i
                                  telegram_language=None)
         material = await domain.material_of(session=session, outbox_id=item.id) \
             if item.kind == "materials" else None
-        offer = await domain.offer(session=session, event_id=event.id, user_id=item.chat_id) \
-            if item.kind == "offer" else None
+        offer = await domain.offer(session=session, event_id=saved_id(event),
+                                   user_id=item.chat_id) if item.kind == "offer" else None
     title = f"{event.title} ({when(services, event, lang)})"
     if item.kind == "offer":
         if offer is None or event.starts_at <= services.clock():
@@ -325,8 +334,8 @@ def _rating_buttons(event: Event, chosen: int | None = None) -> InlineKeyboardMa
 
 async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     """Coming / coming with a colleague / cannot come: counts follow on the announcement."""
-    query, services = update.callback_query, context.services
-    _, event_id, answer = query.data.split(":")
+    query, services = query_of(update), context.services
+    _, event_id, answer = (query.data or "").split(":")
     user = query.from_user
     confirm = timedelta(hours=services.settings.place_confirm_hours)
     async with services.db.session() as session:
@@ -361,8 +370,8 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
 
 async def offer_button(update: Update, context: PeerdeskContext) -> None:
     """Yes / no to a place offered from the waiting list."""
-    query, services = update.callback_query, context.services
-    _, event_id, answer = query.data.split(":")
+    query, services = query_of(update), context.services
+    _, event_id, answer = (query.data or "").split(":")
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
@@ -379,19 +388,19 @@ async def offer_button(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(None)
-    await query.message.reply_text(
+    await query_message(query).reply_text(
         gettext(lang, "Wonderful, the place is yours. See you there!") if taken
         else gettext(lang, "Thank you for letting us know; the place goes to the next person."))
 
 
 async def here_button(update: Update, context: PeerdeskContext) -> None:
     """"I'm here" under the last reminder, during the event."""
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     user = query.from_user
     async with services.db.session() as session:
         await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
                              telegram_language=user.language_code)
-        presence = await domain.mark_present(session=session, event_id=int(query.data[5:]),
+        presence = await domain.mark_present(session=session, event_id=int((query.data or "")[5:]),
                                              user_id=user.id, now=services.clock())
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
@@ -410,8 +419,8 @@ async def here_button(update: Update, context: PeerdeskContext) -> None:
 
 async def rating_button(update: Update, context: PeerdeskContext) -> None:
     """1–5 under the feedback question; a later press changes the answer."""
-    query, services = update.callback_query, context.services
-    _, event_id, rating = query.data.split(":")
+    query, services = query_of(update), context.services
+    _, event_id, rating = (query.data or "").split(":")
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
@@ -434,7 +443,9 @@ async def rating_button(update: Update, context: PeerdeskContext) -> None:
 async def feedback_reply(update: Update, context: PeerdeskContext) -> None:
     """A reply to the feedback question is a comment for the host. Runs before the helpers'
     relay and intake (handler group FEEDBACK_GROUP); any other reply goes on to them."""
-    message, services = update.effective_message, context.services
+    message, services = message_of(update), context.services
+    if message.reply_to_message is None:
+        return
     async with services.db.session() as session:
         event_id = await domain.feedback_question(
             session=session, chat_id=message.chat_id,
@@ -442,10 +453,10 @@ async def feedback_reply(update: Update, context: PeerdeskContext) -> None:
         if event_id is None:
             return
         await domain.comment(session=session, event_id=event_id,
-                             user_id=update.effective_user.id, text=message.text,
+                             user_id=user_of(update).id, text=message.text or "",
                              now=services.clock())
-        lang = await language_of(session=session, telegram_id=update.effective_user.id,
-                                 telegram_language=update.effective_user.language_code)
+        lang = await language_of(session=session, telegram_id=user_of(update).id,
+                                 telegram_language=user_of(update).language_code)
     await message.reply_text(gettext(lang, "Thank you, I passed your comment on to the host "
                                            "(without your name)."))
     raise ApplicationHandlerStop
@@ -455,7 +466,7 @@ async def events_command(update: Update, context: PeerdeskContext) -> None:
     """/events: what is coming up, each with a calendar file on a button, and recent events
     whose materials can be fetched."""
     services = context.services
-    user = update.effective_user
+    user = user_of(update)
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
@@ -463,7 +474,7 @@ async def events_command(update: Update, context: PeerdeskContext) -> None:
         past = await domain.past_with_materials(session=session, now=services.clock())
     past = [e for e in past if e.id not in {u.id for u in upcoming}]
     if not upcoming and not past:
-        await update.effective_message.reply_text(gettext(lang, "No events are coming up just "
+        await message_of(update).reply_text(gettext(lang, "No events are coming up just "
                                                                 "now."))
         return
     lines = [gettext(lang, "Coming up:")] if upcoming else []
@@ -478,18 +489,18 @@ async def events_command(update: Update, context: PeerdeskContext) -> None:
             lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
             buttons.append([InlineKeyboardButton(f"📎 {event.title[:40]}",
                                                  callback_data=f"mat:{event.id}")])
-    await update.effective_message.reply_text("\n".join(lines),
+    await message_of(update).reply_text("\n".join(lines),
                                               reply_markup=InlineKeyboardMarkup(buttons))
 
 
 async def materials_button(update: Update, context: PeerdeskContext) -> None:
     """Send an event's materials to whoever asks from /events."""
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
-        event = await session.get(Event, int(query.data.split(":")[1]))
-        found = await domain.materials(session=session, event_id=event.id) if event else []
+        event = await session.get(Event, int((query.data or "").split(":")[1]))
+        found = await domain.materials(session=session, event_id=saved_id(event)) if event else []
     await query.answer()
     if event is None or not found:
         return
@@ -503,9 +514,9 @@ async def materials_button(update: Update, context: PeerdeskContext) -> None:
 
 async def ics_button(update: Update, context: PeerdeskContext) -> None:
     """Send one event as an .ics file."""
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     async with services.db.session() as session:
-        event = await session.get(Event, int(query.data.split(":")[1]))
+        event = await session.get(Event, int((query.data or "").split(":")[1]))
     if event is None or event.cancelled:
         await query.answer(gettext(services.settings.helpers_language,
                                    "This event is over or cancelled."), show_alert=True)
@@ -530,7 +541,7 @@ def _presence_keyboard(event_id: int, people: list[domain.Person]) -> InlineKeyb
 async def attendees_command(update: Update, context: PeerdeskContext) -> None:
     """/attendees (also /feedback): who is coming to the events I host; for those under way or
     held, who came (a button per person marks them) and the feedback (admins: all events)."""
-    services, user = context.services, update.effective_user
+    services, user = context.services, user_of(update)
     everyone = _organiser(services, user.id)
     now = services.clock()
     async with services.db.session() as session:
@@ -541,11 +552,11 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
         coming = [e for e in await domain.upcoming(session=session, now=now,
                                                    host_id=None if everyone else user.id)
                   if e.id not in {h.id for h in held}]
-        listing = [(event, await domain.people(session=session, event_id=event.id),
-                    await domain.feedback(session=session, event_id=event.id))
+        listing = [(event, await domain.people(session=session, event_id=saved_id(event)),
+                    await domain.feedback(session=session, event_id=saved_id(event)))
                    for event in [*held[::-1], *coming]]
     if not listing:
-        await update.effective_message.reply_text(gettext(lang, "You host no upcoming events."))
+        await message_of(update).reply_text(gettext(lang, "You host no upcoming events."))
         return
     marks = {"yes": "", "plus": " +1"}
     for event, people, summary in listing:
@@ -566,15 +577,15 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
             text += "".join(f"\n💬 {c}" for c in summary.comments[:10])
             if people:
                 text += "\n" + gettext(lang, "Tap a name to mark who came.")
-        await update.effective_message.reply_text(
-            text[:4096], reply_markup=_presence_keyboard(event.id, people)
+        await message_of(update).reply_text(
+            text[:4096], reply_markup=_presence_keyboard(saved_id(event), people)
             if started and people else None)
 
 
 async def came_button(update: Update, context: PeerdeskContext) -> None:
     """The host marks who came (a second tap takes the mark away)."""
-    query, services = update.callback_query, context.services
-    _, event_id, person = query.data.split(":")
+    query, services = query_of(update), context.services
+    _, event_id, person = (query.data or "").split(":")
     async with services.db.session() as session:
         event = await session.get(Event, int(event_id))
         lang = await language_of(session=session, telegram_id=query.from_user.id,
@@ -583,11 +594,11 @@ async def came_button(update: Update, context: PeerdeskContext) -> None:
             await query.answer(gettext(lang, "Only the host can mark who came."),
                                show_alert=True)
             return
-        await domain.toggle_present(session=session, event_id=event.id, user_id=int(person),
+        await domain.toggle_present(session=session, event_id=saved_id(event), user_id=int(person),
                                     now=services.clock())
-        people = await domain.people(session=session, event_id=event.id)
+        people = await domain.people(session=session, event_id=saved_id(event))
     await query.answer()
-    await query.edit_message_reply_markup(_presence_keyboard(event.id, people))
+    await query.edit_message_reply_markup(_presence_keyboard(saved_id(event), people))
 
 
 async def follow_up_job(context: PeerdeskContext) -> None:
@@ -620,11 +631,11 @@ def _organiser(services: Services, user_id: int) -> bool:
 
 def _lang(context: PeerdeskContext) -> str:
     """The language the conversation is held in: the organiser's own."""
-    return context.user_data.get("lang") or context.services.settings.helpers_language
+    return context.state.get("lang") or context.services.settings.helpers_language
 
 
 async def _person_language(update: Update, context: PeerdeskContext) -> str:
-    user = update.effective_user
+    user = user_of(update)
     async with context.services.db.session() as session:
         return await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
@@ -633,17 +644,17 @@ async def _person_language(update: Update, context: PeerdeskContext) -> str:
 async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
     services = context.services
     lang = await _person_language(update, context)
-    if not _organiser(services, update.effective_user.id):
-        await update.effective_message.reply_text(gettext(
+    if not _organiser(services, user_of(update).id):
+        await message_of(update).reply_text(gettext(
             lang, "Sorry, only the organisers named in the configuration can publish."))
         return False
     if not services.settings.announce_channels:
-        await update.effective_message.reply_text(gettext(
+        await message_of(update).reply_text(gettext(
             lang, "No channels are configured (PEERDESK_ANNOUNCE_CHANNELS)."))
         return False
-    context.user_data["draft"] = {}
-    context.user_data["lang"] = lang
-    context.user_data["in_conversation"] = True
+    context.state["draft"] = {}
+    context.state["lang"] = lang
+    context.state["in_conversation"] = True
     return True
 
 
@@ -661,7 +672,7 @@ def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str |
                                                      "cccc", locale=lang))
     at = moment(found, now=now, tz=tz)
     if at is None and found.day is not None:
-        context.user_data["draft"]["day"] = found.day
+        context.state["draft"]["day"] = found.day
         return None, gettext(lang, "At what time on {day}? For example 14 or 14.30",
                              day=format_datetime(datetime.combine(found.day, time(12)),
                                                  "EEEE d.M." if lang != "en" else "EEEE d MMMM",
@@ -671,7 +682,7 @@ def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str |
 
 def _time_on_the_day(text: str, context: PeerdeskContext) -> datetime | None:
     """After "At what time?": a time alone, on the day given before."""
-    day = context.user_data["draft"].get("day")
+    day = context.state["draft"].get("day")
     services = context.services
     found = understand(text, now=services.clock(), tz=services.settings.tz)
     if day is None or found is None or found.day is not None or found.at is None:
@@ -684,7 +695,7 @@ async def new_event(update: Update, context: PeerdeskContext) -> int:
     if not await _start_conversation(update, context):
         return ConversationHandler.END
     lang = _lang(context)
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "A new event. What kind? (/cancel stops at any step)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, name),
                                                                  callback_data=f"kind:{kind}")]
@@ -693,17 +704,17 @@ async def new_event(update: Update, context: PeerdeskContext) -> int:
 
 
 async def got_kind(update: Update, context: PeerdeskContext) -> int:
-    query = update.callback_query
+    query = query_of(update)
     await query.answer()
-    context.user_data["draft"]["kind"] = query.data.split(":")[1]
+    context.state["draft"]["kind"] = (query.data or "").split(":")[1]
     await query.edit_message_reply_markup(None)
-    await query.message.reply_text(gettext(_lang(context), "The title?"))
+    await query_message(query).reply_text(gettext(_lang(context), "The title?"))
     return TITLE
 
 
 async def got_title(update: Update, context: PeerdeskContext) -> int:
-    context.user_data["draft"]["title"] = update.effective_message.text.strip()[:200]
-    await update.effective_message.reply_text(gettext(
+    context.state["draft"]["title"] = text_of(update).strip()[:200]
+    await message_of(update).reply_text(gettext(
         _lang(context), "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
                         "huomenna klo 9"))
     return START
@@ -712,22 +723,22 @@ async def got_title(update: Update, context: PeerdeskContext) -> int:
 async def got_start(update: Update, context: PeerdeskContext) -> int:
     """The start, as people write it; shown back for confirmation."""
     lang, services = _lang(context), context.services
-    text = update.effective_message.text
+    text = text_of(update)
     start = _time_on_the_day(text, context)
     why = None
     if start is None:
         start, why = _moment(text, context)
     if why is not None:
-        await update.effective_message.reply_text(why)
+        await message_of(update).reply_text(why)
         return START
     if start is None or start <= services.clock():
-        await update.effective_message.reply_text(gettext(
+        await message_of(update).reply_text(gettext(
             lang, "I could not read a future date and time. Please write it like 1.12. klo 14 "
                   "or huomenna klo 9"))
         return START
-    context.user_data["draft"].pop("day", None)
-    context.user_data["draft"]["start"] = start
-    await update.effective_message.reply_text(
+    context.state["draft"].pop("day", None)
+    context.state["draft"]["start"] = start
+    await message_of(update).reply_text(
         gettext(lang, "Starts {when}. Is that right?", when=understood(services, start, lang)),
         reply_markup=InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Yes"), callback_data="start:yes"),
@@ -737,46 +748,46 @@ async def got_start(update: Update, context: PeerdeskContext) -> int:
 
 
 async def got_start_confirmed(update: Update, context: PeerdeskContext) -> int:
-    query, lang = update.callback_query, _lang(context)
+    query, lang = query_of(update), _lang(context)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if query.data == "start:no":
-        context.user_data["draft"].pop("start", None)
-        await query.message.reply_text(gettext(lang, "When does it start?"))
+    if (query.data or "") == "start:no":
+        context.state["draft"].pop("start", None)
+        await query_message(query).reply_text(gettext(lang, "When does it start?"))
         return START
-    await query.message.reply_text(gettext(lang, "How long does it last, in minutes? For "
+    await query_message(query).reply_text(gettext(lang, "How long does it last, in minutes? For "
                                                  "example 90"))
     return END
 
 
 async def got_end(update: Update, context: PeerdeskContext) -> int:
     lang = _lang(context)
-    text = update.effective_message.text.strip()
+    text = text_of(update).strip()
     if not text.isdigit() or not 5 <= int(text) <= 24 * 60:
-        await update.effective_message.reply_text(gettext(lang, "Please give the length in "
+        await message_of(update).reply_text(gettext(lang, "Please give the length in "
                                                                 "minutes, for example 90"))
         return END
-    draft = context.user_data["draft"]
+    draft = context.state["draft"]
     draft["end"] = draft["start"] + timedelta(minutes=int(text))
-    await update.effective_message.reply_text(gettext(
+    await message_of(update).reply_text(gettext(
         lang, "Where? Write the place, a Teams link, or both (a link makes it online)."))
     return WHERE
 
 
 async def got_where(update: Update, context: PeerdeskContext) -> int:
     """"Auditorio B ja https://teams…": the place and the link apart."""
-    draft = context.user_data["draft"]
-    draft["place"], draft["link"] = place_and_link(update.effective_message.text)
-    await update.effective_message.reply_text(gettext(
+    draft = context.state["draft"]
+    draft["place"], draft["link"] = place_and_link(text_of(update))
+    await message_of(update).reply_text(gettext(
         _lang(context), "A short description? (write - to leave it empty)"))
     return DESCRIPTION
 
 
 async def got_description(update: Update, context: PeerdeskContext) -> int:
     lang = _lang(context)
-    text = update.effective_message.text.strip()
-    context.user_data["draft"]["description"] = "" if text == "-" else text[:2000]
-    await update.effective_message.reply_text(
+    text = text_of(update).strip()
+    context.state["draft"]["description"] = "" if text == "-" else text[:2000]
+    await message_of(update).reply_text(
         gettext(lang, "Does registration close at some point? Write when, like ma 7.12. klo "
                       "12, or press No deadline."),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
@@ -786,19 +797,19 @@ async def got_description(update: Update, context: PeerdeskContext) -> int:
 
 async def got_closes(update: Update, context: PeerdeskContext) -> int:
     """The optional registration deadline; then the preview."""
-    services, user = context.services, update.effective_user
+    services, user = context.services, user_of(update)
     lang = _lang(context)
-    draft = context.user_data["draft"]
+    draft = context.state["draft"]
     if update.callback_query:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
-        message = update.callback_query.message
+        message = query_message(update.callback_query)
         draft["registration_closes"] = None
     else:
-        message = update.effective_message
-        closes, why = _time_on_the_day(message.text, context), None
+        message = message_of(update)
+        closes, why = _time_on_the_day(message.text or "", context), None
         if closes is None:
-            closes, why = _moment(message.text, context)
+            closes, why = _moment(message.text or "", context)
         if why is not None:
             await message.reply_text(why)
             return CLOSES
@@ -817,7 +828,7 @@ async def got_closes(update: Update, context: PeerdeskContext) -> int:
         await message.reply_text(gettext(lang, "That does not work yet: {why}. Start again with "
                                                "/newevent.", why=str(exc)))
         return _end(context)
-    context.user_data["spec"] = spec
+    context.state["spec"] = spec
     preview = Event(id=0, kind=spec.kind, title=spec.title, description=spec.description,
                     starts_at=spec.start, ends_at=spec.end, place=spec.place, link=spec.link,
                     host_name=spec.host_name, language=spec.language, channels=spec.channels,
@@ -837,29 +848,30 @@ async def _preview(message: Message, lang: str, text: str) -> None:
 
 async def _publish_pressed(update: Update, context: PeerdeskContext, ready: bool) -> bool:
     """Publish or Cancel under a preview: True to go ahead; otherwise the conversation ends."""
-    query = update.callback_query
+    query = query_of(update)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if query.data == "publish:yes" and ready:
+    if (query.data or "") == "publish:yes" and ready:
         return True
-    await query.message.reply_text(gettext(_lang(context), "Cancelled; nothing was published."))
+    await query_message(query).reply_text(gettext(_lang(context),
+                                                  "Cancelled; nothing was published."))
     _end(context)
     return False
 
 
 async def confirm_event(update: Update, context: PeerdeskContext) -> int:
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     lang = _lang(context)
-    spec: EventSpec | None = context.user_data.get("spec")
-    if not await _publish_pressed(update, context, spec is not None):
+    spec: EventSpec | None = context.state.get("spec")
+    if not await _publish_pressed(update, context, spec is not None) or spec is None:
         return ConversationHandler.END
     async with services.db.session() as session:
         published = await domain.publish_event(
             session=session, spec=spec, now=services.clock(),
             announce_days_before=services.settings.announce_days_before)
     logger.info("event %s published", published[0].id)
-    await query.message.reply_text(gettext(lang, "Published! The announcement goes out now and "
-                                                 "the reminders on time."))
+    await query_message(query).reply_text(gettext(
+        lang, "Published! The announcement goes out now and the reminders on time."))
     return _end(context)
 
 
@@ -867,15 +879,15 @@ async def new_bulletin(update: Update, context: PeerdeskContext) -> int:
     """/bulletin: the text, then when, then a preview."""
     if not await _start_conversation(update, context):
         return ConversationHandler.END
-    await update.effective_message.reply_text(gettext(
+    await message_of(update).reply_text(gettext(
         _lang(context), "Write the bulletin (a link can be part of the text). /cancel stops."))
     return BULLETIN_TEXT
 
 
 async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
     lang = _lang(context)
-    context.user_data["draft"]["text"] = update.effective_message.text.strip()[:3500]
-    await update.effective_message.reply_text(
+    context.state["draft"]["text"] = text_of(update).strip()[:3500]
+    await message_of(update).reply_text(
         gettext(lang, "When should it go out? Press Now, or write a time like huomenna klo 8"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, "Now"),
                                                                  callback_data="when:now")]]))
@@ -885,34 +897,36 @@ async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
 async def got_bulletin_when(update: Update, context: PeerdeskContext) -> int:
     services = context.services
     lang = _lang(context)
+    at: datetime | None
     if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-        at, message, now = services.clock(), update.callback_query.message, True
+        query = update.callback_query
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        at, message, now = services.clock(), query_message(query), True
     else:
-        message, now = update.effective_message, False
-        at = _time_on_the_day(message.text, context)
+        message, now = message_of(update), False
+        at = _time_on_the_day(message.text or "", context)
         why = None
         if at is None:
-            at, why = _moment(message.text, context)
+            at, why = _moment(message.text or "", context)
         if at is None:
             await message.reply_text(why or gettext(
                 lang, "I could not read the time. Please write it like huomenna klo 8, or "
                       "press Now."))
             return BULLETIN_WHEN
-        context.user_data["draft"].pop("day", None)
-    context.user_data["draft"]["send_at"] = at
-    context.user_data["draft"]["now"] = now
+        context.state["draft"].pop("day", None)
+    context.state["draft"]["send_at"] = at
+    context.state["draft"]["now"] = now
     goes = gettext(lang, "It goes out now.") if now else gettext(
         lang, "It goes out {when}.", when=understood(services, at, lang))
-    await _preview(message, lang, "📢 " + context.user_data["draft"]["text"] + "\n\n" + goes)
+    await _preview(message, lang, "📢 " + context.state["draft"]["text"] + "\n\n" + goes)
     return BULLETIN_CONFIRM
 
 
 async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     lang = _lang(context)
-    draft = context.user_data.get("draft") or {}
+    draft = context.state.get("draft") or {}
     if not await _publish_pressed(update, context, "text" in draft):
         return ConversationHandler.END
     async with services.db.session() as session:
@@ -920,7 +934,7 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
             session=session, text=draft["text"], link=None,
             channels=list(services.settings.announce_channels), send_at=draft["send_at"],
             now=services.clock(), created_by=query.from_user.id)
-    await query.message.reply_text(
+    await query_message(query).reply_text(
         gettext(lang, "Published! It goes out now.") if draft.get("now") else
         gettext(lang, "Published! It goes out {when}.",
                 when=understood(services, draft["send_at"], lang)))
@@ -929,17 +943,17 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
 
 async def new_materials(update: Update, context: PeerdeskContext) -> int:
     """/materials: choose one of my recent events, then send a link or a file."""
-    services, user = context.services, update.effective_user
+    services, user = context.services, user_of(update)
     lang = await _person_language(update, context)
     async with services.db.session() as session:
         events = await domain.recent(session=session, now=services.clock(),
                                      host_id=None if _organiser(services, user.id) else user.id)
     if not events:
-        await update.effective_message.reply_text(gettext(
+        await message_of(update).reply_text(gettext(
             lang, "You have no event from the last 30 days to add materials to."))
         return ConversationHandler.END
-    context.user_data.update(draft={}, lang=lang, in_conversation=True)
-    await update.effective_message.reply_text(
+    context.state.update(draft={}, lang=lang, in_conversation=True)
+    await message_of(update).reply_text(
         gettext(lang, "Which event are the materials for? (/cancel stops)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
             f"{event.title[:40]} · {event.starts_at.astimezone(services.settings.tz):%d.%m.}",
@@ -948,18 +962,18 @@ async def new_materials(update: Update, context: PeerdeskContext) -> int:
 
 
 async def got_material_event(update: Update, context: PeerdeskContext) -> int:
-    query = update.callback_query
+    query = query_of(update)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    context.user_data["draft"]["event_id"] = int(query.data.split(":")[1])
-    await query.message.reply_text(gettext(
+    context.state["draft"]["event_id"] = int((query.data or "").split(":")[1])
+    await query_message(query).reply_text(gettext(
         _lang(context), "Send a link (the recording, slides…) or a file."))
     return MATERIAL_ITEM
 
 
 async def got_material(update: Update, context: PeerdeskContext) -> int:
     """The link or file: it goes to everyone who said they would come, and stays in /events."""
-    services, message, lang = context.services, update.effective_message, _lang(context)
+    services, message, lang = context.services, message_of(update), _lang(context)
     link = file_id = file_name = None
     if message.document is not None:
         file_id, file_name = message.document.file_id, message.document.file_name
@@ -969,15 +983,15 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
             await message.reply_text(gettext(lang, "I did not find a link there. Send a link "
                                                    "starting with https://, or a file."))
             return MATERIAL_ITEM
-    event_id = context.user_data["draft"]["event_id"]
+    event_id = context.state["draft"]["event_id"]
     async with services.db.session() as session:
         event = await session.get(Event, event_id)
-        if event is None or not _may_manage(services, update.effective_user.id, event):
+        if event is None or not _may_manage(services, user_of(update).id, event):
             return _end(context)
         try:
             await domain.add_material(session=session, event_id=event_id, now=services.clock(),
                                       link=link, file_id=file_id, file_name=file_name,
-                                      added_by=update.effective_user.id)
+                                      added_by=user_of(update).id)
         except EventError:
             await message.reply_text(gettext(lang, "That event cannot take materials."))
             return _end(context)
@@ -990,7 +1004,7 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
 
 async def cancel(update: Update, context: PeerdeskContext) -> int:
     """/cancel at any step."""
-    await update.effective_message.reply_text(gettext(_lang(context),
+    await message_of(update).reply_text(gettext(_lang(context),
                                                       "Cancelled; nothing was published."))
     return _end(context)
 
@@ -1000,6 +1014,8 @@ async def timed_out(update: Update, context: PeerdeskContext) -> None:
     own again) and say so kindly."""
     lang = _lang(context)
     _end(context)
+    if update.effective_chat is None:
+        return
     await context.bot.send_message(update.effective_chat.id, gettext(
         lang, "I put this draft aside since we have not heard from you for a while; nothing "
               "was published. You can start again with the same command whenever it suits "
@@ -1008,7 +1024,7 @@ async def timed_out(update: Update, context: PeerdeskContext) -> None:
 
 def _end(context: PeerdeskContext) -> int:
     for key in ("draft", "spec", "in_conversation", "lang"):
-        context.user_data.pop(key, None)
+        context.state.pop(key, None)
     return ConversationHandler.END
 
 
@@ -1021,9 +1037,11 @@ def conversations(timeout: float) -> list[ConversationHandler]:
     every step, put aside kindly after `timeout` quiet seconds."""
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
-    cancel_handler = CommandHandler("cancel", cancel, filters=private)
+    cancel_handler: BaseHandler[Update, Any, Any] = CommandHandler("cancel", cancel,
+                                                                   filters=private)
     # Without a TIMEOUT state PTB ends a quiet conversation silently and our flag stays set.
-    quiet = {ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]}
+    quiet: dict[object, list[BaseHandler[Update, Any, Any]]] = {
+        ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]}
     return [
         ConversationHandler(
             entry_points=[CommandHandler("newevent", new_event, filters=private)],
