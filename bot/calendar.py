@@ -58,6 +58,10 @@ def read_events(data: bytes) -> list[dict]:
             "start": start, "end": end if isinstance(end, datetime) else start,
             "place": str(component.get("location") or "").strip() or None,
             "link": url,
-            "rrule": component["rrule"].to_ical().decode() if component.get("rrule") else None,
+            "rrule": _text(component["rrule"].to_ical()) if component.get("rrule") else None,
         })
     return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

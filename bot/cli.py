@@ -119,8 +119,10 @@ class JsonFormatter(logging.Formatter):
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
                  "level": record.levelname, "logger": record.name,
                  "message": record.getMessage()}
-        if record.exc_info or record.exc_text:
-            entry["error"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["error"] = record.exc_text
+        elif record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 

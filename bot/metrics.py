@@ -36,11 +36,11 @@ class Metrics:
 
     async def render(self, session: AsyncSession, now: datetime) -> bytes:
         """Refresh the gauges from the database and render the exposition text."""
-        counts = dict((await session.exec(  # type: ignore[call-overload]
+        counts = dict((await session.exec(
             select(Ticket.status, func.count()).group_by(Ticket.status))).all())
         for state in TicketStatus:
             self.tickets.labels(state.value).set(counts.get(state.value, 0))
-        backlog, oldest = (await session.exec(  # type: ignore[call-overload]
+        backlog, oldest = (await session.exec(
             select(func.count(), func.min(Outbox.due_at)).where(
                 col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now))).one()
         self.outbox_backlog.set(backlog or 0)

@@ -154,6 +154,7 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
         print(f"peerdesk sandbox: open http://{settings.sandbox_host}:{port} in a browser",
               flush=True)
     else:
+        assert settings.telegram_token is not None
         api_url, token = settings.telegram_api_url, settings.telegram_token.get_secret_value()
     application = build_application(services, token=token, api_url=api_url)
     web_runner = None

@@ -30,8 +30,10 @@ from bot.domain.models import (
     EventMaterial,
     EventMode,
     Outbox,
+    OutboxKind,
     OutboxStatus,
     Rsvp,
+    RsvpAnswer,
     Staff,
 )
 
@@ -144,7 +146,7 @@ def occurrences(spec: EventSpec, now: datetime, horizon: timedelta = timedelta(d
     if not spec.rrule:
         return [(spec.start, spec.end)]
     rule = rrulestr(spec.rrule, dtstart=spec.start)
-    found = []
+    found: list[tuple[datetime, datetime]] = []
     for start in rule:
         if start > now + horizon or len(found) >= MAX_OCCURRENCES:
             break
@@ -169,12 +171,13 @@ class Counts:
 
 # --- scheduling ----------------------------------------------------------------------------------
 
-async def _queue(session: AsyncSession, *, key: str, kind: str, chat_id: int, due_at: datetime,
+async def _queue(session: AsyncSession, *, key: str, kind: str | OutboxKind, chat_id: int,
+                 due_at: datetime,
                  event_id: int | None = None, bulletin_id: int | None = None) -> None:
     """Add one outbox row unless its key is already there (scheduling is idempotent)."""
     exists = (await session.exec(select(Outbox.id).where(Outbox.key == key))).first()
     if exists is None:
-        session.add(Outbox(key=key, kind=kind, chat_id=chat_id, due_at=due_at,
+        session.add(Outbox(key=key, kind=OutboxKind(kind), chat_id=chat_id, due_at=due_at,
                            event_id=event_id, bulletin_id=bulletin_id))
 
 
@@ -309,7 +312,7 @@ async def announcements(*, session: AsyncSession, event_id: int) -> list[tuple[i
     rows = await session.exec(select(Outbox.chat_id, Outbox.message_id).where(
         col(Outbox.event_id) == event_id, col(Outbox.kind) == "announce",
         col(Outbox.status) == OutboxStatus.SENT, col(Outbox.message_id).is_not(None)))
-    return [(chat, message) for chat, message in rows]
+    return [(chat, message) for chat, message in rows if message is not None]
 
 
 async def refresh_counts(*, session: AsyncSession, event_id: int, now: datetime,
@@ -321,7 +324,8 @@ async def refresh_counts(*, session: AsyncSession, event_id: int, now: datetime,
             col(Outbox.event_id) == event_id, col(Outbox.chat_id) == chat,
             col(Outbox.kind) == "counts", col(Outbox.status) == OutboxStatus.PENDING))).first()
         if waiting is None:
-            session.add(Outbox(key=f"counts:{event_id}:{chat}:{uuid.uuid4().hex}", kind="counts",
+            session.add(Outbox(key=f"counts:{event_id}:{chat}:{uuid.uuid4().hex}",
+                               kind=OutboxKind.COUNTS,
                                chat_id=chat, due_at=now + delay, event_id=event_id))
     try:
         await session.commit()
@@ -334,7 +338,7 @@ async def refresh_counts(*, session: AsyncSession, event_id: int, now: datetime,
 async def counts(*, session: AsyncSession, event_id: int) -> Counts:
     event = await session.get(Event, event_id)
     rows = await session.exec(select(Rsvp.answer, Rsvp.waiting, func.count()).where(
-        Rsvp.event_id == event_id).group_by(Rsvp.answer, Rsvp.waiting))
+        col(Rsvp.event_id) == event_id).group_by(col(Rsvp.answer), col(Rsvp.waiting)))
     tally = {"yes": 0, "plus": 0, "no": 0, "waiting": 0}
     for answer, waiting, n in rows:
         tally["waiting" if waiting else answer] += n
@@ -367,8 +371,9 @@ async def rsvp(*, session: AsyncSession, event_id: int, user_id: int, answer: st
     if not registration_open(event, now) and (answer != "no" or row is None):
         return RsvpResult(await counts(session=session, event_id=event_id),
                           bool(row and row.waiting), [], closed=True)
-    row = row or Rsvp(event_id=event_id, user_id=user_id, answer=answer)
-    row.answer, row.updated_at, row.waiting, row.offered_until = answer, now, False, None
+    row = row or Rsvp(event_id=event_id, user_id=user_id, answer=RsvpAnswer(answer))
+    row.answer, row.updated_at, row.waiting, row.offered_until = (
+        RsvpAnswer(answer), now, False, None)
     session.add(row)
     await session.flush()
     if event.capacity is not None and answer != "no":
@@ -627,16 +632,16 @@ async def follow_up(*, session: AsyncSession, now: datetime, feedback_after: tim
         col(Rsvp.offered_until).is_not(None), col(Rsvp.offered_until) <= now,
         col(Event.starts_at) > now, col(Event.cancelled).is_(False))))
     for row in lapsed:
-        row.answer, row.offered_until, row.updated_at = "no", None, now
+        row.answer, row.offered_until, row.updated_at = RsvpAnswer.NO, None, now
         session.add(row)
         await _queue(session, key=f"offer_lapsed:{row.event_id}:{row.user_id}:"
                      f"{uuid.uuid4().hex[:8]}", kind="offer_lapsed", chat_id=row.user_id,
                      due_at=now, event_id=row.event_id)
     await session.flush()
     for event_id in {row.event_id for row in lapsed}:
-        event = await session.get(Event, event_id)
-        assert event is not None
-        await _promote(session, event, now, confirm_within)
+        freed = await session.get(Event, event_id)
+        assert freed is not None
+        await _promote(session, freed, now, confirm_within)
     await session.commit()
     return asked, len(lapsed)
 

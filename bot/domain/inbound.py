@@ -19,11 +19,11 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import InboundUpdate, UpdateStatus
+from bot.domain.models import InboundUpdate, UpdateStatus, dialect_of
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+def _insert(session: AsyncSession):
+    return postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
 
 
 async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]], now: datetime,
@@ -37,7 +37,7 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                  claimed_at=now,
                  status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
             for update_id, payload in updates]
-    result = await session.exec(_insert(session)(InboundUpdate).values(rows)  # type: ignore[call-overload]
+    result = await session.exec(_insert(session)(InboundUpdate).values(rows)
                                 .on_conflict_do_nothing()
                                 .returning(col(InboundUpdate.update_id),
                                            col(InboundUpdate.status)))
@@ -74,7 +74,7 @@ async def take_over(*, session: AsyncSession, now: datetime, wall: datetime, wor
     owner = col(InboundUpdate.worker)
     not_mine = owner.is_(None) | (owner != worker)
     owner_gone = owner.is_(None) | owner.not_in(workers.alive(now=wall, timeout=timeout))
-    result = await session.exec(update(InboundUpdate).where(  # type: ignore[call-overload]
+    result = await session.exec(update(InboundUpdate).where(
         col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]),
         col(InboundUpdate.payload).is_not(None), not_mine,
         *([] if everything else [owner_gone]),

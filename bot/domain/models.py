@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def utcnow() -> datetime:
@@ -28,6 +30,13 @@ def saved_id(row: SQLModel) -> int:
     if not isinstance(value, int):
         raise ValueError(f"{type(row).__name__} has not been saved")
     return value
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """"sqlite" or "postgresql": the database the session talks to."""
+    if session.bind is None:
+        raise RuntimeError("the session is not bound to a database")
+    return session.bind.dialect.name
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -50,8 +59,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _ts(**kwargs: object) -> object:
-    return Field(sa_column=Column(UtcDateTime(), **kwargs))  # type: ignore[arg-type]
+def _ts(**kwargs: Any) -> Any:
+    """A timezone-aware timestamp column (typed as the attribute it declares)."""
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
 
 
 class TicketStatus(StrEnum):

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import Event, Outbox, OutboxKind, OutboxStatus, Priority
+from bot.domain.models import Event, Outbox, OutboxKind, OutboxStatus, Priority, dialect_of
 
 # Kinds that belong to a ticket: resent when their sender died (a person is waiting for them).
 TICKET_KINDS = frozenset({OutboxKind.CARD, OutboxKind.COPY, OutboxKind.NOTE,
@@ -45,7 +45,7 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Housekeeping:
-    dropped: list[int]  # ids no longer meaningful (logged)
+    dropped: list[int | None]  # ids no longer meaningful (logged)
     uncertain: list[Claimed]  # an announcement's sender died mid-send: admins should know
     requeued: int  # a ticket's messages whose sender died: queued again
 
@@ -134,7 +134,7 @@ async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit:
     ).order_by(col(Outbox.priority), col(Outbox.due_at), col(Outbox.id)).limit(limit)
     if skip_chats:
         query = query.where(col(Outbox.chat_id).not_in(skip_chats))
-    if session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await session.exec(query))
     taken = []

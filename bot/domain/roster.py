@@ -13,7 +13,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES, ROSTER_ROLES
@@ -39,7 +39,7 @@ class HelperSpec(BaseModel):
         allowed = ROSTER_ROLES if info.field_name == "roles" else LANGUAGES
         unknown = sorted(set(values) - set(allowed))
         if unknown:
-            what = info.field_name.rstrip("s")
+            what = (info.field_name or "value").rstrip("s")
             raise ValueError(f"unknown {what} {', '.join(unknown)} (known: {', '.join(allowed)})")
         return sorted(set(values)) if info.field_name == "roles" else values
 
@@ -75,7 +75,8 @@ async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> i
         )
         helper.name, helper.team, helper.languages = spec.name, spec.team, spec.languages
         session.add(helper)
-        await session.exec(delete(HelperRole).where(HelperRole.helper_id == spec.telegram_id))
+        await session.exec(delete(HelperRole).where(
+            col(HelperRole.helper_id) == spec.telegram_id))
         for role in spec.roles:
             session.add(HelperRole(helper_id=spec.telegram_id, role=role))
     await session.commit()
@@ -84,7 +85,7 @@ async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> i
 
 async def helpers_with_role(*, session: AsyncSession, role: str) -> list[Helper]:
     rows = await session.exec(
-        select(Helper).join(HelperRole, HelperRole.helper_id == Helper.telegram_id)
+        select(Helper).join(HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id))
         .where(HelperRole.role == role).order_by(Helper.name)
     )
     return list(rows)

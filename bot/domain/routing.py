@@ -182,12 +182,12 @@ class Router:
         spread = Counter(gram for bag in counts.values() for gram in bag)
         self._idf = {gram: math.log(len(counts) / n) for gram, n in spread.items()}
         index: dict[str, dict[str, float]] = defaultdict(dict)
-        for topic, bag in counts.items():
-            vector = {g: (1 + math.log(n)) * self._idf[g] for g, n in bag.items()}
+        for topic_id, grams_of in counts.items():
+            vector = {g: (1 + math.log(n)) * self._idf[g] for g, n in grams_of.items()}
             norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
             for gram, x in vector.items():
                 if x:
-                    index[gram][topic] = x / norm
+                    index[gram][topic_id] = x / norm
         return dict(index)
 
     def _similarity(self, text: str, lang: str) -> dict[str, float]:

@@ -16,7 +16,7 @@ from functools import cache
 
 import yaml
 from icalendar import Calendar
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.models import ClosedDays
@@ -195,11 +195,11 @@ async def replace_source(*, session: AsyncSession, source: str,
     the same calendar again writes nothing)."""
     wanted = sorted({(c.first, c.last, c.name) for c in closures})
     stored = list(await session.exec(
-        select(ClosedDays).where(ClosedDays.source == source)
-        .order_by(ClosedDays.first_day, ClosedDays.last_day, ClosedDays.name)))
+        select(ClosedDays).where(col(ClosedDays.source) == source)
+        .order_by(col(ClosedDays.first_day), col(ClosedDays.last_day), col(ClosedDays.name))))
     if [(row.first_day, row.last_day, row.name) for row in stored] == wanted:
         return False
-    await session.exec(delete(ClosedDays).where(ClosedDays.source == source))  # type: ignore[call-overload]
+    await session.exec(delete(ClosedDays).where(col(ClosedDays.source) == source))
     session.add_all(ClosedDays(source=source, name=name, first_day=first, last_day=last)
                     for first, last, name in wanted)
     await session.commit()
@@ -222,7 +222,7 @@ async def import_calendar(*, session: AsyncSession, source: str, data: bytes) ->
 
 async def stored_closures(*, session: AsyncSession, since: date | None = None
                           ) -> list[ClosedDays]:
-    query = select(ClosedDays).order_by(ClosedDays.first_day, ClosedDays.source)
+    query = select(ClosedDays).order_by(col(ClosedDays.first_day), col(ClosedDays.source))
     if since is not None:
         query = query.where(ClosedDays.last_day >= since)
     return list(await session.exec(query))

@@ -1,8 +1,10 @@
 """Alembic environment: async engines for both SQLite and PostgreSQL."""
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -12,7 +14,8 @@ from bot.storage.db import create_engine
 target_metadata = SQLModel.metadata
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext
+                 ) -> str | Literal[False]:
     """Write the UTC column type as the plain DateTime it is in the database."""
     if type_ == "type" and isinstance(obj, models.UtcDateTime):
         return "sa.DateTime(timezone=True)"
@@ -31,7 +34,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None
+    engine = create_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

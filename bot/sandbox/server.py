@@ -334,9 +334,10 @@ class Sandbox:
                    message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
         if data not in buttons:
             raise ApiError(400, "Bad Request: no such button on that message")
-        query = {"id": str(self._next_callback), "from": self.users[user_id], "message": message,
+        query_id = str(self._next_callback)
+        query = {"id": query_id, "from": self.users[user_id], "message": message,
                  "chat_instance": str(chat_id), "data": data}
-        self._queries[query["id"]] = user_id
+        self._queries[query_id] = user_id
         self._next_callback += 1
         await self._push({"callback_query": query})
         return query
@@ -942,15 +943,16 @@ async def _json(request: web.Request) -> dict:
     return body
 
 
-def _attachment(kind: str) -> dict:
+def _attachment(kind: str) -> dict[str, Any]:
     file = {"file_id": f"{kind}-file", "file_unique_id": f"{kind}-unique"}
-    return {
+    kinds: dict[str, dict[str, Any]] = {
         "sticker": {"sticker": {**file, "type": "regular", "width": 512, "height": 512,
                                 "is_animated": False, "is_video": False}},
         "photo": {"photo": [{**file, "width": 640, "height": 480}]},
         "voice": {"voice": {**file, "duration": 3}},
         "document": {"document": {**file, "file_name": "liite.pdf"}},
-    }[kind]
+    }
+    return kinds[kind]
 
 
 async def serve(sandbox: Sandbox, host: str, port: int) -> web.AppRunner:

@@ -31,7 +31,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 WAL_AUTOCHECKPOINT_PAGES = 20_000
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -41,7 +41,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_reader_pragmas(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_reader_pragmas(dbapi_connection, record) -> None:
     _sqlite_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
@@ -156,11 +156,12 @@ class Database:
         """SQLite: copy the write-ahead log into the database from a connection of its own, in a
         thread, without waiting for (or holding up) the bot's writes; the pages left in the log,
         or None on PostgreSQL."""
-        if self._path is None:
+        path = self._path
+        if path is None:
             return None
 
         def passive() -> int:
-            with contextlib.closing(sqlite3.connect(self._path, timeout=5)) as conn:
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as conn:
                 _busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             return max(0, log - copied)
 
@@ -172,7 +173,7 @@ class Database:
             await self._reader.dispose()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str):
     from alembic.config import Config
 
     config = Config()

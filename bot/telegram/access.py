@@ -4,7 +4,8 @@ each handler: `helpers_only` for the helpers' buttons and commands."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 
@@ -14,8 +15,8 @@ from bot.domain.queue import HelperInfo
 from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
 
-HelperHandler = Callable[[Update, PeerdeskContext, HelperInfo], Awaitable[None]]
-Handler = Callable[[Update, PeerdeskContext], Awaitable[None]]
+HelperHandler = Callable[[Update, PeerdeskContext, HelperInfo], Coroutine[Any, Any, None]]
+Handler = Callable[[Update, PeerdeskContext], Coroutine[Any, Any, None]]
 
 
 def helpers_only(handler: HelperHandler) -> Handler:

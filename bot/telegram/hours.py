@@ -14,7 +14,7 @@ from bot.domain import intake, schoolyear
 from bot.domain.models import ClosedDays
 from bot.i18n import _, gettext
 from bot.services import Services
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import PeerdeskContext, message_of, user_of
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +122,13 @@ def hours_text(services: Services, lang: str, rows: list[ClosedDays], today: dat
 
 async def hours_command(update: Update, context: PeerdeskContext) -> None:
     """When helpers are around this week, and the next break."""
-    services, user = context.services, update.effective_user
+    services, user = context.services, user_of(update)
     today = services.clock().astimezone(services.settings.tz).date()
     async with services.db.reading() as session:
         lang = await intake.language_of(session=session, telegram_id=user.id,
                                         telegram_language=user.language_code)
         rows = await schoolyear.stored_closures(session=session, since=today)
-    await update.effective_message.reply_text(hours_text(services, lang, rows, today))
+    await message_of(update).reply_text(hours_text(services, lang, rows, today))
 
 
 async def initialize(application: Application) -> None:

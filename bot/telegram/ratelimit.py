@@ -34,7 +34,7 @@ class RetryingRateLimiter(AIORateLimiter):
         self._network_retries = network_retries
         self._backoff = backoff
 
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # type: ignore[no-untyped-def, override]
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         if endpoint in LOOKUPS:
             data = {key: value for key, value in data.items() if key != "chat_id"}
         for attempt in range(self._network_retries + 1):

@@ -27,7 +27,7 @@ from bot.domain.roster import helpers_with_role
 from bot.i18n import gettext
 from bot.report_formats import as_png, as_text
 from bot.services import Services
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import PeerdeskContext, message_of, user_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ async def _send(application: Application, chat_id: int, report: Report, lang: st
 async def report_command(update: Update, context: PeerdeskContext) -> None:
     """/report [YYYY-MM]: the month's figures as text and a chart, in the helpers' group or in
     a private chat; in any other group it stays silent (the figures are not theirs to see)."""
-    services, user = context.services, update.effective_user
-    message = update.effective_message
+    services, user = context.services, user_of(update)
+    message = message_of(update)
     if message.chat.type != ChatType.PRIVATE and \
             message.chat_id != services.settings.helpers_chat_id:
         logger.info("/report ignored outside the helpers' group and private chats")
