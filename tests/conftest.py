@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -46,23 +48,59 @@ def router(knowledge: Knowledge) -> Router:
     return Router(knowledge)
 
 
+@pytest_asyncio.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated once per session; each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "peerdesk.db"
+    await migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest_asyncio.fixture(scope="session")
+async def postgres_template() -> AsyncIterator[str | None]:
+    """One PostgreSQL database migrated once per session (per xdist worker); each test's
+    database is created from it as a template, which takes milliseconds, not a migration."""
+    if not _postgres_reachable():
+        yield None
+        return
+    name = f"peerdesk_template_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin.dispose()
+        await migrate(PG_ROOT.rsplit("/", 1)[0] + f"/{name}")
+
+    async def drop() -> None:
+        admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    await create()
+    yield name
+    await drop()
+
+
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+                       postgres_template: str | None) -> AsyncIterator[str]:
     """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-        await migrate(url)
-        yield url
+        path = tmp_path / "peerdesk.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    if not _postgres_reachable():
+    template = postgres_template
+    if template is None:
         pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
     name = f"peerdesk_test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = PG_ROOT.rsplit("/", 1)[0] + f"/{name}"
     try:
-        await migrate(url)
         yield url
     finally:
         async with admin.connect() as conn:

@@ -67,12 +67,14 @@ async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
                                for n, user in enumerate(askers)))
         await sandbox.wait_until(lambda: all(sandbox.bot_messages(u) for u in askers), 10)
         acknowledged = time.monotonic() - began
-        assert acknowledged < 5, acknowledged  # 40 acknowledgements, none waits for the group
+        # 40 acknowledgements, none waiting for the group: were they waiting for its 20 messages
+        # a minute (a topic and a card each), the last would come minutes later.
+        assert acknowledged < 15, acknowledged
         # Someone new, and the first asker's follow-up, are answered at once too.
         started = time.monotonic()
         await sandbox.send(7200, "/start", first_name="Uusi")
-        await sandbox.wait_for(7200, 1, timeout=5)
-        assert time.monotonic() - started < 2
+        await sandbox.wait_for(7200, 1, timeout=10)
+        assert time.monotonic() - started < 5
         async with desk.services.db.session() as session:
             tickets = set(await session.exec(select(Ticket.id).where(
                 col(Ticket.status) == TicketStatus.OPEN)))
@@ -114,9 +116,9 @@ async def test_a_relay_overtakes_a_queued_announcement(
         await sandbox.send(MARI, "Vastaus tulee tässä", chat_id=GROUP,
                            thread_id=await desk.thread(1))
         await desk.to_user(7001, 3)
-        assert time.monotonic() - started < 1.5
         announced = sum(bool(sandbox.bot_messages(c)) for c in channels)
         assert announced < len(channels)  # the answer went out in the middle of it
+        assert time.monotonic() - started < 3
         await sandbox.wait_until(lambda: all(sandbox.bot_messages(c) for c in channels), 20)
 
         async def statuses() -> set[str]:

@@ -196,6 +196,8 @@ class Sender:
                     continue  # more is due: go on at once
             except Exception:
                 logger.exception("the sender's loop failed; trying again")
+            if self._stopping:
+                break
             try:
                 await asyncio.wait_for(self._wake.wait(),
                                        timeout=min(interval, max(0.05, next_beat - loop.time())))
