@@ -15,11 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/peerdesk run
 
+# Most tests wait on a bot, a sandbox or a database rather than compute: four workers on two
+# cores; a file's tests stay together (the process tests in one worker, one browser a worker).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy
 
 # Re-extract the texts shown to people and merge them into the fi/sv/en catalogs.
 messages: $(STAMP)
