@@ -270,11 +270,11 @@ def scrub(text: str, *, names: Sequence[str | None] = (), quotes: Sequence[str |
     for quote in quotes:
         if quote and len(quote) >= 12:
             text = text.replace(quote, HIDDEN)
+    text = _PHONE.sub(HIDDEN, _EMAIL.sub(HIDDEN, text))
     for name in names:
         if name and name.strip():
             text = re.sub(rf"\b{re.escape(name.strip())}\b", HIDDEN, text, flags=re.IGNORECASE)
-    text = _EMAIL.sub(HIDDEN, text)
-    return _PHONE.sub(HIDDEN, text)
+    return text
 
 
 async def draft_from_ticket(*, session: AsyncSession, router: Router, ticket_id: int,
