@@ -403,6 +403,8 @@ def fold(report: Report, minimum: int) -> Report:
                 for e in report.events],
         answers=[a for a in report.answers if a.offered + a.sent >= minimum],
         gap_answers=[a for a in report.gap_answers if a.offered + a.sent >= minimum],
+        # A rise stays when the months before are not a small figure either (or none at all).
+        rising=[r for r in report.rising if r.before >= minimum or r.before == 0],
         folded_below=minimum,
     )
 
