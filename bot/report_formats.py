@@ -80,6 +80,36 @@ def _events_held(report: Report, lang: str) -> list[str]:
     return lines
 
 
+def _knowledge(report: Report, services: Services, lang: str) -> list[str]:
+    """The knowledge loop: what each self-service answer did, the gaps, the rising topics."""
+    lines: list[str] = []
+    if report.hallway:
+        lines += ["", gettext(lang, "Asked face to face or by phone (logged by helpers): "
+                                    "{count}", count=report.hallway)]
+    if report.answers:
+        lines += ["", gettext(lang, "Self-service answers (offered / helped / still wanted a "
+                                    "helper / sent by a helper):")]
+        lines += [f"  {a.answer_id} ({_topic(services, a.topic, lang)}): {a.offered} / "
+                  f"{a.helped} / {a.wanted} / {a.sent}" for a in report.answers]
+    if report.gap_topics or report.gap_answers:
+        lines += ["", gettext(lang, "Gaps:")]
+    if report.gap_topics:
+        lines.append("  " + gettext(lang, "Asked often, no self-service answer yet: {topics}",
+                                    topics=", ".join(f"{_topic(services, c.key, lang)} "
+                                                     f"({c.count})" for c in report.gap_topics)))
+    if report.gap_answers:
+        lines.append("  " + gettext(lang, "Answers most often followed by “I still want to ask "
+                                          "a helper”: {answers}", answers=", ".join(
+                                              f"{a.answer_id} ({a.wanted}/{a.offered})"
+                                              for a in report.gap_answers)))
+    if report.rising:
+        lines += ["", gettext(lang, "Rising topics (an event on them could help):")]
+        lines += ["  " + gettext(lang, "{topic}: {count} (before about {before} a month)",
+                                 topic=_topic(services, r.topic, lang), count=r.count,
+                                 before=_number(r.before, lang)) for r in report.rising]
+    return lines
+
+
 def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
     """A summary short enough for one Telegram message."""
     if report.total == 0:
@@ -115,6 +145,7 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         lines.append(gettext(lang, "Rating: {average} / 5 ({count} ratings)",
                              average=_number(report.rating_average, lang),
                              count=report.rating_count))
+    lines += _knowledge(report, services, lang)
     lines += _events_held(report, lang)
     if report.folded_below:
         lines += ["", gettext(lang, "Figures from fewer than {minimum} questions are shown as "
@@ -146,6 +177,18 @@ def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
              ["rating_count", "", "", report.rating_count, ""]]
     if report.rating_average is not None:
         rows.append(["rating_average", "", "", report.rating_average, ""])
+    rows.append(["hallway", "", "", report.hallway, ""])
+    for a in report.answers:
+        topic = _topic(services, a.topic, lang)
+        rows += [[f"answer_{what}", a.answer_id, topic, value, ""] for what, value in (
+            ("offered", a.offered), ("helped", a.helped), ("wanted", a.wanted),
+            ("sent", a.sent))]
+    rows += [["gap_topic", _role(services, c.role, lang), _topic(services, c.key, lang),
+              c.count, ""] for c in report.gap_topics]
+    rows += [["gap_answer", a.answer_id, _topic(services, a.topic, lang), a.wanted, ""]
+             for a in report.gap_answers]
+    rows += [["rising", _role(services, r.role, lang), _topic(services, r.topic, lang),
+              r.count, r.before] for r in report.rising]
     for e in report.events:
         rows += [["event_coming", e.kind, e.title, e.coming, ""],
                  ["event_came", e.kind, e.title, e.came, ""],

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import DEFAULT_LANGUAGE
 from bot.config import Settings
 from bot.domain import workers
 from bot.domain.knowledge import Knowledge, load_knowledge
@@ -73,4 +74,7 @@ class Services:
         return found.name[language]
 
     def answer_text(self, answer_id: str, language: str) -> str:
-        return next(a.text[language] for a in self.knowledge.answers if a.id == answer_id)
+        """A self-service answer in use (the router's, read live from the database)."""
+        answer = self.router.answer(answer_id) or next(
+            a for a in self.knowledge.answers if a.id == answer_id)
+        return answer.text.get(language) or answer.text[DEFAULT_LANGUAGE]

@@ -12,8 +12,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
-from bot.domain import queue
-from bot.domain.models import Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
+from bot.domain import answers, queue
+from bot.domain.models import AnswerUseKind, Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
 from bot.domain.routing import Router
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
@@ -191,6 +191,9 @@ async def submit_question(
     )
     session.add(ticket)
     await session.flush()
+    if decision.answer:
+        answers.record(session, answer_id=decision.answer, topic=decision.topic,
+                       kind=AnswerUseKind.OFFERED, ticket_id=ticket.id, now=now)
     if not decision.ask:
         session.add(_log(ticket, staff.team if staff else None, now))
         if ticket.status == TicketStatus.OPEN:
@@ -237,6 +240,7 @@ async def resolve_self_service(
     ticket.self_served = helped
     ticket.updated_at = now
     session.add(ticket)
+    await answers.record_outcome(session, ticket_id=ticket_id, helped=helped, now=now)
     if not helped and ticket.routing != Routing.ASKED:
         await queue.queue_delivery(session, desk, ticket, now)
     await session.commit()

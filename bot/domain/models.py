@@ -75,6 +75,7 @@ class Routing(StrEnum):
     AUTO = "auto"  # the router was confident
     ASKED = "asked"  # the router was unsure and the asker is choosing
     CHOSEN = "chosen"  # the asker chose the kind of helper
+    HALLWAY = "hallway"  # asked face to face or by phone, logged by a helper (/log)
 
 
 class Staff(SQLModel, table=True):
@@ -145,6 +146,8 @@ class Ticket(SQLModel, table=True):
     close_minutes: float | None = None
     close_office_minutes: float | None = None
     overdue: bool = False  # waited unclaimed past its role's limit at least once
+    # The holder's last relayed text: what "Save as an answer" drafts from (bot.domain.answers).
+    reply_text: str | None = None
 
 
 class Digest(SQLModel, table=True):
@@ -397,3 +400,43 @@ class ClosedDays(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     first_day: date
     last_day: date = Field(index=True)
+
+
+class AnswerStatus(StrEnum):
+    DRAFT = "draft"  # drafted from a helper's reply; only coaches see it
+    PUBLISHED = "published"  # offered by the router and at hand on the cards
+    DISCARDED = "discarded"
+
+
+class KnowledgeAnswer(SQLModel, table=True):
+    """A self-service answer: seeded from knowledge/answers/*.yaml on first start, or drafted
+    from a well-rated helper reply and published by a coach (bot.domain.answers). Texts and
+    triggers per language; never the asker's name or question."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    topic: str = Field(max_length=64)
+    status: AnswerStatus = Field(default=AnswerStatus.DRAFT, sa_type=String(16), index=True)
+    triggers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    text: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    language: str = Field(default="fi", max_length=2)  # the language it was first written in
+    source_ticket_id: int | None = Field(default=None, index=True)  # drafted from this ticket
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class AnswerUseKind(StrEnum):
+    OFFERED = "offered"  # the bot showed it to an asker
+    HELPED = "helped"  # "This helped"
+    WANTED = "wanted"  # "I still want to ask a helper"
+    SENT = "sent"  # a helper sent it from the card
+
+
+class AnswerUse(SQLModel, table=True):
+    """What became of a self-service answer, for the reports: ids only, no text, no name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False, default=utcnow, index=True)
+    answer_id: str = Field(max_length=64, index=True)
+    topic: str = Field(max_length=64)
+    kind: AnswerUseKind = Field(sa_type=String(16))
+    ticket_id: int | None = Field(default=None, index=True)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain import answers
 from bot.domain.models import (
     Attendance,
     Event,
@@ -70,9 +71,10 @@ async def my_data(*, session: AsyncSession, telegram_id: int) -> MyData | None:
 async def forget(*, session: AsyncSession, telegram_id: int) -> int:
     """Erase a person's personal data: their row, RSVPs and message links go; their tickets
     stay as anonymous figures without text, phone or comment. Returns tickets anonymised."""
+    await answers.forget_asker(session=session, telegram_id=telegram_id)
     result = await session.exec(update(Ticket).where(col(Ticket.asker_id) == telegram_id).values(
         asker_id=None, asker_chat_id=None, source_message_id=None, text=None, phone=None,
-        feedback=None, anonymous=True))
+        feedback=None, anonymous=True, reply_text=None))
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
     await session.exec(delete(Rsvp).where(col(Rsvp.user_id) == telegram_id))
     await session.exec(delete(Attendance).where(col(Attendance.user_id) == telegram_id))
@@ -88,8 +90,8 @@ async def purge_texts(*, session: AsyncSession, now: datetime, days: int) -> int
     result = await session.exec(update(Ticket).where(
         col(Ticket.created_at) < cutoff,
         (col(Ticket.text).is_not(None)) | (col(Ticket.feedback).is_not(None))
-        | (col(Ticket.phone).is_not(None)),
-    ).values(text=None, feedback=None, phone=None))
+        | (col(Ticket.phone).is_not(None)) | (col(Ticket.reply_text).is_not(None)),
+    ).values(text=None, feedback=None, phone=None, reply_text=None))
     await session.exec(update(EventFeedback).where(  # comments after events, likewise
         col(EventFeedback.at) < cutoff, col(EventFeedback.comment).is_not(None),
     ).values(comment=None))

@@ -399,8 +399,8 @@ async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: d
 
 
 async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: int,
-                         chat_id: int, message_id: int, now: datetime, desk: Desk
-                         ) -> HelperMessage | None:
+                         chat_id: int, message_id: int, now: datetime, desk: Desk,
+                         text: str | None = None) -> HelperMessage | None:
     """A helper wrote to the asker of a ticket: relayed (queued in the same transaction) unless
     another helper holds it or it is closed. Writing to an open ticket claims it."""
     claimed_now = False
@@ -429,6 +429,8 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
             ticket.created_at, now)
     ticket.sla_due_at = None
     ticket.updated_at = now
+    if text:  # the copy goes as it is; the text is kept for "Save as an answer"
+        ticket.reply_text = text[:4000]
     session.add(ticket)
     if ticket.asker_chat_id is not None:
         outbox.add(session, kind=OutboxKind.COPY, chat_id=ticket.asker_chat_id, now=now,
@@ -525,6 +527,12 @@ async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: i
         return None
     ticket.rating = stars
     session.add(ticket)
+    if stars >= 4:  # a well-rated reply may be saved as an answer: its cards offer that now
+        cards = await card_messages(session=session, ticket_id=ticket_id)
+        if cards:
+            await outbox.add_once(session, kind=OutboxKind.EDIT_CARDS, chat_id=cards[0][0],
+                                  ticket_id=ticket_id, priority=Priority.ALERT,
+                                  now=ticket.closed_at or ticket.updated_at)
     await session.commit()
     return await _view(session, ticket)
 

@@ -15,6 +15,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
+from bot.domain import answers
+from bot.domain.answers import AnswerFigure, Rising
 from bot.domain.models import (
     Attendance,
     Digest,
@@ -27,6 +29,9 @@ from bot.domain.models import (
 )
 
 OTHER = "other"  # where folded figures go
+OTHER_TOPIC = "other"  # the router's topic for questions that fit none (never a gap)
+GAPS_SHOWN = 5
+RISING_MONTHS = 3  # a topic's month is compared with this many months before it
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 # Reports cover these years: every date a report derives (the period before, the eleven months
 # of its trend, the next month's start, in any time zone) stays representable. `0001-01` or
@@ -177,6 +182,13 @@ class Report:
     trend: dict[str, list[int]] = field(default_factory=dict)  # role -> per month, oldest first
     trend_months: list[str] = field(default_factory=list)
     folded_below: int = 0  # figures from fewer questions went to OTHER (0: nothing folded)
+    # The knowledge loop (bot.domain.answers): each answer's fate, the gaps, hallway questions
+    # logged by helpers (in the counts above too), topics rising over the months before.
+    answers: list[AnswerFigure] = field(default_factory=list)
+    gap_topics: list[Count] = field(default_factory=list)  # asked often, no answer published
+    gap_answers: list[AnswerFigure] = field(default_factory=list)  # most "still want a helper"
+    hallway: int = 0
+    rising: list[Rising] = field(default_factory=list)
 
     @property
     def reroute_total(self) -> int:
@@ -333,6 +345,8 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
             func.avg(Ticket.rating), func.count(Ticket.rating),
         ).where(*conditions))
     months = period.months_back(trend_months) if trend_months else []
+    used = await answers.figures(session=session, start=period.start, end=period.end)
+    answered = await answers.answered_topics(session=session)
     return Report(
         period=period, previous=previous, filters=filters,
         total=sum(c.count for c in topics), previous_total=sum(c.previous for c in topics),
@@ -350,6 +364,13 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         events=await _events(session, period),
         trend=await _trend(session, months, filters) if months else {},
         trend_months=[m.label for m in months],
+        answers=used, gap_answers=answers.most_wanted(used),
+        gap_topics=[c for c in topics if c.count >= answers.GAP_QUESTIONS
+                    and c.key not in answered and c.key != OTHER_TOPIC][:GAPS_SHOWN],
+        hallway=await answers.hallway(session=session, start=period.start, end=period.end),
+        rising=await answers.rising(session=session, months=[
+            (m.start, m.end) for m in period.months_back(RISING_MONTHS + 1)])
+        if period.monthly else [],
     )
 
 
@@ -380,6 +401,10 @@ def fold(report: Report, minimum: int) -> Report:
         # An event's average from fewer ratings could tell one person's answer.
         events=[e if e.feedback_count >= minimum else replace(e, rating_average=None)
                 for e in report.events],
+        answers=[a for a in report.answers if a.offered + a.sent >= minimum],
+        gap_answers=[a for a in report.gap_answers if a.offered + a.sent >= minimum],
+        # A rise stays when the months before are not a small figure either (or none at all).
+        rising=[r for r in report.rising if r.before >= minimum or r.before == 0],
         folded_below=minimum,
     )
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from rapidfuzz import fuzz, process
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
-from bot.domain.knowledge import Knowledge
+from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
 
 OTHER_TOPIC = "other"
@@ -110,18 +111,38 @@ class Router:
         self._word_cache: dict[tuple[str, str], dict[str, float]] = {}
         for topic in knowledge.topics.values():
             self._add_topic(topic.id, topic.keywords, topic.weak, topic.examples)
+        self.answers: tuple[Answer, ...] = ()
+        self._answers: list[tuple[Answer, str, tuple[str, ...]]] = []
+        self._index_answers(knowledge.answers)
+        self._share = {form: self._role_share(term) for form, term in self._terms.items()}
+        self._long = [form for form in self._terms if len(form) >= 5]
+        self._grams = self._gram_index(knowledge) if similarity else {}
+
+    def _index_answers(self, answers: Sequence[Answer]) -> None:
+        self.answers = tuple(answers)
         self._answers = [
             (answer, lang, self._forms(trigger, lang))
-            for answer in knowledge.answers
+            for answer in self.answers
             for lang, triggers in answer.triggers.items()
             for trigger in triggers
         ]
         for _, lang, forms in self._answers:
             for form in forms:
                 self._terms[form].languages.add(lang)
+
+    def set_answers(self, answers: Sequence[Answer]) -> None:
+        """The self-service answers in use from now on (the published ones, read from the
+        database by bot.domain.answers): a coach's new answer works at once, without a
+        restart. Their trigger words join the vocabulary, so the word cache starts afresh."""
+        if tuple(answers) == self.answers:
+            return
+        self._index_answers(answers)
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
-        self._grams = self._gram_index(knowledge) if similarity else {}
+        self._word_cache.clear()
+
+    def answer(self, answer_id: str) -> Answer | None:
+        return next((a for a in self.answers if a.id == answer_id), None)
 
     # --- building ---------------------------------------------------------------------------
 
@@ -342,3 +363,62 @@ class Router:
                 if best is None or len(forms) > best[0]:
                     best = (len(forms), answer.id)
         return best[1] if best else None
+
+    # --- what the knowledge loop asks ----------------------------------------------------------
+
+    def seen_forms(self, text: str, lang: str | None = None) -> set[str]:
+        """Every basic form the router sees in the text (its own words and the vocabulary's)."""
+        return self._matches(text, lang or self.detect_language(text))[1]
+
+    def content_forms(self, text: str, lang: str) -> list[str]:
+        """The question's own words in their basic forms, without stopwords, in order: what
+        similar questions are compared by and what a drafted answer's trigger is made of."""
+        stop = self.knowledge.stopwords.get(lang, frozenset())
+        found: list[str] = []
+        for word in words(text):
+            if len(word) < 3 or word.isdigit() or word in stop:
+                continue
+            form = _keyword_form(word, self.lemmas.lemma(word, lang))
+            if form not in stop and form not in found:
+                found.append(form)
+        return found
+
+    def suggest(self, text: str, topic: str, limit: int = 3) -> list[str]:
+        """Answers of the topic for the helpers' card, those whose triggers the question covers
+        most fully first (the router's own match leads)."""
+        seen = self.seen_forms(text)
+        best: dict[str, float] = {}
+        for answer, _lang, forms in self._answers:
+            if answer.topic == topic and forms:
+                cover = sum(f in seen for f in forms) / len(forms)
+                best[answer.id] = max(cover, best.get(answer.id, 0.0))
+        return sorted(best, key=lambda a: (-best[a], a))[:limit]
+
+    def find_answers(self, word: str) -> list[Answer]:
+        """/answers WORD: answers whose triggers or text hold the word, in any language."""
+        query = words(word)
+        if not query:
+            return []
+        wanted = {self.lemmas.lemma(w, lang) for w in query for lang in LANGUAGES} | set(query)
+        found = []
+        for answer in self.answers:
+            forms = {f for lang, triggers in answer.triggers.items() for t in triggers
+                     for f in self._forms(t, lang)}
+            for lang, text in answer.text.items():
+                forms |= {self.lemmas.lemma(w, lang) for w in words(text)} | set(words(text))
+            if wanted & forms or any(len(w) >= 5 and any(w in f for f in forms) for w in query):
+                found.append(answer)
+        return found
+
+    def trigger_for(self, text: str, lang: str, topic: str, size: int,
+                    leave_out: frozenset[str] = frozenset()) -> list[str]:
+        """A drafted answer's trigger: the question's words that say most about its topic (the
+        vocabulary's weight there, then length), at most `size`, in the question's order."""
+        forms = [f for f in self.content_forms(text, lang) if f not in leave_out]
+
+        def weight(form: str) -> float:
+            term = self._terms.get(form)
+            return term.weights.get(topic, 0.0) if term else 0.0
+
+        chosen = set(sorted(forms, key=lambda f: (-weight(f), -len(f)))[:size])
+        return [f for f in forms if f in chosen]

@@ -23,12 +23,13 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, hours, intake, privacy, reports
+from bot.telegram import events, hours, intake, knowledge, privacy, reports
 from bot.telegram.access import helpers_only
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
+from bot.telegram.knowledge import coaches_only
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 from bot.telegram.request import AiohttpRequest
@@ -59,6 +60,9 @@ def _handlers(application: Application) -> None:
     # Group -2: a reply to an event's feedback question is a comment on the event.
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, events.feedback_reply), group=-2)
+    # Group -3: a coach's reply to a draft answer edits it (bot.telegram.knowledge).
+    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
+                                           & filters.REPLY, knowledge.draft_reply), group=-3)
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
                                            relay.private_message), group=-1)
     with warnings.catch_warnings():
@@ -80,6 +84,17 @@ def _handlers(application: Application) -> None:
         CallbackQueryHandler(helpers_only(buttons.close_button), pattern=pattern(Action.CLOSE)),
         CallbackQueryHandler(helpers_only(buttons.reroute_button), pattern=pattern(
             Action.REROUTE, Action.REROUTE_ROLE, Action.REROUTE_TOPIC, Action.CARD)),
+        # The knowledge loop: answers at hand on the card, saving a good reply, /answers, /log
+        # (helpers); reviewing and publishing the drafts (peer coaches, leads, admins).
+        CallbackQueryHandler(helpers_only(knowledge.send_answer_button),
+                             pattern=pattern(Action.ANSWER_SEND)),
+        CallbackQueryHandler(helpers_only(knowledge.save_answer_button),
+                             pattern=pattern(Action.ANSWER_SAVE)),
+        CommandHandler("answers", helpers_only(knowledge.answers_command)),
+        CommandHandler("log", helpers_only(knowledge.log_command)),
+        CommandHandler("drafts", coaches_only(knowledge.drafts_command), filters=PRIVATE),
+        CallbackQueryHandler(coaches_only(knowledge.draft_button),
+                             pattern=pattern(Action.DRAFT_PUBLISH, Action.DRAFT_DISCARD)),
         # The asker's buttons about their ticket (each checks that it is theirs).
         CallbackQueryHandler(buttons.rate_button, pattern=pattern(Action.RATE)),
         CallbackQueryHandler(buttons.phone_request, pattern=pattern(Action.PHONE)),
@@ -152,6 +167,9 @@ def _jobs(application: Application) -> None:
                       job_kwargs={"misfire_grace_time": None})
         jobs.run_repeating(hours.fetch_job, interval=hours.FETCH_SECONDS,
                            first=hours.FETCH_SECONDS, name="peerdesk-calendar-fetch-daily")
+    # Self-service answers published by another process or the command line.
+    jobs.run_repeating(knowledge.reload_job, interval=knowledge.RELOAD_SECONDS,
+                       first=knowledge.RELOAD_SECONDS, name="peerdesk-answers-reload")
     # Question texts past the retention period.
     jobs.run_repeating(privacy.purge, interval=PURGE_SECONDS, first=5, name="peerdesk-retention")
     if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
@@ -229,6 +247,7 @@ async def initialize(application: Application) -> None:
     await intake.set_commands(application)
     await commands.set_commands(application)
     await hours.initialize(application)  # the school's calendar, before any update
+    await knowledge.initialize(application)  # the answers: seeded once, then the database's
 
 
 @asynccontextmanager

@@ -20,6 +20,10 @@ class Action(StrEnum):
     REROUTE_ROLE = "q:rrr"  # …then one of its topics
     REROUTE_TOPIC = "q:rrt"
     CARD = "q:card"  # back to the card's own buttons
+    ANSWER_SEND = "k:send"  # send an answer at hand to the asker (arg: the answer)
+    ANSWER_SAVE = "k:save"  # a closed, well-rated ticket's reply becomes a draft answer
+    DRAFT_PUBLISH = "k:pub"  # a coach publishes the draft of this ticket
+    DRAFT_DISCARD = "k:drop"
     # the asker's
     RATE = "rate"
     PHONE = "phone"

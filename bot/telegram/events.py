@@ -158,7 +158,14 @@ async def _agenda(services: Services, event: Event) -> str:
         return ""
     top = "\n".join(f"{n}. {services.topic_name(c.key, lang)} ({c.count})"
                     for n, c in enumerate(report.by_topic[:5], start=1))
-    return "\n\n" + gettext(lang, "Agenda: this month's most asked topics") + "\n" + top
+    text = "\n\n" + gettext(lang, "Agenda: this month's most asked topics") + "\n" + top
+    if report.gap_topics or report.gap_answers:  # beside them, what self-service lacks
+        text += "\n\n" + gettext(lang, "Gaps in the self-service answers:") + "".join(
+            [f"\n• {services.topic_name(c.key, lang)} ({c.count})" for c in report.gap_topics]
+            + ["\n• " + gettext(lang, "{answer}: {count} still wanted a helper",
+                                 answer=a.answer_id, count=a.wanted)
+               for a in report.gap_answers])
+    return text
 
 
 async def _reminder_text(services: Services, event: Event) -> str:
@@ -703,6 +710,24 @@ async def new_event(update: Update, context: PeerdeskContext) -> int:
     return KIND
 
 
+async def suggested_event(update: Update, context: PeerdeskContext) -> int:
+    """A rising topic's button (the monthly digest): /newevent with the kind and the title
+    filled in, going on from the start time."""
+    query = update.callback_query
+    await query.answer()
+    if not await _start_conversation(update, context):
+        return ConversationHandler.END
+    _, kind, topic = query.data.split(":")
+    lang, services = _lang(context), context.services
+    title = f"{gettext(lang, KIND_NAMES[EventKind(kind)])}: {services.topic_name(topic, lang)}"
+    context.user_data["draft"].update(kind=kind, title=title[:200])
+    await query.message.reply_text(
+        gettext(lang, "A new event: {title}", title=title) + "\n" + gettext(
+            lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
+                  "huomenna klo 9"))
+    return START
+
+
 async def got_kind(update: Update, context: PeerdeskContext) -> int:
     query = query_of(update)
     await query.answer()
@@ -1044,7 +1069,9 @@ def conversations(timeout: float) -> list[ConversationHandler]:
         ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]}
     return [
         ConversationHandler(
-            entry_points=[CommandHandler("newevent", new_event, filters=private)],
+            entry_points=[CommandHandler("newevent", new_event, filters=private),
+                          CallbackQueryHandler(suggested_event,
+                                               pattern=r"^evsug:(webinar|cafe):\w{1,40}$")],
             states={
                 KIND: [CallbackQueryHandler(got_kind, pattern=r"^kind:\w+$")],
                 TITLE: [MessageHandler(text, got_title)],

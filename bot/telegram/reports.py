@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import LEAD
-from bot.domain import queue
+from bot.domain import answers, queue
 from bot.domain.reports import (
     Period,
     PeriodError,
@@ -93,10 +93,11 @@ async def digest(context: PeerdeskContext) -> None:
         if not await claim_digest(session=session, period=period, now=services.clock()):
             return
         leads = await helpers_with_role(session=session, role=LEAD)
+    full = await _build(services, period, full=True)
     try:
         if settings.helpers_chat_id is not None:
-            await _send(context.application, settings.helpers_chat_id,
-                        await _build(services, period, full=True), settings.helpers_language)
+            await _send(context.application, settings.helpers_chat_id, full,
+                        settings.helpers_language)
     except TelegramError as exc:
         logger.warning("the monthly digest did not reach the helpers (%s); retrying later",
                        type(exc).__name__)
@@ -110,6 +111,13 @@ async def digest(context: PeerdeskContext) -> None:
                         (lead.languages or [settings.helpers_language])[0])
         except TelegramError:
             logger.warning("a lead could not be sent the monthly digest")
+    if full.rising:  # the organisers are offered an event on each rising topic
+        async with services.db.session() as session:
+            answers.suggest_events(session, found=full.rising, organisers=(
+                settings.admin_ids | settings.organiser_ids), month=period.label,
+                now=services.clock())
+            await session.commit()
+        services.wake_sender()
     logger.info("monthly digest %s posted", period.label)
 
 

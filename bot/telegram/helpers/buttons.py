@@ -219,6 +219,7 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     if ticket is None:
         await _stale(update, context)
         return
+    services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()
     await query.edit_message_reply_markup(None)
     assert query.message is not None

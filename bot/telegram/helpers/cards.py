@@ -12,7 +12,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Messag
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
-from bot.domain import queue
+from bot.domain import answers, queue
+from bot.domain.answers import AtHand
 from bot.domain.models import TicketStatus
 from bot.domain.outbox import Claimed
 from bot.domain.queue import HelperInfo, Kind, TicketView
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4096
 LISTING_MAX = 20  # tickets in one listing message
 SNIPPET = 90  # characters of each question in a listing
+ANSWER_SNIPPET = 160  # characters of each answer at hand shown on the card
+BUTTON_SNIPPET = 40  # …and on its button
 
 
 def services_of(application: Application) -> Services:
@@ -70,10 +73,38 @@ def _asker(ticket: TicketView, lang: str) -> str:
                                        ticket.asker_team) if part)
 
 
+def _snippet(text: str, size: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _at_hand_text(services: Services, at_hand: AtHand | None, lang: str) -> str:
+    """Answers at hand and similar earlier questions (numbers only: askers stay anonymous)."""
+    if at_hand is None:
+        return ""
+    text = ""
+    if at_hand.answers:
+        text += "\n\n" + gettext(lang, "Answers at hand (a button sends one to the asker in "
+                                        "their language):") + "".join(
+            f"\n• {_snippet(services.answer_text(a, lang), ANSWER_SNIPPET)}"
+            for a in at_hand.answers)
+    if at_hand.similar:
+        text += "\n\n" + gettext(lang, "Similar earlier questions: {numbers}", numbers=", ".join(
+            f"#{number}" for number in at_hand.similar))
+    return text
+
+
+async def at_hand(services: Services, ticket_id: int) -> AtHand:
+    async with services.db.session() as session:
+        return await answers.at_hand(session=session, router=services.router,
+                                     ticket_id=ticket_id)
+
+
 def card_text(services: Services, ticket: TicketView, lang: str,
-              mention: Sequence[HelperInfo] = ()) -> tuple[str, list[MessageEntity]]:
-    """The ticket card: who asks (or anonymous), what about, its state, the question, and the
-    helpers called by name."""
+              mention: Sequence[HelperInfo] = (), extras: AtHand | None = None
+              ) -> tuple[str, list[MessageEntity]]:
+    """The ticket card: who asks (or anonymous), what about, its state, the question, the
+    answers at hand and similar questions, and the helpers called by name."""
     if ticket.status is TicketStatus.CLOSED:
         state = gettext(lang, "Closed")
     elif ticket.claimer_name:
@@ -87,12 +118,22 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         + gettext(lang, "State: {state}", state=state) + "\n\n"
         + ticket.text
     )
-    return with_mentions(text[: MAX_TEXT - 400], mention)
+    more = _at_hand_text(services, extras, lang)
+    return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
 
 
-def card_buttons(ticket: TicketView, lang: str) -> InlineKeyboardMarkup | None:
+def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,
+                 services: Services | None = None) -> InlineKeyboardMarkup | None:
     if ticket.status is TicketStatus.CLOSED:
+        if extras is not None and extras.savable:
+            return InlineKeyboardMarkup([[InlineKeyboardButton(
+                gettext(lang, "Save as an answer"),
+                callback_data=encode(Action.ANSWER_SAVE, ticket.id))]])
         return None
+    sends = [[InlineKeyboardButton(
+        "↪ " + _snippet(services.answer_text(a, lang), BUTTON_SNIPPET),
+        callback_data=encode(Action.ANSWER_SEND, ticket.id, a))]
+        for a in (extras.answers if extras is not None and services is not None else ())]
     row = []
     if ticket.status is TicketStatus.OPEN:
         row.append(InlineKeyboardButton(gettext(lang, "Claim"),
@@ -101,7 +142,7 @@ def card_buttons(ticket: TicketView, lang: str) -> InlineKeyboardMarkup | None:
                                  callback_data=encode(Action.REROUTE, ticket.id)),
             InlineKeyboardButton(gettext(lang, "Close"),
                                  callback_data=encode(Action.CLOSE, ticket.id))]
-    return InlineKeyboardMarkup([row])
+    return InlineKeyboardMarkup([row, *sends])
 
 
 async def _view(services: Services, ticket_id: int | None) -> TicketView | None:
@@ -147,10 +188,11 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
     services = services_of(application)
     assert services.forum is not None
     lang = services.settings.helpers_language
-    text, entities = card_text(services, ticket, lang, mention)
+    extras = await at_hand(services, ticket.id)
+    text, entities = card_text(services, ticket, lang, mention, extras)
     message = await application.bot.send_message(
         services.forum, text, entities=entities or None, message_thread_id=thread_id,
-        reply_markup=card_buttons(ticket, lang))
+        reply_markup=card_buttons(ticket, lang, extras, services))
     async with services.db.session() as session:
         await queue.remember(session=session, chat_id=services.forum, ticket_id=ticket.id,
                              message_id=message.message_id, kind=Kind.CARD, commit=False)
@@ -190,11 +232,12 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     if ticket.status is TicketStatus.CLOSED:
         return None
     lang = helper_language(services, helper)
-    text, entities = card_text(services, ticket, lang)
+    extras = await at_hand(services, ticket.id)
+    text, entities = card_text(services, ticket, lang, extras=extras)
     try:
-        message = await application.bot.send_message(item.chat_id, text,
-                                                     entities=entities or None,
-                                                     reply_markup=card_buttons(ticket, lang))
+        message = await application.bot.send_message(
+            item.chat_id, text, entities=entities or None,
+            reply_markup=card_buttons(ticket, lang, extras, services))
     except (Forbidden, BadRequest) as exc:
         logger.warning("a helper could not be reached privately for ticket %s (%s)", ticket.id,
                        type(exc).__name__)
@@ -254,14 +297,15 @@ async def edit_cards(application: Application, item: Claimed) -> Sent | None:
     async with services.db.session() as session:
         rows = await queue.card_messages(session=session, ticket_id=ticket.id)
         helpers = {chat: await queue.helper(session=session, user_id=chat) for chat, _ in rows}
+    extras = await at_hand(services, ticket.id)
     for chat_id, message_id in rows:
         lang = helper_language(services, helpers.get(chat_id)) if chat_id > 0 \
             else services.settings.helpers_language
-        text, entities = card_text(services, ticket, lang)
+        text, entities = card_text(services, ticket, lang, extras=extras)
         try:
             await application.bot.edit_message_text(
                 text, chat_id, message_id, entities=entities or None,
-                reply_markup=card_buttons(ticket, lang))
+                reply_markup=card_buttons(ticket, lang, extras, services))
         except BadRequest as exc:
             if "not modified" not in str(exc):
                 logger.warning("card of ticket %s not updated: %s", ticket.id, exc)

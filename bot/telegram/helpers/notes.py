@@ -165,6 +165,48 @@ def _phone_waiting(f: Facts) -> Note:
                                 "privately to whoever claims the question.", number=f.ticket.id))
 
 
+# --- the knowledge loop (bot.domain.answers) -----------------------------------------------------
+
+def _answer(f: Facts) -> Note | None:
+    """A self-service answer a helper sent from the card, in the asker's language."""
+    assert f.ticket is not None
+    if f.services.router.answer(str(f.params.get("answer"))) is None:
+        return None  # withdrawn in the meantime
+    return Note(gettext(f.lang, "{name} sent you this answer to question #{number}:",
+                        name=_first(f.helper_name), number=f.ticket.id) + "\n\n"
+                + f.services.answer_text(str(f.params["answer"]), f.lang) + "\n\n"
+                + gettext(f.lang, "If you still need help, just write here."),
+                remember=Kind.TO_ASKER)
+
+
+def _answer_sent(f: Facts) -> Note | None:
+    assert f.ticket is not None
+    if f.services.router.answer(str(f.params.get("answer"))) is None:
+        return None
+    text = " ".join(f.services.answer_text(str(f.params["answer"]), f.lang).split())
+    return Note(gettext(f.lang, "#{number}: {name} sent the asker this answer: {text}",
+                        number=f.ticket.id, name=f.helper_name or "?",
+                        text=text[:300] + ("…" if len(text) > 300 else "")))
+
+
+def _rising(f: Facts) -> Note | None:
+    """To an organiser: a topic asked clearly more than before, and an event on it in one
+    press (the /newevent conversation, its title filled in)."""
+    topic = str(f.params.get("topic"))
+    if topic not in f.services.knowledge.topics:
+        return None
+    name = f.services.topic_name(topic, f.lang)
+    return Note(gettext(f.lang, "{topic} was asked about {count} times in {month}, against "
+                                "about {before} a month before. Would a webinar or a pedagogical "
+                                "café on it help?", topic=name, count=f.params.get("count", 0),
+                        month=f.params.get("month", ""), before=f.params.get("before", 0)),
+                InlineKeyboardMarkup([[
+                    InlineKeyboardButton(gettext(f.lang, "Plan a webinar"),
+                                         callback_data=f"evsug:webinar:{topic}"),
+                    InlineKeyboardButton(gettext(f.lang, "Plan a café"),
+                                         callback_data=f"evsug:cafe:{topic}")]]))
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -188,6 +230,9 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
     "poison": _poison,
+    "answer": _answer,
+    "answer_sent": _answer_sent,
+    "rising": _rising,
 }
 
 

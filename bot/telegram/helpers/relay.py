@@ -11,6 +11,7 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import queue
+from bot.domain.intake import clean_text
 from bot.domain.queue import Kind, Relay
 from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
@@ -37,7 +38,7 @@ async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: in
         outcome = await queue.helper_message(
             session=session, ticket_id=ticket_id, helper_id=helper.telegram_id,
             chat_id=message.chat_id, message_id=message.message_id, now=services.clock(),
-            desk=services.desk)
+            desk=services.desk, text=clean_text(message.text or message.caption) or None)
     if outcome is None:
         return
     lang = helper_language(services, helper)

@@ -1,0 +1,485 @@
+"""The knowledge loop: self-service answers live in the database, are at hand on the helpers'
+cards, grow from well-rated helper replies (drafted, reviewed and published by a coach), and are
+counted: offered, "this helped", "still want a helper", sent by a helper.
+
+knowledge/answers/*.yaml is the seed, imported on first start and exported on request. The
+router reads the published answers (`refresh`) and uses a new one at once, without a restart.
+Drafts never carry the asker's name or personal details, and never leave the coaches unseen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import case, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import LANGUAGES
+from bot.domain import outbox, queue
+from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
+from bot.domain.models import (
+    AnswerStatus,
+    AnswerUse,
+    AnswerUseKind,
+    KnowledgeAnswer,
+    OutboxKind,
+    Priority,
+    Routing,
+    Staff,
+    Ticket,
+    TicketStatus,
+    TopicLog,
+)
+from bot.domain.routing import Router
+
+GOOD_RATING = 4  # a reply rated at least this may become a self-service answer
+TRIGGER_WORDS = 3  # words of the question in a drafted answer's trigger
+SIMILAR_WINDOW = 200  # closed tickets of the topic compared for "similar questions"
+SIMILAR_SHOWN = 3
+SIMILAR_FLOOR = 0.2  # shared words over all words (Jaccard) below which nothing is similar
+GAP_QUESTIONS = 3  # a topic asked this often without an answer is a gap
+RISING_MIN = 5  # questions in the month before a rise is worth an event
+RISING_FACTOR = 2.0  # …and at least this many times the months before, on average
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d \-]{6,}\d")
+HIDDEN = "…"
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+def _as_answer(row: KnowledgeAnswer) -> Answer:
+    return Answer(id=row.id, topic=row.topic, triggers=row.triggers, text=row.text)
+
+
+async def seed(*, session: AsyncSession, knowledge: Knowledge, now: datetime) -> int:
+    """On first start, the YAML answers become the published ones; later the database holds
+    them (a coach's edits are not overwritten by the files)."""
+    if (await session.exec(select(KnowledgeAnswer.id).limit(1))).first() is not None:
+        return 0
+    for answer in knowledge.answers:
+        session.add(KnowledgeAnswer(
+            id=answer.id, topic=answer.topic, status=AnswerStatus.PUBLISHED,
+            triggers={k: list(v) for k, v in answer.triggers.items()}, text=dict(answer.text),
+            language="fi", created_at=now, updated_at=now))
+    await session.commit()
+    return len(knowledge.answers)
+
+
+async def published(*, session: AsyncSession) -> list[Answer]:
+    rows = await session.exec(select(KnowledgeAnswer).where(
+        col(KnowledgeAnswer.status) == AnswerStatus.PUBLISHED).order_by(col(KnowledgeAnswer.id)))
+    found = []
+    for row in rows:
+        try:
+            found.append(_as_answer(row))
+        except ValidationError:
+            continue  # a row edited by hand into something unusable is not offered
+    return found
+
+
+async def refresh(*, session: AsyncSession, router: Router) -> None:
+    """The router uses the published answers from now on."""
+    router.set_answers(await published(session=session))
+
+
+async def get(*, session: AsyncSession, answer_id: str) -> KnowledgeAnswer | None:
+    return await session.get(KnowledgeAnswer, answer_id)
+
+
+async def listing(*, session: AsyncSession, status: AnswerStatus | None = None
+                  ) -> list[KnowledgeAnswer]:
+    query = select(KnowledgeAnswer).order_by(col(KnowledgeAnswer.id))
+    if status is not None:
+        query = query.where(col(KnowledgeAnswer.status) == status)
+    return list(await session.exec(query))
+
+
+def export_yaml(rows: Iterable[KnowledgeAnswer]) -> str:
+    """Published answers in the seed's own shape (knowledge/answers/*.yaml)."""
+    data = {"answers": [{"id": r.id, "topic": r.topic, "triggers": r.triggers, "text": r.text}
+                        for r in rows if r.status == AnswerStatus.PUBLISHED]}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+async def import_yaml(*, session: AsyncSession, knowledge: Knowledge, text: str, now: datetime
+                      ) -> int:
+    """Answers from a YAML file (the seed's shape) published, replacing those of the same id;
+    the file is checked whole before anything is stored."""
+    try:
+        data = yaml.safe_load(text) or {}
+        answers = [Answer(**spec) for spec in data.get("answers", [])]
+    except (yaml.YAMLError, ValidationError, TypeError, AttributeError) as exc:
+        raise KnowledgeError(str(exc).splitlines()[0]) from None
+    for answer in answers:
+        if answer.topic not in knowledge.topics:
+            raise KnowledgeError(f"answer {answer.id} names an unknown topic {answer.topic}")
+    for answer in answers:
+        row = await session.get(KnowledgeAnswer, answer.id) or KnowledgeAnswer(
+            id=answer.id, topic=answer.topic, created_at=now)
+        row.topic, row.status = answer.topic, AnswerStatus.PUBLISHED
+        row.triggers = {k: list(v) for k, v in answer.triggers.items()}
+        row.text, row.updated_at = dict(answer.text), now
+        session.add(row)
+    await session.commit()
+    return len(answers)
+
+
+# --- on the card --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AtHand:
+    """What the card shows beside the question: answers to send, similar closed questions (their
+    numbers only), and whether the reply may be saved as an answer."""
+
+    answers: tuple[str, ...] = ()
+    similar: tuple[int, ...] = ()
+    savable: bool = False
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
+                  limit: int = SIMILAR_SHOWN) -> list[int]:
+    """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
+    them) are closest; the newest few hundred are compared."""
+    if not ticket.text:
+        return []
+    mine = set(router.content_forms(ticket.text, ticket.language))
+    rows = await session.exec(select(Ticket.id, Ticket.text, Ticket.language).where(
+        col(Ticket.topic) == ticket.topic, col(Ticket.status) == TicketStatus.CLOSED,
+        col(Ticket.id) != ticket.id, col(Ticket.text).is_not(None),
+    ).order_by(col(Ticket.id).desc()).limit(SIMILAR_WINDOW))
+    scored = []
+    for other_id, text, lang in rows:
+        score = _jaccard(mine, set(router.content_forms(text, lang)))
+        if score >= SIMILAR_FLOOR:
+            scored.append((score, other_id))
+    return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
+
+
+async def at_hand(*, session: AsyncSession, router: Router, ticket_id: int) -> AtHand:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        return AtHand()
+    suggested = tuple(router.suggest(ticket.text or "", ticket.topic)) if ticket.text else ()
+    savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
+               and (ticket.rating or 0) >= GOOD_RATING
+               and await _draft_of(session, ticket_id) is None)
+    return AtHand(suggested, tuple(await similar(session=session, router=router, ticket=ticket)),
+                  savable)
+
+
+# --- counting -------------------------------------------------------------------------------------
+
+def record(session: AsyncSession, *, answer_id: str, topic: str, kind: AnswerUseKind,
+           ticket_id: int | None, now: datetime) -> None:
+    """Note what became of an answer, in the caller's transaction."""
+    session.add(AnswerUse(at=now, answer_id=answer_id, topic=topic, kind=kind,
+                          ticket_id=ticket_id))
+
+
+async def record_outcome(session: AsyncSession, *, ticket_id: int, helped: bool,
+                         now: datetime) -> None:
+    """The asker decided about the answer the bot offered on this ticket."""
+    offered = (await session.exec(select(AnswerUse).where(
+        col(AnswerUse.ticket_id) == ticket_id, col(AnswerUse.kind) == AnswerUseKind.OFFERED,
+    ).order_by(col(AnswerUse.id).desc()))).first()
+    if offered is not None:
+        record(session, answer_id=offered.answer_id, topic=offered.topic, ticket_id=ticket_id,
+               kind=AnswerUseKind.HELPED if helped else AnswerUseKind.WANTED, now=now)
+
+
+# --- sending from the card ------------------------------------------------------------------------
+
+class Sending(StrEnum):
+    SENT = "sent"
+    HELD = "held"  # another helper holds the ticket
+    CLOSED = "closed"
+    UNKNOWN = "unknown"  # no such ticket or answer (any more)
+
+
+async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_id: str,
+               helper_id: int, now: datetime, desk: queue.Desk
+               ) -> tuple[Sending, queue.TicketView | None]:
+    """A helper sends a self-service answer to the asker with one press: in the asker's
+    language, as a reply to their question (queued), and the helpers see it was sent. An open
+    ticket is claimed by the press; it counts as the first answer."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or router.answer(answer_id) is None \
+            or ticket.status == TicketStatus.OFFERED:
+        return Sending.UNKNOWN, None
+    if ticket.status == TicketStatus.CLOSED:
+        return Sending.CLOSED, await queue.view(session=session, ticket_id=ticket_id)
+    if ticket.status == TicketStatus.OPEN:
+        await queue.claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
+                          desk=desk)
+        await session.refresh(ticket)
+    if ticket.claimed_by != helper_id:
+        return Sending.HELD, await queue.view(session=session, ticket_id=ticket_id)
+    if ticket.first_answer_at is None:
+        ticket.first_answer_at = now
+        ticket.first_answer_minutes = max(0.0, (now - ticket.created_at).total_seconds() / 60)
+        ticket.first_answer_office_minutes = desk.policy.hours.working_minutes_between(
+            ticket.created_at, now)
+    ticket.sla_due_at = None
+    ticket.updated_at = now
+    session.add(ticket)
+    queue._to_asker(session, ticket, "answer", now, answer=answer_id, helper=helper_id)
+    await queue._to_helpers(session, desk, ticket, now, params={
+        "template": "answer_sent", "answer": answer_id, "helper": helper_id})
+    record(session, answer_id=answer_id, topic=ticket.topic, kind=AnswerUseKind.SENT,
+           ticket_id=ticket_id, now=now)
+    view = await queue.view(session=session, ticket_id=ticket_id)
+    await session.commit()
+    return Sending.SENT, view
+
+
+# --- from a good reply to a draft -----------------------------------------------------------------
+
+class Drafting(StrEnum):
+    CREATED = "created"
+    EXISTS = "exists"
+    NOT_CLOSED = "not_closed"
+    NOT_RATED = "not_rated"  # not rated, or rated below GOOD_RATING
+    NO_REPLY = "no_reply"  # no relayed text to draft from
+
+
+def draft_id(ticket_id: int) -> str:
+    return f"t{ticket_id}"
+
+
+async def _draft_of(session: AsyncSession, ticket_id: int) -> KnowledgeAnswer | None:
+    return (await session.exec(select(KnowledgeAnswer).where(
+        col(KnowledgeAnswer.source_ticket_id) == ticket_id))).first()
+
+
+def scrub(text: str, *, names: Sequence[str | None] = (), quotes: Sequence[str | None] = ()
+          ) -> str:
+    """The text without the asker's name, their question quoted, e-mail addresses and phone
+    numbers: what a drafted answer may carry."""
+    for quote in quotes:
+        if quote and len(quote) >= 12:
+            text = text.replace(quote, HIDDEN)
+    text = _PHONE.sub(HIDDEN, _EMAIL.sub(HIDDEN, text))
+    for name in names:
+        if name and name.strip():
+            text = re.sub(rf"\b{re.escape(name.strip())}\b", HIDDEN, text, flags=re.IGNORECASE)
+    return text
+
+
+async def draft_from_ticket(*, session: AsyncSession, router: Router, ticket_id: int,
+                            now: datetime) -> tuple[Drafting, KnowledgeAnswer | None]:
+    """"Save as an answer": the helper's reply becomes a draft for the coaches, its trigger the
+    question's most telling words, its topic and language the ticket's."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or ticket.status != TicketStatus.CLOSED:
+        return Drafting.NOT_CLOSED, None
+    existing = await _draft_of(session, ticket_id)
+    if existing is not None:
+        return Drafting.EXISTS, existing
+    if (ticket.rating or 0) < GOOD_RATING:
+        return Drafting.NOT_RATED, None
+    if not ticket.reply_text:
+        return Drafting.NO_REPLY, None
+    staff = await session.get(Staff, ticket.asker_id) if ticket.asker_id else None
+    name = staff.first_name if staff else None
+    lang = ticket.language
+    leave_out = {w.lower() for w in (name or "").split()}
+    trigger = router.trigger_for(ticket.text or "", lang, ticket.topic, TRIGGER_WORDS,
+                                 leave_out=frozenset(leave_out))
+    row = KnowledgeAnswer(
+        id=draft_id(ticket_id), topic=ticket.topic, status=AnswerStatus.DRAFT,
+        triggers={lang: [" ".join(trigger)]} if trigger else {},
+        text={lang: scrub(ticket.reply_text, names=[name], quotes=[ticket.text])},
+        language=lang, source_ticket_id=ticket_id, created_at=now, updated_at=now)
+    session.add(row)
+    await session.commit()
+    return Drafting.CREATED, row
+
+
+async def set_text(*, session: AsyncSession, answer_id: str, language: str, text: str,
+                   now: datetime) -> KnowledgeAnswer | None:
+    """A coach's text for one language of a draft (or of a published answer)."""
+    row = await session.get(KnowledgeAnswer, answer_id)
+    if row is None or language not in LANGUAGES or row.status == AnswerStatus.DISCARDED:
+        return None
+    from bot.domain.intake import clean_text
+
+    row.text = {**row.text, language: clean_text(text)[:3000]}
+    row.updated_at = now
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def set_triggers(*, session: AsyncSession, answer_id: str, language: str,
+                       triggers: list[str], now: datetime) -> KnowledgeAnswer | None:
+    row = await session.get(KnowledgeAnswer, answer_id)
+    if row is None or language not in LANGUAGES:
+        return None
+    row.triggers = {**row.triggers, language: [t.strip() for t in triggers if t.strip()]}
+    row.updated_at = now
+    session.add(row)
+    await session.commit()
+    return row
+
+
+def missing_languages(row: KnowledgeAnswer) -> list[str]:
+    return [lang for lang in LANGUAGES if not (row.text.get(lang) or "").strip()]
+
+
+async def publish(*, session: AsyncSession, router: Router | None, answer_id: str,
+                  now: datetime) -> tuple[KnowledgeAnswer | None, list[str]]:
+    """Publish a draft: every language needs its text. The router given uses it at once (other
+    processes within a minute); returns the row and the languages still missing."""
+    row = await session.get(KnowledgeAnswer, answer_id)
+    if row is None or row.status == AnswerStatus.DISCARDED:
+        return None, []
+    missing = missing_languages(row)
+    if missing or not any(row.triggers.values()):
+        return row, missing or ["triggers"]
+    row.status, row.updated_at = AnswerStatus.PUBLISHED, now
+    session.add(row)
+    await session.commit()
+    if router is not None:
+        await refresh(session=session, router=router)
+    return row, []
+
+
+async def discard(*, session: AsyncSession, router: Router | None, answer_id: str,
+                  now: datetime) -> bool:
+    result = await session.exec(update(KnowledgeAnswer).where(
+        col(KnowledgeAnswer.id) == answer_id,
+        col(KnowledgeAnswer.status) != AnswerStatus.DISCARDED,
+    ).values(status=AnswerStatus.DISCARDED, updated_at=now))
+    await session.commit()
+    if router is not None:
+        await refresh(session=session, router=router)
+    return result.rowcount == 1
+
+
+async def forget_asker(*, session: AsyncSession, telegram_id: int) -> None:
+    """/forget: answers drafted from the person's tickets lose every quote of their questions and
+    their name; a draft also loses its trigger (made of the question's words). In the caller's
+    transaction, before the tickets' texts go."""
+    tickets = list(await session.exec(select(Ticket.id, Ticket.text).where(
+        col(Ticket.asker_id) == telegram_id)))
+    if not tickets:
+        return
+    staff = await session.get(Staff, telegram_id)
+    quotes = [text for _, text in tickets]
+    rows = await session.exec(select(KnowledgeAnswer).where(
+        col(KnowledgeAnswer.source_ticket_id).in_([tid for tid, _ in tickets])))
+    for row in rows:
+        row.text = {lang: scrub(text, names=[staff.first_name if staff else None],
+                                quotes=quotes) for lang, text in row.text.items()}
+        if row.status == AnswerStatus.DRAFT:
+            row.triggers = {}
+        session.add(row)
+
+
+# --- hallway and phone questions ------------------------------------------------------------------
+
+def log_hallway(session: AsyncSession, *, topic: str, role: str, language: str,
+                team: str | None, now: datetime) -> None:
+    """A question that came face to face or by phone: counted, with no text and no name."""
+    session.add(TopicLog(at=now, ticket_id=None, topic=topic, role=role, language=language,
+                         team=team, routing=Routing.HALLWAY))
+
+
+# --- the figures ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AnswerFigure:
+    answer_id: str
+    topic: str
+    offered: int = 0
+    helped: int = 0
+    wanted: int = 0  # "I still want to ask a helper"
+    sent: int = 0  # sent by a helper from the card
+
+
+@dataclass(frozen=True, slots=True)
+class Rising:
+    topic: str
+    role: str
+    count: int
+    before: float  # a month on average in the months before
+
+
+async def figures(*, session: AsyncSession, start: datetime, end: datetime
+                  ) -> list[AnswerFigure]:
+    def kind(k: AnswerUseKind):  # type: ignore[no-untyped-def]
+        return func.sum(case((col(AnswerUse.kind) == k, 1), else_=0))
+
+    rows = await session.exec(select(  # type: ignore[call-overload]
+        AnswerUse.answer_id, func.max(AnswerUse.topic), kind(AnswerUseKind.OFFERED),
+        kind(AnswerUseKind.HELPED), kind(AnswerUseKind.WANTED), kind(AnswerUseKind.SENT),
+    ).where(col(AnswerUse.at) >= start, col(AnswerUse.at) < end).group_by(AnswerUse.answer_id))
+    found = [AnswerFigure(a, t, int(o or 0), int(h or 0), int(w or 0), int(s or 0))
+             for a, t, o, h, w, s in rows]
+    return sorted(found, key=lambda f: (-(f.offered + f.sent), f.answer_id))
+
+
+async def answered_topics(*, session: AsyncSession) -> set[str]:
+    return set(await session.exec(select(KnowledgeAnswer.topic).where(
+        col(KnowledgeAnswer.status) == AnswerStatus.PUBLISHED).distinct()))
+
+
+def most_wanted(found: Sequence[AnswerFigure], top: int = 5) -> list[AnswerFigure]:
+    """Answers most often followed by "I still want to ask a helper"."""
+    return sorted((f for f in found if f.wanted),
+                  key=lambda f: (-f.wanted, -f.wanted / max(f.offered, 1), f.answer_id))[:top]
+
+
+async def hallway(*, session: AsyncSession, start: datetime, end: datetime) -> int:
+    return int((await session.exec(select(func.count()).where(  # type: ignore[call-overload]
+        col(TopicLog.routing) == Routing.HALLWAY, col(TopicLog.at) >= start,
+        col(TopicLog.at) < end))).one())
+
+
+async def rising(*, session: AsyncSession, months: Sequence[tuple[datetime, datetime]]
+                 ) -> list[Rising]:
+    """Topics whose questions in the last of `months` rose clearly over the months before:
+    at least RISING_MIN, and RISING_FACTOR times their monthly average before."""
+    if len(months) < 2:
+        return []
+    bucket = case(*((col(TopicLog.at) < end, index) for index, (_, end) in enumerate(months)))
+    rows = await session.exec(select(  # type: ignore[call-overload]
+        TopicLog.role, TopicLog.topic, bucket, func.count(),
+    ).where(col(TopicLog.at) >= months[0][0], col(TopicLog.at) < months[-1][1])
+        .group_by(TopicLog.role, TopicLog.topic, bucket))
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(months))
+    for role, topic, index, count in rows:
+        counts[(role, topic)][int(index)] += int(count)
+    found = []
+    for (role, topic), per_month in counts.items():
+        now, before = per_month[-1], sum(per_month[:-1]) / (len(months) - 1)
+        if now >= RISING_MIN and now >= RISING_FACTOR * max(before, 1.0):
+            found.append(Rising(topic, role, now, round(before, 1)))
+    return sorted(found, key=lambda r: (-(r.count - r.before), r.topic))
+
+
+def suggest_events(session: AsyncSession, *, found: Sequence[Rising], organisers: Iterable[int],
+                   month: str, now: datetime) -> int:
+    """Each rising topic suggested to each organiser (a webinar or café on it, one press away),
+    queued once per month, topic and person; in the caller's transaction."""
+    count = 0
+    for rise in found:
+        for chat in sorted(set(organisers)):
+            outbox.add(session, kind=OutboxKind.NOTE, chat_id=chat, now=now,
+                       priority=Priority.ANNOUNCE, key=f"rising:{month}:{rise.topic}:{chat}",
+                       params={"template": "rising", "topic": rise.topic, "count": rise.count,
+                               "before": rise.before, "month": month})
+            count += 1
+    return count
