@@ -22,7 +22,7 @@ from telegram.ext import Application
 from bot.domain import queue
 from bot.domain.outbox import Claimed
 from bot.domain.queue import HelperInfo, Kind, TicketView
-from bot.i18n import gettext
+from bot.i18n import gettext, ngettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.helpers.cards import helper_language, in_topic, services_of, with_mentions
@@ -82,11 +82,14 @@ def _claimed(f: Facts) -> Note:
 
 def _closed(f: Facts) -> Note:
     assert f.ticket is not None
-    return Note(gettext(f.lang, "{name} marked your question #{number} as answered. How did it "
-                                "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
-                                "to this message within {days} days.",
-                        name=_first(f.helper_name), number=f.ticket.id,
-                        days=f.services.settings.reopen_days),
+    days = f.services.settings.reopen_days
+    return Note(ngettext(f.lang, "{name} marked your question #{number} as answered. How did it "
+                                 "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
+                                 "to this message within {days} day.",
+                         "{name} marked your question #{number} as answered. How did it "
+                         "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
+                         "to this message within {days} days.", days,
+                         name=_first(f.helper_name), number=f.ticket.id, days=days),
                 rating_buttons(f.ticket.id), remember=Kind.CLOSING)
 
 
@@ -106,22 +109,47 @@ def _rerouted(f: Facts) -> Note:
 
 # --- to the helpers ------------------------------------------------------------------------------
 
-def _alert(text: str) -> Callable[[Facts], Note]:
-    def render(f: Facts) -> Note:
-        assert f.ticket is not None
-        message, entities = with_mentions(gettext(
-            f.lang, text, number=f.ticket.id, minutes=f.params.get("minutes", 0)), f.mention, "\n")
-        return Note(message, entities=entities)
-    return render
+def _called(f: Facts, text: str) -> Note:
+    """A notice that calls the helpers in `f.mention` by name."""
+    message, entities = with_mentions(text, f.mention, "\n")
+    return Note(message, entities=entities)
+
+
+def _reminder(f: Facts) -> Note:
+    assert f.ticket is not None
+    minutes = int(f.params.get("minutes", 0))
+    return _called(f, ngettext(
+        f.lang, "#{number} has waited {minutes} working minute for a helper. Could one of you "
+                "take it?",
+        "#{number} has waited {minutes} working minutes for a helper. Could one of you take it?",
+        minutes, number=f.ticket.id, minutes=minutes))
+
+
+def _escalation(f: Facts) -> Note:
+    assert f.ticket is not None
+    minutes = int(f.params.get("minutes", 0))
+    return _called(f, ngettext(
+        f.lang, "#{number} has waited {minutes} working minute and nobody has taken it. "
+                "Everyone, please help!",
+        "#{number} has waited {minutes} working minutes and nobody has taken it. Everyone, "
+        "please help!", minutes, number=f.ticket.id, minutes=minutes))
+
+
+def _nudge(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "#{number}: the asker is still waiting for a reply.",
+                              number=f.ticket.id))
 
 
 def _escalation_admin(f: Facts) -> Note:
     assert f.ticket is not None
-    return Note(gettext(f.lang, "#{number} ({role}, {topic}) has waited {minutes} working "
-                                "minutes without a helper.", number=f.ticket.id,
-                        role=f.services.role_name(f.ticket.role, f.lang),
-                        topic=f.services.topic_name(f.ticket.topic, f.lang),
-                        minutes=f.params.get("minutes", 0)))
+    minutes = int(f.params.get("minutes", 0))
+    return Note(ngettext(f.lang, "#{number} ({role}, {topic}) has waited {minutes} working "
+                                 "minute without a helper.",
+                         "#{number} ({role}, {topic}) has waited {minutes} working minutes "
+                         "without a helper.", minutes, number=f.ticket.id,
+                         role=f.services.role_name(f.ticket.role, f.lang),
+                         topic=f.services.topic_name(f.ticket.topic, f.lang), minutes=minutes))
 
 
 def _reopened(f: Facts) -> Note:
@@ -175,11 +203,9 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "claimed": _claimed,
     "closed": _closed,
     "rerouted": _rerouted,
-    "reminder": _alert("#{number} has waited {minutes} working minutes for a helper. Could one "
-                       "of you take it?"),
-    "escalation": _alert("#{number} has waited {minutes} working minutes and nobody has taken "
-                         "it. Everyone, please help!"),
-    "nudge": _alert("#{number}: the asker is still waiting for a reply."),
+    "reminder": _reminder,
+    "escalation": _escalation,
+    "nudge": _nudge,
     "escalation_admin": _escalation_admin,
     "reopened": _reopened,
     "feedback": _feedback,
