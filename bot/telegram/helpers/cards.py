@@ -101,6 +101,12 @@ def card_buttons(ticket: TicketView, lang: str) -> InlineKeyboardMarkup | None:
                                  callback_data=encode(Action.REROUTE, ticket.id)),
             InlineKeyboardButton(gettext(lang, "Close"),
                                  callback_data=encode(Action.CLOSE, ticket.id))]
+    if ticket.status is TicketStatus.CLAIMED:  # the holder's: give it back, or to a colleague
+        return InlineKeyboardMarkup([row, [
+            InlineKeyboardButton(gettext(lang, "Release"),
+                                 callback_data=encode(Action.RELEASE, ticket.id)),
+            InlineKeyboardButton(gettext(lang, "Hand over"),
+                                 callback_data=encode(Action.HAND_OVER, ticket.id))]])
     return InlineKeyboardMarkup([row])
 
 

@@ -193,6 +193,44 @@ def _phone_waiting(f: Facts) -> Note:
                                 "privately to whoever claims the question.", number=f.ticket.id))
 
 
+# --- the holder's controls: released, handed over, rated ------------------------------------------
+
+def _released(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "{name} gave #{number} back to the queue. Could one of you "
+                                      "take it?", name=f.helper_name or "?", number=f.ticket.id))
+
+
+def _released_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "Your question #{number} goes on to a colleague, who will "
+                                "continue with it. You will hear who as soon as they take it; "
+                                "you can go on writing here.", number=f.ticket.id),
+                remember=Kind.TO_ASKER)
+
+
+def _handed_over(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "#{number}: {name} handed this question over to you. "
+                                      "Thank you for taking it on!", number=f.ticket.id,
+                              name=f.helper_name or "?"))
+
+
+def _handed_over_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "{name} now continues with your question #{number}. You can go "
+                                "on writing here.", name=_first(f.ticket.claimer_name),
+                        number=f.ticket.id),
+                remember=Kind.TO_ASKER)
+
+
+def _rated(f: Facts) -> Note:
+    assert f.ticket is not None
+    stars = int(f.params.get("stars", 0))
+    return _called(f, gettext(f.lang, "#{number} was rated {stars} ({rating}/5).",
+                              number=f.ticket.id, stars=STARS * stars, rating=stars))
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -214,6 +252,11 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
     "poison": _poison,
+    "released": _released,
+    "released_asker": _released_asker,
+    "handed_over": _handed_over,
+    "handed_over_asker": _handed_over_asker,
+    "rated": _rated,
 }
 
 
@@ -237,6 +280,11 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
         elif ticket is not None and params.get("mention") in ("role", "everyone"):
             mention = await queue.recipients(session=session, ticket=ticket,
                                              everyone=params["mention"] == "everyone")
+            if params.get("skip"):  # who gave it back is not called for it again
+                mention = [h for h in mention if h.telegram_id != params["skip"]] or [
+                    h for h in await queue.recipients(session=session, ticket=ticket,
+                                                      everyone=True)
+                    if h.telegram_id != params["skip"]]
     if ticket is not None and reader == ticket.asker_chat_id:
         lang = ticket.language
     else:
