@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
+from bot.domain.reports import OTHER, Count, other_last
 from bot.domain.routing import Router
 from bot.i18n import ngettext
 from tests.test_bot_helpers import (
@@ -277,3 +278,11 @@ def test_report_counts_take_the_plural_form_of_their_language(lang: str, one: st
     assert rated == {"fi": ["Arvio: 4 / 5 (1 arvio)", "Arvio: 4 / 5 (2 arviota)"],
                      "sv": ["Betyg: 4 / 5 (1 betyg)", "Betyg: 4 / 5 (2 betyg)"],
                      "en": ["Rating: 4 / 5 (1 rating)", "Rating: 4 / 5 (2 ratings)"]}[lang]
+
+
+def test_other_is_one_row_and_always_last() -> None:
+    counts = [Count("hoks", "vertaisvalmentaja", 9), Count(OTHER, "tvt", 5, 1),
+              Count("teams", "tvt", 3), Count(OTHER, "luotsi", 2)]
+    assert other_last(counts) == [Count("hoks", "vertaisvalmentaja", 9),
+                                  Count("teams", "tvt", 3), Count(OTHER, None, 7, 1)]
+    assert other_last(counts[:1]) == counts[:1]
