@@ -286,3 +286,17 @@ def test_other_is_one_row_and_always_last() -> None:
     assert other_last(counts) == [Count("hoks", "vertaisvalmentaja", 9),
                                   Count("teams", "tvt", 3), Count(OTHER, None, 7, 1)]
     assert other_last(counts[:1]) == counts[:1]
+
+
+async def test_reroute_offers_the_roles_other_last(desk: Desk) -> None:
+    await desk.ask(7001, RPL_FI)
+    card = await desk.card(1)
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rr:1")
+    await desk.sandbox.wait_until(lambda: "q:rrr:1:luotsi" in buttons(card))
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrr:1:luotsi")
+    await desk.sandbox.wait_until(lambda: "q:rrt:1:other_luotsi" in buttons(card))
+    assert buttons(card)[-2:] == ["q:rrt:1:other_luotsi", "q:card:1"]
+    assert labels(card)[-2:] == ["Muu kysymys", "Takaisin"]
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrt:1:other_luotsi")
+    ticket = await desk.wait_ticket(1, lambda t: t.role == "luotsi")
+    assert (ticket.topic, ticket.status) == ("other", TicketStatus.OPEN)

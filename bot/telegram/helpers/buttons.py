@@ -20,6 +20,7 @@ from bot.domain import queue
 from bot.domain.intake import preferred_language
 from bot.domain.models import TicketStatus
 from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, Button, decode, encode
@@ -184,18 +185,23 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
             return
         await query.answer()
         topics = [t for t in services.knowledge.topics.values() if t.role == button.arg]
+        other = InlineKeyboardButton(gettext(lang, "Other question"), callback_data=encode(
+            Action.REROUTE_TOPIC, ticket.id, f"{OTHER_TOPIC}_{button.arg}"))
         await query.edit_message_reply_markup(InlineKeyboardMarkup([
             *([InlineKeyboardButton(t.name[lang], callback_data=encode(
-                Action.REROUTE_TOPIC, ticket.id, t.id))] for t in topics), back]))
+                Action.REROUTE_TOPIC, ticket.id, t.id))] for t in topics), [other], back]))
     else:
-        topic = services.knowledge.topics.get(button.arg or "")
-        if topic is None:
+        arg = button.arg or ""
+        topic = services.knowledge.topics.get(arg)
+        # The role's "other" comes last in the list: the role is known, the topic is not.
+        role = topic.role if topic else arg.removeprefix(f"{OTHER_TOPIC}_")
+        if topic is None and (not arg.startswith(f"{OTHER_TOPIC}_") or role not in ROLES):
             await _stale(update, context, lang)
             return
         async with services.db.session() as session:
-            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=topic.role,
-                                        topic=topic.id, now=services.clock(),
-                                        desk=services.desk)
+            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=role,
+                                        topic=topic.id if topic else OTHER_TOPIC,
+                                        now=services.clock(), desk=services.desk)
         services.wake_sender()
         await query.answer(gettext(lang, "Passed on.") if moved else None)
         if moved is None:
