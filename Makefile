@@ -26,7 +26,7 @@ lint: $(STAMP)
 
 # Re-extract the texts shown to people and merge them into the fi/sv/en catalogs.
 messages: $(STAMP)
-	$(BIN)/pybabel extract --no-default-keywords -k gettext:2 -k _ --no-location \
+	$(BIN)/pybabel extract --no-default-keywords -k gettext:2 -k ngettext:2,3 -k _ --no-location \
 		--project peerdesk -o bot/locale/peerdesk.pot bot
 	$(BIN)/pybabel update --no-fuzzy-matching -D peerdesk -i bot/locale/peerdesk.pot -d bot/locale
 

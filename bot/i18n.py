@@ -37,6 +37,13 @@ def gettext(language: str, message: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def ngettext(language: str, singular: str, plural: str, n: int, /, **values: object) -> str:
+    """The form of `singular`/`plural` that `n` takes in `language` ("1 kysymys", "2 kysymystä"),
+    with `{placeholders}` filled in."""
+    text = translations(language).ngettext(singular, plural, n)
+    return text.format(**values) if values else text
+
+
 def _(message: str) -> str:
     """Marks a message for extraction where it is defined but translated later."""
     return message

@@ -12,7 +12,7 @@ from typing import Any
 from babel.numbers import format_decimal
 
 from bot.domain.reports import OTHER, Count, Durations, Report
-from bot.i18n import format_age, gettext
+from bot.i18n import format_age, gettext, ngettext
 from bot.services import Services
 
 CSV_DELIMITER = ";"  # what a Finnish spreadsheet expects, since the comma is the decimal mark
@@ -39,12 +39,14 @@ def _number(value: float, lang: str) -> str:
 
 def _durations(services: Services, figures: list[Durations], lang: str) -> list[str]:
     return [
-        "  " + gettext(lang, "{role}: {median} / {p90} (office time {office_median} / "
-                             "{office_p90}), {count} questions",
-                       role=_role(services, d.role, lang), count=d.count,
-                       median=format_age(d.median, lang), p90=format_age(d.p90, lang),
-                       office_median=format_age(d.office_median, lang),
-                       office_p90=format_age(d.office_p90, lang))
+        "  " + ngettext(lang, "{role}: {median} / {p90} (office time {office_median} / "
+                              "{office_p90}), {count} question",
+                        "{role}: {median} / {p90} (office time {office_median} / "
+                        "{office_p90}), {count} questions", d.count,
+                        role=_role(services, d.role, lang), count=d.count,
+                        median=format_age(d.median, lang), p90=format_age(d.p90, lang),
+                        office_median=format_age(d.office_median, lang),
+                        office_p90=format_age(d.office_p90, lang))
         for d in figures
     ]
 
@@ -55,8 +57,10 @@ def _empty_text(report: Report, lang: str) -> str:
                      period=report.period.label, previous=report.previous.label),
              gettext(lang, "No questions were asked in {period}.", period=report.period.label)]
     if report.previous_total:
-        lines.append(gettext(lang, "The period before ({previous}): {count} questions.",
-                             previous=report.previous.label, count=report.previous_total))
+        lines.append(ngettext(lang, "The period before ({previous}): {count} question.",
+                              "The period before ({previous}): {count} questions.",
+                              report.previous_total, previous=report.previous.label,
+                              count=report.previous_total))
     if report.unanswered or report.overdue:
         lines.append(gettext(lang, "Still unanswered: {unanswered} · waited past the limit: "
                                    "{overdue}", unanswered=report.unanswered,
@@ -142,9 +146,10 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         gettext(lang, "Solved with a self-service answer: {count}", count=report.self_served),
     ]
     if report.rating_average is not None:
-        lines.append(gettext(lang, "Rating: {average} / 5 ({count} ratings)",
-                             average=_number(report.rating_average, lang),
-                             count=report.rating_count))
+        lines.append(ngettext(lang, "Rating: {average} / 5 ({count} rating)",
+                              "Rating: {average} / 5 ({count} ratings)", report.rating_count,
+                              average=_number(report.rating_average, lang),
+                              count=report.rating_count))
     lines += _knowledge(report, services, lang)
     lines += _events_held(report, lang)
     if report.folded_below:

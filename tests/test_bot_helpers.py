@@ -220,6 +220,9 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     await desk.sandbox.press(7001, 7001, closing["message_id"], "rate:1:4")
     prompt = await desk.remembered(7001, (await desk.to_user(7001, 5))[-1])
     assert "★★★★" in prompt["text"]
+    rated = (await desk.in_thread(1, 4))[-1]  # the helper who answered hears the rating
+    assert rated["text"].startswith("#1 sai arvion ★★★★ (4/5).")
+    assert mentioned(rated) == [winner]
     await desk.sandbox.send(7001, "Selkeä vastaus, kiitos!", reply_to=prompt["message_id"])
     ticket = await desk.wait_ticket(1, lambda t: t.feedback is not None)
     assert (ticket.status, ticket.rating, ticket.feedback) == (
@@ -230,7 +233,8 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     await desk.sandbox.send(7001, "Vielä yksi asia HOKSista", reply_to=closing["message_id"])
     ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
     assert ticket.claimed_by == winner
-    reopened = await desk.in_thread(1, 6)  # card, "held", follow-up, feedback, reopened, message
+    # card, "held", follow-up, rating, feedback, reopened, message
+    reopened = await desk.in_thread(1, 7)
     assert any("on taas auki" in m["text"] for m in reopened[-3:])
     assert reopened[-1]["text"] == "Vielä yksi asia HOKSista"
     # Closed again and answered after more than 7 days: a new ticket.

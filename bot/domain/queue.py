@@ -518,13 +518,15 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: D
     return view
 
 
-async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: int
-               ) -> TicketView | None:
-    """The asker rates a closed ticket 1–5 (a later press changes the rating)."""
+async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: int,
+               now: datetime | None = None, desk: Desk | None = None) -> TicketView | None:
+    """The asker rates a closed ticket 1–5 (a later press changes the rating); with `desk`, the
+    helper who answered hears it (in its topic, or privately)."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id or ticket.status != TicketStatus.CLOSED \
             or not 1 <= stars <= 5:
         return None
+    changed = ticket.rating != stars
     ticket.rating = stars
     session.add(ticket)
     if stars >= 4:  # a well-rated reply may be saved as an answer: its cards offer that now
@@ -533,6 +535,10 @@ async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: i
             await outbox.add_once(session, kind=OutboxKind.EDIT_CARDS, chat_id=cards[0][0],
                                   ticket_id=ticket_id, priority=Priority.ALERT,
                                   now=ticket.closed_at or ticket.updated_at)
+    if changed and desk is not None and now is not None:
+        called = {"mention": "holder"} if desk.forum is not None else {}
+        await _to_helpers(session, desk, ticket, now, params={
+            "template": "rated", "stars": stars, **called})
     await session.commit()
     return await _view(session, ticket)
 
@@ -700,3 +706,136 @@ async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
         await session.commit()
         found.append(Due(alert, await _view(session, ticket)))
     return found
+
+
+# --- the holder's controls: release, hand over, and what waits for them ---------------------------
+
+def _may_pass_on(ticket: Ticket | None, helper_id: int, desk: Desk) -> bool:
+    """A claimed ticket may be released or handed over by its holder, or by an admin."""
+    return ticket is not None and ticket.status == TicketStatus.CLAIMED \
+        and ticket.claimed_by is not None \
+        and (ticket.claimed_by == helper_id or helper_id in desk.admins)
+
+
+async def _call_role(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime,
+                     template: str, skip: int) -> None:
+    """Call the ticket's role again, `skip` left out: a notice with their names in its topic,
+    or privately (beside the card they have, or with a new card)."""
+    if desk.forum is not None:
+        _note(session, ticket, desk.forum, template, now, Priority.CARD, mention="role",
+              skip=skip, helper=skip)
+        return
+    view = await _view(session, ticket)
+    called = [h for h in await recipients(session=session, ticket=view)
+              if h.telegram_id != skip] or \
+        [h for h in await recipients(session=session, ticket=view, everyone=True)
+         if h.telegram_id != skip]
+    cards = {chat for chat, _ in await card_messages(session=session, ticket_id=_id(ticket))}
+    for colleague in called:
+        if colleague.telegram_id in cards:
+            _note(session, ticket, colleague.telegram_id, template, now, Priority.CARD,
+                  helper=skip)
+        else:
+            outbox.add(session, kind=OutboxKind.CARD, chat_id=colleague.telegram_id, now=now,
+                       priority=Priority.CARD, ticket_id=_id(ticket))
+
+
+async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now: datetime,
+                  desk: Desk) -> TicketView | None:
+    """The holder (or an admin) gives a claimed ticket back to the queue: it waits again with
+    the reminder clock restarted, its role is called again, and the asker hears that a colleague
+    will continue. None: it was not claimed, or not theirs to release."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or not _may_pass_on(ticket, helper_id, desk):
+        await session.commit()
+        return None
+    holder = ticket.claimed_by
+    assert holder is not None
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.CLAIMED,
+        col(Ticket.claimed_by) == holder,
+    ).values(status=TicketStatus.OPEN, claimed_by=None, claimed_at=None,
+             sla_level=SlaLevel.WAITING, sla_due_at=desk.policy.unclaimed_due(ticket.role, now),
+             updated_at=now))
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
+    await edit_cards(session, desk, ticket, now)
+    await _call_role(session, desk, ticket, now, "released", skip=holder)
+    _to_asker(session, ticket, "released_asker", now)
+    view = await _view(session, ticket)
+    await session.commit()
+    return view
+
+
+async def colleagues(*, session: AsyncSession, ticket_id: int, everyone: bool = False
+                     ) -> list[HelperInfo]:
+    """Whom a ticket can be handed to, by name: its role's helpers (with `everyone`, all
+    helpers), its holder left out."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        return []
+    where = [] if everyone else [col(Helper.telegram_id).in_(
+        select(HelperRole.helper_id).where(HelperRole.role == ticket.role))]
+    return sorted((h for h in await _helpers(session, *where)
+                   if h.is_helper and h.telegram_id != ticket.claimed_by),
+                  key=lambda h: h.name.casefold())
+
+
+async def hand_over(*, session: AsyncSession, ticket_id: int, helper_id: int, to_id: int,
+                    now: datetime, desk: Desk) -> TicketView | None:
+    """The holder (or an admin) hands a claimed ticket to a named colleague: the colleague is
+    called (by name in its topic, or privately with the card), gets the asker's phone number
+    if one was shared, and the asker hears the new name. None: not theirs to hand over, or no
+    such colleague."""
+    ticket = await session.get(Ticket, ticket_id)
+    colleague = await helper(session=session, user_id=to_id)
+    if ticket is None or not _may_pass_on(ticket, helper_id, desk) or colleague is None \
+            or not colleague.is_helper or to_id == ticket.claimed_by:
+        await session.commit()
+        return None
+    holder = ticket.claimed_by
+    awaited = ticket.sla_due_at is not None  # the asker is waiting for an answer
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.CLAIMED,
+        col(Ticket.claimed_by) == holder,
+    ).values(claimed_by=to_id, claimed_at=now, sla_level=SlaLevel.WAITING,
+             sla_due_at=desk.policy.answer_due(now) if awaited else None, updated_at=now))
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
+    await edit_cards(session, desk, ticket, now)
+    if desk.forum is not None:
+        _note(session, ticket, desk.forum, "handed_over", now, Priority.CARD, mention="holder",
+              helper=helper_id)
+    else:
+        if await card_in(session=session, ticket_id=ticket_id, chat_id=to_id) is None:
+            outbox.add(session, kind=OutboxKind.CARD, chat_id=to_id, now=now,
+                       priority=Priority.CARD, ticket_id=ticket_id)
+        _note(session, ticket, to_id, "handed_over", now, Priority.CARD, helper=helper_id)
+    if ticket.phone:
+        _note(session, ticket, to_id, "phone", now, Priority.CARD)
+    _to_asker(session, ticket, "handed_over_asker", now)
+    view = await _view(session, ticket)
+    await session.commit()
+    return view
+
+
+async def held_by(*, session: AsyncSession, helper_id: int
+                  ) -> tuple[list[QueueItem], list[QueueItem]]:
+    """The tickets a helper holds: first those waiting for their answer (not answered yet, or
+    the asker wrote last), then the rest; oldest first in each."""
+    rows = await session.exec(select(Ticket).where(
+        col(Ticket.status) == TicketStatus.CLAIMED, col(Ticket.claimed_by) == helper_id,
+    ).order_by(col(Ticket.created_at), col(Ticket.id)))
+    holder = await session.get(Helper, helper_id)
+    awaited: list[QueueItem] = []
+    rest: list[QueueItem] = []
+    for t in rows:
+        assert t.id is not None
+        item = QueueItem(t.id, t.role, t.topic, t.language, TicketStatus(t.status),
+                         t.created_at, holder.name if holder else None)
+        (awaited if t.sla_due_at is not None else rest).append(item)
+    return awaited, rest

@@ -195,6 +195,17 @@ class Report:
         return sum(c.count for c in self.reroutes)
 
 
+def other_last(counts: list[Count]) -> list[Count]:
+    """"Other" (folded figures, or the router's own "other" topic) is one row, always last."""
+    others = [c for c in counts if c.key == OTHER]
+    if not others:
+        return counts
+    roles = {c.role for c in others}
+    merged = Count(OTHER, roles.pop() if len(roles) == 1 else None,
+                   sum(c.count for c in others), sum(c.previous for c in others))
+    return [c for c in counts if c.key != OTHER] + [merged]
+
+
 def _log_filters(filters: Filters) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.team:
@@ -350,15 +361,17 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
     return Report(
         period=period, previous=previous, filters=filters,
         total=sum(c.count for c in topics), previous_total=sum(c.previous for c in topics),
-        by_topic=[c for c in topics if c.count or c.previous],
-        by_role=[Count(role, role, now, before) for role, (now, before) in by_role.items()],
+        by_topic=other_last([c for c in topics if c.count or c.previous]),
+        by_role=other_last([Count(role, role, now, before)
+                            for role, (now, before) in by_role.items()]),
         first_answer=await _durations(session, col(Ticket.first_answer_minutes),
                                       col(Ticket.first_answer_office_minutes), conditions),
         to_close=await _durations(session, col(Ticket.close_minutes),
                                   col(Ticket.close_office_minutes),
                                   [*conditions, col(Ticket.self_served).is_(False)]),
         unanswered=int(unanswered or 0), overdue=int(overdue or 0),
-        reroutes=await _reroutes(session, period, filters), self_served=int(self_served or 0),
+        reroutes=other_last(await _reroutes(session, period, filters)),
+        self_served=int(self_served or 0),
         rating_average=round(float(rating_average), 2) if rating_count else None,
         rating_count=int(rating_count or 0),
         events=await _events(session, period),
@@ -388,7 +401,7 @@ def fold(report: Report, minimum: int) -> Report:
         if small:
             kept.append(Count(OTHER, None, sum(c.count for c in small),
                               sum(c.previous for c in small)))
-        return kept
+        return other_last(kept)
 
     return replace(
         report,

@@ -95,6 +95,12 @@ def _handlers(application: Application) -> None:
         CommandHandler("drafts", coaches_only(knowledge.drafts_command), filters=PRIVATE),
         CallbackQueryHandler(coaches_only(knowledge.draft_button),
                              pattern=pattern(Action.DRAFT_PUBLISH, Action.DRAFT_DISCARD)),
+        # The holder's controls: back to the queue, or to a named colleague.
+        CommandHandler("release", helpers_only(commands.release_command)),
+        CallbackQueryHandler(helpers_only(buttons.release_button),
+                             pattern=pattern(Action.RELEASE)),
+        CallbackQueryHandler(helpers_only(buttons.hand_over_button), pattern=pattern(
+            Action.HAND_OVER, Action.HAND_OVER_ALL, Action.HAND_TO)),
         # The asker's buttons about their ticket (each checks that it is theirs).
         CallbackQueryHandler(buttons.rate_button, pattern=pattern(Action.RATE)),
         CallbackQueryHandler(buttons.phone_request, pattern=pattern(Action.PHONE)),

@@ -30,6 +30,11 @@ class Action(StrEnum):
     ROLE = "role"
     SELF_SERVICE = "ss"
     ANONYMOUS = "anon"
+    # the holder's controls on the card
+    RELEASE = "q:rel"  # back to the queue
+    HAND_OVER = "q:ho"  # choose a colleague of the role…
+    HAND_OVER_ALL = "q:hoa"  # …or of any role…
+    HAND_TO = "q:hot"  # …and hand it to them (arg: their Telegram id)
 
 
 @dataclass(frozen=True, slots=True)

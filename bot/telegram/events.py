@@ -36,7 +36,7 @@ from bot.domain.intake import language_of, remember_staff
 from bot.domain.models import Bulletin, Event, EventKind, OutboxKind, saved_id
 from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
-from bot.i18n import _, format_when, gettext
+from bot.i18n import _, format_when, gettext, ngettext
 from bot.services import Services
 from bot.telegram.context import (
     PeerdeskContext,
@@ -577,10 +577,12 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
             text += "\n" + gettext(lang, "Came: {came} (said they would come: {said})",
                                    came=sum(p.present for p in people), said=said)
             if summary.count:
-                text += "\n" + gettext(lang, "Feedback: {average} / 5 from {count} answers",
-                                       average=format_decimal(summary.average or 0,
-                                                              format="#,##0.#", locale=lang),
-                                       count=summary.count)
+                text += "\n" + ngettext(lang, "Feedback: {average} / 5 from {count} answer",
+                                        "Feedback: {average} / 5 from {count} answers",
+                                        summary.count,
+                                        average=format_decimal(summary.average or 0,
+                                                               format="#,##0.#", locale=lang),
+                                        count=summary.count)
             text += "".join(f"\n💬 {c}" for c in summary.comments[:10])
             if people:
                 text += "\n" + gettext(lang, "Tap a name to mark who came.")
@@ -1021,9 +1023,11 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
             await message.reply_text(gettext(lang, "That event cannot take materials."))
             return _end(context)
         count = len(await domain.recipients(session=session, event_id=event_id))
-    await message.reply_text(gettext(
-        lang, "Thank you! The materials go to the {count} people who said they would come, "
-              "and stay available under /events.", count=count))
+    await message.reply_text(ngettext(
+        lang, "Thank you! The materials go to the {count} person who said they would come, "
+              "and stay available under /events.",
+        "Thank you! The materials go to the {count} people who said they would come, and stay "
+        "available under /events.", count, count=count))
     return _end(context)
 
 

@@ -20,7 +20,9 @@ from bot.domain import queue
 from bot.domain.intake import preferred_language
 from bot.domain.models import TicketStatus
 from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
+from bot.services import Services
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.cards import card_buttons, helper_language
@@ -101,7 +103,7 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
             gettext(lang, "{name} has already claimed this question.", name=holder) if holder
             else gettext(lang, "This question is no longer waiting."), show_alert=True)
         return
-    if ticket.role not in helper.roles:
+    if ticket.role not in helper.roles:  # after the confirmation (or from a listing)
         logger.info("ticket %s claimed across roles (%s)", ticket.id, ticket.role)
     logger.info("ticket %s claimed", ticket.id)
     await query.answer(gettext(lang, "It is yours. Write in this topic to answer.")
@@ -183,24 +185,128 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
             return
         await query.answer()
         topics = [t for t in services.knowledge.topics.values() if t.role == button.arg]
+        other = InlineKeyboardButton(gettext(lang, "Other question"), callback_data=encode(
+            Action.REROUTE_TOPIC, ticket.id, f"{OTHER_TOPIC}_{button.arg}"))
         await query.edit_message_reply_markup(InlineKeyboardMarkup([
             *([InlineKeyboardButton(t.name[lang], callback_data=encode(
-                Action.REROUTE_TOPIC, ticket.id, t.id))] for t in topics), back]))
+                Action.REROUTE_TOPIC, ticket.id, t.id))] for t in topics), [other], back]))
     else:
-        topic = services.knowledge.topics.get(button.arg or "")
-        if topic is None:
+        arg = button.arg or ""
+        topic = services.knowledge.topics.get(arg)
+        # The role's "other" comes last in the list: the role is known, the topic is not.
+        role = topic.role if topic else arg.removeprefix(f"{OTHER_TOPIC}_")
+        if topic is None and (not arg.startswith(f"{OTHER_TOPIC}_") or role not in ROLES):
             await _stale(update, context, lang)
             return
         async with services.db.session() as session:
-            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=topic.role,
-                                        topic=topic.id, now=services.clock(),
-                                        desk=services.desk)
+            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=role,
+                                        topic=topic.id if topic else OTHER_TOPIC,
+                                        now=services.clock(), desk=services.desk)
         services.wake_sender()
         await query.answer(gettext(lang, "Passed on.") if moved else None)
         if moved is None:
             await query.edit_message_reply_markup(card_buttons(ticket, lang))
             return
         logger.info("ticket %s rerouted to role %s", ticket.id, moved.role)
+
+
+# --- the holder's controls: release, hand over ----------------------------------------------------
+
+def not_passable(services: Services, ticket: TicketView, helper: HelperInfo, lang: str
+                 ) -> str | None:
+    """Why this helper cannot release or hand over the ticket (None: they can)."""
+    if ticket.status is TicketStatus.OPEN:
+        return gettext(lang, "#{number} is not in anyone's hands: it waits in the queue.",
+                       number=ticket.id)
+    if ticket.status is not TicketStatus.CLAIMED:
+        return gettext(lang, "This question is no longer waiting.")
+    if ticket.claimed_by != helper.telegram_id and helper.telegram_id not in services.desk.admins:
+        return gettext(lang, "{name} holds #{number}, so only they can pass it on.",
+                       name=ticket.claimer_name or "?", number=ticket.id)
+    return None
+
+
+async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperInfo
+                         ) -> TicketView | None:
+    """Back to the queue: the role is called again and the asker told (both queued)."""
+    services = context.services
+    async with services.db.session() as session:
+        ticket = await queue.release(session=session, ticket_id=ticket_id,
+                                     helper_id=helper.telegram_id, now=services.clock(),
+                                     desk=services.desk)
+    if ticket is not None:
+        services.wake_sender()
+        logger.info("ticket %s released back to the queue", ticket_id)
+    return ticket
+
+
+async def release_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """Release: the holder gives the ticket back to the queue."""
+    found = await _card_button(update, context, Action.RELEASE)
+    if found is None:
+        return
+    _, ticket, _ = found
+    query, services = update.callback_query, context.services
+    assert query is not None
+    lang = helper_language(services, helper)
+    refusal = not_passable(services, ticket, helper, lang)
+    if refusal is None and await release_ticket(context, ticket.id, helper) is not None:
+        await query.answer(gettext(lang, "#{number} is back in the queue; your colleagues are "
+                                         "called. Thank you!", number=ticket.id))
+        return
+    await query.answer(refusal or gettext(lang, "This question is no longer waiting."),
+                       show_alert=True)
+
+
+async def hand_over_button(update: Update, context: PeerdeskContext, helper: HelperInfo
+                           ) -> None:
+    """Hand over, step by step on the card: the role's helpers by name (or all helpers), then
+    the ticket is theirs."""
+    found = await _card_button(update, context, Action.HAND_OVER, Action.HAND_OVER_ALL,
+                               Action.HAND_TO)
+    if found is None:
+        return
+    button, ticket, _ = found
+    query, services = update.callback_query, context.services
+    assert query is not None
+    lang = helper_language(services, helper)
+    refusal = not_passable(services, ticket, helper, lang)
+    if refusal is not None:
+        await query.answer(refusal, show_alert=True)
+        await query.edit_message_reply_markup(card_buttons(ticket, lang))
+        return
+    if button.action is Action.HAND_TO:
+        to_id = int(button.arg) if button.arg and button.arg.isdigit() else 0
+        async with services.db.session() as session:
+            moved = await queue.hand_over(session=session, ticket_id=ticket.id,
+                                          helper_id=helper.telegram_id, to_id=to_id,
+                                          now=services.clock(), desk=services.desk)
+        if moved is None:
+            await _stale(update, context, lang)
+            return
+        services.wake_sender()
+        logger.info("ticket %s handed over to a colleague", ticket.id)
+        await query.answer(gettext(lang, "#{number} is now with {name}. Thank you!",
+                                   number=ticket.id, name=moved.claimer_name or "?"))
+        return
+    everyone = button.action is Action.HAND_OVER_ALL
+    async with services.db.session() as session:
+        names = await queue.colleagues(session=session, ticket_id=ticket.id, everyone=everyone)
+        if not names and not everyone:
+            everyone = True
+            names = await queue.colleagues(session=session, ticket_id=ticket.id, everyone=True)
+    await query.answer(None if names else gettext(lang, "There is no colleague to hand it to."),
+                       show_alert=not names)
+    people = [InlineKeyboardButton(h.name, callback_data=encode(Action.HAND_TO, ticket.id,
+                                                                h.telegram_id))
+              for h in names[:40]]
+    rows = [people[i:i + 2] for i in range(0, len(people), 2)]
+    if not everyone:
+        rows.append([InlineKeyboardButton(gettext(lang, "All helpers…"),
+                                          callback_data=encode(Action.HAND_OVER_ALL, ticket.id))])
+    rows.append([InlineKeyboardButton(gettext(lang, "Back"),
+                                      callback_data=encode(Action.CARD, ticket.id))])
+    await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
 
 
 # --- the asker's buttons -------------------------------------------------------------------------
@@ -215,7 +321,8 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     if button is not None:
         async with services.db.session() as session:
             ticket = await queue.rate(session=session, ticket_id=button.id,
-                                      asker_id=query.from_user.id, stars=stars)
+                                      asker_id=query.from_user.id, stars=stars,
+                                      now=services.clock(), desk=services.desk)
     if ticket is None:
         await _stale(update, context)
         return

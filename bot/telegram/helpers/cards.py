@@ -142,7 +142,14 @@ def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,
                                  callback_data=encode(Action.REROUTE, ticket.id)),
             InlineKeyboardButton(gettext(lang, "Close"),
                                  callback_data=encode(Action.CLOSE, ticket.id))]
-    return InlineKeyboardMarkup([row, *sends])
+    rows = [row]
+    if ticket.status is TicketStatus.CLAIMED:  # the holder's: give it back, or to a colleague
+        rows.append([
+            InlineKeyboardButton(gettext(lang, "Release"),
+                                 callback_data=encode(Action.RELEASE, ticket.id)),
+            InlineKeyboardButton(gettext(lang, "Hand over"),
+                                 callback_data=encode(Action.HAND_OVER, ticket.id))])
+    return InlineKeyboardMarkup([*rows, *sends])
 
 
 async def _view(services: Services, ticket_id: int | None) -> TicketView | None:

@@ -13,7 +13,7 @@ from bot.domain import queue
 from bot.domain.queue import HelperInfo
 from bot.i18n import _, format_age, gettext
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.helpers.buttons import close_ticket
+from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
 from bot.telegram.helpers.cards import helper_language, services_of
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,7 @@ COMMANDS = (
     ("queue", _("Open questions of my roles")),
     ("mine", _("Questions I hold")),
     ("close", _("Close the question of this topic")),
+    ("release", _("Give this question back to the queue")),
     ("away", _("Pause my notifications")),
     ("back", _("I am available again")),
     ("report", _("What staff asked about this month")),
@@ -41,25 +42,45 @@ async def queue_command(update: Update, context: PeerdeskContext, helper: Helper
     if message is None or not _in_place(update, context):
         return
     services, lang = context.services, helper_language(context.services, helper)
-    mine = (message.text or "").lstrip("/").startswith("mine")
-    async with services.db.session() as session:
-        items = await queue.queue(session=session, roles=None if mine else helper.roles,
-                                  holder=helper.telegram_id if mine else None)
-    if not items:
-        await message.reply_text(
-            gettext(lang, "You hold no open questions.") if mine
-            else gettext(lang, "No questions are waiting. Thank you!"))
+    if (message.text or "").lstrip("/").startswith("mine"):
+        await _mine(update, context, helper)
         return
-    now = services.clock()
-    lines = [
-        f"#{item.ticket_id} · {services.topic_name(item.topic, lang)} · {item.language} · "
-        + format_age((now - item.created_at).total_seconds() / 60, lang) + " · "
-        + (item.holder or gettext(lang, "waiting"))
-        for item in items[:50]
-    ]
-    title = gettext(lang, "Questions you hold:") if mine else gettext(
-        lang, "Open questions, oldest first:")
-    await message.reply_text(title + "\n" + "\n".join(lines))
+    async with services.db.session() as session:
+        items = await queue.queue(session=session, roles=helper.roles)
+    if not items:
+        await message.reply_text(gettext(lang, "No questions are waiting. Thank you!"))
+        return
+    lines = [_line(context, item, lang) for item in items[:50]]
+    await message.reply_text(gettext(lang, "Open questions, oldest first:") + "\n"
+                             + "\n".join(lines))
+
+
+def _line(context: PeerdeskContext, item: queue.QueueItem, lang: str) -> str:
+    services = context.services
+    return (f"#{item.ticket_id} · {services.topic_name(item.topic, lang)} · {item.language} · "
+            + format_age((services.clock() - item.created_at).total_seconds() / 60, lang)
+            + " · " + (item.holder or gettext(lang, "waiting")))
+
+
+async def _mine(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """/mine: what waits for my answer first (not answered yet, or the asker wrote last), then
+    the rest I hold."""
+    message, services = update.effective_message, context.services
+    assert message is not None
+    lang = helper_language(services, helper)
+    async with services.db.session() as session:
+        awaited, rest = await queue.held_by(session=session, helper_id=helper.telegram_id)
+    if not awaited and not rest:
+        await message.reply_text(gettext(lang, "You hold no open questions."))
+        return
+    parts = []
+    if awaited:
+        parts.append(gettext(lang, "Waiting for your answer:") + "\n" + "\n".join(
+            _line(context, item, lang) for item in awaited[:40]))
+    if rest:
+        parts.append(gettext(lang, "Answered, in your hands:") + "\n" + "\n".join(
+            _line(context, item, lang) for item in rest[:40]))
+    await message.reply_text("\n\n".join(parts))
 
 
 async def availability_command(update: Update, context: PeerdeskContext,
@@ -79,12 +100,11 @@ async def availability_command(update: Update, context: PeerdeskContext,
         else gettext(lang, "Welcome back! New questions will call you again."))
 
 
-async def close_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
-    """/close in a ticket's topic of the helpers' forum, or as a reply to its card in a private
-    chat; anywhere else it closes nothing."""
+async def _ticket_here(update: Update, context: PeerdeskContext) -> int | None:
+    """The ticket a command is about: the one of its forum topic, or of the card it replies to
+    in a private chat."""
     message, services = update.effective_message, context.services
-    if message is None:
-        return
+    assert message is not None
     ticket_id = None
     async with services.db.session() as session:
         if message.chat.type == "private" and message.reply_to_message:
@@ -96,6 +116,16 @@ async def close_command(update: Update, context: PeerdeskContext, helper: Helper
                 and message.message_thread_id:
             ticket_id = await queue.ticket_in_thread(session=session,
                                                      thread_id=message.message_thread_id)
+    return ticket_id
+
+
+async def close_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+    """/close in a ticket's topic of the helpers' forum, or as a reply to its card in a private
+    chat; anywhere else it closes nothing."""
+    message, services = update.effective_message, context.services
+    if message is None:
+        return
+    ticket_id = await _ticket_here(update, context)
     lang = helper_language(services, helper)
     if ticket_id is None:
         if _in_place(update, context):
@@ -104,6 +134,30 @@ async def close_command(update: Update, context: PeerdeskContext, helper: Helper
         return
     if not await close_ticket(context, ticket_id, helper):
         await message.reply_text(gettext(lang, "#{number} is already closed.", number=ticket_id))
+
+
+async def release_command(update: Update, context: PeerdeskContext, helper: HelperInfo
+                          ) -> None:
+    """/release in a ticket's topic, or as a reply to its private card: back to the queue."""
+    message, services = update.effective_message, context.services
+    if message is None:
+        return
+    ticket_id = await _ticket_here(update, context)
+    lang = helper_language(services, helper)
+    if ticket_id is None:
+        if _in_place(update, context):
+            await message.reply_text(gettext(lang, "Use /release in a question's topic, or as a "
+                                                   "reply to its card."))
+        return
+    async with services.db.session() as session:
+        ticket = await queue.view(session=session, ticket_id=ticket_id)
+    assert ticket is not None
+    refusal = not_passable(services, ticket, helper, lang)
+    if refusal is None and await release_ticket(context, ticket_id, helper) is not None:
+        await message.reply_text(gettext(lang, "#{number} is back in the queue; your colleagues "
+                                               "are called. Thank you!", number=ticket_id))
+        return
+    await message.reply_text(refusal or gettext(lang, "This question is no longer waiting."))
 
 
 async def note_command(update: Update, context: PeerdeskContext) -> None:

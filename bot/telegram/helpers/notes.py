@@ -22,7 +22,7 @@ from telegram.ext import Application
 from bot.domain import queue
 from bot.domain.outbox import Claimed
 from bot.domain.queue import HelperInfo, Kind, TicketView
-from bot.i18n import gettext
+from bot.i18n import gettext, ngettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.helpers.cards import helper_language, in_topic, services_of, with_mentions
@@ -82,11 +82,14 @@ def _claimed(f: Facts) -> Note:
 
 def _closed(f: Facts) -> Note:
     assert f.ticket is not None
-    return Note(gettext(f.lang, "{name} marked your question #{number} as answered. How did it "
-                                "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
-                                "to this message within {days} days.",
-                        name=_first(f.helper_name), number=f.ticket.id,
-                        days=f.services.settings.reopen_days),
+    days = f.services.settings.reopen_days
+    return Note(ngettext(f.lang, "{name} marked your question #{number} as answered. How did it "
+                                 "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
+                                 "to this message within {days} day.",
+                         "{name} marked your question #{number} as answered. How did it "
+                         "go? (1 = poorly, 5 = very well)\nIf you still need help, reply "
+                         "to this message within {days} days.", days,
+                         name=_first(f.helper_name), number=f.ticket.id, days=days),
                 rating_buttons(f.ticket.id), remember=Kind.CLOSING)
 
 
@@ -106,22 +109,47 @@ def _rerouted(f: Facts) -> Note:
 
 # --- to the helpers ------------------------------------------------------------------------------
 
-def _alert(text: str) -> Callable[[Facts], Note]:
-    def render(f: Facts) -> Note:
-        assert f.ticket is not None
-        message, entities = with_mentions(gettext(
-            f.lang, text, number=f.ticket.id, minutes=f.params.get("minutes", 0)), f.mention, "\n")
-        return Note(message, entities=entities)
-    return render
+def _called(f: Facts, text: str) -> Note:
+    """A notice that calls the helpers in `f.mention` by name."""
+    message, entities = with_mentions(text, f.mention, "\n")
+    return Note(message, entities=entities)
+
+
+def _reminder(f: Facts) -> Note:
+    assert f.ticket is not None
+    minutes = int(f.params.get("minutes", 0))
+    return _called(f, ngettext(
+        f.lang, "#{number} has waited {minutes} working minute for a helper. Could one of you "
+                "take it?",
+        "#{number} has waited {minutes} working minutes for a helper. Could one of you take it?",
+        minutes, number=f.ticket.id, minutes=minutes))
+
+
+def _escalation(f: Facts) -> Note:
+    assert f.ticket is not None
+    minutes = int(f.params.get("minutes", 0))
+    return _called(f, ngettext(
+        f.lang, "#{number} has waited {minutes} working minute and nobody has taken it. "
+                "Everyone, please help!",
+        "#{number} has waited {minutes} working minutes and nobody has taken it. Everyone, "
+        "please help!", minutes, number=f.ticket.id, minutes=minutes))
+
+
+def _nudge(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "#{number}: the asker is still waiting for a reply.",
+                              number=f.ticket.id))
 
 
 def _escalation_admin(f: Facts) -> Note:
     assert f.ticket is not None
-    return Note(gettext(f.lang, "#{number} ({role}, {topic}) has waited {minutes} working "
-                                "minutes without a helper.", number=f.ticket.id,
-                        role=f.services.role_name(f.ticket.role, f.lang),
-                        topic=f.services.topic_name(f.ticket.topic, f.lang),
-                        minutes=f.params.get("minutes", 0)))
+    minutes = int(f.params.get("minutes", 0))
+    return Note(ngettext(f.lang, "#{number} ({role}, {topic}) has waited {minutes} working "
+                                 "minute without a helper.",
+                         "#{number} ({role}, {topic}) has waited {minutes} working minutes "
+                         "without a helper.", minutes, number=f.ticket.id,
+                         role=f.services.role_name(f.ticket.role, f.lang),
+                         topic=f.services.topic_name(f.ticket.topic, f.lang), minutes=minutes))
 
 
 def _reopened(f: Facts) -> Note:
@@ -207,6 +235,44 @@ def _rising(f: Facts) -> Note | None:
                                          callback_data=f"evsug:cafe:{topic}")]]))
 
 
+# --- the holder's controls: released, handed over, rated ------------------------------------------
+
+def _released(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "{name} gave #{number} back to the queue. Could one of you "
+                                      "take it?", name=f.helper_name or "?", number=f.ticket.id))
+
+
+def _released_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "Your question #{number} goes on to a colleague, who will "
+                                "continue with it. You will hear who as soon as they take it; "
+                                "you can go on writing here.", number=f.ticket.id),
+                remember=Kind.TO_ASKER)
+
+
+def _handed_over(f: Facts) -> Note:
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "#{number}: {name} handed this question over to you. "
+                                      "Thank you for taking it on!", number=f.ticket.id,
+                              name=f.helper_name or "?"))
+
+
+def _handed_over_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "{name} now continues with your question #{number}. You can go "
+                                "on writing here.", name=_first(f.ticket.claimer_name),
+                        number=f.ticket.id),
+                remember=Kind.TO_ASKER)
+
+
+def _rated(f: Facts) -> Note:
+    assert f.ticket is not None
+    stars = int(f.params.get("stars", 0))
+    return _called(f, gettext(f.lang, "#{number} was rated {stars} ({rating}/5).",
+                              number=f.ticket.id, stars=STARS * stars, rating=stars))
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -217,11 +283,9 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "claimed": _claimed,
     "closed": _closed,
     "rerouted": _rerouted,
-    "reminder": _alert("#{number} has waited {minutes} working minutes for a helper. Could one "
-                       "of you take it?"),
-    "escalation": _alert("#{number} has waited {minutes} working minutes and nobody has taken "
-                         "it. Everyone, please help!"),
-    "nudge": _alert("#{number}: the asker is still waiting for a reply."),
+    "reminder": _reminder,
+    "escalation": _escalation,
+    "nudge": _nudge,
     "escalation_admin": _escalation_admin,
     "reopened": _reopened,
     "feedback": _feedback,
@@ -233,6 +297,11 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "answer": _answer,
     "answer_sent": _answer_sent,
     "rising": _rising,
+    "released": _released,
+    "released_asker": _released_asker,
+    "handed_over": _handed_over,
+    "handed_over_asker": _handed_over_asker,
+    "rated": _rated,
 }
 
 
@@ -256,6 +325,11 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
         elif ticket is not None and params.get("mention") in ("role", "everyone"):
             mention = await queue.recipients(session=session, ticket=ticket,
                                              everyone=params["mention"] == "everyone")
+            if params.get("skip"):  # who gave it back is not called for it again
+                mention = [h for h in mention if h.telegram_id != params["skip"]] or [
+                    h for h in await queue.recipients(session=session, ticket=ticket,
+                                                      everyone=True)
+                    if h.telegram_id != params["skip"]]
     if ticket is not None and reader == ticket.asker_chat_id:
         lang = ticket.language
     else:
