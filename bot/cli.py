@@ -513,12 +513,12 @@ async def _knowledge(args: argparse.Namespace, settings: Settings) -> int:
                     raise KnowledgeError(f"{args.answer_id}: no such answer, or nothing to set")
                 print(f"{row.id}: missing {','.join(answers.missing_languages(row)) or 'nothing'}")
             elif args.action == "publish":
-                row, missing = await answers.publish(session=session, router=None,
+                row, lacking = await answers.publish(session=session, router=None,
                                                      answer_id=args.answer_id, now=now)
                 if row is None:
                     raise KnowledgeError(f"{args.answer_id}: no such answer")
-                if missing:
-                    raise KnowledgeError(f"{args.answer_id}: add {', '.join(missing)} first")
+                if lacking:
+                    raise KnowledgeError(f"{args.answer_id}: add {', '.join(lacking)} first")
                 print(f"{row.id} published; running bots use it within a minute")
             elif not await answers.discard(session=session, router=None,
                                            answer_id=args.answer_id, now=now):

@@ -161,8 +161,8 @@ async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
     ).order_by(col(Ticket.id).desc()).limit(SIMILAR_WINDOW))
     scored = []
     for other_id, text, lang in rows:
-        score = _jaccard(mine, set(router.content_forms(text, lang)))
-        if score >= SIMILAR_FLOOR:
+        score = _jaccard(mine, set(router.content_forms(text or "", lang)))
+        if other_id is not None and score >= SIMILAR_FLOOR:
             scored.append((score, other_id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
 
@@ -419,7 +419,7 @@ class Rising:
 
 async def figures(*, session: AsyncSession, start: datetime, end: datetime
                   ) -> list[AnswerFigure]:
-    def kind(k: AnswerUseKind):  # type: ignore[no-untyped-def]
+    def kind(k: AnswerUseKind):
         return func.sum(case((col(AnswerUse.kind) == k, 1), else_=0))
 
     rows = await session.exec(select(  # type: ignore[call-overload]
@@ -443,7 +443,7 @@ def most_wanted(found: Sequence[AnswerFigure], top: int = 5) -> list[AnswerFigur
 
 
 async def hallway(*, session: AsyncSession, start: datetime, end: datetime) -> int:
-    return int((await session.exec(select(func.count()).where(  # type: ignore[call-overload]
+    return int((await session.exec(select(func.count()).where(
         col(TopicLog.routing) == Routing.HALLWAY, col(TopicLog.at) >= start,
         col(TopicLog.at) < end))).one())
 
@@ -455,7 +455,7 @@ async def rising(*, session: AsyncSession, months: Sequence[tuple[datetime, date
     if len(months) < 2:
         return []
     bucket = case(*((col(TopicLog.at) < end, index) for index, (_, end) in enumerate(months)))
-    rows = await session.exec(select(  # type: ignore[call-overload]
+    rows = await session.exec(select(
         TopicLog.role, TopicLog.topic, bucket, func.count(),
     ).where(col(TopicLog.at) >= months[0][0], col(TopicLog.at) < months[-1][1])
         .group_by(TopicLog.role, TopicLog.topic, bucket))

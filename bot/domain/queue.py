@@ -31,6 +31,8 @@ from bot.domain.models import (
     TicketMessage,
     TicketStatus,
     TopicLog,
+    dialect_of,
+    saved_id,
 )
 from bot.domain.sla import Alert, Policy, SlaLevel, next_step
 
@@ -235,8 +237,8 @@ async def queue(*, session: AsyncSession, roles: tuple[str, ...] | None = None,
         query = query.where(col(Ticket.role).in_(roles))
     if holder is not None:
         query = query.where(Ticket.claimed_by == holder)
-    return [QueueItem(t.id, t.role, t.topic, t.language, TicketStatus(t.status), t.created_at,
-                      name) for t, name in await session.exec(query)]  # type: ignore[misc]
+    return [QueueItem(saved_id(t), t.role, t.topic, t.language, TicketStatus(t.status),
+                      t.created_at, name) for t, name in await session.exec(query)]
 
 
 # --- remembering messages ------------------------------------------------------------------------
@@ -244,8 +246,8 @@ async def queue(*, session: AsyncSession, roles: tuple[str, ...] | None = None,
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
                    kind: Kind, commit: bool = True) -> None:
     """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
-    insert = postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.exec(insert(TicketMessage).values(  # type: ignore[call-overload]
+    insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    await session.exec(insert(TicketMessage).values(
         chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind,
     ).on_conflict_do_nothing())
     if commit:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, func, or_, select
@@ -225,7 +226,7 @@ def _ticket_filters(filters: Filters, period: Period) -> list[ColumnElement[bool
         conditions.append(col(Ticket.language) == filters.language)
     if filters.team:
         conditions.append(col(Ticket.id).in_(
-            select(TopicLog.ticket_id).where(col(TopicLog.team) == filters.team)))
+            select(col(TopicLog.ticket_id)).where(col(TopicLog.team) == filters.team)))
     return conditions
 
 
@@ -240,7 +241,7 @@ def _sum_in(period: Period) -> ColumnElement[int]:
 async def _topics(session: AsyncSession, period: Period, previous: Period, filters: Filters
                   ) -> list[Count]:
     rows = await session.exec(  # type: ignore[call-overload]
-        select(TopicLog.role, TopicLog.topic, _sum_in(period), _sum_in(previous))
+        select(col(TopicLog.role), col(TopicLog.topic), _sum_in(period), _sum_in(previous))
         .where(col(TopicLog.at) >= previous.start, col(TopicLog.at) < period.end,
                *_log_filters(filters))
         .group_by(TopicLog.role, TopicLog.topic)
@@ -253,16 +254,17 @@ async def _topics(session: AsyncSession, period: Period, previous: Period, filte
 
 async def _reroutes(session: AsyncSession, period: Period, filters: Filters) -> list[Count]:
     rows = await session.exec(  # type: ignore[call-overload]
-        select(TopicLog.rerouted_from_role, TopicLog.rerouted_from_topic, func.count())
+        select(col(TopicLog.rerouted_from_role), col(TopicLog.rerouted_from_topic),
+               func.count())
         .where(_in(period), col(TopicLog.rerouted_from_topic).is_not(None),
                *_log_filters(filters))
-        .group_by(TopicLog.rerouted_from_role, TopicLog.rerouted_from_topic)
+        .group_by(col(TopicLog.rerouted_from_role), col(TopicLog.rerouted_from_topic))
     )
     return sorted((Count(topic, role, int(n)) for role, topic, n in rows),
                   key=lambda c: (-c.count, c.key))
 
 
-async def _durations(session: AsyncSession, wall: object, office: object,
+async def _durations(session: AsyncSession, wall: Any, office: Any,
                      conditions: list[ColumnElement[bool]]) -> list[Durations]:
     """Median and p90 per role by nearest rank, computed with window functions in SQL; the ranks
     are ceil(n/2) and ceil(9n/10) in integer arithmetic, which both backends share."""
@@ -272,7 +274,7 @@ async def _durations(session: AsyncSession, wall: object, office: object,
             Ticket.role.label("role"), column.label("v"),  # type: ignore[attr-defined]
             func.row_number().over(partition_by=Ticket.role, order_by=column).label("rn"),
             func.count().over(partition_by=Ticket.role).label("n"),
-        ).where(*conditions, column.is_not(None)).subquery()  # type: ignore[attr-defined]
+        ).where(*conditions, column.is_not(None)).subquery()
         median_rank, p90_rank = (ranked.c.n + 1) // 2, (ranked.c.n * 9 + 9) // 10
         rows = await session.exec(select(  # type: ignore[call-overload]
             ranked.c.role, ranked.c.n, ranked.c.rn, ranked.c.v, median_rank, p90_rank,
@@ -296,7 +298,7 @@ async def _trend(session: AsyncSession, months: list[Period], filters: Filters
     # One pass: each row falls into its month's bucket (the first boundary it is below).
     bucket = case(*((col(TopicLog.at) < month.end, index) for index, month in enumerate(months)))
     rows = await session.exec(  # type: ignore[call-overload]
-        select(TopicLog.role, bucket, func.count())
+        select(col(TopicLog.role), bucket, func.count())
         .where(col(TopicLog.at) >= months[0].start, col(TopicLog.at) < months[-1].end,
                *_log_filters(filters))
         .group_by(TopicLog.role, bucket)
@@ -313,23 +315,24 @@ async def _events(session: AsyncSession, period: Period) -> list[EventFigure]:
     placed = and_(col(Rsvp.waiting).is_(False), col(Rsvp.answer).in_(["yes", "plus"]))
     answered = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
     rows = await session.exec(  # type: ignore[call-overload]
-        select(Event.id, Event.kind, Event.title, Event.starts_at,
+        select(col(Event.id), col(Event.kind), col(Event.title), col(Event.starts_at),
                answered(and_(placed, col(Rsvp.answer) == "yes")),
                answered(and_(placed, col(Rsvp.answer) == "plus")),
                answered(col(Rsvp.answer) == "no"), answered(col(Rsvp.waiting)))
         .join(Rsvp, col(Rsvp.event_id) == col(Event.id), isouter=True)
         .where(*held)
-        .group_by(Event.id, Event.kind, Event.title, Event.starts_at)
+        .group_by(col(Event.id), col(Event.kind), col(Event.title), col(Event.starts_at))
         .order_by(col(Event.starts_at), col(Event.id)))
     figures = list(rows)
-    ids = select(Event.id).where(*held)
+    ids = select(col(Event.id)).where(*held)
     came = dict((await session.exec(  # type: ignore[call-overload]
-        select(Attendance.event_id, func.count()).where(col(Attendance.event_id).in_(ids))
-        .group_by(Attendance.event_id))).all())
+        select(col(Attendance.event_id), func.count()).where(col(Attendance.event_id).in_(ids))
+        .group_by(col(Attendance.event_id)))).all())
     rated = {event_id: (int(n), avg) for event_id, n, avg in await session.exec(
-        select(EventFeedback.event_id, func.count(), func.avg(EventFeedback.rating))  # type: ignore[call-overload]
+        select(col(EventFeedback.event_id), func.count(),  # type: ignore[call-overload]
+               func.avg(col(EventFeedback.rating)))
         .where(col(EventFeedback.event_id).in_(ids), col(EventFeedback.rating) >= 1)
-        .group_by(EventFeedback.event_id))}
+        .group_by(col(EventFeedback.event_id)))}
     return [EventFigure(i, str(k), t, s, int(y or 0) + int(p or 0), int(p or 0), int(n or 0),
                         int(w or 0), int(came.get(i, 0)), rated.get(i, (0, None))[0],
                         round(float(rated[i][1]), 2) if i in rated else None)
@@ -353,7 +356,7 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
                                 col(Ticket.first_answer_at).is_(None)), 1), else_=0)),
             func.sum(case((col(Ticket.overdue), 1), else_=0)),
             func.sum(case((col(Ticket.self_served), 1), else_=0)),
-            func.avg(Ticket.rating), func.count(Ticket.rating),
+            func.avg(col(Ticket.rating)), func.count(col(Ticket.rating)),
         ).where(*conditions))
     months = period.months_back(trend_months) if trend_months else []
     used = await answers.figures(session=session, start=period.start, end=period.end)

@@ -715,15 +715,15 @@ async def new_event(update: Update, context: PeerdeskContext) -> int:
 async def suggested_event(update: Update, context: PeerdeskContext) -> int:
     """A rising topic's button (the monthly digest): /newevent with the kind and the title
     filled in, going on from the start time."""
-    query = update.callback_query
+    query = query_of(update)
     await query.answer()
     if not await _start_conversation(update, context):
         return ConversationHandler.END
-    _, kind, topic = query.data.split(":")
+    _, kind, topic = (query.data or "::").split(":")
     lang, services = _lang(context), context.services
     title = f"{gettext(lang, KIND_NAMES[EventKind(kind)])}: {services.topic_name(topic, lang)}"
-    context.user_data["draft"].update(kind=kind, title=title[:200])
-    await query.message.reply_text(
+    context.state["draft"].update(kind=kind, title=title[:200])
+    await query_message(query).reply_text(
         gettext(lang, "A new event: {title}", title=title) + "\n" + gettext(
             lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
                   "huomenna klo 9"))

@@ -24,7 +24,7 @@ from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, Button, decode, encode
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
 from bot.telegram.helpers.notes import STARS
 
@@ -329,8 +329,7 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()
     await query.edit_message_reply_markup(None)
-    assert query.message is not None
-    prompt = await query.message.reply_text(gettext(
+    prompt = await query_message(query).reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
                          "with a comment for the helper.", stars=STARS * stars))
     async with services.db.session() as session:
@@ -352,9 +351,8 @@ async def phone_request(update: Update, context: PeerdeskContext) -> None:
         await _stale(update, context)
         return
     await query.answer()
-    context.user_data["phone_ticket"] = ticket.id
-    assert query.message is not None
-    await query.message.reply_text(
+    context.state["phone_ticket"] = ticket.id
+    await query_message(query).reply_text(
         gettext(ticket.language, "Press the button below to share your phone number. Only the "
                                  "helper who handles question #{number} sees it.",
                 number=ticket.id),
@@ -370,7 +368,7 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
     assert message is not None and user is not None and message.contact is not None
     contact = message.contact
     async with services.db.session() as session:
-        ticket_id = context.user_data.get("phone_ticket") or await queue.latest_waiting(
+        ticket_id = context.state.get("phone_ticket") or await queue.latest_waiting(
             session=session, asker_id=user.id)
         ticket = None
         if contact.user_id == user.id and ticket_id:
@@ -384,7 +382,7 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
                                  reply_markup=ReplyKeyboardRemove())
         return
     services.wake_sender()
-    context.user_data.pop("phone_ticket", None)
+    context.state.pop("phone_ticket", None)
     await message.reply_text(gettext(lang, "Thank you! Only the helper who handles question "
                                            "#{number} sees your number.", number=ticket.id),
                              reply_markup=ReplyKeyboardRemove())

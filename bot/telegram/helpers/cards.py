@@ -133,7 +133,7 @@ def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,
     sends = [[InlineKeyboardButton(
         "↪ " + _snippet(services.answer_text(a, lang), BUTTON_SNIPPET),
         callback_data=encode(Action.ANSWER_SEND, ticket.id, a))]
-        for a in (extras.answers if extras is not None and services is not None else ())]
+        for a in (extras.answers if extras is not None else ())] if services is not None else []
     row = []
     if ticket.status is TicketStatus.OPEN:
         row.append(InlineKeyboardButton(gettext(lang, "Claim"),
