@@ -127,6 +127,8 @@ class Ticket(SQLModel, table=True):
     close_minutes: float | None = None
     close_office_minutes: float | None = None
     overdue: bool = False  # waited unclaimed past its role's limit at least once
+    # Closed because the asker erased their data (/forget), not because it was answered.
+    withdrawn: bool = False
 
 
 class Digest(SQLModel, table=True):

@@ -165,6 +165,15 @@ def _phone_waiting(f: Facts) -> Note:
                                 "privately to whoever claims the question.", number=f.ticket.id))
 
 
+def _withdrawn(f: Facts) -> Note:
+    assert f.ticket is not None
+    text, entities = with_mentions(gettext(
+        f.lang, "#{number}: the asker withdrew the question and erased their data, so nothing "
+                "more can reach them. Thank you for your help with it.", number=f.ticket.id),
+        f.mention, "\n")
+    return Note(text, entities=entities)
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -188,6 +197,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
     "poison": _poison,
+    "withdrawn": _withdrawn,
 }
 
 
