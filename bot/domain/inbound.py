@@ -30,7 +30,8 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                 worker: str) -> set[int]:
     """Store the updates not seen before, taken in hand by `worker` (one write for a whole
     batch); returns their ids. The others were stored before: handled, or in hand elsewhere.
-    A payload of None is an update that could not be read: set aside at once."""
+    A payload of None is an update that could not be read: set aside at once (its id is among
+    those returned only the first time it comes)."""
     if not updates:
         return set()
     rows = [dict(update_id=update_id, payload=payload, worker=worker, received_at=now,
@@ -41,7 +42,7 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                                 .on_conflict_do_nothing()
                                 .returning(col(InboundUpdate.update_id),
                                            col(InboundUpdate.status)))
-    new = {update_id for update_id, status in result if status == UpdateStatus.PROCESSING}
+    new = {update_id for update_id, _ in result}
     await session.commit()
     return new
 

@@ -148,6 +148,8 @@ class Ticket(SQLModel, table=True):
     overdue: bool = False  # waited unclaimed past its role's limit at least once
     # The holder's last relayed text: what "Save as an answer" drafts from (bot.domain.answers).
     reply_text: str | None = None
+    # Closed because the asker erased their data (/forget), not because it was answered.
+    withdrawn: bool = False
 
 
 class Digest(SQLModel, table=True):

@@ -10,17 +10,23 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers
+from bot.domain import answers, queue
 from bot.domain.models import (
     Attendance,
     Event,
     EventFeedback,
     Helper,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Priority,
     Rsvp,
     Staff,
     Ticket,
     TicketMessage,
+    TicketStatus,
 )
+from bot.domain.queue import Desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +74,71 @@ async def my_data(*, session: AsyncSession, telegram_id: int) -> MyData | None:
                   rsvps, in_roster)
 
 
-async def forget(*, session: AsyncSession, telegram_id: int) -> int:
-    """Erase a person's personal data: their row, RSVPs and message links go; their tickets
-    stay as anonymous figures without text, phone or comment. Returns tickets anonymised."""
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    tickets: int  # the person's tickets, now anonymous figures
+    withdrawn: int  # of them, still open: closed as withdrawn
+
+
+async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk: Desk
+                 ) -> Forgotten:
+    """Erase a person's personal data, in one transaction with what it causes.
+
+    - Their tickets stay as anonymous figures without text, phone or comment; the cards in the
+      helpers' group and chats are edited to show them so (EDIT_CARDS).
+    - Their tickets still open are closed as withdrawn; whoever holds one is told.
+    - Nothing more goes to them: their chat is forgotten on every ticket and what still waits
+      in the outbox for them, or to relay a message of theirs, is dropped. (Messages already
+      relayed to the helpers cannot be unsent from Telegram.)
+    - Their row, RSVPs, attendance, event feedback and message links go."""
     await answers.forget_asker(session=session, telegram_id=telegram_id)
-    result = await session.exec(update(Ticket).where(col(Ticket.asker_id) == telegram_id).values(
-        asker_id=None, asker_chat_id=None, source_message_id=None, text=None, phone=None,
-        feedback=None, anonymous=True, reply_text=None))
+    tickets = list(await session.exec(select(Ticket).where(col(Ticket.asker_id) == telegram_id)
+                                      .order_by(col(Ticket.id))))
+    withdrawn = 0
+    for ticket in tickets:
+        was_open = ticket.status in _OPEN
+        holder = ticket.claimed_by if ticket.status == TicketStatus.CLAIMED else None
+        ticket.asker_id = ticket.asker_chat_id = ticket.source_message_id = None
+        ticket.text = ticket.phone = ticket.feedback = ticket.reply_text = None
+        ticket.anonymous = True
+        ticket.updated_at = now
+        if was_open:
+            withdrawn += 1
+            ticket.status, ticket.withdrawn = TicketStatus.CLOSED, True
+            ticket.closed_at, ticket.sla_due_at = now, None
+        session.add(ticket)
+        if ticket.delivered_at is not None or ticket.thread_id is not None:
+            await queue.edit_cards(session, desk, ticket, now)
+        if holder is not None:
+            if desk.forum is not None and ticket.thread_id:  # in its topic, calling the holder
+                queue.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
+                            mention="holder")
+            else:
+                queue.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
+    await _drop_waiting(session, telegram_id, [t.id for t in tickets if t.id is not None])
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
     await session.exec(delete(Rsvp).where(col(Rsvp.user_id) == telegram_id))
     await session.exec(delete(Attendance).where(col(Attendance.user_id) == telegram_id))
     await session.exec(delete(EventFeedback).where(col(EventFeedback.user_id) == telegram_id))
     await session.exec(delete(Staff).where(col(Staff.telegram_id) == telegram_id))
     await session.commit()
-    return result.rowcount
+    return Forgotten(len(tickets), withdrawn)
+
+
+_OPEN = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+
+async def _drop_waiting(session: AsyncSession, telegram_id: int, ticket_ids: list[int]) -> None:
+    """Unsent outbox rows to the person, or relaying a message of theirs, are dropped."""
+    rows = await session.exec(select(Outbox).where(
+        col(Outbox.status) == OutboxStatus.PENDING,
+        (col(Outbox.chat_id) == telegram_id) | col(Outbox.ticket_id).in_(ticket_ids)))
+    for row in rows:
+        theirs = row.chat_id == telegram_id or (
+            row.kind == OutboxKind.COPY and (row.params or {}).get("from_chat") == telegram_id)
+        if theirs:
+            row.status, row.params, row.error = OutboxStatus.DROPPED, None, "forgotten"
+            session.add(row)
 
 
 async def purge_texts(*, session: AsyncSession, now: datetime, days: int) -> int:

@@ -256,7 +256,7 @@ async def remember(*, session: AsyncSession, chat_id: int, message_id: int, tick
 
 # --- telling the helpers -------------------------------------------------------------------------
 
-def _note(session: AsyncSession, ticket: Ticket, chat_id: int, template: str, now: datetime,
+def note(session: AsyncSession, ticket: Ticket, chat_id: int, template: str, now: datetime,
           priority: Priority = Priority.RELAY, **params: Any) -> None:
     outbox.add(session, kind=OutboxKind.NOTE, chat_id=chat_id, now=now, priority=priority,
                ticket_id=ticket.id, params={"template": template, **params})
@@ -283,7 +283,7 @@ async def _to_helpers(session: AsyncSession, desk: Desk, ticket: Ticket, now: da
 def _to_asker(session: AsyncSession, ticket: Ticket, template: str, now: datetime,
               **params: Any) -> None:
     if ticket.asker_chat_id is not None:
-        _note(session, ticket, ticket.asker_chat_id, template, now, **params)
+        note(session, ticket, ticket.asker_chat_id, template, now, **params)
 
 
 async def edit_cards(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime) -> None:
@@ -369,7 +369,7 @@ async def _claimed(session: AsyncSession, desk: Desk, ticket: Ticket, now: datet
     await edit_cards(session, desk, ticket, now)
     _to_asker(session, ticket, "claimed", now)
     if ticket.phone and ticket.claimed_by is not None:
-        _note(session, ticket, ticket.claimed_by, "phone", now)
+        note(session, ticket, ticket.claimed_by, "phone", now)
         await _to_helpers(session, desk, ticket, now, params={"template": "phone_sent"})
     if desk.forum is not None and ticket.thread_id is None:
         outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
@@ -587,7 +587,7 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
         if ticket.thread_id:
             outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
                        priority=Priority.ALERT, ticket_id=ticket_id)
-        _note(session, ticket, desk.forum, "rerouted", now, mention="role")
+        note(session, ticket, desk.forum, "rerouted", now, mention="role")
     else:
         view = await _view(session, ticket)
         for helper in await recipients(session=session, ticket=view):
@@ -608,10 +608,10 @@ async def share_phone(*, session: AsyncSession, ticket_id: int, asker_id: int, p
     ticket.phone = phone[:32]
     session.add(ticket)
     if ticket.claimed_by is not None:
-        _note(session, ticket, ticket.claimed_by, "phone", now)
+        note(session, ticket, ticket.claimed_by, "phone", now)
         await _to_helpers(session, desk, ticket, now, params={"template": "phone_sent"})
     elif desk.forum is not None:
-        _note(session, ticket, desk.forum, "phone_waiting", now)
+        note(session, ticket, desk.forum, "phone_waiting", now)
     view = await _view(session, ticket)
     await session.commit()
     return view
@@ -690,7 +690,7 @@ async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
                    Alert.ESCALATION: "everyone"}[alert]
         params = {"template": str(alert), "mention": mention, "minutes": step.minutes}
         if desk.forum is not None:
-            _note(session, ticket, desk.forum, str(alert), now, Priority.ALERT,
+            note(session, ticket, desk.forum, str(alert), now, Priority.ALERT,
                   **{k: v for k, v in params.items() if k != "template"})
         else:
             view = await _view(session, ticket)
@@ -699,11 +699,11 @@ async def due(*, session: AsyncSession, now: datetime, desk: Desk) -> list[Due]:
                 h.telegram_id for h in await recipients(session=session, ticket=view,
                                                         everyone=everyone)]
             for chat in targets:
-                _note(session, ticket, chat, str(alert), now, Priority.ALERT,
+                note(session, ticket, chat, str(alert), now, Priority.ALERT,
                       minutes=params["minutes"])
         if alert is Alert.ESCALATION:
             for admin in desk.admins:
-                _note(session, ticket, admin, "escalation_admin", now, Priority.ALERT,
+                note(session, ticket, admin, "escalation_admin", now, Priority.ALERT,
                       minutes=params["minutes"])
         await session.commit()
         found.append(Due(alert, await _view(session, ticket)))
@@ -724,7 +724,7 @@ async def _call_role(session: AsyncSession, desk: Desk, ticket: Ticket, now: dat
     """Call the ticket's role again, `skip` left out: a notice with their names in its topic,
     or privately (beside the card they have, or with a new card)."""
     if desk.forum is not None:
-        _note(session, ticket, desk.forum, template, now, Priority.CARD, mention="role",
+        note(session, ticket, desk.forum, template, now, Priority.CARD, mention="role",
               skip=skip, helper=skip)
         return
     view = await _view(session, ticket)
@@ -735,7 +735,7 @@ async def _call_role(session: AsyncSession, desk: Desk, ticket: Ticket, now: dat
     cards = {chat for chat, _ in await card_messages(session=session, ticket_id=_id(ticket))}
     for colleague in called:
         if colleague.telegram_id in cards:
-            _note(session, ticket, colleague.telegram_id, template, now, Priority.CARD,
+            note(session, ticket, colleague.telegram_id, template, now, Priority.CARD,
                   helper=skip)
         else:
             outbox.add(session, kind=OutboxKind.CARD, chat_id=colleague.telegram_id, now=now,
@@ -810,15 +810,15 @@ async def hand_over(*, session: AsyncSession, ticket_id: int, helper_id: int, to
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
     if desk.forum is not None:
-        _note(session, ticket, desk.forum, "handed_over", now, Priority.CARD, mention="holder",
+        note(session, ticket, desk.forum, "handed_over", now, Priority.CARD, mention="holder",
               helper=helper_id)
     else:
         if await card_in(session=session, ticket_id=ticket_id, chat_id=to_id) is None:
             outbox.add(session, kind=OutboxKind.CARD, chat_id=to_id, now=now,
                        priority=Priority.CARD, ticket_id=ticket_id)
-        _note(session, ticket, to_id, "handed_over", now, Priority.CARD, helper=helper_id)
+        note(session, ticket, to_id, "handed_over", now, Priority.CARD, helper=helper_id)
     if ticket.phone:
-        _note(session, ticket, to_id, "phone", now, Priority.CARD)
+        note(session, ticket, to_id, "phone", now, Priority.CARD)
     _to_asker(session, ticket, "handed_over_asker", now)
     view = await _view(session, ticket)
     await session.commit()

@@ -48,11 +48,11 @@ class Inbox:
         async with services.db.session() as session:
             new = await inbound.store(session=session, updates=batch, now=services.clock(),
                                       worker=services.worker_id)
-        self._in_hand |= new
-        for update_id, payload in batch:
-            if payload is None:
-                await self.poisoned(update_id, stored=True)
-        return new
+        unreadable = {update_id for update_id, payload in batch if payload is None}
+        self._in_hand |= new - unreadable
+        for update_id in sorted(new & unreadable):  # reported the first time only
+            await self.poisoned(update_id, stored=True)
+        return new - unreadable
 
     async def receive(self, payload: dict[str, Any], bot: ExtBot) -> Update | None:
         """One update from the webhook: stored first; the Update to handle, if it is new."""

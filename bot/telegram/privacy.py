@@ -65,8 +65,11 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
     query, services = update.callback_query, context.services
     lang = await _lang(update, context)
     async with services.db.session() as session:
-        count = await privacy.forget(session=session, telegram_id=query.from_user.id)
-    logger.info("a person's data was erased on request (%d tickets anonymised)", count)
+        done = await privacy.forget(session=session, telegram_id=query.from_user.id,
+                                    now=services.clock(), desk=services.desk)
+    services.wake_sender()  # the cards edited, the holders told
+    logger.info("a person's data was erased on request (%d tickets anonymised, %d withdrawn)",
+                done.tickets, done.withdrawn)
     await query.answer()
     await query.edit_message_text(gettext(lang, "Done: your data is erased."))
 

@@ -249,9 +249,13 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
         logger.warning("a helper could not be reached privately for ticket %s (%s)", ticket.id,
                        type(exc).__name__)
         return None
+    # The card is noted at once, with the ticket shown: a process stopped before its outbox row
+    # is marked sent leaves a card that is not sent again.
     async with services.db.session() as session:
+        await queue.remember(session=session, chat_id=item.chat_id, ticket_id=ticket.id,
+                             message_id=message.message_id, kind=Kind.CARD, commit=False)
         await queue.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
-    return Sent(remember=[(item.chat_id, message.message_id, ticket.id, Kind.CARD)])
+    return None
 
 
 async def list_new(application: Application, items: list[Claimed]) -> list[int]:

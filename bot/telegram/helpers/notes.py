@@ -273,6 +273,15 @@ def _rated(f: Facts) -> Note:
                               number=f.ticket.id, stars=STARS * stars, rating=stars))
 
 
+def _withdrawn(f: Facts) -> Note:
+    assert f.ticket is not None
+    text, entities = with_mentions(gettext(
+        f.lang, "#{number}: the asker withdrew the question and erased their data, so nothing "
+                "more can reach them. Thank you for your help with it.", number=f.ticket.id),
+        f.mention, "\n")
+    return Note(text, entities=entities)
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -302,6 +311,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "handed_over": _handed_over,
     "handed_over_asker": _handed_over_asker,
     "rated": _rated,
+    "withdrawn": _withdrawn,
 }
 
 

@@ -48,6 +48,11 @@ async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: in
             lang, "{name} holds #{number}, so this was not sent to the asker. Start with ! for "
                   "a note.", name=ticket.claimer_name, number=ticket.id))
         return
+    if outcome.outcome is Relay.CLOSED and ticket.asker_chat_id is None:  # after /forget
+        await message.reply_text(gettext(
+            lang, "The asker has withdrawn #{number} and erased their data, so nothing more "
+                  "can be sent to them.", number=ticket.id))
+        return
     if outcome.outcome is Relay.CLOSED:
         await message.reply_text(gettext(
             lang, "#{number} is closed, so this was not sent. The asker can reopen it by "
