@@ -316,7 +316,8 @@ async def test_forget_removes_the_askers_text_from_drafts(services: Services,
         # A coach's edit quotes the question again; /forget takes it out, and the trigger.
         await answers.set_text(session=session, answer_id="t1", language="sv",
                                text=f"Frågan var: {question}", now=now)
-        await forget(session=session, telegram_id=7001)
+        await forget(session=session, telegram_id=7001, now=now,
+                     desk=services.desk)
         draft = await session.get(KnowledgeAnswer, "t1")
         await session.refresh(draft)
         assert draft.text["sv"] == "Frågan var: …" and draft.triggers == {}

@@ -62,6 +62,10 @@ def _handlers(application: Application) -> None:
     # Group -1, before everything else: a private message that continues a ticket (an asker's
     # follow-up or comment, a helper's reply to a private card, a shared phone number) is
     # relayed and goes no further; anything else falls through to group 0.
+    # Group -4, first of all: a button press without data; PTB would let it match every
+    # pattern (a callable pattern is asked only about data that is there).
+    application.add_handler(CallbackQueryHandler(intake.empty_button, pattern=lambda _: False),
+                            group=-4)
     # Group -2: a reply to an event's feedback question is a comment on the event.
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, events.feedback_reply), group=-2)

@@ -7,6 +7,7 @@ import logging
 from telegram import BotCommand, Message, Update
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     filters,
 )
 
@@ -325,6 +326,13 @@ async def not_text(update: Update, context: PeerdeskContext) -> None:
 async def unknown_button(update: Update, context: PeerdeskContext) -> None:
     """A button with data this bot does not know (an old or forged one)."""
     await _refuse(update, await _language(update, context))
+
+
+async def empty_button(update: Update, context: PeerdeskContext) -> None:
+    """A press without data (only a modified client sends one): refused before any other
+    handler sees it, for PTB lets such a press match every button pattern."""
+    await unknown_button(update, context)
+    raise ApplicationHandlerStop
 
 
 async def unknown_command(update: Update, context: PeerdeskContext) -> None:
