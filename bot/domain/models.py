@@ -127,6 +127,9 @@ class Ticket(SQLModel, table=True):
     close_minutes: float | None = None
     close_office_minutes: float | None = None
     overdue: bool = False  # waited unclaimed past its role's limit at least once
+    # The asker's messages with a picture, file, video or voice (ids in their chat), copied to
+    # the helpers right after the card; None when the question is words only.
+    media: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Digest(SQLModel, table=True):

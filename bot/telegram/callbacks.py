@@ -26,6 +26,9 @@ class Action(StrEnum):
     ROLE = "role"
     SELF_SERVICE = "ss"
     ANONYMOUS = "anon"
+    SOLVE = "solve"  # "Solved it myself" under the acknowledgement
+    JOIN = "cj"  # a message that may be another matter: add it to this ticket (arg: message)…
+    NEW = "cn"  # …or make it a new question (id: the message, arg: the ticket)
 
 
 @dataclass(frozen=True, slots=True)

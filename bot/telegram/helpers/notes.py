@@ -165,6 +165,12 @@ def _phone_waiting(f: Facts) -> Note:
                                 "privately to whoever claims the question.", number=f.ticket.id))
 
 
+def _solved_by_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number}: the asker solved it themselves, so it is closed. "
+                                "Thank you for being there!", number=f.ticket.id))
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -188,6 +194,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
     "poison": _poison,
+    "solved_by_asker": _solved_by_asker,
 }
 
 
