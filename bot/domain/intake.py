@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -14,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import queue
-from bot.domain.models import Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
+from bot.domain.models import Outbox, Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
 from bot.domain.routing import Router
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
@@ -312,13 +313,22 @@ async def _conversation(session: AsyncSession, asker_id: int, now: datetime,
     open_ = (await session.exec(select(Ticket).where(
         Ticket.asker_id == asker_id,
         col(Ticket.status).in_([TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED]),
-    ).order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc()))).first()
+    ).order_by(col(Ticket.id).desc()))).first()
     if open_ is not None:
         return open_
     return (await session.exec(select(Ticket).where(
         Ticket.asker_id == asker_id, col(Ticket.status) == TicketStatus.CLOSED,
         col(Ticket.closed_at) >= now - window,
     ).order_by(col(Ticket.closed_at).desc()))).first()
+
+
+async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
+    """When the conversation last moved: the question itself, or the latest message queued
+    about it (a relay either way, a notice). `updated_at` will not do: bulk updates by the
+    sender set it to the wall clock."""
+    latest = (await session.exec(select(func.max(Outbox.due_at)).where(
+        col(Outbox.ticket_id) == ticket.id))).first()
+    return max(ticket.created_at, latest) if latest is not None else ticket.created_at
 
 
 def _elsewhere(router: Router, ticket: Ticket, text: str, language: str) -> bool:
@@ -395,7 +405,8 @@ async def converse(
             return Conversation(Turn.ASK, receipt)
         return await _comment(session, desk, ticket, text, now)
     if not explicit and ticket.status != TicketStatus.CLOSED and (
-            now - ticket.updated_at > gap or _elsewhere(router, ticket, text, ticket.language)):
+            now - await _last_word(session, ticket) > gap
+            or _elsewhere(router, ticket, text, ticket.language)):
         return Conversation(Turn.ASK, receipt)
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
         return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen

@@ -316,7 +316,8 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
         await message.reply_text(
             gettext(lang, "Is this about your question #{number}, or a new question?",
                     number=number),
-            reply_markup=keyboards.join_or_new(number, message.message_id, lang))
+            reply_markup=keyboards.join_or_new(number, message.message_id, lang),
+            do_quote=True)  # the buttons find the message they are about as the one quoted
     elif turn is Turn.ROUTED:
         await _reply_to_receipt(context, message, receipt)
     elif turn is Turn.MERGED and not album:
