@@ -254,3 +254,12 @@ async def test_my_lists_open_questions_with_their_state(desk: Desk) -> None:
     heading, line = mine["text"].splitlines()
     assert heading == "Your open questions:"
     assert line.startswith("#1 · ") and line.endswith(" · waiting for a helper")
+
+
+def test_a_thank_you_is_told_from_a_question() -> None:
+    from bot.domain.intake import is_thanks
+
+    assert all(is_thanks(t) for t in ("Kiitos, nyt toimii!", "Tack så mycket!", "thx",
+                                       "Thanks, the template was really useful!"))
+    assert not any(is_thanks(t) for t in ("Työpaikka vaihtuu, miten HOKS päivitetään?",
+                                          "Typer av bedömning?", "Miten kiinnitän projektorin?"))

@@ -26,8 +26,9 @@ from bot.domain.routing import Router
 _BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 UNSURE = "unsure"  # the asker does not know whom to ask: the router's best guess
-# A short message with one of these words (lower case, its beginning) thanks rather than asks.
-_THANKS = ("kiit", "tack", "thank", "thanx", "thx", "tnx", "ty")
+# A short message with a word beginning so (or one of the short words) thanks rather than asks.
+_THANKS = ("kiitos", "kiitti", "kiitoks", "tack", "thank", "thanx")
+_THANKS_WORDS = frozenset({"thx", "tnx", "ty", "kiitän", "kiittää"})
 _THANKS_MAX_WORDS = 15
 
 
@@ -284,7 +285,7 @@ def is_thanks(text: str) -> bool:
     """A short thank-you ("Kiitos paljon!", "Tack så mycket", "Thanks, it works now")."""
     words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
     return 0 < len(words) <= _THANKS_MAX_WORDS and any(
-        word.startswith(_THANKS) if len(word) > 2 else word == "ty" for word in words)
+        word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
 
 
 class Turn(StrEnum):
