@@ -15,7 +15,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import queue
-from bot.domain.models import Outbox, Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
+from bot.domain.models import (
+    Outbox,
+    OutboxKind,
+    Routing,
+    Staff,
+    Ticket,
+    TicketStatus,
+    TopicLog,
+    utcnow,
+)
 from bot.domain.routing import Router
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
@@ -325,10 +334,13 @@ async def _conversation(session: AsyncSession, asker_id: int, now: datetime,
 
 async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
     """When the conversation last moved: the question itself, or the latest message queued
-    about it (a relay either way, a notice). `updated_at` will not do: bulk updates by the
+    between the asker and the helpers (a relay either way, a notice to the asker; reminders
+    among the helpers do not count). `updated_at` will not do: bulk updates by the
     sender set it to the wall clock."""
     latest = (await session.exec(select(func.max(Outbox.due_at)).where(
-        col(Outbox.ticket_id) == ticket.id))).first()
+        col(Outbox.ticket_id) == ticket.id,
+        (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id),
+    ))).first()
     return max(ticket.created_at, latest) if latest is not None else ticket.created_at
 
 
@@ -381,6 +393,9 @@ async def converse(
     a question that waits for a role (and routes the words together), relays it to the helpers
     of one that waits or is held, and reopens a closed one replied to."""
     text = clean_text(text)
+    if (await session.exec(select(Ticket.id).where(
+            Ticket.asker_chat_id == chat_id, Ticket.source_message_id == message_id))).first():
+        return Conversation(Turn.NEW)  # the question itself, delivered again: intake answers
     ticket: Ticket | None = None
     explicit = join is not None
     if join is not None:
