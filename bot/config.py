@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     sla_default_minutes: int = Field(default=60, ge=1, le=10080)
     sla_check_seconds: float = Field(default=30, gt=0, le=3600)
     reopen_days: int = Field(default=7, ge=0, le=90)
+    # The asker's conversation: a plain message joins their open question, or one closed this
+    # many minutes ago (as a comment); after this many hours of quiet it is asked whether it is
+    # a new question.
+    conversation_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    conversation_gap_hours: float = Field(default=2, gt=0, le=24 * 30)
     # Reports: figures from fewer questions are folded outside the helpers' group; the monthly
     # digest of the previous month goes out on this day of the month at this hour (local time;
     # empty day: no digest); the web endpoints /reports/… need this token.

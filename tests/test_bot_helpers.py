@@ -240,7 +240,7 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     # Closed again and answered after more than 7 days: a new ticket.
     await desk.sandbox.send(winner, "/close", chat_id=GROUP, thread_id=thread)
     await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
-    await desk.to_user(7001, 7)  # asked for a rating again
+    await desk.to_user(7001, 8)  # told it was reopened; asked for a rating again
     desk.clock.advance(days=8)
     before = len(desk.sandbox.bot_messages(7001))
     await desk.sandbox.send(7001, "Miten arvioin näytön?", reply_to=closing["message_id"])

@@ -92,7 +92,8 @@ async def test_make_run_again_answers_and_remembers(tmp_path: Path) -> None:
             world = await response.json()
     assert second[: len(first)] == first  # the page shows the earlier conversation
     assert [m["message_id"] for m in second] == list(range(1, len(second) + 1))
-    assert "#2" in second[-1]["text"]
+    # Another matter from the same asker: the bot remembers #1 and asks whether this is new.
+    assert "kysymykseesi #1, vai onko se uusi kysymys" in second[-1]["text"]
     # The sandbox defaults: a forum group, an announcement channel, an admin and a lead.
     assert [g["id"] for g in world["groups"]] == [SANDBOX_GROUP]
     assert [c["id"] for c in world["channels"]] == [SANDBOX_CHANNEL]
@@ -108,7 +109,7 @@ async def test_update_ids_go_on_above_what_the_database_saw(tmp_path: Path) -> N
     (tmp_path / "sandbox" / "state.json").unlink()
     async with make_run(tmp_path, port) as url:
         chat = await ask_and_wait(url, 5001, "Tiimipalaverit venyvät aina", 1)
-    assert "#2" in chat[-1]["text"]
+    assert "kysymykseesi #1, vai onko se uusi kysymys" in chat[-1]["text"]
 
 
 async def test_the_kept_world_is_written_whole(tmp_path: Path) -> None:

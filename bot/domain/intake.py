@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import answers, queue
-from bot.domain.models import AnswerUseKind, Routing, Staff, Ticket, TicketStatus, TopicLog, utcnow
+from bot.domain.models import (
+    AnswerUseKind,
+    Outbox,
+    OutboxKind,
+    Routing,
+    Staff,
+    Ticket,
+    TicketStatus,
+    TopicLog,
+    utcnow,
+)
 from bot.domain.routing import Router
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
@@ -23,6 +35,11 @@ from bot.domain.routing import Router
 # than Python's Unicode tables.
 _BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+UNSURE = "unsure"  # the asker does not know whom to ask: the router's best guess
+# A short message with a word beginning so (or one of the short words) thanks rather than asks.
+_THANKS = ("kiitos", "kiitti", "kiitoks", "tack", "thank", "thanx")
+_THANKS_WORDS = frozenset({"thx", "tnx", "ty", "kiitän", "kiittää"})
+_THANKS_MAX_WORDS = 15
 
 
 def _blank(char: str) -> bool:
@@ -163,11 +180,13 @@ def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
     text: str, desk: queue.Desk, language_hint: str | None = None, now: datetime | None = None,
+    media: bool = False,
 ) -> Receipt:
     """Store the question as a routed ticket, its card queued for the helpers in the same
     transaction when it can go to them at once; the same Telegram message twice gives one
     ticket. The text is stored as `clean_text` leaves it (the adapter first checks that it is
-    not empty)."""
+    not empty, unless the message is a picture, file or voice, which follows the card: then
+    the caption routes it, and without one the asker is asked whom it is for)."""
     existing = (
         await session.exec(
             select(Ticket).where(Ticket.asker_chat_id == chat_id,
@@ -180,6 +199,9 @@ async def submit_question(
     text = clean_text(text)
     staff = await session.get(Staff, asker_id)
     decision = router.route(text, language_hint=language_hint)
+    if not text:  # a picture or voice without words: the asker says whom it is for
+        decision = replace(decision, ask=True, answer=None, roles=ROLES,
+                           language=language_hint or decision.language)
     ticket = Ticket(
         created_at=now, updated_at=now,
         asker_id=asker_id, asker_chat_id=chat_id, source_message_id=message_id, text=text,
@@ -187,7 +209,7 @@ async def submit_question(
         confidence=decision.confidence,
         routing=Routing.ASKED if decision.ask else Routing.AUTO,
         status=TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN,
-        anonymous=bool(staff and staff.anonymous),
+        anonymous=bool(staff and staff.anonymous), media=[message_id] if media else None,
     )
     session.add(ticket)
     await session.flush()
@@ -211,17 +233,27 @@ async def choose_role(
     *, session: AsyncSession, router: Router, ticket_id: int, asker_id: int, role: str,
     desk: queue.Desk, now: datetime,
 ) -> Receipt | None:
-    """The asker picks the kind of helper for an unclear question; None if not theirs to pick."""
+    """The asker picks the kind of helper for an unclear question, or says they do not know
+    (`UNSURE`: the router's best guess); None if not theirs to pick."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
-    if ticket is None or ticket.routing != Routing.ASKED or role not in ROLES:
+    if ticket is None or ticket.routing != Routing.ASKED or role not in (*ROLES, UNSURE) \
+            or ticket.status not in (TicketStatus.OPEN, TicketStatus.OFFERED):
         return None
-    ticket.role = role
-    ticket.topic = router.best_topic(ticket.text or "", role)
-    ticket.routing = Routing.CHOSEN
+    if role == UNSURE:
+        decision = router.route(ticket.text or "", language_hint=ticket.language)
+        ticket.role, ticket.topic = decision.role, decision.topic
+        ticket.routing = Routing.AUTO  # as when nobody chose (queue.unchosen)
+    else:
+        ticket.role = role
+        ticket.topic = router.best_topic(ticket.text or "", role)
+        ticket.routing = Routing.CHOSEN
     ticket.updated_at = now
     session.add(ticket)
     staff = await session.get(Staff, asker_id)
-    session.add(_log(ticket, staff.team if staff else None, ticket.updated_at))
+    log = _log(ticket, staff.team if staff else None, ticket.updated_at)
+    if role == UNSURE:
+        log.routing = Routing.ASKED
+    session.add(log)
     if ticket.status == TicketStatus.OPEN:
         await queue.queue_delivery(session, desk, ticket, now)
     await session.commit()
@@ -259,3 +291,165 @@ async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int
     await queue.edit_cards(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
+
+
+# --- the asker's conversation --------------------------------------------------------------------
+
+def is_thanks(text: str) -> bool:
+    """A short thank-you ("Kiitos paljon!", "Tack så mycket", "Thanks, it works now")."""
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    return 0 < len(words) <= _THANKS_MAX_WORDS and any(
+        word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
+
+
+class Turn(StrEnum):
+    """What became of a message from someone with a question going on."""
+
+    NEW = "new"  # no conversation to join: a new question
+    MERGED = "merged"  # kept with a question that waits for a role or a decision
+    ROUTED = "routed"  # merged, and the words together now say whom to ask
+    RELAYED = "relayed"  # copied to the question's helpers
+    REOPENED = "reopened"  # relayed, and a closed question is open again
+    FEEDBACK = "feedback"  # a comment on a question just closed, passed to its helper
+    THANKS = "thanks"  # a thank-you after a self-service answer: nothing to store
+    ASK = "ask"  # clearly a different matter: add to the question, or a new one?
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    turn: Turn
+    receipt: Receipt | None = None  # the question it joined, or might join
+    claimed: bool = False  # a helper holds the question
+
+
+async def _conversation(session: AsyncSession, asker_id: int, now: datetime,
+                        window: timedelta) -> Ticket | None:
+    """The asker's open question (the latest one touched), else one closed within `window`."""
+    open_ = (await session.exec(select(Ticket).where(
+        Ticket.asker_id == asker_id,
+        col(Ticket.status).in_([TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED]),
+    ).order_by(col(Ticket.id).desc()))).first()
+    if open_ is not None:
+        return open_
+    return (await session.exec(select(Ticket).where(
+        Ticket.asker_id == asker_id, col(Ticket.status) == TicketStatus.CLOSED,
+        col(Ticket.closed_at) >= now - window,
+    ).order_by(col(Ticket.closed_at).desc()))).first()
+
+
+async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
+    """When the conversation last moved: the question itself, or the latest message queued
+    between the asker and the helpers (a relay either way, a notice to the asker; reminders
+    among the helpers do not count). `updated_at` will not do: bulk updates by the
+    sender set it to the wall clock."""
+    latest = (await session.exec(select(func.max(Outbox.due_at)).where(
+        col(Outbox.ticket_id) == ticket.id,
+        (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id),
+    ))).first()
+    return max(ticket.created_at, latest) if latest is not None else ticket.created_at
+
+
+def _elsewhere(router: Router, ticket: Ticket, text: str, language: str) -> bool:
+    """The words go confidently to another role than the question's."""
+    if not text or ticket.routing == Routing.ASKED:
+        return False
+    decision = router.route(text, language_hint=language)
+    return not decision.ask and decision.role != ticket.role
+
+
+async def _merge(session: AsyncSession, router: Router, desk: queue.Desk, ticket: Ticket,
+                 text: str, message_id: int, media: bool, now: datetime) -> Conversation:
+    """More words (or a picture) for a question the helpers have not seen yet: kept with it;
+    while the asker has not chosen a role, the words together are routed again."""
+    if text:
+        ticket.text = clean_text(f"{ticket.text or ''}\n\n{text}")
+    if media:
+        ticket.media = [*(ticket.media or []), message_id]
+    ticket.updated_at = now
+    session.add(ticket)
+    roles: tuple[str, ...] = ROLES
+    if ticket.routing == Routing.ASKED and text:
+        decision = router.route(ticket.text or "", language_hint=ticket.language)
+        roles = decision.roles
+        if not decision.ask:
+            ticket.role, ticket.topic = decision.role, decision.topic
+            ticket.confidence, ticket.routing = decision.confidence, Routing.AUTO
+            staff = await session.get(Staff, ticket.asker_id)
+            session.add(_log(ticket, staff.team if staff else None, now))
+            if ticket.status == TicketStatus.OPEN:
+                await queue.queue_delivery(session, desk, ticket, now)
+            await session.commit()
+            return Conversation(Turn.ROUTED, _receipt(ticket))
+    await session.commit()
+    return Conversation(Turn.MERGED, _receipt(ticket, roles))
+
+
+async def converse(
+    *, session: AsyncSession, router: Router, desk: queue.Desk, asker_id: int, chat_id: int,
+    message_id: int, text: str, media: bool, reply_to: int | None, now: datetime,
+    window: timedelta, gap: timedelta, join: int | None = None,
+) -> Conversation:
+    """One conversation per asker: does this message belong to a question going on?
+
+    A reply to one of the question's messages, or `join` (the asker pressed "Add to #12"),
+    joins that question. Otherwise a plain message joins the asker's open question, or is a
+    comment on one closed within `window`, unless it is clearly a different matter: it goes
+    confidently to another role, or comes after `gap` of quiet (then ASK). Joining keeps it with
+    a question that waits for a role (and routes the words together), relays it to the helpers
+    of one that waits or is held, and reopens a closed one replied to."""
+    text = clean_text(text)
+    if (await session.exec(select(Ticket.id).where(
+            Ticket.asker_chat_id == chat_id, Ticket.source_message_id == message_id))).first():
+        return Conversation(Turn.NEW)  # the question itself, delivered again: intake answers
+    ticket: Ticket | None = None
+    explicit = join is not None
+    if join is not None:
+        ticket = await _own_ticket(session, join, asker_id)
+    elif reply_to is not None:
+        found = await queue.find_message(session=session, chat_id=chat_id, message_id=reply_to)
+        if found is not None:
+            ticket = await _own_ticket(session, found.ticket_id, asker_id)
+            explicit = ticket is not None
+            if ticket is not None and found.kind == queue.Kind.COMMENT:
+                return await _comment(session, desk, ticket, text, now)
+    if ticket is None and not explicit:
+        ticket = await _conversation(session, asker_id, now, window)
+    if ticket is None:
+        return Conversation(Turn.NEW)
+    receipt = _receipt(ticket)
+    if ticket.status == TicketStatus.CLOSED and not explicit:
+        if ticket.self_served:
+            return Conversation(Turn.THANKS if is_thanks(text) else Turn.NEW, receipt)
+        if not text:
+            return Conversation(Turn.NEW)
+        if not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language):
+            return Conversation(Turn.ASK, receipt)
+        return await _comment(session, desk, ticket, text, now)
+    if not explicit and ticket.status != TicketStatus.CLOSED and (
+            now - await _last_word(session, ticket) > gap
+            or _elsewhere(router, ticket, text, ticket.language)):
+        return Conversation(Turn.ASK, receipt)
+    if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
+        return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen
+    if ticket.status == TicketStatus.OFFERED or ticket.routing == Routing.ASKED:
+        if ticket.status == TicketStatus.CLOSED:
+            return Conversation(Turn.NEW)
+        return await _merge(session, router, desk, ticket, text, message_id, media, now)
+    followup = await queue.asker_message(
+        session=session, asker_id=asker_id, chat_id=chat_id, message_id=message_id,
+        reply_to=None, now=now, desk=desk, ticket_id=ticket.id)
+    if followup is None:  # closed too long ago, or solved by the asker: a new question
+        return Conversation(Turn.NEW)
+    await session.refresh(ticket)
+    return Conversation(Turn.REOPENED if followup.reopened else Turn.RELAYED, _receipt(ticket),
+                        claimed=followup.ticket.claimed_by is not None)
+
+
+async def _comment(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text: str,
+                   now: datetime) -> Conversation:
+    """The asker's words after their question was closed: a comment for its helper."""
+    assert ticket.id is not None and ticket.asker_id is not None
+    if text:
+        await queue.comment(session=session, ticket_id=ticket.id, asker_id=ticket.asker_id,
+                            text=text, now=now, desk=desk)
+    return Conversation(Turn.FEEDBACK, _receipt(ticket))

@@ -23,6 +23,7 @@ from bot.domain import outbox
 from bot.domain.models import (
     Helper,
     HelperRole,
+    Outbox,
     OutboxKind,
     Priority,
     Routing,
@@ -307,11 +308,12 @@ async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now:
     if desk.forum is not None:
         outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
                    priority=Priority.CARD, ticket_id=_id(ticket), key=f"card:{ticket.id}")
-        return
-    view = await _view(session, ticket)
-    for helper in await recipients(session=session, ticket=view):
-        outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
-                   priority=Priority.CARD, ticket_id=_id(ticket))
+    else:
+        view = await _view(session, ticket)
+        for helper in await recipients(session=session, ticket=view):
+            outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
+                       priority=Priority.CARD, ticket_id=_id(ticket))
+    await queue_media(session, desk, ticket, now)
 
 
 async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime) -> None:
@@ -445,13 +447,19 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
 
 
 async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
-                        reply_to: int | None, now: datetime, desk: Desk) -> Followup | None:
-    """Does the asker's message continue a ticket? A reply to one of its messages does (and
-    reopens it within `reopen_days` of closing); so does any message while a helper holds one of
-    their tickets. None: it is a new question."""
+                        reply_to: int | None, now: datetime, desk: Desk,
+                        ticket_id: int | None = None) -> Followup | None:
+    """Does the asker's message continue a ticket? `ticket_id` says which (the asker's open
+    conversation, bot.domain.intake.converse); else a reply to one of its messages does (and
+    reopens it within `reopen_days` of closing), and so does any message while a helper holds
+    one of their tickets. None: it is a new question."""
     policy = desk.policy
     ticket: Ticket | None = None
-    if reply_to is not None:
+    if ticket_id is not None:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None or ticket.asker_id != asker_id:
+            return None
+    elif reply_to is not None:
         found = await find_message(session=session, chat_id=chat_id, message_id=reply_to)
         if found is not None:
             ticket = await session.get(Ticket, found.ticket_id)
@@ -483,8 +491,7 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
     if reopened:
         await edit_cards(session, desk, ticket, now)
         await _to_helpers(session, desk, ticket, now, params={"template": "reopened"})
-    await _to_helpers(session, desk, ticket, now, kind=OutboxKind.COPY, params={
-        "from_chat": chat_id, "message_id": message_id, "to": "helpers"})
+    await relay_from_asker(session, desk, ticket, now, chat_id=chat_id, message_id=message_id)
     view = await _view(session, ticket)
     await session.commit()
     return Followup(view, reopened=reopened)
@@ -841,3 +848,72 @@ async def held_by(*, session: AsyncSession, helper_id: int
                          t.created_at, holder.name if holder else None)
         (awaited if t.sla_due_at is not None else rest).append(item)
     return awaited, rest
+
+
+# --- the asker's conversation (bot.domain.intake.converse) ---------------------------------------
+
+async def _card_chats(session: AsyncSession, desk: Desk, ticket: Ticket) -> list[int]:
+    """Where the ticket's card is, or is on its way: its topic, or the private chats of the
+    helpers it was queued for (a card not sent yet counts, so nothing the asker adds is lost)."""
+    if desk.forum is not None:
+        return [desk.forum]
+    if ticket.claimed_by is not None:
+        return [ticket.claimed_by]
+    queued = await session.exec(select(Outbox.chat_id).where(
+        col(Outbox.ticket_id) == _id(ticket), col(Outbox.kind) == OutboxKind.CARD).distinct())
+    return sorted(set(queued))
+
+
+async def relay_from_asker(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime, *,
+                           chat_id: int, message_id: int) -> None:
+    """Copy the asker's message to the ticket's helpers. Before the card is out it waits in the
+    same lane behind it (the card's priority), so that the helpers read the question first."""
+    priority = Priority.RELAY if ticket.delivered_at is not None else Priority.CARD
+    for chat in await _card_chats(session, desk, ticket):
+        outbox.add(session, kind=OutboxKind.COPY, chat_id=chat, now=now, priority=priority,
+                   ticket_id=_id(ticket), params={"from_chat": chat_id, "message_id": message_id,
+                                                  "to": "helpers"})
+
+
+async def queue_media(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime) -> None:
+    """The question's pictures, files and voice follow its card, in the card's lane, once (on
+    its first delivery)."""
+    if not ticket.media or ticket.delivered_at is not None or ticket.asker_chat_id is None:
+        return
+    for message_id in ticket.media:
+        await relay_from_asker(session, desk, ticket, now, chat_id=ticket.asker_chat_id,
+                               message_id=message_id)
+
+
+async def solved_by_asker(*, session: AsyncSession, ticket_id: int, asker_id: int,
+                          now: datetime, desk: Desk) -> TicketView | None:
+    """The asker solved a waiting question themselves: closed and counted as self-served; its
+    cards show it and the helpers are told. None when it is not waiting (or not theirs)."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or ticket.asker_id != asker_id:
+        return None
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id,
+        col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.OFFERED]),
+    ).values(status=TicketStatus.CLOSED, self_served=True, closed_at=now, sla_due_at=None,
+             updated_at=now))
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
+    if ticket.delivered_at is not None or await card_messages(session=session,
+                                                               ticket_id=ticket_id):
+        await edit_cards(session, desk, ticket, now)
+        await _to_helpers(session, desk, ticket, now, params={"template": "solved_by_asker"})
+    view = await _view(session, ticket)
+    await session.commit()
+    return view
+
+
+async def open_questions(*, session: AsyncSession, asker_id: int) -> list[TicketView]:
+    """The asker's questions not closed yet, oldest first (/my)."""
+    rows = await session.exec(select(Ticket).where(
+        Ticket.asker_id == asker_id,
+        col(Ticket.status).in_([TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED]),
+    ).order_by(col(Ticket.id)))
+    return [await _view(session, ticket) for ticket in rows]

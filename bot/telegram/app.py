@@ -112,7 +112,8 @@ def _handlers(application: Application) -> None:
             Action.HAND_OVER, Action.HAND_OVER_ALL, Action.HAND_TO)),
         # The asker's buttons about their ticket (each checks that it is theirs).
         CallbackQueryHandler(buttons.rate_button, pattern=pattern(Action.RATE)),
-        CallbackQueryHandler(buttons.phone_request, pattern=pattern(Action.PHONE)),
+        # "I would prefer a phone call": a closed question's button is answered kindly.
+        CallbackQueryHandler(intake.phone_button, pattern=pattern(Action.PHONE)),
         # Reports, events, data protection.
         CommandHandler("report", reports.report_command),
         CommandHandler("events", events.events_command, filters=PRIVATE),
@@ -134,14 +135,20 @@ def _handlers(application: Application) -> None:
         CommandHandler("lang", intake.lang_command, filters=PRIVATE),
         CommandHandler("anon", intake.anon_command, filters=PRIVATE),
         CommandHandler("team", intake.team_command, filters=PRIVATE),
+        # /my: the asker's open questions and where each is.
+        CommandHandler("my", intake.my_command, filters=PRIVATE),
         CommandHandler("hours", hours.hours_command, filters=PRIVATE),
         CallbackQueryHandler(intake.chose_role, pattern=pattern(Action.ROLE)),
         CallbackQueryHandler(intake.self_service_answer, pattern=pattern(Action.SELF_SERVICE)),
         CallbackQueryHandler(intake.anonymous_ticket, pattern=pattern(Action.ANONYMOUS)),
+        # "Solved it myself", and "Add to #12" / "New question" under another matter.
+        CallbackQueryHandler(intake.solve_button, pattern=pattern(Action.SOLVE)),
+        CallbackQueryHandler(intake.other_matter, pattern=pattern(Action.JOIN, Action.NEW)),
         CallbackQueryHandler(intake.chose_language, pattern=r"^lang:\w+$"),
         MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, intake.edited),
         MessageHandler(PRIVATE_MESSAGE & filters.COMMAND, intake.unknown_command),
-        MessageHandler(PRIVATE_MESSAGE & filters.TEXT, intake.question),
+        # Words, pictures, files, video and voice are questions; the rest is answered kindly.
+        MessageHandler(PRIVATE_MESSAGE & intake.ASKABLE, intake.question),
         MessageHandler(PRIVATE_MESSAGE, intake.not_text),
         CallbackQueryHandler(intake.unknown_button),
     ])

@@ -37,6 +37,11 @@ class Action(StrEnum):
     HAND_TO = "q:hot"  # …and hand it to them (arg: their Telegram id)
 
 
+    SOLVE = "solve"  # "Solved it myself" under the acknowledgement
+    JOIN = "cj"  # a message that may be another matter: add it to this ticket (arg: message)…
+    NEW = "cn"  # …or make it a new question (id: the message, arg: the ticket)
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     action: Action

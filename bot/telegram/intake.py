@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, Message, Update, User
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -13,21 +14,29 @@ from telegram.ext import (
 
 from bot import LANGUAGES, ROLES
 from bot.domain import intake, queue
-from bot.domain.intake import Receipt
-from bot.domain.models import TicketStatus
+from bot.domain.intake import Conversation, Receipt, Turn
+from bot.domain.models import Routing, TicketStatus
+from bot.domain.queue import TicketView
 from bot.i18n import _, format_when, gettext
 from bot.telegram import keyboards
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.helpers.buttons import phone_request
 
 logger = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
+# What can be a question: words, or a picture, file, video or voice (with or without a caption).
+MEDIA = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.VOICE | filters.AUDIO
+         | filters.VIDEO_NOTE | filters.ANIMATION)
+ASKABLE = filters.TEXT | MEDIA
+MAX_FILE_BYTES = 20 * 1024 * 1024  # what a bot may fetch from Telegram
 
 COMMANDS = (
     ("start", _("Start and see who helps with what")),
     ("help", _("How to ask")),
     ("lang", _("Choose the language")),
     ("anon", _("Ask anonymously (on/off)")),
+    ("my", _("My open questions")),
     ("team", _("Tell which team you work in")),
     ("events", _("Upcoming webinars, cafés and meetings")),
     ("hours", _("When helpers are around, and the next break")),
@@ -134,7 +143,7 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
             when=format_when(hours.next_open(now), lang, services.settings.tz))
     if receipt.anonymous:
         text += "\n" + gettext(lang, "Your name is not shown to the helpers.")
-    return text + "\n" + gettext(lang, "To add to this question, reply to this message.")
+    return text + "\n" + gettext(lang, "Anything more you write here is added to this question.")
 
 
 async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
@@ -146,14 +155,46 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
 
 
 def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
-    """The anonymity button, unless the question is anonymous already."""
-    return None if receipt.anonymous else keyboards.anonymous(receipt.ticket_id, receipt.language)
+    """"Solved it myself", and the anonymity button unless the question is anonymous already."""
+    return keyboards.acknowledgement(receipt.ticket_id, receipt.language, receipt.anonymous)
+
+
+def _has_media(message: Message) -> bool:
+    return any((message.photo, message.document, message.video, message.voice, message.audio,
+                message.video_note, message.animation))
+
+
+def _file_bytes(message: Message) -> int:
+    media = (message.document or message.video or message.voice or message.audio
+             or message.video_note or message.animation
+             or (message.photo[-1] if message.photo else None))
+    return (media.file_size or 0) if media is not None else 0
+
+
+def _words(message: Message) -> str:
+    return intake.clean_text(message.text or message.caption)
+
+
+def _askable(context: PeerdeskContext, message: Message) -> bool:
+    """Words within the limit, or a picture, file or voice that can be passed on."""
+    text = _words(message)
+    if len(text) > context.services.settings.max_question_chars:
+        return False
+    if _has_media(message):
+        return _file_bytes(message) <= MAX_FILE_BYTES
+    return bool(text)
 
 
 async def question(update: Update, context: PeerdeskContext) -> None:
-    """Any text: store it as a ticket first, then acknowledge at once."""
+    """Words, a picture, a file or voice with no conversation to join: store it as a ticket
+    first, then acknowledge at once."""
     message, user = update.effective_message, update.effective_user
-    text = intake.clean_text(message.text)
+    assert message is not None and user is not None
+    await _new_question(context, message, user)
+
+
+async def _new_question(context: PeerdeskContext, message: Message, user: User) -> None:
+    text, media = _words(message), _has_media(message)
     limit = context.services.settings.max_question_chars
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
@@ -163,13 +204,20 @@ async def question(update: Update, context: PeerdeskContext) -> None:
         )
         lang = intake.preferred_language(staff)
         receipt = None
-        if text and len(text) <= limit:
+        if (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,
                 chat_id=message.chat_id, message_id=message.message_id, text=text,
                 desk=context.services.desk, language_hint=lang, now=context.services.clock(),
+                media=media,
             )
-    if not text:
+    if _file_bytes(message) > MAX_FILE_BYTES:
+        await message.reply_text(gettext(
+            lang, "That file is {size} MB, and I can pass on files up to 20 MB. Could you share "
+                  "it as a link (for example from OneDrive), or send a smaller one?",
+            size=_file_bytes(message) // (1024 * 1024)))
+        return
+    if not text and not media:
         await message.reply_text(gettext(lang, "I found no text in that message. Please write "
                                                "your question in words."))
         return
@@ -178,8 +226,10 @@ async def question(update: Update, context: PeerdeskContext) -> None:
             lang, "Your message is {length} characters long and I can take {limit}. Could you "
                   "shorten it, or send it in parts?", length=len(text), limit=limit))
         return
-    logger.info("ticket %s stored: role=%s topic=%s routing=%s", receipt.ticket_id, receipt.role,
-                receipt.topic, receipt.routing)
+    logger.info("ticket %s stored: role=%s topic=%s routing=%s media=%s", receipt.ticket_id,
+                receipt.role, receipt.topic, receipt.routing, media)
+    if message.media_group_id:
+        context.user_data["album"] = message.media_group_id  # its other parts join it quietly
     if receipt.duplicate:
         async with context.services.db.session() as session:
             if await queue.acknowledged(session=session, ticket_id=receipt.ticket_id):
@@ -188,24 +238,27 @@ async def question(update: Update, context: PeerdeskContext) -> None:
     else:
         context.services.metrics.questions.inc()
         context.services.wake_sender()  # the card was queued with the ticket
-    await _reply_to_receipt(update, context, receipt)
+    await _reply_to_receipt(context, message, receipt, media_only=media and not text)
 
 
-async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: Receipt) -> None:
-    lang, message = receipt.language, update.effective_message
+async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt: Receipt,
+                            media_only: bool = False) -> None:
+    lang, services = receipt.language, context.services
     if receipt.needs_choice:
+        intro = gettext(lang, "Thank you, I got it and saved it as #{number}. What is it about? "
+                              "Choose who could help:", number=receipt.ticket_id) if media_only \
+            else gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure "
+                               "who can help best, so please choose:", number=receipt.ticket_id)
         sent = await message.reply_text(
-            gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure who "
-                          "can help best, so please choose:", number=receipt.ticket_id),
-            reply_markup=keyboards.choose_role(context.services, receipt.ticket_id,
-                                               receipt.roles, lang),
+            intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang),
+            reply_markup=keyboards.choose_role(services, receipt.ticket_id, receipt.roles, lang),
         )
         await _acknowledged(context, receipt, sent)
     elif receipt.status is TicketStatus.OFFERED and receipt.answer:
         sent = await message.reply_text(
             gettext(lang, "Your question is saved as #{number}. This may answer it right away:",
                     number=receipt.ticket_id)
-            + "\n\n" + context.services.answer_text(receipt.answer, lang),
+            + "\n\n" + services.answer_text(receipt.answer, lang),
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
         await _acknowledged(context, receipt, sent)
@@ -215,6 +268,108 @@ async def _reply_to_receipt(update: Update, context: PeerdeskContext, receipt: R
         await _acknowledged(context, receipt, ack)
 
 
+# --- one conversation per asker ------------------------------------------------------------------
+
+async def follow_up(update: Update, context: PeerdeskContext) -> bool:
+    """A message that may continue the asker's question (bot.domain.intake.converse): joined,
+    relayed, passed on as a comment, or the asker is asked whether it is a new question. False:
+    it is not part of a conversation (intake's own handlers take it)."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    if not _askable(context, message):
+        return False  # too long, too big, a sticker…: intake's answers say why
+    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    conversation = await _converse(context, message, user, reply_to=reply_to)
+    if conversation.turn is Turn.NEW:
+        return False
+    await _answer_turn(context, message, conversation)
+    return True
+
+
+async def _converse(context: PeerdeskContext, message: Message, user: User, *,
+                    reply_to: int | None = None, join: int | None = None) -> Conversation:
+    services = context.services
+    settings = services.settings
+    async with services.db.session() as session:
+        return await intake.converse(
+            session=session, router=services.router, desk=services.desk, asker_id=user.id,
+            chat_id=message.chat_id, message_id=message.message_id, text=_words(message),
+            media=_has_media(message), reply_to=reply_to, now=services.clock(), join=join,
+            window=timedelta(minutes=settings.conversation_window_minutes),
+            gap=timedelta(hours=settings.conversation_gap_hours))
+
+
+async def _answer_turn(context: PeerdeskContext, message: Message,
+                       conversation: Conversation) -> None:
+    """Tell the asker what became of their message (quietly, while they talk with a helper or
+    send the rest of an album)."""
+    services, receipt, turn = context.services, conversation.receipt, conversation.turn
+    assert receipt is not None
+    lang, number = receipt.language, receipt.ticket_id
+    album = bool(message.media_group_id) and context.user_data.get("album") == \
+        message.media_group_id
+    if message.media_group_id:
+        context.user_data["album"] = message.media_group_id
+    if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK):
+        services.wake_sender()
+    logger.info("ticket %s: the asker's message %s", number, turn)
+    if turn is Turn.ASK:
+        await message.reply_text(
+            gettext(lang, "Is this about your question #{number}, or a new question?",
+                    number=number),
+            reply_markup=keyboards.join_or_new(number, message.message_id, lang),
+            do_quote=True)  # the buttons find the message they are about as the one quoted
+    elif turn is Turn.ROUTED:
+        await _reply_to_receipt(context, message, receipt)
+    elif turn is Turn.MERGED and not album:
+        text = gettext(lang, "Added to your question #{number}.", number=number)
+        if receipt.needs_choice:
+            sent = await message.reply_text(
+                text + " " + gettext(lang, "Who could help best?") + "\n\n"
+                + keyboards.role_lines(services, receipt.roles, lang),
+                reply_markup=keyboards.choose_role(services, number, receipt.roles, lang))
+            await _acknowledged(context, receipt, sent)
+        else:
+            await message.reply_text(text)
+    elif turn is Turn.RELAYED and not album and not conversation.claimed:
+        await message.reply_text(gettext(
+            lang, "Added to your question #{number}: the helpers see it with the question.",
+            number=number))
+    elif turn is Turn.REOPENED:
+        await message.reply_text(gettext(
+            lang, "I reopened your question #{number} and passed your message on.",
+            number=number))
+    elif turn is Turn.FEEDBACK and _words(message):
+        await message.reply_text(gettext(lang, "Thank you, I passed your comment on."))
+    elif turn is Turn.THANKS:
+        await message.reply_text(gettext(lang, "You are welcome! Ask again whenever you like."))
+
+
+async def other_matter(update: Update, context: PeerdeskContext) -> None:
+    """"Add to #12" or "New question" under a message that may be another matter."""
+    query = update.callback_query
+    lang = await _language(update, context)
+    button = decode(query.data, Action.JOIN, Action.NEW)
+    asked = query.message
+    original = asked.reply_to_message if asked is not None else None
+    message_id = (int(button.arg) if button.arg and button.arg.isdigit() else 0) \
+        if button is not None and button.action is Action.JOIN else (button.id if button else 0)
+    if button is None or original is None or original.message_id != message_id \
+            or asked.chat.id != query.from_user.id:
+        await _refuse(update, lang)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    if button.action is Action.NEW:
+        await _new_question(context, original, query.from_user)
+        return
+    conversation = await _converse(context, original, query.from_user, join=button.id)
+    if conversation.turn is Turn.NEW:  # the question was closed for good meanwhile
+        await _new_question(context, original, query.from_user)
+        return
+    await _answer_turn(context, original, conversation)
+
+
 async def _refuse(update: Update, lang: str) -> None:
     await update.callback_query.answer(
         gettext(lang, "This button is not yours to press, or the question has moved on."),
@@ -222,8 +377,41 @@ async def _refuse(update: Update, lang: str) -> None:
     )
 
 
+def _state(ticket: TicketView, lang: str) -> str:
+    """Where the asker's question is now, in a few words."""
+    if ticket.status is TicketStatus.CLOSED:
+        return gettext(lang, "closed")
+    if ticket.status is TicketStatus.OFFERED:
+        return gettext(lang, "an answer is offered: tell me whether it helped")
+    if ticket.routing is Routing.ASKED:
+        return gettext(lang, "waiting for you to choose who could help")
+    if ticket.status is TicketStatus.CLAIMED:
+        return gettext(lang, "{name} is on it", name=(ticket.claimer_name or "?").split()[0])
+    return gettext(lang, "waiting for a helper")
+
+
+async def _moved_on(update: Update, context: PeerdeskContext, ticket_id: int, lang: str) -> None:
+    """A button of the asker's own question that has moved on since: said kindly, once, and
+    the buttons go; anyone else's is refused."""
+    query = update.callback_query
+    async with context.services.db.session() as session:
+        ticket = await queue.view(session=session, ticket_id=ticket_id)
+    if ticket is None or ticket.asker_chat_id != query.from_user.id:
+        await _refuse(update, lang)
+        return
+    lang = ticket.language
+    if ticket.status is TicketStatus.CLOSED:
+        text = gettext(lang, "Question #{number} is already closed, so this button is no longer "
+                             "needed. Write here whenever you need help.", number=ticket.id)
+    else:
+        text = gettext(lang, "Question #{number} has moved on already: {state}.",
+                       number=ticket.id, state=_state(ticket, lang))
+    await query.answer(text, show_alert=True)
+    await query.edit_message_reply_markup(reply_markup=None)
+
+
 async def chose_role(update: Update, context: PeerdeskContext) -> None:
-    """The asker picked the kind of helper for an unclear question."""
+    """The asker picked the kind of helper for an unclear question (or "I don't know")."""
     query = update.callback_query
     lang = await _language(update, context)
     button = decode(query.data, Action.ROLE)
@@ -237,7 +425,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
             now=context.services.clock(),
         )
     if receipt is None:
-        await _refuse(update, lang)
+        await _moved_on(update, context, button.id, lang)
         return
     context.services.wake_sender()
     await query.answer()
@@ -259,7 +447,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             helped=button.arg == "y", desk=context.services.desk, now=context.services.clock(),
         )
     if receipt is None:
-        await _refuse(update, lang)
+        await _moved_on(update, context, button.id, lang)
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
@@ -279,19 +467,76 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     query = update.callback_query
     lang = await _language(update, context)
     button = decode(query.data, Action.ANONYMOUS)
-    receipt = None
-    if button is not None:
-        async with context.services.db.session() as session:
-            receipt = await intake.make_anonymous(
-                session=session, ticket_id=button.id, asker_id=query.from_user.id,
-                desk=context.services.desk, now=context.services.clock(),
-            )
-    if receipt is None:
+    if button is None:
         await _refuse(update, lang)
+        return
+    async with context.services.db.session() as session:
+        receipt = await intake.make_anonymous(
+            session=session, ticket_id=button.id, asker_id=query.from_user.id,
+            desk=context.services.desk, now=context.services.clock(),
+        )
+    if receipt is None:
+        await _moved_on(update, context, button.id, lang)
         return
     context.services.wake_sender()  # the name leaves the cards
     await query.answer(gettext(receipt.language, "Done: the helpers will not see your name."))
-    await query.edit_message_text(_acknowledgement(context, receipt))
+    await query.edit_message_text(_acknowledgement(context, receipt),
+                                  reply_markup=_acknowledgement_markup(receipt))
+
+
+async def solve_button(update: Update, context: PeerdeskContext) -> None:
+    """"Solved it myself": the waiting question is closed, counted as self-solved."""
+    query, services = update.callback_query, context.services
+    lang = await _language(update, context)
+    button = decode(query.data, Action.SOLVE)
+    if button is None:
+        await _refuse(update, lang)
+        return
+    async with services.db.session() as session:
+        ticket = await queue.solved_by_asker(session=session, ticket_id=button.id,
+                                             asker_id=query.from_user.id, now=services.clock(),
+                                             desk=services.desk)
+    if ticket is None:
+        await _moved_on(update, context, button.id, lang)
+        return
+    services.wake_sender()
+    logger.info("ticket %s solved by its asker", ticket.id)
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    await query.message.reply_text(gettext(
+        ticket.language, "Great that you solved it! I closed question #{number}. You are "
+                         "welcome to ask again any time.", number=ticket.id))
+
+
+async def phone_button(update: Update, context: PeerdeskContext) -> None:
+    """"I would prefer a phone call": on a closed question the button has had its day."""
+    query = update.callback_query
+    button = decode(query.data, Action.PHONE)
+    if button is not None:
+        async with context.services.db.session() as session:
+            ticket = await queue.view(session=session, ticket_id=button.id)
+        if ticket is not None and ticket.status is TicketStatus.CLOSED:
+            await _moved_on(update, context, button.id, await _language(update, context))
+            return
+    await phone_request(update, context)
+
+
+async def my_command(update: Update, context: PeerdeskContext) -> None:
+    """/my: the asker's questions not closed yet, and where each is."""
+    lang = await _remember(update, context)
+    services = context.services
+    async with services.db.session() as session:
+        tickets = await queue.open_questions(session=session,
+                                             asker_id=update.effective_user.id)
+    if not tickets:
+        await update.effective_message.reply_text(gettext(
+            lang, "You have no open questions right now. Write here whenever you need help."))
+        return
+    lines = [f"#{t.id} · " + ("" if t.routing is Routing.ASKED
+                              else services.topic_name(t.topic, t.language) + " · ")
+             + _state(t, lang) for t in tickets]
+    await update.effective_message.reply_text(
+        gettext(lang, "Your open questions:") + "\n" + "\n".join(lines))
 
 
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
@@ -316,11 +561,23 @@ async def edited(update: Update, context: PeerdeskContext) -> None:
 
 
 async def not_text(update: Update, context: PeerdeskContext) -> None:
-    """Stickers, photos, voice, files: ask for words instead."""
+    """Stickers, locations, polls…: what cannot be passed on, said specifically and kindly."""
     lang = await _language(update, context)
-    await update.effective_message.reply_text(gettext(
-        lang, "I can only read text for now. Please write your question in words; a helper "
-              "can ask you for a picture or a file later."))
+    message = update.effective_message
+    if message.sticker or message.dice:
+        text = gettext(lang, "Thank you for the sticker! I cannot pass stickers on to the "
+                             "helpers, though. Write your question, or send a picture, a file "
+                             "or a voice message.")
+    elif message.location or message.venue:
+        text = gettext(lang, "I cannot pass a location on. Please write the place in words, "
+                             "for example \"classroom 204\".")
+    elif message.poll:
+        text = gettext(lang, "I cannot pass a poll on. Please write your question as a "
+                             "message.")
+    else:
+        text = gettext(lang, "I cannot pass this kind of message on. Please write your "
+                             "question, or send a picture, a file or a voice message.")
+    await message.reply_text(text)
 
 
 async def unknown_button(update: Update, context: PeerdeskContext) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import LANGUAGES
+from bot.domain.intake import UNSURE
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
@@ -12,11 +13,21 @@ from bot.telegram.callbacks import Action, encode
 LANGUAGE_NAMES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
 
 
+def role_lines(services: Services, roles: tuple[str, ...], lang: str) -> str:
+    """Each role with its one line on what it helps with, in the order of the buttons."""
+    return "\n".join(f"• {services.role_name(r, lang)}: "
+                     f"{services.knowledge.roles[r].helps_with[lang]}" for r in roles)
+
+
 def choose_role(services: Services, ticket_id: int, roles: tuple[str, ...], lang: str
                 ) -> InlineKeyboardMarkup:
+    """A button per role (described in the message above them, `role_lines`), and "I don't
+    know" last: the router's best guess."""
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(services.role_name(r, lang),
                                callback_data=encode(Action.ROLE, ticket_id, r))] for r in roles]
+        + [[InlineKeyboardButton(gettext(lang, "I don't know"),
+                                 callback_data=encode(Action.ROLE, ticket_id, UNSURE))]]
     )
 
 
@@ -29,10 +40,30 @@ def self_service(ticket_id: int, lang: str) -> InlineKeyboardMarkup:
     ])
 
 
+def acknowledgement(ticket_id: int, lang: str, anonymous: bool) -> InlineKeyboardMarkup:
+    """Under a waiting question: solved it myself, and (unless it is already) anonymity."""
+    rows = [[InlineKeyboardButton(gettext(lang, "Solved it myself"),
+                                  callback_data=encode(Action.SOLVE, ticket_id))]]
+    if not anonymous:
+        rows.append([InlineKeyboardButton(gettext(lang, "Make this question anonymous"),
+                                          callback_data=encode(Action.ANONYMOUS, ticket_id))])
+    return InlineKeyboardMarkup(rows)
+
+
 def anonymous(ticket_id: int, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(
         gettext(lang, "Make this question anonymous"),
         callback_data=encode(Action.ANONYMOUS, ticket_id))]])
+
+
+def join_or_new(ticket_id: int, message_id: int, lang: str) -> InlineKeyboardMarkup:
+    """A message that may be another matter: add it to the question, or ask it anew."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(gettext(lang, "Add to #{number}", number=ticket_id),
+                             callback_data=encode(Action.JOIN, ticket_id, message_id)),
+        InlineKeyboardButton(gettext(lang, "New question"),
+                             callback_data=encode(Action.NEW, message_id, ticket_id)),
+    ]])
 
 
 def languages() -> InlineKeyboardMarkup:

@@ -282,6 +282,12 @@ def _withdrawn(f: Facts) -> Note:
     return Note(text, entities=entities)
 
 
+def _solved_by_asker(f: Facts) -> Note:
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "#{number}: the asker solved it themselves, so it is closed. "
+                                "Thank you for being there!", number=f.ticket.id))
+
+
 def _poison(f: Facts) -> Note:
     return Note(gettext(f.lang, "A message from Telegram (update {number}) could not be read and "
                                 "was set aside. The bot goes on; if this repeats, please tell "
@@ -312,6 +318,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "handed_over_asker": _handed_over_asker,
     "rated": _rated,
     "withdrawn": _withdrawn,
+    "solved_by_asker": _solved_by_asker,
 }
 
 

@@ -17,6 +17,7 @@ from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import contact_shared
 from bot.telegram.helpers.cards import helper_language
+from bot.telegram.intake import follow_up
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ async def group_message(update: Update, context: PeerdeskContext) -> None:
 
 
 async def private_message(update: Update, context: PeerdeskContext) -> None:
-    """Before intake: a helper answering a private card, an asker's follow-up or comment, or a
-    shared phone number. Anything else falls through to intake as a new question."""
+    """Before intake: a helper answering a private card, a shared phone number, or the asker's
+    message that continues their question (bot.telegram.intake.follow_up: joined, relayed, a
+    comment, or "a new question?"). Anything else falls through to intake as a new question."""
     message, services, user = update.effective_message, context.services, update.effective_user
     if message is None or user is None or context.user_data.get("in_conversation"):
         return  # (an organiser answering /newevent or /bulletin: bot.telegram.events)
@@ -85,33 +87,12 @@ async def private_message(update: Update, context: PeerdeskContext) -> None:
         await contact_shared(update, context)
         raise ApplicationHandlerStop
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    followup = None
-    async with services.db.session() as session:
-        found = None if reply_to is None else await queue.find_message(
-            session=session, chat_id=message.chat_id, message_id=reply_to)
+    if reply_to is not None:
+        async with services.db.session() as session:
+            found = await queue.find_message(session=session, chat_id=message.chat_id,
+                                             message_id=reply_to)
         if found is not None and found.kind in (Kind.CARD, Kind.TO_HELPERS):
-            ticket_id: int | None = found.ticket_id
-        else:
-            ticket_id = None
-            followup = await queue.asker_message(
-                session=session, asker_id=user.id, chat_id=message.chat_id,
-                message_id=message.message_id, reply_to=reply_to, now=services.clock(),
-                desk=services.desk)
-    if ticket_id is not None:
-        await helper_wrote(context, message, ticket_id)
+            await helper_wrote(context, message, found.ticket_id)
+            raise ApplicationHandlerStop
+    if await follow_up(update, context):
         raise ApplicationHandlerStop
-    if followup is None:
-        return
-    if followup.comment:
-        text = (message.text or message.caption or "").strip()
-        if text:
-            async with services.db.session() as session:
-                await queue.comment(session=session, ticket_id=followup.ticket.id,
-                                    asker_id=user.id, text=text, now=services.clock(),
-                                    desk=services.desk)
-            services.wake_sender()
-            await message.reply_text(gettext(followup.ticket.language,
-                                             "Thank you, I passed your comment on."))
-        raise ApplicationHandlerStop
-    services.wake_sender()
-    raise ApplicationHandlerStop
