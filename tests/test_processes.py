@@ -244,7 +244,7 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
     async with db.session() as session:
         await import_helpers(session=session, specs=ROSTER)
     await db.dispose()
-    users = range(40_000, 40_030)
+    users = range(40_000, 40_060)
     sandbox = Sandbox(flood_limits=True)
     sandbox.group(GROUP, "Vertaistuki", forum=True)
     for spec in ROSTER:
@@ -258,8 +258,8 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
         bot = await start_bot("run", env, tmp_path / "bot.log")
         try:
             await eventually(lambda: any(m == "getUpdates" for m, _ in sandbox.calls), 60)
-            await asyncio.gather(*(sandbox.send(user, QUESTION) for user in users))
-            await asyncio.gather(*(sandbox.send(user, SECOND) for user in users))
+            await asyncio.gather(*(sandbox.send(user, (QUESTION, SECOND)[user % 2])
+                                   for user in users))
             await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 30,
                                      timeout=60)
             began = time.monotonic()
@@ -287,5 +287,5 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
     assert max(topics.values()) == 1, topics.most_common(3)
     assert max(cards.values(), default=1) == 1, cards.most_common(3)
     assert max(listed.values(), default=1) == 1, listed.most_common(3)
-    assert set(acked(sandbox, users).values()) == {2}  # each question acknowledged once
+    assert set(acked(sandbox, users).values()) == {1}  # each question acknowledged once
     assert "Traceback" not in (tmp_path / "bot.log").read_text()
