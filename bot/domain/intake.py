@@ -24,6 +24,7 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     TopicLog,
+    dialect_of,
     utcnow,
 )
 from bot.domain.routing import Router
@@ -105,8 +106,8 @@ async def _staff(session: AsyncSession, telegram_id: int) -> Staff:
     bot processes) arrive at once."""
     staff = await session.get(Staff, telegram_id)
     if staff is None:
-        insert = postgres_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        await session.exec(insert(Staff).values(  # type: ignore[call-overload]
+        insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
+        await session.exec(insert(Staff).values(
             telegram_id=telegram_id, anonymous=False, created_at=utcnow(),
         ).on_conflict_do_nothing())
         staff = await session.get(Staff, telegram_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import BotCommand, Message, Update, User
+from telegram import BotCommand, InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -20,7 +20,13 @@ from bot.domain.queue import TicketView
 from bot.i18n import _, format_when, gettext
 from bot.telegram import keyboards
 from bot.telegram.callbacks import Action, decode
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import (
+    PeerdeskContext,
+    message_of,
+    query_message,
+    query_of,
+    user_of,
+)
 from bot.telegram.helpers.buttons import phone_request
 
 logger = logging.getLogger(__name__)
@@ -47,7 +53,7 @@ COMMANDS = (
 
 async def _remember(update: Update, context: PeerdeskContext) -> str:
     """Store the sender's name and Telegram language; returns the language to answer in."""
-    user = update.effective_user
+    user = user_of(update)
     assert user is not None
     async with context.services.db.session() as session:
         staff = await intake.remember_staff(
@@ -58,7 +64,7 @@ async def _remember(update: Update, context: PeerdeskContext) -> str:
 
 
 async def _language(update: Update, context: PeerdeskContext) -> str:
-    user = update.effective_user
+    user = user_of(update)
     assert user is not None
     async with context.services.db.session() as session:
         return await intake.language_of(session=session, telegram_id=user.id,
@@ -73,8 +79,8 @@ async def start(update: Update, context: PeerdeskContext) -> None:
         f"• {services.role_name(r, lang)}: {services.knowledge.roles[r].helps_with[lang]}"
         for r in ROLES
     )
-    name = update.effective_user.first_name if update.effective_user else ""
-    await update.effective_message.reply_text(
+    name = user_of(update).first_name
+    await message_of(update).reply_text(
         gettext(lang, "Hi {name}! I pass your questions to colleagues who help:", name=name)
         + f"\n\n{roles}\n\n"
         + gettext(lang, "Write your question here, in Finnish, Swedish or English. No question "
@@ -86,7 +92,7 @@ async def help_command(update: Update, context: PeerdeskContext) -> None:
     """Explain how to ask and list the commands."""
     lang = await _language(update, context)
     commands = "\n".join(f"/{c} – {gettext(lang, d)}" for c, d in COMMANDS)
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "Write your question as an ordinary message. I save it at once and a "
                       "colleague answers you here.") + "\n\n" + commands
     )
@@ -95,7 +101,7 @@ async def help_command(update: Update, context: PeerdeskContext) -> None:
 async def lang_command(update: Update, context: PeerdeskContext) -> None:
     """Offer the three languages as buttons."""
     lang = await _language(update, context)
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "Choose your language:"), reply_markup=keyboards.languages()
     )
 
@@ -106,13 +112,13 @@ async def team_command(update: Update, context: PeerdeskContext) -> None:
     lang = await _remember(update, context)
     name = " ".join(context.args or []).strip()
     if not name:
-        await update.effective_message.reply_text(gettext(
+        await message_of(update).reply_text(gettext(
             lang, "Write your team after the command, for example: /team Liiketalous"))
         return
     async with context.services.db.session() as session:
-        team = await intake.set_team(session=session, telegram_id=update.effective_user.id,
+        team = await intake.set_team(session=session, telegram_id=user_of(update).id,
                                      team=name)
-    await update.effective_message.reply_text(gettext(lang, "Thank you! Your team: {team}",
+    await message_of(update).reply_text(gettext(lang, "Thank you! Your team: {team}",
                                                       team=team))
 
 
@@ -120,12 +126,12 @@ async def anon_command(update: Update, context: PeerdeskContext) -> None:
     """Turn asking anonymously on or off for the next questions."""
     lang = await _remember(update, context)
     async with context.services.db.session() as session:
-        on = await intake.toggle_anonymous(session=session, telegram_id=update.effective_user.id)
+        on = await intake.toggle_anonymous(session=session, telegram_id=user_of(update).id)
     text = (
         _("Anonymous asking is on: helpers will not see your name. /anon turns it off.")
         if on else _("Anonymous asking is off: helpers see your first name. /anon turns it on.")
     )
-    await update.effective_message.reply_text(gettext(lang, text))
+    await message_of(update).reply_text(gettext(lang, text))
 
 
 def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
@@ -154,7 +160,7 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
                              ticket_id=receipt.ticket_id, kind=queue.Kind.ACK)
 
 
-def _acknowledgement_markup(receipt: Receipt):  # type: ignore[no-untyped-def]
+def _acknowledgement_markup(receipt: Receipt) -> InlineKeyboardMarkup | None:
     """"Solved it myself", and the anonymity button unless the question is anonymous already."""
     return keyboards.acknowledgement(receipt.ticket_id, receipt.language, receipt.anonymous)
 
@@ -188,7 +194,7 @@ def _askable(context: PeerdeskContext, message: Message) -> bool:
 async def question(update: Update, context: PeerdeskContext) -> None:
     """Words, a picture, a file or voice with no conversation to join: store it as a ticket
     first, then acknowledge at once."""
-    message, user = update.effective_message, update.effective_user
+    message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
     await _new_question(context, message, user)
 
@@ -229,7 +235,7 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User) 
     logger.info("ticket %s stored: role=%s topic=%s routing=%s media=%s", receipt.ticket_id,
                 receipt.role, receipt.topic, receipt.routing, media)
     if message.media_group_id:
-        context.user_data["album"] = message.media_group_id  # its other parts join it quietly
+        context.state["album"] = message.media_group_id  # its other parts join it quietly
     if receipt.duplicate:
         async with context.services.db.session() as session:
             if await queue.acknowledged(session=session, ticket_id=receipt.ticket_id):
@@ -274,7 +280,7 @@ async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     """A message that may continue the asker's question (bot.domain.intake.converse): joined,
     relayed, passed on as a comment, or the asker is asked whether it is a new question. False:
     it is not part of a conversation (intake's own handlers take it)."""
-    message, user = update.effective_message, update.effective_user
+    message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
     if not _askable(context, message):
         return False  # too long, too big, a sticker…: intake's answers say why
@@ -306,10 +312,10 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
     services, receipt, turn = context.services, conversation.receipt, conversation.turn
     assert receipt is not None
     lang, number = receipt.language, receipt.ticket_id
-    album = bool(message.media_group_id) and context.user_data.get("album") == \
+    album = bool(message.media_group_id) and context.state.get("album") == \
         message.media_group_id
     if message.media_group_id:
-        context.user_data["album"] = message.media_group_id
+        context.state["album"] = message.media_group_id
     if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK):
         services.wake_sender()
     logger.info("ticket %s: the asker's message %s", number, turn)
@@ -347,15 +353,15 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
 
 async def other_matter(update: Update, context: PeerdeskContext) -> None:
     """"Add to #12" or "New question" under a message that may be another matter."""
-    query = update.callback_query
+    query = query_of(update)
     lang = await _language(update, context)
     button = decode(query.data, Action.JOIN, Action.NEW)
-    asked = query.message
+    asked = query.message if isinstance(query.message, Message) else None
     original = asked.reply_to_message if asked is not None else None
     message_id = (int(button.arg) if button.arg and button.arg.isdigit() else 0) \
         if button is not None and button.action is Action.JOIN else (button.id if button else 0)
-    if button is None or original is None or original.message_id != message_id \
-            or asked.chat.id != query.from_user.id:
+    if button is None or original is None or asked is None \
+            or original.message_id != message_id or asked.chat.id != query.from_user.id:
         await _refuse(update, lang)
         return
     await query.answer()
@@ -371,7 +377,7 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
 
 
 async def _refuse(update: Update, lang: str) -> None:
-    await update.callback_query.answer(
+    await query_of(update).answer(
         gettext(lang, "This button is not yours to press, or the question has moved on."),
         show_alert=True,
     )
@@ -393,7 +399,7 @@ def _state(ticket: TicketView, lang: str) -> str:
 async def _moved_on(update: Update, context: PeerdeskContext, ticket_id: int, lang: str) -> None:
     """A button of the asker's own question that has moved on since: said kindly, once, and
     the buttons go; anyone else's is refused."""
-    query = update.callback_query
+    query = query_of(update)
     async with context.services.db.session() as session:
         ticket = await queue.view(session=session, ticket_id=ticket_id)
     if ticket is None or ticket.asker_chat_id != query.from_user.id:
@@ -412,7 +418,7 @@ async def _moved_on(update: Update, context: PeerdeskContext, ticket_id: int, la
 
 async def chose_role(update: Update, context: PeerdeskContext) -> None:
     """The asker picked the kind of helper for an unclear question (or "I don't know")."""
-    query = update.callback_query
+    query = query_of(update)
     lang = await _language(update, context)
     button = decode(query.data, Action.ROLE)
     if button is None:
@@ -435,7 +441,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
 
 async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     """"This helped" closes the ticket as self-served; the other button queues it for a helper."""
-    query = update.callback_query
+    query = query_of(update)
     lang = await _language(update, context)
     button = decode(query.data, Action.SELF_SERVICE)
     if button is None or button.arg not in ("y", "n"):
@@ -452,19 +458,19 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
     if receipt.status is TicketStatus.CLOSED:
-        await query.message.reply_text(gettext(
+        await query_message(query).reply_text(gettext(
             receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
                               "welcome to ask again any time.", number=receipt.ticket_id))
     else:
         context.services.wake_sender()
-        ack = await query.message.reply_text(_acknowledgement(context, receipt),
+        ack = await query_message(query).reply_text(_acknowledgement(context, receipt),
                                              reply_markup=_acknowledgement_markup(receipt))
         await _acknowledged(context, receipt, ack)
 
 
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     """Hide the asker's name on one waiting question."""
-    query = update.callback_query
+    query = query_of(update)
     lang = await _language(update, context)
     button = decode(query.data, Action.ANONYMOUS)
     if button is None:
@@ -486,7 +492,7 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
 
 async def solve_button(update: Update, context: PeerdeskContext) -> None:
     """"Solved it myself": the waiting question is closed, counted as self-solved."""
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     lang = await _language(update, context)
     button = decode(query.data, Action.SOLVE)
     if button is None:
@@ -503,14 +509,14 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
     logger.info("ticket %s solved by its asker", ticket.id)
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    await query.message.reply_text(gettext(
+    await query_message(query).reply_text(gettext(
         ticket.language, "Great that you solved it! I closed question #{number}. You are "
                          "welcome to ask again any time.", number=ticket.id))
 
 
 async def phone_button(update: Update, context: PeerdeskContext) -> None:
     """"I would prefer a phone call": on a closed question the button has had its day."""
-    query = update.callback_query
+    query = query_of(update)
     button = decode(query.data, Action.PHONE)
     if button is not None:
         async with context.services.db.session() as session:
@@ -527,22 +533,22 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
     services = context.services
     async with services.db.session() as session:
         tickets = await queue.open_questions(session=session,
-                                             asker_id=update.effective_user.id)
+                                             asker_id=user_of(update).id)
     if not tickets:
-        await update.effective_message.reply_text(gettext(
+        await message_of(update).reply_text(gettext(
             lang, "You have no open questions right now. Write here whenever you need help."))
         return
     lines = [f"#{t.id} · " + ("" if t.routing is Routing.ASKED
                               else services.topic_name(t.topic, t.language) + " · ")
              + _state(t, lang) for t in tickets]
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "Your open questions:") + "\n" + "\n".join(lines))
 
 
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
     """Store the language picked with /lang."""
-    query = update.callback_query
-    code = query.data.split(":")[1]
+    query = query_of(update)
+    code = (query.data or ":").split(":")[1]
     if code not in LANGUAGES:
         await _refuse(update, await _language(update, context))
         return
@@ -555,7 +561,7 @@ async def chose_language(update: Update, context: PeerdeskContext) -> None:
 async def edited(update: Update, context: PeerdeskContext) -> None:
     """Edits do not reach helpers: say so rather than silently ignore them."""
     lang = await _language(update, context)
-    await update.effective_message.reply_text(gettext(
+    await message_of(update).reply_text(gettext(
         lang, "I noticed you edited a message. Edits do not reach the helpers, so please send "
               "the correction as a new message."))
 
@@ -563,7 +569,7 @@ async def edited(update: Update, context: PeerdeskContext) -> None:
 async def not_text(update: Update, context: PeerdeskContext) -> None:
     """Stickers, locations, polls…: what cannot be passed on, said specifically and kindly."""
     lang = await _language(update, context)
-    message = update.effective_message
+    message = message_of(update)
     if message.sticker or message.dice:
         text = gettext(lang, "Thank you for the sticker! I cannot pass stickers on to the "
                              "helpers, though. Write your question, or send a picture, a file "
@@ -594,7 +600,7 @@ async def empty_button(update: Update, context: PeerdeskContext) -> None:
 
 async def unknown_command(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "I do not know that command. /help shows what I can do."))
 
 

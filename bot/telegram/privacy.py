@@ -11,14 +11,14 @@ from bot.domain import privacy
 from bot.domain.intake import language_of
 from bot.i18n import format_when, gettext
 from bot.services import Services
-from bot.telegram.context import PeerdeskContext
+from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
 
 logger = logging.getLogger(__name__)
 PURGE_INTERVAL = 3600  # seconds; the purge itself is one UPDATE
 
 
 async def _lang(update: Update, context: PeerdeskContext) -> str:
-    user = update.effective_user
+    user = user_of(update)
     async with context.services.db.session() as session:
         return await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
@@ -28,9 +28,9 @@ async def mydata_command(update: Update, context: PeerdeskContext) -> None:
     """/mydata: everything stored about me."""
     services, lang = context.services, await _lang(update, context)
     async with services.db.session() as session:
-        data = await privacy.my_data(session=session, telegram_id=update.effective_user.id)
+        data = await privacy.my_data(session=session, telegram_id=user_of(update).id)
     if data is None:
-        await update.effective_message.reply_text(gettext(lang, "Nothing is stored about you."))
+        await message_of(update).reply_text(gettext(lang, "Nothing is stored about you."))
         return
     lines = [gettext(lang, "What is stored about you:"),
              gettext(lang, "Name: {name} · language: {language} · team: {team} · anonymous by "
@@ -48,13 +48,13 @@ async def mydata_command(update: Update, context: PeerdeskContext) -> None:
     if data.in_roster:
         lines.append(gettext(lang, "You are in the helpers' roster (ask an admin to change it)."))
     lines.append(gettext(lang, "/forget erases all of this."))
-    await update.effective_message.reply_text("\n".join(lines)[:4096])
+    await message_of(update).reply_text("\n".join(lines)[:4096])
 
 
 async def forget_command(update: Update, context: PeerdeskContext) -> None:
     """/forget: ask before erasing."""
     lang = await _lang(update, context)
-    await update.effective_message.reply_text(
+    await message_of(update).reply_text(
         gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
                       "figures, without their text."),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
@@ -62,7 +62,7 @@ async def forget_command(update: Update, context: PeerdeskContext) -> None:
 
 
 async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
-    query, services = update.callback_query, context.services
+    query, services = query_of(update), context.services
     lang = await _lang(update, context)
     async with services.db.session() as session:
         done = await privacy.forget(session=session, telegram_id=query.from_user.id,
