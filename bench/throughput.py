@@ -97,9 +97,10 @@ async def start(argv: list[str], env: dict[str, str]) -> asyncio.subprocess.Proc
             spy, "record", "-o", profile, "--format", "raw", "-r", "200", "--",
             sys.executable, *argv, env={**os.environ, **env}, start_new_session=True,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    quiet = None if os.environ.get("BENCH_VERBOSE") else asyncio.subprocess.DEVNULL
     return await asyncio.create_subprocess_exec(
         sys.executable, *argv, env={**os.environ, **env}, start_new_session=True,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        stdout=quiet, stderr=quiet)
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
