@@ -77,9 +77,15 @@ class Desk:
             return ticket
 
     async def wait_ticket(self, number: int, condition) -> Ticket:  # type: ignore[no-untyped-def]
-        for _ in range(200):
-            ticket = await self.ticket(number)
-            if condition(ticket):
+        """The ticket once it exists and `condition` holds (within 15 s: a busy machine)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while loop.time() < deadline:
+            async with self.services.db.session() as session:
+                ticket = await session.get(Ticket, number)
+                if ticket is not None:
+                    await session.refresh(ticket)
+            if ticket is not None and condition(ticket):
                 return ticket
             await asyncio.sleep(0.02)
         raise AssertionError(f"ticket {number} never reached the expected state")
@@ -87,7 +93,7 @@ class Desk:
     async def remembered(self, chat_id: int, message: dict) -> dict:
         """Wait until the bot has noted which ticket its message belongs to (it does so right
         after sending, and a person is rarely faster)."""
-        for _ in range(200):
+        for _ in range(750):
             async with self.services.db.session() as session:
                 if await session.get(TicketMessage, (chat_id, message["message_id"])):
                     return message
