@@ -29,13 +29,6 @@ class RetryingRateLimiter(AIORateLimiter):
         # enough that the 429 it may cost is waited out (max_retries).
         kwargs.setdefault("overall_max_rate", 2)
         kwargs.setdefault("overall_time_period", 2 / 28)
-        # The same for groups: aiolimiter's AsyncLimiter(20, 60) lets 20 through at once and
-        # then one every 3 s, up to 40 in the first minute; Telegram answers the 21st with a 429,
-        # and PTB then pauses *every* request (acknowledgements too) for its retry_after (the
-        # burst benchmark: acknowledgements waited 55 s). A bucket of 5 refilled at 15 a minute
-        # never exceeds 20 in any minute; the sender lists new tickets to keep up.
-        kwargs.setdefault("group_max_rate", 5)
-        kwargs.setdefault("group_time_period", 20)
         kwargs.setdefault("max_retries", 5)
         super().__init__(**kwargs)
         self._network_retries = network_retries
