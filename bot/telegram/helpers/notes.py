@@ -10,7 +10,7 @@ Where a row goes follows from its chat: the asker's chat (a reply to their quest
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,7 +359,6 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
 
 async def send_note(application: Application, item: Claimed) -> Sent | None:
     """NOTE: a notice from its template, to the asker, into the topic, or privately."""
-    services = services_of(application)
     template = TEMPLATES.get(str((item.params or {}).get("template")))
     if template is None:
         logger.warning("outbox %s: unknown template", item.id)
@@ -379,20 +378,8 @@ async def send_note(application: Application, item: Claimed) -> Sent | None:
     if ticket is None:
         await send(None)
         return None
-    if item.chat_id == services.forum:
-        await in_topic(application, ticket.id, send)
-        return None
-    to_asker = item.chat_id == ticket.asker_chat_id
-    try:
-        message = await send(None, ticket.source_message_id if to_asker
-                             else await _card_in(services, ticket.id, item.chat_id))
-    except Forbidden:
-        if to_asker:
-            await _asker_unreachable(services, ticket)
-        else:
-            logger.warning("a helper or admin could not be reached about ticket %s", ticket.id)
-        return None
-    if note.remember is None:
+    message, _ = await _about_ticket(application, item.chat_id, ticket, send)
+    if message is None or note.remember is None:
         return None
     return Sent(remember=[(item.chat_id, message.message_id, ticket.id, note.remember)])
 
@@ -414,21 +401,34 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
                                       message_thread_id=thread_id,
                                       reply_parameters=_reply(reply_to))
 
-    if item.chat_id == services.forum:
-        await in_topic(application, ticket.id, copy)
+    sent, to_asker = await _about_ticket(application, item.chat_id, ticket, copy)
+    if sent is None:
         return None
-    to_asker = item.chat_id == ticket.asker_chat_id
+    return Sent(remember=[(item.chat_id, sent.message_id, ticket.id,
+                           Kind.TO_ASKER if to_asker else Kind.TO_HELPERS)])
+
+
+async def _about_ticket(application: Application, chat_id: int, ticket: TicketView,
+                        send: Callable[[int | None, int | None], Awaitable[Any]]
+                        ) -> tuple[Any, bool]:
+    """Send something about a ticket where its chat says: into the ticket's topic (opened if
+    needed), to the asker as a reply to their question, or to a helper or admin as a reply to
+    the card in their chat. Returns what was sent outside the forum (None: in the forum, or
+    refused), and whether it went to the asker."""
+    services = services_of(application)
+    if chat_id == services.forum:
+        await in_topic(application, ticket.id, lambda thread: send(thread, None))
+        return None, False
+    to_asker = chat_id == ticket.asker_chat_id
     try:
-        sent = await copy(None, ticket.source_message_id if to_asker
-                          else await _card_in(services, ticket.id, item.chat_id))
+        return await send(None, ticket.source_message_id if to_asker
+                          else await _card_in(services, ticket.id, chat_id)), to_asker
     except Forbidden:
         if to_asker:
             await _asker_unreachable(services, ticket)
         else:
-            logger.warning("a helper could not be reached about ticket %s", ticket.id)
-        return None
-    return Sent(remember=[(item.chat_id, sent.message_id, ticket.id,
-                           Kind.TO_ASKER if to_asker else Kind.TO_HELPERS)])
+            logger.warning("a helper or admin could not be reached about ticket %s", ticket.id)
+        return None, to_asker
 
 
 def _reply(message_id: int | None) -> Reply | None:
