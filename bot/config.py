@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # Telegram's flood limits on outgoing messages. Off only for benchmarks, or for a local Bot
     # API server that has no limits.
     rate_limit: bool = True
+    # Messages a minute into one group. Telegram refuses the 21st within any minute, and its 429
+    # makes PTB hold back every request, so the bot never tries: a quarter of these may go at
+    # once (a card, a notice), the rest at an even pace, never more than this in any minute.
+    group_messages_per_minute: int = Field(default=20, ge=4, le=600)
     # The web server (health, metrics, reports, calendar, webhook); no port: not started by
     # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"

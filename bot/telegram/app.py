@@ -209,7 +209,9 @@ def build_application(services: Services, *, token: str, api_url: str,
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
         request=AiohttpRequest(connection_pool_size=64),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
-        rate_limiter=RetryingRateLimiter() if services.settings.rate_limit else None,
+        rate_limiter=(RetryingRateLimiter(
+            group_per_minute=services.settings.group_messages_per_minute)
+            if services.settings.rate_limit else None),
         inbox=inbox,
     )
     builder = (
