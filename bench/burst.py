@@ -124,7 +124,7 @@ async def main() -> None:
     texts = [t for t in questions() if len(t) > 25]
 
     began = time.perf_counter()
-    killed = False
+    killed = 0.0
     for n, user in enumerate(askers):
         await asyncio.sleep(max(0.0, began + n * args.seconds / args.askers
                                 - time.perf_counter()))
@@ -132,12 +132,17 @@ async def main() -> None:
         if args.kill and not killed and n == len(askers) // 2:
             bot.kill()
             await bot.wait()
-            killed = True
+            killed = time.perf_counter()
             bot = await start(["-m", "bot", "run"], env)
     burst_end = time.perf_counter()
     await wait(lambda: all(sandbox.answered.get(u) for u in askers), 120)
     acks = [(sandbox.answered[u][0] - sandbox.pushed[u][0]) for u in askers
             if sandbox.answered.get(u)]
+    await asyncio.sleep(1)  # a repeated acknowledgement would come now
+    repeated = sum(len(sandbox.answered.get(u, [])) > 1 for u in askers)
+    # After a kill: how long no process answered (until the restarted one's first answer).
+    down = min((t for u in askers for t in sandbox.answered.get(u, []) if t > killed),
+               default=killed) - killed if killed else 0.0
 
     # Two seconds after the burst: the first and the last asker write again, someone new asks,
     # and someone says /start.
@@ -185,7 +190,15 @@ async def main() -> None:
           f"{'killed and restarted mid-burst, ' if killed else ''}database "
           f"{url.split(':')[0]}")
     print(f"acknowledgements: {len(acks)}/{args.askers}; p50 {statistics.median(acks):.2f} s, "
-          f"p99 {percentile(acks, 0.99):.2f} s (target p99 <= 2 s)")
+          f"p99 {percentile(acks, 0.99):.2f} s (target p99 <= 2 s); acknowledged twice: "
+          f"{repeated}")
+    if killed:
+        before = [sandbox.answered[u][0] - sandbox.pushed[u][0] for u in askers
+                  if sandbox.pushed[u][0] < killed and sandbox.answered.get(u)]
+        print(f"asked before the SIGKILL: {len(before)}, acknowledged p50 "
+              f"{statistics.median(before):.2f} s, p99 {percentile(before, 0.99):.2f} s")
+        print(f"after the SIGKILL no process answered for {down:.1f} s (the restart): the "
+              f"questions asked meanwhile waited for it")
     for user, label in ((askers[0], "the first asker's follow-up"),
                         (askers[-1], "the last asker's follow-up"),
                         (newcomer, "a new asker's question"), (starter, "a /start")):
