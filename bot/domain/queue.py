@@ -919,6 +919,13 @@ async def open_questions(*, session: AsyncSession, asker_id: int) -> list[Ticket
     return [await _view(session, ticket) for ticket in rows]
 
 
+async def status_counts(*, session: AsyncSession) -> dict[TicketStatus, int]:
+    """How many tickets are in each state (every state, 0 when none): the metrics' gauge."""
+    found = dict((await session.exec(
+        select(Ticket.status, func.count()).group_by(col(Ticket.status)))).all())
+    return {state: found.get(state.value, 0) for state in TicketStatus}
+
+
 async def last_message_id(*, session: AsyncSession) -> int:
     """The highest message id the tickets know of (0 when none): the sandbox's new messages
     go on above it, so that none is taken for a ticket's."""
