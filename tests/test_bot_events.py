@@ -275,6 +275,16 @@ async def test_organiser_publishes_an_event_step_by_step(
         assert "mitään ei julkaistu" in cancelled["text"]
 
 
+async def test_without_channels_the_organiser_is_told_in_plain_words(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with open_desk(database_url, knowledge, router, organiser_ids=str(MARI)) as desk:
+        await desk.sandbox.send(MARI, "/newevent")
+        (told,) = await desk.to_user(MARI, 1)
+    assert told["text"] == ("Julkaisupaikkaa ei vielä ole: tiedotuskanavia ei ole otettu "
+                            "käyttöön. Ylläpitäjä voi lisätä ne.")
+
+
 async def test_an_event_reaches_the_adapters_as_a_frozen_view(services: Services) -> None:
     """What the announcement shows comes whole from the view: the stored event renders as its
     preview did, and nobody downstream can change it."""

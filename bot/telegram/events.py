@@ -662,7 +662,8 @@ async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
         return False
     if not services.settings.announce_channels:
         await message_of(update).reply_text(gettext(
-            lang, "No channels are configured (PEERDESK_ANNOUNCE_CHANNELS)."))
+            lang, "There is nowhere to publish yet: no announcement channels have been set "
+                  "up. An admin can add them."))
         return False
     context.state["draft"] = {}
     context.state["lang"] = lang
