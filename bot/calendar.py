@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.domain.models import Event
+from bot.domain.events import EventView
 
 PRODID = "-//peerdesk//vertaistuki//FI"
 
 
-def calendar(events: Iterable[Event], name: str = "peerdesk") -> bytes:
+def calendar(events: Iterable[EventView], name: str = "peerdesk") -> bytes:
     """One calendar with every given event; UIDs are stable, so a re-import updates them."""
     cal = Calendar()
     cal.add("prodid", PRODID)

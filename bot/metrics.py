@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.models import Outbox, OutboxStatus, Ticket, TicketStatus
+from bot.domain import outbox, queue
 
 
 class Metrics:
@@ -36,17 +34,10 @@ class Metrics:
 
     async def render(self, session: AsyncSession, now: datetime) -> bytes:
         """Refresh the gauges from the database and render the exposition text."""
-        counts = dict((await session.exec(
-            select(Ticket.status, func.count()).group_by(Ticket.status))).all())
-        for state in TicketStatus:
-            self.tickets.labels(state.value).set(counts.get(state.value, 0))
-        backlog, oldest = (await session.exec(
-            select(func.count(), func.min(Outbox.due_at)).where(
-                col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now))).one()
-        self.outbox_backlog.set(backlog or 0)
-        if oldest is not None and oldest.tzinfo is None:
-            from datetime import UTC
-
-            oldest = oldest.replace(tzinfo=UTC)
-        self.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
+        for state, count in (await queue.status_counts(session=session)).items():
+            self.tickets.labels(state.value).set(count)
+        waiting = await outbox.backlog(session=session, now=now)
+        self.outbox_backlog.set(waiting.due)
+        self.outbox_age.set((now - waiting.oldest_due_at).total_seconds()
+                            if waiting.oldest_due_at else 0)
         return generate_latest(self.registry)

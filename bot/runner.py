@@ -7,14 +7,12 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import func
-from sqlmodel import col, select
 from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
-from bot.domain.models import Helper, HelperRole, InboundUpdate, Ticket, TicketMessage
-from bot.domain.roster import import_helpers, read_roster
+from bot.domain import inbound, queue
+from bot.domain.roster import import_helpers, read_roster, roster
 from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
@@ -100,21 +98,16 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
-            if not (await session.exec(select(Helper))).first():
+            helpers = await roster(session=session)
+            if not helpers:
                 await import_helpers(session=session, specs=specs)
-            helpers = list(await session.exec(select(Helper)))
-            roles: dict[int, list[str]] = {}
-            for row in await session.exec(select(HelperRole).order_by(col(HelperRole.role))):
-                roles.setdefault(row.helper_id, []).append(row.role)
-            seen = (await session.exec(select(func.max(col(InboundUpdate.update_id))))).one()
-            known = 0
-            for column in (col(Ticket.source_message_id), col(Ticket.thread_id),
-                           col(TicketMessage.message_id)):
-                known = max(known, (await session.exec(select(func.max(column)))).one() or 0)
+                helpers = await roster(session=session)
+            seen = await inbound.last_update_id(session=session)
+            known = await queue.last_message_id(session=session)
     finally:
         await db.dispose()
     # Update ids go on above what the database has seen, even if the kept world was removed.
-    sandbox = Sandbox.open(sandbox_folder(settings.database_url), first_update=(seen or 0) + 1,
+    sandbox = Sandbox.open(sandbox_folder(settings.database_url), first_update=seen + 1,
                            first_message=known + 1)
     group = settings.helpers_chat_id or SANDBOX_GROUP
     sandbox.group(group, "Vertaistuki (sandbox)", forum=True)
@@ -123,8 +116,8 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
     for channel in channels:
         sandbox.channel(channel, "Tiedotteet (sandbox)")
     for helper in helpers:
-        sandbox.user(helper.telegram_id, helper.name, (helper.languages or ["fi"])[0])
-        label = ", ".join(roles.get(helper.telegram_id, []))
+        sandbox.user(helper.telegram_id, helper.name, (helper.languages or ("fi",))[0])
+        label = ", ".join(helper.roles)
         if helper.telegram_id in admins:
             label = f"{label}, admin" if label else "admin"
         sandbox.labels[helper.telegram_id] = label

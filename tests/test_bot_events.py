@@ -4,6 +4,7 @@ tests move: announcement → reminders → RSVPs → changes → cancellation, a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,9 @@ from bot.domain.knowledge import Knowledge
 from bot.domain.models import Outbox, OutboxStatus, TopicLog
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
+from bot.services import Services
 from bot.storage import Database
+from bot.telegram.events import announcement_text
 from tests.test_bot_helpers import ADMIN, GROUP, MARI, ROSTER, Clock, Desk, open_desk
 
 CHANNELS = (-2001, -2002)
@@ -270,6 +273,38 @@ async def test_organiser_publishes_an_event_step_by_step(
         await desk.sandbox.send(MARI, "/cancel")
         cancelled = (await desk.to_user(MARI, 13))[-1]
         assert "mitään ei julkaistu" in cancelled["text"]
+
+
+async def test_without_channels_the_organiser_is_told_in_plain_words(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with open_desk(database_url, knowledge, router, organiser_ids=str(MARI)) as desk:
+        await desk.sandbox.send(MARI, "/newevent")
+        (told,) = await desk.to_user(MARI, 1)
+    assert told["text"] == ("Julkaisupaikkaa ei vielä ole: tiedotuskanavia ei ole otettu "
+                            "käyttöön. Ylläpitäjä voi lisätä ne.")
+
+
+async def test_an_event_reaches_the_adapters_as_a_frozen_view(services: Services) -> None:
+    """What the announcement shows comes whole from the view: the stored event renders as its
+    preview did, and nobody downstream can change it."""
+    planned = spec(capacity=20, registration_closes=START - timedelta(days=1))
+    async with services.db.session() as session:
+        (published,) = await domain.publish_event(session=session, spec=planned,
+                                                  now=START - timedelta(days=14))
+        stored = await domain.event_of(session=session, event_id=published.id)
+        assert await domain.event_of(session=session, event_id=published.id + 1) is None
+    assert stored == published and isinstance(stored, domain.EventView)
+    assert stored.channels == CHANNELS and stored.kind == "cafe"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.title = "Something else"  # type: ignore[misc]
+    tally = domain.Counts(yes=3, plus=1, no=0, waiting=0, capacity=20)
+    text = announcement_text(services, stored, tally)
+    assert text == announcement_text(services, domain.preview(planned), tally)
+    assert text == ("📣 Pedagoginen kahvila: arviointi\n🗓 tiistaina 8.12. klo 14.00–15.30\n"
+                    "📍 Auditorio B\n💻 https://teams.example/cafe\nJärjestäjä: Mari\n"
+                    "Ilmoittautuminen päättyy maanantaina 7.12. klo 14.00\n\n"
+                    "Paikkoja varattu: 5/20")
 
 
 async def test_a_bulletin_goes_out_now(database_url: str, knowledge: Knowledge,

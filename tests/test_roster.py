@@ -18,7 +18,7 @@ async def test_the_example_roster_imports_and_reimports(services: Services) -> N
         assert await import_helpers(session=session, specs=specs) == 4
         coaches = await helpers_with_role(session=session, role="vertaisvalmentaja")
     assert [h.name for h in coaches] == ["Anna", "Mari"]
-    assert coaches[1].languages == ["fi", "sv"]
+    assert coaches[1].languages == ("fi", "sv")
 
 
 def test_an_unknown_role_is_reported_with_its_place(tmp_path: Path) -> None:

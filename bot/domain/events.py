@@ -169,6 +169,101 @@ class Counts:
         return self.yes + 2 * self.plus
 
 
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """An event as the adapters need it: to announce, remind, list and put in a calendar."""
+
+    id: int
+    kind: EventKind
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    mode: EventMode
+    place: str | None
+    link: str | None
+    host_id: int | None
+    host_name: str | None
+    language: str
+    channels: tuple[int, ...]
+    pre_reading: str | None  # a link or a Telegram file id
+    capacity: int | None
+    reminders: tuple[int, ...]  # minutes before the start
+    rrule: str | None
+    series_id: int | None
+    cancelled: bool
+    version: int  # grows with every change (calendars take the newest)
+    registration_closes_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulletinView:
+    id: int
+    text: str
+    link: str | None
+    channels: tuple[int, ...]
+    send_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialView:
+    """A link or a Telegram file added after an event."""
+
+    id: int
+    event_id: int
+    link: str | None
+    file_id: str | None
+    file_name: str | None
+    added_at: datetime
+
+
+def _event_view(event: Event) -> EventView:
+    assert event.id is not None
+    return EventView(
+        id=event.id, kind=EventKind(event.kind), title=event.title,
+        description=event.description, starts_at=event.starts_at, ends_at=event.ends_at,
+        mode=EventMode(event.mode), place=event.place, link=event.link, host_id=event.host_id,
+        host_name=event.host_name, language=event.language, channels=tuple(event.channels),
+        pre_reading=event.pre_reading, capacity=event.capacity,
+        reminders=tuple(event.reminders), rrule=event.rrule, series_id=event.series_id,
+        cancelled=event.cancelled, version=event.version,
+        registration_closes_at=event.registration_closes_at)
+
+
+def _bulletin_view(bulletin: Bulletin) -> BulletinView:
+    assert bulletin.id is not None
+    return BulletinView(id=bulletin.id, text=bulletin.text, link=bulletin.link,
+                        channels=tuple(bulletin.channels), send_at=bulletin.send_at)
+
+
+def _material_view(material: EventMaterial) -> MaterialView:
+    assert material.id is not None
+    return MaterialView(id=material.id, event_id=material.event_id, link=material.link,
+                        file_id=material.file_id, file_name=material.file_name,
+                        added_at=material.added_at)
+
+
+def preview(spec: EventSpec) -> EventView:
+    """The event a spec would publish, to show the organiser before it is stored (id 0)."""
+    return EventView(
+        id=0, kind=spec.kind, title=spec.title, description=spec.description,
+        starts_at=spec.start, ends_at=spec.end, mode=spec.mode, place=spec.place,
+        link=spec.link, host_id=spec.host_id, host_name=spec.host_name, language=spec.language,
+        channels=tuple(spec.channels), pre_reading=spec.pre_reading, capacity=spec.capacity,
+        reminders=tuple(spec.reminders), rrule=spec.rrule, series_id=None, cancelled=False,
+        version=1, registration_closes_at=spec.registration_closes)
+
+
+async def event_of(*, session: AsyncSession, event_id: int) -> EventView | None:
+    event = await session.get(Event, event_id)
+    return None if event is None else _event_view(event)
+
+
+async def bulletin_of(*, session: AsyncSession, bulletin_id: int) -> BulletinView | None:
+    bulletin = await session.get(Bulletin, bulletin_id)
+    return None if bulletin is None else _bulletin_view(bulletin)
+
+
 # --- scheduling ----------------------------------------------------------------------------------
 
 async def _queue(session: AsyncSession, *, key: str, kind: str | OutboxKind, chat_id: int,
@@ -199,7 +294,7 @@ async def _schedule(session: AsyncSession, event: Event, announce_at: datetime) 
 
 async def publish_event(*, session: AsyncSession, spec: EventSpec, now: datetime,
                         publish_at: datetime | None = None, announce_days_before: int = 14
-                        ) -> list[Event]:
+                        ) -> list[EventView]:
     """Store the event (each occurrence of a series) and queue its announcement and reminders.
     Later occurrences of a series are announced `announce_days_before` their start."""
     if not spec.channels:
@@ -230,11 +325,11 @@ async def publish_event(*, session: AsyncSession, spec: EventSpec, now: datetime
     if not events:
         raise EventError("the event is already over")
     await session.commit()
-    return events
+    return [_event_view(event) for event in events]
 
 
 async def change_event(*, session: AsyncSession, event_id: int, now: datetime,
-                       **changes: object) -> Event | None:
+                       **changes: object) -> EventView | None:
     """Change time, place, link, title or description: the change is announced, announcements
     are edited, and the reminders follow the new time."""
     event = await session.get(Event, event_id)
@@ -261,10 +356,11 @@ async def change_event(*, session: AsyncSession, event_id: int, now: datetime,
     await session.flush()
     await _schedule(session, event, now)
     await session.commit()
-    return event
+    return _event_view(event)
 
 
-async def cancel_event(*, session: AsyncSession, event_id: int, now: datetime) -> Event | None:
+async def cancel_event(*, session: AsyncSession, event_id: int, now: datetime
+                       ) -> EventView | None:
     """Cancel: pending messages are dropped and a cancellation goes to every channel."""
     event = await session.get(Event, event_id)
     if event is None or event.cancelled:
@@ -284,12 +380,12 @@ async def cancel_event(*, session: AsyncSession, event_id: int, now: datetime) -
                          due_at=now, event_id=event.id)
     session.add(event)
     await session.commit()
-    return event
+    return _event_view(event)
 
 
 async def publish_bulletin(*, session: AsyncSession, text: str, link: str | None,
                            channels: list[int], send_at: datetime, now: datetime,
-                           created_by: int | None = None) -> Bulletin:
+                           created_by: int | None = None) -> BulletinView:
     if not text.strip():
         raise EventError("the bulletin has no text")
     if not channels:
@@ -302,7 +398,7 @@ async def publish_bulletin(*, session: AsyncSession, text: str, link: str | None
         await _queue(session, key=f"bulletin:{bulletin.id}:{chat}", kind="bulletin",
                      chat_id=chat, due_at=bulletin.send_at, bulletin_id=bulletin.id)
     await session.commit()
-    return bulletin
+    return _bulletin_view(bulletin)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -346,7 +442,7 @@ async def counts(*, session: AsyncSession, event_id: int) -> Counts:
                   event.capacity if event else None)
 
 
-def registration_open(event: Event, now: datetime) -> bool:
+def registration_open(event: Event | EventView, now: datetime) -> bool:
     return event.registration_closes_at is None or now < event.registration_closes_at
 
 
@@ -415,7 +511,7 @@ async def _promote(session: AsyncSession, event: Event, now: datetime,
 class Offer:
     """A place offered to someone from the waiting list, as it stands now."""
 
-    event: Event
+    event: EventView
     until: datetime | None  # None: no confirmation asked (the start was too near)
 
 
@@ -425,7 +521,7 @@ async def offer(*, session: AsyncSession, event_id: int, user_id: int) -> Offer 
     row = await session.get(Rsvp, (event_id, user_id))
     if event is None or event.cancelled or row is None or row.answer == "no" or row.waiting:
         return None
-    return Offer(event, row.offered_until)
+    return Offer(_event_view(event), row.offered_until)
 
 
 async def answer_offer(*, session: AsyncSession, event_id: int, user_id: int, accept: bool,
@@ -456,11 +552,12 @@ async def attendees(*, session: AsyncSession, event_id: int) -> list[tuple[str, 
 
 
 async def upcoming(*, session: AsyncSession, now: datetime, limit: int = 20,
-                   host_id: int | None = None) -> list[Event]:
+                   host_id: int | None = None) -> list[EventView]:
     query = select(Event).where(col(Event.ends_at) > now, col(Event.cancelled).is_(False))
     if host_id is not None:
         query = query.where(Event.host_id == host_id)
-    return list(await session.exec(query.order_by(col(Event.starts_at)).limit(limit)))
+    return [_event_view(e) for e in await session.exec(
+        query.order_by(col(Event.starts_at)).limit(limit))]
 
 
 # --- after the event: materials, attendance, feedback --------------------------------------------
@@ -489,7 +586,7 @@ async def recipients(*, session: AsyncSession, event_id: int) -> list[int]:
 async def add_material(*, session: AsyncSession, event_id: int, now: datetime,
                        link: str | None = None, file_id: str | None = None,
                        file_name: str | None = None, added_by: int | None = None
-                       ) -> EventMaterial:
+                       ) -> MaterialView:
     """Store a link or a file for an event that has begun, and queue it to each attendee."""
     event = await session.get(Event, event_id)
     if event is None or event.cancelled:
@@ -509,44 +606,46 @@ async def add_material(*, session: AsyncSession, event_id: int, now: datetime,
         await _queue(session, key=f"materials:{material.id}:{person}", kind="materials",
                      chat_id=person, due_at=now, event_id=event_id)
     await session.commit()
-    return material
+    return _material_view(material)
 
 
-async def materials(*, session: AsyncSession, event_id: int) -> list[EventMaterial]:
-    return list(await session.exec(select(EventMaterial).where(
-        EventMaterial.event_id == event_id).order_by(col(EventMaterial.id))))
+async def materials(*, session: AsyncSession, event_id: int) -> list[MaterialView]:
+    return [_material_view(m) for m in await session.exec(select(EventMaterial).where(
+        EventMaterial.event_id == event_id).order_by(col(EventMaterial.id)))]
 
 
-async def material_of(*, session: AsyncSession, outbox_id: int) -> EventMaterial | None:
+async def material_of(*, session: AsyncSession, outbox_id: int) -> MaterialView | None:
     """The material a `materials` outbox row carries (its key names it)."""
     key = await outbox_key(session=session, outbox_id=outbox_id)
-    return await session.get(EventMaterial, int(key.split(":")[1]))
+    material = await session.get(EventMaterial, int(key.split(":")[1]))
+    return None if material is None else _material_view(material)
 
 
 async def past_with_materials(*, session: AsyncSession, now: datetime,
-                              days: int = 60, limit: int = 10) -> list[Event]:
+                              days: int = 60, limit: int = 10) -> list[EventView]:
     """Recent past events that have materials, newest first (for /events)."""
     with_materials = select(EventMaterial.event_id)
-    return list(await session.exec(select(Event).where(
+    return [_event_view(e) for e in await session.exec(select(Event).where(
         col(Event.id).in_(with_materials), col(Event.starts_at) <= now,
         col(Event.starts_at) > now - timedelta(days=days), col(Event.cancelled).is_(False),
-    ).order_by(col(Event.starts_at).desc()).limit(limit)))
+    ).order_by(col(Event.starts_at).desc()).limit(limit))]
 
 
 async def recent(*, session: AsyncSession, now: datetime, host_id: int | None = None,
-                 days: int = 30, limit: int = 8) -> list[Event]:
+                 days: int = 30, limit: int = 8) -> list[EventView]:
     """Events that have begun within `days`, newest first: the host's, or all (host_id None)."""
     query = select(Event).where(col(Event.starts_at) <= now + PRESENCE_EARLY,
                                 col(Event.starts_at) > now - timedelta(days=days),
                                 col(Event.cancelled).is_(False))
     if host_id is not None:
         query = query.where(Event.host_id == host_id)
-    return list(await session.exec(query.order_by(col(Event.starts_at).desc()).limit(limit)))
+    return [_event_view(e) for e in await session.exec(
+        query.order_by(col(Event.starts_at).desc()).limit(limit))]
 
 
 @dataclass(frozen=True, slots=True)
 class Presence:
-    event: Event | None
+    event: EventView | None
     marked: bool  # recorded now (or already)
     too_early: bool = False
     too_late: bool = False
@@ -556,9 +655,10 @@ async def mark_present(*, session: AsyncSession, event_id: int, user_id: int,
                        now: datetime) -> Presence:
     """"I'm here", taken during the event (from a little before the start to a little after
     the end)."""
-    event = await session.get(Event, event_id)
-    if event is None or event.cancelled:
+    row = await session.get(Event, event_id)
+    if row is None or row.cancelled:
         return Presence(None, False)
+    event = _event_view(row)  # taken now: a rollback below would expire the row
     if now < event.starts_at - PRESENCE_EARLY:
         return Presence(event, False, too_early=True)
     if now > event.ends_at + PRESENCE_LATE:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
@@ -96,3 +96,9 @@ async def hand_back(*, session: AsyncSession, worker: str, update_ids: set[int])
             col(InboundUpdate.status) == UpdateStatus.PROCESSING,
         ).values(status=UpdateStatus.STORED, worker=None))
         await session.commit()
+
+
+async def last_update_id(*, session: AsyncSession) -> int:
+    """The highest update id ever stored (0 when none): a new source of updates goes on above
+    it, so that none is taken for one seen before."""
+    return (await session.exec(select(func.max(col(InboundUpdate.update_id))))).one() or 0

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -195,3 +195,18 @@ async def set_priority(*, session: AsyncSession, outbox_ids: list[int], priority
                        .values(priority=priority))
     await session.commit()
 
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What is due and not sent: the metrics' gauges."""
+
+    due: int
+    oldest_due_at: datetime | None
+
+
+async def backlog(*, session: AsyncSession, now: datetime) -> Backlog:
+    due, oldest = (await session.exec(select(func.count(), func.min(Outbox.due_at)).where(
+        col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now))).one()
+    if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() loses the time zone
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(due or 0, oldest)

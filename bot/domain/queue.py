@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -917,3 +917,20 @@ async def open_questions(*, session: AsyncSession, asker_id: int) -> list[Ticket
         col(Ticket.status).in_([TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED]),
     ).order_by(col(Ticket.id)))
     return [await _view(session, ticket) for ticket in rows]
+
+
+async def status_counts(*, session: AsyncSession) -> dict[TicketStatus, int]:
+    """How many tickets are in each state (every state, 0 when none): the metrics' gauge."""
+    found = dict((await session.exec(
+        select(Ticket.status, func.count()).group_by(col(Ticket.status)))).all())
+    return {state: found.get(state.value, 0) for state in TicketStatus}
+
+
+async def last_message_id(*, session: AsyncSession) -> int:
+    """The highest message id the tickets know of (0 when none): the sandbox's new messages
+    go on above it, so that none is taken for a ticket's."""
+    known = 0
+    for column in (col(Ticket.source_message_id), col(Ticket.thread_id),
+                   col(TicketMessage.message_id)):
+        known = max(known, (await session.exec(select(func.max(column)))).one() or 0)
+    return known

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -83,9 +84,37 @@ async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> i
     return len(specs)
 
 
-async def helpers_with_role(*, session: AsyncSession, role: str) -> list[Helper]:
+@dataclass(frozen=True, slots=True)
+class HelperView:
+    """A helper as the adapters need them; roles sorted, languages in the order given."""
+
+    telegram_id: int
+    name: str
+    team: str | None
+    roles: tuple[str, ...]
+    languages: tuple[str, ...]
+    available: bool
+
+
+async def _views(session: AsyncSession, helpers: list[Helper]) -> list[HelperView]:
+    roles: dict[int, list[str]] = {h.telegram_id: [] for h in helpers}
+    if roles:
+        for row in await session.exec(select(HelperRole).where(
+                col(HelperRole.helper_id).in_(list(roles))).order_by(col(HelperRole.role))):
+            roles[row.helper_id].append(row.role)
+    return [HelperView(h.telegram_id, h.name, h.team, tuple(roles[h.telegram_id]),
+                       tuple(h.languages or ()), h.available) for h in helpers]
+
+
+async def roster(*, session: AsyncSession) -> list[HelperView]:
+    """Everyone in the roster, by Telegram id."""
+    return await _views(session, list(await session.exec(
+        select(Helper).order_by(col(Helper.telegram_id)))))
+
+
+async def helpers_with_role(*, session: AsyncSession, role: str) -> list[HelperView]:
     rows = await session.exec(
         select(Helper).join(HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id))
         .where(HelperRole.role == role).order_by(Helper.name)
     )
-    return list(rows)
+    return await _views(session, list(rows))

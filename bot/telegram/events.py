@@ -31,9 +31,9 @@ from telegram.ext import (
 from bot.calendar import calendar
 from bot.domain import events as domain
 from bot.domain.dates import moment, place_and_link, understand
-from bot.domain.events import Counts, EventError, EventSpec
+from bot.domain.events import Counts, EventError, EventSpec, EventView
 from bot.domain.intake import language_of, remember_staff
-from bot.domain.models import Bulletin, Event, EventKind, OutboxKind, saved_id
+from bot.domain.models import EventKind, OutboxKind
 from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext, ngettext
@@ -74,7 +74,7 @@ def _services(application: Application) -> Services:
 
 # --- rendering -----------------------------------------------------------------------------------
 
-def when(services: Services, event: Event, lang: str) -> str:
+def when(services: Services, event: EventView, lang: str) -> str:
     tz = services.settings.tz
     end = event.ends_at.astimezone(tz)
     return f"{format_when(event.starts_at, lang, tz)}–{end:%H.%M}" if lang != "en" else \
@@ -88,7 +88,7 @@ def understood(services: Services, at: datetime, lang: str) -> str:
                            tzinfo=services.settings.tz, locale=lang)
 
 
-def headline(event: Event, lang: str) -> str:
+def headline(event: EventView, lang: str) -> str:
     """'Pedagoginen kahvila: arviointi' – the kind is not repeated when the title begins
     with it."""
     kind = gettext(lang, KIND_NAMES[EventKind(event.kind)])
@@ -97,7 +97,7 @@ def headline(event: Event, lang: str) -> str:
     return f"{kind}: {event.title}"
 
 
-def details(services: Services, event: Event) -> str:
+def details(services: Services, event: EventView) -> str:
     lang = event.language
     lines = [f"🗓 {when(services, event, lang)}"]
     if event.place:
@@ -109,7 +109,7 @@ def details(services: Services, event: Event) -> str:
     return "\n".join(lines)
 
 
-def announcement_text(services: Services, event: Event, tally: Counts | None) -> str:
+def announcement_text(services: Services, event: EventView, tally: Counts | None) -> str:
     lang = event.language
     title = f"📣 {headline(event, lang)}"
     if event.cancelled:
@@ -128,7 +128,7 @@ def announcement_text(services: Services, event: Event, tally: Counts | None) ->
     return text[:4096]
 
 
-def rsvp_buttons(event: Event, tally: Counts, now: datetime | None = None
+def rsvp_buttons(event: EventView, tally: Counts, now: datetime | None = None
                  ) -> InlineKeyboardMarkup | None:
     """Coming / cannot come, and on a row of its own (its meaning needs the room) coming with
     a colleague; after the registration deadline one button says so."""
@@ -148,7 +148,7 @@ def rsvp_buttons(event: Event, tally: Counts, now: datetime | None = None
     return InlineKeyboardMarkup([[button("yes"), button("no")], [button("plus")]])
 
 
-async def _agenda(services: Services, event: Event) -> str:
+async def _agenda(services: Services, event: EventView) -> str:
     """The month's most asked topics, as the agenda of the coaches' monthly meeting."""
     lang = event.language
     async with services.db.reading() as session:
@@ -168,7 +168,7 @@ async def _agenda(services: Services, event: Event) -> str:
     return text
 
 
-async def _reminder_text(services: Services, event: Event) -> str:
+async def _reminder_text(services: Services, event: EventView) -> str:
     lang = event.language
     text = f"⏰ {gettext(lang, REMINDER)}: {event.title}\n" + details(services, event)
     if event.pre_reading and event.pre_reading.startswith("http"):
@@ -220,10 +220,12 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
     """Send one outbox row; returns the message id worth keeping (announcements)."""
     services, bot = _services(application), application.bot
     async with services.db.session() as session:
-        event = await session.get(Event, item.event_id) if item.event_id else None
-        bulletin = await session.get(Bulletin, item.bulletin_id) if item.bulletin_id else None
-        tally = await domain.counts(session=session, event_id=saved_id(event)) if event else None
-        announced = dict(await domain.announcements(session=session, event_id=saved_id(event))) \
+        event = await domain.event_of(session=session, event_id=item.event_id) \
+            if item.event_id else None
+        bulletin = await domain.bulletin_of(session=session, bulletin_id=item.bulletin_id) \
+            if item.bulletin_id else None
+        tally = await domain.counts(session=session, event_id=event.id) if event else None
+        announced = dict(await domain.announcements(session=session, event_id=event.id)) \
             if event else {}
     if item.kind == "bulletin" and bulletin is not None:
         text = "📢 " + bulletin.text + (f"\n\n{bulletin.link}" if bulletin.link else "")
@@ -268,7 +270,7 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
     return None
 
 
-async def _presence_button(services: Services, item: Claimed, event: Event
+async def _presence_button(services: Services, item: Claimed, event: EventView
                            ) -> InlineKeyboardMarkup | None:
     """The last reminder before the event carries "I'm here", pressed on arrival."""
     async with services.db.session() as session:
@@ -279,7 +281,7 @@ async def _presence_button(services: Services, item: Claimed, event: Event
         "🙋 " + gettext(event.language, "I'm here"), callback_data=f"here:{event.id}")]])
 
 
-async def _to_person(application: Application, item: Claimed, event: Event) -> int | None:
+async def _to_person(application: Application, item: Claimed, event: EventView) -> int | None:
     """A message to one attendee, in their own language: a place offered from the waiting
     list (or passed on), the materials, the feedback question."""
     services, bot = _services(application), application.bot
@@ -289,7 +291,7 @@ async def _to_person(application: Application, item: Claimed, event: Event) -> i
                                  telegram_language=None)
         material = await domain.material_of(session=session, outbox_id=item.id) \
             if item.kind == "materials" else None
-        offer = await domain.offer(session=session, event_id=saved_id(event),
+        offer = await domain.offer(session=session, event_id=event.id,
                                    user_id=item.chat_id) if item.kind == "offer" else None
     title = f"{event.title} ({when(services, event, lang)})"
     if item.kind == "offer":
@@ -327,14 +329,14 @@ async def _to_person(application: Application, item: Claimed, event: Event) -> i
     text = gettext(lang, "How was {title}? Tap 1–5 (5 = very good). If you like, reply to "
                          "this message with a few words; the host sees them without your name.",
                    title=title)
-    return (await bot.send_message(item.chat_id, text, reply_markup=_rating_buttons(event))
-            ).message_id
+    return (await bot.send_message(item.chat_id, text,
+                                   reply_markup=_rating_buttons(event.id))).message_id
 
 
-def _rating_buttons(event: Event, chosen: int | None = None) -> InlineKeyboardMarkup:
+def _rating_buttons(event_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(("✅ " if n == chosen else "") + str(n),
-                             callback_data=f"fb:{event.id}:{n}") for n in range(1, 6)]])
+                             callback_data=f"fb:{event_id}:{n}") for n in range(1, 6)]])
 
 
 # --- staff: RSVP, /events, .ics ------------------------------------------------------------------
@@ -348,7 +350,7 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     async with services.db.session() as session:
         await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
                              telegram_language=user.language_code)
-        event = await session.get(Event, int(event_id))
+        event = await domain.event_of(session=session, event_id=int(event_id))
         result = None if answer == "closed" else await domain.rsvp(
             session=session, event_id=int(event_id), user_id=user.id, answer=answer,
             now=services.clock(), confirm_within=confirm)
@@ -434,14 +436,13 @@ async def rating_button(update: Update, context: PeerdeskContext) -> None:
         recorded = await domain.rate(session=session, event_id=int(event_id),
                                      user_id=query.from_user.id, rating=int(rating),
                                      now=services.clock())
-        event = await session.get(Event, int(event_id))
-    if not recorded or event is None:
+    if not recorded:  # an unknown event is not recorded either
         await query.answer()
         return
     await query.answer(gettext(lang, "Thank you! If you like, reply to the question with a "
                                      "comment."))
     try:
-        await query.edit_message_reply_markup(_rating_buttons(event, int(rating)))
+        await query.edit_message_reply_markup(_rating_buttons(int(event_id), int(rating)))
     except BadRequest as exc:  # the same rating pressed again
         if "not modified" not in str(exc):
             raise
@@ -506,8 +507,9 @@ async def materials_button(update: Update, context: PeerdeskContext) -> None:
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
-        event = await session.get(Event, int((query.data or "").split(":")[1]))
-        found = await domain.materials(session=session, event_id=saved_id(event)) if event else []
+        event = await domain.event_of(session=session,
+                                      event_id=int((query.data or "").split(":")[1]))
+        found = await domain.materials(session=session, event_id=event.id) if event else []
     await query.answer()
     if event is None or not found:
         return
@@ -523,7 +525,8 @@ async def ics_button(update: Update, context: PeerdeskContext) -> None:
     """Send one event as an .ics file."""
     query, services = query_of(update), context.services
     async with services.db.session() as session:
-        event = await session.get(Event, int((query.data or "").split(":")[1]))
+        event = await domain.event_of(session=session,
+                                      event_id=int((query.data or "").split(":")[1]))
     if event is None or event.cancelled:
         await query.answer(gettext(services.settings.helpers_language,
                                    "This event is over or cancelled."), show_alert=True)
@@ -533,7 +536,7 @@ async def ics_button(update: Update, context: PeerdeskContext) -> None:
                                     filename=f"peerdesk-{event.id}.ics")
 
 
-def _may_manage(services: Services, user_id: int, event: Event) -> bool:
+def _may_manage(services: Services, user_id: int, event: EventView) -> bool:
     """The host, an organiser or an admin."""
     return event.host_id == user_id or _organiser(services, user_id)
 
@@ -559,8 +562,8 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
         coming = [e for e in await domain.upcoming(session=session, now=now,
                                                    host_id=None if everyone else user.id)
                   if e.id not in {h.id for h in held}]
-        listing = [(event, await domain.people(session=session, event_id=saved_id(event)),
-                    await domain.feedback(session=session, event_id=saved_id(event)))
+        listing = [(event, await domain.people(session=session, event_id=event.id),
+                    await domain.feedback(session=session, event_id=event.id))
                    for event in [*held[::-1], *coming]]
     if not listing:
         await message_of(update).reply_text(gettext(lang, "You host no upcoming events."))
@@ -587,7 +590,7 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
             if people:
                 text += "\n" + gettext(lang, "Tap a name to mark who came.")
         await message_of(update).reply_text(
-            text[:4096], reply_markup=_presence_keyboard(saved_id(event), people)
+            text[:4096], reply_markup=_presence_keyboard(event.id, people)
             if started and people else None)
 
 
@@ -596,18 +599,18 @@ async def came_button(update: Update, context: PeerdeskContext) -> None:
     query, services = query_of(update), context.services
     _, event_id, person = (query.data or "").split(":")
     async with services.db.session() as session:
-        event = await session.get(Event, int(event_id))
+        event = await domain.event_of(session=session, event_id=int(event_id))
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
         if event is None or not _may_manage(services, query.from_user.id, event):
             await query.answer(gettext(lang, "Only the host can mark who came."),
                                show_alert=True)
             return
-        await domain.toggle_present(session=session, event_id=saved_id(event), user_id=int(person),
+        await domain.toggle_present(session=session, event_id=event.id, user_id=int(person),
                                     now=services.clock())
-        people = await domain.people(session=session, event_id=saved_id(event))
+        people = await domain.people(session=session, event_id=event.id)
     await query.answer()
-    await query.edit_message_reply_markup(_presence_keyboard(saved_id(event), people))
+    await query.edit_message_reply_markup(_presence_keyboard(event.id, people))
 
 
 async def follow_up_job(context: PeerdeskContext) -> None:
@@ -659,7 +662,8 @@ async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
         return False
     if not services.settings.announce_channels:
         await message_of(update).reply_text(gettext(
-            lang, "No channels are configured (PEERDESK_ANNOUNCE_CHANNELS)."))
+            lang, "There is nowhere to publish yet: no announcement channels have been set "
+                  "up. An admin can add them."))
         return False
     context.state["draft"] = {}
     context.state["lang"] = lang
@@ -856,11 +860,7 @@ async def got_closes(update: Update, context: PeerdeskContext) -> int:
                                                "/newevent.", why=str(exc)))
         return _end(context)
     context.state["spec"] = spec
-    preview = Event(id=0, kind=spec.kind, title=spec.title, description=spec.description,
-                    starts_at=spec.start, ends_at=spec.end, place=spec.place, link=spec.link,
-                    host_name=spec.host_name, language=spec.language, channels=spec.channels,
-                    capacity=spec.capacity, registration_closes_at=spec.registration_closes)
-    await _preview(message, lang, announcement_text(services, preview, None))
+    await _preview(message, lang, announcement_text(services, domain.preview(spec), None))
     return CONFIRM
 
 
@@ -1012,7 +1012,7 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
             return MATERIAL_ITEM
     event_id = context.state["draft"]["event_id"]
     async with services.db.session() as session:
-        event = await session.get(Event, event_id)
+        event = await domain.event_of(session=session, event_id=event_id)
         if event is None or not _may_manage(services, user_of(update).id, event):
             return _end(context)
         try:
