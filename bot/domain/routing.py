@@ -31,6 +31,8 @@ KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
 GRAM = 4  # letters per character n-gram of the second signal
 SIMILARITY_WEIGHT = 5.0  # how much a topic's n-gram similarity (0..1) counts beside its words
 SIMILARITY_FLOOR = 0.03  # weaker similarities are noise shared by every topic
+CORRECTION_WEIGHT = 4.0  # a helper's correction of a question with the same words (similarity 1)
+CORRECTION_FLOOR = 0.5  # corrections sharing fewer of the question's words are not counted
 FUZZY_CUTOFF = 86.0
 WORD_CACHE_SIZE = 50_000
 _WORD = re.compile(r"[^\W_]+")
@@ -101,6 +103,15 @@ class Decision:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A helper sent a question with these basic forms to this role and topic."""
+
+    role: str
+    topic: str
+    forms: frozenset[str]
+
+
 @dataclass(slots=True)
 class _Term:
     """One basic-form word of the vocabulary and what it says about topics."""
@@ -153,6 +164,7 @@ class Router:
         self._long = [form for form in self._terms if len(form) >= 5]
         self._stems = self._stem_index()
         self._grams = self._gram_index(knowledge) if similarity else {}
+        self._corrections: dict[str, list[Correction]] = {}  # form -> corrections holding it
 
     def _index_answers(self, answers: Sequence[Answer]) -> None:
         self.answers = tuple(answers)
@@ -176,6 +188,36 @@ class Router:
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
         self._word_cache.clear()
+
+    def set_corrections(self, corrections: Sequence[Correction]) -> None:
+        """Helpers' corrections in use from now on (read from the database by
+        bot.domain.corrections); those naming a topic this knowledge lacks are left out."""
+        usable = [c for c in corrections if self._role_of.get(c.topic) == c.role and c.forms]
+        index: dict[str, list[Correction]] = defaultdict(list)
+        for correction in usable:
+            for form in correction.forms:
+                index[form].append(correction)
+        self._corrections = dict(index)
+
+    def _learned(self, text: str, lang: str) -> dict[str, float]:
+        """Evidence from helpers' corrections: each correction whose words the question mostly
+        shares (cosine of the two sets of forms) counts for the topic the helper chose."""
+        if not self._corrections:
+            return {}
+        mine = set(self.content_forms(text, lang))
+        shared: dict[int, int] = defaultdict(int)  # by identity: two alike corrections count twice
+        by_id: dict[int, Correction] = {}
+        for form in mine:
+            for correction in self._corrections.get(form, ()):
+                shared[id(correction)] += 1
+                by_id[id(correction)] = correction
+        scores: dict[str, float] = defaultdict(float)
+        for key, n in shared.items():
+            correction = by_id[key]
+            similarity = n / math.sqrt(len(mine) * len(correction.forms))
+            if n >= 2 and similarity >= CORRECTION_FLOOR:  # one shared word is not a likeness
+                scores[correction.topic] += CORRECTION_WEIGHT * similarity
+        return scores
 
     def answer(self, answer_id: str) -> Answer | None:
         return next((a for a in self.answers if a.id == answer_id), None)
@@ -210,7 +252,7 @@ class Router:
         stems: dict[str, str] = {}
         for form, term in self._terms.items():
             stem = inflection_stem(form) if "fi" in term.languages else None
-            if stem and stem not in self._terms and (stem not in stems or len(form) > len(stems[stem])):
+            if stem and stem not in self._terms and len(form) > len(stems.get(stem, "")):
                 stems[stem] = form
         return stems
 
@@ -386,10 +428,13 @@ class Router:
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
 
     def _with_similarity(self, scores: dict[str, float], text: str, lang: str) -> dict[str, float]:
-        """The word evidence plus each topic's n-gram similarity to the question."""
+        """The word evidence plus each topic's n-gram similarity to the question, plus what
+        helpers' corrections of questions with the same words say."""
         combined = defaultdict(float, scores)
         for topic, similarity in self._similarity(text, lang).items():
             combined[topic] += SIMILARITY_WEIGHT * similarity
+        for topic, learned in self._learned(text, lang).items():
+            combined[topic] += learned
         return combined
 
     def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
