@@ -9,19 +9,28 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from bot.config import PROJECT_ROOT
+from bot.domain import corrections
+from bot.domain.corrections import question_forms
 from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.routing import Router
+from bot.domain.models import RoutingCorrection, TicketStatus
+from bot.domain.routing import Correction, Router
+from tests.test_bot_helpers import GROUP, MARI, open_desk
 
 DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
+# Questions about a role's things that a coordinator sends to a team pilot: routed first to the
+# things' role; a helper passes the first on, and the second should follow.
+MISROUTED = "Hoksien päivittäminen vie tiimissä kaiken ajan, voisko sitä jakaa jotenkin?"
+ALIKE = "Hoksien päivittäminen vie meidän tiimissä ihan liikaa aikaa"
 
 
-def _dev_set() -> list[tuple[str, str, str]]:
+def _dev_set(path: Path = DEV_SET) -> list[tuple[str, str, str]]:
     """(role, language, question) from the development set, written apart from knowledge/."""
     cases, language = [], ""
-    for line in DEV_SET.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# language:"):
             language = line.split(":", 1)[1].strip()
         elif line and not line.startswith("#"):
@@ -52,6 +61,14 @@ def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None
     assert right >= 0.97
     assert confidently_wrong <= 0.01
     assert asked <= 0.05  # doubt is allowed, but not as a habit
+
+
+def test_the_fresh_set_stays_routed(router: Router) -> None:
+    """The fresh set was measured before the knowledge changed for it (92.7 % right, 4.0 %
+    confidently wrong) and guards what was learnt from it since."""
+    right, confidently_wrong, asked = _figures(router, _dev_set(DEV_SET.with_name(
+        "routing_fresh.tsv")))
+    assert right >= 0.96 and confidently_wrong <= 0.02 and asked <= 0.05
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
@@ -141,3 +158,58 @@ def test_route_command_prints_one_json_line_per_question() -> None:
         ("tvt", "fi", False), ("vertaisvalmentaja", "sv", False),
         ("vertaisvalmentaja", "fi", True)]
     assert {"topic", "role", "confidence", "language", "ask"} <= set(rows[0])
+
+
+# --- learning from helpers' corrections ---------------------------------------------------------
+
+def test_a_helpers_correction_routes_a_question_with_the_same_words(knowledge: Knowledge) -> None:
+    router = Router(knowledge, Lemmas())  # its own: the session's router must not learn
+    assert router.route(MISROUTED).role == router.route(ALIKE).role == "vertaisvalmentaja"
+    unrelated = router.route("Miten päivitän opiskelijan HOKSin?")
+    router.set_corrections([Correction("luotsi", "division_of_work",
+                                       frozenset(question_forms(router, MISROUTED, "fi")))])
+    decision = router.route(ALIKE)
+    assert (decision.role, decision.topic, decision.ask) == ("luotsi", "division_of_work", False)
+    # A question that shares a word or two is routed as before.
+    assert router.route("Miten päivitän opiskelijan HOKSin?") == unrelated
+    # A correction naming a topic the knowledge no longer has is left out.
+    router.set_corrections([Correction("luotsi", "gone", frozenset({"hoksien", "tiimi"}))])
+    assert router.route(ALIKE).role == "vertaisvalmentaja"
+
+
+def test_a_correction_keeps_basic_forms_not_names(router: Router) -> None:
+    forms = question_forms(router, "Matti ei vastaa Wilmaviesteihin. Kalle on poissa, HOKS "
+                           "puuttuu ja Tiimipalaveri venyy", "fi")
+    assert "matti" not in forms and "kalle" not in forms
+    assert {"wilmaviesti", "hoks", "tiimipalaveri", "poissa"} <= set(forms)
+
+
+async def test_a_reroute_teaches_the_router(database_url: str, knowledge: Knowledge) -> None:
+    """Staff asks → the router sends it to the peer coaches → a coach passes it to the team
+    pilots → a colleague's question with the same words goes to the team pilots at once."""
+    router = Router(knowledge, Lemmas())
+    async with open_desk(database_url, knowledge, router) as desk:
+        await desk.ask(7001, MISROUTED)
+        first = await desk.wait_ticket(1, lambda t: t.thread_id is not None)
+        assert first.role == "vertaisvalmentaja"
+        card = await desk.card(1)
+        await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rr:1")
+        await desk.sandbox.wait_until(lambda: "q:rrr:1:luotsi" in str(card["reply_markup"]))
+        await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrr:1:luotsi")
+        await desk.sandbox.wait_until(
+            lambda: "q:rrt:1:division_of_work" in str(card["reply_markup"]))
+        await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrt:1:division_of_work")
+        await desk.wait_ticket(1, lambda t: t.role == "luotsi")
+        async with desk.services.db.session() as session:
+            (row,) = await session.exec(select(RoutingCorrection))
+        assert (row.ticket_id, row.from_role, row.role, row.topic) == (
+            1, "vertaisvalmentaja", "luotsi", "division_of_work")
+        assert MISROUTED not in str(row.forms) and "tiimi" in row.forms
+        await desk.ask(7002, ALIKE)
+        second = await desk.wait_ticket(2, lambda t: t.status == TicketStatus.OPEN)
+        assert (second.role, second.topic) == ("luotsi", "division_of_work")
+        # Another process (or this one after a restart) reads what was learnt.
+        other = Router(knowledge, Lemmas())
+        async with desk.services.db.reading() as session:
+            await corrections.refresh(session=session, router=other)
+        assert other.route(ALIKE).role == "luotsi"

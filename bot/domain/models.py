@@ -445,3 +445,18 @@ class AnswerUse(SQLModel, table=True):
     topic: str = Field(max_length=64)
     kind: AnswerUseKind = Field(sa_type=String(16))
     ticket_id: int | None = Field(default=None, index=True)
+
+
+class RoutingCorrection(SQLModel, table=True):
+    """A helper passed a ticket to another role or topic: the question's basic forms count for
+    that role and topic in later routing (bot.domain.corrections). Forms only: never the
+    question's text, nor a name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False, default=utcnow, index=True)
+    ticket_id: int | None = Field(default=None, index=True)  # one correction per ticket
+    language: str = Field(max_length=2)
+    from_role: str = Field(max_length=32)  # where the router had sent it
+    role: str = Field(max_length=32)
+    topic: str = Field(max_length=64)
+    forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, queue
+from bot.domain import answers, corrections, queue
 from bot.domain.models import (
     Attendance,
     Event,
@@ -92,6 +92,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
       relayed to the helpers cannot be unsent from Telegram.)
     - Their row, RSVPs, attendance, event feedback and message links go."""
     await answers.forget_asker(session=session, telegram_id=telegram_id)
+    await corrections.forget_asker(session=session, telegram_id=telegram_id)
     tickets = list(await session.exec(select(Ticket).where(col(Ticket.asker_id) == telegram_id)
                                       .order_by(col(Ticket.id))))
     withdrawn = 0

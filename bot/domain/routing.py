@@ -31,6 +31,8 @@ KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
 GRAM = 4  # letters per character n-gram of the second signal
 SIMILARITY_WEIGHT = 5.0  # how much a topic's n-gram similarity (0..1) counts beside its words
 SIMILARITY_FLOOR = 0.03  # weaker similarities are noise shared by every topic
+CORRECTION_WEIGHT = 4.0  # a helper's correction of a question with the same words (similarity 1)
+CORRECTION_FLOOR = 0.5  # corrections sharing fewer of the question's words are not counted
 FUZZY_CUTOFF = 86.0
 WORD_CACHE_SIZE = 50_000
 _WORD = re.compile(r"[^\W_]+")
@@ -44,6 +46,31 @@ def grams(word: str) -> list[str]:
     """The word's character n-grams, its edges marked: `kohtaan` and `kohtaaminen` share most."""
     padded = f" {word} "
     return [padded[i : i + GRAM] for i in range(len(padded) - GRAM + 1)]
+
+
+# Finnish stems change when a word inflects (`näyttö` → `näytön`, `sopimus` → `sopimuksen`,
+# `tiimiläinen` → `tiimiläisen`); simplemma knows common words' forms but not the school's
+# compounds. A knowledge word's inflection stem, when it differs, is matched inside question words.
+_FI_STEMS = (
+    (re.compile(r"(.*[aeiouyäö])(k|p|t)\2([aeiouyäö])$"), r"\1\2\3"),  # näyttö → näytö
+    (re.compile(r"(.*)nt([aeiouyäö])$"), r"\1nn\2"),  # arviointi → arvioinni
+    (re.compile(r"(.*)nk([aeiouyäö])$"), r"\1ng\2"),  # kenkä → kengä
+    (re.compile(r"(.*)lt([aeiouyäö])$"), r"\1ll\2"),
+    (re.compile(r"(.*)rt([aeiouyäö])$"), r"\1rr\2"),
+    (re.compile(r"(.*)mp([aeiouyäö])$"), r"\1mm\2"),
+    (re.compile(r"(.*[^aeiouyäö][aeiouyäö]*)(u|y)s$"), r"\1\2ks"),  # sopimus → sopimuks
+    (re.compile(r"(.*)nen$"), r"\1s"),  # tiimiläinen → tiimiläis
+    (re.compile(r"(.*)in$"), r"\1ime"),  # puhelin → puhelime
+)
+
+
+def inflection_stem(form: str) -> str | None:
+    """The stem a Finnish knowledge word takes in its inflected forms, when it differs."""
+    for pattern, replacement in _FI_STEMS:
+        stem, n = pattern.subn(replacement, form)
+        if n and stem != form and len(stem) >= 5:
+            return stem
+    return None
 
 
 def _keyword_form(word: str, base: str) -> str:
@@ -76,6 +103,15 @@ class Decision:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A helper sent a question with these basic forms to this role and topic."""
+
+    role: str
+    topic: str
+    forms: frozenset[str]
+
+
 @dataclass(slots=True)
 class _Term:
     """One basic-form word of the vocabulary and what it says about topics."""
@@ -106,9 +142,19 @@ class Router:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         self._terms: dict[str, _Term] = defaultdict(_Term)
-        self._phrases: list[tuple[frozenset[str], str]] = []  # (basic forms, topic)
+        self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
         self._word_cache: dict[tuple[str, str], dict[str, float]] = {}
+        # A word written in the knowledge is a basic form already: `teams` (the program) is
+        # not reduced to `team` when `team` is a word of its own.
+        self._written = {
+            entry.lower()
+            for topic in knowledge.topics.values()
+            for per_language in (topic.keywords, topic.weak)
+            for entries in per_language.values()
+            for entry in entries
+            if len(words(entry)) == 1
+        }
         for topic in knowledge.topics.values():
             self._add_topic(topic.id, topic.keywords, topic.weak, topic.examples)
         self.answers: tuple[Answer, ...] = ()
@@ -116,7 +162,9 @@ class Router:
         self._index_answers(knowledge.answers)
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
+        self._stems = self._stem_index()
         self._grams = self._gram_index(knowledge) if similarity else {}
+        self._corrections: dict[str, list[Correction]] = {}  # form -> corrections holding it
 
     def _index_answers(self, answers: Sequence[Answer]) -> None:
         self.answers = tuple(answers)
@@ -141,6 +189,36 @@ class Router:
         self._long = [form for form in self._terms if len(form) >= 5]
         self._word_cache.clear()
 
+    def set_corrections(self, corrections: Sequence[Correction]) -> None:
+        """Helpers' corrections in use from now on (read from the database by
+        bot.domain.corrections); those naming a topic this knowledge lacks are left out."""
+        usable = [c for c in corrections if self._role_of.get(c.topic) == c.role and c.forms]
+        index: dict[str, list[Correction]] = defaultdict(list)
+        for correction in usable:
+            for form in correction.forms:
+                index[form].append(correction)
+        self._corrections = dict(index)
+
+    def _learned(self, text: str, lang: str) -> dict[str, float]:
+        """Evidence from helpers' corrections: each correction whose words the question mostly
+        shares (cosine of the two sets of forms) counts for the topic the helper chose."""
+        if not self._corrections:
+            return {}
+        mine = set(self.content_forms(text, lang))
+        shared: dict[int, int] = defaultdict(int)  # by identity: two alike corrections count twice
+        by_id: dict[int, Correction] = {}
+        for form in mine:
+            for correction in self._corrections.get(form, ()):
+                shared[id(correction)] += 1
+                by_id[id(correction)] = correction
+        scores: dict[str, float] = defaultdict(float)
+        for key, n in shared.items():
+            correction = by_id[key]
+            similarity = n / math.sqrt(len(mine) * len(correction.forms))
+            if n >= 2 and similarity >= CORRECTION_FLOOR:  # one shared word is not a likeness
+                scores[correction.topic] += CORRECTION_WEIGHT * similarity
+        return scores
+
     def answer(self, answer_id: str) -> Answer | None:
         return next((a for a in self.answers if a.id == answer_id), None)
 
@@ -161,15 +239,32 @@ class Router:
     def _forms(self, text: str, lang: str) -> tuple[str, ...]:
         return tuple(_keyword_form(w, self.lemmas.lemma(w, lang)) for w in words(text))
 
+    def _entry_forms(self, entry: str, lang: str) -> tuple[str, ...]:
+        """A knowledge entry's basic forms; a single word that reduces to another written word
+        keeps its own form."""
+        forms = self._forms(entry, lang)
+        if len(forms) == 1 and forms[0] != entry.lower() and forms[0] in self._written:
+            return (entry.lower(),)
+        return forms
+
+    def _stem_index(self) -> dict[str, str]:
+        """Finnish inflection stems of the vocabulary's words (`sopimuks` → `sopimus`)."""
+        stems: dict[str, str] = {}
+        for form, term in self._terms.items():
+            stem = inflection_stem(form) if "fi" in term.languages else None
+            if stem and stem not in self._terms and len(form) > len(stems.get(stem, "")):
+                stems[stem] = form
+        return stems
+
     def _add_topic(self, topic: str, keywords: dict, weak: dict, examples: dict) -> None:
         for weight, per_language in ((KEYWORD, keywords), (WEAK, weak)):
             for lang, entries in per_language.items():
                 for entry in entries:
-                    forms = self._forms(entry, lang)
+                    forms = self._entry_forms(entry, lang)
                     if len(forms) == 1:
                         self._terms[forms[0]].add(topic, weight, lang)
                     elif forms:
-                        self._phrases.append((frozenset(forms), topic))
+                        self._phrases.append((frozenset(forms), topic, weight * PHRASE))
                         for form in forms:
                             self._terms[form].languages.add(lang)
         mined: set[tuple[str, str]] = set()
@@ -268,6 +363,10 @@ class Router:
                 c.startswith(form) and len(c) - size <= 4 for c in (word, base)
             ):
                 found[form] = 1.0
+        if lang == "fi":
+            for stem, form in self._stems.items():
+                if form not in found and (stem in word or stem in base):
+                    found[form] = 1.0
         # A typo: nothing found, or only a short part of a long word (`koulutus` in a misspelt
         # `koulutusspoimuksen`).
         covered = max((len(f) for f in found), default=0)
@@ -291,9 +390,15 @@ class Router:
         """Forms to score (the longest per word) and every form seen (for phrases, triggers)."""
         scored: dict[str, float] = {}
         seen: set[str] = set()
+        stop = self.knowledge.stopwords.get(lang, frozenset())
         for word in words(text):
             found = self._match_word(word, lang)
-            seen.update(found)
+            seen.update(found)  # phrases may hold stopwords (`ei vastaa`)
+            base = self.lemmas.lemma(word, lang)
+            if word in stop or base in stop:
+                # A stopword counts only as a word of the knowledge itself (`uusia`, to retake,
+                # is `uusi`): `lärare` says nothing, and neither does the `lära` inside it.
+                found = {f: q for f, q in found.items() if f in (word, base)}
             for form, quality in self._longest(found).items():
                 scored[form] = max(quality, scored.get(form, 0.0))
         return scored, seen
@@ -323,10 +428,13 @@ class Router:
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
 
     def _with_similarity(self, scores: dict[str, float], text: str, lang: str) -> dict[str, float]:
-        """The word evidence plus each topic's n-gram similarity to the question."""
+        """The word evidence plus each topic's n-gram similarity to the question, plus what
+        helpers' corrections of questions with the same words say."""
         combined = defaultdict(float, scores)
         for topic, similarity in self._similarity(text, lang).items():
             combined[topic] += SIMILARITY_WEIGHT * similarity
+        for topic, learned in self._learned(text, lang).items():
+            combined[topic] += learned
         return combined
 
     def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
@@ -335,9 +443,9 @@ class Router:
             share = self._share[form]
             for topic, weight in self._terms[form].weights.items():
                 scores[topic] += weight * quality * share[self._role_of[topic]]
-        for forms, topic in self._phrases:
+        for forms, topic, weight in self._phrases:
             if forms <= seen:
-                scores[topic] += PHRASE
+                scores[topic] += weight
         return scores
 
     def best_topic(self, text: str, role: str) -> str:

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot import LANGUAGES, LEAD
-from bot.domain import answers, queue
+from bot.domain import answers, corrections, queue
 from bot.domain.answers import Drafting, Sending
 from bot.domain.models import AnswerStatus, KnowledgeAnswer
 from bot.domain.queue import HelperInfo, Kind
@@ -334,6 +334,7 @@ async def initialize(application: Application) -> None:
         seeded = await answers.seed(session=session, knowledge=services.knowledge,
                                     now=services.clock())
         await answers.refresh(session=session, router=services.router)
+        await corrections.refresh(session=session, router=services.router)
     if seeded:
         logger.info("%d self-service answers imported from the knowledge folder", seeded)
 
@@ -342,3 +343,4 @@ async def reload_job(context: PeerdeskContext) -> None:
     """Answers published elsewhere (another process, the command line) reach this router."""
     async with context.services.db.reading() as session:
         await answers.refresh(session=session, router=context.services.router)
+        await corrections.refresh(session=session, router=context.services.router)

@@ -16,7 +16,7 @@ from telegram import (
 )
 
 from bot import LANGUAGES, ROLES
-from bot.domain import queue
+from bot.domain import corrections, queue
 from bot.domain.intake import preferred_language
 from bot.domain.models import TicketStatus
 from bot.domain.queue import HelperInfo, Kind, TicketView
@@ -202,6 +202,9 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
             moved = await queue.reroute(session=session, ticket_id=ticket.id, role=role,
                                         topic=topic.id if topic else OTHER_TOPIC,
                                         now=services.clock(), desk=services.desk)
+            if moved is not None:  # the router learns from the helper's correction
+                await corrections.learn(session=session, router=services.router,
+                                        ticket_id=ticket.id)
         services.wake_sender()
         await query.answer(gettext(lang, "Passed on.") if moved else None)
         if moved is None:
