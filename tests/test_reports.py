@@ -232,15 +232,20 @@ async def test_how_the_questions_ended_is_counted_apart(services: Services, nove
 
 async def test_the_migration_tells_existing_self_served_tickets_apart(database_url: str
                                                                       ) -> None:
-    """0013 fills the new column from what the rows tell: "This helped" left a "helped" use of
-    the answer and no closing time; "Solved it myself" a closing time and no such use."""
+    """The outcomes migration fills the new column from what the rows tell: "This helped" left
+    a "helped" use of the answer and no closing time; "Solved it myself" a closing time and no
+    such use."""
     from alembic import command
+    from alembic.script import ScriptDirectory
     from sqlalchemy import text
 
     from bot.storage import Database, migrate
     from bot.storage.db import alembic_config
 
-    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0012")
+    config = alembic_config(database_url)
+    outcomes = next(script for script in ScriptDirectory.from_config(config).walk_revisions()
+                    if (script.path or "").endswith("_outcomes.py"))
+    await asyncio.to_thread(command.downgrade, config, outcomes.down_revision)
     db = Database(database_url)
     rows = [  # id, self_served, closed, a "helped" use
         (1, True, False, True), (2, True, True, False), (3, True, False, False),
