@@ -11,7 +11,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
-from bot.domain.reports import OTHER, Count, Durations, Report
+from bot.domain.reports import OTHER, Count, Durations, Outcomes, Report
 from bot.i18n import format_age, gettext, ngettext
 from bot.services import Services
 
@@ -49,6 +49,39 @@ def _durations(services: Services, figures: list[Durations], lang: str) -> list[
                         office_p90=format_age(d.office_p90, lang))
         for d in figures
     ]
+
+
+def _outcome_figures(outcomes: Outcomes) -> list[tuple[str, int]]:
+    """The outcomes in the order people read them, under their names in CSV and JSON."""
+    return [("answered_by_helper", outcomes.helper),
+            ("solved_by_self_service", outcomes.self_service),
+            ("solved_by_asker", outcomes.asker), ("withdrawn", outcomes.withdrawn)]
+
+
+def _outcome_labels(lang: str, now: Outcomes) -> list[str]:
+    """One line per outcome, in the plural the count needs."""
+    return [
+        ngettext(lang, "{count} question answered by a helper",
+                 "{count} questions answered by a helper", now.helper, count=now.helper),
+        ngettext(lang, "{count} question solved by a self-service answer",
+                 "{count} questions solved by a self-service answer", now.self_service,
+                 count=now.self_service),
+        ngettext(lang, "{count} question solved by the asker themselves",
+                 "{count} questions solved by the askers themselves", now.asker,
+                 count=now.asker),
+        ngettext(lang, "{count} question withdrawn (the asker erased their data)",
+                 "{count} questions withdrawn (the askers erased their data)", now.withdrawn,
+                 count=now.withdrawn),
+    ]
+
+
+def _outcomes(report: Report, lang: str) -> list[str]:
+    """How the questions ended, each beside the period before."""
+    before = [value for _, value in _outcome_figures(report.previous_outcomes)]
+    now = [value for _, value in _outcome_figures(report.outcomes)]
+    return ["", gettext(lang, "How the questions ended:")] + [
+        f"  {label} ({_signed(n - b)})"
+        for label, n, b in zip(_outcome_labels(lang, report.outcomes), now, before, strict=True)]
 
 
 def _empty_text(report: Report, lang: str) -> str:
@@ -143,8 +176,8 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         gettext(lang, "Rerouted (first sent to the wrong role): {count}",
                 count=report.reroute_total)
         + "".join(f"\n  {_topic(services, c.key, lang)}: {c.count}" for c in report.reroutes),
-        gettext(lang, "Solved with a self-service answer: {count}", count=report.self_served),
     ]
+    lines += _outcomes(report, lang)
     if report.rating_average is not None:
         lines.append(ngettext(lang, "Rating: {average} / 5 ({count} rating)",
                               "Rating: {average} / 5 ({count} ratings)", report.rating_count,
@@ -178,8 +211,10 @@ def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
     rows += [["unanswered", "", "", report.unanswered, ""],
              ["overdue", "", "", report.overdue, ""]]
     rows += counts("rerouted_from", report.reroutes, True)
-    rows += [["self_served", "", "", report.self_served, ""],
-             ["rating_count", "", "", report.rating_count, ""]]
+    rows += [[name, "", "", now, before] for (name, now), (_, before) in zip(
+        _outcome_figures(report.outcomes), _outcome_figures(report.previous_outcomes),
+        strict=True)]
+    rows += [["rating_count", "", "", report.rating_count, ""]]
     if report.rating_average is not None:
         rows.append(["rating_average", "", "", report.rating_average, ""])
     rows.append(["hallway", "", "", report.hallway, ""])
@@ -224,7 +259,8 @@ def as_json(report: Report) -> str:
 
 
 def as_png(report: Report, services: Services, lang: str) -> bytes:
-    """Topics as bars beside the previous period, and questions per role over twelve months."""
+    """Topics as bars beside the previous period, how the questions ended, and questions per
+    role over twelve months."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -241,11 +277,11 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
         figure.text(0.5, 0.35, report.period.label, ha="center", va="center", fontsize=13,
                     color="#555555")
     else:
-        figure, axes = plt.subplots(2, 1, figsize=(9, 10), dpi=100,
-                                    gridspec_kw={"height_ratios": [3, 2]})
+        figure, axes = plt.subplots(3, 1, figsize=(9, 12.5), dpi=100,
+                                    gridspec_kw={"height_ratios": [3, 1.4, 2]})
         panels = tuple(axes)
     try:
-        if len(panels) == 2:
+        if len(panels) == 3:
             _draw(report, services, lang, topics, *panels)
             figure.tight_layout()
         buffer = io.BytesIO()
@@ -256,8 +292,9 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
 
 
 def _draw(report: Report, services: Services, lang: str, topics: list[Count],
-          bars: Any, trend: Any) -> None:
-    """The two panels: topics beside the previous period, and the twelve months per role."""
+          bars: Any, ended: Any, trend: Any) -> None:
+    """The three panels: topics beside the previous period, how the questions ended (beside
+    the period before), and the twelve months per role."""
     from matplotlib.ticker import MaxNLocator
 
     if topics:
@@ -278,6 +315,7 @@ def _draw(report: Report, services: Services, lang: str, topics: list[Count],
                   ha="center", va="center", fontsize=15, color="#24527a",
                   transform=bars.transAxes)
     bars.set_title(gettext(lang, "Questions by topic"))
+    _draw_outcomes(report, lang, ended)
     for role, counts in report.trend.items():
         trend.plot(report.trend_months, counts, marker="o", label=_role(services, role, lang))
     trend.set_title(gettext(lang, "Questions per role, last 12 months"))
@@ -286,3 +324,24 @@ def _draw(report: Report, services: Services, lang: str, topics: list[Count],
     top = max((max(counts) for counts in report.trend.values() if counts), default=0)
     trend.set_ylim(0, max(top, 1) * 1.1)  # counts: never below zero
     trend.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _draw_outcomes(report: Report, lang: str, ended: Any) -> None:
+    """How the questions ended: one pair of bars per outcome, this period over the one before."""
+    from matplotlib.ticker import MaxNLocator
+
+    names = [gettext(lang, "answered by a helper"),
+             gettext(lang, "solved by a self-service answer"),
+             gettext(lang, "solved by the asker"), gettext(lang, "withdrawn")][::-1]
+    now = [value for _, value in _outcome_figures(report.outcomes)][::-1]
+    before = [value for _, value in _outcome_figures(report.previous_outcomes)][::-1]
+    positions = range(len(names))
+    ended.barh([p + 0.2 for p in positions], now, height=0.4, label=report.period.label,
+               color="#24527a")
+    ended.barh([p - 0.2 for p in positions], before, height=0.4, label=report.previous.label,
+               color="#9db4c8")
+    ended.set_yticks(list(positions), names)
+    ended.set_xlim(0, max([*now, *before, 1]) * 1.1)
+    ended.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ended.legend(loc="lower right")
+    ended.set_title(gettext(lang, "How the questions ended"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,7 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.models import Ticket, TicketStatus, TopicLog
-from bot.domain.reports import OTHER, Count, Filters, Period, PeriodError, fold, monthly_report
+from bot.domain.reports import (
+    OTHER,
+    Count,
+    Filters,
+    Outcomes,
+    Period,
+    PeriodError,
+    fold,
+    monthly_report,
+)
 from bot.report_formats import CSV_DELIMITER, CSV_ENCODING, as_csv, as_json, as_png, as_text
 from bot.services import Services
 
@@ -94,7 +104,9 @@ async def test_every_figure_of_a_month(services: Services, november: Period) -> 
     assert (close.count, close.median, close.p90, close.office_median) == (5, 300, 500, 150)
     assert (report.unanswered, report.overdue) == (1, 3)
     assert report.reroutes == [Count("devices", "tvt", 2)] and report.reroute_total == 2
-    assert report.self_served == 1
+    # Nine answered by helpers (one still in hand), one solved by a self-service answer.
+    assert report.outcomes == Outcomes(helper=9, self_service=1)
+    assert report.previous_outcomes == Outcomes()  # October's one question still waits
     assert (report.rating_average, report.rating_count) == (4.0, 3)
     assert report.trend_months[-1] == "2026-11" and len(report.trend_months) == 12
     assert report.trend["luotsi"][-1] == 1 and report.trend["luotsi"][-4] == 7
@@ -156,6 +168,112 @@ async def test_text_and_chart(services: Services, november: Period) -> None:
     assert "1. HOKS: 5 (+3)" in text
     png = as_png(report, services, "fi")
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+async def seed_outcomes(services: Services) -> None:
+    """November: each way a question can end, and one still waiting; October: fewer."""
+    tickets = (
+        [ticket("tvt", first_answer_at=NOV) for _ in range(3)]
+        + [ticket("tvt", status=TicketStatus.CLAIMED, first_answer_at=NOV)]  # answered, in hand
+        + [ticket("luotsi")]  # closed by a helper without a written answer (a phone call)
+        + [ticket("tvt", self_served=True) for _ in range(2)]  # "This helped"
+        + [ticket("tvt", self_served=True, solved_by_asker=True, closed_at=NOV)
+           for _ in range(3)]  # "Solved it myself"
+        + [ticket("luotsi", withdrawn=True, asker_id=None, text=None, closed_at=NOV),
+           # answered, then its asker erased their data before it closed: withdrawn
+           ticket("tvt", withdrawn=True, asker_id=None, text=None, first_answer_at=NOV)]
+        + [ticket("tvt", status=TicketStatus.OPEN)]  # waiting: unanswered, in no outcome
+        + [ticket("tvt", status=TicketStatus.OFFERED)]  # still reading its answer: in none
+        + [ticket("tvt", created_at=OCT, first_answer_at=OCT),
+           ticket("tvt", created_at=OCT, self_served=True, solved_by_asker=True, closed_at=OCT)]
+    )
+    logs = [log(t.created_at, t.role, t.topic) for t in tickets]  # each question is logged
+    async with services.db.session() as session:
+        session.add_all([*tickets, *logs])
+        await session.commit()
+
+
+async def test_how_the_questions_ended_is_counted_apart(services: Services, november: Period
+                                                       ) -> None:
+    """Answered by a helper, solved by an answer, solved by the asker, withdrawn: each question
+    once, beside the month before, in every form."""
+    await seed_outcomes(services)
+    async with services.db.session() as session:
+        report = await monthly_report(session=session, period=november)
+        luotsi = await monthly_report(session=session, period=november,
+                                      filters=Filters(role="luotsi"))
+    assert report.outcomes == Outcomes(helper=5, self_service=2, asker=3, withdrawn=2)
+    assert report.previous_outcomes == Outcomes(helper=1, asker=1)
+    assert report.unanswered == 1
+    assert luotsi.outcomes == Outcomes(helper=1, withdrawn=1)
+    assert fold(report, 3).outcomes == report.outcomes  # counts of questions, no person's
+    text = as_text(report, services, "fi")
+    assert "5 kysymykseen vastasi auttaja (+4)" in text
+    assert "2 kysymystä ratkesi itsepalveluvastauksella (+2)" in text
+    assert "3 kysyjää ratkaisi kysymyksensä itse (+2)" in text
+    assert "2 kysymystä peruttiin (kysyjät poistivat tietonsa) (+2)" in text
+    one = as_text(luotsi, services, "en")
+    assert "1 question answered by a helper (+1)" in one
+    assert "1 question withdrawn (the asker erased their data) (+1)" in one
+    assert "0 questions solved by the askers themselves (±0)" in one
+    assert "2 frågor löstes av ett självbetjäningssvar (+2)" in as_text(report, services, "sv")
+    rows = list(csv.reader(io.StringIO(as_csv(report, services, "fi").decode(CSV_ENCODING)),
+                           delimiter=CSV_DELIMITER))
+    assert [r for r in rows if r[0] in ("answered_by_helper", "solved_by_self_service",
+                                        "solved_by_asker", "withdrawn")] == [
+        ["answered_by_helper", "", "", "5", "1"], ["solved_by_self_service", "", "", "2", "0"],
+        ["solved_by_asker", "", "", "3", "1"], ["withdrawn", "", "", "2", "0"]]
+    assert not any(r[0] == "self_served" for r in rows)  # the old mixed figure is gone
+    data = json.loads(as_json(report))
+    assert data["outcomes"] == {"helper": 5, "self_service": 2, "asker": 3, "withdrawn": 2}
+    assert data["previous_outcomes"]["asker"] == 1
+    assert as_png(report, services, "sv").startswith(b"\x89PNG")
+
+
+async def test_the_migration_tells_existing_self_served_tickets_apart(database_url: str
+                                                                      ) -> None:
+    """The outcomes migration fills the new column from what the rows tell: "This helped" left
+    a "helped" use of the answer and no closing time; "Solved it myself" a closing time and no
+    such use."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from bot.storage import Database, migrate
+    from bot.storage.db import alembic_config
+
+    config = alembic_config(database_url)
+    outcomes = next(script for script in ScriptDirectory.from_config(config).walk_revisions()
+                    if (script.path or "").endswith("_outcomes.py"))
+    await asyncio.to_thread(command.downgrade, config, outcomes.down_revision)
+    db = Database(database_url)
+    rows = [  # id, self_served, closed, a "helped" use
+        (1, True, False, True), (2, True, True, False), (3, True, False, False),
+        (4, False, True, False), (5, True, True, True)]
+    try:
+        async with db.session() as session:
+            for number, served, closed, helped in rows:
+                await session.exec(text(  # type: ignore[call-overload]
+                    "INSERT INTO ticket (id, language, topic, role, confidence, routing, status,"
+                    " anonymous, self_served, created_at, updated_at, sla_level, overdue,"
+                    " withdrawn, closed_at) VALUES (:id, 'fi', 'hoks', 'tvt', 0.9, 'auto',"
+                    " 'closed', false, :served, :at, :at, 0, false, false, :closed)"),
+                    params={"id": number, "served": served, "at": NOV,
+                            "closed": NOV if closed else None})
+                if helped:
+                    await session.exec(text(  # type: ignore[call-overload]
+                        "INSERT INTO answeruse (at, answer_id, topic, kind, ticket_id)"
+                        " VALUES (:at, 'a1', 'hoks', 'helped', :id)"),
+                        params={"at": NOV, "id": number})
+            await session.commit()
+        await migrate(database_url)
+        async with db.session() as session:
+            found = dict((await session.exec(text(  # type: ignore[call-overload]
+                "SELECT id, solved_by_asker FROM ticket ORDER BY id"))).all())
+    finally:
+        await db.dispose()
+    assert {k: bool(v) for k, v in found.items()} == {1: False, 2: True, 3: False, 4: False,
+                                                      5: False}
 
 
 def test_periods() -> None:

@@ -150,6 +150,9 @@ class Ticket(SQLModel, table=True):
     reply_text: str | None = None
     # Closed because the asker erased their data (/forget), not because it was answered.
     withdrawn: bool = False
+    # Self-served because the asker solved it themselves ("Solved it myself"), not because a
+    # self-service answer did: the reports count the two apart.
+    solved_by_asker: bool = False
     # The asker's messages with a picture, file, video or voice (ids in their chat), copied to
     # the helpers right after the card; None when the question is words only.
     media: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -887,7 +887,7 @@ async def queue_media(session: AsyncSession, desk: Desk, ticket: Ticket, now: da
 
 async def solved_by_asker(*, session: AsyncSession, ticket_id: int, asker_id: int,
                           now: datetime, desk: Desk) -> TicketView | None:
-    """The asker solved a waiting question themselves: closed and counted as self-served; its
+    """The asker solved a waiting question themselves: closed as self-served (by the asker); its
     cards show it and the helpers are told. None when it is not waiting (or not theirs)."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id:
@@ -895,8 +895,8 @@ async def solved_by_asker(*, session: AsyncSession, ticket_id: int, asker_id: in
     result = await session.exec(update(Ticket).where(
         col(Ticket.id) == ticket_id,
         col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.OFFERED]),
-    ).values(status=TicketStatus.CLOSED, self_served=True, closed_at=now, sla_due_at=None,
-             updated_at=now))
+    ).values(status=TicketStatus.CLOSED, self_served=True, solved_by_asker=True, closed_at=now,
+             sla_due_at=None, updated_at=now))
     if result.rowcount != 1:
         await session.commit()
         return None

@@ -163,6 +163,17 @@ class EventFigure:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcomes:
+    """How the period's questions ended, each counted once. A question still waiting for its
+    first answer is `Report.unanswered`; one still showing its self-service answer is in none."""
+
+    helper: int = 0  # answered by a helper (or closed by one, say after a phone call)
+    self_service: int = 0  # solved by a self-service answer ("This helped")
+    asker: int = 0  # solved by the asker themselves ("Solved it myself")
+    withdrawn: int = 0  # withdrawn: the asker erased their data (/forget)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     period: Period
     previous: Period
@@ -176,7 +187,8 @@ class Report:
     unanswered: int
     overdue: int
     reroutes: list[Count]
-    self_served: int
+    outcomes: Outcomes
+    previous_outcomes: Outcomes
     rating_average: float | None
     rating_count: int
     events: list[EventFigure] = field(default_factory=list)
@@ -339,6 +351,24 @@ async def _events(session: AsyncSession, period: Period) -> list[EventFigure]:
             for i, k, t, s, y, p, n, w in figures]
 
 
+async def _outcomes(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> Outcomes:
+    """Each ticket falls under one outcome: withdrawn first (it may have been answered before
+    its asker erased their data), then solved by the asker, by an answer, or by a helper."""
+    withdrawn, by_asker = col(Ticket.withdrawn), col(Ticket.solved_by_asker)
+    self_served = col(Ticket.self_served)
+    by_helper = and_(~self_served, ~withdrawn, or_(col(Ticket.first_answer_at).is_not(None),
+                                                   col(Ticket.status) == TicketStatus.CLOSED))
+
+    def count(condition: Any) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0))
+
+    (helper, answer, asker, gone), = await session.exec(select(  # type: ignore[call-overload]
+        count(by_helper), count(and_(self_served, ~by_asker, ~withdrawn)),
+        count(and_(by_asker, ~withdrawn)), count(withdrawn),
+    ).where(*conditions))
+    return Outcomes(int(helper or 0), int(answer or 0), int(asker or 0), int(gone or 0))
+
+
 async def monthly_report(*, session: AsyncSession, period: Period, filters: Filters = Filters(),
                          trend_months: int = 12) -> Report:
     """Every figure of one period, beside the period before it."""
@@ -350,12 +380,11 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         by_role[c.role or OTHER][0] += c.count
         by_role[c.role or OTHER][1] += c.previous
     conditions = _ticket_filters(filters, period)
-    (unanswered, overdue, self_served, rating_average, rating_count), = await session.exec(
+    (unanswered, overdue, rating_average, rating_count), = await session.exec(
         select(  # type: ignore[call-overload]
             func.sum(case((and_(col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.CLAIMED]),
                                 col(Ticket.first_answer_at).is_(None)), 1), else_=0)),
             func.sum(case((col(Ticket.overdue), 1), else_=0)),
-            func.sum(case((col(Ticket.self_served), 1), else_=0)),
             func.avg(col(Ticket.rating)), func.count(col(Ticket.rating)),
         ).where(*conditions))
     months = period.months_back(trend_months) if trend_months else []
@@ -374,7 +403,8 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
                                   [*conditions, col(Ticket.self_served).is_(False)]),
         unanswered=int(unanswered or 0), overdue=int(overdue or 0),
         reroutes=other_last(await _reroutes(session, period, filters)),
-        self_served=int(self_served or 0),
+        outcomes=await _outcomes(session, conditions),
+        previous_outcomes=await _outcomes(session, _ticket_filters(filters, previous)),
         rating_average=round(float(rating_average), 2) if rating_count else None,
         rating_count=int(rating_count or 0),
         events=await _events(session, period),

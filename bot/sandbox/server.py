@@ -74,7 +74,9 @@ class Sandbox:
     chats: dict[int, dict] = field(default_factory=dict)
     messages: dict[int, list[dict]] = field(default_factory=dict)
     calls: list[tuple[str, dict]] = field(default_factory=list)  # every Bot API call, in order
-    commands: dict[str | None, list[dict]] = field(default_factory=dict)
+    commands: dict[str | None, list[dict]] = field(default_factory=dict)  # the default menu
+    # Every menu by its scope ("default", "chat:ID", …) and language code, as Telegram keeps them.
+    menus: dict[tuple[str, str | None], list[dict]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
     faults: list[tuple[str, int, int | None]] = field(default_factory=list)
     topics: dict[int, dict[int, dict]] = field(default_factory=dict)  # chat -> thread -> topic
@@ -446,8 +448,23 @@ class Sandbox:
         commands = params.get("commands") or []
         if len(commands) > 100:
             raise ApiError(400, "Bad Request: too many commands")
-        self.commands[params.get("language_code")] = commands
+        scope = params.get("scope") or {"type": "default"}
+        key = f"chat:{scope['chat_id']}" if scope.get("type") == "chat" else scope["type"]
+        self.menus[(key, params.get("language_code"))] = commands
+        if key == "default":
+            self.commands[params.get("language_code")] = commands
         return True
+
+    def menu(self, chat_id: int, language: str | None = None) -> list[str]:
+        """The commands a person whose Telegram speaks `language` sees in a chat's menu: the
+        chat's own menu, else the menu of its kind of chat, else the default (each in their
+        language first), as Telegram chooses."""
+        kind = "all_private_chats" if chat_id > 0 else "all_group_chats"
+        for key in (f"chat:{chat_id}", kind, "default"):
+            for code in (language, None):
+                if (key, code) in self.menus:
+                    return [c["command"] for c in self.menus[(key, code)]]
+        return []
 
     async def _api_getupdates(self, params: dict) -> list[dict]:
         if self.webhook is not None:

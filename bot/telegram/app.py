@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, hours, intake, knowledge, privacy, reports
+from bot.telegram import events, hours, intake, knowledge, menus, privacy, reports
 from bot.telegram.access import helpers_only
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
@@ -268,8 +268,7 @@ async def initialize(application: Application) -> None:
         await application.bot.shutdown()
         raise
     application.bot_data["services"].forum = await _find_forum(application)
-    await intake.set_commands(application)
-    await commands.set_commands(application)
+    await menus.set_commands(application)
     await hours.initialize(application)  # the school's calendar, before any update
     await knowledge.initialize(application)  # the answers: seeded once, then the database's
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import BotCommand, InlineKeyboardMarkup, Message, Update, User
+from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
     filters,
 )
@@ -18,7 +17,7 @@ from bot.domain.intake import Conversation, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.queue import TicketView
 from bot.i18n import _, format_when, gettext
-from bot.telegram import keyboards
+from bot.telegram import keyboards, menus
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -36,20 +35,6 @@ MEDIA = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.VOICE | 
          | filters.VIDEO_NOTE | filters.ANIMATION)
 ASKABLE = filters.TEXT | MEDIA
 MAX_FILE_BYTES = 20 * 1024 * 1024  # what a bot may fetch from Telegram
-
-COMMANDS = (
-    ("start", _("Start and see who helps with what")),
-    ("help", _("How to ask")),
-    ("lang", _("Choose the language")),
-    ("anon", _("Ask anonymously (on/off)")),
-    ("my", _("My open questions")),
-    ("team", _("Tell which team you work in")),
-    ("events", _("Upcoming webinars, cafés and meetings")),
-    ("hours", _("When helpers are around, and the next break")),
-    ("mydata", _("What is stored about me")),
-    ("forget", _("Erase my data")),
-)
-
 
 async def _remember(update: Update, context: PeerdeskContext) -> str:
     """Store the sender's name and Telegram language; returns the language to answer in."""
@@ -89,12 +74,14 @@ async def start(update: Update, context: PeerdeskContext) -> None:
 
 
 async def help_command(update: Update, context: PeerdeskContext) -> None:
-    """Explain how to ask and list the commands."""
+    """Explain how to ask and list the commands: the staff's, and the person's own beyond them
+    (helpers, coaches, organisers), as their menu shows them."""
     lang = await _language(update, context)
-    commands = "\n".join(f"/{c} – {gettext(lang, d)}" for c, d in COMMANDS)
+    person = await menus.person(context.services, user_of(update).id)
     await message_of(update).reply_text(
         gettext(lang, "Write your question as an ordinary message. I save it at once and a "
-                      "colleague answers you here.") + "\n\n" + commands
+                      "colleague answers you here.") + "\n\n"
+        + "\n".join(menus.help_lines(person, lang))
     )
 
 
@@ -602,15 +589,6 @@ async def unknown_command(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     await message_of(update).reply_text(
         gettext(lang, "I do not know that command. /help shows what I can do."))
-
-
-async def set_commands(application: Application) -> None:
-    """The command menu in each language (Finnish is also the default)."""
-    for code in (None, *LANGUAGES):
-        lang = code or "fi"
-        await application.bot.set_my_commands(
-            [BotCommand(c, gettext(lang, d)) for c, d in COMMANDS], language_code=code
-        )
 
 
 async def on_error(update: object, context: PeerdeskContext) -> None:

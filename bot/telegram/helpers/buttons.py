@@ -5,8 +5,10 @@ itself answers only the person who pressed."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -46,10 +48,30 @@ async def _stale(update: Update, context: PeerdeskContext, lang: str | None = No
                                "on."), show_alert=True)
 
 
-async def _card_button(update: Update, context: PeerdeskContext, *actions: Action
-                       ) -> tuple[Button, TicketView, bool] | None:
-    """The pressed button and its ticket, if the button is well formed and sits on that
-    ticket's own card (a forged button on another ticket's card does nothing)."""
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A helper's press of a button on a ticket's card, and the language to answer them in."""
+
+    query: CallbackQuery
+    button: Button
+    ticket: TicketView
+    on_card: bool  # on the ticket's own card (a Claim can also sit in a listing)
+    lang: str
+
+    async def refuse(self, text: str | None = None, restore: bool = False) -> None:
+        """The ticket has moved on from what the button expects (closed, taken, released):
+        said in an alert — why, or that it no longer waits — and, if asked, the card's own
+        buttons put back. Nothing changes."""
+        await self.query.answer(text or gettext(self.lang, "This question is no longer "
+                                                           "waiting."), show_alert=True)
+        if restore:
+            await self.query.edit_message_reply_markup(card_buttons(self.ticket, self.lang))
+
+
+async def _card_button(update: Update, context: PeerdeskContext, helper: HelperInfo,
+                       *actions: Action) -> Press | None:
+    """The press, if the button is well formed and sits on its ticket's own card (a forged
+    button on another ticket's card does nothing)."""
     query = update.callback_query
     assert query is not None
     button = decode(query.data, *actions)
@@ -65,21 +87,19 @@ async def _card_button(update: Update, context: PeerdeskContext, *actions: Actio
     if ticket is None or not (on_its_card or button.action is Action.CLAIM):
         await _stale(update, context)
         return None
-    return button, ticket, on_its_card
+    return Press(query, button, ticket, on_its_card, helper_language(context.services, helper))
 
 
 async def claim_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
     """The first helper to press Claim gets the ticket; the others are told who has it. A ticket
     of another role is claimed after a confirmation."""
-    found = await _card_button(update, context, Action.CLAIM)
-    if found is None:
+    press = await _card_button(update, context, helper, Action.CLAIM)
+    if press is None:
         return
-    button, ticket, on_card = found
-    query, services = update.callback_query, context.services
-    assert query is not None
-    lang = helper_language(services, helper)
+    query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
+    services = context.services
     if ticket.role not in helper.roles and button.arg != CONFIRM \
-            and ticket.status is TicketStatus.OPEN and on_card:
+            and ticket.status is TicketStatus.OPEN and press.on_card:
         await query.answer(gettext(
             lang, "#{number} is for {role}. Take it anyway?", number=ticket.id,
             role=services.role_name(ticket.role, lang)), show_alert=True)
@@ -99,9 +119,8 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
         return
     if not result.won:
         holder = result.ticket.claimer_name
-        await query.answer(
-            gettext(lang, "{name} has already claimed this question.", name=holder) if holder
-            else gettext(lang, "This question is no longer waiting."), show_alert=True)
+        await press.refuse(gettext(lang, "{name} has already claimed this question.",
+                                   name=holder) if holder else None)
         return
     if ticket.role not in helper.roles:  # after the confirmation (or from a listing)
         logger.info("ticket %s claimed across roles (%s)", ticket.id, ticket.role)
@@ -114,13 +133,10 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
 
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
     """Close from the card; a colleague's claimed ticket asks for a confirmation first."""
-    found = await _card_button(update, context, Action.CLOSE)
-    if found is None:
+    press = await _card_button(update, context, helper, Action.CLOSE)
+    if press is None:
         return
-    button, ticket, _ = found
-    query = update.callback_query
-    assert query is not None
-    lang = helper_language(context.services, helper)
+    query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
     if ticket.claimed_by not in (None, helper.telegram_id) and button.arg != CONFIRM \
             and ticket.status is not TicketStatus.CLOSED:
         await query.answer()
@@ -152,25 +168,21 @@ async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperI
 
 async def reroute_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
     """Reroute, step by step on the card: the role, then the topic (or back)."""
-    found = await _card_button(update, context, Action.REROUTE, Action.REROUTE_ROLE,
+    press = await _card_button(update, context, helper, Action.REROUTE, Action.REROUTE_ROLE,
                                Action.REROUTE_TOPIC, Action.CARD)
-    if found is None:
+    if press is None:
         return
-    button, ticket, _ = found
-    query, services = update.callback_query, context.services
-    assert query is not None
-    lang = helper_language(services, helper)
+    query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
+    services = context.services
     if button.action is Action.CARD:  # back to the card's own buttons
         await query.answer()
         await query.edit_message_reply_markup(card_buttons(ticket, lang))
         return
     if ticket.status is TicketStatus.CLOSED:
-        await query.answer(gettext(lang, "This question is no longer waiting."), show_alert=True)
+        await press.refuse()
         return
     if ticket.claimed_by not in (None, helper.telegram_id):
-        await query.answer(gettext(lang, "{name} holds #{number}, so only they can pass it on.",
-                                   name=ticket.claimer_name or "?", number=ticket.id),
-                           show_alert=True)
+        await press.refuse(_held_by(ticket, lang))
         return
     back = [InlineKeyboardButton(gettext(lang, "Back"), callback_data=encode(Action.CARD,
                                                                              ticket.id))]
@@ -224,9 +236,13 @@ def not_passable(services: Services, ticket: TicketView, helper: HelperInfo, lan
     if ticket.status is not TicketStatus.CLAIMED:
         return gettext(lang, "This question is no longer waiting.")
     if ticket.claimed_by != helper.telegram_id and helper.telegram_id not in services.desk.admins:
-        return gettext(lang, "{name} holds #{number}, so only they can pass it on.",
-                       name=ticket.claimer_name or "?", number=ticket.id)
+        return _held_by(ticket, lang)
     return None
+
+
+def _held_by(ticket: TicketView, lang: str) -> str:
+    return gettext(lang, "{name} holds #{number}, so only they can pass it on.",
+                   name=ticket.claimer_name or "?", number=ticket.id)
 
 
 async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperInfo
@@ -245,38 +261,31 @@ async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: Helpe
 
 async def release_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
     """Release: the holder gives the ticket back to the queue."""
-    found = await _card_button(update, context, Action.RELEASE)
-    if found is None:
+    press = await _card_button(update, context, helper, Action.RELEASE)
+    if press is None:
         return
-    _, ticket, _ = found
-    query, services = update.callback_query, context.services
-    assert query is not None
-    lang = helper_language(services, helper)
-    refusal = not_passable(services, ticket, helper, lang)
+    ticket, lang = press.ticket, press.lang
+    refusal = not_passable(context.services, ticket, helper, lang)
     if refusal is None and await release_ticket(context, ticket.id, helper) is not None:
-        await query.answer(gettext(lang, "#{number} is back in the queue; your colleagues are "
-                                         "called. Thank you!", number=ticket.id))
+        await press.query.answer(gettext(lang, "#{number} is back in the queue; your colleagues "
+                                               "are called. Thank you!", number=ticket.id))
         return
-    await query.answer(refusal or gettext(lang, "This question is no longer waiting."),
-                       show_alert=True)
+    await press.refuse(refusal)
 
 
 async def hand_over_button(update: Update, context: PeerdeskContext, helper: HelperInfo
                            ) -> None:
     """Hand over, step by step on the card: the role's helpers by name (or all helpers), then
     the ticket is theirs."""
-    found = await _card_button(update, context, Action.HAND_OVER, Action.HAND_OVER_ALL,
+    press = await _card_button(update, context, helper, Action.HAND_OVER, Action.HAND_OVER_ALL,
                                Action.HAND_TO)
-    if found is None:
+    if press is None:
         return
-    button, ticket, _ = found
-    query, services = update.callback_query, context.services
-    assert query is not None
-    lang = helper_language(services, helper)
+    query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
+    services = context.services
     refusal = not_passable(services, ticket, helper, lang)
     if refusal is not None:
-        await query.answer(refusal, show_alert=True)
-        await query.edit_message_reply_markup(card_buttons(ticket, lang))
+        await press.refuse(refusal, restore=True)
         return
     if button.action is Action.HAND_TO:
         to_id = int(button.arg) if button.arg and button.arg.isdigit() else 0

@@ -1,32 +1,20 @@
-"""The helpers' commands: /queue, /mine, /away, /back, /close, /note, and their menu in the
-helpers' group. Who may use them is checked where they are registered (bot.telegram.app)."""
+"""The helpers' commands: /queue, /mine, /away, /back, /close, /release, /note (their menus are
+in bot.telegram.menus). Who may use them is checked where they are registered (bot.telegram.app)."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeChat, Update
-from telegram.error import TelegramError
-from telegram.ext import Application
+from telegram import Message, Update
 
 from bot.domain import queue
 from bot.domain.queue import HelperInfo
-from bot.i18n import _, format_age, gettext
+from bot.i18n import format_age, gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
-from bot.telegram.helpers.cards import helper_language, services_of
+from bot.telegram.helpers.cards import helper_language
 
 logger = logging.getLogger(__name__)
-
-COMMANDS = (
-    ("queue", _("Open questions of my roles")),
-    ("mine", _("Questions I hold")),
-    ("close", _("Close the question of this topic")),
-    ("release", _("Give this question back to the queue")),
-    ("away", _("Pause my notifications")),
-    ("back", _("I am available again")),
-    ("report", _("What staff asked about this month")),
-)
 
 
 def _in_place(update: Update, context: PeerdeskContext) -> bool:
@@ -100,11 +88,15 @@ async def availability_command(update: Update, context: PeerdeskContext,
         else gettext(lang, "Welcome back! New questions will call you again."))
 
 
-async def _ticket_here(update: Update, context: PeerdeskContext) -> int | None:
-    """The ticket a command is about: the one of its forum topic, or of the card it replies to
-    in a private chat."""
+async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperInfo
+                       ) -> tuple[Message, int, str] | None:
+    """The ticket a /close or /release is about: the one of its forum topic, or of the card it
+    replies to in a private chat; with the message and the helper's language. Elsewhere None:
+    where helpers' commands work, the helper is told where this one does."""
     message, services = update.effective_message, context.services
-    assert message is not None
+    if message is None:
+        return None
+    lang = helper_language(services, helper)
     ticket_id = None
     async with services.db.session() as session:
         if message.chat.type == "private" and message.reply_to_message:
@@ -116,22 +108,22 @@ async def _ticket_here(update: Update, context: PeerdeskContext) -> int | None:
                 and message.message_thread_id:
             ticket_id = await queue.ticket_in_thread(session=session,
                                                      thread_id=message.message_thread_id)
-    return ticket_id
+    if ticket_id is None:
+        if _in_place(update, context):
+            command = (message.text or "/").split()[0].lstrip("/").split("@")[0]
+            await message.reply_text(gettext(lang, "Use /{command} in a question's topic, or "
+                                                   "as a reply to its card.", command=command))
+        return None
+    return message, ticket_id, lang
 
 
 async def close_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
     """/close in a ticket's topic of the helpers' forum, or as a reply to its card in a private
     chat; anywhere else it closes nothing."""
-    message, services = update.effective_message, context.services
-    if message is None:
+    here = await _ticket_here(update, context, helper)
+    if here is None:
         return
-    ticket_id = await _ticket_here(update, context)
-    lang = helper_language(services, helper)
-    if ticket_id is None:
-        if _in_place(update, context):
-            await message.reply_text(gettext(lang, "Use /close in a question's topic, or as a "
-                                                   "reply to its card."))
-        return
+    message, ticket_id, lang = here
     if not await close_ticket(context, ticket_id, helper):
         await message.reply_text(gettext(lang, "#{number} is already closed.", number=ticket_id))
 
@@ -139,20 +131,14 @@ async def close_command(update: Update, context: PeerdeskContext, helper: Helper
 async def release_command(update: Update, context: PeerdeskContext, helper: HelperInfo
                           ) -> None:
     """/release in a ticket's topic, or as a reply to its private card: back to the queue."""
-    message, services = update.effective_message, context.services
-    if message is None:
+    here = await _ticket_here(update, context, helper)
+    if here is None:
         return
-    ticket_id = await _ticket_here(update, context)
-    lang = helper_language(services, helper)
-    if ticket_id is None:
-        if _in_place(update, context):
-            await message.reply_text(gettext(lang, "Use /release in a question's topic, or as a "
-                                                   "reply to its card."))
-        return
-    async with services.db.session() as session:
+    message, ticket_id, lang = here
+    async with context.services.db.session() as session:
         ticket = await queue.view(session=session, ticket_id=ticket_id)
     assert ticket is not None
-    refusal = not_passable(services, ticket, helper, lang)
+    refusal = not_passable(context.services, ticket, helper, lang)
     if refusal is None and await release_ticket(context, ticket_id, helper) is not None:
         await message.reply_text(gettext(lang, "#{number} is back in the queue; your colleagues "
                                                "are called. Thank you!", number=ticket_id))
@@ -162,18 +148,3 @@ async def release_command(update: Update, context: PeerdeskContext, helper: Help
 
 async def note_command(update: Update, context: PeerdeskContext) -> None:
     """/note: an internal note; it stays with the helpers."""
-
-
-async def set_commands(application: Application) -> None:
-    """The helpers' menu in their group (the private menu stays the staff one)."""
-    services = services_of(application)
-    forum = services.settings.helpers_chat_id
-    if forum is None:
-        return
-    lang = services.settings.helpers_language
-    try:
-        await application.bot.set_my_commands(
-            [BotCommand(c, gettext(lang, d)) for c, d in COMMANDS],
-            scope=BotCommandScopeChat(forum))
-    except TelegramError as exc:
-        logger.warning("the helpers' command menu was not set (%s)", type(exc).__name__)
