@@ -5,8 +5,8 @@ Existing rows are filled as far as the data tells: a self-served ticket solved b
 the answer's "helped" use (since 0011) and never a closing time, for "This helped" closes it
 without one; a ticket the asker solved has a closing time and no such use.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
