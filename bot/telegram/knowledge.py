@@ -18,7 +18,8 @@ from bot import LANGUAGES, LEAD
 from bot.domain import answers, queue
 from bot.domain.answers import AnswerView, Drafting, Sending
 from bot.domain.models import AnswerStatus
-from bot.domain.queue import HelperInfo, Kind
+from bot.domain.queue import Kind
+from bot.domain.roster import HelperView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.access import Handler, HelperHandler
@@ -33,7 +34,7 @@ SHOWN = 10  # answers or drafts in one reply
 _LANGUAGE_PREFIX = re.compile(r"^\s*(fi|sv|en)\s*:\s*", re.IGNORECASE)
 
 
-def _language(services: Services, person: HelperInfo | None) -> str:
+def _language(services: Services, person: HelperView | None) -> str:
     return helper_language(services, person)
 
 
@@ -83,7 +84,7 @@ async def _on_its_card(update: Update, context: PeerdeskContext, action: Action)
 
 
 async def send_answer_button(update: Update, context: PeerdeskContext,
-                             helper: HelperInfo) -> None:
+                             helper: HelperView) -> None:
     """One press sends the answer at hand to the asker, in their language."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -113,7 +114,7 @@ async def send_answer_button(update: Update, context: PeerdeskContext,
 
 
 async def save_answer_button(update: Update, context: PeerdeskContext,
-                             helper: HelperInfo) -> None:
+                             helper: HelperView) -> None:
     """"Save as an answer" on a closed, well-rated ticket: a draft for the coaches."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -140,7 +141,7 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
 
 # --- /answers -------------------------------------------------------------------------------------
 
-async def answers_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def answers_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/answers WORD: the published answers holding the word, in any language."""
     message, services = update.effective_message, context.services
     if message is None:
@@ -190,7 +191,7 @@ def _draft_buttons(draft: AnswerView, lang: str) -> InlineKeyboardMarkup | None:
 
 
 async def drafts_command(update: Update, context: PeerdeskContext,
-                         person: HelperInfo | None) -> None:
+                         person: HelperView | None) -> None:
     """/drafts: each draft answer with its texts, Publish and Discard; a reply edits it."""
     message, services = update.effective_message, context.services
     if message is None:
@@ -253,7 +254,7 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
 
 
 async def draft_button(update: Update, context: PeerdeskContext,
-                       person: HelperInfo | None) -> None:
+                       person: HelperView | None) -> None:
     """Publish (every language needs its text) or discard a draft."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -297,7 +298,7 @@ def _topic(services: Services, text: str) -> str | None:
     return None
 
 
-async def log_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def log_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/log TOPIC [team]: a question that came face to face or by phone, counted in the reports
     as such (no text, no name). A topic of several words is written with underscores or as its
     id."""
