@@ -10,6 +10,7 @@ reports count each answer's fate, the gaps, hallway questions; a rising topic su
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -318,10 +319,29 @@ async def test_forget_removes_the_askers_text_from_drafts(services: Services,
                                text=f"Frågan var: {question}", now=now)
         await forget(session=session, telegram_id=7001, now=now,
                      desk=services.desk)
-        draft = await session.get(KnowledgeAnswer, "t1")
-        await session.refresh(draft)
-        assert draft.text["sv"] == "Frågan var: …" and draft.triggers == {}
+        stored = await session.get(KnowledgeAnswer, "t1")
+        await session.refresh(stored)
+        assert stored.text["sv"] == "Frågan var: …" and stored.triggers == {}
         assert (await session.get(Ticket, ticket.id)).reply_text is None
+
+
+async def test_an_answer_reaches_the_adapters_as_a_frozen_view(services: Services) -> None:
+    """What the adapters are given cannot be changed behind the domain's back: neither the
+    view's fields nor its texts and triggers, and nothing of it is a table row."""
+    async with services.db.session() as session:
+        await answers.seed(session=session, knowledge=services.knowledge, now=HELSINKI_NOV)
+        view = await answers.get(session=session, answer_id="password_reset")
+        listed = await answers.listing(session=session, status=AnswerStatus.PUBLISHED)
+    assert isinstance(view, answers.AnswerView) and view in listed
+    assert not any(isinstance(a, KnowledgeAnswer) for a in listed)
+    assert view.status is AnswerStatus.PUBLISHED and view.text["fi"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        view.status = AnswerStatus.DISCARDED  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        view.text["fi"] = "Muuta"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        view.triggers["fi"] = ("muuta",)  # type: ignore[index]
+    assert all(isinstance(phrases, tuple) for phrases in view.triggers.values())
 
 
 async def test_a_rising_topic_suggests_an_event_in_the_digest(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 import yaml
 from pydantic import ValidationError
@@ -55,6 +56,28 @@ HIDDEN = "…"
 
 # --- the store ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class AnswerView:
+    """A self-service answer as the adapters need it: texts by language, trigger phrases by
+    language, both read-only."""
+
+    id: str
+    topic: str
+    status: AnswerStatus
+    triggers: Mapping[str, tuple[str, ...]]
+    text: Mapping[str, str]
+    language: str  # the language it was first written in
+    source_ticket_id: int | None  # drafted from this ticket
+
+
+def _answer_view(row: KnowledgeAnswer) -> AnswerView:
+    return AnswerView(
+        id=row.id, topic=row.topic, status=AnswerStatus(row.status),
+        triggers=MappingProxyType({k: tuple(v) for k, v in row.triggers.items()}),
+        text=MappingProxyType(dict(row.text)), language=row.language,
+        source_ticket_id=row.source_ticket_id)
+
+
 def _as_answer(row: KnowledgeAnswer) -> Answer:
     return Answer(id=row.id, topic=row.topic, triggers=row.triggers, text=row.text)
 
@@ -90,22 +113,25 @@ async def refresh(*, session: AsyncSession, router: Router) -> None:
     router.set_answers(await published(session=session))
 
 
-async def get(*, session: AsyncSession, answer_id: str) -> KnowledgeAnswer | None:
-    return await session.get(KnowledgeAnswer, answer_id)
+async def get(*, session: AsyncSession, answer_id: str) -> AnswerView | None:
+    row = await session.get(KnowledgeAnswer, answer_id)
+    return None if row is None else _answer_view(row)
 
 
 async def listing(*, session: AsyncSession, status: AnswerStatus | None = None
-                  ) -> list[KnowledgeAnswer]:
+                  ) -> list[AnswerView]:
     query = select(KnowledgeAnswer).order_by(col(KnowledgeAnswer.id))
     if status is not None:
         query = query.where(col(KnowledgeAnswer.status) == status)
-    return list(await session.exec(query))
+    return [_answer_view(row) for row in await session.exec(query)]
 
 
-def export_yaml(rows: Iterable[KnowledgeAnswer]) -> str:
+def export_yaml(found: Iterable[AnswerView]) -> str:
     """Published answers in the seed's own shape (knowledge/answers/*.yaml)."""
-    data = {"answers": [{"id": r.id, "topic": r.topic, "triggers": r.triggers, "text": r.text}
-                        for r in rows if r.status == AnswerStatus.PUBLISHED]}
+    data = {"answers": [{"id": a.id, "topic": a.topic,
+                         "triggers": {k: list(v) for k, v in a.triggers.items()},
+                         "text": dict(a.text)}
+                        for a in found if a.status == AnswerStatus.PUBLISHED]}
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
@@ -278,7 +304,7 @@ def scrub(text: str, *, names: Sequence[str | None] = (), quotes: Sequence[str |
 
 
 async def draft_from_ticket(*, session: AsyncSession, router: Router, ticket_id: int,
-                            now: datetime) -> tuple[Drafting, KnowledgeAnswer | None]:
+                            now: datetime) -> tuple[Drafting, AnswerView | None]:
     """"Save as an answer": the helper's reply becomes a draft for the coaches, its trigger the
     question's most telling words, its topic and language the ticket's."""
     ticket = await session.get(Ticket, ticket_id)
@@ -286,7 +312,7 @@ async def draft_from_ticket(*, session: AsyncSession, router: Router, ticket_id:
         return Drafting.NOT_CLOSED, None
     existing = await _draft_of(session, ticket_id)
     if existing is not None:
-        return Drafting.EXISTS, existing
+        return Drafting.EXISTS, _answer_view(existing)
     if (ticket.rating or 0) < GOOD_RATING:
         return Drafting.NOT_RATED, None
     if not ticket.reply_text:
@@ -304,11 +330,11 @@ async def draft_from_ticket(*, session: AsyncSession, router: Router, ticket_id:
         language=lang, source_ticket_id=ticket_id, created_at=now, updated_at=now)
     session.add(row)
     await session.commit()
-    return Drafting.CREATED, row
+    return Drafting.CREATED, _answer_view(row)
 
 
 async def set_text(*, session: AsyncSession, answer_id: str, language: str, text: str,
-                   now: datetime) -> KnowledgeAnswer | None:
+                   now: datetime) -> AnswerView | None:
     """A coach's text for one language of a draft (or of a published answer)."""
     row = await session.get(KnowledgeAnswer, answer_id)
     if row is None or language not in LANGUAGES or row.status == AnswerStatus.DISCARDED:
@@ -319,11 +345,11 @@ async def set_text(*, session: AsyncSession, answer_id: str, language: str, text
     row.updated_at = now
     session.add(row)
     await session.commit()
-    return row
+    return _answer_view(row)
 
 
 async def set_triggers(*, session: AsyncSession, answer_id: str, language: str,
-                       triggers: list[str], now: datetime) -> KnowledgeAnswer | None:
+                       triggers: list[str], now: datetime) -> AnswerView | None:
     row = await session.get(KnowledgeAnswer, answer_id)
     if row is None or language not in LANGUAGES:
         return None
@@ -331,29 +357,30 @@ async def set_triggers(*, session: AsyncSession, answer_id: str, language: str,
     row.updated_at = now
     session.add(row)
     await session.commit()
-    return row
+    return _answer_view(row)
 
 
-def missing_languages(row: KnowledgeAnswer) -> list[str]:
-    return [lang for lang in LANGUAGES if not (row.text.get(lang) or "").strip()]
+def missing_languages(answer: AnswerView) -> list[str]:
+    return [lang for lang in LANGUAGES if not (answer.text.get(lang) or "").strip()]
 
 
 async def publish(*, session: AsyncSession, router: Router | None, answer_id: str,
-                  now: datetime) -> tuple[KnowledgeAnswer | None, list[str]]:
+                  now: datetime) -> tuple[AnswerView | None, list[str]]:
     """Publish a draft: every language needs its text. The router given uses it at once (other
-    processes within a minute); returns the row and the languages still missing."""
+    processes within a minute); returns the answer and the languages still missing."""
     row = await session.get(KnowledgeAnswer, answer_id)
     if row is None or row.status == AnswerStatus.DISCARDED:
         return None, []
-    missing = missing_languages(row)
+    missing = missing_languages(_answer_view(row))
     if missing or not any(row.triggers.values()):
-        return row, missing or ["triggers"]
+        return _answer_view(row), missing or ["triggers"]
     row.status, row.updated_at = AnswerStatus.PUBLISHED, now
     session.add(row)
     await session.commit()
+    view = _answer_view(row)
     if router is not None:
         await refresh(session=session, router=router)
-    return row, []
+    return view, []
 
 
 async def discard(*, session: AsyncSession, router: Router | None, answer_id: str,
@@ -390,11 +417,12 @@ async def forget_asker(*, session: AsyncSession, telegram_id: int) -> None:
 
 # --- hallway and phone questions ------------------------------------------------------------------
 
-def log_hallway(session: AsyncSession, *, topic: str, role: str, language: str,
-                team: str | None, now: datetime) -> None:
+async def log_hallway(*, session: AsyncSession, topic: str, role: str, language: str,
+                      team: str | None, now: datetime) -> None:
     """A question that came face to face or by phone: counted, with no text and no name."""
     session.add(TopicLog(at=now, ticket_id=None, topic=topic, role=role, language=language,
                          team=team, routing=Routing.HALLWAY))
+    await session.commit()
 
 
 # --- the figures ----------------------------------------------------------------------------------
@@ -470,10 +498,10 @@ async def rising(*, session: AsyncSession, months: Sequence[tuple[datetime, date
     return sorted(found, key=lambda r: (-(r.count - r.before), r.topic))
 
 
-def suggest_events(session: AsyncSession, *, found: Sequence[Rising], organisers: Iterable[int],
-                   month: str, now: datetime) -> int:
+async def suggest_events(*, session: AsyncSession, found: Sequence[Rising],
+                         organisers: Iterable[int], month: str, now: datetime) -> int:
     """Each rising topic suggested to each organiser (a webinar or café on it, one press away),
-    queued once per month, topic and person; in the caller's transaction."""
+    queued once per month, topic and person."""
     count = 0
     for rise in found:
         for chat in sorted(set(organisers)):
@@ -482,4 +510,5 @@ def suggest_events(session: AsyncSession, *, found: Sequence[Rising], organisers
                        params={"template": "rising", "topic": rise.topic, "count": rise.count,
                                "before": rise.before, "month": month})
             count += 1
+    await session.commit()
     return count

@@ -543,14 +543,6 @@ async def answer_offer(*, session: AsyncSession, event_id: int, user_id: int, ac
     return False
 
 
-async def attendees(*, session: AsyncSession, event_id: int) -> list[tuple[str, str, bool]]:
-    """(first name, answer, waiting) for the host; people who said no are left out."""
-    rows = await session.exec(select(Staff.first_name, Rsvp.answer, Rsvp.waiting).join(
-        Staff, col(Staff.telegram_id) == col(Rsvp.user_id), isouter=True,
-    ).where(Rsvp.event_id == event_id, Rsvp.answer != "no").order_by(col(Rsvp.updated_at)))
-    return [(name or "?", answer, waiting) for name, answer, waiting in rows]
-
-
 async def upcoming(*, session: AsyncSession, now: datetime, limit: int = 20,
                    host_id: int | None = None) -> list[EventView]:
     query = select(Event).where(col(Event.ends_at) > now, col(Event.cancelled).is_(False))

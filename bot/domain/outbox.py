@@ -11,6 +11,7 @@ got through), an announcement is reported as uncertain rather than risk sending 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,16 @@ def add(session: AsyncSession, *, kind: OutboxKind, chat_id: int, now: datetime,
         key=key or f"{kind}:{ticket_id}:{chat_id}:{uuid.uuid4().hex}", kind=kind,
         priority=priority, ticket_id=ticket_id, params=params, chat_id=chat_id,
         due_at=due_at or now))
+
+
+async def notify(*, session: AsyncSession, chat_ids: Iterable[int], now: datetime,
+                 priority: Priority, params: dict[str, Any]) -> None:
+    """Queue one note to each chat, in a transaction of its own (for news that changes
+    nothing else, such as an update set aside)."""
+    for chat_id in chat_ids:
+        add(session, kind=OutboxKind.NOTE, chat_id=chat_id, now=now, priority=priority,
+            params=dict(params))
+    await session.commit()
 
 
 async def pending(*, session: AsyncSession, kind: OutboxKind, ticket_id: int,

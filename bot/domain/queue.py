@@ -18,7 +18,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import ROLES
 from bot.domain import outbox
 from bot.domain.models import (
     Helper,
@@ -35,6 +34,7 @@ from bot.domain.models import (
     dialect_of,
     saved_id,
 )
+from bot.domain.roster import HelperView, helper_views
 from bot.domain.sla import Alert, Policy, SlaLevel, next_step
 
 MAX_MENTIONS = 8
@@ -60,19 +60,9 @@ class Desk:
     admins: frozenset[int] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class HelperInfo:
-    telegram_id: int
-    name: str
-    team: str | None
-    languages: tuple[str, ...]
-    roles: tuple[str, ...]
-    available: bool
-
-    @property
-    def is_helper(self) -> bool:
-        """Answers tickets (a lead only reads the reports)."""
-        return any(role in ROLES for role in self.roles)
+# One view of a helper, the roster's; the adapters that import it from here by this name
+# get the same class.
+HelperInfo = HelperView
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,25 +136,9 @@ class Due:
 
 # --- reading -------------------------------------------------------------------------------------
 
-async def helper(*, session: AsyncSession, user_id: int) -> HelperInfo | None:
-    found = await _helpers(session, col(Helper.telegram_id) == user_id)
+async def helper(*, session: AsyncSession, user_id: int) -> HelperView | None:
+    found = await helper_views(session, col(Helper.telegram_id) == user_id)
     return found[0] if found else None
-
-
-async def _helpers(session: AsyncSession, *where: Any) -> list[HelperInfo]:
-    """Helpers with their roles, in one query."""
-    rows = await session.exec(select(Helper, HelperRole.role).outerjoin(
-        HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id)).where(*where))
-    roles: dict[int, list[str]] = {}
-    found: dict[int, Helper] = {}
-    for row, role in rows:
-        found[row.telegram_id] = row
-        roles.setdefault(row.telegram_id, [])
-        if role is not None:
-            roles[row.telegram_id].append(role)
-    return [HelperInfo(row.telegram_id, row.name, row.team, tuple(row.languages),
-                       tuple(sorted(roles[row.telegram_id])), row.available)
-            for row in found.values()]
 
 
 async def view(*, session: AsyncSession, ticket_id: int) -> TicketView | None:
@@ -189,16 +163,16 @@ async def _view(session: AsyncSession, ticket: Ticket) -> TicketView:
 
 
 async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: bool = False
-                     ) -> list[HelperInfo]:
+                     ) -> list[HelperView]:
     """Whom to call for a ticket: the role's available helpers who speak the asker's language
     first, colleagues from the asker's own team before others. Everyone when nobody of the role
     is available, and with `everyone` all helpers of all roles."""
     where = [] if everyone else [col(Helper.telegram_id).in_(
         select(HelperRole.helper_id).where(HelperRole.role == ticket.role))]
-    helpers = [h for h in await _helpers(session, *where) if h.is_helper]
+    helpers = [h for h in await helper_views(session, *where) if h.is_helper]
     available = [h for h in helpers if h.available] or helpers
 
-    def order(h: HelperInfo) -> tuple[bool, bool, str]:
+    def order(h: HelperView) -> tuple[bool, bool, str]:
         own_team = ticket.asker_team is not None and h.team == ticket.asker_team
         return (ticket.language not in h.languages, not own_team, h.name)
 
@@ -779,7 +753,7 @@ async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now:
 
 
 async def colleagues(*, session: AsyncSession, ticket_id: int, everyone: bool = False
-                     ) -> list[HelperInfo]:
+                     ) -> list[HelperView]:
     """Whom a ticket can be handed to, by name: its role's helpers (with `everyone`, all
     helpers), its holder left out."""
     ticket = await session.get(Ticket, ticket_id)
@@ -787,7 +761,7 @@ async def colleagues(*, session: AsyncSession, ticket_id: int, everyone: bool = 
         return []
     where = [] if everyone else [col(Helper.telegram_id).in_(
         select(HelperRole.helper_id).where(HelperRole.role == ticket.role))]
-    return sorted((h for h in await _helpers(session, *where)
+    return sorted((h for h in await helper_views(session, *where)
                    if h.is_helper and h.telegram_id != ticket.claimed_by),
                   key=lambda h: h.name.casefold())
 

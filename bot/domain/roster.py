@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import (
@@ -17,7 +18,7 @@ from pydantic import (
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import LANGUAGES, ROSTER_ROLES
+from bot import LANGUAGES, ROLES, ROSTER_ROLES
 from bot.domain.models import Helper, HelperRole
 
 
@@ -86,7 +87,8 @@ async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> i
 
 @dataclass(frozen=True, slots=True)
 class HelperView:
-    """A helper as the adapters need them; roles sorted, languages in the order given."""
+    """A helper as the domain and the adapters see them (the queue's too); roles sorted,
+    languages in the order given."""
 
     telegram_id: int
     name: str
@@ -95,26 +97,38 @@ class HelperView:
     languages: tuple[str, ...]
     available: bool
 
+    @property
+    def is_helper(self) -> bool:
+        """Answers tickets (a lead only reads the reports)."""
+        return any(role in ROLES for role in self.roles)
 
-async def _views(session: AsyncSession, helpers: list[Helper]) -> list[HelperView]:
-    roles: dict[int, list[str]] = {h.telegram_id: [] for h in helpers}
-    if roles:
-        for row in await session.exec(select(HelperRole).where(
-                col(HelperRole.helper_id).in_(list(roles))).order_by(col(HelperRole.role))):
-            roles[row.helper_id].append(row.role)
-    return [HelperView(h.telegram_id, h.name, h.team, tuple(roles[h.telegram_id]),
-                       tuple(h.languages or ()), h.available) for h in helpers]
+
+async def helper_views(session: AsyncSession, *where: Any, order_by: tuple[Any, ...] = ()
+                       ) -> list[HelperView]:
+    """Helpers with all their roles, in one query; `where` chooses the helpers."""
+    rows = await session.exec(select(Helper, HelperRole.role).outerjoin(
+        HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id),
+    ).where(*where).order_by(*order_by))
+    found: dict[int, Helper] = {}
+    roles: dict[int, list[str]] = {}
+    for helper, role in rows:
+        found.setdefault(helper.telegram_id, helper)
+        roles.setdefault(helper.telegram_id, [])
+        if role is not None:
+            roles[helper.telegram_id].append(role)
+    return [HelperView(telegram_id=h.telegram_id, name=h.name, team=h.team,
+                       roles=tuple(sorted(roles[h.telegram_id])),
+                       languages=tuple(h.languages or ()), available=h.available)
+            for h in found.values()]
 
 
 async def roster(*, session: AsyncSession) -> list[HelperView]:
     """Everyone in the roster, by Telegram id."""
-    return await _views(session, list(await session.exec(
-        select(Helper).order_by(col(Helper.telegram_id)))))
+    return await helper_views(session, order_by=(col(Helper.telegram_id),))
 
 
 async def helpers_with_role(*, session: AsyncSession, role: str) -> list[HelperView]:
-    rows = await session.exec(
-        select(Helper).join(HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id))
-        .where(HelperRole.role == role).order_by(Helper.name)
-    )
-    return await _views(session, list(rows))
+    """The role's helpers, by name, each with all their roles."""
+    return await helper_views(session, col(Helper.telegram_id).in_(
+        select(HelperRole.helper_id).where(HelperRole.role == role)),
+        order_by=(col(Helper.name),))

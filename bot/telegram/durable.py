@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.ext import Application, ExtBot
 
 from bot.domain import inbound, outbox
-from bot.domain.models import OutboxKind, Priority, utcnow
+from bot.domain.models import Priority, utcnow
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -69,12 +69,9 @@ class Inbox:
             first = await inbound.set_aside(session=session, update_id=update_id,
                                             now=services.clock()) or stored
             if first:
-                now = services.clock()
-                for admin in services.settings.admin_ids:
-                    outbox.add(session, kind=OutboxKind.NOTE, chat_id=admin, now=now,
-                               priority=Priority.ALERT,
-                               params={"template": "poison", "update_id": update_id})
-                await session.commit()
+                await outbox.notify(session=session, chat_ids=services.settings.admin_ids,
+                                    now=services.clock(), priority=Priority.ALERT,
+                                    params={"template": "poison", "update_id": update_id})
         if first:
             services.metrics.poison_updates.inc()
             services.wake_sender()

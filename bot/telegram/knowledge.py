@@ -16,9 +16,10 @@ from telegram.ext import Application, ApplicationHandlerStop
 
 from bot import LANGUAGES, LEAD
 from bot.domain import answers, corrections, queue
-from bot.domain.answers import Drafting, Sending
-from bot.domain.models import AnswerStatus, KnowledgeAnswer
-from bot.domain.queue import HelperInfo, Kind
+from bot.domain.answers import AnswerView, Drafting, Sending
+from bot.domain.models import AnswerStatus
+from bot.domain.queue import Kind
+from bot.domain.roster import HelperView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.access import Handler, HelperHandler
@@ -33,7 +34,7 @@ SHOWN = 10  # answers or drafts in one reply
 _LANGUAGE_PREFIX = re.compile(r"^\s*(fi|sv|en)\s*:\s*", re.IGNORECASE)
 
 
-def _language(services: Services, person: HelperInfo | None) -> str:
+def _language(services: Services, person: HelperView | None) -> str:
     return helper_language(services, person)
 
 
@@ -83,7 +84,7 @@ async def _on_its_card(update: Update, context: PeerdeskContext, action: Action)
 
 
 async def send_answer_button(update: Update, context: PeerdeskContext,
-                             helper: HelperInfo) -> None:
+                             helper: HelperView) -> None:
     """One press sends the answer at hand to the asker, in their language."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -113,7 +114,7 @@ async def send_answer_button(update: Update, context: PeerdeskContext,
 
 
 async def save_answer_button(update: Update, context: PeerdeskContext,
-                             helper: HelperInfo) -> None:
+                             helper: HelperView) -> None:
     """"Save as an answer" on a closed, well-rated ticket: a draft for the coaches."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -140,7 +141,7 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
 
 # --- /answers -------------------------------------------------------------------------------------
 
-async def answers_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def answers_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/answers WORD: the published answers holding the word, in any language."""
     message, services = update.effective_message, context.services
     if message is None:
@@ -164,46 +165,46 @@ async def answers_command(update: Update, context: PeerdeskContext, helper: Help
 
 # --- /drafts --------------------------------------------------------------------------------------
 
-def _draft_text(services: Services, row: KnowledgeAnswer, lang: str) -> str:
-    triggers = "; ".join(f"{code}: {', '.join(words)}" for code, words in row.triggers.items()
+def _draft_text(services: Services, draft: AnswerView, lang: str) -> str:
+    triggers = "; ".join(f"{code}: {', '.join(words)}" for code, words in draft.triggers.items()
                          if words) or "–"
-    lines = [gettext(lang, "Draft answer {id} · {topic} (from question #{number})", id=row.id,
-                     topic=services.topic_name(row.topic, lang),
-                     number=row.source_ticket_id or "–"),
+    lines = [gettext(lang, "Draft answer {id} · {topic} (from question #{number})", id=draft.id,
+                     topic=services.topic_name(draft.topic, lang),
+                     number=draft.source_ticket_id or "–"),
              gettext(lang, "Trigger words: {words}", words=triggers), ""]
     for code in LANGUAGES:
-        text = (row.text.get(code) or "").strip()
+        text = (draft.text.get(code) or "").strip()
         lines.append(f"{code}: " + (text or gettext(lang, "(still missing)")))
     lines += ["", gettext(lang, "Reply to this message to edit: start with fi:, sv: or en:. "
                                 "Publish once all three are there.")]
     return "\n".join(lines)[:4096]
 
 
-def _draft_buttons(row: KnowledgeAnswer, lang: str) -> InlineKeyboardMarkup | None:
-    if row.source_ticket_id is None:
+def _draft_buttons(draft: AnswerView, lang: str) -> InlineKeyboardMarkup | None:
+    if draft.source_ticket_id is None:
         return None
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(gettext(lang, "Publish"),
-                             callback_data=encode(Action.DRAFT_PUBLISH, row.source_ticket_id)),
+                             callback_data=encode(Action.DRAFT_PUBLISH, draft.source_ticket_id)),
         InlineKeyboardButton(gettext(lang, "Discard"),
-                             callback_data=encode(Action.DRAFT_DISCARD, row.source_ticket_id))]])
+                             callback_data=encode(Action.DRAFT_DISCARD, draft.source_ticket_id))]])
 
 
 async def drafts_command(update: Update, context: PeerdeskContext,
-                         person: HelperInfo | None) -> None:
+                         person: HelperView | None) -> None:
     """/drafts: each draft answer with its texts, Publish and Discard; a reply edits it."""
     message, services = update.effective_message, context.services
     if message is None:
         return
     lang = _language(services, person)
     async with services.db.session() as session:
-        rows = await answers.listing(session=session, status=AnswerStatus.DRAFT)
-    if not rows:
+        drafts = await answers.listing(session=session, status=AnswerStatus.DRAFT)
+    if not drafts:
         await message.reply_text(gettext(lang, "No drafts are waiting. Thank you!"))
         return
-    for row in rows[:SHOWN]:
-        await message.reply_text(_draft_text(services, row, lang),
-                                 reply_markup=_draft_buttons(row, lang))
+    for draft in drafts[:SHOWN]:
+        await message.reply_text(_draft_text(services, draft, lang),
+                                 reply_markup=_draft_buttons(draft, lang))
 
 
 def _draft_ticket(message: Message | None, bot_id: int) -> int | None:
@@ -238,21 +239,22 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
     prefix = _LANGUAGE_PREFIX.match(text)
     code = prefix.group(1).lower() if prefix else services.router.detect_language(text)
     body = text[prefix.end():] if prefix else text
-    row = None
+    draft = None
     if body.strip():
         async with services.db.session() as session:
-            row = await answers.set_text(session=session, answer_id=answers.draft_id(ticket_id),
-                                         language=code, text=body, now=services.clock())
-    if row is None:
+            draft = await answers.set_text(session=session,
+                                           answer_id=answers.draft_id(ticket_id),
+                                           language=code, text=body, now=services.clock())
+    if draft is None:
         await message.reply_text(gettext(lang, "That draft is gone, or the text was empty."))
     else:
-        await message.reply_text(_draft_text(services, row, lang),
-                                 reply_markup=_draft_buttons(row, lang))
+        await message.reply_text(_draft_text(services, draft, lang),
+                                 reply_markup=_draft_buttons(draft, lang))
     raise ApplicationHandlerStop
 
 
 async def draft_button(update: Update, context: PeerdeskContext,
-                       person: HelperInfo | None) -> None:
+                       person: HelperView | None) -> None:
     """Publish (every language needs its text) or discard a draft."""
     query, services = update.callback_query, context.services
     assert query is not None
@@ -270,9 +272,9 @@ async def draft_button(update: Update, context: PeerdeskContext,
             await query.answer(gettext(lang, "Discarded.") if done else None)
             await query.edit_message_reply_markup(None)
             return
-        row, missing = await answers.publish(session=session, router=services.router,
-                                             answer_id=answer_id, now=now)
-    if row is None:
+        draft, missing = await answers.publish(session=session, router=services.router,
+                                               answer_id=answer_id, now=now)
+    if draft is None:
         await query.answer(gettext(lang, "That draft is gone, or the text was empty."),
                            show_alert=True)
     elif missing:
@@ -296,7 +298,7 @@ def _topic(services: Services, text: str) -> str | None:
     return None
 
 
-async def log_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def log_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/log TOPIC [team]: a question that came face to face or by phone, counted in the reports
     as such (no text, no name). A topic of several words is written with underscores or as its
     id."""
@@ -317,9 +319,8 @@ async def log_command(update: Update, context: PeerdeskContext, helper: HelperIn
         return
     role = services.knowledge.topics[topic].role
     async with services.db.session() as session:
-        answers.log_hallway(session, topic=topic, role=role, language=lang, team=team,
-                            now=services.clock())
-        await session.commit()
+        await answers.log_hallway(session=session, topic=topic, role=role, language=lang,
+                                  team=team, now=services.clock())
     await message.reply_text(gettext(lang, "Thank you! A question about {topic} asked face to "
                                            "face or by phone is counted.",
                                      topic=services.topic_name(topic, lang)))

@@ -113,10 +113,9 @@ async def digest(context: PeerdeskContext) -> None:
             logger.warning("a lead could not be sent the monthly digest")
     if full.rising:  # the organisers are offered an event on each rising topic
         async with services.db.session() as session:
-            answers.suggest_events(session, found=full.rising, organisers=(
+            await answers.suggest_events(session=session, found=full.rising, organisers=(
                 settings.admin_ids | settings.organiser_ids), month=period.label,
                 now=services.clock())
-            await session.commit()
         services.wake_sender()
     logger.info("monthly digest %s posted", period.label)
 
