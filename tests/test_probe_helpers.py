@@ -1,0 +1,106 @@
+"""What a black-box probe of the sandbox found, each a story told again as it should go: a phone
+number that stays with the helpers no longer than it is theirs, the sandbox's listing and
+notice ids, the answers a card offers, the confirmation of a cross-role claim, and a question
+written in two languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from bot.domain.knowledge import Knowledge
+from bot.domain.models import TicketStatus
+from bot.domain.routing import Router
+from tests.test_bot_helpers import ANNA, GROUP, MARI, RPL_FI, Desk, open_desk
+
+NUMBER = "+358401234567"
+
+
+@pytest_asyncio.fixture
+async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
+    async with open_desk(database_url, knowledge, router) as opened:
+        yield opened
+
+
+def buttons(message: dict) -> list[str]:
+    return [b["callback_data"] for row in message.get("reply_markup", {}).get(
+        "inline_keyboard", []) for b in row]
+
+
+def with_number(desk: Desk, helper: int) -> list[dict]:
+    return [m for m in desk.sandbox.bot_messages(helper) if NUMBER in m.get("text", "")]
+
+
+async def numbers(desk: Desk, helper: int) -> list[dict]:
+    """The helper's private messages that carry the number, once there is one."""
+    await desk.sandbox.wait_until(lambda: with_number(desk, helper))
+    return with_number(desk, helper)
+
+
+async def claim(desk: Desk, helper: int, card: dict) -> None:
+    await desk.sandbox.wait_until(lambda: "q:claim:1" in buttons(card))
+    await desk.sandbox.press(helper, GROUP, card["message_id"], "q:claim:1")
+    await desk.wait_ticket(1, lambda t: t.claimed_by == helper)
+    await desk.sandbox.wait_until(lambda: "q:rel:1" in buttons(card))
+
+
+async def share_number(desk: Desk, asker: int) -> None:
+    """The asker presses "I would prefer a phone call" and shares their number."""
+    offer = next(m for m in reversed(desk.sandbox.bot_messages(asker))
+                 if "phone:1" in buttons(m))
+    await desk.sandbox.press(asker, asker, offer["message_id"], "phone:1")
+    await desk.sandbox.wait_until(lambda: any(
+        "request_contact" in str(m.get("client_markup")) for m in desk.sandbox.bot_messages(asker)))
+    await desk.sandbox.send(asker, contact=NUMBER)
+
+
+# --- 1. the phone number stays with the helpers only while it is theirs --------------------------
+
+async def test_the_number_is_taken_back_when_the_ticket_is_handed_over_released_or_closed(
+    desk: Desk,
+) -> None:
+    await desk.ask(7001, RPL_FI, first_name="Heikki")
+    card = await desk.card(1)
+    await claim(desk, MARI, card)
+    await desk.to_user(7001, 2)
+    await share_number(desk, 7001)
+    (to_mari,) = await numbers(desk, MARI)
+    # Mari hands it to Anna: Anna gets the number, Mari's message no longer holds it.
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:ho:1")
+    await desk.sandbox.wait_until(lambda: f"q:hot:1:{ANNA}" in buttons(card))
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], f"q:hot:1:{ANNA}")
+    (to_anna,) = await numbers(desk, ANNA)
+    await desk.sandbox.wait_until(lambda: NUMBER not in to_mari["text"])
+    assert to_mari["text"] == "#1: kysyjä toivoi puhelua (numero on poistettu)."
+    # Anna gives it back to the queue: hers is taken back too.
+    await desk.sandbox.wait_until(lambda: "q:rel:1" in buttons(card))
+    await desk.sandbox.press(ANNA, GROUP, card["message_id"], "q:rel:1")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)
+    await desk.sandbox.wait_until(lambda: NUMBER not in to_anna["text"])
+    # Mari takes it again and gets the number again; closing takes it back once more.
+    await claim(desk, MARI, card)
+    await desk.sandbox.wait_until(lambda: len(with_number(desk, MARI)) == 1)
+    (again,) = with_number(desk, MARI)
+    await desk.sandbox.send(MARI, "/close", chat_id=GROUP, thread_id=await desk.thread(1))
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
+    await desk.sandbox.wait_until(lambda: NUMBER not in again["text"])
+    for helper in (MARI, ANNA):
+        assert not with_number(desk, helper)
+    assert NUMBER not in str(desk.sandbox.messages[GROUP])
+
+
+async def test_forget_takes_the_number_back_from_the_holder(desk: Desk) -> None:
+    await desk.ask(7001, RPL_FI, first_name="Heikki")
+    card = await desk.card(1)
+    await claim(desk, MARI, card)
+    await desk.to_user(7001, 2)
+    await share_number(desk, 7001)
+    (to_mari,) = await numbers(desk, MARI)
+    confirm = await desk.ask(7001, "/forget")
+    await desk.sandbox.press(7001, 7001, confirm["message_id"], "forget:yes")
+    await desk.sandbox.wait_until(lambda: NUMBER not in to_mari["text"])
+    assert "numero on poistettu" in to_mari["text"]
+    ticket = await desk.ticket(1)
+    assert (ticket.phone, ticket.status) == (None, TicketStatus.CLOSED)
