@@ -7,12 +7,15 @@ written in two languages.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
+from bot.sandbox.server import Sandbox
 from tests.test_bot_helpers import ANNA, GROUP, MARI, RPL_FI, Desk, open_desk
 
 NUMBER = "+358401234567"
@@ -104,3 +107,43 @@ async def test_forget_takes_the_number_back_from_the_holder(desk: Desk) -> None:
     assert "numero on poistettu" in to_mari["text"]
     ticket = await desk.ticket(1)
     assert (ticket.phone, ticket.status) == (None, TicketStatus.CLOSED)
+
+
+# --- 2. and 3. the sandbox: a closed topic shows closed; notice ids go on across a restart -------
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_closed_well_rated_ticket_is_listed_closed_though_it_can_be_saved(
+    desk: Desk,
+) -> None:
+    await desk.ask(7001, RPL_FI)
+    card = await desk.card(1)
+    await claim(desk, MARI, card)
+    thread = await desk.thread(1)
+    assert desk.sandbox.topic_state(GROUP, thread) == "held"
+    await desk.sandbox.send(MARI, "Kirjaa tunnustaminen HOKSin osaamisen osioon.",
+                            chat_id=GROUP, thread_id=thread)
+    await desk.sandbox.send(MARI, "/close", chat_id=GROUP, thread_id=thread)
+    closing = await desk.remembered(
+        7001, next(m for m in await desk.to_user(7001, 4) if "rate:1:5" in buttons(m)))
+    await desk.sandbox.press(7001, 7001, closing["message_id"], "rate:1:5")
+    await desk.sandbox.wait_until(lambda: "k:save:1" in buttons(card))
+    assert desk.sandbox.topic_state(GROUP, thread) == "closed"
+
+
+async def test_notice_ids_go_on_after_a_restart(tmp_path: Path) -> None:
+    """A page that has seen notices up to N asks for those after N: a restarted sandbox must
+    not number its new ones from 1 again."""
+
+    async def pressed(sandbox: Sandbox, text: str) -> dict:
+        sandbox._queries["q"] = 5001
+        await sandbox._api_answercallbackquery({"callback_query_id": "q", "text": text})
+        return sandbox.notices[-1]
+
+    sandbox = Sandbox.open(tmp_path)
+    sandbox.user(5001, "Sanna")
+    seen = [await pressed(sandbox, f"Toast {n}") for n in range(3)]
+    assert [n["id"] for n in seen] == [1, 2, 3]
+    sandbox.save()
+    again = Sandbox.open(tmp_path)
+    new = await pressed(again, "After the restart")
+    assert new["id"] == 4
