@@ -6,6 +6,7 @@ written in two languages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
-from tests.test_bot_helpers import ANNA, GROUP, MARI, RPL_FI, Desk, open_desk
+from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, RPL_FI, Desk, open_desk
 
 NUMBER = "+358401234567"
 
@@ -147,3 +148,36 @@ async def test_notice_ids_go_on_after_a_restart(tmp_path: Path) -> None:
     again = Sandbox.open(tmp_path)
     new = await pressed(again, "After the restart")
     assert new["id"] == 4
+
+
+# --- 5. a cross-role claim is confirmed by the one who pressed, the shared card left alone ------
+
+async def test_a_cross_role_claim_asks_only_the_one_who_pressed(
+    desk: Desk, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    await desk.ask(7001, RPL_FI)
+    card = await desk.card(1)
+    before = buttons(card)
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")  # Jukka is tvt
+    (confirm,) = await desk.to_user(JUKKA, 1)
+    assert confirm["text"] == "#1 on tarkoitettu roolille Vertaisvalmentaja. Otatko sen silti?"
+    assert buttons(confirm) == ["q:claim:1:sure"]
+    await desk.sandbox.wait_until(lambda: len(desk.answers()) == 1)
+    assert "vahvista se yksityisessä keskustelussamme" in desk.answers()[-1]
+    assert buttons(card) == before  # every other helper still sees Claim
+    assert (await desk.ticket(1)).status == TicketStatus.OPEN
+    await desk.sandbox.press(JUKKA, JUKKA, confirm["message_id"], "q:claim:1:sure")
+    ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
+    assert ticket.claimed_by == JUKKA
+    await desk.sandbox.wait_until(lambda: not buttons(confirm))  # pressed once, gone
+    assert desk.answers()[-1] == "#1 on nyt sinun. Vastaa kirjoittamalla sen aiheeseen."
+    assert "ticket 1 claimed across roles (vertaisvalmentaja)" in caplog.messages
+    await desk.sandbox.wait_until(lambda: "q:rel:1" in buttons(card))
+    # Someone the bot cannot write to privately is asked on the card, as before.
+    await desk.ask(7002, RPL_FI)
+    card2 = await desk.card(2)
+    desk.sandbox.blocked.add(JUKKA)
+    await desk.sandbox.press(JUKKA, GROUP, card2["message_id"], "q:claim:2")
+    await desk.sandbox.wait_until(lambda: "q:claim:2:sure" in buttons(card2))
+    assert len(desk.sandbox.bot_messages(JUKKA)) == 1
