@@ -181,3 +181,33 @@ async def test_a_cross_role_claim_asks_only_the_one_who_pressed(
     await desk.sandbox.press(JUKKA, GROUP, card2["message_id"], "q:claim:2")
     await desk.sandbox.wait_until(lambda: "q:claim:2:sure" in buttons(card2))
     assert len(desk.sandbox.bot_messages(JUKKA)) == 1
+
+
+# --- 6. a question in two languages is read with the words of both ------------------------------
+
+MIXED_TEAMS = ("Hej, jag har problem med Teams: mötet startar inte and the recording fails "
+               "every time")
+
+
+@pytest.mark.parametrize("question", [
+    MIXED_TEAMS,
+    "Hej, jag har problem med Teams: mötet startar inte och inspelningen misslyckas varje gång",
+    "Hi, I have a problem with Teams: the meeting does not start and the recording fails",
+    "Hur delar jag min skärm in the Teams meeting? the participants cannot see anything",
+])
+def test_a_teams_meeting_that_fails_is_for_tvt_in_any_language_mix(
+    router: Router, question: str,
+) -> None:
+    decision = router.route(question)
+    assert (decision.role, decision.topic, decision.ask) == ("tvt", "teams", False)
+
+
+def test_teams_the_program_is_no_team_in_a_phrase(router: Router) -> None:
+    """`Teams` and `meeting` in one question are not the phrase `team meeting`, and the
+    knowledge's `teams-möte` is Teams + möte."""
+    assert "team" not in router.seen_forms("The Teams meeting will not start", "en")
+    assert router.route("Our team meeting always runs late").role == "luotsi"
+
+
+def test_an_inflected_word_of_the_second_language_counts(router: Router) -> None:
+    assert "recording" in router.seen_forms("mötet startar inte, the recordings are gone", "sv")

@@ -240,12 +240,12 @@ class Router:
         return tuple(_keyword_form(w, self.lemmas.lemma(w, lang)) for w in words(text))
 
     def _entry_forms(self, entry: str, lang: str) -> tuple[str, ...]:
-        """A knowledge entry's basic forms; a single word that reduces to another written word
-        keeps its own form."""
-        forms = self._forms(entry, lang)
-        if len(forms) == 1 and forms[0] != entry.lower() and forms[0] in self._written:
-            return (entry.lower(),)
-        return forms
+        """A knowledge entry's basic forms; a word written on its own in the knowledge that
+        reduces to another written word keeps its own form, in a phrase too (`teams-möte` is
+        `teams` + `möte`, not a team's meeting)."""
+        return tuple(word if word in self._written and form != word and form in self._written
+                     else form for word, form in zip(words(entry), self._forms(entry, lang),
+                                                     strict=True))
 
     def _stem_index(self) -> dict[str, str]:
         """Finnish inflection stems of the vocabulary's words (`sopimuks` → `sopimus`)."""
@@ -392,8 +392,10 @@ class Router:
         seen: set[str] = set()
         stop = self.knowledge.stopwords.get(lang, frozenset())
         for word in words(text):
-            found = self._match_word(word, lang)
-            seen.update(found)  # phrases may hold stopwords (`ei vastaa`)
+            found = self._match_word(word, lang) or self._other_language(word, lang)
+            # Phrases may hold stopwords (`ei vastaa`), but not a word the longer one hides:
+            # `Teams` and a meeting are no team meeting.
+            seen.update(self._longest(found))
             base = self.lemmas.lemma(word, lang)
             if word in stop or base in stop:
                 # A stopword counts only as a word of the knowledge itself (`uusia`, to retake,
@@ -402,6 +404,21 @@ class Router:
             for form, quality in self._longest(found).items():
                 scored[form] = max(quality, scored.get(form, 0.0))
         return scored, seen
+
+    def _other_language(self, word: str, lang: str) -> dict[str, float]:
+        """A word that says nothing in the question's language may be of another (`Teams:
+        mötet startar inte and the recordings fail`): its basic form there counts when it is a
+        knowledge word of that language. Exact only: loose matching stays with the question's
+        language, and a stopword there says nothing."""
+        for other in LANGUAGES:
+            if other == lang:
+                continue
+            base = self.lemmas.lemma(word, other)
+            term = self._terms.get(base)
+            if base != word and term is not None and other in term.languages \
+                    and not {word, base} & self.knowledge.stopwords.get(other, frozenset()):
+                return {base: 1.0}
+        return {}
 
     # --- deciding ----------------------------------------------------------------------------
 
