@@ -164,11 +164,11 @@ async def test_claiming_another_roles_ticket_asks_first_and_is_recorded(
     await desk.ask(7001, RPL_FI)
     card = await desk.card(1)
     await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")  # Jukka is tvt
-    await desk.sandbox.wait_until(lambda: "q:claim:1:sure" in buttons(card))
-    assert desk.answers()[-1] == "#1 on tarkoitettu roolille Vertaisvalmentaja. Otatko sen silti?"
-    assert labels(card) == ["Kyllä, otan #1", "Takaisin"]
+    (confirm,) = await desk.to_user(JUKKA, 1)  # asked privately; the shared card stays as it is
+    assert confirm["text"] == "#1 on tarkoitettu roolille Vertaisvalmentaja. Otatko sen silti?"
+    assert labels(confirm) == ["Kyllä, otan #1"]
     assert (await desk.ticket(1)).status == TicketStatus.OPEN
-    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1:sure")
+    await desk.sandbox.press(JUKKA, JUKKA, confirm["message_id"], "q:claim:1:sure")
     ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
     assert ticket.claimed_by == JUKKA
     assert "ticket 1 claimed across roles (vertaisvalmentaja)" in caplog.messages

@@ -25,6 +25,7 @@ from bot.domain.models import (
     Ticket,
     TicketMessage,
     TicketStatus,
+    saved_id,
 )
 from bot.domain.queue import Desk
 
@@ -85,7 +86,8 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
     """Erase a person's personal data, in one transaction with what it causes.
 
     - Their tickets stay as anonymous figures without text, phone or comment; the cards in the
-      helpers' group and chats are edited to show them so (EDIT_CARDS).
+      helpers' group and chats are edited to show them so (EDIT_CARDS), and so are the
+      messages that carried their phone number to a helper.
     - Their tickets still open are closed as withdrawn; whoever holds one is told.
     - Nothing more goes to them: their chat is forgotten on every ticket and what still waits
       in the outbox for them, or to relay a message of theirs, is dropped. (Messages already
@@ -108,6 +110,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
             ticket.status, ticket.withdrawn = TicketStatus.CLOSED, True
             ticket.closed_at, ticket.sla_due_at = now, None
         session.add(ticket)
+        await queue.withdraw_phone(session, saved_id(ticket), now)  # the helpers' copies
         if ticket.delivered_at is not None or ticket.thread_id is not None:
             await queue.edit_cards(session, desk, ticket, now)
         if holder is not None:

@@ -49,6 +49,7 @@ class Kind(StrEnum):
     TO_ASKER = "to_asker"  # a helper's message copied to the asker
     CLOSING = "closing"  # "your question was answered": rating buttons
     COMMENT = "comment"  # "reply with a comment": the reply becomes feedback
+    PHONE = "phone"  # the asker's phone number, in the holder's private chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,20 @@ async def remember(*, session: AsyncSession, chat_id: int, message_id: int, tick
     ).on_conflict_do_nothing())
     if commit:
         await session.commit()
+
+
+async def withdraw_phone(session: AsyncSession, ticket_id: int, now: datetime) -> None:
+    """The number was for the holder only: every message that carried it is edited to say it
+    was removed (queued in the caller's transaction, through the sender), and forgotten here so
+    that it is edited once. Called when the ticket is closed, released, handed over, rerouted
+    or its asker forgotten."""
+    rows = await session.exec(select(TicketMessage).where(
+        TicketMessage.ticket_id == ticket_id, TicketMessage.kind == Kind.PHONE))
+    for row in rows:
+        outbox.add(session, kind=OutboxKind.NOTE, chat_id=row.chat_id, now=now,
+                   priority=Priority.ALERT, ticket_id=ticket_id,
+                   params={"template": "phone_removed", "message_id": row.message_id})
+        await session.delete(row)
 
 
 # --- telling the helpers -------------------------------------------------------------------------
@@ -495,6 +510,7 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: D
         return None
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
+    await withdraw_phone(session, ticket_id, now)
     _to_asker(session, ticket, "closed", now, helper=helper_id)
     view = await _view(session, ticket)
     await session.commit()
@@ -564,6 +580,7 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
     ticket.updated_at = now
     session.add(ticket)
     await edit_cards(session, desk, ticket, now)
+    await withdraw_phone(session, ticket_id, now)
     if desk.forum is not None:
         if ticket.thread_id:
             outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
@@ -745,6 +762,7 @@ async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now:
         return None
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
+    await withdraw_phone(session, ticket_id, now)
     await _call_role(session, desk, ticket, now, "released", skip=holder)
     _to_asker(session, ticket, "released_asker", now)
     view = await _view(session, ticket)
@@ -798,6 +816,7 @@ async def hand_over(*, session: AsyncSession, ticket_id: int, helper_id: int, to
             outbox.add(session, kind=OutboxKind.CARD, chat_id=to_id, now=now,
                        priority=Priority.CARD, ticket_id=ticket_id)
         note(session, ticket, to_id, "handed_over", now, Priority.CARD, helper=helper_id)
+    await withdraw_phone(session, ticket_id, now)  # the new holder gets it anew
     if ticket.phone:
         note(session, ticket, to_id, "phone", now, Priority.CARD)
     _to_asker(session, ticket, "handed_over_asker", now)

@@ -240,12 +240,12 @@ class Router:
         return tuple(_keyword_form(w, self.lemmas.lemma(w, lang)) for w in words(text))
 
     def _entry_forms(self, entry: str, lang: str) -> tuple[str, ...]:
-        """A knowledge entry's basic forms; a single word that reduces to another written word
-        keeps its own form."""
-        forms = self._forms(entry, lang)
-        if len(forms) == 1 and forms[0] != entry.lower() and forms[0] in self._written:
-            return (entry.lower(),)
-        return forms
+        """A knowledge entry's basic forms; a word written on its own in the knowledge that
+        reduces to another written word keeps its own form, in a phrase too (`teams-möte` is
+        `teams` + `möte`, not a team's meeting)."""
+        return tuple(word if word in self._written and form != word and form in self._written
+                     else form for word, form in zip(words(entry), self._forms(entry, lang),
+                                                     strict=True))
 
     def _stem_index(self) -> dict[str, str]:
         """Finnish inflection stems of the vocabulary's words (`sopimuks` → `sopimus`)."""
@@ -386,14 +386,19 @@ class Router:
             if not any(form != other and form in other for other in strong)
         }
 
-    def _matches(self, text: str, lang: str) -> tuple[dict[str, float], set[str]]:
-        """Forms to score (the longest per word) and every form seen (for phrases, triggers)."""
+    def _matches(self, text: str, lang: str) -> tuple[dict[str, float], set[str], set[str]]:
+        """Forms to score (the longest per word), every form seen (for answers' triggers), and
+        the forms the knowledge's phrases may use."""
         scored: dict[str, float] = {}
         seen: set[str] = set()
+        phrased: set[str] = set()
         stop = self.knowledge.stopwords.get(lang, frozenset())
         for word in words(text):
-            found = self._match_word(word, lang)
-            seen.update(found)  # phrases may hold stopwords (`ei vastaa`)
+            found = self._match_word(word, lang) or self._other_language(word, lang)
+            seen.update(found)
+            # Phrases may hold stopwords (`ei vastaa`), but not a word the longer one hides:
+            # `Teams` and a meeting are no team meeting.
+            phrased.update(self._longest(found))
             base = self.lemmas.lemma(word, lang)
             if word in stop or base in stop:
                 # A stopword counts only as a word of the knowledge itself (`uusia`, to retake,
@@ -401,15 +406,30 @@ class Router:
                 found = {f: q for f, q in found.items() if f in (word, base)}
             for form, quality in self._longest(found).items():
                 scored[form] = max(quality, scored.get(form, 0.0))
-        return scored, seen
+        return scored, seen, phrased
+
+    def _other_language(self, word: str, lang: str) -> dict[str, float]:
+        """A word that says nothing in the question's language may be of another (`Teams:
+        mötet startar inte and the recordings fail`): its basic form there counts when it is a
+        knowledge word of that language. Exact only: loose matching stays with the question's
+        language, and a stopword there says nothing."""
+        for other in LANGUAGES:
+            if other == lang:
+                continue
+            base = self.lemmas.lemma(word, other)
+            term = self._terms.get(base)
+            if base != word and term is not None and other in term.languages \
+                    and not {word, base} & self.knowledge.stopwords.get(other, frozenset()):
+                return {base: 1.0}
+        return {}
 
     # --- deciding ----------------------------------------------------------------------------
 
     def route(self, text: str, *, language_hint: str | None = None) -> Decision:
         """Decide topic, role and confidence for one question."""
         lang = self.detect_language(text, language_hint)
-        matched, seen = self._matches(text, lang)
-        word_scores = self._topic_scores(matched, seen)
+        matched, seen, phrased = self._matches(text, lang)
+        word_scores = self._topic_scores(matched, phrased)
         topic_scores = self._with_similarity(word_scores, text, lang)
         role_scores = self._role_scores(topic_scores)
         ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
@@ -437,22 +457,22 @@ class Router:
             combined[topic] += learned
         return combined
 
-    def _topic_scores(self, matched: dict[str, float], seen: set[str]) -> dict[str, float]:
+    def _topic_scores(self, matched: dict[str, float], phrased: set[str]) -> dict[str, float]:
         scores: dict[str, float] = defaultdict(float)
         for form, quality in matched.items():
             share = self._share[form]
             for topic, weight in self._terms[form].weights.items():
                 scores[topic] += weight * quality * share[self._role_of[topic]]
         for forms, topic, weight in self._phrases:
-            if forms <= seen:
+            if forms <= phrased:
                 scores[topic] += weight
         return scores
 
     def best_topic(self, text: str, role: str) -> str:
         """The topic of `role` that fits the question best (after the asker chose the role)."""
         lang = self.detect_language(text)
-        matched, seen = self._matches(text, lang)
-        scores = self._with_similarity(self._topic_scores(matched, seen), text, lang)
+        matched, _, phrased = self._matches(text, lang)
+        scores = self._with_similarity(self._topic_scores(matched, phrased), text, lang)
         of_role = [t for t in scores if self._role_of[t] == role]
         return max(of_role, key=scores.__getitem__) if of_role else OTHER_TOPIC
 
@@ -493,13 +513,21 @@ class Router:
 
     def suggest(self, text: str, topic: str, limit: int = 3) -> list[str]:
         """Answers of the topic for the helpers' card, those whose triggers the question covers
-        most fully first (the router's own match leads)."""
+        most fully first (the router's own match leads). One press sends an answer to the
+        asker, so one is offered only when the question holds a trigger whole, or all of a
+        longer trigger but one word and at least two of its words that are no stopwords: a
+        shared `wilma` or `not` alone is no reason (a Wilma login is not about absences)."""
         seen = self.seen_forms(text)
         best: dict[str, float] = {}
-        for answer, _lang, forms in self._answers:
-            if answer.topic == topic and forms:
-                cover = sum(f in seen for f in forms) / len(forms)
-                best[answer.id] = max(cover, best.get(answer.id, 0.0))
+        for answer, lang, forms in self._answers:
+            if answer.topic != topic or not forms:
+                continue
+            stop = self.knowledge.stopwords.get(lang, frozenset())
+            shared = [f for f in forms if f in seen]
+            telling = sum(f not in stop for f in shared)
+            if len(shared) >= (len(forms) if len(forms) <= 2 else len(forms) - 1) \
+                    and telling >= min(2, len(forms)):
+                best[answer.id] = max(len(shared) / len(forms), best.get(answer.id, 0.0))
         return sorted(best, key=lambda a: (-best[a], a))[:limit]
 
     def find_answers(self, word: str) -> list[Answer]:

@@ -65,6 +65,11 @@ class ApiError(Exception):
         return web.json_response(body, status=self.status)
 
 
+# The buttons a closed ticket's card may still carry: "Save as an answer", and a coach's
+# "Publish" / "Discard" of the draft made from it.
+AFTER_CLOSE = ("k:save:", "k:pub:", "k:drop:")
+
+
 @dataclass
 class Sandbox:
     """All state of the fake Telegram: users, chats, messages, pending updates."""
@@ -101,6 +106,7 @@ class Sandbox:
     _next_update: int = 1
     _next_callback: int = 1
     _next_file: int = 1
+    _next_notice: int = 1  # kept, so that a page asking for notices after N sees new ones
     _queries: dict[str, int] = field(default_factory=dict)  # callback query id -> who pressed
     _changed: asyncio.Condition | None = None
     _save_pending: asyncio.TimerHandle | None = None
@@ -144,6 +150,7 @@ class Sandbox:
         self._next_update = state["next_update"]
         self._next_callback = state.get("next_callback", 1)
         self._next_file = state.get("next_file", 1)
+        self._next_notice = state.get("next_notice", 1)
 
     def save(self) -> None:
         """Write the world to the folder at once, atomically (a new file renamed over the old)."""
@@ -155,6 +162,7 @@ class Sandbox:
         state = {
             "version": STATE_VERSION, "next_update": self._next_update,
             "next_callback": self._next_callback, "next_file": self._next_file,
+            "next_notice": self._next_notice,
             "users": self.users, "chats": self.chats, "topics": self.topics,
             "messages": {chat: [{k: v for k, v in m.items() if k != "chat"} for m in history]
                          for chat, history in self.messages.items()},
@@ -373,8 +381,8 @@ class Sandbox:
             return "waiting"
         buttons = [b.get("callback_data") or "" for row in
                    card.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-        if not buttons:
-            return "closed"
+        if all(b.startswith(AFTER_CLOSE) for b in buttons):
+            return "closed"  # no buttons, or only the knowledge loop's for a closed ticket
         return "waiting" if any("claim" in b for b in buttons) else "held"
 
     def _find(self, chat_id: int, message_id: int) -> dict | None:
@@ -723,8 +731,10 @@ class Sandbox:
         user_id = self._queries[query_id]
         if params.get("text"):
             # Telegram shows the text as a toast, or as an alert with OK when show_alert is set.
-            self.notices.append({"id": len(self.notices) + 1, "user_id": user_id,
+            self.notices.append({"id": self._next_notice, "user_id": user_id,
                                  "text": params["text"], "alert": bool(params.get("show_alert"))})
+            self._next_notice += 1
+            self._changed_state()
         return True
 
     # --- HTTP ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import BadRequest, Forbidden
 
 from bot import LANGUAGES, ROLES
 from bot.domain import corrections, queue
@@ -100,14 +101,7 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
     services = context.services
     if ticket.role not in helper.roles and button.arg != CONFIRM \
             and ticket.status is TicketStatus.OPEN and press.on_card:
-        await query.answer(gettext(
-            lang, "#{number} is for {role}. Take it anyway?", number=ticket.id,
-            role=services.role_name(ticket.role, lang)), show_alert=True)
-        await query.edit_message_reply_markup(InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "Yes, I take #{number}", number=ticket.id),
-                                 callback_data=encode(Action.CLAIM, ticket.id, CONFIRM)),
-            InlineKeyboardButton(gettext(lang, "Back"),
-                                 callback_data=encode(Action.CARD, ticket.id))]]))
+        await _confirm_across_roles(context, press, helper)
         return
     async with services.db.session() as session:
         result = await queue.claim(session=session, ticket_id=ticket.id,
@@ -125,10 +119,39 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
     if ticket.role not in helper.roles:  # after the confirmation (or from a listing)
         logger.info("ticket %s claimed across roles (%s)", ticket.id, ticket.role)
     logger.info("ticket %s claimed", ticket.id)
+    if not press.on_card and button.arg == CONFIRM:  # the private confirmation has had its day
+        await query.answer(gettext(lang, "#{number} is yours. Write in its topic to answer.",
+                                   number=ticket.id))
+        await query.edit_message_reply_markup(None)
+        return
     await query.answer(gettext(lang, "It is yours. Write in this topic to answer.")
                        if result.ticket.thread_id or services.forum is None
                        else gettext(lang, "It is yours. Its own topic opens in a moment: "
                                           "write there to answer."))
+
+
+async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: HelperInfo
+                                ) -> None:
+    """A ticket of another role: the one who pressed is asked, privately, whether to take it
+    anyway. The card is shared by every helper, so its buttons stay as they are (unless that
+    private chat cannot be reached: then the card asks, as before)."""
+    query, ticket, lang = press.query, press.ticket, press.lang
+    question = gettext(lang, "#{number} is for {role}. Take it anyway?", number=ticket.id,
+                       role=context.services.role_name(ticket.role, lang))
+    sure = InlineKeyboardButton(gettext(lang, "Yes, I take #{number}", number=ticket.id),
+                                callback_data=encode(Action.CLAIM, ticket.id, CONFIRM))
+    try:
+        await context.bot.send_message(helper.telegram_id, question,
+                                       reply_markup=InlineKeyboardMarkup([[sure]]))
+    except (Forbidden, BadRequest):  # they never opened a private chat with the bot
+        await query.answer(question, show_alert=True)
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([[sure, InlineKeyboardButton(
+            gettext(lang, "Back"), callback_data=encode(Action.CARD, ticket.id))]]))
+        return
+    await query.answer(gettext(lang, "#{number} is for {role}. To take it anyway, confirm in "
+                                     "your private chat with me.", number=ticket.id,
+                               role=context.services.role_name(ticket.role, lang)),
+                       show_alert=True)
 
 
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity
 from telegram import ReplyParameters as Reply
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
 from bot.domain import queue
+from bot.domain.models import TicketStatus
 from bot.domain.outbox import Claimed
 from bot.domain.queue import HelperInfo, Kind, TicketView
 from bot.i18n import gettext, ngettext
@@ -50,6 +51,7 @@ class Note:
     markup: InlineKeyboardMarkup | None = None
     entities: list[MessageEntity] | None = None
     remember: Kind | None = None  # note the sent message as belonging to the ticket
+    edit: int | None = None  # edit this message of the reader's chat instead of sending
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class Facts:
     phone: str | None = None
     feedback: str | None = None
     helper_name: str = ""
+    reader: int = 0  # whose chat the message goes to
 
 
 def _first(name: str | None) -> str:
@@ -173,11 +176,22 @@ def _unreachable(f: Facts) -> Note:
 
 
 def _phone(f: Facts) -> Note | None:
+    """The number, to the holder only: not sent when the ticket has moved on meanwhile (closed,
+    released, handed over, its asker forgotten), and remembered, so that it can be taken back."""
     assert f.ticket is not None
-    if not f.phone:
+    if not f.phone or f.ticket.status != TicketStatus.CLAIMED or f.ticket.claimed_by != f.reader:
         return None
     return Note(gettext(f.lang, "#{number}: the asker would prefer a phone call: {phone}",
-                        number=f.ticket.id, phone=f.phone))
+                        number=f.ticket.id, phone=f.phone), remember=Kind.PHONE)
+
+
+def _phone_removed(f: Facts) -> Note | None:
+    """The message that carried the number, edited once the number is no longer theirs."""
+    message_id = f.params.get("message_id")
+    if f.ticket is None or not isinstance(message_id, int):
+        return None
+    return Note(gettext(f.lang, "#{number}: the asker asked for a phone call (the number has "
+                                "been removed).", number=f.ticket.id), edit=message_id)
 
 
 def _phone_sent(f: Facts) -> Note:
@@ -308,6 +322,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone": _phone,
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
+    "phone_removed": _phone_removed,
     "poison": _poison,
     "answer": _answer,
     "answer_sent": _answer_sent,
@@ -354,7 +369,7 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
     return Facts(services, ticket, lang, params, mention,
                  phone=private[0] if private else None,
                  feedback=private[1] if private else None,
-                 helper_name=named.name if named else "")
+                 helper_name=named.name if named else "", reader=reader)
 
 
 async def send_note(application: Application, item: Claimed) -> Sent | None:
@@ -369,6 +384,9 @@ async def send_note(application: Application, item: Claimed) -> Sent | None:
         return None
     ticket = facts.ticket
     bot = application.bot
+    if note.edit is not None:
+        await _edit(application, item.chat_id, note)
+        return None
 
     async def send(thread_id: int | None, reply_to: int | None = None) -> Message:
         return await bot.send_message(item.chat_id, note.text, entities=note.entities,
@@ -429,6 +447,19 @@ async def _about_ticket(application: Application, chat_id: int, ticket: TicketVi
         else:
             logger.warning("a helper or admin could not be reached about ticket %s", ticket.id)
         return None, to_asker
+
+
+async def _edit(application: Application, chat_id: int, note: Note) -> None:
+    """Edit one of the bot's own messages; one already gone (deleted in the chat, or the chat
+    left) needs no editing."""
+    assert note.edit is not None
+    try:
+        await application.bot.edit_message_text(note.text, chat_id=chat_id,
+                                                 message_id=note.edit, entities=note.entities,
+                                                 reply_markup=note.markup)
+    except (BadRequest, Forbidden) as error:
+        logger.info("a message the bot sent could not be edited: %s",
+                    type(error).__name__)
 
 
 def _reply(message_id: int | None) -> Reply | None:
