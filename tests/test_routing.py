@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -200,8 +201,14 @@ async def test_a_reroute_teaches_the_router(database_url: str, knowledge: Knowle
             lambda: "q:rrt:1:division_of_work" in str(card["reply_markup"]))
         await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrt:1:division_of_work")
         await desk.wait_ticket(1, lambda t: t.role == "luotsi")
-        async with desk.services.db.session() as session:
-            (row,) = await session.exec(select(RoutingCorrection))
+        rows: list[RoutingCorrection] = []
+        for _ in range(100):  # learnt in the moment after the reroute is stored
+            async with desk.services.db.session() as session:
+                rows = list(await session.exec(select(RoutingCorrection)))
+            if rows:
+                break
+            await asyncio.sleep(0.05)
+        (row,) = rows
         assert (row.ticket_id, row.from_role, row.role, row.topic) == (
             1, "vertaisvalmentaja", "luotsi", "division_of_work")
         assert MISROUTED not in str(row.forms) and "tiimi" in row.forms
