@@ -404,8 +404,9 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
     elif turn is Turn.UNSOLVED:
         await message.reply_text(gettext(
             lang, "I am sorry the answer did not help after all. I reopened your question "
-                  "#{number} and passed it on to {role} with your new message: they will answer "
-                  "you here.", number=number, role=services.role_name(receipt.role, lang)))
+                  "#{number} and passed it, with your new message, to our helpers ({role}). They "
+                  "will answer you here.", number=number,
+            role=services.role_name(receipt.role, lang)))
     elif turn is Turn.REOPENED:
         await message.reply_text(gettext(
             lang, "I reopened your question #{number} and passed your message on.",
