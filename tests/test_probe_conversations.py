@@ -16,6 +16,7 @@ from bot.domain.models import Staff, TicketStatus
 from bot.domain.routing import Router
 from bot.domain.smalltalk import Kind
 from bot.sandbox.server import Upload
+from bot.telegram.keyboards import a_role
 from tests.test_bot_helpers import GROUP, Desk, open_desk
 from tests.test_conversation import (
     ASKER,
@@ -247,7 +248,11 @@ async def test_an_uncaptioned_picture_has_a_placeholder_on_its_card(desk: Desk) 
 async def test_english_names_a_role_in_a_sentence(desk: Desk) -> None:
     ack = await say(desk, "The projector in my classroom shows no picture",
                     language_code="en")
-    assert "One of our helpers (ICT support person) will answer you here." in ack["text"]
+    assert "An ICT support person will answer you here." in ack["text"]
+    services = desk.services
+    assert [a_role(services, r, "en") for r in ("vertaisvalmentaja", "luotsi")] == [
+        "A peer coach", "A team pilot (luotsi)"]
+    assert a_role(services, "luotsi", "fi") == "Luotsi"
 
 
 async def test_a_poor_rating_asks_what_could_have_gone_better(desk: Desk) -> None:

@@ -131,6 +131,7 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
               "{role} will answer you here.",
         number=receipt.ticket_id, topic=services.topic_name(receipt.topic, lang),
         role=services.role_name(receipt.role, lang),
+        a_role=keyboards.a_role(services, receipt.role, lang),
     )
     now, hours = services.clock(), services.settings.hours
     if not hours.is_open(now):
