@@ -77,6 +77,11 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
     """"Yes, erase" erases; "Cancel" changes nothing, and says so."""
     query, services = query_of(update), context.services
     lang = await _lang(update, context)
+    asked = query.message
+    if asked is None or asked.chat.id != query.from_user.id:  # a forged press elsewhere
+        await query.answer(gettext(lang, "This button is not yours to press, or the question "
+                                         "has moved on."), show_alert=True)
+        return
     if query.data == "forget:no":
         await query.answer()
         await query.edit_message_text(gettext(lang, "Cancelled: nothing was erased, and "
