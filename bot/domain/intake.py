@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import answers, queue
 from bot.domain.models import (
+    AnswerUse,
     AnswerUseKind,
     Outbox,
     OutboxKind,
@@ -28,6 +29,7 @@ from bot.domain.models import (
     utcnow,
 )
 from bot.domain.routing import Router
+from bot.domain.smalltalk import SmallTalk, small_talk
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
 # characters (zero-width space and joiners, the byte-order mark, direction marks, the soft
@@ -41,6 +43,7 @@ UNSURE = "unsure"  # the asker does not know whom to ask: the router's best gues
 _THANKS = ("kiitos", "kiitti", "kiitoks", "tack", "thank", "thanx")
 _THANKS_WORDS = frozenset({"thx", "tnx", "ty", "kiitän", "kiittää"})
 _THANKS_MAX_WORDS = 15
+MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.queue.comment)
 
 
 def _blank(char: str) -> bool:
@@ -69,6 +72,16 @@ def clean_text(text: str | None) -> str:
         end -= 1
     text = text[start:end]
     return text if any(not _blank(char) and char != "/" for char in text) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One more message of the same question (sent while the asker was asked where it
+    belongs): its words, and whether it carries a picture, file or voice."""
+
+    message_id: int
+    text: str
+    media: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,13 +194,14 @@ def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
     text: str, desk: queue.Desk, language_hint: str | None = None, now: datetime | None = None,
-    media: bool = False,
+    media: bool = False, more: tuple[Part, ...] = (),
 ) -> Receipt:
     """Store the question as a routed ticket, its card queued for the helpers in the same
     transaction when it can go to them at once; the same Telegram message twice gives one
     ticket. The text is stored as `clean_text` leaves it (the adapter first checks that it is
     not empty, unless the message is a picture, file or voice, which follows the card: then
-    the caption routes it, and without one the asker is asked whom it is for)."""
+    the caption routes it, and without one the asker is asked whom it is for). `more`: the
+    messages that followed it as one question, routed and stored with it."""
     existing = (
         await session.exec(
             select(Ticket).where(Ticket.asker_chat_id == chat_id,
@@ -197,7 +211,9 @@ async def submit_question(
     if existing is not None:
         return _receipt(existing, duplicate=True)
     now = now or utcnow()
-    text = clean_text(text)
+    text = clean_text("\n\n".join(part for part in (text, *(p.text for p in more)) if part))
+    media_ids = [message_id] if media else []
+    media_ids += [p.message_id for p in more if p.media]
     staff = await session.get(Staff, asker_id)
     decision = router.route(text, language_hint=language_hint)
     if not text:  # a picture or voice without words: the asker says whom it is for
@@ -210,7 +226,7 @@ async def submit_question(
         confidence=decision.confidence,
         routing=Routing.ASKED if decision.ask else Routing.AUTO,
         status=TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN,
-        anonymous=bool(staff and staff.anonymous), media=[message_id] if media else None,
+        anonymous=bool(staff and staff.anonymous), media=media_ids or None,
     )
     session.add(ticket)
     await session.flush()
@@ -271,6 +287,8 @@ async def resolve_self_service(
         return None
     ticket.status = TicketStatus.CLOSED if helped else TicketStatus.OPEN
     ticket.self_served = helped
+    if helped:  # when, so that a "it did not work after all" soon after finds it (converse)
+        ticket.closed_at = now
     ticket.updated_at = now
     session.add(ticket)
     await answers.record_outcome(session, ticket_id=ticket_id, helped=helped, now=now)
@@ -296,6 +314,12 @@ async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int
 
 # --- the asker's conversation --------------------------------------------------------------------
 
+def chat(text: str) -> SmallTalk | None:
+    """A greeting, a thank-you, "anyone there?", a lone "?" or emoji (bot.domain.smalltalk):
+    nothing to store as a question; None when the words may hold one."""
+    return small_talk(clean_text(text))
+
+
 def is_thanks(text: str) -> bool:
     """A short thank-you ("Kiitos paljon!", "Tack så mycket", "Thanks, it works now")."""
     words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
@@ -311,6 +335,7 @@ class Turn(StrEnum):
     ROUTED = "routed"  # merged, and the words together now say whom to ask
     RELAYED = "relayed"  # copied to the question's helpers
     REOPENED = "reopened"  # relayed, and a closed question is open again
+    UNSOLVED = "unsolved"  # a self-service answer did not help after all: to the helpers now
     FEEDBACK = "feedback"  # a comment on a question just closed, passed to its helper
     THANKS = "thanks"  # a thank-you after a self-service answer: nothing to store
     ASK = "ask"  # clearly a different matter: add to the question, or a new one?
@@ -418,9 +443,14 @@ async def converse(
     if ticket is None:
         return Conversation(Turn.NEW)
     receipt = _receipt(ticket)
+    if ticket.status == TicketStatus.CLOSED and ticket.self_served:
+        if is_thanks(text):
+            return Conversation(Turn.THANKS, receipt)
+        if _unsolved_again(router, ticket, text, explicit):
+            return await _unsolve(session, desk, ticket, text, message_id, media, now)
+        if not explicit:
+            return Conversation(Turn.NEW, receipt)
     if ticket.status == TicketStatus.CLOSED and not explicit:
-        if ticket.self_served:
-            return Conversation(Turn.THANKS if is_thanks(text) else Turn.NEW, receipt)
         if not text:
             return Conversation(Turn.NEW)
         if not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language):
@@ -429,7 +459,8 @@ async def converse(
     if not explicit and ticket.status != TicketStatus.CLOSED and (
             now - await _last_word(session, ticket) > gap
             or _elsewhere(router, ticket, text, ticket.language)):
-        return Conversation(Turn.ASK, receipt)
+        # "Hei!" after hours of quiet is no other matter to ask about: intake greets back.
+        return Conversation(Turn.NEW if chat(text) else Turn.ASK, receipt)
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
         return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen
     if ticket.status == TicketStatus.OFFERED or ticket.routing == Routing.ASKED:
@@ -448,9 +479,53 @@ async def converse(
 
 async def _comment(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text: str,
                    now: datetime) -> Conversation:
-    """The asker's words after their question was closed: a comment for its helper."""
+    """The asker's words after their question was closed: a comment for its helper. A later
+    comment is added to the earlier one; a bare "kiitos" or emoji after a comment adds nothing
+    to keep (the helper has the words that matter) and is thanked back."""
     assert ticket.id is not None and ticket.asker_id is not None
+    earlier = ticket.feedback
+    if text and earlier and chat(text):
+        return Conversation(Turn.THANKS, _receipt(ticket))
     if text:
+        both = f"{earlier}\n\n{text}" if earlier else text
         await queue.comment(session=session, ticket_id=ticket.id, asker_id=ticket.asker_id,
-                            text=text, now=now, desk=desk)
+                            text=both if len(both) <= MAX_FEEDBACK else text, now=now,
+                            desk=desk)
     return Conversation(Turn.FEEDBACK, _receipt(ticket))
+
+
+def _unsolved_again(router: Router, ticket: Ticket, text: str, explicit: bool) -> bool:
+    """After "This helped": do these words say that it did not, after all? A reply to the
+    answer does (unless it only thanks or greets); so, within the conversation window, do
+    words that are no small talk and either say nothing the router is sure of ("it still does
+    not work") or are about the same topic. Not after "Solved it myself": that question was
+    the helpers' already."""
+    if ticket.solved_by_asker or not text or chat(text):
+        return False
+    if explicit:
+        return True
+    decision = router.route(text, language_hint=ticket.language)
+    return decision.ask or decision.topic == ticket.topic
+
+
+async def _unsolve(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text: str,
+                   message_id: int, media: bool, now: datetime) -> Conversation:
+    """The self-service answer did not help after all: the question is open again, with the
+    new words, and goes to its role's helpers (or waits for the asker's choice of role); the
+    answer is counted as not having helped."""
+    assert ticket.id is not None
+    ticket.text = clean_text(f"{ticket.text or ''}\n\n{text}")
+    if media:
+        ticket.media = [*(ticket.media or []), message_id]
+    ticket.status, ticket.self_served, ticket.closed_at = TicketStatus.OPEN, False, None
+    ticket.updated_at = now
+    session.add(ticket)
+    await session.exec(delete(AnswerUse).where(
+        col(AnswerUse.ticket_id) == ticket.id, col(AnswerUse.kind) == AnswerUseKind.HELPED))
+    await answers.record_outcome(session, ticket_id=ticket.id, helped=False, now=now)
+    if ticket.routing == Routing.ASKED:
+        await session.commit()
+        return Conversation(Turn.MERGED, _receipt(ticket))
+    await queue.queue_delivery(session, desk, ticket, now)
+    await session.commit()
+    return Conversation(Turn.UNSOLVED, _receipt(ticket))

@@ -127,7 +127,7 @@ def _handlers(application: Application) -> None:
         CallbackQueryHandler(events.ics_button, pattern=rf"^ics:{ID}$"),
         CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
         CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
-        CallbackQueryHandler(privacy.forget_confirmed, pattern=r"^forget:yes$"),
+        CallbackQueryHandler(privacy.forget_confirmed, pattern=r"^forget:(yes|no)$"),
         # Staff intake: commands, then any private message becomes a question. Its catch-alls
         # (unknown commands, anything else, unknown buttons) must come last.
         CommandHandler("start", intake.start, filters=PRIVATE),

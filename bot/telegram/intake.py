@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update, User
+from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationHandlerStop,
     filters,
@@ -13,9 +16,9 @@ from telegram.ext import (
 
 from bot import LANGUAGES, ROLES
 from bot.domain import intake, queue
-from bot.domain.intake import Conversation, Receipt, Turn
+from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
-from bot.domain.queue import TicketView
+from bot.domain.smalltalk import Kind as TalkKind
 from bot.i18n import _, format_when, gettext
 from bot.telegram import keyboards, menus
 from bot.telegram.callbacks import Action, decode
@@ -26,7 +29,7 @@ from bot.telegram.context import (
     query_of,
     user_of,
 )
-from bot.telegram.helpers.buttons import phone_request
+from bot.telegram.helpers.buttons import asker_state, moved_on, phone_request
 
 logger = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -128,6 +131,7 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
               "{role} will answer you here.",
         number=receipt.ticket_id, topic=services.topic_name(receipt.topic, lang),
         role=services.role_name(receipt.role, lang),
+        a_role=keyboards.a_role(services, receipt.role, lang),
     )
     now, hours = services.clock(), services.settings.hours
     if not hours.is_open(now):
@@ -186,9 +190,14 @@ async def question(update: Update, context: PeerdeskContext) -> None:
     await _new_question(context, message, user)
 
 
-async def _new_question(context: PeerdeskContext, message: Message, user: User) -> None:
+async def _new_question(context: PeerdeskContext, message: Message, user: User,
+                        more: Sequence[Message] = ()) -> None:
+    """Store `message` (and `more`, the messages that followed it as one question) as a
+    ticket, or greet back when it holds no question."""
     text, media = _words(message), _has_media(message)
     limit = context.services.settings.max_question_chars
+    parts = tuple(Part(m.message_id, _words(m), _has_media(m)) for m in more)
+    talk = None if media or parts else intake.chat(text)
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
         staff = await intake.remember_staff(
@@ -197,13 +206,23 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User) 
         )
         lang = intake.preferred_language(staff)
         receipt = None
-        if (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
+        if talk is not None:  # the asker's /lang choice, else the greeting's own language
+            lang = staff.language if staff.language in LANGUAGES else talk.language or lang
+        elif (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,
                 chat_id=message.chat_id, message_id=message.message_id, text=text,
                 desk=context.services.desk, language_hint=lang, now=context.services.clock(),
-                media=media,
+                media=media, more=parts,
             )
+    if talk is not None:
+        logger.info("small talk (%s): nothing stored", talk.kind)
+        await message.reply_text(gettext(
+            lang, "You are welcome! I am here whenever you need help — write your question, and "
+                  "I will pass it to the right colleague.") if talk.kind is TalkKind.THANKS
+            else gettext(lang, "Hi! I am here — write your question, and I will pass it to the "
+                               "right colleague."))
+        return
     if _file_bytes(message) > MAX_FILE_BYTES:
         await message.reply_text(gettext(
             lang, "That file is {size} MB, and I can pass on files up to 20 MB. Could you share "
@@ -263,6 +282,57 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
 
 # --- one conversation per asker ------------------------------------------------------------------
 
+PENDING = "pending"  # the asker's state: a message asked about (Pending)
+
+
+@dataclass
+class Pending:
+    """"Add to #N, or a new question?" waits for the asker: what they write meanwhile goes with
+    the message asked about, and their choice applies to all of it. Kept in the process's
+    memory: after a restart a later message is asked about on its own, as before."""
+
+    prompt_id: int  # the bot's question with the two buttons
+    origin_id: int  # the message it asks about
+    ticket_id: int
+    language: str
+    at: datetime  # when the asker last wrote: after the conversation window it lapses
+    more: list[Message] = field(default_factory=list)
+
+
+async def _join_pending(context: PeerdeskContext, message: Message) -> bool:
+    """While "Add to #N / New question" waits, the asker's next words go with the message it
+    asks about; the one question above them says so. False: nothing waits (or it lapsed)."""
+    pending = context.state.get(PENDING)
+    services = context.services
+    if not isinstance(pending, Pending) or message.reply_to_message is not None:
+        return False
+    now = services.clock()
+    if now - pending.at > timedelta(minutes=services.settings.conversation_window_minutes):
+        context.state.pop(PENDING, None)
+        return False
+    pending.at = now
+    if message.message_id == pending.origin_id or any(
+            m.message_id == message.message_id for m in pending.more):
+        return True  # the same message again
+    pending.more.append(message)
+    try:
+        await context.bot.edit_message_text(
+            gettext(pending.language, "Are these {count} messages about your question "
+                                      "#{number}, or a new question? Your choice applies to all "
+                                      "of them.",
+                    count=len(pending.more) + 1, number=pending.ticket_id),
+            chat_id=message.chat_id, message_id=pending.prompt_id,
+            reply_markup=keyboards.join_or_new(pending.ticket_id, pending.origin_id,
+                                               pending.language))
+    except TelegramError as exc:  # the question is gone (deleted by the asker): ask anew
+        logger.warning("the question about another matter could not be updated (%s)",
+                       type(exc).__name__)
+        pending.more.pop()
+        context.state.pop(PENDING, None)
+        return False
+    return True
+
+
 async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     """A message that may continue the asker's question (bot.domain.intake.converse): joined,
     relayed, passed on as a comment, or the asker is asked whether it is a new question. False:
@@ -271,6 +341,8 @@ async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     assert message is not None and user is not None
     if not _askable(context, message):
         return False  # too long, too big, a sticker…: intake's answers say why
+    if await _join_pending(context, message):
+        return True
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     conversation = await _converse(context, message, user, reply_to=reply_to)
     if conversation.turn is Turn.NEW:
@@ -303,15 +375,17 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
         message.media_group_id
     if message.media_group_id:
         context.state["album"] = message.media_group_id
-    if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK):
+    if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK, Turn.UNSOLVED):
         services.wake_sender()
     logger.info("ticket %s: the asker's message %s", number, turn)
     if turn is Turn.ASK:
-        await message.reply_text(
+        prompt = await message.reply_text(
             gettext(lang, "Is this about your question #{number}, or a new question?",
                     number=number),
             reply_markup=keyboards.join_or_new(number, message.message_id, lang),
             do_quote=True)  # the buttons find the message they are about as the one quoted
+        context.state[PENDING] = Pending(prompt.message_id, message.message_id, number, lang,
+                                         services.clock())
     elif turn is Turn.ROUTED:
         await _reply_to_receipt(context, message, receipt)
     elif turn is Turn.MERGED and not album:
@@ -328,6 +402,12 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
         await message.reply_text(gettext(
             lang, "Added to your question #{number}: the helpers see it with the question.",
             number=number))
+    elif turn is Turn.UNSOLVED:
+        await message.reply_text(gettext(
+            lang, "I am sorry the answer did not help after all. I reopened your question "
+                  "#{number} and passed it, with your new message, to our helpers ({role}). They "
+                  "will answer you here.", number=number,
+            role=services.role_name(receipt.role, lang)))
     elif turn is Turn.REOPENED:
         await message.reply_text(gettext(
             lang, "I reopened your question #{number} and passed your message on.",
@@ -353,14 +433,26 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
+    pending = context.state.get(PENDING)
+    more: list[Message] = []
+    if isinstance(pending, Pending) and pending.prompt_id == asked.message_id:
+        more = pending.more  # what the asker wrote while this question waited goes along
+        context.state.pop(PENDING, None)
     if button.action is Action.NEW:
-        await _new_question(context, original, query.from_user)
+        await _new_question(context, original, query.from_user, more)
         return
     conversation = await _converse(context, original, query.from_user, join=button.id)
     if conversation.turn is Turn.NEW:  # the question was closed for good meanwhile
-        await _new_question(context, original, query.from_user)
+        await _new_question(context, original, query.from_user, more)
         return
-    await _answer_turn(context, original, conversation)
+    latest = conversation
+    for message in more:
+        latest = await _converse(context, message, query.from_user, join=button.id)
+    if more:
+        context.services.wake_sender()
+    # Told once: of the question that still waits for a role, the roles as they are now.
+    await _answer_turn(context, original, latest if conversation.turn is Turn.MERGED
+                       else conversation)
 
 
 async def _refuse(update: Update, lang: str) -> None:
@@ -368,39 +460,6 @@ async def _refuse(update: Update, lang: str) -> None:
         gettext(lang, "This button is not yours to press, or the question has moved on."),
         show_alert=True,
     )
-
-
-def _state(ticket: TicketView, lang: str) -> str:
-    """Where the asker's question is now, in a few words."""
-    if ticket.status is TicketStatus.CLOSED:
-        return gettext(lang, "closed")
-    if ticket.status is TicketStatus.OFFERED:
-        return gettext(lang, "an answer is offered: tell me whether it helped")
-    if ticket.routing is Routing.ASKED:
-        return gettext(lang, "waiting for you to choose who could help")
-    if ticket.status is TicketStatus.CLAIMED:
-        return gettext(lang, "{name} is on it", name=(ticket.claimer_name or "?").split()[0])
-    return gettext(lang, "waiting for a helper")
-
-
-async def _moved_on(update: Update, context: PeerdeskContext, ticket_id: int, lang: str) -> None:
-    """A button of the asker's own question that has moved on since: said kindly, once, and
-    the buttons go; anyone else's is refused."""
-    query = query_of(update)
-    async with context.services.db.session() as session:
-        ticket = await queue.view(session=session, ticket_id=ticket_id)
-    if ticket is None or ticket.asker_chat_id != query.from_user.id:
-        await _refuse(update, lang)
-        return
-    lang = ticket.language
-    if ticket.status is TicketStatus.CLOSED:
-        text = gettext(lang, "Question #{number} is already closed, so this button is no longer "
-                             "needed. Write here whenever you need help.", number=ticket.id)
-    else:
-        text = gettext(lang, "Question #{number} has moved on already: {state}.",
-                       number=ticket.id, state=_state(ticket, lang))
-    await query.answer(text, show_alert=True)
-    await query.edit_message_reply_markup(reply_markup=None)
 
 
 async def chose_role(update: Update, context: PeerdeskContext) -> None:
@@ -418,7 +477,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
             now=context.services.clock(),
         )
     if receipt is None:
-        await _moved_on(update, context, button.id, lang)
+        await moved_on(update, context, button.id, lang)
         return
     context.services.wake_sender()
     await query.answer()
@@ -440,7 +499,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             helped=button.arg == "y", desk=context.services.desk, now=context.services.clock(),
         )
     if receipt is None:
-        await _moved_on(update, context, button.id, lang)
+        await moved_on(update, context, button.id, lang)
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
@@ -469,7 +528,7 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
             desk=context.services.desk, now=context.services.clock(),
         )
     if receipt is None:
-        await _moved_on(update, context, button.id, lang)
+        await moved_on(update, context, button.id, lang)
         return
     context.services.wake_sender()  # the name leaves the cards
     await query.answer(gettext(receipt.language, "Done: the helpers will not see your name."))
@@ -490,7 +549,7 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
                                              asker_id=query.from_user.id, now=services.clock(),
                                              desk=services.desk)
     if ticket is None:
-        await _moved_on(update, context, button.id, lang)
+        await moved_on(update, context, button.id, lang)
         return
     services.wake_sender()
     logger.info("ticket %s solved by its asker", ticket.id)
@@ -509,7 +568,7 @@ async def phone_button(update: Update, context: PeerdeskContext) -> None:
         async with context.services.db.session() as session:
             ticket = await queue.view(session=session, ticket_id=button.id)
         if ticket is not None and ticket.status is TicketStatus.CLOSED:
-            await _moved_on(update, context, button.id, await _language(update, context))
+            await moved_on(update, context, button.id, await _language(update, context))
             return
     await phone_request(update, context)
 
@@ -527,7 +586,7 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
         return
     lines = [f"#{t.id} · " + ("" if t.routing is Routing.ASKED
                               else services.topic_name(t.topic, t.language) + " · ")
-             + _state(t, lang) for t in tickets]
+             + asker_state(t, lang) for t in tickets]
     await message_of(update).reply_text(
         gettext(lang, "Your open questions:") + "\n" + "\n".join(lines))
 

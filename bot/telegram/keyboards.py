@@ -13,6 +13,17 @@ from bot.telegram.callbacks import Action, encode
 LANGUAGE_NAMES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
 
 
+def a_role(services: Services, role: str, lang: str) -> str:
+    """The role's name to begin a sentence with: in English with its article ("An ICT support
+    person", "A peer coach"), which the English catalog asks for as {a_role}."""
+    name = services.role_name(role, lang)
+    if lang != "en" or not name:
+        return name
+    if not name.split()[0].isupper():  # "ICT" stays as it is
+        name = name[0].lower() + name[1:]
+    return ("An " if name[0].lower() in "aeiou" else "A ") + name
+
+
 def role_lines(services: Services, roles: tuple[str, ...], lang: str) -> str:
     """Each role with its one line on what it helps with, in the order of the buttons."""
     return "\n".join(f"• {services.role_name(r, lang)}: "

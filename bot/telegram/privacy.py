@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.domain import privacy
 from bot.domain.intake import language_of
+from bot.domain.models import TicketStatus
 from bot.i18n import format_when, gettext
 from bot.services import Services
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
@@ -22,6 +23,16 @@ async def _lang(update: Update, context: PeerdeskContext) -> str:
     async with context.services.db.session() as session:
         return await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
+
+
+def _status(status: str, lang: str) -> str:
+    """A stored question's state in the person's own words."""
+    words: dict[str, str] = {
+        TicketStatus.OFFERED: gettext(lang, "an answer offered"),
+        TicketStatus.OPEN: gettext(lang, "waiting for a helper"),
+        TicketStatus.CLAIMED: gettext(lang, "a helper is on it"),
+        TicketStatus.CLOSED: gettext(lang, "closed")}
+    return words.get(status, status)
 
 
 async def mydata_command(update: Update, context: PeerdeskContext) -> None:
@@ -40,7 +51,7 @@ async def mydata_command(update: Update, context: PeerdeskContext) -> None:
                      else gettext(lang, "no"))]
     for t in data.tickets:
         lines.append(f"#{t.id} · {format_when(t.created_at, lang, services.settings.tz)} · "
-                     f"{services.topic_name(t.topic, lang)} · {t.status}"
+                     f"{services.topic_name(t.topic, lang)} · {_status(t.status, lang)}"
                      + (f"\n  “{t.text[:300]}”" if t.text else "")
                      + ("\n  " + gettext(lang, "a phone number") if t.has_phone else ""))
     for title, answer in data.rsvps:
@@ -57,13 +68,25 @@ async def forget_command(update: Update, context: PeerdeskContext) -> None:
     await message_of(update).reply_text(
         gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
                       "figures, without their text."),
-        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
-            gettext(lang, "Yes, erase"), callback_data="forget:yes")]]))
+        reply_markup=InlineKeyboardMarkup([[
+            InlineKeyboardButton(gettext(lang, "Yes, erase"), callback_data="forget:yes"),
+            InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="forget:no")]]))
 
 
 async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
+    """"Yes, erase" erases; "Cancel" changes nothing, and says so."""
     query, services = query_of(update), context.services
     lang = await _lang(update, context)
+    asked = query.message
+    if asked is None or asked.chat.id != query.from_user.id:  # a forged press elsewhere
+        await query.answer(gettext(lang, "This button is not yours to press, or the question "
+                                         "has moved on."), show_alert=True)
+        return
+    if query.data == "forget:no":
+        await query.answer()
+        await query.edit_message_text(gettext(lang, "Cancelled: nothing was erased, and "
+                                                     "everything stays as it was."))
+        return
     async with services.db.session() as session:
         done = await privacy.forget(session=session, telegram_id=query.from_user.id,
                                     now=services.clock(), desk=services.desk)

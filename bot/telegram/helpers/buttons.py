@@ -12,6 +12,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -21,7 +22,7 @@ from telegram.error import BadRequest, Forbidden
 from bot import LANGUAGES, ROLES
 from bot.domain import corrections, queue
 from bot.domain.intake import preferred_language
-from bot.domain.models import TicketStatus
+from bot.domain.models import Routing, TicketStatus
 from bot.domain.queue import HelperInfo, Kind, TicketView
 from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
@@ -47,6 +48,54 @@ async def _stale(update: Update, context: PeerdeskContext, lang: str | None = No
     await query.answer(gettext(lang or _user_language(update, context),
                                "This button is not yours to press, or the question has moved "
                                "on."), show_alert=True)
+
+
+def asker_state(ticket: TicketView, lang: str) -> str:
+    """Where the asker's question is now, in a few words."""
+    if ticket.status is TicketStatus.CLOSED:
+        return gettext(lang, "closed")
+    if ticket.status is TicketStatus.OFFERED:
+        return gettext(lang, "an answer is offered: tell me whether it helped")
+    if ticket.routing is Routing.ASKED:
+        return gettext(lang, "waiting for you to choose who could help")
+    if ticket.status is TicketStatus.CLAIMED:
+        return gettext(lang, "{name} is on it", name=(ticket.claimer_name or "?").split()[0])
+    return gettext(lang, "waiting for a helper")
+
+
+async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
+                   lang: str | None = None, reopened: bool = False) -> None:
+    """A button under the asker's own question that has moved on since (closed, reopened,
+    withdrawn with /forget): said kindly, once, and the buttons go. A button of someone
+    else's question is refused as stale."""
+    query = update.callback_query
+    assert query is not None
+    async with context.services.db.session() as session:
+        ticket = await queue.view(session=session, ticket_id=ticket_id)
+    own_chat = isinstance(query.message, Message) and query.message.chat.id == query.from_user.id
+    lang = lang or _user_language(update, context)
+    if ticket is not None and ticket.asker_chat_id is None and own_chat:
+        # Erased with /forget: whose it was is no longer known, and nothing is said about it.
+        text = gettext(lang, "This question has been withdrawn, so this button no longer does "
+                             "anything. Write here whenever you need help.")
+    elif ticket is None or ticket.asker_chat_id != query.from_user.id:
+        await _stale(update, context, lang)
+        return
+    elif reopened and ticket.status is not TicketStatus.CLOSED:
+        lang = ticket.language
+        text = gettext(lang, "Question #{number} was reopened ({state}), so it cannot be rated "
+                             "now. You can rate it when it is closed again.",
+                       number=ticket.id, state=asker_state(ticket, lang))
+    elif ticket.status is TicketStatus.CLOSED:
+        lang = ticket.language
+        text = gettext(lang, "Question #{number} is already closed, so this button is no longer "
+                             "needed. Write here whenever you need help.", number=ticket.id)
+    else:
+        lang = ticket.language
+        text = gettext(lang, "Question #{number} has moved on already: {state}.",
+                       number=ticket.id, state=asker_state(ticket, lang))
+    await query.answer(text, show_alert=True)
+    await query.edit_message_reply_markup(reply_markup=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,14 +408,21 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
                                       asker_id=query.from_user.id, stars=stars,
                                       now=services.clock(), desk=services.desk)
     if ticket is None:
-        await _stale(update, context)
+        if button is None or not 1 <= stars <= 5:
+            await _stale(update, context)
+        else:  # reopened since, or withdrawn: said kindly, and the stars go
+            await moved_on(update, context, button.id, reopened=True)
         return
     services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()
     await query.edit_message_reply_markup(None)
     prompt = await query_message(query).reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
-                         "with a comment for the helper.", stars=STARS * stars))
+                         "with a comment for the helper.", stars=STARS * stars) if stars > 2
+        else gettext(ticket.language, "Thank you for your honest rating {stars}. I am sorry it "
+                                      "did not go better. What could have gone better? If you "
+                                      "like, reply to this message: your words reach the "
+                                      "helper.", stars=STARS * stars))
     async with services.db.session() as session:
         await queue.remember(session=session, chat_id=prompt.chat_id,
                              message_id=prompt.message_id, ticket_id=ticket.id, kind=Kind.COMMENT)

@@ -116,7 +116,9 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
         + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
         + gettext(lang, "State: {state}", state=state) + "\n\n"
-        + ticket.text
+        # A picture or voice without words (it follows the card); not a text erased by /forget.
+        + (ticket.text or ("" if ticket.asker_chat_id is None
+                           else gettext(lang, "(a picture or attachment, no text)")))
     )
     more = _at_hand_text(services, extras, lang)
     return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
