@@ -61,11 +61,6 @@ class Desk:
     admins: frozenset[int] = frozenset()
 
 
-# One view of a helper, the roster's; the adapters that import it from here by this name
-# get the same class.
-HelperInfo = HelperView
-
-
 @dataclass(frozen=True, slots=True)
 class TicketView:
     """A ticket as the adapters need it. `asker_name` and `asker_team` are None when anonymous."""

@@ -11,11 +11,11 @@ from telegram import Update
 
 from bot import LANGUAGES
 from bot.domain import queue
-from bot.domain.queue import HelperInfo
+from bot.domain.roster import HelperView
 from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
 
-HelperHandler = Callable[[Update, PeerdeskContext, HelperInfo], Coroutine[Any, Any, None]]
+HelperHandler = Callable[[Update, PeerdeskContext, HelperView], Coroutine[Any, Any, None]]
 Handler = Callable[[Update, PeerdeskContext], Coroutine[Any, Any, None]]
 
 

@@ -23,7 +23,8 @@ from bot import LANGUAGES, ROLES
 from bot.domain import corrections, queue
 from bot.domain.intake import preferred_language
 from bot.domain.models import Routing, TicketStatus
-from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.domain.queue import Kind, TicketView
+from bot.domain.roster import HelperView
 from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
 from bot.services import Services
@@ -118,7 +119,7 @@ class Press:
             await self.query.edit_message_reply_markup(card_buttons(self.ticket, self.lang))
 
 
-async def _card_button(update: Update, context: PeerdeskContext, helper: HelperInfo,
+async def _card_button(update: Update, context: PeerdeskContext, helper: HelperView,
                        *actions: Action) -> Press | None:
     """The press, if the button is well formed and sits on its ticket's own card (a forged
     button on another ticket's card does nothing)."""
@@ -140,7 +141,7 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperI
     return Press(query, button, ticket, on_its_card, helper_language(context.services, helper))
 
 
-async def claim_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def claim_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """The first helper to press Claim gets the ticket; the others are told who has it. A ticket
     of another role is claimed after a confirmation."""
     press = await _card_button(update, context, helper, Action.CLAIM)
@@ -179,7 +180,7 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperI
                                           "write there to answer."))
 
 
-async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: HelperInfo
+async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: HelperView
                                 ) -> None:
     """A ticket of another role: the one who pressed is asked, privately, whether to take it
     anyway. The card is shared by every helper, so its buttons stay as they are (unless that
@@ -203,7 +204,7 @@ async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: 
                        show_alert=True)
 
 
-async def close_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def close_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """Close from the card; a colleague's claimed ticket asks for a confirmation first."""
     press = await _card_button(update, context, helper, Action.CLOSE)
     if press is None:
@@ -225,7 +226,7 @@ async def close_button(update: Update, context: PeerdeskContext, helper: HelperI
     await close_ticket(context, ticket.id, helper)
 
 
-async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperInfo) -> bool:
+async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperView) -> bool:
     """Close: the cards show it, and the asker is asked for a rating (both queued)."""
     services = context.services
     async with services.db.session() as session:
@@ -238,7 +239,7 @@ async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperI
     return True
 
 
-async def reroute_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def reroute_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """Reroute, step by step on the card: the role, then the topic (or back)."""
     press = await _card_button(update, context, helper, Action.REROUTE, Action.REROUTE_ROLE,
                                Action.REROUTE_TOPIC, Action.CARD)
@@ -299,7 +300,7 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
 
 # --- the holder's controls: release, hand over ----------------------------------------------------
 
-def not_passable(services: Services, ticket: TicketView, helper: HelperInfo, lang: str
+def not_passable(services: Services, ticket: TicketView, helper: HelperView, lang: str
                  ) -> str | None:
     """Why this helper cannot release or hand over the ticket (None: they can)."""
     if ticket.status is TicketStatus.OPEN:
@@ -317,7 +318,7 @@ def _held_by(ticket: TicketView, lang: str) -> str:
                    name=ticket.claimer_name or "?", number=ticket.id)
 
 
-async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperInfo
+async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperView
                          ) -> TicketView | None:
     """Back to the queue: the role is called again and the asker told (both queued)."""
     services = context.services
@@ -331,7 +332,7 @@ async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: Helpe
     return ticket
 
 
-async def release_button(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def release_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """Release: the holder gives the ticket back to the queue."""
     press = await _card_button(update, context, helper, Action.RELEASE)
     if press is None:
@@ -345,7 +346,7 @@ async def release_button(update: Update, context: PeerdeskContext, helper: Helpe
     await press.refuse(refusal)
 
 
-async def hand_over_button(update: Update, context: PeerdeskContext, helper: HelperInfo
+async def hand_over_button(update: Update, context: PeerdeskContext, helper: HelperView
                            ) -> None:
     """Hand over, step by step on the card: the role's helpers by name (or all helpers), then
     the ticket is theirs."""

@@ -16,7 +16,8 @@ from bot.domain import answers, queue
 from bot.domain.answers import AtHand
 from bot.domain.models import TicketStatus
 from bot.domain.outbox import Claimed
-from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.domain.queue import Kind, TicketView
+from bot.domain.roster import HelperView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
@@ -34,7 +35,7 @@ def services_of(application: Application) -> Services:
     return application.bot_data["services"]
 
 
-def helper_language(services: Services, helper: HelperInfo | None = None) -> str:
+def helper_language(services: Services, helper: HelperView | None = None) -> str:
     if helper and helper.languages:
         return helper.languages[0]
     return services.settings.helpers_language
@@ -44,7 +45,7 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def with_mentions(text: str, mention: Sequence[HelperInfo], separator: str = "\n\n"
+def with_mentions(text: str, mention: Sequence[HelperView], separator: str = "\n\n"
                   ) -> tuple[str, list[MessageEntity]]:
     """Call helpers by name (Telegram mentions, so they are notified)."""
     entities: list[MessageEntity] = []
@@ -101,7 +102,7 @@ async def at_hand(services: Services, ticket_id: int) -> AtHand:
 
 
 def card_text(services: Services, ticket: TicketView, lang: str,
-              mention: Sequence[HelperInfo] = (), extras: AtHand | None = None
+              mention: Sequence[HelperView] = (), extras: AtHand | None = None
               ) -> tuple[str, list[MessageEntity]]:
     """The ticket card: who asks (or anonymous), what about, its state, the question, the
     answers at hand and similar questions, and the helpers called by name."""
@@ -193,7 +194,7 @@ async def ensure_topic(application: Application, ticket_id: int,
 
 
 async def _topic_card(application: Application, ticket: TicketView, thread_id: int,
-                      mention: Sequence[HelperInfo]) -> None:
+                      mention: Sequence[HelperView]) -> None:
     services = services_of(application)
     assert services.forum is not None
     lang = services.settings.helpers_language

@@ -8,7 +8,7 @@ import logging
 from telegram import Message, Update
 
 from bot.domain import queue
-from bot.domain.queue import HelperInfo
+from bot.domain.roster import HelperView
 from bot.i18n import format_age, gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
@@ -24,7 +24,7 @@ def _in_place(update: Update, context: PeerdeskContext) -> bool:
                                  or chat.id == context.services.settings.helpers_chat_id)
 
 
-async def queue_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def queue_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/queue: open tickets of my roles, oldest first; /mine: the ones I hold."""
     message = update.effective_message
     if message is None or not _in_place(update, context):
@@ -50,7 +50,7 @@ def _line(context: PeerdeskContext, item: queue.QueueItem, lang: str) -> str:
             + " · " + (item.holder or gettext(lang, "waiting")))
 
 
-async def _mine(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def _mine(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/mine: what waits for my answer first (not answered yet, or the asker wrote last), then
     the rest I hold."""
     message, services = update.effective_message, context.services
@@ -72,7 +72,7 @@ async def _mine(update: Update, context: PeerdeskContext, helper: HelperInfo) ->
 
 
 async def availability_command(update: Update, context: PeerdeskContext,
-                               helper: HelperInfo) -> None:
+                               helper: HelperView) -> None:
     """/away and /back."""
     message = update.effective_message
     if message is None or not _in_place(update, context):
@@ -88,7 +88,7 @@ async def availability_command(update: Update, context: PeerdeskContext,
         else gettext(lang, "Welcome back! New questions will call you again."))
 
 
-async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperInfo
+async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperView
                        ) -> tuple[Message, int, str] | None:
     """The ticket a /close or /release is about: the one of its forum topic, or of the card it
     replies to in a private chat; with the message and the helper's language. Elsewhere None:
@@ -117,7 +117,7 @@ async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperI
     return message, ticket_id, lang
 
 
-async def close_command(update: Update, context: PeerdeskContext, helper: HelperInfo) -> None:
+async def close_command(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
     """/close in a ticket's topic of the helpers' forum, or as a reply to its card in a private
     chat; anywhere else it closes nothing."""
     here = await _ticket_here(update, context, helper)
@@ -128,7 +128,7 @@ async def close_command(update: Update, context: PeerdeskContext, helper: Helper
         await message.reply_text(gettext(lang, "#{number} is already closed.", number=ticket_id))
 
 
-async def release_command(update: Update, context: PeerdeskContext, helper: HelperInfo
+async def release_command(update: Update, context: PeerdeskContext, helper: HelperView
                           ) -> None:
     """/release in a ticket's topic, or as a reply to its private card: back to the queue."""
     here = await _ticket_here(update, context, helper)

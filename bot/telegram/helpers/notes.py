@@ -22,7 +22,8 @@ from telegram.ext import Application
 from bot.domain import queue
 from bot.domain.models import TicketStatus
 from bot.domain.outbox import Claimed
-from bot.domain.queue import HelperInfo, Kind, TicketView
+from bot.domain.queue import Kind, TicketView
+from bot.domain.roster import HelperView
 from bot.i18n import gettext, ngettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
@@ -62,7 +63,7 @@ class Facts:
     ticket: TicketView | None
     lang: str
     params: dict[str, Any]
-    mention: list[HelperInfo]
+    mention: list[HelperView]
     phone: str | None = None
     feedback: str | None = None
     helper_name: str = ""
@@ -350,7 +351,7 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
         helper = await queue.helper(session=session, user_id=reader) if reader > 0 else None
         named = await queue.helper(session=session, user_id=int(params["helper"])) \
             if params.get("helper") else None
-        mention: list[HelperInfo] = []
+        mention: list[HelperView] = []
         if ticket is not None and params.get("mention") == "holder" and ticket.claimed_by:
             holder = await queue.helper(session=session, user_id=ticket.claimed_by)
             mention = [holder] if holder else []
