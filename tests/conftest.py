@@ -29,6 +29,40 @@ from bot.telegram.app import build_application, polling
 PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 
 
+# The longest tests, started first: pytest-xdist hands tests out in collection order, one at a
+# time as workers come free (`--dist loadgroup`), and a long test begun last keeps the whole run
+# waiting for it. Measured with `--durations`; a name here is a prefix of the test's id.
+LONGEST_FIRST = (
+    "tests/test_processes.py::test_sigkill",
+    "tests/test_processes.py::test_sigterm",
+    "tests/test_processes.py::test_two_replicas",
+    "tests/test_bot_events.py::test_one_announcement_to_300_chats",
+    "tests/test_sandbox.py::test_make_run_again",
+    "tests/test_sandbox.py::test_update_ids_go_on",
+    "tests/test_hardening.py::test_a_bot_at_debug",
+    "tests/test_send_path.py::test_a_burst_is_acknowledged",
+    "tests/test_faults.py::test_a_slow_handler",
+    "tests/test_lemmas.py::test_the_tries_answer",
+    "tests/test_config.py::test_a_database_that_cannot_be_reached",
+    "tests/test_config.py::test_a_token_the_bot_api_refuses",
+    "tests/test_faults.py::test_an_unreadable_update_is_set_aside_through_the_webhook",
+    "tests/test_send_path.py::test_a_relay_overtakes",
+    "tests/test_event_circle.py::test_im_here",
+    "tests/test_knowledge_loop.py::test_answers_are_imported_exported",
+    "tests/test_bot_helpers.py::test_ask_claim_race",
+    "tests/test_routing.py::test_the_similarity_signal",
+    "tests/test_routing.py::test_route_command",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, prefix in enumerate(LONGEST_FIRST)
+                     if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 def _postgres_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):
