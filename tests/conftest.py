@@ -99,6 +99,7 @@ class PostgresDatabase:
 
     name: str
     url: str
+    version: str = ""  # Alembic's stamp after the migration (a test may stamp another)
 
     async def empty(self) -> None:
         connection = await asyncpg.connect(_asyncpg_dsn(PG_ROOT))
@@ -115,11 +116,14 @@ class PostgresDatabase:
                 "AND tablename <> 'alembic_version'")]
             sequences = [r[0] for r in await connection.fetch(
                 "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+            if not self.version:
+                self.version = await connection.fetchval("SELECT version_num FROM alembic_version")
             # Foreign keys are not checked while the rows go (replica role: no triggers).
             await connection.execute(
                 "BEGIN; SET LOCAL session_replication_role = replica;"
                 + "".join(f'DELETE FROM "{table}";' for table in tables)
                 + "".join(f'ALTER SEQUENCE "{sequence}" RESTART;' for sequence in sequences)
+                + f"UPDATE alembic_version SET version_num = '{self.version}';"
                 + "COMMIT;")
         finally:
             await connection.close()
