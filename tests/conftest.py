@@ -116,8 +116,6 @@ class PostgresDatabase:
                 "AND tablename <> 'alembic_version'")]
             sequences = [r[0] for r in await connection.fetch(
                 "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
-            if not self.version:
-                self.version = await connection.fetchval("SELECT version_num FROM alembic_version")
             # Foreign keys are not checked while the rows go (replica role: no triggers).
             await connection.execute(
                 "BEGIN; SET LOCAL session_replication_role = replica;"
@@ -152,6 +150,11 @@ async def postgres_database() -> AsyncIterator[PostgresDatabase | None]:
     try:
         database = PostgresDatabase(name, PG_ROOT.rsplit("/", 1)[0] + f"/{name}")
         await migrate(database.url)
+        connection = await asyncpg.connect(_asyncpg_dsn(database.url))
+        try:
+            database.version = await connection.fetchval("SELECT version_num FROM alembic_version")
+        finally:
+            await connection.close()
         yield database
     finally:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
