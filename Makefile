@@ -16,9 +16,10 @@ run: $(STAMP)
 	$(BIN)/peerdesk run
 
 # Most tests wait on a bot, a sandbox or a database rather than compute: four workers on two
-# cores; a file's tests stay together (the process tests in one worker, one browser a worker).
+# cores. Each test goes to whichever worker is free, longest first (tests/conftest.py), except
+# the browser tests, which share one worker and its one Chromium (xdist_group "browser").
 test: $(STAMP)
-	$(BIN)/pytest -n 4 --dist loadfile
+	$(BIN)/pytest -n 4 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench

@@ -13,10 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.ext import Application
 
 from bot.config import PROJECT_ROOT, load_settings
@@ -28,6 +27,40 @@ from bot.storage import Database, migrate
 from bot.telegram.app import build_application, polling
 
 PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+
+
+# The longest tests, started first: pytest-xdist hands tests out in collection order, one at a
+# time as workers come free (`--dist loadgroup`), and a long test begun last keeps the whole run
+# waiting for it. Measured with `--durations`; a name here is a prefix of the test's id.
+LONGEST_FIRST = (
+    "tests/test_processes.py::test_sigkill",
+    "tests/test_processes.py::test_sigterm",
+    "tests/test_processes.py::test_two_replicas",
+    "tests/test_bot_events.py::test_one_announcement_to_300_chats",
+    "tests/test_sandbox.py::test_make_run_again",
+    "tests/test_sandbox.py::test_update_ids_go_on",
+    "tests/test_hardening.py::test_a_bot_at_debug",
+    "tests/test_send_path.py::test_a_burst_is_acknowledged",
+    "tests/test_faults.py::test_a_slow_handler",
+    "tests/test_lemmas.py::test_the_tries_answer",
+    "tests/test_config.py::test_a_database_that_cannot_be_reached",
+    "tests/test_config.py::test_a_token_the_bot_api_refuses",
+    "tests/test_faults.py::test_an_unreadable_update_is_set_aside_through_the_webhook",
+    "tests/test_send_path.py::test_a_relay_overtakes",
+    "tests/test_event_circle.py::test_im_here",
+    "tests/test_knowledge_loop.py::test_answers_are_imported_exported",
+    "tests/test_bot_helpers.py::test_ask_claim_race",
+    "tests/test_routing.py::test_the_similarity_signal",
+    "tests/test_routing.py::test_route_command",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, prefix in enumerate(LONGEST_FIRST)
+                     if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
 
 
 def _postgres_reachable() -> bool:
@@ -56,56 +89,91 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@dataclass
+class PostgresDatabase:
+    """One PostgreSQL database per session (per xdist worker), migrated once and emptied before
+    each test. Creating a database from a template is quick, but dropping one makes the server
+    write a checkpoint: one to five seconds a test on this machine's disk, the suite's largest
+    single cost. Emptying the tables and restarting their sequences takes some 30 ms and leaves
+    what a fresh migration leaves (the migrations insert no rows)."""
+
+    name: str
+    url: str
+    version: str = ""  # Alembic's stamp after the migration (a test may stamp another)
+
+    async def empty(self) -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(PG_ROOT))
+        try:  # a bot process or a connection a failed test left behind lets go first
+            await connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()", self.name)
+        finally:
+            await connection.close()
+        connection = await asyncpg.connect(_asyncpg_dsn(self.url))
+        try:
+            tables = [r[0] for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'")]
+            sequences = [r[0] for r in await connection.fetch(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+            # Foreign keys are not checked while the rows go (replica role: no triggers).
+            await connection.execute(
+                "BEGIN; SET LOCAL session_replication_role = replica;"
+                + "".join(f'DELETE FROM "{table}";' for table in tables)
+                + "".join(f'ALTER SEQUENCE "{sequence}" RESTART;' for sequence in sequences)
+                + f"UPDATE alembic_version SET version_num = '{self.version}';"
+                + "COMMIT;")
+        finally:
+            await connection.close()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 @pytest_asyncio.fixture(scope="session")
-async def postgres_template() -> AsyncIterator[str | None]:
-    """One PostgreSQL database migrated once per session (per xdist worker); each test's
-    database is created from it as a template, which takes milliseconds, not a migration."""
+async def postgres_database() -> AsyncIterator[PostgresDatabase | None]:
+    """The session's PostgreSQL database, migrated; None where PostgreSQL is not listening."""
     if not _postgres_reachable():
         yield None
         return
-    name = f"peerdesk_template_{uuid.uuid4().hex[:12]}"
+    name = f"peerdesk_test_{uuid.uuid4().hex[:12]}"
 
-    async def create() -> None:
-        admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin.dispose()
-        await migrate(PG_ROOT.rsplit("/", 1)[0] + f"/{name}")
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(_asyncpg_dsn(PG_ROOT))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
 
-    async def drop() -> None:
-        admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    await create()
-    yield name
-    await drop()
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        database = PostgresDatabase(name, PG_ROOT.rsplit("/", 1)[0] + f"/{name}")
+        await migrate(database.url)
+        connection = await asyncpg.connect(_asyncpg_dsn(database.url))
+        try:
+            database.version = await connection.fetchval("SELECT version_num FROM alembic_version")
+        finally:
+            await connection.close()
+        yield database
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
-                       postgres_template: str | None) -> AsyncIterator[str]:
-    """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL database."""
+                       postgres_database: PostgresDatabase | None) -> AsyncIterator[str]:
+    """A freshly migrated database: a temporary SQLite file, or the session's PostgreSQL
+    database emptied."""
     if request.param == "sqlite":
         path = tmp_path / "peerdesk.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template = postgres_template
-    if template is None:
+    if postgres_database is None:
         pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
-    name = f"peerdesk_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_ROOT, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = PG_ROOT.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    await postgres_database.empty()
+    yield postgres_database.url
 
 
 @pytest_asyncio.fixture

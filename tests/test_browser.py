@@ -42,7 +42,9 @@ def _why_no_browser() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or "")
+# One worker runs them all (`--dist loadgroup`): one Chromium, one `make run`.
+pytestmark = [pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or ""),
+              pytest.mark.xdist_group("browser")]
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -76,8 +76,10 @@ def acked(sandbox: Sandbox, users: range) -> Counter:
 
 
 async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> None:
+    """200 questions at once, twice what one getUpdates hands out (100): the bot has confirmed
+    updates it has not answered when it is killed."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-    users = range(20_000, 20_500)
+    users = range(20_000, 20_200)
     async with sandbox_server() as (sandbox, api):
         env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
                "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
@@ -88,7 +90,7 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> No
             for user in users:
                 sandbox.user(user, "Opettaja")
             await asyncio.gather(*(sandbox.send(user, QUESTION) for user in users))
-            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 120,
+            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 40,
                                      timeout=60)
             bot.kill()  # SIGKILL: no goodbye
             await bot.wait()
@@ -110,12 +112,12 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> No
     finally:
         await db.dispose()
     assert sorted(ids) == list(range(1, confirmed + 1))  # every confirmed update, once
-    assert tickets == 500  # one ticket per question
+    assert tickets == 200  # one ticket per question
     counts = acked(sandbox, users)
     assert min(counts.values()) == 1  # everyone was answered
     # An acknowledgement sent in the instant before the kill and not yet noted is sent again:
     # never unanswered matters more than never twice for a receipt. It stays rare.
-    assert sum(1 for c in counts.values() if c > 1) <= 25, counts.most_common(5)
+    assert sum(1 for c in counts.values() if c > 1) <= 10, counts.most_common(5)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -123,8 +125,8 @@ async def test_two_replicas_handle_every_update_once_and_send_every_message_once
     database_url: str, tmp_path: Path,
 ) -> None:
     await migrate(database_url)
-    chats = [-7000 - n for n in range(60)]
-    users = range(30_000, 30_120)
+    chats = [-7000 - n for n in range(30)]
+    users = range(30_000, 30_060)
     async with sandbox_server() as (sandbox, api):
         for chat in chats:
             sandbox.group(chat, "Tiimi")
@@ -153,18 +155,18 @@ async def test_two_replicas_handle_every_update_once_and_send_every_message_once
                     await deliver(client, port, update_id, user)
 
                 # Half to each replica, like a load balancer; every tenth to both.
-                first = list(enumerate(users[:80], start=1))
+                first = list(enumerate(users[:40], start=1))
                 await asyncio.gather(*(post(ports[i % 2], i, u) for i, u in first),
                                      *(post(ports[(i + 1) % 2], i, u) for i, u in first
                                        if i % 10 == 0))
-                await sandbox.wait_until(lambda: all(acked(sandbox, users[:80]).values()),
+                await sandbox.wait_until(lambda: all(acked(sandbox, users[:40]).values()),
                                          timeout=60)
                 await sandbox.wait_until(
                     lambda: all(sandbox.bot_messages(c) for c in chats), timeout=60)
                 # One replica dies; the other takes everything, repeats included.
                 replicas[1].kill()
                 await replicas[1].wait()
-                rest = list(enumerate(users[80:], start=81))
+                rest = list(enumerate(users[40:], start=41))
                 await asyncio.gather(*(post(ports[0], i, u) for i, u in rest),
                                      *(post(ports[0], i, u) for i, u in first[:10]))
                 await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=60)
@@ -272,6 +274,7 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
             async with db.session() as session:
                 tickets = set(await session.exec(select(Ticket.id)))
             await db.dispose()
+            polls = sum(1 for m, _ in sandbox.calls if m == "getUpdates")
             bot = await start_bot("run", env, tmp_path / "bot.log")
 
             def visible() -> set[int]:
@@ -279,7 +282,10 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
                 return set(cards) | set(listed)
 
             await sandbox.wait_until(lambda: tickets <= visible(), timeout=90)
-            await asyncio.sleep(3)  # anything sent twice would come now
+            # The new process is up (it polls), and has had time to send anything twice.
+            await eventually(lambda: sum(1 for m, _ in sandbox.calls if m == "getUpdates")
+                             > polls, 60)
+            await asyncio.sleep(3)
         finally:
             await stop(bot)
     topics, cards, listed = _shown(sandbox)

@@ -50,8 +50,8 @@ async def served(database_url: str) -> AsyncIterator[Served]:
         webhook_url=f"http://127.0.0.1:{port}", webhook_secret=SECRET, web_port=port)
     stop = asyncio.Event()
     task = asyncio.create_task(run_webhook(settings, stop))
-    await sandbox.wait_until(lambda: sandbox.webhook is not None, timeout=20)
-    try:
+    try:  # starting includes a migration in a child process: slow on a busy machine
+        await sandbox.wait_until(lambda: sandbox.webhook is not None, timeout=60)
         yield Served(sandbox, f"http://127.0.0.1:{port}", database_url)
     finally:
         stop.set()

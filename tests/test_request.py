@@ -60,8 +60,10 @@ async def test_requests_in_parallel_share_the_pool(sandbox) -> None:
 
 
 async def test_a_server_that_does_not_answer_times_out() -> None:
+    gave_up = asyncio.Event()
+
     async def silent(_: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await gave_up.wait()  # answers only once the client has given up
         return web.json_response({"ok": True, "result": True})
 
     app = web.Application()
@@ -77,6 +79,7 @@ async def test_a_server_that_does_not_answer_times_out() -> None:
                 await request.post(f"http://127.0.0.1:{runner.addresses[0][1]}/bot{SANDBOX_TOKEN}"
                                    "/getMe")
     finally:
+        gave_up.set()  # the server's shutdown waits for its handler
         await runner.cleanup()
 
 
