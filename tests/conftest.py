@@ -36,6 +36,7 @@ LONGEST_FIRST = (
     "tests/test_processes.py::test_sigkill",
     "tests/test_processes.py::test_sigterm",
     "tests/test_processes.py::test_two_replicas",
+    "tests/test_replica_cards.py::test_two_replicas_and_a_kill",
     "tests/test_bot_events.py::test_one_announcement_to_300_chats",
     "tests/test_sandbox.py::test_make_run_again",
     "tests/test_sandbox.py::test_update_ids_go_on",
