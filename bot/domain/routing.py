@@ -133,6 +133,38 @@ def _confidence(role_scores: dict[str, float], role: str) -> float:
     return round(first / (first + second) * (1 - math.exp(-first)), 3)
 
 
+@dataclass(frozen=True)
+class _LooseIndex:
+    """Forms of five or more letters (and stems) by their first five letters, so that the forms
+    inside a word are found from the word's own letters; forms of three or four letters as a set;
+    and every form's place in the vocabulary, so that matches keep the vocabulary's order."""
+
+    long: dict[str, tuple[str, ...]]
+    short: frozenset[str]
+    stems: dict[str, tuple[str, ...]]
+    order: dict[str, int]
+    stem_order: dict[str, int]
+
+    @classmethod
+    def build(cls, *, usable: list[str], stems: list[str]) -> _LooseIndex:
+        def by_head(forms: list[str]) -> dict[str, tuple[str, ...]]:
+            heads: dict[str, list[str]] = defaultdict(list)
+            for form in forms:
+                heads[form[:5]].append(form)
+            return {head: tuple(group) for head, group in heads.items()}
+
+        return cls(long=by_head([f for f in usable if len(f) >= 5]),
+                   short=frozenset(f for f in usable if 3 <= len(f) <= 4),
+                   stems=by_head(stems), order={form: n for n, form in enumerate(usable)},
+                   stem_order={stem: n for n, stem in enumerate(stems)})
+
+    @staticmethod
+    def within(text: str, heads: dict[str, tuple[str, ...]]) -> set[str]:
+        """The indexed strings (five letters or more) that occur in `text`."""
+        return {form for i in range(len(text) - 4) for form in heads.get(text[i:i + 5], ())
+                if text.startswith(form, i)}
+
+
 class Router:
     """Routes questions with the vocabulary built once from the knowledge base."""
 
@@ -145,6 +177,7 @@ class Router:
         self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
         self._word_cache: dict[tuple[str, str], dict[str, float]] = {}
+        self._loose: dict[str, _LooseIndex] = {}  # per language
         # A word written in the knowledge is a basic form already: `teams` (the program) is
         # not reduced to `team` when `team` is a word of its own.
         self._written = {
@@ -188,6 +221,7 @@ class Router:
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
         self._word_cache.clear()
+        self._loose.clear()
 
     def set_corrections(self, corrections: Sequence[Correction]) -> None:
         """Helpers' corrections in use from now on (read from the database by
@@ -335,6 +369,16 @@ class Router:
         languages = self._terms[form].languages
         return lang in languages or len(languages) > 1
 
+    def _loose_index(self, lang: str) -> _LooseIndex:
+        """The vocabulary a word of `lang` may match loosely, built once per language (again when
+        the answers' words change the vocabulary)."""
+        index = self._loose.get(lang)
+        if index is None:
+            index = self._loose[lang] = _LooseIndex.build(
+                usable=[form for form in self._terms if self._usable(form, lang)],
+                stems=list(self._stems))
+        return index
+
     def _match_word(self, word: str, lang: str) -> dict[str, float]:
         """Every vocabulary form this word matches, with the quality of the match. The scan over
         the whole vocabulary is the router's main cost and depends only on the word, so each
@@ -353,20 +397,23 @@ class Router:
         for candidate in {word, base}:
             if candidate in self._terms:
                 found[candidate] = 1.0
-        for form in self._terms:
-            if form in found or not self._usable(form, lang):
-                continue
-            size = len(form)
-            if size >= 5 and (form in base or form in word):
-                found[form] = 1.0
-            elif 3 <= size <= 4 and any(
-                c.startswith(form) and len(c) - size <= 4 for c in (word, base)
-            ):
-                found[form] = 1.0
+        # Loose matches, looked up by the word's own letters rather than by scanning the whole
+        # vocabulary: a form of five or more letters anywhere in the word (compounds, endings),
+        # a form of three or four letters that begins it (with at most four letters more).
+        index = self._loose_index(lang)
+        loose: set[str] = set()
+        for text in (word, base):
+            loose.update(index.within(text, index.long))
+            for size in (3, 4):
+                if len(text) >= size and len(text) - size <= 4 and text[:size] in index.short:
+                    loose.add(text[:size])
+        for form in sorted(loose - found.keys(), key=index.order.__getitem__):
+            found[form] = 1.0
         if lang == "fi":
-            for stem, form in self._stems.items():
-                if form not in found and (stem in word or stem in base):
-                    found[form] = 1.0
+            stems = {stem for text in (word, base) for stem in index.within(text, index.stems)}
+            for stem in sorted(stems, key=index.stem_order.__getitem__):
+                if self._stems[stem] not in found:
+                    found[self._stems[stem]] = 1.0
         # A typo: nothing found, or only a short part of a long word (`koulutus` in a misspelt
         # `koulutusspoimuksen`).
         covered = max((len(f) for f in found), default=0)
