@@ -73,7 +73,15 @@ async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> 
 
 
 async def _migrate(settings: Settings) -> None:
-    if not await migrate_in_child(settings.database_url):
+    """Upgrade the schema in a child process, unless it is current already (most starts)."""
+    db = Database(settings.database_url)
+    try:
+        current = await db.schema_is_current()
+    except Exception:  # unreachable: the child says why, in the words people are shown
+        current = False
+    finally:
+        await db.dispose()
+    if not current and not await migrate_in_child(settings.database_url):
         raise ConfigError("the database schema could not be upgraded (see the lines above)")
 
 

@@ -55,3 +55,29 @@ async def test_a_long_read_does_not_hold_up_writes(database_url: str) -> None:
                     await report.exec(delete(InboundUpdate))
     finally:
         await db.dispose()
+
+
+def test_the_schema_head_the_bot_knows_is_alembics() -> None:
+    """The bot checks the schema against SCHEMA_HEAD without importing Alembic's scripts; a new
+    migration must move it (or every start would migrate, and /readyz would say not ready)."""
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.db import SCHEMA_HEAD, alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert heads == [SCHEMA_HEAD]
+
+
+async def test_a_migrated_database_is_current_and_an_empty_one_is_not(
+    database_url: str, tmp_path
+) -> None:
+    db = Database(database_url)
+    try:
+        assert await db.schema_is_current()
+    finally:
+        await db.dispose()
+    empty = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert not await empty.schema_is_current()
+    finally:
+        await empty.dispose()
