@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -25,6 +26,9 @@ from bot.sandbox.server import Sandbox, serve
 from bot.services import Services
 from bot.storage import Database, migrate
 from bot.telegram.app import build_application, polling
+
+if TYPE_CHECKING:
+    from tests.test_bot_helpers import Desk
 
 PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 
@@ -224,3 +228,13 @@ async def running(services: Services) -> AsyncIterator[Running]:
     sandbox = Sandbox()
     async with bot_running(services, sandbox):
         yield Running(sandbox, services)
+
+
+@pytest_asyncio.fixture
+async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
+    """The helpers' desk (tests/test_bot_helpers.py): the bot polling a sandbox with the helpers'
+    forum group. A test file may define its own `desk` for another setting."""
+    from tests.test_bot_helpers import open_desk
+
+    async with open_desk(database_url, knowledge, router) as opened:
+        yield opened

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from sqlmodel import select
 
 from bot.config import load_settings
@@ -150,11 +149,6 @@ async def open_desk(database_url: str, knowledge: Knowledge, router: Router, *,
     finally:
         await services.db.dispose()
 
-
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
 
 
 def mentioned(message: dict) -> list[int]:
@@ -462,3 +456,8 @@ async def test_outside_office_hours_the_acknowledgement_says_when(
         assert "maanantaina 30.11. klo 8.00" in ack["text"]
         sv = await desk.ask(7002, HOKS_SV, language_code="sv")
         assert "måndag 30/11 kl. 08.00" in sv["text"]
+
+
+def buttons(message: dict) -> list[str]:
+    return [b["callback_data"] for row in message.get("reply_markup", {}).get(
+        "inline_keyboard", []) for b in row]

@@ -4,16 +4,11 @@ HTTP client, as the asker and the helpers see it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
 from sqlmodel import select
 
-from bot.domain.knowledge import Knowledge
 from bot.domain.models import Ticket, TicketStatus
-from bot.domain.routing import Router
 from bot.sandbox.server import Upload
-from tests.test_bot_helpers import GROUP, JUKKA, Desk, open_desk
+from tests.test_bot_helpers import GROUP, JUKKA, Desk, buttons
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -21,11 +16,6 @@ PNG_1x1 = bytes.fromhex(
 PROJECTOR = "Luokan 204 projektori ei näytä kuvaa läppäriltä"
 ASKER = 7001
 
-
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
 
 
 async def tickets(desk: Desk) -> list[Ticket]:
@@ -39,10 +29,6 @@ async def say(desk: Desk, text: str | None, user: int = ASKER, **options: object
     await desk.sandbox.send(user, text, **options)  # type: ignore[arg-type]
     return (await desk.to_user(user, before + 1))[-1]
 
-
-def buttons(message: dict) -> list[str]:
-    return [b["callback_data"] for row in message.get("reply_markup", {}).get(
-        "inline_keyboard", []) for b in row]
 
 
 async def claim_answer_close(desk: Desk, number: int, answer: str) -> dict:

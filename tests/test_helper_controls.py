@@ -7,10 +7,8 @@ waits for an answer, and counts read as people say them ("1 kysymys", "2 kysymys
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
@@ -26,6 +24,7 @@ from tests.test_bot_helpers import (
     PEKKA,
     RPL_FI,
     Desk,
+    buttons,
     mentioned,
     open_desk,
 )
@@ -33,15 +32,6 @@ from tests.test_bot_helpers import (
 PROJECTOR_EN = "The projector in room 204 shows no picture"
 
 
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
-
-
-def buttons(message: dict) -> list[str]:
-    return [b["callback_data"] for row in message.get("reply_markup", {}).get(
-        "inline_keyboard", []) for b in row]
 
 
 def labels(message: dict) -> list[str]:

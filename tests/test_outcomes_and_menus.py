@@ -3,24 +3,13 @@ each kind of person sees — through the sandbox and python-telegram-bot's real 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
-
-from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
-from bot.domain.routing import Router
-from tests.test_bot_helpers import ADMIN, GROUP, JUKKA, MARI, Desk, open_desk
+from tests.test_bot_helpers import ADMIN, GROUP, JUKKA, MARI, Desk
 from tests.test_conversation import PROJECTOR, buttons, claim_answer_close, say
 
 STAFF_MENU = ["start", "help", "lang", "anon", "my", "team", "events", "hours", "mydata",
               "forget"]
 
-
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
 
 
 async def test_a_month_with_each_outcome_is_counted_apart_in_the_report(desk: Desk) -> None:

@@ -5,19 +5,14 @@ sandbox and PTB's real HTTP client, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 
 from bot.domain.intake import chat
-from bot.domain.knowledge import Knowledge
 from bot.domain.models import Staff, TicketStatus
-from bot.domain.routing import Router
 from bot.domain.smalltalk import Kind
 from bot.sandbox.server import Upload
 from bot.telegram.keyboards import a_role
-from tests.test_bot_helpers import GROUP, Desk, open_desk
+from tests.test_bot_helpers import GROUP, Desk
 from tests.test_conversation import (
     ASKER,
     PROJECTOR,
@@ -30,11 +25,6 @@ from tests.test_conversation import (
 
 TEAMS = "Teams-kokous ei käynnisty ja tallennus epäonnistuu"
 
-
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
 
 
 # --- 1. small talk is no question ----------------------------------------------------------------

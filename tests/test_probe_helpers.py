@@ -7,30 +7,18 @@ written in two languages.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
-from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, RPL_FI, Desk, open_desk
+from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, RPL_FI, Desk, buttons
 
 NUMBER = "+358401234567"
 
 
-@pytest_asyncio.fixture
-async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
-    async with open_desk(database_url, knowledge, router) as opened:
-        yield opened
-
-
-def buttons(message: dict) -> list[str]:
-    return [b["callback_data"] for row in message.get("reply_markup", {}).get(
-        "inline_keyboard", []) for b in row]
 
 
 def with_number(desk: Desk, helper: int) -> list[dict]:
