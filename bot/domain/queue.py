@@ -175,9 +175,18 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
     return sorted(available, key=order)
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The ticket a message in some chat belongs to, and what the message was to it."""
+
+    ticket_id: int
+    kind: Kind
+
+
 async def find_message(*, session: AsyncSession, chat_id: int, message_id: int
-                       ) -> TicketMessage | None:
-    return await session.get(TicketMessage, (chat_id, message_id))
+                       ) -> Found | None:
+    row = await session.get(TicketMessage, (chat_id, message_id))
+    return Found(row.ticket_id, Kind(row.kind)) if row is not None else None
 
 
 async def acknowledged(*, session: AsyncSession, ticket_id: int) -> bool:
