@@ -230,6 +230,26 @@ def _shown(sandbox: Sandbox) -> tuple[Counter, Counter, Counter]:
     return topics, cards, listed
 
 
+
+async def helpers_world(url: str, users: range, *, flood_limits: bool = False) -> Sandbox:
+    """A migrated database with the example roster, and a sandbox with the helpers' forum
+    group, the helpers and the askers in it."""
+    from bot.domain.roster import import_helpers
+    from tests.test_bot_helpers import ROSTER
+
+    await migrate(url)
+    db = Database(url)
+    async with db.session() as session:
+        await import_helpers(session=session, specs=ROSTER)
+    await db.dispose()
+    sandbox = Sandbox(flood_limits=flood_limits)
+    sandbox.group(GROUP, "Vertaistuki", forum=True)
+    for spec in ROSTER:
+        sandbox.user(spec.telegram_id, spec.name, spec.languages[0])
+    for user in users:
+        sandbox.user(user, "Opettaja")
+    return sandbox
+
 async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_every_ticket(
     tmp_path: Path,
 ) -> None:
@@ -237,22 +257,9 @@ async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_ev
     ask two questions each and the bot gets SIGTERM in the middle of making them visible, as
     `docker compose stop` does with its 10 s grace. It is gone within those 10 s; the next
     start shows every ticket to the helpers, none in two topics, none carded or listed twice."""
-    from bot.domain.roster import import_helpers
-    from tests.test_bot_helpers import ROSTER
-
     url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-    await migrate(url)
-    db = Database(url)
-    async with db.session() as session:
-        await import_helpers(session=session, specs=ROSTER)
-    await db.dispose()
     users = range(40_000, 40_060)
-    sandbox = Sandbox(flood_limits=True)
-    sandbox.group(GROUP, "Vertaistuki", forum=True)
-    for spec in ROSTER:
-        sandbox.user(spec.telegram_id, spec.name, spec.languages[0])
-    for user in users:
-        sandbox.user(user, "Opettaja")
+    sandbox = await helpers_world(url, users, flood_limits=True)
     async with sandbox_server(sandbox) as (sandbox, api):
         env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
                "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",

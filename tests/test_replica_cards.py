@@ -11,10 +11,8 @@ import pytest
 from sqlmodel import select
 
 from bot.domain.models import Ticket
-from bot.domain.roster import import_helpers
-from bot.sandbox.server import SANDBOX_TOKEN, Sandbox
-from bot.storage import Database, migrate
-from tests.test_bot_helpers import ROSTER
+from bot.sandbox.server import SANDBOX_TOKEN
+from bot.storage import Database
 from tests.test_processes import (
     GROUP,
     SECRET,
@@ -22,6 +20,7 @@ from tests.test_processes import (
     acked,
     deliver,
     free_port,
+    helpers_world,
     sandbox_server,
     start_bot,
     stop,
@@ -33,18 +32,8 @@ from tests.test_processes import (
 async def test_two_replicas_and_a_kill_show_each_ticket_to_the_helpers_once(
     database_url: str, tmp_path: Path,
 ) -> None:
-    await migrate(database_url)
-    db = Database(database_url)
-    async with db.session() as session:
-        await import_helpers(session=session, specs=ROSTER)
-    await db.dispose()
     users = range(31_000, 31_040)
-    sandbox = Sandbox()
-    sandbox.group(GROUP, "Vertaistuki", forum=True)
-    for spec in ROSTER:
-        sandbox.user(spec.telegram_id, spec.name, spec.languages[0])
-    for user in users:
-        sandbox.user(user, "Opettaja")
+    sandbox = await helpers_world(database_url, users)
     async with sandbox_server(sandbox) as (sandbox, api):
         ports = [free_port(), free_port()]
         replicas = []
