@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 
+import asyncpg
 import pytest
 from sqlalchemy import delete, func
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from bot.domain import inbound
-from bot.domain.models import InboundUpdate, utcnow
+from bot.domain import answers, inbound
+from bot.domain.knowledge import Knowledge
+from bot.domain.models import InboundUpdate, KnowledgeAnswer, utcnow
 from bot.storage import Database
-from bot.storage.db import WAL_AUTOCHECKPOINT_PAGES
+from bot.storage.db import WAL_AUTOCHECKPOINT_PAGES, migrate_in_child
+from tests.conftest import PG_ROOT, _asyncpg_dsn, _postgres_reachable
 
 
 async def test_the_log_is_checkpointed_from_another_connection(database_url: str) -> None:
@@ -81,3 +85,40 @@ async def test_a_migrated_database_is_current_and_an_empty_one_is_not(
         assert not await empty.schema_is_current()
     finally:
         await empty.dispose()
+
+
+async def test_replicas_started_together_on_a_new_database_both_come_up(
+    knowledge: Knowledge,
+) -> None:
+    """Compose starts both replicas with `peerdesk migrate && peerdesk serve` on one new
+    PostgreSQL database: both migrate, both seed the answers, neither stops on the other's rows
+    (both used to: the second migration's CREATE TABLE, the second seed's primary key)."""
+    if not _postgres_reachable():
+        pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
+    name = f"peerdesk_race_{uuid.uuid4().hex[:12]}"
+    url = PG_ROOT.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(_asyncpg_dsn(PG_ROOT))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        # Child processes, as in compose (Alembic's context is one per process).
+        assert await asyncio.gather(migrate_in_child(url), migrate_in_child(url)) == [True, True]
+        replicas = [Database(url), Database(url)]
+        try:
+            now = utcnow()
+
+            async def seed(db: Database) -> int:
+                async with db.session() as session:
+                    return await answers.seed(session=session, knowledge=knowledge, now=now)
+
+            seeded = await asyncio.gather(*(seed(db) for db in replicas))
+            assert sum(seeded) == len(knowledge.answers)
+            async with replicas[0].session() as session:
+                stored = (await session.exec(select(func.count()).select_from(KnowledgeAnswer))
+                          ).one()
+            assert stored == len(knowledge.answers)
+        finally:
+            for db in replicas:
+                await db.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

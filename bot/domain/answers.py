@@ -38,6 +38,7 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     TopicLog,
+    insert_new,
 )
 from bot.domain.routing import Router
 
@@ -85,15 +86,18 @@ def _as_answer(row: KnowledgeAnswer) -> Answer:
 async def seed(*, session: AsyncSession, knowledge: Knowledge, now: datetime) -> int:
     """On first start, the YAML answers become the published ones; later the database holds
     them (a coach's edits are not overwritten by the files)."""
-    if (await session.exec(select(KnowledgeAnswer.id).limit(1))).first() is not None:
+    if not knowledge.answers or (
+            await session.exec(select(KnowledgeAnswer.id).limit(1))).first() is not None:
         return 0
-    for answer in knowledge.answers:
-        session.add(KnowledgeAnswer(
-            id=answer.id, topic=answer.topic, status=AnswerStatus.PUBLISHED,
-            triggers={k: list(v) for k, v in answer.triggers.items()}, text=dict(answer.text),
-            language="fi", created_at=now, updated_at=now))
+    # Two replicas starting on a new database both find it empty: the second one's rows are
+    # dropped, not an error that stops it.
+    result = await session.exec(insert_new(session, KnowledgeAnswer).values([
+        dict(id=answer.id, topic=answer.topic, status=AnswerStatus.PUBLISHED,
+             triggers={k: list(v) for k, v in answer.triggers.items()}, text=dict(answer.text),
+             language="fi", created_at=now, updated_at=now)
+        for answer in knowledge.answers]))
     await session.commit()
-    return len(knowledge.answers)
+    return result.rowcount
 
 
 async def published(*, session: AsyncSession) -> list[Answer]:

@@ -13,17 +13,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import InboundUpdate, UpdateStatus, dialect_of
-
-
-def _insert(session: AsyncSession):
-    return postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
+from bot.domain.models import InboundUpdate, UpdateStatus, insert_new
 
 
 async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]], now: datetime,
@@ -38,8 +32,7 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                  claimed_at=now,
                  status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
             for update_id, payload in updates]
-    result = await session.exec(_insert(session)(InboundUpdate).values(rows)
-                                .on_conflict_do_nothing()
+    result = await session.exec(insert_new(session, InboundUpdate).values(rows)
                                 .returning(col(InboundUpdate.update_id),
                                            col(InboundUpdate.status)))
     new = {update_id for update_id, _ in result}

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -12,6 +13,7 @@ from bot.domain import models
 from bot.storage.db import create_engine
 
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK = 0x70656572  # "peer": replicas started together migrate one after the other
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext
@@ -30,6 +32,10 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Held to the commit: the second replica then finds the schema at head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
