@@ -438,7 +438,7 @@ async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
         async with db.session() as session:
             if args.action == "list":
                 rows = await schoolyear.stored_closures(session=session, since=today)
-                lines = [(r.first_day, f"{r.first_day}\t{r.last_day}\t{r.name}\t{r.source}")
+                lines = [(r.first, f"{r.first}\t{r.last}\t{r.name}\t{r.source}")
                          for r in rows]
                 for year in (today.year, today.year + 1):
                     lines += [(day, f"{day}\t{day}\t{name}\t(public holiday)")

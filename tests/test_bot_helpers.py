@@ -7,13 +7,16 @@ conversation is relayed both ways → the ticket is closed and rated → and not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import select
+from telegram.ext import Application
 
 from bot.config import load_settings
 from bot.domain.knowledge import Knowledge
@@ -45,15 +48,31 @@ RPL_CARD = "#1 · Osaamisen tunnistaminen ja tunnustaminen · fi"
 
 @dataclass
 class Clock:
-    """Time that tests move: Monday 23 November 2026, 10:00 in Helsinki (office hours)."""
+    """Time that tests move: Monday 23 November 2026, 10:00 in Helsinki (office hours). A bot
+    started on it (`open_desk`) hears each move and runs its periodic jobs at once, so that no
+    test waits for, or spends CPU on, a job ticking every fraction of a second."""
 
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+    listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+        for listener in self.listeners:
+            listener()
+
+
+def time_moved(application: Application) -> None:
+    """The bot's periodic jobs (reminders, escalations, the digest, event follow-ups) run now
+    rather than at their next tick, and the sender looks for what has come due."""
+    assert application.job_queue is not None
+    now = datetime.now(UTC)
+    for job in application.job_queue.jobs():
+        if isinstance(job.job.trigger, IntervalTrigger):
+            job.job.modify(next_run_time=now)
+    application.bot_data["services"].wake_sender()
 
 
 @dataclass
@@ -129,7 +148,7 @@ async def open_desk(database_url: str, knowledge: Knowledge, router: Router, *,
                     clock: Clock | None = None, **overrides: object) -> AsyncIterator[Desk]:
     settings = load_settings(**{
         "database_url": database_url, "telegram_token": None, "helpers_chat_id": GROUP,
-        "admin_ids": frozenset({ADMIN}), "sla_check_seconds": 0.1, "digest_day": None,
+        "admin_ids": frozenset({ADMIN}), "sla_check_seconds": 2, "digest_day": None,
         **overrides,
     })
     clock = clock or Clock()
@@ -144,8 +163,14 @@ async def open_desk(database_url: str, knowledge: Knowledge, router: Router, *,
         async with services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
     try:
-        async with bot_running(services, sandbox):
-            yield Desk(sandbox, services, clock, forum)
+        async with bot_running(services, sandbox) as application:
+            moved = functools.partial(time_moved, application)
+            moved()  # a bot started on this clock sees at once what came due meanwhile
+            clock.listeners.append(moved)
+            try:
+                yield Desk(sandbox, services, clock, forum)
+            finally:
+                clock.listeners.remove(moved)
     finally:
         await services.db.dispose()
 

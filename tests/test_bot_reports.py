@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.domain.knowledge import Knowledge
 from bot.domain.roster import HelperSpec, import_helpers
 from bot.domain.routing import Router
 from tests.test_bot_helpers import GROUP, MARI, ROSTER, Clock, Desk, open_desk
+from tests.test_conversation import PNG_1x1
 from tests.test_reports import seed
 
 LEAD_ID = 1005
@@ -26,10 +29,17 @@ def photos(messages: list[dict]) -> list[dict]:
     return [m for m in messages if "photo" in m]
 
 
+def charts_drawn_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's chart sent as a 1×1 picture: what the chart shows is checked in
+    test_reports.py and in the first test below; where only its sending matters, drawing it
+    (a quarter of a second of CPU each) is left out."""
+    monkeypatch.setattr("bot.telegram.reports.as_png", lambda *_: PNG_1x1)
+
+
 async def test_report_for_helpers_and_leads_but_not_for_other_staff(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
-    async with open_desk(database_url, knowledge, router) as desk:
+    async with open_desk(database_url, knowledge, router, sla_check_seconds=60) as desk:
         await seed(desk.services)
         await add_lead(desk)
         # A staff member without a role is refused.
@@ -53,8 +63,9 @@ async def test_report_for_helpers_and_leads_but_not_for_other_staff(
 
 
 async def test_the_monthly_digest_is_posted_once_across_a_restart(
-    database_url: str, knowledge: Knowledge, router: Router,
+    database_url: str, knowledge: Knowledge, router: Router, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    charts_drawn_small(monkeypatch)
     clock = Clock(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # 1 December, 08:00 in Helsinki
     async with open_desk(database_url, knowledge, router, clock=clock, digest_day=1,
                          digest_hour=9) as desk:
@@ -78,12 +89,13 @@ async def test_the_monthly_digest_is_posted_once_across_a_restart(
 
 
 async def test_report_answers_absurd_months_kindly_and_stays_out_of_other_groups(
-    database_url: str, knowledge: Knowledge, router: Router,
+    database_url: str, knowledge: Knowledge, router: Router, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """/report 0001-01 gets the hint rather than an error; in a group that is not the helpers'
     one, /report posts nothing — not the figures, not a refusal."""
+    charts_drawn_small(monkeypatch)
     elsewhere = -1007777
-    async with open_desk(database_url, knowledge, router) as desk:
+    async with open_desk(database_url, knowledge, router, sla_check_seconds=60) as desk:
         await seed(desk.services)
         await add_lead(desk)
         desk.sandbox.group(elsewhere, "Kahvihuone")

@@ -176,6 +176,7 @@ async def test_registration_closes_and_a_freed_place_must_be_confirmed_in_time(
 
         # At the deadline the buttons say so, and a new answer is refused kindly.
         clock.now = start - timedelta(days=2) + timedelta(minutes=1)
+        desk.services.wake_sender()  # the announcement's edit at the deadline is due
         await desk.sandbox.wait_until(
             lambda: "Ilmoittautuminen on päättynyt (2 tulossa)" in str(
                 announcement["reply_markup"]))

@@ -55,6 +55,8 @@ from tests.test_production import free_port
 from tests.test_production import update as webhook_update
 
 GONE = "stopped-host:4242:deadbeef"  # a process that stopped without a goodbye
+# No reminder comes due under these clocks: the SLA sweep need not look ten times a second.
+QUIET: dict = {"sla_check_seconds": 60}
 OTHER_FORUM = -1002600
 
 
@@ -71,7 +73,7 @@ def _sandbox(forum: bool = True) -> Sandbox:
 @pytest_asyncio.fixture
 async def desk(database_url: str, knowledge: Knowledge, router: Router) -> AsyncIterator[Desk]:
     """The helpers' desk, with an unrelated forum group beside it."""
-    async with open_desk(database_url, knowledge, router, sandbox=_sandbox()) as opened:
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=_sandbox()) as opened:
         async with opened.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
         yield opened
@@ -83,6 +85,35 @@ def _claims(message: dict) -> list[int]:
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def _all_sent(desk: Desk, timeout: float = 15) -> None:
+    """Until no outbox row is left to send: whatever would go out twice has gone by then."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with desk.services.db.session() as session:
+            left = (await session.exec(select(Outbox.id).where(col(Outbox.status).in_(
+                [OutboxStatus.PENDING, OutboxStatus.SENDING])))).first()
+        if left is None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the outbox was never emptied")
+
+
+async def _handled(desk: Desk, timeout: float = 15) -> None:
+    """Until every update the sandbox has sent is handled (or set aside)."""
+    last = desk.sandbox._next_update - 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with desk.services.db.session() as session:
+            finished = list(await session.exec(select(InboundUpdate.update_id).where(
+                col(InboundUpdate.status).in_([UpdateStatus.DONE, UpdateStatus.POISON]))))
+        if last in finished:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"update {last} was never handled")
 
 
 # --- a process stopped at every step of making a ticket visible ---------------------------------
@@ -179,9 +210,11 @@ async def test_a_forum_ticket_stopped_at_any_step_ends_visible_once(
         return Counter(n for m in sandbox.bot_messages(GROUP) if m.get("message_thread_id")
                        for n in _claims(m))
 
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox, clock=clock) as desk:
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox,
+                         clock=clock) as desk:
         await sandbox.wait_until(lambda: set(cards()) == {1, 2, 3, 4}, timeout=20)
-        await asyncio.sleep(1)  # anything sent twice would come now
+        await _all_sent(desk)  # anything sent twice has come by now
+        await asyncio.sleep(0.2)
         async with desk.services.db.session() as session:
             tickets = list(await session.exec(select(Ticket).order_by(col(Ticket.id))))
             rows = list(await session.exec(select(Outbox.status).where(
@@ -223,10 +256,11 @@ async def test_a_private_card_stopped_at_any_step_ends_visible_once(
     def cards(chat: int) -> Counter:
         return Counter(n for m in sandbox.bot_messages(chat) for n in _claims(m))
 
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox, clock=clock,
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox, clock=clock,
                          forum=False) as desk:
         await sandbox.wait_until(lambda: all(set(cards(h)) == {1, 2} for h in helpers), 20)
-        await asyncio.sleep(1)
+        await _all_sent(desk)  # anything sent twice has come by now
+        await asyncio.sleep(0.2)
         async with desk.services.db.session() as session:
             tickets = list(await session.exec(select(Ticket)))
     assert [cards(h) for h in helpers] == [Counter({1: 1, 2: 1})] * 3
@@ -256,7 +290,7 @@ async def _stored(database_url: str, update_id: int) -> InboundUpdate | None:
 async def test_an_unreadable_update_is_set_aside_while_polling(
     database_url: str, knowledge: Knowledge, router: Router, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with open_desk(database_url, knowledge, router) as desk:
+    async with open_desk(database_url, knowledge, router, **QUIET) as desk:
         sandbox = desk.sandbox
         pushed = await sandbox._push(_poll_update())
         await sandbox.wait_until(lambda: sandbox.confirmed_up_to >= pushed["update_id"], 10)
@@ -265,9 +299,9 @@ async def test_an_unreadable_update_is_set_aside_while_polling(
         polls_before = sum(1 for m, _ in sandbox.calls if m == "getUpdates")
         ack = await desk.ask(7002, RPL_FI, first_name="Ville")
         assert "#1" in ack["text"]
-        await asyncio.sleep(2)
+        await asyncio.sleep(1)
         polls = sum(1 for m, _ in sandbox.calls if m == "getUpdates") - polls_before
-        assert polls <= 10, polls  # long polling: a handful of calls, not thousands
+        assert polls <= 5, polls  # long polling (1 s): a handful of calls, not thousands
         assert len(sandbox.bot_messages(ADMIN)) == 1  # once
         assert desk.services.metrics.poison_updates._value.get() == 1
     row = await _stored(database_url, pushed["update_id"])
@@ -296,7 +330,7 @@ async def test_an_unreadable_stored_update_is_set_aside_at_start(
         await db.dispose()
     sandbox = _sandbox()
     sandbox._next_update = 1000
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox) as desk:
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox) as desk:
         async with desk.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
         ack = await desk.ask(7002, RPL_FI, first_name="Ville")
@@ -357,13 +391,18 @@ async def test_an_unreadable_update_is_set_aside_through_the_webhook(
 
 # --- a handler slower than the lease -------------------------------------------------------------
 
+SLOW = 2.5  # seconds: the lease (1 s) and more than one look for stopped processes (each 1 s)
+
 @dataclass
 class SlowSandbox(Sandbox):
-    """Telegram answering some methods slowly."""
+    """Telegram answering some methods slowly. `begun` holds every call as it begins, so that a
+    second handling shows at once, not only when its slow call returns."""
 
     slow: dict[str, float] = field(default_factory=dict)
+    begun: list[tuple[str, dict]] = field(default_factory=list)
 
     async def call(self, method: str, params: dict) -> Any:
+        self.begun.append((method, params))
         delay = self.slow.get(method)
         if delay:
             await asyncio.sleep(delay)
@@ -373,31 +412,38 @@ class SlowSandbox(Sandbox):
 async def test_a_slow_handler_is_never_taken_from_its_living_process(
     database_url: str, knowledge: Knowledge, router: Router, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The lease is one second; answering a button press or a question takes three. Nothing is
-    handled twice: one claim answer, one acknowledgement, one "claimed" notice to the asker."""
+    """The lease is one second; answering a button press or a question takes two and a half, so
+    that the once-a-second look for the updates of stopped processes comes at least once while
+    a handler is past its lease. Nothing is handled twice: one claim answer, one
+    acknowledgement, one "claimed" notice to the asker."""
     sandbox = SlowSandbox()
     sandbox.group(GROUP, "Vertaistuki", forum=True)
     for spec in ROSTER:
         sandbox.user(spec.telegram_id, spec.name, spec.languages[0])
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox,
                          update_lease_seconds=1) as desk:
         async with desk.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
-        sandbox.slow = {"answerCallbackQuery": 3.0}
+        sandbox.slow = {"answerCallbackQuery": SLOW}
         await desk.ask(7001, RPL_FI, first_name="Eva")
         card = await desk.card(1)
         await sandbox.press(MARI, GROUP, card["message_id"], "q:claim:1")
         await sandbox.wait_until(lambda: any(m == "answerCallbackQuery"
                                              for m, _ in sandbox.calls), timeout=10)
         await desk.to_user(7001, 2)
-        sandbox.slow = {"sendMessage": 3.0}
+        sandbox.slow = {"sendMessage": SLOW}
         await sandbox.send(7002, "Projektori ei näytä kuvaa luokassa 204", first_name="Ville")
         await desk.to_user(7002, 1)
-        await asyncio.sleep(3)  # the replay job runs every second meanwhile
+        # A second handling, begun by a look during the slow call, would have begun its own
+        # calls by now; one more second gives that look's latest run time to show.
+        await asyncio.sleep(1)
         async with desk.services.db.session() as session:
             tickets = list(await session.exec(select(Ticket)))
-    answers = [p for m, p in sandbox.calls if m == "answerCallbackQuery"]
+    answers = [p for m, p in sandbox.begun if m == "answerCallbackQuery"]
     assert len(answers) == 1, answers
+    acknowledgements = [p for m, p in sandbox.begun
+                        if m == "sendMessage" and str(p.get("chat_id")) == "7002"]
+    assert len(acknowledgements) == 1, acknowledgements
     assert len(sandbox.bot_messages(7001)) == 2  # the acknowledgement and "Mari is on it"
     assert len(sandbox.bot_messages(7002)) == 1
     assert len(tickets) == 2
@@ -426,7 +472,7 @@ async def _state(desk: Desk) -> list[tuple[int, str, int | None, str]]:
 async def test_close_in_another_forum_closes_nothing(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
-    async with open_desk(database_url, knowledge, router, sandbox=_sandbox()) as desk:
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=_sandbox()) as desk:
         async with desk.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
         await desk.ask(7001, RPL_FI, first_name="Eva")
@@ -439,7 +485,8 @@ async def test_close_in_another_forum_closes_nothing(
         await sandbox.send(MARI, "/close", chat_id=OTHER_FORUM, thread_id=thread)
         await sandbox.send(MARI, "Tämä ei kuulu kenellekään", chat_id=OTHER_FORUM,
                            thread_id=thread)
-        await asyncio.sleep(1)
+        await _handled(desk)
+        await asyncio.sleep(0.3)  # what the handlers might have queued would go now
         assert await _state(desk) == [(1, "open", None, "vertaisvalmentaja")]
         assert len(sandbox.bot_messages(7001)) == 1  # nothing more reached the asker
         assert sandbox.bot_messages(OTHER_FORUM) == []

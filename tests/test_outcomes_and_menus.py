@@ -3,8 +3,11 @@ each kind of person sees — through the sandbox and python-telegram-bot's real 
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.models import TicketStatus
 from tests.test_bot_helpers import ADMIN, GROUP, JUKKA, MARI, Desk
+from tests.test_bot_reports import charts_drawn_small
 from tests.test_conversation import PROJECTOR, buttons, claim_answer_close, say
 
 STAFF_MENU = ["start", "help", "lang", "anon", "my", "team", "events", "hours", "mydata",
@@ -12,7 +15,10 @@ STAFF_MENU = ["start", "help", "lang", "anon", "my", "team", "events", "hours", 
 
 
 
-async def test_a_month_with_each_outcome_is_counted_apart_in_the_report(desk: Desk) -> None:
+async def test_a_month_with_each_outcome_is_counted_apart_in_the_report(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charts_drawn_small(monkeypatch)  # the words are what this test reads
     sandbox = desk.sandbox
     # 1. A helper answers and closes.
     await say(desk, PROJECTOR)

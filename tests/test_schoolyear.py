@@ -122,7 +122,7 @@ async def run(*argv: str) -> int:
 
 async def stored(services: Services) -> list[tuple[str, date, date, str]]:
     async with services.db.session() as session:
-        return [(r.name, r.first_day, r.last_day, r.source)
+        return [(r.name, r.first, r.last, r.source)
                 for r in await schoolyear.stored_closures(session=session)]
 
 

@@ -57,9 +57,10 @@ def _visible(sandbox: Sandbox) -> list[int]:
 async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
-    askers = range(7100, 7140)
+    askers = range(7100, 7120)
     sandbox = _sandbox(askers)
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox) as desk:
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+                         sla_check_seconds=60) as desk:
         async with desk.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
         began = time.monotonic()
@@ -67,8 +68,8 @@ async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
                                for n, user in enumerate(askers)))
         await sandbox.wait_until(lambda: all(sandbox.bot_messages(u) for u in askers), 10)
         acknowledged = time.monotonic() - began
-        # 40 acknowledgements, none waiting for the group: were they waiting for its 20 messages
-        # a minute (a topic and a card each), the last would come minutes later.
+        # 20 acknowledgements, none waiting for the group: were they waiting for its 20 messages
+        # a minute (a topic and a card each), the last would come two minutes later.
         assert acknowledged < 15, acknowledged
         # Someone new, and the first asker's follow-up, are answered at once too.
         started = time.monotonic()
@@ -95,23 +96,25 @@ async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
 async def test_a_relay_overtakes_a_queued_announcement(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
-    channels = range(8000, 8150)
+    channels = range(8000, 8090)
     sandbox = _sandbox(channels)
-    async with open_desk(database_url, knowledge, router, sandbox=sandbox) as desk:
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+                         sla_check_seconds=60) as desk:
         async with desk.services.db.session() as session:
             await import_helpers(session=session, specs=ROSTER)
         await desk.ask(7001, RPL_FI)
         card = await desk.card(1)
         await sandbox.press(MARI, GROUP, card["message_id"], "q:claim:1")
         await desk.to_user(7001, 2)
-        # An announcement to 150 chats takes five seconds at 30 messages a second.
+        # An announcement to 90 chats takes three seconds at 30 messages a second: once it is
+        # under way, the answer below must not wait for the rest of it (it may take 3 s).
         async with desk.services.db.session() as session:
             await events.publish_bulletin(session=session, text="Pedagoginen kahvila tänään",
                                           link=None, channels=list(channels),
                                           send_at=desk.clock(), now=desk.clock())
         desk.services.wake_sender()
         await sandbox.wait_until(lambda: sum(bool(sandbox.bot_messages(c))
-                                             for c in channels) >= 10)
+                                             for c in channels) >= 5)
         started = time.monotonic()
         await sandbox.send(MARI, "Vastaus tulee tässä", chat_id=GROUP,
                            thread_id=await desk.thread(1))

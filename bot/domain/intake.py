@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +23,8 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     TopicLog,
-    dialect_of,
+    insert_new,
+    saved_id,
     utcnow,
 )
 from bot.domain.routing import Router
@@ -114,18 +113,18 @@ def _receipt(ticket: Ticket, roles: tuple[str, ...] = ROLES, answer: str | None 
     )
 
 
-async def _staff(session: AsyncSession, telegram_id: int) -> Staff:
-    """The staff member's row, created if missing; safe when two updates of a new person (or two
-    bot processes) arrive at once."""
+async def _staff(session: AsyncSession, telegram_id: int, **values: str | None
+                 ) -> tuple[Staff, bool]:
+    """The staff member's row, created with `values` if missing (then True); safe when two
+    updates of a new person (or two bot processes) arrive at once."""
     staff = await session.get(Staff, telegram_id)
-    if staff is None:
-        insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
-        await session.exec(insert(Staff).values(
-            telegram_id=telegram_id, anonymous=False, created_at=utcnow(),
-        ).on_conflict_do_nothing())
-        staff = await session.get(Staff, telegram_id)
-        assert staff is not None
-    return staff
+    if staff is not None:
+        return staff, False
+    await session.exec(insert_new(session, Staff).values(
+        telegram_id=telegram_id, anonymous=False, created_at=utcnow(), **values))
+    staff = await session.get(Staff, telegram_id)
+    assert staff is not None
+    return staff, True
 
 
 def preferred_language(staff: Staff | None, telegram_language: str | None = None) -> str:
@@ -142,25 +141,39 @@ async def language_of(
     return preferred_language(await session.get(Staff, telegram_id), telegram_language)
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What the adapters need to know of the staff member who wrote."""
+
+    language: str  # to answer in (bot.domain.intake.preferred_language)
+    chose_language: bool  # with /lang, rather than taken from Telegram
+
+
 async def remember_staff(
     *, session: AsyncSession, telegram_id: int, first_name: str | None,
-    telegram_language: str | None,
-) -> Staff:
-    """Create or refresh the staff member's row (name and Telegram language may change)."""
-    staff = await _staff(session, telegram_id)
+    telegram_language: str | None, commit: bool = True,
+) -> Person:
+    """Create or refresh the staff member's row (name and Telegram language may change). This
+    runs for every message: a known person costs one read, a new one an insert, and a change
+    is written only when there is one. `commit=False`: the caller's transaction goes on (a new
+    question stores the person with the ticket, and a greeting stores nothing)."""
     name = clean_text(first_name)[:128] or None
     language = storable(telegram_language or "")[:16] or None
-    if (staff.first_name, staff.telegram_language) != (name, language):
+    staff, created = await _staff(session, telegram_id, first_name=name,
+                                  telegram_language=language)
+    changed = (staff.first_name, staff.telegram_language) != (name, language)
+    if changed:
         staff.first_name, staff.telegram_language = name, language
         session.add(staff)
-        await session.commit()  # only when something changed: this runs for every message
-    return staff
+    if commit and (created or changed):
+        await session.commit()
+    return Person(preferred_language(staff), staff.language in LANGUAGES)
 
 
 async def set_language(*, session: AsyncSession, telegram_id: int, language: str) -> None:
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}")
-    staff = await _staff(session, telegram_id)
+    staff, _ = await _staff(session, telegram_id)
     staff.language = language
     session.add(staff)
     await session.commit()
@@ -168,7 +181,7 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
 
 async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str:
     """Store the staff member's team (trimmed, at most 64 characters); returns what was stored."""
-    staff = await _staff(session, telegram_id)
+    staff, _ = await _staff(session, telegram_id)
     staff.team = " ".join(clean_text(team).split())[:64]
     session.add(staff)
     await session.commit()
@@ -177,7 +190,7 @@ async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str
 
 async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
     """Flip the asker's default anonymity; returns the new setting."""
-    staff = await _staff(session, telegram_id)
+    staff, _ = await _staff(session, telegram_id)
     staff.anonymous = not staff.anonymous
     session.add(staff)
     await session.commit()
@@ -228,6 +241,8 @@ async def submit_question(
         status=TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN,
         anonymous=bool(staff and staff.anonymous), media=media_ids or None,
     )
+    if not decision.ask and ticket.status == TicketStatus.OPEN:
+        queue.start_clock(desk, ticket, now)
     session.add(ticket)
     await session.flush()
     if decision.answer:
@@ -348,19 +363,26 @@ class Conversation:
     claimed: bool = False  # a helper holds the question
 
 
-async def _conversation(session: AsyncSession, asker_id: int, now: datetime,
-                        window: timedelta) -> Ticket | None:
-    """The asker's open question (the latest one touched), else one closed within `window`."""
-    open_ = (await session.exec(select(Ticket).where(
+_GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+
+async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
+                        now: datetime, window: timedelta) -> tuple[bool, Ticket | None]:
+    """In one read: whether the message is itself a stored question (delivered again), and the
+    asker's open question (the latest), else the one closed most recently within `window`."""
+    rows = list(await session.exec(select(Ticket).where(
         Ticket.asker_id == asker_id,
-        col(Ticket.status).in_([TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED]),
-    ).order_by(col(Ticket.id).desc()))).first()
-    if open_ is not None:
-        return open_
-    return (await session.exec(select(Ticket).where(
-        Ticket.asker_id == asker_id, col(Ticket.status) == TicketStatus.CLOSED,
-        col(Ticket.closed_at) >= now - window,
-    ).order_by(col(Ticket.closed_at).desc()))).first()
+        col(Ticket.status).in_(_GOING_ON)
+        | ((col(Ticket.status) == TicketStatus.CLOSED) & (col(Ticket.closed_at) >= now - window))
+        | ((col(Ticket.asker_chat_id) == chat_id)
+           & (col(Ticket.source_message_id) == message_id)))))
+    if any(t.asker_chat_id == chat_id and t.source_message_id == message_id for t in rows):
+        return True, None
+    open_ = [t for t in rows if t.status in _GOING_ON]
+    if open_:
+        return False, max(open_, key=saved_id)
+    closed = [t for t in rows if t.closed_at is not None]  # within the window, as read
+    return False, max(closed, key=lambda t: (t.closed_at, saved_id(t)), default=None)
 
 
 async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
@@ -424,8 +446,8 @@ async def converse(
     a question that waits for a role (and routes the words together), relays it to the helpers
     of one that waits or is held, and reopens a closed one replied to."""
     text = clean_text(text)
-    if (await session.exec(select(Ticket.id).where(
-            Ticket.asker_chat_id == chat_id, Ticket.source_message_id == message_id))).first():
+    itself, latest = await _conversation(session, asker_id, chat_id, message_id, now, window)
+    if itself:
         return Conversation(Turn.NEW)  # the question itself, delivered again: intake answers
     ticket: Ticket | None = None
     explicit = join is not None
@@ -439,7 +461,7 @@ async def converse(
             if ticket is not None and found.kind == queue.Kind.COMMENT:
                 return await _comment(session, desk, ticket, text, now)
     if ticket is None and not explicit:
-        ticket = await _conversation(session, asker_id, now, window)
+        ticket = latest
     if ticket is None:
         return Conversation(Turn.NEW)
     receipt = _receipt(ticket)

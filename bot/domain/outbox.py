@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,14 +148,15 @@ async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit:
     if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await session.exec(query))
-    taken = []
-    for row in rows:
-        result = await session.exec(update(Outbox).where(
-            col(Outbox.id) == row.id, col(Outbox.status) == OutboxStatus.PENDING,
-        ).values(status=OutboxStatus.SENDING, worker=worker, attempts=Outbox.attempts + 1))
-        if result.rowcount == 1:
-            row.attempts += 1
-            taken.append(_claimed(row))
+    taken: list[Claimed] = []
+    if rows:  # one conditional UPDATE takes them all; RETURNING says which were still pending
+        ours = set((await session.exec(update(Outbox).where(
+            col(Outbox.id).in_([row.id for row in rows]),
+            col(Outbox.status) == OutboxStatus.PENDING,
+        ).values(status=OutboxStatus.SENDING, worker=worker, attempts=Outbox.attempts + 1)
+            .returning(col(Outbox.id)))).scalars())
+        taken = [replace(_claimed(row), attempts=row.attempts + 1)
+                 for row in rows if row.id in ours]
     await session.commit()
     return taken
 

@@ -13,8 +13,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +29,7 @@ from bot.domain.models import (
     TicketMessage,
     TicketStatus,
     TopicLog,
-    dialect_of,
+    insert_new,
     saved_id,
 )
 from bot.domain.roster import HelperView, helper_views
@@ -226,10 +224,8 @@ async def queue(*, session: AsyncSession, roles: tuple[str, ...] | None = None,
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
                    kind: Kind, commit: bool = True) -> None:
     """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
-    insert = postgres_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    await session.exec(insert(TicketMessage).values(
-        chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind,
-    ).on_conflict_do_nothing())
+    await session.exec(insert_new(session, TicketMessage).values(
+        chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind))
     if commit:
         await session.commit()
 
@@ -291,12 +287,18 @@ def _id(ticket: Ticket) -> int:
     return ticket.id
 
 
+def start_clock(desk: Desk, ticket: Ticket, now: datetime) -> None:
+    """The ticket waits for a helper from `now`: the first reminder's deadline. Set before a new
+    ticket is first written, it is stored with it (no second write)."""
+    ticket.sla_level = SlaLevel.WAITING
+    ticket.sla_due_at = desk.policy.unclaimed_due(ticket.role, now)
+
+
 async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime
                          ) -> None:
     """The ticket waits for a helper: its card is queued in the caller's transaction (the
     forum group, or each of the role's helpers privately), and the reminder clock starts."""
-    ticket.sla_level = SlaLevel.WAITING
-    ticket.sla_due_at = desk.policy.unclaimed_due(ticket.role, now)
+    start_clock(desk, ticket, now)
     session.add(ticket)
     if desk.forum is not None:
         outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,

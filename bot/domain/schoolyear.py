@@ -220,19 +220,28 @@ async def import_calendar(*, session: AsyncSession, source: str, data: bytes) ->
     return Imported(len(closures), skipped, changed)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredClosure(Closure):
+    """A closure as stored, with the calendar it came from."""
+
+    source: str = ""
+
+
 async def stored_closures(*, session: AsyncSession, since: date | None = None
-                          ) -> list[ClosedDays]:
+                          ) -> list[StoredClosure]:
+    """The school's own closed days (ending `since` or later), in order."""
     query = select(ClosedDays).order_by(col(ClosedDays.first_day), col(ClosedDays.source))
     if since is not None:
         query = query.where(ClosedDays.last_day >= since)
-    return list(await session.exec(query))
+    return [StoredClosure(row.name, row.first_day, row.last_day, row.source)
+            for row in await session.exec(query)]
 
 
 async def closed_dates(*, session: AsyncSession, today: date) -> frozenset[date]:
     """Every closed date the office hours should know: public holidays and the school's own."""
     days = set(holiday_dates(today))
-    for row in await stored_closures(session=session):
-        days.update(Closure(row.name, row.first_day, row.last_day).days())
+    for closure in await stored_closures(session=session):
+        days.update(closure.days())
     return frozenset(days)
 
 
@@ -278,13 +287,12 @@ def next_break(hours: OfficeHours, today: date, names: dict[date, str]) -> Break
     return Break(name=", ".join(called), first=first, last=last, reopens=reopens)
 
 
-def day_names(rows: Iterable[ClosedDays], today: date, language: str) -> dict[date, str]:
+def day_names(closures: Iterable[Closure], today: date, language: str) -> dict[date, str]:
     """What each closed day is called: the school's name, else the public holiday's."""
     names: dict[date, str] = {}
     for year in (today.year, today.year + 1):
         names.update(public_holidays(year, language))
-    for row in rows:
-        if row.name:
-            names.update(dict.fromkeys(Closure(row.name, row.first_day, row.last_day).days(),
-                                       row.name))
+    for closure in closures:
+        if closure.name:
+            names.update(dict.fromkeys(closure.days(), closure.name))
     return names

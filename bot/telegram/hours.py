@@ -11,7 +11,6 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.domain import intake, schoolyear
-from bot.domain.models import ClosedDays
 from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram.context import PeerdeskContext, message_of, user_of
@@ -84,7 +83,8 @@ def _span(first: date, last: date, lang: str) -> str:
     return f"{one} – {other}" if lang == "en" else f"{one}–{other}"
 
 
-def hours_text(services: Services, lang: str, rows: list[ClosedDays], today: date) -> str:
+def hours_text(services: Services, lang: str, rows: list[schoolyear.StoredClosure],
+               today: date) -> str:
     """What /hours says, in `lang`."""
     hours = services.settings.hours
     clock = _TIME_FORMAT.get(lang, _TIME_FORMAT["fi"])

@@ -44,11 +44,11 @@ async def _remember(update: Update, context: PeerdeskContext) -> str:
     user = user_of(update)
     assert user is not None
     async with context.services.db.session() as session:
-        staff = await intake.remember_staff(
+        person = await intake.remember_staff(
             session=session, telegram_id=user.id, first_name=user.first_name,
             telegram_language=user.language_code,
         )
-    return intake.preferred_language(staff)
+    return person.language
 
 
 async def _language(update: Update, context: PeerdeskContext) -> str:
@@ -200,14 +200,14 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
     talk = None if media or parts else intake.chat(text)
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
-        staff = await intake.remember_staff(
+        person = await intake.remember_staff(
             session=session, telegram_id=user.id, first_name=user.first_name,
-            telegram_language=user.language_code,
+            telegram_language=user.language_code, commit=False,
         )
-        lang = intake.preferred_language(staff)
+        lang = person.language
         receipt = None
         if talk is not None:  # the asker's /lang choice, else the greeting's own language
-            lang = staff.language if staff.language in LANGUAGES else talk.language or lang
+            lang = lang if person.chose_language else talk.language or lang
         elif (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,

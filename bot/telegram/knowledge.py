@@ -25,6 +25,7 @@ from bot.services import Services
 from bot.telegram.access import Handler, HelperHandler
 from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.helpers.buttons import stale
 from bot.telegram.helpers.cards import helper_language
 
 logger = logging.getLogger(__name__)
@@ -109,8 +110,7 @@ async def send_answer_button(update: Update, context: PeerdeskContext,
     elif outcome is Sending.CLOSED:
         await query.answer(gettext(lang, "This question is no longer waiting."), show_alert=True)
     else:
-        await query.answer(gettext(lang, "This button is not yours to press, or the question has "
-                                         "moved on."), show_alert=True)
+        await stale(update, context, lang)
 
 
 async def save_answer_button(update: Update, context: PeerdeskContext,
@@ -121,8 +121,7 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
     lang = _language(services, helper)
     ticket_id = await _on_its_card(update, context, Action.ANSWER_SAVE)
     if ticket_id is None:
-        await query.answer(gettext(lang, "This button is not yours to press, or the question has "
-                                         "moved on."), show_alert=True)
+        await stale(update, context, lang)
         return
     async with services.db.session() as session:
         outcome, _ = await answers.draft_from_ticket(session=session, router=services.router,
@@ -261,8 +260,7 @@ async def draft_button(update: Update, context: PeerdeskContext,
     lang = _language(services, person)
     button = decode(query.data, Action.DRAFT_PUBLISH, Action.DRAFT_DISCARD)
     if button is None:
-        await query.answer(gettext(lang, "This button is not yours to press, or the question has "
-                                         "moved on."), show_alert=True)
+        await stale(update, context, lang)
         return
     answer_id, now = answers.draft_id(button.id), services.clock()
     async with services.db.session() as session:

@@ -126,11 +126,11 @@ async def people(services: Services) -> dict[int, tuple[Person, str]]:
     roles: dict[int, set[str]] = {}
     languages: dict[int, str] = {}
     async with services.db.session() as session:
-        for role in (*ROLES, LEAD):
-            for row in await roster.helpers_with_role(session=session, role=role):
-                roles.setdefault(row.telegram_id, set()).add(role)
+        for row in await roster.roster(session=session):
+            if known := set(row.roles) & {*ROLES, LEAD}:
+                roles[row.telegram_id] = known
                 if row.languages:
-                    languages.setdefault(row.telegram_id, row.languages[0])
+                    languages[row.telegram_id] = row.languages[0]
     everyone = set(roles) | set(settings.admin_ids) | set(settings.organiser_ids)
     return {
         user_id: (Person(frozenset(roles.get(user_id, ())), user_id in settings.admin_ids,

@@ -42,7 +42,7 @@ def _user_language(update: Update, context: PeerdeskContext) -> str:
     return code if code in LANGUAGES else context.services.settings.helpers_language
 
 
-async def _stale(update: Update, context: PeerdeskContext, lang: str | None = None) -> None:
+async def stale(update: Update, context: PeerdeskContext, lang: str | None = None) -> None:
     """A button that is not (or no longer) the presser's to press: said kindly, nothing done."""
     query = update.callback_query
     assert query is not None
@@ -80,7 +80,7 @@ async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
         text = gettext(lang, "This question has been withdrawn, so this button no longer does "
                              "anything. Write here whenever you need help.")
     elif ticket is None or ticket.asker_chat_id != query.from_user.id:
-        await _stale(update, context, lang)
+        await stale(update, context, lang)
         return
     elif reopened and ticket.status is not TicketStatus.CLOSED:
         lang = ticket.language
@@ -128,7 +128,7 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
     button = decode(query.data, *actions)
     message = query.message
     if button is None or message is None:
-        await _stale(update, context)
+        await stale(update, context)
         return None
     async with context.services.db.session() as session:
         found = await queue.find_message(session=session, chat_id=message.chat.id,
@@ -136,7 +136,7 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
         ticket = await queue.view(session=session, ticket_id=button.id)
     on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
     if ticket is None or not (on_its_card or button.action is Action.CLAIM):
-        await _stale(update, context)
+        await stale(update, context)
         return None
     return Press(query, button, ticket, on_its_card, helper_language(context.services, helper))
 
@@ -266,7 +266,7 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
                 Action.REROUTE_ROLE, ticket.id, role))] for role in ROLES), back]))
     elif button.action is Action.REROUTE_ROLE:
         if button.arg not in ROLES:
-            await _stale(update, context, lang)
+            await stale(update, context, lang)
             return
         await query.answer()
         topics = [t for t in services.knowledge.topics.values() if t.role == button.arg]
@@ -281,7 +281,7 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
         # The role's "other" comes last in the list: the role is known, the topic is not.
         role = topic.role if topic else arg.removeprefix(f"{OTHER_TOPIC}_")
         if topic is None and (not arg.startswith(f"{OTHER_TOPIC}_") or role not in ROLES):
-            await _stale(update, context, lang)
+            await stale(update, context, lang)
             return
         async with services.db.session() as session:
             moved = await queue.reroute(session=session, ticket_id=ticket.id, role=role,
@@ -367,7 +367,7 @@ async def hand_over_button(update: Update, context: PeerdeskContext, helper: Hel
                                           helper_id=helper.telegram_id, to_id=to_id,
                                           now=services.clock(), desk=services.desk)
         if moved is None:
-            await _stale(update, context, lang)
+            await stale(update, context, lang)
             return
         services.wake_sender()
         logger.info("ticket %s handed over to a colleague", ticket.id)
@@ -410,7 +410,7 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
                                       now=services.clock(), desk=services.desk)
     if ticket is None:
         if button is None or not 1 <= stars <= 5:
-            await _stale(update, context)
+            await stale(update, context)
         else:  # reopened since, or withdrawn: said kindly, and the stars go
             await moved_on(update, context, button.id, reopened=True)
         return
@@ -440,7 +440,7 @@ async def phone_request(update: Update, context: PeerdeskContext) -> None:
             ticket = await queue.view(session=session, ticket_id=button.id)
     if ticket is None or ticket.asker_chat_id != query.from_user.id \
             or ticket.status is TicketStatus.CLOSED:
-        await _stale(update, context)
+        await stale(update, context)
         return
     await query.answer()
     context.state["phone_ticket"] = ticket.id
