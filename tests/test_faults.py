@@ -450,6 +450,44 @@ async def test_a_slow_handler_is_never_taken_from_its_living_process(
     assert not _errors(caplog)
 
 
+class SlowGroup(SlowSandbox):
+    """Telegram slow to take what goes to the helpers' group, quick with everyone else."""
+
+    async def call(self, method: str, params: dict) -> Any:
+        if str(params.get("chat_id")) == str(GROUP) and method in self.slow:
+            self.begun.append((method, params))
+            await asyncio.sleep(self.slow[method])
+            return await Sandbox.call(self, method, params)
+        return await super().call(method, params)
+
+
+async def test_a_stop_during_a_send_lets_it_finish_and_the_next_process_does_not_repeat_it(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    """A stop's grace runs out while the card's topic is being opened: that send goes on to its
+    end and is noted, so the next process finds it sent. (Cancelled, it was handed back and the
+    next process opened a second topic for the same question.)"""
+    sandbox = SlowGroup()
+    sandbox.group(GROUP, "Vertaistuki", forum=True)
+    for spec in ROSTER:
+        sandbox.user(spec.telegram_id, spec.name, spec.languages[0])
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox) as desk:
+        async with desk.services.db.session() as session:
+            await import_helpers(session=session, specs=ROSTER)
+        sandbox.slow = {"createForumTopic": 1.0}
+        await desk.ask(7001, RPL_FI, first_name="Eva")
+        while not any(m == "createForumTopic" for m, _ in sandbox.begun):  # no change to hear
+            await asyncio.sleep(0.01)
+        await desk.application.bot_data["sender"].stop(grace=0.1)
+        async with desk.services.db.session() as session:
+            cards = list(await session.exec(select(Outbox).where(Outbox.kind == OutboxKind.CARD)))
+        assert [row.status for row in cards] == [OutboxStatus.SENT]
+    async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox) as desk:
+        await desk.card(1)
+        await _all_sent(desk)
+    assert len(sandbox.topics[GROUP]) == 1
+
+
 # --- /close and buttons where they do not belong -------------------------------------------------
 
 async def _forge(sandbox: Sandbox, user_id: int, chat_id: int, message_id: int, data: str

@@ -357,6 +357,7 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
         if result is not None and not result.closed:
             await domain.refresh_counts(session=session, event_id=int(event_id),
                                         now=services.clock())
+    services.wake_sender()  # the counts on the announcements, and a place offered
     lang = event.language if event else services.settings.helpers_language
     if event is not None and not event.cancelled and event.starts_at > services.clock() and (
             answer == "closed" or (result is not None and result.closed)):
@@ -391,6 +392,7 @@ async def offer_button(update: Update, context: PeerdeskContext) -> None:
         if taken is False:
             await domain.refresh_counts(session=session, event_id=int(event_id),
                                         now=services.clock())
+    services.wake_sender()  # the place passed on, or the counts
     if taken is None:
         await query.answer(gettext(lang, "This place is no longer held for you. You can still "
                                          "answer under the announcement."), show_alert=True)
@@ -896,6 +898,7 @@ async def confirm_event(update: Update, context: PeerdeskContext) -> int:
         published = await domain.publish_event(
             session=session, spec=spec, now=services.clock(),
             announce_days_before=services.settings.announce_days_before)
+    services.wake_sender()  # the announcement goes out now, not at the sender's next look
     logger.info("event %s published", published[0].id)
     await query_message(query).reply_text(gettext(
         lang, "Published! The announcement goes out now and the reminders on time."))
@@ -961,6 +964,7 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
             session=session, text=draft["text"], link=None,
             channels=list(services.settings.announce_channels), send_at=draft["send_at"],
             now=services.clock(), created_by=query.from_user.id)
+    services.wake_sender()
     await query_message(query).reply_text(
         gettext(lang, "Published! It goes out now.") if draft.get("now") else
         gettext(lang, "Published! It goes out {when}.",
@@ -1023,6 +1027,7 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
             await message.reply_text(gettext(lang, "That event cannot take materials."))
             return _end(context)
         count = len(await domain.recipients(session=session, event_id=event_id))
+    services.wake_sender()
     await message.reply_text(ngettext(
         lang, "Thank you! The materials go to the {count} person who said they would come, "
               "and stay available under /events.",

@@ -93,6 +93,7 @@ class Lane:
         self.chat_id = chat_id
         self.heap: list[tuple[int, float, int, Claimed]] = []
         self.task: asyncio.Task[None] | None = None
+        self.sending = False  # between the call to Telegram and the note that it was sent
         # Telegram takes about one message a second in a private chat (short bursts pass).
         self.pace = AsyncLimiter(3, 3) if paced and chat_id > 0 else None
 
@@ -116,6 +117,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._gate = PriorityGate(IN_FLIGHT)
         self._task: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
         self._stopping = False
 
     @property
@@ -132,21 +134,29 @@ class Sender:
     def start(self) -> None:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="peerdesk-sender")
+        self._beat = asyncio.create_task(self._heartbeat(), name="peerdesk-heartbeat")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; let what is being sent finish within `grace`; give back the rest."""
+        """Stop claiming and starting sends; give back what waits. A lane still waiting for its
+        turn after `grace` is cancelled; one in the middle of a send finishes it and notes it,
+        or the next process would send that message again."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        lanes = [lane.task for lane in self._lanes.values() if lane.task is not None]
+        lanes = {lane.task: lane for lane in self._lanes.values() if lane.task is not None}
         if lanes:
             _, late = await asyncio.wait(lanes, timeout=grace)
             for task in late:
-                task.cancel()
+                if not lanes[task].sending:
+                    task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self._lanes.clear()
+        if self._beat is not None:
+            self._beat.cancel()
+            await asyncio.gather(self._beat, return_exceptions=True)
+            self._beat = None
         async with self.services.db.session() as session:
             handed = await outbox.hand_back(session=session, worker=self.worker)
         if handed:
@@ -168,15 +178,10 @@ class Sender:
         BACKGROUND.set(True)  # this task's sessions, and its lanes', wait behind the handlers'
         services = self.services
         interval = services.settings.outbox_check_seconds
-        beat_every = max(0.2, services.settings.update_lease_seconds / 4)
         loop = asyncio.get_running_loop()
-        next_beat = next_tidy = 0.0
+        next_tidy = 0.0
         while not self._stopping:
             try:
-                if loop.time() >= next_beat:
-                    async with services.db.session() as session:
-                        await workers.beat(session=session, worker=self.worker, now=utcnow())
-                    next_beat = loop.time() + beat_every
                 if loop.time() >= next_tidy:
                     await self._tidy()
                     next_tidy = loop.time() + TIDY_EVERY
@@ -199,10 +204,22 @@ class Sender:
             if self._stopping:
                 break
             try:
-                await asyncio.wait_for(self._wake.wait(),
-                                       timeout=min(interval, max(0.05, next_beat - loop.time())))
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
             except TimeoutError:
                 pass
+
+    async def _heartbeat(self) -> None:
+        """This process is alive: its updates and messages are not taken over. A task of its
+        own, not behind the sender's queue for the database, which a burst can make long."""
+        services = self.services
+        every = max(0.2, services.settings.update_lease_seconds / 4)
+        while True:
+            try:
+                async with services.db.session() as session:
+                    await workers.beat(session=session, worker=self.worker, now=utcnow())
+            except Exception:
+                logger.exception("the heartbeat failed; trying again")
+            await asyncio.sleep(every)
 
     async def _tidy(self) -> None:
         services = self.services
@@ -228,7 +245,7 @@ class Sender:
 
     async def _drive(self, lane: Lane) -> None:
         try:
-            while lane.heap:
+            while lane.heap and not self._stopping:
                 item = lane.pop()
                 if self._batchable(lane, item):
                     waiting = [entry[3] for entry in lane.heap if self._batchable(lane, entry[3])]
@@ -239,8 +256,12 @@ class Sender:
                     await lane.pace.acquire()
                 await self._gate.acquire(item.priority)
                 try:
+                    if self._stopping:
+                        break  # claimed, not sent: handed back for the next process
+                    lane.sending = True
                     await self._send(item)
                 finally:
+                    lane.sending = False
                     self._gate.release()
         finally:
             lane.task = None
@@ -259,19 +280,24 @@ class Sender:
         assert self._lister is not None
         await self._gate.acquire(Priority.CARD)
         try:
-            tickets = set(await self._lister(self._application, items))
-        except TelegramError as exc:
-            logger.warning("new tickets not listed (%s); sending them one by one",
-                           type(exc).__name__)
-            return set()
+            if self._stopping:
+                return set()
+            lane.sending = True  # the listing and its note go together (see `stop`)
+            try:
+                tickets = set(await self._lister(self._application, items))
+            except TelegramError as exc:
+                logger.warning("new tickets not listed (%s); sending them one by one",
+                               type(exc).__name__)
+                return set()
+            listed = [item for item in items if item.ticket_id in tickets]
+            ids = {item.id for item in listed}
+            if listed:
+                async with self.services.db.session() as session:
+                    await outbox.set_priority(session=session, outbox_ids=list(ids),
+                                              priority=Priority.TOPIC)
         finally:
+            lane.sending = False
             self._gate.release()
-        listed = [item for item in items if item.ticket_id in tickets]
-        ids = {item.id for item in listed}
-        if listed:
-            async with self.services.db.session() as session:
-                await outbox.set_priority(session=session, outbox_ids=list(ids),
-                                          priority=Priority.TOPIC)
         lane.heap = [entry for entry in lane.heap if entry[3].id not in ids]
         heapq.heapify(lane.heap)
         for item in listed:
