@@ -450,12 +450,16 @@ async def test_a_slow_handler_is_never_taken_from_its_living_process(
     assert not _errors(caplog)
 
 
+@dataclass
 class SlowGroup(SlowSandbox):
     """Telegram slow to take what goes to the helpers' group, quick with everyone else."""
+
+    slow_begun: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def call(self, method: str, params: dict) -> Any:
         if str(params.get("chat_id")) == str(GROUP) and method in self.slow:
             self.begun.append((method, params))
+            self.slow_begun.set()
             await asyncio.sleep(self.slow[method])
             return await Sandbox.call(self, method, params)
         return await super().call(method, params)
@@ -476,8 +480,7 @@ async def test_a_stop_during_a_send_lets_it_finish_and_the_next_process_does_not
             await import_helpers(session=session, specs=ROSTER)
         sandbox.slow = {"createForumTopic": 1.0}
         await desk.ask(7001, RPL_FI, first_name="Eva")
-        while not any(m == "createForumTopic" for m, _ in sandbox.begun):  # no change to hear
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(sandbox.slow_begun.wait(), 10)
         await desk.application.bot_data["sender"].stop(grace=0.1)
         async with desk.services.db.session() as session:
             cards = list(await session.exec(select(Outbox).where(Outbox.kind == OutboxKind.CARD)))
