@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages route screenshots clean
+.PHONY: run test postgres-cover lint messages route screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,16 @@ run: $(STAMP)
 # Most tests wait on a bot, a sandbox or a database rather than compute: four workers on two
 # cores. Each test goes to whichever worker is free, longest first (tests/conftest.py), except
 # the browser tests, which share one worker and its one Chromium (xdist_group "browser").
+# Bytecode is compiled once, here, for the workers and every bot process a test starts; a shell
+# that sets PYTHONDONTWRITEBYTECODE would have each of them compile it all again (2 s of CPU).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP)
+	$(BIN)/python -m compileall -q -j 0 bot
 	$(BIN)/pytest -n 4 --dist loadgroup
+
+# Which PostgreSQL variants `make test` may leave out: those whose database code the others run.
+postgres-cover: $(STAMP)
+	$(BIN)/python -m tests.postgres_cover
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench

@@ -26,6 +26,7 @@ from bot.sandbox.server import Sandbox, serve
 from bot.services import Services
 from bot.storage import Database, migrate
 from bot.telegram.app import build_application, polling
+from tests.postgres_cover import left_out
 
 if TYPE_CHECKING:
     from tests.test_bot_helpers import Desk
@@ -59,7 +60,15 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # PostgreSQL variants whose database code the kept ones already run (tests/postgres_cover.py).
+    skipped = left_out()
+    if skipped:
+        deselected = [item for item in items if item.nodeid in skipped]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if item.nodeid not in skipped]
+
     def rank(item: pytest.Item) -> int:
         return next((n for n, prefix in enumerate(LONGEST_FIRST)
                      if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))

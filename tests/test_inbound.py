@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.domain import inbound, workers
 from bot.domain.models import utcnow
 from bot.storage import Database
 
 
+@pytest.mark.races
 async def test_an_update_is_taken_once_however_often_it_is_stored(database_url: str) -> None:
     db, now = Database(database_url), utcnow()
     try:
@@ -35,6 +38,7 @@ async def test_an_update_is_taken_once_however_often_it_is_stored(database_url: 
         await db.dispose()
 
 
+@pytest.mark.races
 async def test_two_processes_taking_over_at_once_share_nothing(database_url: str) -> None:
     db, then = Database(database_url), utcnow() - timedelta(minutes=10)
     try:

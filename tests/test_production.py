@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
+import pytest
 import pytest_asyncio
 import yaml
 from sqlmodel import select
@@ -100,6 +101,7 @@ async def test_a_wrong_or_missing_secret_gets_403_and_stores_nothing(served: Ser
     assert await rows(served.services_url, Ticket) == []
 
 
+@pytest.mark.races
 async def test_the_same_update_twice_is_handled_once(served: Served) -> None:
     served.sandbox.user(7001, "Eva")
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}

@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 
+import pytest
 from sqlmodel import col, select
 
 from bot.domain import events
@@ -54,6 +55,7 @@ def _visible(sandbox: Sandbox) -> list[int]:
     return numbers
 
 
+@pytest.mark.races
 async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
