@@ -4,6 +4,7 @@ figures are folded (bot.domain.reports.fold)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Update
@@ -43,7 +44,8 @@ async def _send(application: Application, chat_id: int, report: Report, lang: st
     services: Services = application.bot_data["services"]
     await application.bot.send_message(chat_id, as_text(report, services, lang)[:4096],
                                        message_thread_id=thread_id)
-    await application.bot.send_photo(chat_id, as_png(report, services, lang),
+    chart = await asyncio.to_thread(as_png, report, services, lang)
+    await application.bot.send_photo(chat_id, chart,
                                      message_thread_id=thread_id,
                                      filename=f"peerdesk-{report.period.label}.png")
 
