@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot.domain import answers, inbound
 from bot.domain.knowledge import Knowledge
-from bot.domain.models import InboundUpdate, KnowledgeAnswer, utcnow
+from bot.domain.models import AnswerStatus, InboundUpdate, KnowledgeAnswer, utcnow
 from bot.storage import Database
 from bot.storage.db import WAL_AUTOCHECKPOINT_PAGES, migrate_in_child
 from tests.conftest import PG_ROOT, _asyncpg_dsn, _postgres_reachable
@@ -92,7 +92,8 @@ async def test_replicas_started_together_on_a_new_database_both_come_up(
 ) -> None:
     """Compose starts both replicas with `peerdesk migrate && peerdesk serve` on one new
     PostgreSQL database: both migrate, both seed the answers, neither stops on the other's rows
-    (both used to: the second migration's CREATE TABLE, the second seed's primary key)."""
+    (both used to: the second migration's CREATE TABLE, the second seed's primary key). The
+    seeds are made to overlap: the second's insert waits on the first's uncommitted row."""
     if not _postgres_reachable():
         pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
     name = f"peerdesk_race_{uuid.uuid4().hex[:12]}"
@@ -104,14 +105,29 @@ async def test_replicas_started_together_on_a_new_database_both_come_up(
         assert await asyncio.gather(migrate_in_child(url), migrate_in_child(url)) == [True, True]
         replicas = [Database(url), Database(url)]
         try:
-            now = utcnow()
-
-            async def seed(db: Database) -> int:
-                async with db.session() as session:
-                    return await answers.seed(session=session, knowledge=knowledge, now=now)
-
-            seeded = await asyncio.gather(*(seed(db) for db in replicas))
-            assert sum(seeded) == len(knowledge.answers)
+            assert all([await db.schema_is_current() for db in replicas])
+            now, first = utcnow(), knowledge.answers[0]
+            async with replicas[0].session() as holding:
+                # The first replica's seed is under way: one row written, not yet committed.
+                holding.add(KnowledgeAnswer(
+                    id=first.id, topic=first.topic, status=AnswerStatus.PUBLISHED,
+                    triggers={k: list(v) for k, v in first.triggers.items()},
+                    text=dict(first.text), language="fi", created_at=now, updated_at=now))
+                await holding.flush()
+                # The second finds the table empty, and its insert waits for that row's fate.
+                async with replicas[1].session() as session:
+                    second = asyncio.create_task(
+                        answers.seed(session=session, knowledge=knowledge, now=now))
+                    for _ in range(500):
+                        if await admin.fetchval(
+                                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                                "AND wait_event_type = 'Lock'", name):
+                            break
+                        await asyncio.sleep(0.01)
+                    else:
+                        raise AssertionError("the second seed never waited for the first")
+                    await holding.commit()
+                    assert await second == len(knowledge.answers) - 1
             async with replicas[0].session() as session:
                 stored = (await session.exec(select(func.count()).select_from(KnowledgeAnswer))
                           ).one()

@@ -11,7 +11,7 @@ got through), an announcement is reported as uncertain rather than risk sending 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,12 +191,14 @@ async def mark_failed(*, session: AsyncSession, outbox_id: int, worker: str, err
     await session.commit()
 
 
-async def hand_back(*, session: AsyncSession, worker: str) -> int:
-    """A process stopping in good order gives back what it took and did not send."""
-    result = await session.exec(update(Outbox).where(
-        col(Outbox.worker) == worker, col(Outbox.status) == OutboxStatus.SENDING,
-    ).values(status=OutboxStatus.PENDING, worker=None,
-             attempts=Outbox.attempts - 1))
+async def hand_back(*, session: AsyncSession, worker: str, keep: Collection[int] = ()) -> int:
+    """A process stopping in good order gives back what it took and did not send; `keep` are
+    rows cut off mid-send, left as a stopped process leaves them (see `tidy`)."""
+    mine = [col(Outbox.worker) == worker, col(Outbox.status) == OutboxStatus.SENDING]
+    if keep:
+        mine.append(col(Outbox.id).not_in(list(keep)))
+    result = await session.exec(update(Outbox).where(*mine).values(
+        status=OutboxStatus.PENDING, worker=None, attempts=Outbox.attempts - 1))
     await session.commit()
     return result.rowcount
 

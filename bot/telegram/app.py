@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 2.0
 PURGE_SECONDS = 3600.0
 DIGEST_SECONDS = 60.0
-STOP_GRACE = 3.0  # seconds the sender may finish what it is sending when the bot stops: with
-# the rest of a stop, within the 10 s `docker compose stop` allows even on a busy machine (what is
-# still queued behind the rate limiter is handed back, not lost)
+STOP_GRACE = 3.0  # seconds a send begun may take to finish when the bot stops: with the rest of
+# a stop, within the 10 s `docker compose stop` allows even on a busy machine (what is still
+# queued behind the rate limiter is handed back at once, not lost)
 
 # Ids in button data: in range for the database (a forged or garbled press falls through to
 # intake.unknown_button, answered kindly, instead of overflowing a query).

@@ -93,7 +93,8 @@ class Lane:
         self.chat_id = chat_id
         self.heap: list[tuple[int, float, int, Claimed]] = []
         self.task: asyncio.Task[None] | None = None
-        self.sending = False  # between the call to Telegram and the note that it was sent
+        # The rows between their call to Telegram and the note that they went (see `stop`).
+        self.in_flight: tuple[int, ...] = ()
         # Telegram takes about one message a second in a private chat (short bursts pass).
         self.pace = AsyncLimiter(3, 3) if paced and chat_id > 0 else None
 
@@ -132,35 +133,50 @@ class Sender:
         self._wake.set()
 
     def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the sender is already running")
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="peerdesk-sender")
         self._beat = asyncio.create_task(self._heartbeat(), name="peerdesk-heartbeat")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming and starting sends; give back what waits. A lane still waiting for its
-        turn after `grace` is cancelled; one in the middle of a send finishes it and notes it,
-        or the next process would send that message again."""
+        """Stop claiming and starting sends, and give back what waits, within `grace`.
+
+        A lane waiting for its turn is cancelled at once: its row was not sent. One in the
+        middle of a send has `grace` to finish it and note it; cut off even then (Telegram
+        retrying a 429 or a lost connection), its row is not handed back as unsent but left as
+        a stopped process leaves it, for the next one to check what got through (a card) or to
+        report (an announcement) rather than to send it twice."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        lanes = {lane.task: lane for lane in self._lanes.values() if lane.task is not None}
-        if lanes:
-            _, late = await asyncio.wait(lanes, timeout=grace)
-            for task in late:
-                if not lanes[task].sending:
+        cut: set[int] = set()
+        try:
+            if self._task is not None:
+                await asyncio.gather(self._task, return_exceptions=True)
+                self._task = None
+            lanes = {lane.task: lane for lane in self._lanes.values() if lane.task is not None}
+            sending = {task for task, lane in lanes.items() if lane.in_flight}
+            for task in lanes.keys() - sending:
+                task.cancel()
+            if sending:
+                _, stuck = await asyncio.wait(sending, timeout=grace)
+                for task in stuck:
+                    cut.update(lanes[task].in_flight)
                     task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        self._lanes.clear()
-        if self._beat is not None:
-            self._beat.cancel()
-            await asyncio.gather(self._beat, return_exceptions=True)
-            self._beat = None
+            await asyncio.gather(*lanes, return_exceptions=True)
+            self._lanes.clear()
+        finally:
+            if self._beat is not None:
+                self._beat.cancel()
+                await asyncio.gather(self._beat, return_exceptions=True)
+                self._beat = None
         async with self.services.db.session() as session:
-            handed = await outbox.hand_back(session=session, worker=self.worker)
+            handed = await outbox.hand_back(session=session, worker=self.worker, keep=cut)
         if handed:
             logger.info("%d unsent messages handed back for the next process", handed)
+        if cut:
+            logger.warning("%d messages cut off while being sent: the next process checks them",
+                           len(cut))
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until nothing due is waiting in this process (tests, benchmarks)."""
@@ -258,10 +274,10 @@ class Sender:
                 try:
                     if self._stopping:
                         break  # claimed, not sent: handed back for the next process
-                    lane.sending = True
+                    lane.in_flight = (item.id,)
                     await self._send(item)
                 finally:
-                    lane.sending = False
+                    lane.in_flight = ()
                     self._gate.release()
         finally:
             lane.task = None
@@ -282,7 +298,7 @@ class Sender:
         try:
             if self._stopping:
                 return set()
-            lane.sending = True  # the listing and its note go together (see `stop`)
+            lane.in_flight = tuple(item.id for item in items)  # the listing and its note
             try:
                 tickets = set(await self._lister(self._application, items))
             except TelegramError as exc:
@@ -296,7 +312,7 @@ class Sender:
                     await outbox.set_priority(session=session, outbox_ids=list(ids),
                                               priority=Priority.TOPIC)
         finally:
-            lane.sending = False
+            lane.in_flight = ()
             self._gate.release()
         lane.heap = [entry for entry in lane.heap if entry[3].id not in ids]
         heapq.heapify(lane.heap)
