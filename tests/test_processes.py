@@ -18,12 +18,24 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bot.config import load_settings
 from bot.domain import events
-from bot.domain.models import InboundUpdate, Ticket, utcnow
+from bot.domain.knowledge import Knowledge
+from bot.domain.models import (
+    InboundUpdate,
+    Outbox,
+    OutboxStatus,
+    Ticket,
+    UpdateStatus,
+    utcnow,
+)
+from bot.domain.routing import Router
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
+from bot.services import Services
 from bot.storage import Database, migrate
+from tests.conftest import bot_running
 
 QUESTION = "Miten tiimin työnjako kannattaa sopia?"
 SECRET = "replica-secret"
@@ -75,36 +87,76 @@ def acked(sandbox: Sandbox, users: range) -> Counter:
     return Counter({u: len(sandbox.bot_messages(u)) for u in users})
 
 
-async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> None:
-    """200 questions at once, twice what one getUpdates hands out (100): the bot has confirmed
-    updates it has not answered when it is killed."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-    users = range(20_000, 20_200)
+@asynccontextmanager
+async def restarted(url: str, sandbox: Sandbox, knowledge: Knowledge, router: Router,
+                    **settings: object) -> AsyncIterator[Services]:
+    """The next start after a process was killed or stopped, in this process: the same
+    Application, taking up what the database holds, without the second of CPU a `python -m bot`
+    costs to start."""
+    services = Services(settings=load_settings(database_url=url, telegram_token=None,
+                                               **settings),
+                        db=Database(url), knowledge=knowledge, router=router)
+    try:
+        async with bot_running(services, sandbox):
+            yield services
+    finally:
+        await services.db.dispose()
+
+
+async def until_settled(db: Database, timeout: float = 60) -> None:
+    """Until every stored update is handled and nothing is left to send (or being sent): from
+    then on no process has anything it could send twice."""
+    unfinished = select(func.count()).select_from(InboundUpdate).where(
+        col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]))
+    unsent = select(func.count()).select_from(Outbox).where(
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+    for _ in range(int(timeout * 5)):
+        async with db.session() as session:
+            if (await session.exec(unfinished)).one() == 0 \
+                    and (await session.exec(unsent)).one() == 0:
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError("updates or messages were left unfinished")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sigkill_mid_burst_loses_no_confirmed_update(
+    database_url: str, tmp_path: Path, knowledge: Knowledge, router: Router,
+) -> None:
+    """60 questions at once, the bot killed once half are answered: it has confirmed updates
+    it has not answered. The next start (in this process: what it proves is what the
+    database holds) answers every asker, every confirmed update handled once."""
+    users = range(20_000, 20_060)
     async with sandbox_server() as (sandbox, api):
         env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
-               "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
-               "PEERDESK_UPDATE_LEASE_SECONDS": "2"}
+               "PEERDESK_DATABASE_URL": database_url, "PEERDESK_LOG_LEVEL": "WARNING"}
         bot = await start_bot("run", env, tmp_path / "bot.log")
         try:
             await eventually(lambda: any(m == "getUpdates" for m, _ in sandbox.calls), 60)
             for user in users:
                 sandbox.user(user, "Opettaja")
             await asyncio.gather(*(sandbox.send(user, QUESTION) for user in users))
-            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 40,
+            # Killed once half are answered: the other half were confirmed, and the handlers'
+            # pile-up at the start of a burst is behind it (a kill within the first batch of
+            # concurrent handlers repeats nearly every acknowledgement sent so far: each is noted
+            # in a session queued for SQLite's one connection behind the others' tickets).
+            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 30,
                                      timeout=60)
             bot.kill()  # SIGKILL: no goodbye
             await bot.wait()
-            confirmed = sandbox.confirmed_up_to
-            answered = sum(1 for c in acked(sandbox, users).values() if c)
-            # Telegram will not send the confirmed updates again: those not yet answered now
-            # exist only in the database.
-            assert confirmed > answered, (confirmed, answered)
-            bot = await start_bot("run", env, tmp_path / "bot.log")
-            await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=90)
         finally:
             await stop(bot)
-    db = Database(url)
+    confirmed = sandbox.confirmed_up_to
+    before = {u for u, c in acked(sandbox, users).items() if c}
+    # Telegram will not send the confirmed updates again: those not yet answered now exist
+    # only in the database.
+    assert confirmed > len(before), (confirmed, len(before))
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()
+    db = Database(database_url)
     try:
+        async with restarted(database_url, sandbox, knowledge, router):
+            await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=60)
+            await until_settled(db)  # whatever it would acknowledge twice, it has
         async with db.session() as session:
             ids = list(await session.exec(select(InboundUpdate.update_id)
                                           .where(InboundUpdate.update_id <= confirmed)))
@@ -112,12 +164,15 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> No
     finally:
         await db.dispose()
     assert sorted(ids) == list(range(1, confirmed + 1))  # every confirmed update, once
-    assert tickets == 200  # one ticket per question
+    assert tickets == len(users)  # one ticket per question
     counts = acked(sandbox, users)
     assert min(counts.values()) == 1  # everyone was answered
     # An acknowledgement sent in the instant before the kill and not yet noted is sent again:
-    # never unanswered matters more than never twice for a receipt. It stays rare.
-    assert sum(1 for c in counts.values() if c > 1) <= 10, counts.most_common(5)
+    # never unanswered matters more than never twice for a receipt. It stays rare, and only
+    # ever one the killed process had sent.
+    repeated = {u for u, c in counts.items() if c > 1}
+    assert repeated <= before and max(counts.values()) <= 2, counts.most_common(5)
+    assert len(repeated) <= 10, counts.most_common(5)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
