@@ -38,6 +38,7 @@ from bot.domain.routing import Router
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.services import Services
 from bot.storage import Database, migrate
+from bot.telegram.ordering import PerChatUpdateProcessor
 from tests.conftest import bot_running
 
 QUESTION = "Miten tiimin työnjako kannattaa sopia?"
@@ -139,10 +140,7 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(
             for user in users:
                 sandbox.user(user, "Opettaja")
             await asyncio.gather(*(sandbox.send(user, QUESTION) for user in users))
-            # Killed once half are answered: the other half were confirmed, and the handlers'
-            # pile-up at the start of a burst is behind it (a kill within the first batch of
-            # concurrent handlers repeats nearly every acknowledgement sent so far: each is noted
-            # in a session queued for SQLite's one connection behind the others' tickets).
+            # Killed once half are answered: the other half were confirmed, not answered.
             await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 30,
                                      timeout=60)
             bot.kill()  # SIGKILL: no goodbye
@@ -171,11 +169,14 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(
     counts = acked(sandbox, users)
     assert min(counts.values()) == 1  # everyone was answered
     # An acknowledgement sent in the instant before the kill and not yet noted is sent again:
-    # never unanswered matters more than never twice for a receipt. It stays rare, and only
-    # ever one the killed process had sent.
+    # never unanswered matters more than never twice for a receipt. Only ever one the killed
+    # process had sent, and no more than it had updates in hand: each acknowledgement is noted
+    # in a session of its own, queued for SQLite's one connection behind the other handlers'
+    # work, so on a loaded machine every update in flight can be between the two (30 of 30
+    # seen; a few on an idle one).
     repeated = {u for u, c in counts.items() if c > 1}
     assert repeated <= before and max(counts.values()) <= 2, counts.most_common(5)
-    assert len(repeated) <= 10, counts.most_common(5)
+    assert len(repeated) <= PerChatUpdateProcessor().max_concurrent_updates, len(repeated)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
