@@ -37,7 +37,7 @@ from bot.domain.models import (
 from bot.domain.routing import Router
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.services import Services
-from bot.storage import Database, migrate
+from bot.storage import Database
 from bot.telegram.ordering import PerChatUpdateProcessor
 from tests.conftest import bot_running
 
@@ -180,62 +180,96 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_two_replicas_handle_every_update_once_and_send_every_message_once(
+async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_ticket_once(
     database_url: str, tmp_path: Path,
 ) -> None:
-    await migrate(database_url)
-    chats = [-7000 - n for n in range(30)]
-    users = range(30_000, 30_060)
-    async with sandbox_server() as (sandbox, api):
-        for chat in chats:
-            sandbox.group(chat, "Tiimi")
-        for user in users:
-            sandbox.user(user, "Opettaja")
+    """Two `peerdesk serve` processes on one PostgreSQL: a bulletin to 20 channels, then 40
+    questions half to each (some to both, as a load balancer retries), one replica killed
+    mid-way, the rest and some repeats to the survivor. Every channel gets the bulletin once,
+    every update is handled once, every ticket's topic, card and listing reaches the helpers
+    once; an acknowledgement is repeated only for an update the killed replica held."""
+    chats = [-7000 - n for n in range(20)]
+    users = range(30_000, 30_040)
+    sandbox = await helpers_world(database_url, users)
+    for chat in chats:
+        sandbox.group(chat, "Tiimi")
+    async with sandbox_server(sandbox) as (sandbox, api):
         ports = [free_port(), free_port()]
         replicas = []
         for port in ports:
+            # This sandbox enforces no flood limits: the group need not be paced to 20 a minute.
             env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
                    "PEERDESK_DATABASE_URL": database_url, "PEERDESK_LOG_LEVEL": "WARNING",
                    "PEERDESK_WEBHOOK_URL": f"http://127.0.0.1:{port}",
                    "PEERDESK_WEBHOOK_SECRET": SECRET, "PEERDESK_WEB_PORT": str(port),
-                   "PEERDESK_OUTBOX_CHECK_SECONDS": "0.2", "PEERDESK_UPDATE_LEASE_SECONDS": "30"}
+                   "PEERDESK_HELPERS_CHAT_ID": str(GROUP), "PEERDESK_DIGEST_DAY": "",
+                   "PEERDESK_GROUP_MESSAGES_PER_MINUTE": "600",
+                   "PEERDESK_OUTBOX_CHECK_SECONDS": "0.2", "PEERDESK_UPDATE_LEASE_SECONDS": "3"}
             replicas.append(await start_bot("serve", env, tmp_path / f"replica-{port}.log"))
+        db = Database(database_url)
         try:
             async with aiohttp.ClientSession() as client:
                 await wait_ready(client, ports)
-                db = Database(database_url)
                 async with db.session() as session:
                     await events.publish_bulletin(session=session, text="Uusi ohje", link=None,
                                                   channels=chats, send_at=utcnow(),
                                                   now=utcnow())
-                await db.dispose()
-
-                async def post(port: int, update_id: int, user: int) -> None:
-                    await deliver(client, port, update_id, user)
-
-                # Half to each replica, like a load balancer; every tenth to both.
-                first = list(enumerate(users[:40], start=1))
-                await asyncio.gather(*(post(ports[i % 2], i, u) for i, u in first),
-                                     *(post(ports[(i + 1) % 2], i, u) for i, u in first
-                                       if i % 10 == 0))
-                await sandbox.wait_until(lambda: all(acked(sandbox, users[:40]).values()),
-                                         timeout=60)
+                # Both replicas' senders take the bulletin's rows; it is out before the kill
+                # (one whose sender dies mid-send is reported, not sent again).
                 await sandbox.wait_until(
                     lambda: all(sandbox.bot_messages(c) for c in chats), timeout=60)
-                # One replica dies; the other takes everything, repeats included.
+                # Half to each replica, every fifth to both (a load balancer's retry).
+                first = list(enumerate(users[:20], start=1))
+                await asyncio.gather(*(deliver(client, ports[i % 2], i, u) for i, u in first),
+                                     *(deliver(client, ports[(i + 1) % 2], i, u)
+                                       for i, u in first if i % 5 == 0))
+                await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 10,
+                                         timeout=60)
+                # One replica dies mid-way, its cards perhaps half sent; the other takes over
+                # what it held once its heartbeat is three seconds old.
                 replicas[1].kill()
                 await replicas[1].wait()
-                rest = list(enumerate(users[40:], start=41))
-                await asyncio.gather(*(post(ports[0], i, u) for i, u in rest),
-                                     *(post(ports[0], i, u) for i, u in first[:10]))
+                at_kill = set(sandbox.topics.get(GROUP, {}))
+                rest = list(enumerate(users[20:], start=21))
+                await asyncio.gather(*(deliver(client, ports[0], i, u) for i, u in rest),
+                                     *(deliver(client, ports[0], i, u) for i, u in first[:5]))
                 await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=60)
-                await asyncio.sleep(1)
+                await until_settled(db)  # anything sent twice has been sent
+            async with db.session() as session:
+                tickets = set(await session.exec(select(Ticket.id)))
+                handled = list(await session.exec(
+                    select(InboundUpdate.update_id).where(
+                        InboundUpdate.status == UpdateStatus.DONE)))
         finally:
+            await db.dispose()
             for replica in replicas:
                 await stop(replica)
-    twice = [u for u, c in acked(sandbox, users).items() if c != 1]
-    assert twice == [], [(u - users[0] + 1, sandbox.bot_messages(u)) for u in twice][:3]
+    assert sorted(handled) == [i for i, _ in first + rest]  # every update, handled once
+    # A topic the killed replica opened in the instant before the kill, before it noted the
+    # topic's id, is opened again by the survivor (createForumTopic has no idempotency key): it
+    # stays empty. Only that one; every other topic holds its ticket's card.
+    empty = {thread for thread in sandbox.topics[GROUP]
+             if not sandbox.thread_messages(GROUP, thread)}
+    assert empty <= at_kill and len(empty) <= 1, empty
+    for thread in empty:
+        del sandbox.topics[GROUP][thread]
+    topics, cards, listed = _shown(sandbox)
+    assert len(tickets) == len(users)
+    assert tickets <= set(cards) | set(listed)  # every ticket shown to the helpers
+    assert max(topics.values()) == 1, topics.most_common(3)
+    assert max(cards.values(), default=1) == 1, cards.most_common(3)
+    assert max(listed.values(), default=1) == 1, listed.most_common(3)
     assert [len(sandbox.bot_messages(c)) for c in chats] == [1] * len(chats)
+    counts = acked(sandbox, users)
+    assert min(counts.values()) == 1  # every asker acknowledged
+    # An acknowledgement sent just before the kill and not yet noted is sent again by the
+    # replica that takes over (Telegram has no idempotency key; never unanswered matters more
+    # for a receipt): only ever one of the killed replica's, never one the living one handled.
+    killed = {u for i, u in first if i % 2 == 1 or i % 10 == 0}
+    repeated = {u for u, c in counts.items() if c > 1}
+    assert repeated <= killed and max(counts.values()) <= 2, counts.most_common(5)
+    for port in ports:
+        assert "Traceback" not in (tmp_path / f"replica-{port}.log").read_text()
 
 
 async def wait_ready(client: aiohttp.ClientSession, ports: list[int]) -> None:
