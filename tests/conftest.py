@@ -38,10 +38,9 @@ PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@12
 # time as workers come free (`--dist loadgroup`), and a long test begun last keeps the whole run
 # waiting for it. Measured with `--durations`; a name here is a prefix of the test's id.
 LONGEST_FIRST = (
-    "tests/test_processes.py::test_sigkill",
-    "tests/test_processes.py::test_sigterm",
     "tests/test_processes.py::test_two_replicas",
-    "tests/test_replica_cards.py::test_two_replicas_and_a_kill",
+    "tests/test_processes.py::test_sigterm",
+    "tests/test_processes.py::test_sigkill",
     "tests/test_sandbox.py::test_make_run_again",
     "tests/test_sandbox.py::test_update_ids_go_on",
     "tests/test_hardening.py::test_a_bot_at_debug",

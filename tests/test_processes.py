@@ -1,5 +1,8 @@
-"""Real bot processes: killed with SIGKILL in the middle of a burst, and two replicas on one
-PostgreSQL. The sandbox runs in the test; the bots are `python -m bot` subprocesses."""
+"""Real bot processes: killed with SIGKILL in the middle of a burst, stopped with SIGTERM while
+the helpers' group waits behind the rate limiter, and two replicas on one PostgreSQL, one of them
+killed. The sandbox runs in the test; the bots are `python -m bot` subprocesses, and the start
+after a kill or a stop is the same Application in the test's own process (what it proves is what
+the database holds, and a `python -m bot` costs a second or two of CPU to start)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,25 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bot.config import load_settings
 from bot.domain import events
-from bot.domain.models import InboundUpdate, Ticket, utcnow
+from bot.domain.knowledge import Knowledge
+from bot.domain.models import (
+    InboundUpdate,
+    Outbox,
+    OutboxStatus,
+    Ticket,
+    UpdateStatus,
+    utcnow,
+)
+from bot.domain.routing import Router
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
-from bot.storage import Database, migrate
+from bot.services import Services
+from bot.storage import Database
+from bot.telegram.ordering import PerChatUpdateProcessor
+from tests.conftest import bot_running
 
 QUESTION = "Miten tiimin työnjako kannattaa sopia?"
 SECRET = "replica-secret"
@@ -75,36 +91,73 @@ def acked(sandbox: Sandbox, users: range) -> Counter:
     return Counter({u: len(sandbox.bot_messages(u)) for u in users})
 
 
-async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> None:
-    """200 questions at once, twice what one getUpdates hands out (100): the bot has confirmed
-    updates it has not answered when it is killed."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-    users = range(20_000, 20_200)
+@asynccontextmanager
+async def restarted(url: str, sandbox: Sandbox, knowledge: Knowledge, router: Router,
+                    **settings: object) -> AsyncIterator[Services]:
+    """The next start after a process was killed or stopped, in this process: the same
+    Application, taking up what the database holds, without the second of CPU a `python -m bot`
+    costs to start."""
+    services = Services(settings=load_settings(database_url=url, telegram_token=None,
+                                               **settings),
+                        db=Database(url), knowledge=knowledge, router=router)
+    try:
+        async with bot_running(services, sandbox):
+            yield services
+    finally:
+        await services.db.dispose()
+
+
+async def until_settled(db: Database, timeout: float = 60) -> None:
+    """Until every stored update is handled and nothing is left to send (or being sent): from
+    then on no process has anything it could send twice."""
+    unfinished = select(func.count()).select_from(InboundUpdate).where(
+        col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]))
+    unsent = select(func.count()).select_from(Outbox).where(
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+    for _ in range(int(timeout * 5)):
+        async with db.session() as session:
+            if (await session.exec(unfinished)).one() == 0 \
+                    and (await session.exec(unsent)).one() == 0:
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError("updates or messages were left unfinished")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sigkill_mid_burst_loses_no_confirmed_update(
+    database_url: str, tmp_path: Path, knowledge: Knowledge, router: Router,
+) -> None:
+    """60 questions at once, the bot killed once half are answered: it has confirmed updates
+    it has not answered. The next start (in this process: what it proves is what the
+    database holds) answers every asker, every confirmed update handled once."""
+    users = range(20_000, 20_060)
     async with sandbox_server() as (sandbox, api):
         env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
-               "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
-               "PEERDESK_UPDATE_LEASE_SECONDS": "2"}
+               "PEERDESK_DATABASE_URL": database_url, "PEERDESK_LOG_LEVEL": "WARNING"}
         bot = await start_bot("run", env, tmp_path / "bot.log")
         try:
             await eventually(lambda: any(m == "getUpdates" for m, _ in sandbox.calls), 60)
             for user in users:
                 sandbox.user(user, "Opettaja")
             await asyncio.gather(*(sandbox.send(user, QUESTION) for user in users))
-            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 40,
+            # Killed once half are answered: the other half were confirmed, not answered.
+            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 30,
                                      timeout=60)
             bot.kill()  # SIGKILL: no goodbye
             await bot.wait()
-            confirmed = sandbox.confirmed_up_to
-            answered = sum(1 for c in acked(sandbox, users).values() if c)
-            # Telegram will not send the confirmed updates again: those not yet answered now
-            # exist only in the database.
-            assert confirmed > answered, (confirmed, answered)
-            bot = await start_bot("run", env, tmp_path / "bot.log")
-            await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=90)
         finally:
             await stop(bot)
-    db = Database(url)
+    confirmed = sandbox.confirmed_up_to
+    before = {u for u, c in acked(sandbox, users).items() if c}
+    # Telegram will not send the confirmed updates again: those not yet answered now exist
+    # only in the database.
+    assert confirmed > len(before), (confirmed, len(before))
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()
+    db = Database(database_url)
     try:
+        async with restarted(database_url, sandbox, knowledge, router):
+            await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=60)
+            await until_settled(db)  # whatever it would acknowledge twice, it has
         async with db.session() as session:
             ids = list(await session.exec(select(InboundUpdate.update_id)
                                           .where(InboundUpdate.update_id <= confirmed)))
@@ -112,71 +165,111 @@ async def test_sigkill_mid_burst_loses_no_confirmed_update(tmp_path: Path) -> No
     finally:
         await db.dispose()
     assert sorted(ids) == list(range(1, confirmed + 1))  # every confirmed update, once
-    assert tickets == 200  # one ticket per question
+    assert tickets == len(users)  # one ticket per question
     counts = acked(sandbox, users)
     assert min(counts.values()) == 1  # everyone was answered
     # An acknowledgement sent in the instant before the kill and not yet noted is sent again:
-    # never unanswered matters more than never twice for a receipt. It stays rare.
-    assert sum(1 for c in counts.values() if c > 1) <= 10, counts.most_common(5)
+    # never unanswered matters more than never twice for a receipt. Only ever one the killed
+    # process had sent, and no more than it had updates in hand: each acknowledgement is noted
+    # in a session of its own, queued for SQLite's one connection behind the other handlers'
+    # work, so on a loaded machine every update in flight can be between the two (30 of 30
+    # seen; a few on an idle one).
+    repeated = {u for u, c in counts.items() if c > 1}
+    assert repeated <= before and max(counts.values()) <= 2, counts.most_common(5)
+    assert len(repeated) <= PerChatUpdateProcessor().max_concurrent_updates, len(repeated)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_two_replicas_handle_every_update_once_and_send_every_message_once(
+async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_ticket_once(
     database_url: str, tmp_path: Path,
 ) -> None:
-    await migrate(database_url)
-    chats = [-7000 - n for n in range(30)]
-    users = range(30_000, 30_060)
-    async with sandbox_server() as (sandbox, api):
-        for chat in chats:
-            sandbox.group(chat, "Tiimi")
-        for user in users:
-            sandbox.user(user, "Opettaja")
+    """Two `peerdesk serve` processes on one PostgreSQL: a bulletin to 20 channels, then 40
+    questions half to each (some to both, as a load balancer retries), one replica killed
+    mid-way, the rest and some repeats to the survivor. Every channel gets the bulletin once,
+    every update is handled once, every ticket's topic, card and listing reaches the helpers
+    once; an acknowledgement is repeated only for an update the killed replica held."""
+    chats = [-7000 - n for n in range(20)]
+    users = range(30_000, 30_040)
+    sandbox = await helpers_world(database_url, users)
+    for chat in chats:
+        sandbox.group(chat, "Tiimi")
+    async with sandbox_server(sandbox) as (sandbox, api):
         ports = [free_port(), free_port()]
         replicas = []
         for port in ports:
+            # This sandbox enforces no flood limits: the group need not be paced to 20 a minute.
             env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
                    "PEERDESK_DATABASE_URL": database_url, "PEERDESK_LOG_LEVEL": "WARNING",
                    "PEERDESK_WEBHOOK_URL": f"http://127.0.0.1:{port}",
                    "PEERDESK_WEBHOOK_SECRET": SECRET, "PEERDESK_WEB_PORT": str(port),
-                   "PEERDESK_OUTBOX_CHECK_SECONDS": "0.2", "PEERDESK_UPDATE_LEASE_SECONDS": "30"}
+                   "PEERDESK_HELPERS_CHAT_ID": str(GROUP), "PEERDESK_DIGEST_DAY": "",
+                   "PEERDESK_GROUP_MESSAGES_PER_MINUTE": "600",
+                   "PEERDESK_OUTBOX_CHECK_SECONDS": "0.2", "PEERDESK_UPDATE_LEASE_SECONDS": "3"}
             replicas.append(await start_bot("serve", env, tmp_path / f"replica-{port}.log"))
+        db = Database(database_url)
         try:
             async with aiohttp.ClientSession() as client:
                 await wait_ready(client, ports)
-                db = Database(database_url)
                 async with db.session() as session:
                     await events.publish_bulletin(session=session, text="Uusi ohje", link=None,
                                                   channels=chats, send_at=utcnow(),
                                                   now=utcnow())
-                await db.dispose()
-
-                async def post(port: int, update_id: int, user: int) -> None:
-                    await deliver(client, port, update_id, user)
-
-                # Half to each replica, like a load balancer; every tenth to both.
-                first = list(enumerate(users[:40], start=1))
-                await asyncio.gather(*(post(ports[i % 2], i, u) for i, u in first),
-                                     *(post(ports[(i + 1) % 2], i, u) for i, u in first
-                                       if i % 10 == 0))
-                await sandbox.wait_until(lambda: all(acked(sandbox, users[:40]).values()),
-                                         timeout=60)
+                # Both replicas' senders take the bulletin's rows; it is out before the kill
+                # (one whose sender dies mid-send is reported, not sent again).
                 await sandbox.wait_until(
                     lambda: all(sandbox.bot_messages(c) for c in chats), timeout=60)
-                # One replica dies; the other takes everything, repeats included.
+                # Half to each replica, every fifth to both (a load balancer's retry).
+                first = list(enumerate(users[:20], start=1))
+                await asyncio.gather(*(deliver(client, ports[i % 2], i, u) for i, u in first),
+                                     *(deliver(client, ports[(i + 1) % 2], i, u)
+                                       for i, u in first if i % 5 == 0))
+                await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 10,
+                                         timeout=60)
+                # One replica dies mid-way, its cards perhaps half sent; the other takes over
+                # what it held once its heartbeat is three seconds old.
                 replicas[1].kill()
                 await replicas[1].wait()
-                rest = list(enumerate(users[40:], start=41))
-                await asyncio.gather(*(post(ports[0], i, u) for i, u in rest),
-                                     *(post(ports[0], i, u) for i, u in first[:10]))
+                at_kill = set(sandbox.topics.get(GROUP, {}))
+                rest = list(enumerate(users[20:], start=21))
+                await asyncio.gather(*(deliver(client, ports[0], i, u) for i, u in rest),
+                                     *(deliver(client, ports[0], i, u) for i, u in first[:5]))
                 await sandbox.wait_until(lambda: all(acked(sandbox, users).values()), timeout=60)
-                await asyncio.sleep(1)
+                await until_settled(db)  # anything sent twice has been sent
+            async with db.session() as session:
+                tickets = set(await session.exec(select(Ticket.id)))
+                handled = list(await session.exec(
+                    select(InboundUpdate.update_id).where(
+                        InboundUpdate.status == UpdateStatus.DONE)))
         finally:
+            await db.dispose()
             for replica in replicas:
                 await stop(replica)
-    twice = [u for u, c in acked(sandbox, users).items() if c != 1]
-    assert twice == [], [(u - users[0] + 1, sandbox.bot_messages(u)) for u in twice][:3]
+    assert sorted(handled) == [i for i, _ in first + rest]  # every update, handled once
+    # A topic the killed replica opened in the instant before the kill, before it noted the
+    # topic's id, is opened again by the survivor (createForumTopic has no idempotency key): it
+    # stays empty. Only that one; every other topic holds its ticket's card.
+    empty = {thread for thread in sandbox.topics[GROUP]
+             if not sandbox.thread_messages(GROUP, thread)}
+    assert empty <= at_kill and len(empty) <= 1, empty
+    for thread in empty:
+        del sandbox.topics[GROUP][thread]
+    topics, cards, listed = _shown(sandbox)
+    assert len(tickets) == len(users)
+    assert tickets <= set(cards) | set(listed)  # every ticket shown to the helpers
+    assert max(topics.values()) == 1, topics.most_common(3)
+    assert max(cards.values(), default=1) == 1, cards.most_common(3)
+    assert max(listed.values(), default=1) == 1, listed.most_common(3)
     assert [len(sandbox.bot_messages(c)) for c in chats] == [1] * len(chats)
+    counts = acked(sandbox, users)
+    assert min(counts.values()) == 1  # every asker acknowledged
+    # An acknowledgement sent just before the kill and not yet noted is sent again by the
+    # replica that takes over (Telegram has no idempotency key; never unanswered matters more
+    # for a receipt): only ever one of the killed replica's, never one the living one handled.
+    killed = {u for i, u in first if i % 2 == 1 or i % 10 == 0}
+    repeated = {u for u, c in counts.items() if c > 1}
+    assert repeated <= killed and max(counts.values()) <= 2, counts.most_common(5)
+    for port in ports:
+        assert "Traceback" not in (tmp_path / f"replica-{port}.log").read_text()
 
 
 async def wait_ready(client: aiohttp.ClientSession, ports: list[int]) -> None:
@@ -230,14 +323,17 @@ def _shown(sandbox: Sandbox) -> tuple[Counter, Counter, Counter]:
     return topics, cards, listed
 
 
+def _visible(sandbox: Sandbox) -> set[int]:
+    _, cards, listed = _shown(sandbox)
+    return set(cards) | set(listed)
+
 
 async def helpers_world(url: str, users: range, *, flood_limits: bool = False) -> Sandbox:
-    """A migrated database with the example roster, and a sandbox with the helpers' forum
+    """The example roster in a migrated database, and a sandbox with the helpers' forum
     group, the helpers and the askers in it."""
     from bot.domain.roster import import_helpers
     from tests.test_bot_helpers import ROSTER
 
-    await migrate(url)
     db = Database(url)
     async with db.session() as session:
         await import_helpers(session=session, specs=ROSTER)
@@ -250,53 +346,60 @@ async def helpers_world(url: str, users: range, *, flood_limits: bool = False) -
         sandbox.user(user, "Opettaja")
     return sandbox
 
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_sigterm_mid_burst_exits_within_ten_seconds_and_a_restart_shows_every_ticket(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path, knowledge: Knowledge, router: Router,
 ) -> None:
-    """With Telegram's flood limits on (20 messages a minute in the helpers' group), 30 staff
-    ask two questions each and the bot gets SIGTERM in the middle of making them visible, as
-    `docker compose stop` does with its 10 s grace. It is gone within those 10 s; the next
-    start shows every ticket to the helpers, none in two topics, none carded or listed twice."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'peerdesk.db'}"
-    users = range(40_000, 40_060)
-    sandbox = await helpers_world(url, users, flood_limits=True)
+    """With Telegram's flood limits on and the bot pacing the helpers' group to them (five at
+    once, then one every 4 s), four staff ask at once: their four topics and cards are more
+    than the group takes now, and the bot gets SIGTERM with the rest waiting behind its rate
+    limiter, as `docker compose stop` does with its 10 s grace. It is gone within those 10 s,
+    never refused by Telegram, and hands the backlog back; the next start shows every ticket
+    to the helpers, none in two topics, none carded or listed twice."""
+    users = range(40_000, 40_004)
+    sandbox = await helpers_world(database_url, users, flood_limits=True)
     async with sandbox_server(sandbox) as (sandbox, api):
         env = {"PEERDESK_TELEGRAM_TOKEN": SANDBOX_TOKEN, "PEERDESK_TELEGRAM_API_URL": api,
-               "PEERDESK_DATABASE_URL": url, "PEERDESK_LOG_LEVEL": "WARNING",
+               "PEERDESK_DATABASE_URL": database_url, "PEERDESK_LOG_LEVEL": "WARNING",
                "PEERDESK_HELPERS_CHAT_ID": str(GROUP), "PEERDESK_DIGEST_DAY": ""}
         bot = await start_bot("run", env, tmp_path / "bot.log")
         try:
             await eventually(lambda: any(m == "getUpdates" for m, _ in sandbox.calls), 60)
             await asyncio.gather(*(sandbox.send(user, (QUESTION, SECOND)[user % 2])
                                    for user in users))
-            await sandbox.wait_until(lambda: sum(acked(sandbox, users).values()) >= 30,
-                                     timeout=60)
+            await sandbox.wait_until(
+                lambda: all(acked(sandbox, users).values()) and _visible(sandbox), timeout=60)
             began = time.monotonic()
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 30)
             took = time.monotonic() - began
-            assert took < 10, took
-            assert bot.returncode == 0, (tmp_path / "bot.log").read_text()[-2000:]
-            db = Database(url)
-            async with db.session() as session:
-                tickets = set(await session.exec(select(Ticket.id)))
-            await db.dispose()
-            polls = sum(1 for m, _ in sandbox.calls if m == "getUpdates")
-            bot = await start_bot("run", env, tmp_path / "bot.log")
-
-            def visible() -> set[int]:
-                _, cards, listed = _shown(sandbox)
-                return set(cards) | set(listed)
-
-            await sandbox.wait_until(lambda: tickets <= visible(), timeout=90)
-            # The new process is up (it polls), and has had time to send anything twice.
-            await eventually(lambda: sum(1 for m, _ in sandbox.calls if m == "getUpdates")
-                             > polls, 60)
-            await asyncio.sleep(3)
         finally:
             await stop(bot)
+    assert took < 10, took
+    assert bot.returncode == 0, (tmp_path / "bot.log").read_text()[-2000:]
+    assert sandbox.refused_for_flood == 0  # the backlog waited in the bot, not at Telegram
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            tickets = set(await session.exec(select(Ticket.id)))
+            backlog = (await session.exec(select(func.count()).select_from(Outbox).where(
+                Outbox.status == OutboxStatus.PENDING))).one()
+        assert len(tickets) == len(users)
+        assert backlog, "nothing was waiting when the bot was stopped"  # handed back, not lost
+        # The helpers' group took five at once (a topic and card, a listing of the rest, the
+        # next topic and card); the other topics were waiting behind the rate limiter.
+        assert len(_shown(sandbox)[0]) < len(tickets), "no topic was left to open"
+        # The next start, in this process; the sandbox no longer holds it to 20 a minute (its
+        # window would count what the stopped process sent, which the new limiter cannot know).
+        sandbox.flood_limits = False
+        async with restarted(database_url, sandbox, knowledge, router,
+                             helpers_chat_id=GROUP, digest_day=None):
+            await sandbox.wait_until(lambda: tickets <= _visible(sandbox), timeout=60)
+            await until_settled(db)  # anything it would send twice, it has
+    finally:
+        await db.dispose()
     topics, cards, listed = _shown(sandbox)
-    assert len(tickets) == 60
     assert max(topics.values()) == 1, topics.most_common(3)
     assert max(cards.values(), default=1) == 1, cards.most_common(3)
     assert max(listed.values(), default=1) == 1, listed.most_common(3)
