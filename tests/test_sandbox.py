@@ -209,3 +209,33 @@ async def test_an_empty_month_says_so(services: Services) -> None:
     assert "No questions were asked in 2026-11." in as_text(report, services, "en")
     png = as_png(report, services, "sv")
     assert png.startswith(b"\x89PNG")
+
+
+async def test_the_page_hears_of_a_change_at_once_and_is_let_go_at_a_stop() -> None:
+    """/sandbox/api/changes: the version now, then the next change as it happens (a long poll,
+    not a poll every fraction of a second); a stopping sandbox lets a waiting page go."""
+    from bot.sandbox.server import serve
+
+    sandbox = Sandbox()
+    sandbox.user(5001, "Sanna")
+    runner = await serve(sandbox, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/sandbox/api/changes"
+    async with aiohttp.ClientSession() as client:
+        try:
+            async with client.get(url, params={"after": "x"}) as r:
+                version = (await r.json())["version"]
+            waiting = asyncio.create_task(client.get(url, params={"after": str(version)}))
+            await asyncio.sleep(0.1)
+            assert not waiting.done()
+            await sandbox.send(5001, "Hei")
+            async with asyncio.timeout(2):
+                async with await waiting as r:
+                    assert (await r.json())["version"] > version
+                    version = (await r.json())["version"]
+            waiting = asyncio.create_task(client.get(url, params={"after": str(version)}))
+            await asyncio.sleep(0.1)
+        finally:
+            async with asyncio.timeout(5):
+                await runner.cleanup()
+        async with await waiting as r:  # answered, not cut off nor left for its 20 s
+            assert r.status == 200

@@ -46,6 +46,7 @@ _CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "documen
 MEDIA = ("photo", "document", "voice", "video", "audio")  # what can be sent with bytes
 STATE_VERSION = 1
 SAVE_DELAY = 0.2  # seconds: changes within this are written together
+PAGE_WAIT = 20.0  # seconds the page's long poll waits for a change before it asks again
 # Fields python-telegram-bot sends as plain strings; everything else arrives JSON-encoded.
 _STRING_FIELDS = {"text", "caption", "callback_query_id", "parse_mode", "url", "name",
                   "description", "short_description", "language_code", "title", "secret_token",
@@ -113,6 +114,7 @@ class Sandbox:
     _next_notice: int = 1  # kept, so that a page asking for notices after N sees new ones
     _queries: dict[str, int] = field(default_factory=dict)  # callback query id -> who pressed
     _changed: asyncio.Condition | None = None
+    _version: int = 0  # counts the changes: the page waits for the next one (`/api/changes`)
     _save_pending: asyncio.TimerHandle | None = None
     _closing: bool = False
 
@@ -263,7 +265,7 @@ class Sandbox:
             self._changed_state()
             if self.webhook is None:
                 self._updates.append(update)
-            self.changed.notify_all()
+            self._notify()
         if self.webhook is not None:
             task = asyncio.create_task(self._post(update))
             self._deliveries.add(task)
@@ -361,6 +363,11 @@ class Sandbox:
         return [m for m in self.messages.get(chat_id, [])
                 if m.get("from", {}).get("is_bot") and "forum_topic_created" not in m]
 
+    def _notify(self) -> None:
+        """Wake whoever waits for a change (tests, the page's long poll); `changed` is held."""
+        self._version += 1
+        self.changed.notify_all()
+
     async def wait_until(self, condition: Any, timeout: float = 10.0) -> None:
         """Wait until `condition()` holds after some change the bot made."""
         async with self.changed:
@@ -420,7 +427,7 @@ class Sandbox:
         if method != "getUpdates":
             self._changed_state()
             async with self.changed:
-                self.changed.notify_all()  # whoever waits on the bot's doings looks again
+                self._notify()  # whoever waits on the bot's doings looks again
         return result
 
     def _flood_check(self, chat_id: int) -> None:
@@ -546,7 +553,7 @@ class Sandbox:
             message["client_markup"] = markup
         async with self.changed:
             stored = self._store(chat_id, message)
-            self.changed.notify_all()
+            self._notify()
         return {k: v for k, v in stored.items() if k != "client_markup"}
 
     @staticmethod
@@ -661,7 +668,7 @@ class Sandbox:
             thread = service["message_id"]
             service.update(message_thread_id=thread, is_topic_message=True)
             self.topics.setdefault(chat_id, {})[thread] = {"name": name}
-            self.changed.notify_all()
+            self._notify()
         return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
 
     async def _api_editforumtopic(self, params: dict) -> bool:
@@ -714,7 +721,7 @@ class Sandbox:
             message.pop("reply_markup", None)
         message["edit_date"] = int(time.time())
         async with self.changed:
-            self.changed.notify_all()
+            self._notify()
         return message
 
     async def _api_editmessagereplymarkup(self, params: dict) -> dict:
@@ -725,7 +732,7 @@ class Sandbox:
         else:
             message.pop("reply_markup", None)
         async with self.changed:
-            self.changed.notify_all()
+            self._notify()
         return message
 
     async def _api_answercallbackquery(self, params: dict) -> bool:
@@ -750,7 +757,7 @@ class Sandbox:
         """Shutting down: a long poll in progress returns now, not after its timeout."""
         self._closing = True
         async with self.changed:
-            self.changed.notify_all()
+            self._notify()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -762,6 +769,7 @@ class Sandbox:
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/sandbox/files/{file_id}", self._page_file)
         app.router.add_get("/sandbox/api/world", self._api_world)
+        app.router.add_get("/sandbox/api/changes", self._api_changes)
         app.router.add_get("/sandbox/api/notices", self._api_notices)
         app.router.add_get("/sandbox/api/chats/{chat_id}/messages", self._api_messages)
         app.router.add_post("/sandbox/api/users/{user_id}/messages", self._api_user_send)
@@ -811,6 +819,21 @@ class Sandbox:
                         "count": len(self.messages.get(u["id"], []))}
                        for u in self.users.values()],
         })
+
+    async def _api_changes(self, request: web.Request) -> web.Response:
+        """The page's long poll: answers once something changed after `after` (a version it
+        got before), or after PAGE_WAIT seconds; at once when `after` is not this one's."""
+        try:
+            after = int(request.query.get("after", ""))
+        except ValueError:
+            after = -1
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(
+                    lambda: self._version != after or self._closing), PAGE_WAIT)
+            except TimeoutError:
+                pass
+            return web.json_response({"version": self._version})
 
     async def _api_notices(self, request: web.Request) -> web.Response:
         after = int(request.query.get("after") or 0)

@@ -258,11 +258,14 @@ function topicList(group) {
   $("groupBadge").textContent = state.tab !== "group" || unreadTopics ? (unreadTopics || "") : "";
 }
 
-let refreshing = false;
+let refreshing = false, refreshAgain = false;
+// One refresh at a time; one asked for meanwhile runs once the current one is done.
 async function refresh() {
-  if (refreshing) return;
+  if (refreshing) { refreshAgain = true; return; }
   refreshing = true;
-  try { await show(); } finally { refreshing = false; }
+  try {
+    do { refreshAgain = false; await show(); } while (refreshAgain);
+  } finally { refreshing = false; }
 }
 
 async function show() {
@@ -400,4 +403,17 @@ $("pagelang").onchange = () => {
 state.firstNotices = true;
 translate();
 refresh();
-setInterval(refresh, 600);
+// The page shows a change as soon as the sandbox has one: it asks for the next change and
+// waits (a long poll); while the sandbox is away (a restart) it asks again each second.
+(async function watch() {
+  let version = -1;
+  for (;;) {
+    const got = await api(`/sandbox/api/changes?after=${version}`);
+    if (got) {
+      if (got.version !== version) { version = got.version; await refresh(); }
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+})();
+setInterval(refresh, 5000);  // what changes with no message (the clock in the texts) too
