@@ -191,6 +191,7 @@ async def test_a_reply_to_the_acknowledgement_reaches_the_helpers(page: Page,
 
 
 async def test_a_photo_from_the_file_picker_is_shown(page: Page, sandbox_url: str) -> None:
+    await page.set_viewport_size({"width": 900, "height": 420})  # the chat overflows
     await as_staff(page, sandbox_url, 5104)
     await page.set_input_files("#file", files=[
         {"name": "naytto.png", "mimeType": "image/png", "buffer": png()}])
@@ -198,6 +199,14 @@ async def test_a_photo_from_the_file_picker_is_shown(page: Page, sandbox_url: st
     await expect(photo).to_be_visible(timeout=WAIT)
     assert await photo.evaluate("img => img.naturalWidth") == 48
     await expect(page.locator("#log .msg.bot")).to_have_count(1, timeout=WAIT)  # answered
+    # The chat follows its newest message, also when a picture loads after the scroll (as on
+    # opening the page again).
+    await page.reload()
+    await expect(page.locator("#log .msg.bot")).to_have_count(1, timeout=WAIT)
+    await page.wait_for_function("() => { const log = document.getElementById('log'); "
+                                 "return log.scrollHeight > log.clientHeight && "
+                                 "log.scrollHeight - log.scrollTop - log.clientHeight < 2; }",
+                                 timeout=WAIT)
 
 
 async def test_the_page_fits_a_phone_and_speaks_swedish(page: Page, sandbox_url: str) -> None:

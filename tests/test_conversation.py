@@ -160,6 +160,18 @@ async def test_kiitos_without_replying_is_feedback_and_a_reply_reopens_with_a_wo
     assert len(await tickets(desk)) == 1
 
 
+async def test_a_new_matter_soon_after_a_close_is_asked_about_not_taken_as_a_comment(
+    desk: Desk,
+) -> None:
+    """Same helpers, another topic: a Teams question minutes after the projector one was closed
+    would have been passed on as a comment on it (and lost as a question)."""
+    await say(desk, PROJECTOR)
+    await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
+    offer = await say(desk, "Teams-kokous ei näy kalenterissani, miten korjaan?")
+    assert offer["text"] == "Liittyykö tämä kysymykseesi #1, vai onko se uusi kysymys?"
+    assert (await desk.ticket(1)).feedback is None
+
+
 # --- pictures, files and voice -------------------------------------------------------------------
 
 async def test_a_screenshot_with_a_caption_is_a_question_with_its_picture(desk: Desk) -> None:

@@ -397,12 +397,15 @@ async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
     return max(ticket.created_at, latest) if latest is not None else ticket.created_at
 
 
-def _elsewhere(router: Router, ticket: Ticket, text: str, language: str) -> bool:
-    """The words go confidently to another role than the question's."""
+def _elsewhere(router: Router, ticket: Ticket, text: str, language: str, *,
+               other_topic: bool = False) -> bool:
+    """The words go confidently to another role than the question's (`other_topic`: or to
+    another of its topics)."""
     if not text or ticket.routing == Routing.ASKED:
         return False
     decision = router.route(text, language_hint=language)
-    return not decision.ask and decision.role != ticket.role
+    return not decision.ask and (decision.role != ticket.role
+                                 or (other_topic and decision.topic != ticket.topic))
 
 
 async def _merge(session: AsyncSession, router: Router, desk: queue.Desk, ticket: Ticket,
@@ -475,7 +478,10 @@ async def converse(
     if ticket.status == TicketStatus.CLOSED and not explicit:
         if not text:
             return Conversation(Turn.NEW)
-        if not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language):
+        # After a close a comment is short and about that matter; a question about another
+        # topic, even the same helpers' (Wilma, then Teams), is asked about, never swallowed.
+        if not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language,
+                                              other_topic=True):
             return Conversation(Turn.ASK, receipt)
         return await _comment(session, desk, ticket, text, now)
     if not explicit and ticket.status != TicketStatus.CLOSED and (

@@ -212,7 +212,6 @@ function render(logId, key, messages, make) {
   if (state.shown[logId] === signature) return;
   state.shown[logId] = signature;
   const log = $(logId);
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   const fresh = !log.dataset.key || log.dataset.key !== key;
   log.dataset.key = key;
   log.replaceChildren(...messages.map(make));
@@ -220,7 +219,23 @@ function render(logId, key, messages, make) {
     const empty = document.createElement("p"); empty.className = "empty"; empty.textContent = t("noMessages");
     log.appendChild(empty);
   }
-  if (atBottom || fresh) log.scrollTop = log.scrollHeight;
+  if (fresh) log.dataset.stick = "yes";
+  if (log.dataset.stick !== "no") log.scrollTop = log.scrollHeight;
+  // A picture loads after the scroll and makes the chat taller: the end stays in view.
+  for (const img of log.querySelectorAll("img")) {
+    img.addEventListener("load", () => {
+      if (log.dataset.stick !== "no") log.scrollTop = log.scrollHeight;
+    }, {once: true});
+  }
+}
+
+// A chat follows its newest message until the person scrolls up to read, and again once they
+// scroll back down to the end.
+for (const id of ["log", "glog"]) {
+  const log = $(id);
+  log.addEventListener("scroll", () => {
+    log.dataset.stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40 ? "yes" : "no";
+  });
 }
 
 function people(world) {
