@@ -226,8 +226,9 @@ async def test_after_a_restart_the_bot_answers_and_the_talk_is_still_there(
     first = re.search(r"#(\d+)", await page.locator("#log .msg.bot").last.inner_text())
     assert first is not None
     await make_run_page.stop()  # Ctrl-C, and `make run` again, with the page left open
+    await expect(page.locator(".offline-note")).to_contain_text("trying again", timeout=WAIT)
     await make_run_page.start()
-    await page.reload()
+    await expect(page.locator(".offline-note")).to_be_hidden(timeout=WAIT)  # by itself
     await expect(page.locator("#log .msg.me")).to_contain_text("Miten HOKS päivitetään?")
     await ask(page, "Tiimipalaverit venyvät aina")  # another matter: add to the first, or new?
     await expect(page.locator("#log .msg.bot").last).to_contain_text(f"#{first[1]}")

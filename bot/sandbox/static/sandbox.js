@@ -6,6 +6,7 @@
 const T = {
   fi: {
     tagline: "— paikallinen Telegram-harjoitusympäristö. Mikään ei lähde tältä koneelta.",
+    offline: "Yhteys botin sandboxiin katkesi hetkeksi – yritän uudelleen…",
     pageLanguage: "Sivun kieli", staffTitle: "Henkilökunnan jäsenen yksityinen keskustelu",
     name: "Nimi", userId: "Käyttäjä-id", appLanguage: "Telegramin kieli", send: "Lähetä",
     askPlaceholder: "Kirjoita kysymyksesi…", attach: "Liitä kuva, tiedosto tai ääniviesti",
@@ -21,6 +22,7 @@ const T = {
   },
   sv: {
     tagline: "— en lokal övningsmiljö i stället för Telegram. Inget lämnar den här datorn.",
+    offline: "Anslutningen till sandlådan bröts en stund – försöker igen…",
     pageLanguage: "Sidans språk", staffTitle: "En anställds privata chatt",
     name: "Namn", userId: "Användar-id", appLanguage: "Telegrams språk", send: "Skicka",
     askPlaceholder: "Skriv din fråga…", attach: "Bifoga bild, fil eller röstmeddelande",
@@ -36,6 +38,7 @@ const T = {
   },
   en: {
     tagline: "— a local stand-in for Telegram. Nothing leaves this machine.",
+    offline: "The sandbox is away for a moment (a restart?) – trying again…",
     pageLanguage: "Page language", staffTitle: "A staff member's private chat",
     name: "Name", userId: "User id", appLanguage: "Telegram language", send: "Send",
     askPlaceholder: "Write your question…", attach: "Attach a photo, file or voice note",
