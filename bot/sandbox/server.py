@@ -87,12 +87,8 @@ class Sandbox:
     faults: list[tuple[str, int, int | None]] = field(default_factory=list)
     topics: dict[int, dict[int, dict]] = field(default_factory=dict)  # chat -> thread -> topic
     # Telegram's flood limits, when switched on: 30 messages a second overall, 20 a minute per
-    # group; beyond them a 429 with retry_after, as Telegram answers. A test may raise the
-    # group's rate (the bot's PEERDESK_GROUP_MESSAGES_PER_MINUTE with it) to have a backlog
-    # that drains in seconds rather than minutes.
+    # group; beyond them a 429 with retry_after, as Telegram answers.
     flood_limits: bool = False
-    messages_per_second: int = 30
-    group_messages_per_minute: int = 20
     files: dict[str, bytes] = field(default_factory=dict)  # the bytes of every file, by file id
     file_info: dict[str, dict] = field(default_factory=dict)  # kind, name, mime type, path
     labels: dict[int, str] = field(default_factory=dict)  # who a person is, for the page
@@ -438,10 +434,10 @@ class Sandbox:
         group = self._sent_per_group.setdefault(chat_id, deque()) if chat_id < 0 else None
         while group and now - group[0] >= 60:
             group.popleft()
-        if len(overall) >= self.messages_per_second:
+        if len(overall) >= 30:
             self.refused_for_flood += 1
             raise ApiError(429, "Too Many Requests: retry after 1", 1)
-        if group is not None and len(group) >= self.group_messages_per_minute:
+        if group is not None and len(group) >= 20:
             self.refused_for_flood += 1
             wait = max(1, math.ceil(60 - (now - group[0])))
             raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)

@@ -377,7 +377,7 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
         context.state["album"] = message.media_group_id
     if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK, Turn.UNSOLVED):
         services.wake_sender()
-    logger.info("ticket %s: a message from the asker, taken as %s", number, turn.name.lower())
+    logger.info("ticket %s: a message from the asker, taken as %s", number, turn)
     if turn is Turn.ASK:
         prompt = await message.reply_text(
             gettext(lang, "Is this about your question #{number}, or a new question?",

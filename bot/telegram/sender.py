@@ -226,16 +226,17 @@ class Sender:
 
     async def _heartbeat(self) -> None:
         """This process is alive: its updates and messages are not taken over. A task of its
-        own, not behind the sender's queue for the database, which a burst can make long."""
+        own, not behind the sender's queue for the database, which a burst can make long. The
+        first beat is `running`'s, before any update is handled."""
         services = self.services
         every = max(0.2, services.settings.update_lease_seconds / 4)
         while True:
+            await asyncio.sleep(every)
             try:
                 async with services.db.session() as session:
                     await workers.beat(session=session, worker=self.worker, now=utcnow())
             except Exception:
                 logger.exception("the heartbeat failed; trying again")
-            await asyncio.sleep(every)
 
     async def _tidy(self) -> None:
         services = self.services
