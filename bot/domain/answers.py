@@ -90,14 +90,16 @@ async def seed(*, session: AsyncSession, knowledge: Knowledge, now: datetime) ->
             await session.exec(select(KnowledgeAnswer.id).limit(1))).first() is not None:
         return 0
     # Two replicas starting on a new database both find it empty: the second one's rows are
-    # dropped, not an error that stops it.
-    result = await session.exec(insert_new(session, KnowledgeAnswer).values([
-        dict(id=answer.id, topic=answer.topic, status=AnswerStatus.PUBLISHED,
-             triggers={k: list(v) for k, v in answer.triggers.items()}, text=dict(answer.text),
-             language="fi", created_at=now, updated_at=now)
-        for answer in knowledge.answers]))
+    # dropped, not an error that stops it. The rows go as parameters, as in bot.domain.inbound.
+    result = await session.exec(
+        insert_new(session, KnowledgeAnswer).returning(col(KnowledgeAnswer.id)), params=[
+            dict(id=answer.id, topic=answer.topic, status=AnswerStatus.PUBLISHED,
+                 triggers={k: list(v) for k, v in answer.triggers.items()},
+                 text=dict(answer.text), language="fi", created_at=now, updated_at=now)
+            for answer in knowledge.answers])
+    inserted = len(result.all())
     await session.commit()
-    return result.rowcount
+    return inserted
 
 
 async def published(*, session: AsyncSession) -> list[Answer]:

@@ -32,10 +32,11 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                  claimed_at=now,
                  status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
             for update_id, payload in updates]
-    result = await session.exec(insert_new(session, InboundUpdate).values(rows)
-                                .returning(col(InboundUpdate.update_id),
-                                           col(InboundUpdate.status)))
-    new = {update_id for update_id, _ in result}
+    # The rows as parameters, not as values in the statement: one statement, compiled once
+    # per process (a statement holding its values is compiled again for every update).
+    result = await session.exec(
+        insert_new(session, InboundUpdate).returning(col(InboundUpdate.update_id)), params=rows)
+    new = {update_id for (update_id,) in result}
     await session.commit()
     return new
 
