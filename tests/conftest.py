@@ -4,6 +4,7 @@ PostgreSQL, and a running bot talking to the sandbox through python-telegram-bot
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import socket
@@ -34,31 +35,65 @@ if TYPE_CHECKING:
 PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 
 
-# The longest tests, started first: pytest-xdist hands tests out in collection order, one at a
-# time as workers come free (`--dist loadgroup`), and a long test begun last keeps the whole run
-# waiting for it. Measured with `--durations`; a name here is a prefix of the test's id.
-LONGEST_FIRST = (
-    "tests/test_processes.py::test_two_replicas",
-    "tests/test_processes.py::test_sigterm",
-    "tests/test_processes.py::test_sigkill",
-    "tests/test_sandbox.py::test_make_run_again",
-    "tests/test_sandbox.py::test_update_ids_go_on",
-    "tests/test_hardening.py::test_a_bot_at_debug",
-    "tests/test_send_path.py::test_a_burst_is_acknowledged",
-    "tests/test_faults.py::test_a_slow_handler",
+# How the tests are handed out. pytest-xdist gives its workers the tests in collection order,
+# a group (`xdist_group`) to one worker whole (`--dist loadgroup`). The suite is bound by CPU
+# (four workers on two cores); what matters is that the cores never stand idle:
+# - The tests that mostly wait on real time (a process's restart, Telegram's group limit, a
+#   slow handler) go in two groups, begun first, each on a worker of its own: the others
+#   compute meanwhile. Handed out one by one, several began together and left both cores idle
+#   for seconds. The browser tests are a third (one Chromium).
+# - The tests that take long computing come next, so that none of them ends the run.
+# Seconds as measured in a run of the whole suite; a name is a prefix of the test's id (both
+# variants of a test on two databases).
+WAITING = (
+    ("tests/test_processes.py::test_two_replicas", 19),
+    ("tests/test_processes.py::test_sigkill", 11),
+    ("tests/test_processes.py::test_sigterm", 10),
+    ("tests/test_faults.py::test_a_slow_handler", 6),
+    ("tests/test_send_path.py::test_a_burst_is_acknowledged", 6),
+    ("tests/test_event_circle.py::test_im_here", 5),
+    ("tests/test_bot_events.py::test_a_broadcast_larger_than_one_batch", 4),
+    ("tests/test_send_path.py::test_a_relay_overtakes", 4),
+    ("tests/test_bot_events.py::test_one_announcement_to_60_chats", 2.5),
+    ("tests/test_bot_calendar.py::test_on_a_break_day", 2.5),
+    ("tests/test_faults.py::test_a_stop_finishes_the_send", 2.5),
+    ("tests/test_bot_events.py::test_a_restart_mid_schedule", 2.5),
+    ("tests/test_bot_intake.py::test_a_failing_bot_api_is_retried", 1.5),
+    ("tests/test_bot_events.py::test_a_429_is_waited_out", 1.5),
+    ("tests/test_faults.py::test_an_unreadable_update_is_set_aside", 1.5),
+)
+COMPUTING = (
     "tests/test_lemmas.py::test_the_tries_answer",
+    "tests/test_hardening.py::test_a_bot_at_debug",
+    "tests/test_sandbox.py::test_make_run_again",
     "tests/test_config.py::test_a_database_that_cannot_be_reached",
     "tests/test_config.py::test_a_token_the_bot_api_refuses",
-    "tests/test_faults.py::test_an_unreadable_update_is_set_aside_through_the_webhook",
-    "tests/test_send_path.py::test_a_relay_overtakes",
-    "tests/test_event_circle.py::test_im_here",
     "tests/test_knowledge_loop.py::test_answers_are_imported_exported",
     "tests/test_bot_helpers.py::test_ask_claim_race",
+    "tests/test_bot_reports.py::test_report_for_helpers_and_leads",
     "tests/test_routing.py::test_the_similarity_signal",
     "tests/test_routing.py::test_route_command",
 )
+WAITING_GROUPS = 2
 
 
+def _waiting_groups() -> dict[str, str]:
+    """Each waiting test's group: the longest first into the group with the least so far."""
+    load = [0.0] * WAITING_GROUPS
+    group = {}
+    for prefix, seconds in sorted(WAITING, key=lambda pair: -pair[1]):
+        least = load.index(min(load))
+        load[least] += seconds
+        group[prefix] = f"waiting-{least + 1}"
+    return group
+
+
+def _rank(item: pytest.Item, prefixes: tuple[str, ...]) -> int:
+    return next((n for n, prefix in enumerate(prefixes) if item.nodeid.startswith(prefix)),
+                len(prefixes))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # PostgreSQL variants whose database code the kept ones already run (tests/postgres_cover.py).
     skipped = left_out()
@@ -68,11 +103,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=deselected)
             items[:] = [item for item in items if item.nodeid not in skipped]
 
-    def rank(item: pytest.Item) -> int:
-        return next((n for n, prefix in enumerate(LONGEST_FIRST)
-                     if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+    groups = _waiting_groups()
+    waiting = tuple(prefix for prefix, _ in WAITING)
+    for item in items:
+        if (n := _rank(item, waiting)) < len(waiting):
+            item.add_marker(pytest.mark.xdist_group(groups[waiting[n]]))
 
-    items.sort(key=rank)  # stable: the rest keep their order
+    def order(item: pytest.Item) -> tuple[int, int]:
+        if (n := _rank(item, waiting)) < len(waiting):
+            return 0, int(groups[waiting[n]][-1])
+        if item.get_closest_marker("xdist_group"):
+            return 1, 0  # the browser tests
+        return 2, _rank(item, COMPUTING)
+
+    items.sort(key=order)  # stable: the others keep their order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What the imports and the collection made lives as long as the worker: out of the cyclic
+    collector's sight (`gc.freeze`), and its young generation larger. Each test makes hundreds
+    of thousands of short-lived objects (rows, updates, HTTP frames), and the default
+    thresholds had the collector walk the long-lived ones over and over: a tenth of the
+    suite's CPU."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def _postgres_reachable() -> bool:
