@@ -70,17 +70,18 @@ def read_roster(path: Path) -> list[HelperSpec]:
 
 
 async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> int:
-    """Create or update each helper and replace their roles; returns how many were imported."""
+    """Create or update each helper and replace their roles; returns how many were imported.
+    The same few statements however long the roster (one read, one delete, the writes)."""
+    ids = [spec.telegram_id for spec in specs]
+    known = {helper.telegram_id: helper for helper in await session.exec(
+        select(Helper).where(col(Helper.telegram_id).in_(ids)))}
+    await session.exec(delete(HelperRole).where(col(HelperRole.helper_id).in_(ids)))
     for spec in specs:
-        helper = await session.get(Helper, spec.telegram_id) or Helper(
-            telegram_id=spec.telegram_id, name=spec.name
-        )
+        helper = known.get(spec.telegram_id) or Helper(telegram_id=spec.telegram_id,
+                                                       name=spec.name)
         helper.name, helper.team, helper.languages = spec.name, spec.team, spec.languages
         session.add(helper)
-        await session.exec(delete(HelperRole).where(
-            col(HelperRole.helper_id) == spec.telegram_id))
-        for role in spec.roles:
-            session.add(HelperRole(helper_id=spec.telegram_id, role=role))
+        session.add_all(HelperRole(helper_id=spec.telegram_id, role=role) for role in spec.roles)
     await session.commit()
     return len(specs)
 
