@@ -45,7 +45,11 @@ async def share_number(desk: Desk, asker: int) -> None:
     await desk.sandbox.press(asker, asker, offer["message_id"], "phone:1")
     await desk.sandbox.wait_until(lambda: any(
         "request_contact" in str(m.get("client_markup")) for m in desk.sandbox.bot_messages(asker)))
+    before = len(desk.sandbox.bot_messages(asker))
     await desk.sandbox.send(asker, contact=NUMBER)
+    # The thanks may come after the helper has the number: wait for it, so that the asker's
+    # next message is not taken to be answered by it.
+    await desk.sandbox.wait_for(asker, before + 1)
 
 
 # --- 1. the phone number stays with the helpers only while it is theirs --------------------------
