@@ -1,8 +1,9 @@
 """Which PostgreSQL variants `make test` may leave out, chosen by coverage: `make postgres-cover`.
 
 Every test that takes `database_url` runs on SQLite and on PostgreSQL. On PostgreSQL what can
-differ is the database code (bot/domain, bot/storage); the Telegram adapters, texts and
-buttons run the same either way and are covered by the SQLite variant. So this runs every
+differ is the database code (bot/storage, and the modules of bot/domain that run statements);
+the Telegram adapters, texts, buttons and the pure domain (routing, dates, office hours) run the
+same either way and are covered by the SQLite variant. So this runs every
 PostgreSQL variant once under coverage.py, each test in a context of its own, and keeps on
 PostgreSQL a set of them that still runs every line of the database code that all of them ran
 (greedy, most new lines per second of CPU first), and every test marked `races`, whose
@@ -65,6 +66,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 # --- the choice --------------------------------------------------------------------------------
 
+def _talks_to_the_database(path: str) -> bool:
+    """bot/storage, and the domain modules that run statements (they take a session): what can
+    differ on PostgreSQL. The pure ones (routing, dates, office hours, SLA) run alike on both,
+    and their lines are no reason to keep a PostgreSQL variant."""
+    file = Path(path)
+    return "storage" in file.parts or "AsyncSession" in file.read_text()
+
+
 def _choose(lines_of: dict[str, set[tuple[str, int]]], cpu: dict[str, float],
             always: set[str]) -> set[str]:
     """Tests to keep: `always`, then greedily those adding the most uncovered lines a second."""
@@ -106,7 +115,7 @@ def main() -> int:
         data = coverage.CoverageData(basename=str(data_file))
         data.read()
         lines_of: dict[str, set[tuple[str, int]]] = {t: set() for t in twins}
-        for path in data.measured_files():
+        for path in filter(_talks_to_the_database, data.measured_files()):
             for line, contexts in data.contexts_by_lineno(path).items():
                 for context in contexts:
                     if context in lines_of:
