@@ -109,12 +109,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (n := _rank(item, waiting)) < len(waiting):
             item.add_marker(pytest.mark.xdist_group(groups[waiting[n]]))
 
-    def order(item: pytest.Item) -> tuple[int, int]:
+    def order(item: pytest.Item) -> tuple[int, str]:
         if (n := _rank(item, waiting)) < len(waiting):
-            return 0, int(groups[waiting[n]][-1])
+            return 0, groups[waiting[n]]
         if item.get_closest_marker("xdist_group"):
-            return 1, 0  # the browser tests
-        return 2, _rank(item, COMPUTING)
+            return 1, ""  # the browser tests
+        return 2, f"{_rank(item, COMPUTING):04}"
 
     items.sort(key=order)  # stable: the others keep their order
 
@@ -127,7 +127,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     suite's CPU."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(50_000, 20, 10)
 
 
 def _postgres_reachable() -> bool:

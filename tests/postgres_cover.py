@@ -70,8 +70,8 @@ def _talks_to_the_database(path: str) -> bool:
     """bot/storage, and the domain modules that run statements (they take a session): what can
     differ on PostgreSQL. The pure ones (routing, dates, office hours, SLA) run alike on both,
     and their lines are no reason to keep a PostgreSQL variant."""
-    file = Path(path)
-    return "storage" in file.parts or "AsyncSession" in file.read_text()
+    file = Path(path).resolve().relative_to(ROOT)
+    return file.parts[:2] == ("bot", "storage") or "AsyncSession" in (ROOT / file).read_text()
 
 
 def _choose(lines_of: dict[str, set[tuple[str, int]]], cpu: dict[str, float],

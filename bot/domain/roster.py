@@ -71,7 +71,9 @@ def read_roster(path: Path) -> list[HelperSpec]:
 
 async def import_helpers(*, session: AsyncSession, specs: list[HelperSpec]) -> int:
     """Create or update each helper and replace their roles; returns how many were imported.
-    The same few statements however long the roster (one read, one delete, the writes)."""
+    The same few statements however long the roster (one read, one delete, the writes); of
+    two entries for one person the last counts."""
+    specs = list({spec.telegram_id: spec for spec in specs}.values())
     ids = [spec.telegram_id for spec in specs]
     known = {helper.telegram_id: helper for helper in await session.exec(
         select(Helper).where(col(Helper.telegram_id).in_(ids)))}
