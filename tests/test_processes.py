@@ -230,6 +230,7 @@ async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_t
                 replicas[1].kill()
                 await replicas[1].wait()
                 at_kill = set(sandbox.topics.get(GROUP, {}))
+                listed_at_kill = set(_shown(sandbox)[2])
                 rest = list(enumerate(users[20:], start=21))
                 await asyncio.gather(*(deliver(client, ports[0], i, u) for i, u in rest),
                                      *(deliver(client, ports[0], i, u) for i, u in first[:5]))
@@ -258,7 +259,11 @@ async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_t
     assert tickets <= set(cards) | set(listed)  # every ticket shown to the helpers
     assert max(topics.values()) == 1, topics.most_common(3)
     assert max(cards.values(), default=1) == 1, cards.most_common(3)
-    assert max(listed.values(), default=1) == 1, listed.most_common(3)
+    # Likewise a listing of new tickets the killed replica sent in the instant before the kill,
+    # before it noted it: the survivor lists those tickets again (seen once in a dozen runs).
+    twice = {number for number, n in listed.items() if n > 1}
+    assert twice <= listed_at_kill and max(listed.values(), default=1) <= 2, \
+        listed.most_common(3)
     assert [len(sandbox.bot_messages(c)) for c in chats] == [1] * len(chats)
     counts = acked(sandbox, users)
     assert min(counts.values()) == 1  # every asker acknowledged
