@@ -88,11 +88,6 @@ def _waiting_groups() -> dict[str, str]:
     return group
 
 
-def _rank(item: pytest.Item, prefixes: tuple[str, ...]) -> int:
-    return next((n for n, prefix in enumerate(prefixes) if item.nodeid.startswith(prefix)),
-                len(prefixes))
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # PostgreSQL variants whose database code the kept ones already run (tests/postgres_cover.py).
@@ -104,17 +99,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item in items if item.nodeid not in skipped]
 
     groups = _waiting_groups()
-    waiting = tuple(prefix for prefix, _ in WAITING)
     for item in items:
-        if (n := _rank(item, waiting)) < len(waiting):
-            item.add_marker(pytest.mark.xdist_group(groups[waiting[n]]))
+        group = next((g for prefix, g in groups.items() if item.nodeid.startswith(prefix)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
-    def order(item: pytest.Item) -> tuple[int, str]:
-        if (n := _rank(item, waiting)) < len(waiting):
-            return 0, groups[waiting[n]]
-        if item.get_closest_marker("xdist_group"):
-            return 1, ""  # the browser tests
-        return 2, f"{_rank(item, COMPUTING):04}"
+    def order(item: pytest.Item) -> tuple[int, str, int]:
+        group = item.get_closest_marker("xdist_group")  # the waiting tests', the browser tests'
+        if group is not None:
+            return 0, group.args[0], 0
+        return 1, "", next((n for n, prefix in enumerate(COMPUTING)
+                            if item.nodeid.startswith(prefix)), len(COMPUTING))
 
     items.sort(key=order)  # stable: the others keep their order
 

@@ -15,12 +15,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 from telegram.ext import Application
 
 from bot.config import load_settings
 from bot.domain.knowledge import Knowledge
-from bot.domain.models import Ticket, TicketMessage, TicketStatus, TopicLog
+from bot.domain.models import (
+    InboundUpdate,
+    Outbox,
+    OutboxStatus,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    TopicLog,
+    UpdateStatus,
+)
 from bot.domain.roster import HelperSpec, import_helpers
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
@@ -178,6 +188,24 @@ async def open_desk(database_url: str, knowledge: Knowledge, router: Router, *,
     finally:
         await services.db.dispose()
 
+
+
+async def until_settled(db: Database, timeout: float = 60) -> None:
+    """Until every stored update is handled and nothing is left to send (or being sent): from
+    then on no process has anything it could send twice."""
+    unfinished = select(func.count()).select_from(InboundUpdate).where(
+        col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]))
+    unsent = select(func.count()).select_from(Outbox).where(
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with db.session() as session:
+            if (await session.exec(unfinished)).one() == 0 \
+                    and (await session.exec(unsent)).one() == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("updates or messages were left unfinished")
 
 
 def mentioned(message: dict) -> list[int]:

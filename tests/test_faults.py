@@ -50,6 +50,7 @@ from tests.test_bot_helpers import (
     Clock,
     Desk,
     open_desk,
+    until_settled,
 )
 from tests.test_production import free_port
 from tests.test_production import update as webhook_update
@@ -85,20 +86,6 @@ def _claims(message: dict) -> list[int]:
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-async def _all_sent(desk: Desk, timeout: float = 15) -> None:
-    """Until no outbox row is left to send: whatever would go out twice has gone by then."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        async with desk.services.db.session() as session:
-            left = (await session.exec(select(Outbox.id).where(col(Outbox.status).in_(
-                [OutboxStatus.PENDING, OutboxStatus.SENDING])))).first()
-        if left is None:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the outbox was never emptied")
 
 
 async def _handled(desk: Desk, timeout: float = 15) -> None:
@@ -213,7 +200,7 @@ async def test_a_forum_ticket_stopped_at_any_step_ends_visible_once(
     async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox,
                          clock=clock) as desk:
         await sandbox.wait_until(lambda: set(cards()) == {1, 2, 3, 4}, timeout=20)
-        await _all_sent(desk)  # anything sent twice has come by now
+        await until_settled(desk.services.db, timeout=15)  # what would go twice has gone
         await asyncio.sleep(0.2)
         async with desk.services.db.session() as session:
             tickets = list(await session.exec(select(Ticket).order_by(col(Ticket.id))))
@@ -259,7 +246,7 @@ async def test_a_private_card_stopped_at_any_step_ends_visible_once(
     async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox, clock=clock,
                          forum=False) as desk:
         await sandbox.wait_until(lambda: all(set(cards(h)) == {1, 2} for h in helpers), 20)
-        await _all_sent(desk)  # anything sent twice has come by now
+        await until_settled(desk.services.db, timeout=15)  # what would go twice has gone
         await asyncio.sleep(0.2)
         async with desk.services.db.session() as session:
             tickets = list(await session.exec(select(Ticket)))
@@ -497,7 +484,7 @@ async def test_a_stop_finishes_the_send_in_progress_and_begins_no_other(
     sandbox.slow = {}
     async with open_desk(database_url, knowledge, router, **QUIET, sandbox=sandbox) as desk:
         await desk.card(2)
-        await _all_sent(desk)
+        await until_settled(desk.services.db, timeout=15)
     assert len(sandbox.topics[GROUP]) == 2
 
 

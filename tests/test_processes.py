@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.config import load_settings
 from bot.domain import events
@@ -40,6 +40,7 @@ from bot.services import Services
 from bot.storage import Database
 from bot.telegram.ordering import PerChatUpdateProcessor
 from tests.conftest import bot_running
+from tests.test_bot_helpers import until_settled
 
 QUESTION = "Miten tiimin työnjako kannattaa sopia?"
 SECRET = "replica-secret"
@@ -105,22 +106,6 @@ async def restarted(url: str, sandbox: Sandbox, knowledge: Knowledge, router: Ro
             yield services
     finally:
         await services.db.dispose()
-
-
-async def until_settled(db: Database, timeout: float = 60) -> None:
-    """Until every stored update is handled and nothing is left to send (or being sent): from
-    then on no process has anything it could send twice."""
-    unfinished = select(func.count()).select_from(InboundUpdate).where(
-        col(InboundUpdate.status).in_([UpdateStatus.STORED, UpdateStatus.PROCESSING]))
-    unsent = select(func.count()).select_from(Outbox).where(
-        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-    for _ in range(int(timeout * 5)):
-        async with db.session() as session:
-            if (await session.exec(unfinished)).one() == 0 \
-                    and (await session.exec(unsent)).one() == 0:
-                return
-        await asyncio.sleep(0.2)
-    raise AssertionError("updates or messages were left unfinished")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -33,7 +33,7 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                  status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
             for update_id, payload in updates]
     # The rows as parameters, not as values in the statement: one statement, compiled once
-    # per process (a statement holding its values is compiled again for every update).
+    # per process (a statement holding its values was compiled again for every batch).
     result = await session.exec(
         insert_new(session, InboundUpdate).returning(col(InboundUpdate.update_id)), params=rows)
     new = {update_id for (update_id,) in result}
