@@ -190,7 +190,7 @@ async def _agenda(services: Services, event: EventView) -> str:
     lang = event.language
     async with services.db.reading() as session:
         report = await monthly_report(session=session, period=Period.containing(
-            services.clock(), services.settings.tz), trend_months=0)
+            services.clock(), services.settings.tz), trend_months=0, now=services.clock())
     if not report.by_topic:
         return ""
     top = "\n".join(f"{n}. {services.topic_name(c.key, lang)} ({c.count})"
