@@ -6,7 +6,9 @@ import asyncio
 import csv
 import io
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -344,7 +346,7 @@ async def test_events_held_with_their_rsvp_counts(services: Services, november: 
     assert "Kahvila: 3 tulossa (1 kollegan kanssa), 1 ei" in as_text(report, services, "fi")
 
 
-# --- the chart a lead reads ------------------------------------------------------------------------
+# --- the chart a lead reads ---------------------------------------------------------------------
 
 BUSY_TOPICS = {"tvt": ["accounts", "teams", "moodle", "devices"],
                "vertaisvalmentaja": ["hoks", "assessment", "workplace_learning"],
@@ -375,18 +377,15 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def _keep(name: str, data: bytes, tmp_path) -> None:  # noqa: ANN001
+def _keep(name: str, data: bytes, tmp_path: Path) -> None:
     """`make screenshots` keeps the charts for the README (PEERDESK_SCREENSHOTS=docs)."""
-    import os
-    from pathlib import Path
-
     folder = Path(os.environ.get("PEERDESK_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
 
 
 async def test_a_lead_reads_the_chart_at_a_glance(services: Services, november: Period,
-                                                  tmp_path) -> None:  # noqa: ANN001
+                                                  tmp_path: Path) -> None:
     """The lead's chart tells no more than the lead's text (small figures folded into
     "other", month by month too); equal figures each have their own bar and value; a busy month
     is a tall picture and a quiet one a short one."""

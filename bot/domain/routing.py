@@ -593,6 +593,17 @@ class Router:
                 found.append(answer)
         return found
 
+    def languages_of(self, form: str) -> frozenset[str]:
+        """The languages whose knowledge holds this basic form: `moodle` and `hoks` are in all
+        three (language-neutral words for a trigger), `palauttaa` in Finnish only."""
+        term = self._terms.get(form)
+        return frozenset(term.languages) if term else frozenset()
+
+    def topic_weight(self, form: str, topic: str) -> float:
+        """How much the form says about the topic (0: nothing known)."""
+        term = self._terms.get(form)
+        return term.weights.get(topic, 0.0) if term else 0.0
+
     def trigger_for(self, text: str, lang: str, topic: str, size: int,
                     leave_out: frozenset[str] = frozenset()) -> list[str]:
         """A drafted answer's trigger: the question's words that say most about its topic (the
