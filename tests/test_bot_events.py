@@ -286,6 +286,38 @@ async def test_organiser_publishes_an_event_step_by_step(
         assert "mitään ei julkaistu" in cancelled["text"]
 
 
+@pytest.mark.parametrize(("language", "said", "shown"), [
+    ("fi", "ensi tiistaina klo 14", "tiistaina 24.11.2026 klo 14.00"),
+    ("sv", "nästa tisdag kl 14", "tisdag 24/11 2026 kl. 14.00"),
+    ("en", "next Tuesday at 2 pm", "Tuesday 24 November 2026 at 14:00"),
+])
+async def test_an_organiser_says_the_day_in_words_and_sees_it_back(
+    database_url: str, knowledge: Knowledge, router: Router, language: str, said: str,
+    shown: str,
+) -> None:
+    """On Monday 23 November "next Tuesday" is tomorrow; what was understood is shown back
+    with weekday, date and year before anything is published."""
+    async with events_desk(database_url, knowledge, router, clock=Clock()) as desk:
+        await desk.sandbox.send(MARI, "/lang", language_code=language)
+        chooser = (await desk.to_user(MARI, 1))[-1]
+        await desk.sandbox.press(MARI, MARI, chooser["message_id"], f"lang:{language}")
+        await desk.sandbox.wait_until(lambda: len(desk.sandbox.bot_messages(MARI)) >= 2
+                                      or "reply_markup" not in chooser)
+        await asyncio.sleep(0.2)
+        before = len(desk.sandbox.bot_messages(MARI))
+        await desk.sandbox.send(MARI, "/newevent", language_code=language)
+        kinds = (await desk.to_user(MARI, before + 1))[-1]
+        await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:cafe")
+        await desk.to_user(MARI, before + 2)
+        await desk.sandbox.send(MARI, "Arviointi", language_code=language)
+        await desk.to_user(MARI, before + 3)
+        await desk.sandbox.send(MARI, said, language_code=language)
+        understood = (await desk.to_user(MARI, before + 4))[-1]
+        assert shown in understood["text"]
+        assert [b["callback_data"] for row in understood["reply_markup"]["inline_keyboard"]
+                for b in row] == ["start:yes", "start:no"]
+
+
 async def test_without_channels_the_organiser_is_told_in_plain_words(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
