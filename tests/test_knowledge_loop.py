@@ -472,3 +472,36 @@ async def test_save_as_an_answer_drafts_the_answer_not_the_goodbye(desk: Desk,
                                      "(kysymyksestä #1)\n"
                                      f"Tunnistesanat: {language}: {trigger}")
     assert f"{language}: {drafted}" in review["text"]
+
+
+@pytest.mark.parametrize(("language", "question", "answer", "triggers"), [
+    ("fi", "Miten päivitän HOKSin Wilmassa?", "HOKS päivitetään Wilmassa: avaa HOKS-välilehti.",
+     {"fi": ["päivittää hoks wilma"], "sv": ["hoks wilma"], "en": ["hoks wilma"]}),
+    ("sv", "Hur uppdaterar jag HOKS på arbetsplatsen?", "Öppna HOKS i Wilma och spara.",
+     {"sv": ["uppdatera hoks arbetsplats"]}),
+    ("en", "How do I restore a deleted Moodle course?",
+     "Restore it in Moodle: Administration → Recycle bin.", {"en": ["restore moodle course"]}),
+])
+def test_a_trigger_is_made_of_basic_forms_and_shared_words_cross_languages(
+    own_router: Router, language: str, question: str, answer: str,
+    triggers: dict[str, list[str]],
+) -> None:
+    """The question's and the answer's basic forms; two words every language writes alike
+    (HOKS, Wilma) also make the trigger in the other languages, one alone does not."""
+    topic = own_router.route(question).topic
+    assert answers._trigger(own_router, question, answer, language, topic,
+                            frozenset()) == triggers
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Hei Eva! Kurssin voi palauttaa itse. Kysy ihmeessä lisää!", "Kurssin voi palauttaa itse."),
+    ("Tack för frågan! Kursen återställs från papperskorgen. Ha en bra dag!",
+     "Kursen återställs från papperskorgen."),
+    ("Thanks for asking. The course is in the recycle bin. Hope this helps!",
+     "The course is in the recycle bin."),
+    ("Siirrän tämän kollegalle, joka tuntee Wilman paremmin.", ""),
+    ("Jag lämnar över till en kollega.", ""),
+    ("I'll pass this to a colleague who knows Wilma.", ""),
+])
+def test_greetings_closings_and_hand_overs_are_no_answer(text: str, kept: str) -> None:
+    assert answers.substance(text) == kept

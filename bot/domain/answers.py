@@ -441,8 +441,11 @@ def _trigger(router: Router, question: str, answer: str, lang: str, topic: str,
     """The trigger: the question's and the answer's basic forms that say most about the topic,
     those in both first. Words the knowledge holds in every language (`moodle`, `hoks`) are
     language-neutral: two or more of them make a trigger for the other languages too."""
-    asked = [f for f in router.content_forms(question, lang) if f not in leave_out]
-    told = {f for f in router.content_forms(answer, lang) if f not in leave_out}
+    asked = list(dict.fromkeys(router.vocabulary_form(f)
+                               for f in router.content_forms(question, lang)
+                               if f not in leave_out))
+    told = {router.vocabulary_form(f) for f in router.content_forms(answer, lang)
+            if f not in leave_out}
 
     def score(form: str) -> tuple[float, int]:
         return (router.topic_weight(form, topic) + (1.0 if form in told else 0.0)

@@ -599,6 +599,17 @@ class Router:
         term = self._terms.get(form)
         return frozenset(term.languages) if term else frozenset()
 
+    def vocabulary_form(self, form: str) -> str:
+        """The vocabulary's own word for an inflected one the lemmatizer left as it was
+        (`moodlee` → `moodle`), or for a Finnish form of a word all languages share (`hoksin`
+        → `hoks`): at most three letters of ending."""
+        known = self.languages_of(form)
+        for size in range(len(form) - 1, max(len(form) - 4, 2), -1):
+            shorter = self.languages_of(form[:size])
+            if shorter and (not known or shorter > known):
+                return form[:size]
+        return form
+
     def topic_weight(self, form: str, topic: str) -> float:
         """How much the form says about the topic (0: nothing known)."""
         term = self._terms.get(form)
