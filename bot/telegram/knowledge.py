@@ -172,7 +172,10 @@ def _choices_text(services: Services, draft: AnswerView, found: list[answers.Par
     return "\n".join(lines)[:4096]
 
 
-def _choices_buttons(ticket_id: int, found: list[answers.Part]) -> InlineKeyboardMarkup:
+def _choices_buttons(ticket_id: int, found: list[answers.Part]
+                     ) -> InlineKeyboardMarkup | None:
+    if not found:  # a draft from before the texts were kept apart: nothing to choose
+        return None
     buttons = [InlineKeyboardButton(f"{'✅' if p.chosen else '▫️'} {p.number}",
                                     callback_data=encode(Action.ANSWER_PART, ticket_id,
                                                          p.number))
