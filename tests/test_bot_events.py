@@ -431,6 +431,7 @@ async def test_staff_answer_an_invitation_from_events_in_their_own_chat(
             tally = await domain.counts(session=session, event_id=event_id)
         assert (tally.seats, tally.waiting) == (3, 0)
         await desk.sandbox.press(7002, 7002, hers["message_id"], f"rsvp:{event_id}:no")
+        await desk.sandbox.wait_until(lambda: f"✅ {cannot} (1)" in str(hers["reply_markup"]))
         await desk.sandbox.press(7001, 7001, listing["message_id"], f"rsvp:{event_id}:yes")
         await desk.sandbox.wait_until(lambda: f"✅ {coming} (1)" in str(listing["reply_markup"]))
         desk.sandbox.user(7003, "Cecilia", language)
