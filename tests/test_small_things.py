@@ -74,3 +74,36 @@ async def test_report_csv_and_json_print_unless_a_file_is_named(
     assert await asyncio.to_thread(main, [*month, "--format", "csv", "-o", "syksy.csv"]) == 0
     assert capsysbinary.readouterr().out == b"wrote syksy.csv\n"
     assert (here / "syksy.csv").read_bytes() == printed
+
+
+async def test_the_texts_kept_for_save_as_an_answer_go_with_forget_and_retention(
+    services: Services,
+) -> None:
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from bot.domain import privacy
+    from bot.domain.models import ReplyPart, Staff, Ticket
+
+    now = services.clock()
+    async with services.db.session() as session:
+        session.add(Staff(telegram_id=7001, first_name="Eva"))
+        mine = Ticket(asker_id=7001, asker_chat_id=7001, text="x", language="fi", topic="hoks",
+                      role="vertaisvalmentaja", confidence=1, last_asker_message_id=5)
+        other = Ticket(asker_id=7002, text="y", language="fi", topic="hoks",
+                       role="vertaisvalmentaja", confidence=1)
+        session.add_all([mine, other])
+        await session.flush()
+        session.add_all([ReplyPart(ticket_id=mine.id, at=now, text="Hei Eva!"),
+                         ReplyPart(ticket_id=other.id, at=now - timedelta(days=400),
+                                   text="vanha"),
+                         ReplyPart(ticket_id=other.id, at=now, text="uusi")])
+        await session.commit()
+        await privacy.forget(session=session, telegram_id=7001, now=now, desk=services.desk)
+        await session.commit()
+        await privacy.purge_texts(session=session, now=now, days=365)
+        await session.commit()
+        kept = [p.text for p in await session.exec(select(ReplyPart))]
+        await session.refresh(mine)
+    assert kept == ["uusi"] and mine.last_asker_message_id is None
