@@ -505,3 +505,23 @@ def test_a_trigger_is_made_of_basic_forms_and_shared_words_cross_languages(
 ])
 def test_greetings_closings_and_hand_overs_are_no_answer(text: str, kept: str) -> None:
     assert answers.substance(text) == kept
+
+
+@pytest.mark.parametrize(("text", "scrubbed"), [
+    ("Kysy Kaisalta tai soita Wilmaan.", "Kysy … tai soita Wilmaan."),
+    ("Kaisa Virtanen tietää, avaa Microsoft Teams.", "… tietää, avaa Microsoft Teams."),
+    ("Kysy Jukalta tai Marilta, huone B204.", "Kysy … tai …, huone …."),
+    ("Kontakta Kaisa på kansliet, kaisa@skola.fi.", "Kontakta … på kansliet, …."),
+    ("Fråga Mari i Wilma-frågor.", "Fråga … i Wilma-frågor."),
+    ("Ask Tom Smith, or email Moodle support on +358 40 123 4567.",
+     "Ask …, or email Moodle support on …."),
+    ("Avaa Wilma ja kysy Moodlesta lisää.", "Avaa Wilma ja kysy Moodlesta lisää."),
+])
+def test_names_addresses_numbers_and_marked_details_are_taken_out(
+    own_router: Router, text: str, scrubbed: str,
+) -> None:
+    """The roster's names in their Finnish forms, any first-and-last name, a name after the
+    words that introduce a colleague, in fi, sv and en; not the products the knowledge names."""
+    known = answers._known_terms(own_router) | {"microsoft"}
+    assert answers.scrub(text, names=["Jukka", "Mari Mentor"], hidden=["B204"],
+                         known=known) == scrubbed

@@ -324,6 +324,14 @@ _CAPITALISED = r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?"
 # Two capitalised words together, the second perhaps inflected ("Kaisa Virtaselta"): a person's
 # whole name, unless the knowledge writes it so ("Microsoft Teams").
 _FULL_NAME = re.compile(rf"\b{_CAPITALISED}(?:\s+{_CAPITALISED}(?::\w+)?)+")
+# A capitalised word right after the words people put before a colleague's name, per language:
+# "kysy Kaisalta", "kollegani Kaisa", "kontakta Kaisa", "fråga Kaisa", "ask Kaisa".
+_NAME_CUES = (r"kysy|kysykää|kysyä|soita|soittakaa|ota\ yhteyttä|kollega(?:ni|mme)?|opettaja"
+              r"|esihenkilö|lähiesihenkilö|tiimivastaava|ohjaaja"
+              r"|kontakta|fråga|ring|hör\ med|kollegan?|min\ kollega|läraren"
+              r"|ask|contact|call|email|e-mail|colleague|my\ colleague|teacher")
+_CUE = re.compile(_NAME_CUES, re.IGNORECASE)
+_CUED_NAME = re.compile(rf"\b((?:{_NAME_CUES})\s+)({_CAPITALISED}(?::\w+)?)", re.IGNORECASE)
 
 
 def _sentences(text: str) -> list[str]:
@@ -365,18 +373,32 @@ def scrub(text: str, *, names: Sequence[str | None] = (), quotes: Sequence[str |
         words = found.group(0).split()
         kept: list[str] = []
         opening = found.start() == 0 or re.search(r"[.!?:\n]\s*$", text[:found.start()])
-        if opening and len(words) >= 3:  # "Kysy Kaisa Virtaselta": the verb stays
-            kept.append(words.pop(0))
-        if any(w.lower().split(":")[0] in known for w in words):
+        if opening and (len(words) >= 3 or _CUE.fullmatch(words[0])):
+            kept.append(words.pop(0))  # "Kysy Kaisa Virtaselta", "Fråga Kaisa": the verb stays
+        if any(_known(w, known) for w in words):
             return found.group(0)  # "Avaa Microsoft Teams"
         return " ".join([*kept, HIDDEN])
 
     text = _FULL_NAME.sub(full_name, text)
+
+    def cued(found: re.Match[str]) -> str:
+        name = found.group(2)
+        if not name[0].isupper() or _known(name, known):
+            return found.group(0)
+        return found.group(1) + HIDDEN
+
+    text = _CUED_NAME.sub(cued, text)
     for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
         for part in name.split():
             for stem in _name_stems(part):  # "Eva", "Evalle", "Eva:lle", "Jukalta"
                 text = re.sub(rf"\b{re.escape(stem)}(?::?[a-zåäö]{{0,5}})?\b", HIDDEN, text)
     return re.sub(rf"{re.escape(HIDDEN)}(?:\s*{re.escape(HIDDEN)})+", HIDDEN, text)
+
+
+def _known(word: str, known: frozenset[str]) -> bool:
+    """A word the knowledge writes itself, perhaps inflected ("Moodlessa", "Wilmaan")."""
+    word = word.lower().split(":")[0]
+    return any(word[:size] in known for size in range(len(word), max(len(word) - 5, 2), -1))
 
 
 def _name_stems(name: str) -> list[str]:
