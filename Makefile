@@ -42,9 +42,11 @@ messages: $(STAMP)
 route: $(STAMP)
 	$(BIN)/peerdesk route --jsonl
 
-# The README's pictures of the sandbox page, taken by the browser test of a whole conversation.
+# The README's pictures of the sandbox page, taken by the browser test of a whole conversation,
+# and the lead's report chart for a busy and a quiet month.
 screenshots: $(STAMP)
 	PEERDESK_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_browser.py -k claimed_and_answered
+	PEERDESK_SCREENSHOTS=docs $(BIN)/pytest -q -p no:xdist tests/test_reports.py -k "glance and sqlite"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

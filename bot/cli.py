@@ -124,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", choices=LANGUAGES, default=None,
                         help="language of names and headings (default: the helpers' language)")
     report.add_argument("--output", "-o", type=Path,
-                        help="file to write (csv and png default to report-PERIOD.EXT)")
+                        help="file to write (without it text, csv and json are printed; "
+                             "png goes to report-PERIOD.png)")
     return parser
 
 
@@ -309,6 +310,12 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     data = as_csv(report, services, lang) if args.format == "csv" else as_png(report, services,
                                                                                 lang)
+    if args.output is None and args.format == "csv":  # printed, as text and JSON are
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    # A picture is no text for a terminal: without -o it goes to report-PERIOD.png.
     output = args.output or Path(f"report-{period.label}.{args.format}")
     output.write_bytes(data)
     print(f"wrote {output}")

@@ -258,15 +258,23 @@ def as_json(report: Report) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+ROLE_COLOURS = ("#24527a", "#e07b39", "#3a9e6b", "#8c5fb2", "#9a9a9a")  # other is grey
+TOPIC_INCHES, PANEL_INCHES = 0.42, 1.3  # a topic's pair of bars; a panel's title and axis
+OUTCOME_INCHES, TREND_INCHES = 2.6, 3.4
+
+
 def as_png(report: Report, services: Services, lang: str) -> bytes:
     """Topics as bars beside the previous period, how the questions ended, and questions per
-    role over twelve months. A Figure of its own, not pyplot's shared state: the bot draws in a
-    worker thread, so that a chart (a quarter of a second) holds up no update."""
+    role month by month (bars side by side, each with its value, so that equal figures stay
+    visible). As tall as it has something to show: a quiet month is a short picture. What it
+    shows is what the report holds, folded or not (bot.domain.reports.fold). A Figure of its
+    own, not pyplot's shared state: the bot draws in a worker thread, so that a chart (a quarter
+    of a second) holds up no update."""
     from matplotlib.figure import Figure
 
     topics = report.by_topic[:10][::-1]
-    trend_shown = any(any(counts) for counts in report.trend.values())
-    if not topics and not trend_shown:
+    months = _trend_months(report)
+    if not topics and not months:
         # Nothing to draw: the words alone, not empty axes.
         figure = Figure(figsize=(9, 3), dpi=100)
         figure.text(0.5, 0.6, gettext(lang, "No questions in this period"), ha="center",
@@ -274,31 +282,67 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
         figure.text(0.5, 0.35, report.period.label, ha="center", va="center", fontsize=13,
                     color="#555555")
     else:
-        figure = Figure(figsize=(9, 12.5), dpi=100)
-        _draw(report, services, lang, topics, *figure.subplots(
-            3, 1, gridspec_kw={"height_ratios": [3, 1.4, 2]}))
+        ended = any(v for _, v in _outcome_figures(report.outcomes)) or any(
+            v for _, v in _outcome_figures(report.previous_outcomes))
+        heights = [PANEL_INCHES + TOPIC_INCHES * max(len(topics), 1)]
+        heights += [OUTCOME_INCHES] if ended else []
+        heights += [TREND_INCHES] if months else []
+        figure = Figure(figsize=(9, sum(heights)), dpi=100)
+        panels = list(figure.subplots(len(heights), 1, squeeze=False,
+                                      gridspec_kw={"height_ratios": heights})[:, 0])
+        _draw_topics(report, services, lang, topics, panels.pop(0))
+        if ended:
+            _draw_outcomes(report, lang, panels.pop(0))
+        if months:
+            _draw_trend(report, services, lang, months, panels.pop(0))
         figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
-def _draw(report: Report, services: Services, lang: str, topics: list[Count],
-          bars: Any, ended: Any, trend: Any) -> None:
-    """The three panels: topics beside the previous period, how the questions ended (beside
-    the period before), and the twelve months per role."""
+def _trend_months(report: Report) -> list[int]:
+    """The months the trend panel shows: from the first with any question (at least the last
+    three), so that a new desk's chart is not eleven empty months wide."""
+    count = len(report.trend_months)
+    if not any(any(counts) for counts in report.trend.values()):
+        return []
+    first = min((i for counts in report.trend.values() for i, n in enumerate(counts) if n),
+                default=count - 1)
+    return list(range(min(first, max(count - 3, 0)), count))
+
+
+def _write_values(axes: Any, bars: Any, horizontal: bool) -> None:
+    """Each bar's value beside it (a zero is left unwritten)."""
+    labels = [str(int(v)) if v else "" for v in
+              (b.get_width() if horizontal else b.get_height() for b in bars)]
+    axes.bar_label(bars, labels=labels, padding=2, fontsize=8, color="#333333")
+
+
+def _legend(axes: Any, columns: int = 1) -> None:
+    """The legend beside the panel, where it covers no bar."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=columns, fontsize=9,
+                frameon=False)
+
+
+def _draw_topics(report: Report, services: Services, lang: str, topics: list[Count],
+                 bars: Any) -> None:
+    """The topics, each this period's bar over the one before, values written."""
     from matplotlib.ticker import MaxNLocator
 
     if topics:
         labels = [_topic(services, c.key, lang) for c in topics]
         positions = range(len(topics))
-        bars.barh([p + 0.2 for p in positions], [c.count for c in topics], height=0.4,
-                  label=report.period.label, color="#24527a")
-        bars.barh([p - 0.2 for p in positions], [c.previous for c in topics], height=0.4,
-                  label=report.previous.label, color="#9db4c8")
+        now = bars.barh([p + 0.2 for p in positions], [c.count for c in topics], height=0.4,
+                        label=report.period.label, color="#24527a")
+        before = bars.barh([p - 0.2 for p in positions], [c.previous for c in topics],
+                           height=0.4, label=report.previous.label, color="#9db4c8")
+        _write_values(bars, now, True)
+        _write_values(bars, before, True)
         bars.set_yticks(list(positions), labels)
-        bars.legend(loc="lower right")
-        bars.set_xlim(left=0)
+        _legend(bars)
+        top = max([c.count for c in topics] + [c.previous for c in topics] + [1])
+        bars.set_xlim(0, top * 1.12)
         bars.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         bars.axis("off")
@@ -307,14 +351,31 @@ def _draw(report: Report, services: Services, lang: str, topics: list[Count],
                   ha="center", va="center", fontsize=15, color="#24527a",
                   transform=bars.transAxes)
     bars.set_title(gettext(lang, "Questions by topic"))
-    _draw_outcomes(report, lang, ended)
-    for role, counts in report.trend.items():
-        trend.plot(report.trend_months, counts, marker="o", label=_role(services, role, lang))
-    trend.set_title(gettext(lang, "Questions per role, last 12 months"))
-    trend.tick_params(axis="x", labelrotation=45)
-    trend.legend(loc="upper left")
-    top = max((max(counts) for counts in report.trend.values() if counts), default=0)
-    trend.set_ylim(0, max(top, 1) * 1.1)  # counts: never below zero
+
+
+def _draw_trend(report: Report, services: Services, lang: str, months: list[int],
+                trend: Any) -> None:
+    """Questions per role per month: each role's bar beside the others', its value on top."""
+    from matplotlib.ticker import MaxNLocator
+
+    trend.set_title(gettext(lang, "Questions per role by month"))
+    roles = [role for role, counts in report.trend.items()
+             if any(counts[i] for i in months)]
+    if not months or not roles:
+        trend.axis("off")
+        return
+    width = 0.8 / len(roles)
+    for index, role in enumerate(roles):
+        colour = ROLE_COLOURS[-1] if role == OTHER else ROLE_COLOURS[index % 4]
+        drawn = trend.bar([m + (index - (len(roles) - 1) / 2) * width for m in range(len(months))],
+                          [report.trend[role][i] for i in months], width=width, color=colour,
+                          label=_role(services, role, lang))
+        _write_values(trend, drawn, False)
+    trend.set_xticks(range(len(months)), [report.trend_months[i] for i in months])
+    trend.tick_params(axis="x", labelrotation=45 if len(months) > 6 else 0)
+    _legend(trend)
+    top = max(max(report.trend[role][i] for i in months) for role in roles)
+    trend.set_ylim(0, max(top, 1) * 1.12)  # room for the values
     trend.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
@@ -328,12 +389,12 @@ def _draw_outcomes(report: Report, lang: str, ended: Any) -> None:
     now = [value for _, value in _outcome_figures(report.outcomes)][::-1]
     before = [value for _, value in _outcome_figures(report.previous_outcomes)][::-1]
     positions = range(len(names))
-    ended.barh([p + 0.2 for p in positions], now, height=0.4, label=report.period.label,
-               color="#24527a")
-    ended.barh([p - 0.2 for p in positions], before, height=0.4, label=report.previous.label,
-               color="#9db4c8")
+    _write_values(ended, ended.barh([p + 0.2 for p in positions], now, height=0.4,
+                                    label=report.period.label, color="#24527a"), True)
+    _write_values(ended, ended.barh([p - 0.2 for p in positions], before, height=0.4,
+                                    label=report.previous.label, color="#9db4c8"), True)
     ended.set_yticks(list(positions), names)
-    ended.set_xlim(0, max([*now, *before, 1]) * 1.1)
+    ended.set_xlim(0, max([*now, *before, 1]) * 1.15)
     ended.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ended.legend(loc="lower right")
+    _legend(ended)
     ended.set_title(gettext(lang, "How the questions ended"))

@@ -286,6 +286,38 @@ async def test_organiser_publishes_an_event_step_by_step(
         assert "mitään ei julkaistu" in cancelled["text"]
 
 
+@pytest.mark.parametrize(("language", "said", "shown"), [
+    ("fi", "ensi tiistaina klo 14", "tiistaina 24.11.2026 klo 14.00"),
+    ("sv", "nästa tisdag kl 14", "tisdag 24/11 2026 kl. 14.00"),
+    ("en", "next Tuesday at 2 pm", "Tuesday 24 November 2026 at 14:00"),
+])
+async def test_an_organiser_says_the_day_in_words_and_sees_it_back(
+    database_url: str, knowledge: Knowledge, router: Router, language: str, said: str,
+    shown: str,
+) -> None:
+    """On Monday 23 November "next Tuesday" is tomorrow; what was understood is shown back
+    with weekday, date and year before anything is published."""
+    async with events_desk(database_url, knowledge, router, clock=Clock()) as desk:
+        await desk.sandbox.send(MARI, "/lang", language_code=language)
+        chooser = (await desk.to_user(MARI, 1))[-1]
+        await desk.sandbox.press(MARI, MARI, chooser["message_id"], f"lang:{language}")
+        await desk.sandbox.wait_until(lambda: len(desk.sandbox.bot_messages(MARI)) >= 2
+                                      or "reply_markup" not in chooser)
+        await asyncio.sleep(0.2)
+        before = len(desk.sandbox.bot_messages(MARI))
+        await desk.sandbox.send(MARI, "/newevent", language_code=language)
+        kinds = (await desk.to_user(MARI, before + 1))[-1]
+        await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:cafe")
+        await desk.to_user(MARI, before + 2)
+        await desk.sandbox.send(MARI, "Arviointi", language_code=language)
+        await desk.to_user(MARI, before + 3)
+        await desk.sandbox.send(MARI, said, language_code=language)
+        understood = (await desk.to_user(MARI, before + 4))[-1]
+        assert shown in understood["text"]
+        assert [b["callback_data"] for row in understood["reply_markup"]["inline_keyboard"]
+                for b in row] == ["start:yes", "start:no"]
+
+
 async def test_without_channels_the_organiser_is_told_in_plain_words(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
@@ -341,15 +373,109 @@ async def test_staff_see_upcoming_events_with_a_calendar_file(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
     async with events_desk(database_url, knowledge, router) as desk:
-        event_id = await publish(desk)
+        event_id = await publish(desk, title="Pedagoginen kahvila: arviointi työpaikalla ja "
+                                               "näytöissä")
         await desk.sandbox.send(7001, "/events")
-        (listing,) = await desk.to_user(7001, 1)
-        assert "• Pedagoginen kahvila: arviointi — tiistaina" in listing["text"]
+        (heading, listing) = await desk.to_user(7001, 2)
+        assert heading["text"] == "Tulossa:"
+        assert listing["text"].startswith("• Pedagoginen kahvila: arviointi työpaikalla ja "
+                                          "näytöissä — tiistaina")
+        assert "📍 Auditorio B" in listing["text"]
+        labels = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
+        # The calendar button's label ends at a word, not inside one.
+        assert labels[-1] == "📅 Pedagoginen kahvila: arviointi…"
         await desk.sandbox.press(7001, 7001, listing["message_id"], f"ics:{event_id}")
-        (_, document) = await desk.to_user(7001, 2)
+        (*_, document) = await desk.to_user(7001, 3)
         ics = desk.sandbox.files[document["document"]["file_id"]].decode()
         assert "BEGIN:VEVENT" in ics and "SUMMARY:Pedagoginen kahvila: arviointi" in ics
         assert "DTSTART:20261208T120000Z" in ics and "LOCATION:Auditorio B" in ics
+
+
+@pytest.mark.parametrize(("language", "coming", "cannot", "avec", "welcome", "full"), [
+    ("fi", "Tulen", "En pääse", "Tulen + avec (työkaveri)", "Tervetuloa", "jonotuslistalla"),
+    ("sv", "Jag kommer", "Jag kan inte", "Jag kommer + avec (kollega)", "Välkommen",
+     "väntelistan"),
+    ("en", "Coming", "Cannot come", "Coming + avec (a colleague)", "Welcome", "waiting list"),
+])
+async def test_staff_answer_an_invitation_from_events_in_their_own_chat(
+    database_url: str, knowledge: Knowledge, router: Router, language: str, coming: str,
+    cannot: str, avec: str, welcome: str, full: str,
+) -> None:
+    """/events in a private chat answers as the announcement does: the counts follow on the
+    announcement, the avec takes two places, a full event puts the next one on the waiting
+    list, and after the deadline only "cannot come" is left."""
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        event_id = await publish(desk, capacity=3,
+                                 registration_closes=START - timedelta(days=1))
+        (announcement,) = await channel(desk, CHANNELS[0], 1)
+        desk.sandbox.user(7001, "Aino", language)
+        desk.sandbox.user(7002, "Bertta", language)
+        await desk.sandbox.send(7001, "/events", language_code=language)
+        (_, listing) = await desk.to_user(7001, 2)
+        rows = [[b["text"] for b in row] for row in listing["reply_markup"]["inline_keyboard"]]
+        assert rows[:2] == [[f"{coming} (0)", f"{cannot} (0)"], [f"{avec} (0)"]]
+        await desk.sandbox.press(7001, 7001, listing["message_id"], f"rsvp:{event_id}:plus")
+        await desk.sandbox.wait_until(lambda: f"✅ {avec} (1)" in str(listing["reply_markup"]))
+        assert any(a.startswith(welcome) for a in desk.answers())
+        assert "📅" in str(listing["reply_markup"])  # the calendar file stays
+        clock.advance(seconds=3)
+        desk.services.wake_sender()  # the announcement in the channel shows the answer too
+        await desk.sandbox.wait_until(lambda: "Paikkoja varattu: 2/3" in announcement["text"])
+        # Bertta answers from her own /events: the last place, then the waiting list.
+        await desk.sandbox.send(7002, "/events", language_code=language)
+        (_, hers) = await desk.to_user(7002, 2)
+        await desk.sandbox.press(7002, 7002, hers["message_id"], f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: "✅" in str(hers["reply_markup"]))
+        async with desk.services.db.session() as session:
+            tally = await domain.counts(session=session, event_id=event_id)
+        assert (tally.seats, tally.waiting) == (3, 0)
+        await desk.sandbox.press(7002, 7002, hers["message_id"], f"rsvp:{event_id}:no")
+        await desk.sandbox.wait_until(lambda: f"✅ {cannot} (1)" in str(hers["reply_markup"]))
+        await desk.sandbox.press(7001, 7001, listing["message_id"], f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: f"✅ {coming} (1)" in str(listing["reply_markup"]))
+        desk.sandbox.user(7003, "Cecilia", language)
+        desk.sandbox.user(7004, "Daniel", language)
+        for person in (7003, 7004):
+            await desk.sandbox.send(person, "/events", language_code=language)
+        (_, third), (_, fourth) = await desk.to_user(7003, 2), await desk.to_user(7004, 2)
+        await desk.sandbox.press(7003, 7003, third["message_id"], f"rsvp:{event_id}:plus")
+        await desk.sandbox.wait_until(lambda: "✅" in str(third["reply_markup"]))
+        await desk.sandbox.press(7004, 7004, fourth["message_id"], f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: any(full in a for a in desk.answers()))
+        # After the deadline /events says registration is closed; "cannot come" still frees
+        # a place, which passes to the one waiting.
+        clock.now = START - timedelta(hours=20)
+        await desk.sandbox.send(7004, "/events", language_code=language)
+        (*_, closed) = await desk.to_user(7004, 4)
+        rows = [[b["text"] for b in row] for row in closed["reply_markup"]["inline_keyboard"]]
+        assert rows[0][0].startswith("🔒") and rows[1] == [f"{cannot} (1)"]  # Bertta
+        await desk.sandbox.press(7003, 7003, third["message_id"], f"rsvp:{event_id}:no")
+        promoted = (await desk.to_user(7004, 5))[-1]
+        assert promoted["text"]  # the place offered, in their language
+
+
+async def test_a_reminder_in_a_private_chat_carries_the_answer_buttons(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        desk.sandbox.user(7001, "Aino")
+        event_id = await publish(desk, channels=[CHANNELS[0], 7001])
+        (_announcement, ) = await channel(desk, CHANNELS[0], 1)
+        clock.now = START - timedelta(hours=1)
+        reminder = (await channel(desk, 7001, 4))[-1]
+        assert reminder["text"].startswith("⏰ Muistutus")
+        rows = [[b["callback_data"] for b in row]
+                for row in reminder["reply_markup"]["inline_keyboard"]]
+        assert rows == [[f"rsvp:{event_id}:yes", f"rsvp:{event_id}:no"],
+                        [f"rsvp:{event_id}:plus"], [f"here:{event_id}"]]
+        await desk.sandbox.press(7001, 7001, reminder["message_id"], f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: "✅ Tulen (1)" in str(reminder["reply_markup"]))
+        assert "here:" in str(reminder["reply_markup"])  # "I'm here" stays
+        # In the channel the reminder is as before: "I'm here" only.
+        in_channel = desk.sandbox.bot_messages(CHANNELS[0])[-1]
+        assert "rsvp:" not in str(in_channel["reply_markup"])
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

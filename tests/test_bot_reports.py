@@ -112,3 +112,30 @@ async def test_report_answers_absurd_months_kindly_and_stays_out_of_other_groups
         assert desk.sandbox.bot_messages(elsewhere) == []
         assert not any(m == "sendMessage" and p.get("chat_id") in (elsewhere, str(elsewhere))
                        for m, p in desk.sandbox.calls)
+
+
+async def test_a_lead_sees_only_events_that_are_over_as_held(
+    database_url: str, knowledge: Knowledge, router: Router, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Monday 23 November: yesterday's café was held, tomorrow's is not yet."""
+    from datetime import timedelta
+
+    from bot.domain.models import Event
+
+    charts_drawn_small(monkeypatch)
+    clock = Clock()
+    async with open_desk(database_url, knowledge, router, clock=clock,
+                         sla_check_seconds=60) as desk:
+        await seed(desk.services)
+        await add_lead(desk)
+        async with desk.services.db.session() as session:
+            for title, days in (("Eilinen kahvila", -1), ("Huominen kahvila", 1)):
+                start = clock() + timedelta(days=days)
+                session.add(Event(kind="cafe", title=title, starts_at=start,
+                                  ends_at=start + timedelta(hours=1), channels=[-1],
+                                  reminders=[]))
+            await session.commit()
+        await desk.sandbox.send(LEAD_ID, "/report")
+        text, _ = await desk.to_user(LEAD_ID, 2)
+        assert "Eilinen kahvila: 0 tulossa" in text["text"]
+        assert "Huominen" not in text["text"]

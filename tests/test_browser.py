@@ -235,3 +235,57 @@ async def test_after_a_restart_the_bot_answers_and_the_talk_is_still_there(
     await page.click("#log button.kb:has-text('Uusi kysymys')")
     await expect(page.locator("#log .msg.bot").last).to_contain_text(
         re.compile(rf"#(?!{first[1]}\b)\d+"))  # a ticket of its own
+
+
+async def _publish_in(run: MakeRun, title: str) -> None:
+    """An organiser's event in the running `make run`'s database, announced in its channel."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain import events
+    from bot.runner import SANDBOX_CHANNEL
+    from bot.storage import Database
+
+    start = (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
+    db = Database(f"sqlite+aiosqlite:///{run.folder / 'peerdesk.db'}")
+    try:
+        async with db.session() as session:
+            await events.publish_event(session=session, now=datetime.now(UTC), spec=(
+                events.validate_spec(dict(kind="cafe", title=title, start=start,
+                                          end=start + timedelta(minutes=90), place="Auditorio B",
+                                          channels=[SANDBOX_CHANNEL], capacity=20))))
+    finally:
+        await db.dispose()
+
+
+async def test_a_staff_member_answers_an_invitation_from_events(
+        page: Page, make_run_page: MakeRun) -> None:
+    await _publish_in(make_run_page, "Pedagoginen kahvila: palaute")
+    await as_staff(page, make_run_page.url, 5106)
+    await page.fill("#text", "/events")
+    await page.press("#text", "Enter")
+    coming = page.locator("#log .msg.bot").filter(has_text="palaute").locator(
+        "button.kb:has-text('Tulen (')").first
+    await expect(coming).to_be_visible(timeout=WAIT)
+    await coming.click()
+    await expect(page.locator("#staff .toast")).to_contain_text("Tervetuloa", timeout=WAIT)
+    await expect(page.locator("#log button.kb:has-text('✅ Tulen (1)')")).to_be_visible(
+        timeout=WAIT)
+    # The staff side reads the announcement channel too: the answer is counted there.
+    await page.click("[data-stafftab=channel]")
+    await expect(page.locator("#f")).to_be_hidden()
+    announcement = page.locator("#log .msg.bot").filter(has_text="Pedagoginen kahvila: palaute")
+    await expect(announcement.locator("button.kb:has-text('Tulen (1)')")).to_be_visible(
+        timeout=WAIT)
+
+
+async def test_a_lead_opens_the_report(page: Page, sandbox_url: str) -> None:
+    await page.goto(sandbox_url)
+    await page.select_option("#helper", "1004")  # Leena, a head of education
+    await page.click("[data-tab=private]")
+    await page.fill("#gtext", "/report")
+    await page.press("#gtext", "Enter")
+    await expect(page.locator("#glog .msg.bot").filter(has_text="Raportti")).to_be_visible(
+        timeout=WAIT)
+    chart = page.locator("#glog .msg.bot img").last
+    await expect(chart).to_be_visible(timeout=WAIT)
+    assert await chart.evaluate("img => img.naturalWidth") == 900

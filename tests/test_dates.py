@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.dates import moment, place_and_link, understand
+from bot.domain.dates import length, moment, place_and_link, say_length, understand
 
 TZ = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -73,3 +73,58 @@ def test_what_is_not_understood_is_refused(text: str) -> None:
 def test_a_place_and_a_link_given_together_are_split(text: str, place: str | None,
                                                      link: str | None) -> None:
     assert place_and_link(text) == (place, link)
+
+
+@pytest.mark.parametrize(("text", "meant"), [
+    # Monday 23.11.: "ensi tiistaina" is tomorrow, as organisers mean it; "ensi viikon" the week
+    # after this one.
+    ("ensi tiistaina klo 14", "2026-11-24 14:00"),
+    ("ensi maanantaina klo 9", "2026-11-30 09:00"),  # never today
+    ("ensi viikon tiistaina klo 9", "2026-12-01 09:00"),
+    ("tiistaina 8.12. klo 14", "2026-12-08 14:00"),
+    ("nästa tisdag kl 14", "2026-11-24 14:00"),
+    ("på tisdag kl. 14", "2026-11-24 14:00"),
+    ("nästa veckas tisdag kl 10", "2026-12-01 10:00"),
+    ("tisdagen den 8.12 kl 14", "2026-12-08 14:00"),
+    ("next Tuesday at 2 pm", "2026-11-24 14:00"),
+    ("next tuesday 2:30pm", "2026-11-24 14:30"),
+    ("next week Tuesday at 10", "2026-12-01 10:00"),
+])
+def test_days_in_words_as_organisers_say_them(text: str, meant: str) -> None:
+    found = understand(text, now=NOW, tz=TZ)
+    assert found is not None and not found.weekday_mismatch
+    at = moment(found, now=NOW, tz=TZ)
+    assert at is not None and at.strftime("%Y-%m-%d %H:%M") == meant
+
+
+def test_a_day_in_words_without_a_time_is_a_day_only() -> None:
+    found = understand("tiistaina 8.12.", now=NOW, tz=TZ)
+    assert found is not None and str(found.day) == "2026-12-08" and found.at is None
+    assert understand("ensi viikolla", now=NOW, tz=TZ) is None  # no day in it
+    assert understand("13pm", now=NOW, tz=TZ) is None
+
+
+@pytest.mark.parametrize(("text", "minutes"), [
+    ("90", 90), ("90 min", 90), ("90 minuuttia", 90), ("90 minuter", 90), ("90 minutes", 90),
+    ("1,5 h", 90), ("1.5h", 90), ("1h30", 90), ("1:30", 90), ("1 t 15 min", 75), ("2", 120),
+    ("tunti", 60), ("tunnin", 60), ("puolitoista tuntia", 90), ("kaksi ja puoli tuntia", 150),
+    ("puoli tuntia", 30), ("tunti ja vartti", 75), ("kolme varttia", 45), ("n. 2 h", 120),
+    ("en timme", 60), ("en och en halv timme", 90), ("halvannan timme", 90),
+    ("1,5 timmar", 90), ("en halvtimme", 30), ("tre kvart", 45),
+    ("an hour", 60), ("an hour and a half", 90), ("one and a half hours", 90),
+    ("half an hour", 30), ("two hours", 120), ("1½ h", 90),
+])
+def test_lengths_in_words_and_numbers(text: str, minutes: int) -> None:
+    found = length(text)
+    assert found is not None and found.total_seconds() == minutes * 60
+
+
+@pytest.mark.parametrize("text", ["joskus", "t", "pitkään", "0 min", "1000 h", ""])
+def test_a_length_not_understood_is_refused(text: str) -> None:
+    assert length(text) is None
+
+
+def test_a_length_is_shown_back_in_each_language() -> None:
+    assert say_length(length("puolitoista tuntia"), "fi") == "1 t 30 min"  # type: ignore[arg-type]
+    assert say_length(length("en timme"), "sv") == "1 h"  # type: ignore[arg-type]
+    assert say_length(length("half an hour"), "en") == "30 min"  # type: ignore[arg-type]

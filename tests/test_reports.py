@@ -6,7 +6,9 @@ import asyncio
 import csv
 import io
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -342,3 +344,97 @@ async def test_events_held_with_their_rsvp_counts(services: Services, november: 
     assert (figure.title, figure.coming, figure.with_colleague, figure.not_coming) == (
         "Kahvila", 3, 1, 1)
     assert "Kahvila: 3 tulossa (1 kollegan kanssa), 1 ei" in as_text(report, services, "fi")
+
+
+# --- the chart a lead reads ---------------------------------------------------------------------
+
+BUSY_TOPICS = {"tvt": ["accounts", "teams", "moodle", "devices"],
+               "vertaisvalmentaja": ["hoks", "assessment", "workplace_learning"],
+               "luotsi": ["team_meetings", "division_of_work"]}
+
+
+async def seed_busy_year(services: Services) -> None:
+    """A year of questions: the three roles rise and fall, and in three months (November among
+    them) each role is asked exactly as often as the others."""
+    rows = []
+    for back in range(12):
+        month = NOV - timedelta(days=30 * back)
+        equal = back in (0, 4, 7)
+        for index, (role, topics) in enumerate(BUSY_TOPICS.items()):
+            count = 9 if equal else 3 + (back * (index + 2)) % 9
+            rows += [log(month, role, topics[n % len(topics)]) for n in range(count)]
+    rows += [log(NOV, "luotsi", "team_projects"), log(NOV, "luotsi", "cross_team")]  # small
+    tickets = ([ticket("tvt", first_answer_at=NOV) for _ in range(6)]
+               + [ticket("tvt", self_served=True) for _ in range(4)]
+               + [ticket("vertaisvalmentaja", self_served=True, solved_by_asker=True,
+                         closed_at=NOV) for _ in range(2)])
+    async with services.db.session() as session:
+        session.add_all(rows + tickets)
+        await session.commit()
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _keep(name: str, data: bytes, tmp_path: Path) -> None:
+    """`make screenshots` keeps the charts for the README (PEERDESK_SCREENSHOTS=docs)."""
+    folder = Path(os.environ.get("PEERDESK_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+async def test_a_lead_reads_the_chart_at_a_glance(services: Services, november: Period,
+                                                  tmp_path: Path) -> None:
+    """The lead's chart tells no more than the lead's text (small figures folded into
+    "other", month by month too); equal figures each have their own bar and value; a busy month
+    is a tall picture and a quiet one a short one."""
+    await seed_busy_year(services)
+    async with services.db.reading() as session:
+        full = await monthly_report(session=session, period=november)
+    lead = fold(full, 3)
+    assert full.trend["luotsi"][-1] == 11 and full.trend["tvt"][-1] == 9
+    # Topics of one or two questions fold into "other", in the text as in the chart.
+    assert lead.by_topic[-1].key == OTHER
+    assert all(c.count >= 3 for c in lead.by_topic[:-1])
+    assert "team_projects" not in {c.key for c in lead.by_topic}
+    assert all(n == 0 or n >= 3 for role, counts in lead.trend.items() if role != OTHER
+               for n in counts)
+    assert sum(sum(c) for c in lead.trend.values()) == sum(sum(c) for c in full.trend.values())
+    busy = as_png(lead, services, "fi")
+    _keep("report-busy-month.png", busy, tmp_path)
+
+    async with services.db.session() as session:
+        session.add_all([log(datetime(2027, 1, 12, 10, tzinfo=UTC), "tvt", "accounts"),
+                         log(datetime(2027, 1, 13, 10, tzinfo=UTC), "luotsi", "team_meetings")])
+        await session.commit()
+    async with services.db.reading() as session:
+        january = fold(await monthly_report(session=session, period=Period.month(
+            "2027-01", HELSINKI)), 3)
+    assert [(c.key, c.count) for c in january.by_topic] == [(OTHER, 2)]
+    assert set(january.trend) >= {OTHER} and january.trend[OTHER][-1] == 2
+    quiet = as_png(january, services, "fi")
+    _keep("report-quiet-month.png", quiet, tmp_path)
+    (busy_width, busy_height), (quiet_width, quiet_height) = _png_size(busy), _png_size(quiet)
+    assert busy_width == quiet_width == 900
+    assert quiet_height < busy_height and quiet_height <= 600
+
+
+async def test_an_event_is_held_only_once_it_is_over(services: Services, november: Period
+                                                     ) -> None:
+    from bot.domain.models import Event
+
+    today = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    async with services.db.session() as session:
+        session.add_all([
+            Event(kind="cafe", title="Eilinen", starts_at=today - timedelta(days=1),
+                  ends_at=today - timedelta(days=1, hours=-1), channels=[-1], reminders=[]),
+            Event(kind="cafe", title="Huominen", starts_at=today + timedelta(days=1),
+                  ends_at=today + timedelta(days=1, hours=1), channels=[-1], reminders=[])])
+        await session.commit()
+        report = await monthly_report(session=session, period=november, now=today)
+        later = await monthly_report(session=session, period=november,
+                                     now=today + timedelta(days=2))
+    assert [e.title for e in report.events] == ["Eilinen"]
+    assert "Huominen" not in as_text(report, services, "fi")
+    assert [e.title for e in later.events] == ["Eilinen", "Huominen"]

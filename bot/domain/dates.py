@@ -1,5 +1,7 @@
 """Dates as people write them in Finnish, Swedish and English: "1.12. klo 14", "ti 1.12. 14.00",
-"huomenna klo 9", "ylihuomenna", "ma klo 10", "tisdag 1.12 kl. 14", "imorgon kl 9", ISO.
+"huomenna klo 9", "ylihuomenna", "ma klo 10", "ensi tiistaina klo 14", "tisdag 1.12 kl. 14",
+"nästa tisdag kl 14", "imorgon kl 9", "next Tuesday at 2 pm", ISO; and lengths as they say them:
+"tunti", "puolitoista tuntia", "1,5 h", "90 min", "en timme", "an hour and a half".
 
 Weekday names come from Babel's locale data; the few words for today, tomorrow and the day
 after are listed here. Whatever is understood is shown back to the person for confirmation, so
@@ -21,7 +23,13 @@ RELATIVE = {
     "today": 0, "tomorrow": 1,
 }
 TIME_MARKERS = {"klo", "kl", "kello", "at", "kl.", "klo."}
-FILLER = {"ja", "och", "and", "on", "den", "the", "alkaen", "från", "from", "-", "–"}
+FILLER = {"ja", "och", "and", "on", "den", "the", "alkaen", "från", "from", "-", "–", "på"}
+# "ensi tiistaina", "nästa tisdag", "next Tuesday": the weekday's next day after today (a
+# weekday alone may be today, if its time is still ahead). "ensi viikon tiistaina", "nästa
+# veckas tisdag", "next week's Tuesday": that weekday in the coming week.
+NEXT = {"ensi", "nästa", "next", "seuraavana", "kommande", "tulevana"}
+NEXT_WEEK = {"viikon", "veckas", "vecka", "week", "week's"}
+_MERIDIEM = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ](\d{1,2}):(\d{2}))?$")
 _DOTTED = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2})?)?\.?$")
 _TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?$")
@@ -37,6 +45,8 @@ def _weekdays() -> dict[str, int]:
             for width in ("wide", "abbreviated"):
                 for number, name in days[context][width].items():
                     names[name.lower().rstrip(".")] = number
+                    if language == "sv" and width == "wide":
+                        names[name.lower() + "en"] = number  # "på tisdagen"
     return names
 
 
@@ -59,13 +69,27 @@ def understand(text: str, *, now: datetime, tz: tzinfo) -> Understood | None:
     weekday: int | None = None
     explicit_year = False
     marked = False
+    after: int | None = None  # "ensi": 1, the next one after today; "ensi viikon": the week's
     index = 0
+    words = _meridiem_joined(words)
     while index < len(words):
         word = words[index]
         index += 1
         if word == "i" and index < len(words):  # Swedish "i morgon", "i dag"
             word = "i" + words[index]
             index += 1
+        if word in NEXT:
+            after = 1
+            continue
+        if word in NEXT_WEEK and after is not None:
+            after = 7
+            continue
+        if match := _MERIDIEM.match(word):
+            hour = int(match.group(1)) % 12 + (12 if match.group(3) == "pm" else 0)
+            at = _time(hour, int(match.group(2) or 0)) if int(match.group(1)) <= 12 else None
+            if at is None:
+                return None
+            continue
         if word in TIME_MARKERS:
             marked = True
             continue
@@ -105,12 +129,17 @@ def understand(text: str, *, now: datetime, tz: tzinfo) -> Understood | None:
     if day is None and weekday is None and at is None:
         return None
     mismatch = False
+    if after is not None and weekday is None:
+        return None  # "ensi" needs its weekday: "ensi viikolla" is not a day
     if weekday is not None:
         if day is not None:
             mismatch = day.weekday() != weekday
+        elif after == 7:
+            day = today + timedelta(days=7 - today.weekday() + weekday)
         else:
             ahead = (weekday - today.weekday()) % 7
-            if ahead == 0 and (at is None or datetime.combine(today, at, tz) <= now):
+            if ahead == 0 and (after is not None or at is None
+                               or datetime.combine(today, at, tz) <= now):
                 ahead = 7
             day = today + timedelta(days=ahead)
     if day is not None and not explicit_year:
@@ -119,6 +148,17 @@ def understand(text: str, *, now: datetime, tz: tzinfo) -> Understood | None:
         if end_of_it < now:
             day = _date(day.year + 1, day.month, day.day) or day
     return Understood(day, at, mismatch)
+
+
+def _meridiem_joined(words: list[str]) -> list[str]:
+    """"2 pm" and "2 p.m." as one word, "2pm"."""
+    joined: list[str] = []
+    for word in words:
+        if word in ("am", "pm", "a.m.", "p.m.") and joined and _TIME.match(joined[-1]):
+            joined[-1] += word.replace(".", "")
+        else:
+            joined.append(word.replace("a.m.", "am").replace("p.m.", "pm"))
+    return joined
 
 
 def moment(understood: Understood, *, now: datetime, tz: tzinfo) -> datetime | None:
@@ -157,3 +197,105 @@ def place_and_link(text: str) -> tuple[str | None, str | None]:
     rest = (text[:match.start()] + " " + text[match.end():]).strip()
     rest = re.sub(rf"^(?:{_JOINERS}\s*)+|(?:\s*{_JOINERS})+$", "", rest, flags=re.IGNORECASE)
     return (" ".join(rest.split()) or None), match.group(1)
+
+
+# --- lengths ------------------------------------------------------------------------------------
+
+HOURS = {"h", "t", "tunti", "tuntia", "tunnin", "tunnit", "tuntii", "timme", "timmar", "timmen",
+         "tim", "hour", "hours", "hr", "hrs"}
+MINUTES = {"min", "mins", "minuutti", "minuuttia", "minuutin", "minuutit", "minuter", "minut",
+           "minuten", "minute", "minutes", "m"}
+QUARTERS = {"vartti", "vartin", "varttia", "kvart", "kvarts", "quarter"}  # 15 minutes each
+HALF_HOURS = {"halvtimme", "halvtimmen", "halvtimmes"}
+NUMBER_WORDS = {
+    "yksi": 1, "yhden": 1, "kaksi": 2, "kahden": 2, "kolme": 3, "kolmen": 3, "neljä": 4,
+    "neljän": 4, "viisi": 5, "viiden": 5, "kuusi": 6, "kuuden": 6,
+    "puolitoista": 1.5, "puolentoista": 1.5, "puoli": 0.5, "puolen": 0.5,
+    "ett": 1, "två": 2, "tre": 3, "fyra": 4, "fem": 5, "sex": 6, "halvannan": 1.5,
+    "halv": 0.5, "halvt": 0.5,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "half": 0.5,
+}
+ARTICLES = {"a", "an", "en"}  # "an hour", "en timme": one; "a half", "en halv": a half
+LENGTH_FILLER = {"ja", "och", "and", "noin", "ungefär", "about", "n.", "ca", "ca.", "kesto",
+                 "kestää", "of", "the"}
+MAX_LENGTH = timedelta(days=7)
+_PIECES = re.compile(r"\d+(?:[.,]\d+)?|[^\d\s]+")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def length(text: str) -> timedelta | None:
+    """How long something lasts, as organisers write it: "90", "90 min", "1,5 h", "1h30",
+    "1:30", "tunti", "puolitoista tuntia", "kaksi ja puoli tuntia", "tunti ja vartti",
+    "en timme", "en och en halv timme", "tre kvart", "an hour and a half", "half an hour".
+    A bare number up to 12 is hours, a larger one minutes. None when something is not
+    understood (the person is asked again, and what is understood is shown back)."""
+    words: list[str] = []
+    for word in text.lower().replace("½", " half").split():
+        word = word.strip(",;")
+        words += [word] if _CLOCK.match(word) else _PIECES.findall(word)  # "1h30": 1 h 30
+    total = 0.0  # minutes
+    pending: float | None = None  # a number waiting for its unit
+    last_unit: float | None = None
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if clock := _CLOCK.match(word):
+            total += int(clock.group(1)) * 60 + int(clock.group(2))
+            last_unit = 1
+            continue
+        number = _number(word)
+        if word in ARTICLES:
+            if following in ("half", "halv", "halvt") or pending == 0.5:  # "half an hour"
+                continue
+            number = 1
+        if number is not None:
+            pending = (pending or 0) + number
+            continue
+        if word in HOURS or word in MINUTES:
+            unit = 60.0 if word in HOURS else 1.0
+            if word in ("m", "t") and pending is None:
+                return None  # a lone letter is not a length
+            total += (1 if pending is None else pending) * unit
+            pending, last_unit = None, unit
+            continue
+        if word in QUARTERS:
+            total += (1 if pending is None else pending) * 15
+            pending, last_unit = None, 15
+            continue
+        if word in HALF_HOURS:
+            total += (1 if pending is None else pending) * 30
+            pending, last_unit = None, 30
+            continue
+        if word in LENGTH_FILLER:
+            continue
+        return None
+    if pending is not None:
+        if last_unit == 60 and pending == 0.5:
+            total += 30  # "an hour and a half", "tunti ja puoli"
+        elif last_unit == 60:
+            total += pending  # "1 h 30": the minutes after the hours
+        elif last_unit is not None:
+            return None
+        else:
+            total += pending * (60 if pending <= 12 else 1)
+    result = timedelta(minutes=round(total))
+    return result if timedelta(0) < result <= MAX_LENGTH else None
+
+
+def _number(word: str) -> float | None:
+    if word in NUMBER_WORDS:
+        return NUMBER_WORDS[word]
+    try:
+        value = float(word.replace(",", "."))
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value < 10_000 else None
+
+
+def say_length(value: timedelta, lang: str) -> str:
+    """A length shown back for confirmation: "1 t 30 min", "1 h 30 min", "90 min" → "1 h 30
+    min"."""
+    minutes = round(value.total_seconds() / 60)
+    hours, rest = divmod(minutes, 60)
+    hour = "t" if lang == "fi" else "h"
+    parts = ([f"{hours} {hour}"] if hours else []) + ([f"{rest} min"] if rest else [])
+    return " ".join(parts) or "0 min"

@@ -785,3 +785,12 @@ async def feedback(*, session: AsyncSession, event_id: int) -> FeedbackSummary:
     return FeedbackSummary(
         len(ratings), round(sum(ratings) / len(ratings), 2) if ratings else None,
         {n: ratings.count(n) for n in range(1, 6)}, [r.comment for r in rows if r.comment])
+
+
+async def answer_of(*, session: AsyncSession, event_id: int, user_id: int) -> str | None:
+    """One person's answer to an event ("yes", "plus", "no"; "waiting" on the waiting list), for
+    the buttons in their own chat."""
+    row = await session.get(Rsvp, (event_id, user_id))
+    if row is None:
+        return None
+    return "waiting" if row.waiting else str(row.answer)

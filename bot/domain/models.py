@@ -166,6 +166,9 @@ class Ticket(SQLModel, table=True):
     # The asker's messages with a picture, file, video or voice (ids in their chat), copied to
     # the helpers right after the card; None when the question is words only.
     media: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The asker's newest follow-up (its id in their chat): the helper's next message answers it,
+    # and is shown to the asker as a reply to it rather than to the first question.
+    last_asker_message_id: int | None = None
 
 
 class Digest(SQLModel, table=True):
@@ -438,8 +441,22 @@ class KnowledgeAnswer(SQLModel, table=True):
     text: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     language: str = Field(default="fi", max_length=2)  # the language it was first written in
     source_ticket_id: int | None = Field(default=None, index=True)  # drafted from this ticket
+    # Details the helper marked to be taken out of a draft (a room, a name the bot missed).
+    hidden: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False,
+                                                                     server_default="[]"))
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class ReplyPart(SQLModel, table=True):
+    """One text the holder relayed to the asker: "Save as an answer" lets them choose which of
+    these form the answer (`chosen` None: as the bot judged it, substantive or a pleasantry)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    text: str
+    chosen: bool | None = None
 
 
 class AnswerUseKind(StrEnum):

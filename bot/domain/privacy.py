@@ -20,6 +20,7 @@ from bot.domain.models import (
     OutboxKind,
     OutboxStatus,
     Priority,
+    ReplyPart,
     Rsvp,
     Staff,
     Ticket,
@@ -52,6 +53,7 @@ class MyData:
     tickets: list[StoredTicket]
     rsvps: list[tuple[str, str]]  # event title, answer
     in_roster: bool
+    telegram_language: str | None = None  # what their Telegram app says (used without /lang)
 
 
 async def my_data(*, session: AsyncSession, telegram_id: int) -> MyData | None:
@@ -72,7 +74,7 @@ async def my_data(*, session: AsyncSession, telegram_id: int) -> MyData | None:
         return None
     return MyData(staff.first_name if staff else None, staff.language if staff else None,
                   staff.team if staff else None, bool(staff and staff.anonymous), tickets,
-                  rsvps, in_roster)
+                  rsvps, in_roster, staff.telegram_language if staff else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
         was_open = ticket.status in _OPEN
         holder = ticket.claimed_by if ticket.status == TicketStatus.CLAIMED else None
         ticket.asker_id = ticket.asker_chat_id = ticket.source_message_id = None
+        ticket.last_asker_message_id = None
         ticket.text = ticket.phone = ticket.feedback = ticket.reply_text = None
         ticket.anonymous = True
         ticket.updated_at = now
@@ -121,6 +124,8 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
                 queue.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
     await _drop_waiting(session, telegram_id, [t.id for t in tickets if t.id is not None])
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
+    await session.exec(delete(ReplyPart).where(  # the helpers' texts to them, with their name
+        col(ReplyPart.ticket_id).in_([t.id for t in tickets if t.id is not None])))
     await session.exec(delete(Rsvp).where(col(Rsvp.user_id) == telegram_id))
     await session.exec(delete(Attendance).where(col(Attendance.user_id) == telegram_id))
     await session.exec(delete(EventFeedback).where(col(EventFeedback.user_id) == telegram_id))
@@ -153,6 +158,7 @@ async def purge_texts(*, session: AsyncSession, now: datetime, days: int) -> int
         (col(Ticket.text).is_not(None)) | (col(Ticket.feedback).is_not(None))
         | (col(Ticket.phone).is_not(None)) | (col(Ticket.reply_text).is_not(None)),
     ).values(text=None, feedback=None, phone=None, reply_text=None))
+    await session.exec(delete(ReplyPart).where(col(ReplyPart.at) < cutoff))
     await session.exec(update(EventFeedback).where(  # comments after events, likewise
         col(EventFeedback.at) < cutoff, col(EventFeedback.comment).is_not(None),
     ).values(comment=None))

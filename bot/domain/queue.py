@@ -23,6 +23,7 @@ from bot.domain.models import (
     Outbox,
     OutboxKind,
     Priority,
+    ReplyPart,
     Routing,
     Staff,
     Ticket,
@@ -430,11 +431,15 @@ async def helper_message(*, session: AsyncSession, ticket_id: int, helper_id: in
     ticket.updated_at = now
     if text:  # the copy goes as it is; the text is kept for "Save as an answer"
         ticket.reply_text = text[:4000]
+        session.add(ReplyPart(ticket_id=ticket_id, at=now, text=text[:4000]))
     session.add(ticket)
     if ticket.asker_chat_id is not None:
+        # Shown as a reply to what it answers: the asker's newest follow-up, else the question.
         outbox.add(session, kind=OutboxKind.COPY, chat_id=ticket.asker_chat_id, now=now,
                    priority=Priority.RELAY, ticket_id=ticket_id,
-                   params={"from_chat": chat_id, "message_id": message_id, "to": "asker"})
+                   params={"from_chat": chat_id, "message_id": message_id, "to": "asker",
+                           "reply_to": ticket.last_asker_message_id
+                           or ticket.source_message_id})
     view = await _view(session, ticket)
     await session.commit()
     return HelperMessage(Relay.SEND, view, claimed_now,
@@ -482,6 +487,8 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
     elif ticket.status == TicketStatus.CLAIMED and ticket.sla_due_at is None:
         ticket.sla_due_at = policy.answer_due(now)
     ticket.updated_at = now
+    if chat_id == ticket.asker_chat_id:
+        ticket.last_asker_message_id = message_id
     session.add(ticket)
     if reopened:
         await edit_cards(session, desk, ticket, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -321,9 +321,10 @@ async def _trend(session: AsyncSession, months: list[Period], filters: Filters
     return trend
 
 
-async def _events(session: AsyncSession, period: Period) -> list[EventFigure]:
+async def _events(session: AsyncSession, period: Period, now: datetime) -> list[EventFigure]:
+    # Held: begun in the period and over by now. Tomorrow's café is not "held, 0 came".
     held = (col(Event.starts_at) >= period.start, col(Event.starts_at) < period.end,
-            col(Event.cancelled).is_(False))
+            col(Event.ends_at) <= now, col(Event.cancelled).is_(False))
     placed = and_(col(Rsvp.waiting).is_(False), col(Rsvp.answer).in_(["yes", "plus"]))
     answered = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
     rows = await session.exec(  # type: ignore[call-overload]
@@ -370,8 +371,10 @@ async def _outcomes(session: AsyncSession, conditions: list[ColumnElement[bool]]
 
 
 async def monthly_report(*, session: AsyncSession, period: Period, filters: Filters = Filters(),
-                         trend_months: int = 12) -> Report:
-    """Every figure of one period, beside the period before it."""
+                         trend_months: int = 12, now: datetime | None = None) -> Report:
+    """Every figure of one period, beside the period before it; events count as held once
+    they are over by `now` (the present moment when not given)."""
+    now = now or datetime.now(UTC)
     previous = period.previous()
     topics = await _topics(session, period, previous, filters)
     by_role: dict[str, list[int]] = {role: [0, 0] for role in ROLES}
@@ -407,7 +410,7 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         previous_outcomes=await _outcomes(session, _ticket_filters(filters, previous)),
         rating_average=round(float(rating_average), 2) if rating_count else None,
         rating_count=int(rating_count or 0),
-        events=await _events(session, period),
+        events=await _events(session, period, now),
         trend=await _trend(session, months, filters) if months else {},
         trend_months=[m.label for m in months],
         answers=used, gap_answers=answers.most_wanted(used),
@@ -438,6 +441,7 @@ def fold(report: Report, minimum: int) -> Report:
 
     return replace(
         report,
+        trend=fold_trend(report.trend, minimum),
         by_topic=fold_counts(report.by_topic),
         by_role=fold_counts(report.by_role),
         reroutes=fold_counts(report.reroutes),
@@ -453,6 +457,21 @@ def fold(report: Report, minimum: int) -> Report:
         rising=[r for r in report.rising if r.before >= minimum or r.before == 0],
         folded_below=minimum,
     )
+
+
+def fold_trend(trend: dict[str, list[int]], minimum: int) -> dict[str, list[int]]:
+    """The months per role as the text folds its figures: a role's month from fewer than
+    `minimum` questions goes into OTHER, so that a chart tells no more than the words."""
+    if minimum <= 1 or not trend:
+        return trend
+    months = len(next(iter(trend.values())))
+    folded = {role: [n if n >= minimum or n == 0 else 0 for n in counts]
+              for role, counts in trend.items() if role != OTHER}
+    other = [sum(counts[i] for counts in trend.values()) - sum(c[i] for c in folded.values())
+             for i in range(months)]
+    if any(other):
+        folded[OTHER] = other
+    return folded
 
 
 def digest_due(now: datetime, tz: ZoneInfo, day: int, hour: int) -> Period | None:

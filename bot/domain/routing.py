@@ -593,6 +593,28 @@ class Router:
                 found.append(answer)
         return found
 
+    def languages_of(self, form: str) -> frozenset[str]:
+        """The languages whose knowledge holds this basic form: `moodle` and `hoks` are in all
+        three (language-neutral words for a trigger), `palauttaa` in Finnish only."""
+        term = self._terms.get(form)
+        return frozenset(term.languages) if term else frozenset()
+
+    def vocabulary_form(self, form: str) -> str:
+        """The vocabulary's own word for an inflected one the lemmatizer left as it was
+        (`moodlee` → `moodle`), or for a Finnish form of a word all languages share (`hoksin`
+        → `hoks`): at most three letters of ending."""
+        known = self.languages_of(form)
+        for size in range(len(form) - 1, max(len(form) - 4, 2), -1):
+            shorter = self.languages_of(form[:size])
+            if shorter and (not known or shorter > known):
+                return form[:size]
+        return form
+
+    def topic_weight(self, form: str, topic: str) -> float:
+        """How much the form says about the topic (0: nothing known)."""
+        term = self._terms.get(form)
+        return term.weights.get(topic, 0.0) if term else 0.0
+
     def trigger_for(self, text: str, lang: str, topic: str, size: int,
                     leave_out: frozenset[str] = frozenset()) -> list[str]:
         """A drafted answer's trigger: the question's words that say most about its topic (the

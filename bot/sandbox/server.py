@@ -919,6 +919,9 @@ class Sandbox:
 
     async def _api_user_press(self, request: web.Request) -> web.Response:
         body = await _json(request)
+        if body.get("first_name"):  # a staff member pressing under an announcement first
+            self.user(int(request.match_info["user_id"]), str(body["first_name"])[:64],
+                      body.get("language_code"))
         try:
             query = await self.press(int(request.match_info["user_id"]), int(body["chat_id"]),
                                      int(body["message_id"]), str(body["data"]))

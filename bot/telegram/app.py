@@ -71,7 +71,8 @@ def _handlers(application: Application) -> None:
     # Group -2: a reply to an event's feedback question is a comment on the event.
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, events.feedback_reply), group=-2)
-    # Group -3: a coach's reply to a draft answer edits it (bot.telegram.knowledge).
+    # Group -3: a coach's reply to a draft answer edits it, a helper's reply to their draft's
+    # choices marks details to take out (bot.telegram.knowledge).
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, knowledge.draft_reply), group=-3)
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
@@ -101,6 +102,8 @@ def _handlers(application: Application) -> None:
                              pattern=pattern(Action.ANSWER_SEND)),
         CallbackQueryHandler(helpers_only(knowledge.save_answer_button),
                              pattern=pattern(Action.ANSWER_SAVE)),
+        CallbackQueryHandler(helpers_only(knowledge.part_button),
+                             pattern=pattern(Action.ANSWER_PART)),
         CommandHandler("answers", helpers_only(knowledge.answers_command)),
         CommandHandler("log", helpers_only(knowledge.log_command)),
         CommandHandler("drafts", coaches_only(knowledge.drafts_command), filters=PRIVATE),

@@ -22,6 +22,7 @@ class Action(StrEnum):
     CARD = "q:card"  # back to the card's own buttons
     ANSWER_SEND = "k:send"  # send an answer at hand to the asker (arg: the answer)
     ANSWER_SAVE = "k:save"  # a closed, well-rated ticket's reply becomes a draft answer
+    ANSWER_PART = "k:part"  # one of the helper's texts into the draft or out (arg: its number)
     DRAFT_PUBLISH = "k:pub"  # a coach publishes the draft of this ticket
     DRAFT_DISCARD = "k:drop"
     # the asker's

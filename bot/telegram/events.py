@@ -14,7 +14,14 @@ from typing import Any
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
@@ -66,6 +73,7 @@ PERSONAL = ("offer", "offer_lapsed", "materials", "feedback")  # outbox rows to 
 _DAY_AND_TIME = {"fi": "EEEE d.M.yyyy 'klo' H.mm", "sv": "EEEE d/M yyyy 'kl.' HH.mm",
                  "en": "EEEE d MMMM yyyy 'at' HH:mm"}
 REMINDER, CHANGED, CANCELLED = _("Reminder"), _("Changed"), _("Cancelled")
+UPCOMING_SHOWN = 8  # coming events in /events, one message each
 
 
 def _services(application: Application) -> Services:
@@ -128,24 +136,53 @@ def announcement_text(services: Services, event: EventView, tally: Counts | None
     return text[:4096]
 
 
-def rsvp_buttons(event: EventView, tally: Counts, now: datetime | None = None
+def rsvp_buttons(event: EventView, tally: Counts, now: datetime | None = None,
+                 lang: str | None = None, chosen: str | None = None
                  ) -> InlineKeyboardMarkup | None:
     """Coming / cannot come, and on a row of its own (its meaning needs the room) coming with
-    a colleague; after the registration deadline one button says so."""
+    a colleague; after the registration deadline one button says so. In a person's own chat the
+    labels are in their language and their answer is ticked."""
+    rows = _rsvp_rows(event, tally, now, lang or event.language, chosen)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _rsvp_rows(event: EventView, tally: Counts, now: datetime | None, lang: str,
+               chosen: str | None = None) -> list[list[InlineKeyboardButton]]:
     if event.cancelled:
-        return None
-    lang = event.language
+        return []
     shown = {"yes": tally.yes, "plus": tally.plus, "no": tally.no}
 
     def button(answer: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(f"{gettext(lang, RSVP_LABELS[answer])} ({shown[answer]})",
+        tick = "✅ " if answer == chosen or (answer == "yes" and chosen == "waiting") else ""
+        return InlineKeyboardButton(f"{tick}{gettext(lang, RSVP_LABELS[answer])} "
+                                    f"({shown[answer]})",
                                     callback_data=f"rsvp:{event.id}:{answer}")
 
     if now is not None and not domain.registration_open(event, now):
-        return InlineKeyboardMarkup([[InlineKeyboardButton(
+        return [[InlineKeyboardButton(
             "🔒 " + gettext(lang, "Registration closed ({count} coming)", count=tally.seats),
-            callback_data=f"rsvp:{event.id}:closed")], [button("no")]])
-    return InlineKeyboardMarkup([[button("yes"), button("no")], [button("plus")]])
+            callback_data=f"rsvp:{event.id}:closed")], [button("no")]]
+    return [[button("yes"), button("no")], [button("plus")]]
+
+
+def short_label(text: str, limit: int = 40) -> str:
+    """A button's label cut at a word, never inside one: "Pedagoginen kahvila: arviointi…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,.:;–-") + "…"
+
+
+def _personal_keyboard(event: EventView, tally: Counts, now: datetime, lang: str,
+                       chosen: str | None) -> InlineKeyboardMarkup:
+    """An event in a person's own chat (/events): the announcement's answers, and its
+    calendar file."""
+    return InlineKeyboardMarkup([
+        *_rsvp_rows(event, tally, now, lang, chosen),
+        [InlineKeyboardButton(f"📅 {short_label(event.title)}", callback_data=f"ics:{event.id}")]])
 
 
 async def _agenda(services: Services, event: EventView) -> str:
@@ -153,7 +190,7 @@ async def _agenda(services: Services, event: EventView) -> str:
     lang = event.language
     async with services.db.reading() as session:
         report = await monthly_report(session=session, period=Period.containing(
-            services.clock(), services.settings.tz), trend_months=0)
+            services.clock(), services.settings.tz), trend_months=0, now=services.clock())
     if not report.by_topic:
         return ""
     top = "\n".join(f"{n}. {services.topic_name(c.key, lang)} ({c.count})"
@@ -241,10 +278,14 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
                                          reply_markup=rsvp_buttons(event, tally, now))
         return message.message_id
     if item.kind == "reminder":
+        markup = await _presence_button(services, item, event)
+        if item.chat_id > 0:  # a person's own chat: they can answer here, as under the post
+            rows = _rsvp_rows(event, tally, now, event.language)
+            markup = InlineKeyboardMarkup(rows + (list(markup.inline_keyboard) if markup
+                                                  else [])) if rows else markup
         await bot.send_message(item.chat_id, await _reminder_text(services, event),
                                reply_to_message_id=announced.get(item.chat_id),
-                               allow_sending_without_reply=True,
-                               reply_markup=await _presence_button(services, item, event))
+                               allow_sending_without_reply=True, reply_markup=markup)
         if event.pre_reading and not event.pre_reading.startswith("http"):
             await bot.send_document(item.chat_id, event.pre_reading)  # a Telegram file id
         return None
@@ -357,8 +398,11 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
         if result is not None and not result.closed:
             await domain.refresh_counts(session=session, event_id=int(event_id),
                                         now=services.clock())
+        private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
+        own = await language_of(session=session, telegram_id=user.id,
+                                telegram_language=user.language_code) if private else None
     services.wake_sender()  # the counts on the announcements, and a place offered
-    lang = event.language if event else services.settings.helpers_language
+    lang = own or (event.language if event else services.settings.helpers_language)
     if event is not None and not event.cancelled and event.starts_at > services.clock() and (
             answer == "closed" or (result is not None and result.closed)):
         await query.answer(gettext(lang, "Registration for this event has closed. If you would "
@@ -376,6 +420,45 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     else:
         text = gettext(lang, "Welcome! See you there.")
     await query.answer(text, show_alert=result.waiting)
+    if event is not None and private:
+        await _follow_in_private(query, services, event, result, user.id)
+
+
+async def _follow_in_private(query: CallbackQuery, services: Services, event: EventView,
+                             result: domain.RsvpResult, user_id: int) -> None:
+    """In a person's own chat (/events, a reminder) the buttons show the new counts and their
+    answer, as the announcement does."""
+    message = query_message(query)
+    async with services.db.session() as session:
+        chosen = await domain.answer_of(session=session, event_id=event.id, user_id=user_id)
+    now = services.clock()
+    from_events = any(b.callback_data == f"ics:{event.id}"
+                      for row in (message.reply_markup.inline_keyboard
+                                  if message.reply_markup else ()) for b in row)
+    lang = _button_language(message, event)
+    if from_events:
+        markup = _personal_keyboard(event, result.counts, now, lang, chosen)
+    else:
+        kept = [row for row in (message.reply_markup.inline_keyboard if message.reply_markup
+                                else ()) if not any(str(b.callback_data).startswith("rsvp:")
+                                                    for b in row)]
+        markup = InlineKeyboardMarkup(_rsvp_rows(event, result.counts, now, lang, chosen)
+                                      + list(kept))
+    try:
+        await query.edit_message_reply_markup(markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+def _button_language(message: Message, event: EventView) -> str:
+    """The language the buttons were drawn in: the one whose "Cannot come" they show."""
+    labels = " ".join(str(b.text) for row in (message.reply_markup.inline_keyboard
+                                              if message.reply_markup else ()) for b in row)
+    for lang in ("fi", "sv", "en"):
+        if gettext(lang, RSVP_LABELS["no"]) in labels:
+            return lang
+    return event.language
 
 
 async def offer_button(update: Update, context: PeerdeskContext) -> None:
@@ -473,34 +556,57 @@ async def feedback_reply(update: Update, context: PeerdeskContext) -> None:
 
 
 async def events_command(update: Update, context: PeerdeskContext) -> None:
-    """/events: what is coming up, each with a calendar file on a button, and recent events
-    whose materials can be fetched."""
+    """/events: each coming event with the announcement's answer buttons (waiting list, avec
+    and deadline as there) and its calendar file; then recent events whose materials can be
+    fetched."""
     services = context.services
     user = user_of(update)
+    now = services.clock()
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
-        upcoming = await domain.upcoming(session=session, now=services.clock(), limit=10)
-        past = await domain.past_with_materials(session=session, now=services.clock())
+        upcoming = await domain.upcoming(session=session, now=now, limit=UPCOMING_SHOWN)
+        past = await domain.past_with_materials(session=session, now=now)
+        shown = [(event, await domain.counts(session=session, event_id=event.id),
+                  await domain.answer_of(session=session, event_id=event.id, user_id=user.id))
+                 for event in upcoming]
     past = [e for e in past if e.id not in {u.id for u in upcoming}]
+    message = message_of(update)
     if not upcoming and not past:
-        await message_of(update).reply_text(gettext(lang, "No events are coming up just "
-                                                                "now."))
+        await message.reply_text(gettext(lang, "No events are coming up just now."))
         return
-    lines = [gettext(lang, "Coming up:")] if upcoming else []
-    buttons = []
-    for event in upcoming:
-        lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
-        buttons.append([InlineKeyboardButton(f"📅 {event.title[:40]}",
-                                             callback_data=f"ics:{event.id}")])
+    if upcoming:
+        await message.reply_text(gettext(lang, "Coming up:"))
+    for event, tally, chosen in shown:
+        await message.reply_text(_listed(services, event, tally, lang),
+                                 reply_markup=_personal_keyboard(event, tally, now, lang, chosen))
     if past:
-        lines += [*([""] if lines else []), gettext(lang, "Held recently, with materials:")]
+        lines = [gettext(lang, "Held recently, with materials:")]
+        buttons = []
         for event in past:
             lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
-            buttons.append([InlineKeyboardButton(f"📎 {event.title[:40]}",
+            buttons.append([InlineKeyboardButton(f"📎 {short_label(event.title)}",
                                                  callback_data=f"mat:{event.id}")])
-    await message_of(update).reply_text("\n".join(lines),
-                                              reply_markup=InlineKeyboardMarkup(buttons))
+        await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
+
+
+def _listed(services: Services, event: EventView, tally: Counts, lang: str) -> str:
+    """One coming event in a person's own chat, in their language."""
+    lines = [f"• {headline(event, lang)} — {when(services, event, lang)}"]
+    if event.place:
+        lines.append(f"📍 {event.place}")
+    if event.link:
+        lines.append(f"💻 {event.link}")
+    if event.registration_closes_at is not None:
+        lines.append(gettext(lang, "Registration closes {when}", when=format_when(
+            event.registration_closes_at, lang, services.settings.tz)))
+    if event.capacity:
+        seats = gettext(lang, "Places taken: {seats}/{capacity}", seats=tally.seats,
+                        capacity=event.capacity)
+        if tally.waiting:
+            seats += " · " + gettext(lang, "waiting list: {count}", count=tally.waiting)
+        lines.append(seats)
+    return "\n".join(lines)[:4096]
 
 
 async def materials_button(update: Update, context: PeerdeskContext) -> None:

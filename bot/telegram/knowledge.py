@@ -12,6 +12,7 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot import LANGUAGES, LEAD
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 COACH_ROLES = frozenset({"vertaisvalmentaja", LEAD})
 RELOAD_SECONDS = 60.0  # answers published by another process or the command line
 SHOWN = 10  # answers or drafts in one reply
+SHOWN_PARTS = 12  # a helper's texts offered as a draft's parts
 _LANGUAGE_PREFIX = re.compile(r"^\s*(fi|sv|en)\s*:\s*", re.IGNORECASE)
 
 
@@ -115,7 +117,8 @@ async def send_answer_button(update: Update, context: PeerdeskContext,
 
 async def save_answer_button(update: Update, context: PeerdeskContext,
                              helper: HelperView) -> None:
-    """"Save as an answer" on a closed, well-rated ticket: a draft for the coaches."""
+    """"Save as an answer" on a closed, well-rated ticket: a draft for the coaches, made of the
+    helper's substantive texts; the helper gets its choices in their own chat."""
     query, services = update.callback_query, context.services
     assert query is not None
     lang = _language(services, helper)
@@ -124,18 +127,117 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
         await stale(update, context, lang)
         return
     async with services.db.session() as session:
-        outcome, _ = await answers.draft_from_ticket(session=session, router=services.router,
-                                                     ticket_id=ticket_id, now=services.clock())
-    if outcome in (Drafting.CREATED, Drafting.EXISTS):
+        outcome, draft = await answers.draft_from_ticket(
+            session=session, router=services.router, ticket_id=ticket_id, now=services.clock())
+        found = await answers.parts(session=session, ticket_id=ticket_id)
+    if outcome in (Drafting.CREATED, Drafting.EXISTS) and draft is not None:
         logger.info("ticket %s: its reply was saved as a draft answer", ticket_id)
         await query.answer(gettext(lang, "Thank you! Saved as a draft: a peer coach reviews and "
                                          "translates it with /drafts before anyone sees it."),
                            show_alert=True)
         await query.edit_message_reply_markup(None)
+        if draft.status == AnswerStatus.DRAFT:
+            try:
+                await context.bot.send_message(
+                    helper.telegram_id, _choices_text(services, draft, found, lang),
+                    reply_markup=_choices_buttons(ticket_id, found))
+            except TelegramError:  # they have not opened a private chat with the bot
+                logger.info("ticket %s: the draft's choices could not be sent privately",
+                            ticket_id)
         return
     await query.answer(gettext(lang, "Only a closed question whose answer the asker rated 4 or "
                                      "5 can be saved, and only its written reply."),
                        show_alert=True)
+
+
+def _choices_text(services: Services, draft: AnswerView, found: list[answers.Part],
+                  lang: str) -> str:
+    """The helper's texts, which of them form the draft, and the draft as it now reads."""
+    lines = [gettext(lang, "Draft answer {id} (from question #{number}). Your messages to the "
+                           "asker; ✅ ones form the answer (greetings, closings and hand-overs "
+                           "are left out). Press a number to take a message in or out.",
+                     id=draft.id, number=draft.source_ticket_id or "–"), ""]
+    for part in found[:SHOWN_PARTS]:
+        shown = " ".join(part.text.split())
+        lines.append(f"{part.number}. {'✅' if part.chosen else '▫️'} "
+                     f"{shown[:200] + ('…' if len(shown) > 200 else '')}")
+    triggers = "; ".join(f"{code}: {', '.join(words)}" for code, words in draft.triggers.items()
+                         if words) or "–"
+    lines += ["", gettext(lang, "The answer as the coaches will see it:"),
+              draft.text.get(draft.language) or "–",
+              gettext(lang, "Trigger words: {words}", words=triggers), "",
+              gettext(lang, "Names, e-mail addresses and phone numbers are taken out. Reply to "
+                            "this message with any other detail to take out (a room, a name), "
+                            "separated by commas.")]
+    return "\n".join(lines)[:4096]
+
+
+def _choices_buttons(ticket_id: int, found: list[answers.Part]
+                     ) -> InlineKeyboardMarkup | None:
+    if not found:  # a draft from before the texts were kept apart: nothing to choose
+        return None
+    buttons = [InlineKeyboardButton(f"{'✅' if p.chosen else '▫️'} {p.number}",
+                                    callback_data=encode(Action.ANSWER_PART, ticket_id,
+                                                         p.number))
+               for p in found[:SHOWN_PARTS]]
+    return InlineKeyboardMarkup([buttons[i:i + 4] for i in range(0, len(buttons), 4)])
+
+
+async def part_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
+    """One of the helper's texts into the draft, or out of it; the message shows the new draft."""
+    query, services = update.callback_query, context.services
+    assert query is not None
+    lang = _language(services, helper)
+    button = decode(query.data, Action.ANSWER_PART)
+    draft = None
+    if button is not None and button.arg and button.arg.isdigit():
+        async with services.db.session() as session:
+            draft = await answers.choose_part(session=session, router=services.router,
+                                              ticket_id=button.id, number=int(button.arg),
+                                              now=services.clock())
+            found = await answers.parts(session=session, ticket_id=button.id)
+    if button is None or draft is None:
+        await query.answer(gettext(lang, "This draft is no longer waiting for your choice."),
+                           show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(_choices_text(services, draft, found, lang),
+                                  reply_markup=_choices_buttons(button.id, found))
+
+
+def _choices_ticket(message: Message | None, bot_id: int) -> int | None:
+    """The draft a bot message offers choices for, read from its buttons."""
+    if message is None or message.from_user is None or message.from_user.id != bot_id \
+            or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            found = decode(str(button.callback_data), Action.ANSWER_PART)
+            if found is not None:
+                return found.id
+    return None
+
+
+async def _hide_reply(update: Update, context: PeerdeskContext, ticket_id: int) -> None:
+    """A helper's reply to their draft's choices: the details in it are taken out."""
+    message, services, user = update.effective_message, context.services, update.effective_user
+    assert message is not None and user is not None
+    async with services.db.session() as session:
+        person = await queue.helper(session=session, user_id=user.id)
+        if person is None:
+            return
+        draft = await answers.hide_details(
+            session=session, router=services.router, ticket_id=ticket_id,
+            details=re.split(r"[,;\n]", message.text or ""), now=services.clock())
+        found = await answers.parts(session=session, ticket_id=ticket_id)
+    lang = _language(services, person)
+    if draft is None:
+        await message.reply_text(gettext(lang, "This draft is no longer waiting for your "
+                                               "choice."))
+    else:
+        await message.reply_text(_choices_text(services, draft, found, lang),
+                                 reply_markup=_choices_buttons(ticket_id, found))
+    raise ApplicationHandlerStop
 
 
 # --- /answers -------------------------------------------------------------------------------------
@@ -224,6 +326,10 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
     language is recognised). Any other message goes on to the other handlers."""
     message, services, user = update.effective_message, context.services, update.effective_user
     if message is None or user is None or context.state.get("in_conversation"):
+        return
+    choosing = _choices_ticket(message.reply_to_message, context.bot.id)
+    if choosing is not None:
+        await _hide_reply(update, context, choosing)
         return
     ticket_id = _draft_ticket(message.reply_to_message, context.bot.id)
     if ticket_id is None:

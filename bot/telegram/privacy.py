@@ -35,6 +35,15 @@ def _status(status: str, lang: str) -> str:
     return words.get(status, status)
 
 
+def _language(chosen: str | None, telegram: str | None, lang: str) -> str:
+    """The language chosen with /lang, else the Telegram app's (which the bot then uses)."""
+    if chosen:
+        return chosen
+    if telegram:
+        return gettext(lang, "{language} (from Telegram)", language=telegram[:2].lower())
+    return "–"
+
+
 async def mydata_command(update: Update, context: PeerdeskContext) -> None:
     """/mydata: everything stored about me."""
     services, lang = context.services, await _lang(update, context)
@@ -46,7 +55,8 @@ async def mydata_command(update: Update, context: PeerdeskContext) -> None:
     lines = [gettext(lang, "What is stored about you:"),
              gettext(lang, "Name: {name} · language: {language} · team: {team} · anonymous by "
                            "default: {anonymous}", name=data.first_name or "–",
-                     language=data.language or "–", team=data.team or "–",
+                     language=_language(data.language, data.telegram_language, lang),
+                     team=data.team or "–",
                      anonymous=gettext(lang, "yes") if data.anonymous_by_default
                      else gettext(lang, "no"))]
     for t in data.tickets:

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 async def _build(services: Services, period: Period, full: bool) -> Report:
     async with services.db.reading() as session:
-        report = await monthly_report(session=session, period=period)
+        report = await monthly_report(session=session, period=period, now=services.clock())
     return report if full else fold(report, services.settings.report_min_count)
 
 

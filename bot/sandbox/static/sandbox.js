@@ -1,6 +1,6 @@
-// The sandbox page: a staff member's private chat on the left; on the right a helper's view of
-// the helpers' forum group (General and one topic per question), their private chat with the
-// bot, and the announcement channel. It polls the sandbox's person-side API.
+// The sandbox page: a staff member's private chat (and the announcement channel, as they read
+// it) on the left; on the right a helper's view of the helpers' forum group (General and one
+// topic per question), their private chat with the bot, and the announcement channel. It polls the sandbox's person-side API.
 "use strict";
 
 const T = {
@@ -58,7 +58,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   lang: localStorage.getItem("sandbox.lang") ||
     (["fi", "sv", "en"].includes(navigator.language.slice(0, 2)) ? navigator.language.slice(0, 2) : "fi"),
-  tab: "group", group: null, thread: "general", channel: null, world: null,
+  tab: "group", staffTab: "private", group: null, thread: "general", channel: null, world: null,
   shown: {}, replyTo: {staff: null, helpers: null}, notice: 0,
 };
 const t = (key) => (T[state.lang] || T.en)[key] || T.en[key] || key;
@@ -163,8 +163,9 @@ function bubble(m, viewer, pane, actAs) {
       const btn = document.createElement("button"); btn.className = "kb"; btn.textContent = b.text;
       if (b.url) btn.onclick = () => window.open(b.url, "_blank");
       else btn.onclick = async () => {
+        const who = pane === "staff" ? {first_name: $("name").value, language_code: $("lc").value} : {};
         await post(`/sandbox/api/users/${actAs()}/press`,
-          {chat_id: chatId, message_id: m.message_id, data: b.callback_data});
+          {chat_id: chatId, message_id: m.message_id, data: b.callback_data, ...who});
         refresh();
       };
       p.appendChild(btn);
@@ -292,10 +293,13 @@ async function show() {
   if (!world) return;
   state.world = world;
   people(world);
-  const staffMessages = (await api(`/sandbox/api/chats/${uid}/messages`)) || [];
-  render("log", "staff" + uid, staffMessages, (m) => bubble(m, uid, "staff", () => uid));
   state.group = world.groups.find((g) => g.is_forum) || world.groups[0] || null;
   state.channel = world.channels[0] || null;
+  // The staff member reads the announcement channel too, and answers there as themselves.
+  const staffChat = state.staffTab === "channel" && state.channel ? state.channel.id : uid;
+  const staffMessages = (await api(`/sandbox/api/chats/${staffChat}/messages`)) || [];
+  render("log", "staff" + uid + ":" + staffChat, staffMessages, (m) => bubble(m, uid, "staff", () => uid));
+  $("f").hidden = state.staffTab === "channel";
   const helper = helperId();
   let messages = [], key = state.tab;
   if (state.tab === "group" && state.group) {
@@ -326,6 +330,9 @@ async function show() {
     if (state.tab === "channel") markSeen(state.channel.id, "channel", state.channel.count);
     const unread = state.channel.count - seen(state.channel.id, "channel");
     $("channelBadge").textContent = state.tab !== "channel" && unread > 0 ? unread : "";
+    if (state.staffTab === "channel") markSeen(state.channel.id, "staffchannel", state.channel.count);
+    const fresh = state.channel.count - seen(state.channel.id, "staffchannel");
+    $("staffChannelBadge").textContent = state.staffTab !== "channel" && fresh > 0 ? fresh : "";
   }
   $("g").hidden = state.tab === "channel";
   await notices(uid, helper);
@@ -397,10 +404,17 @@ $("gfile").onchange = () => { if ($("gfile").files.length) $("g").requestSubmit(
 for (const pane of ["staff", "helpers"]) {
   $(pane === "staff" ? "replying" : "greplying").querySelector(".cancel").onclick = () => stopReply(pane);
 }
-for (const tab of document.querySelectorAll(".tab")) {
+for (const tab of document.querySelectorAll("[data-stafftab]")) {
+  tab.onclick = () => {
+    state.staffTab = tab.dataset.stafftab;
+    for (const other of document.querySelectorAll("[data-stafftab]")) other.classList.toggle("sel", other === tab);
+    stopReply("staff"); refresh();
+  };
+}
+for (const tab of document.querySelectorAll("[data-tab]")) {
   tab.onclick = () => {
     state.tab = tab.dataset.tab;
-    for (const other of document.querySelectorAll(".tab")) other.classList.toggle("sel", other === tab);
+    for (const other of document.querySelectorAll("[data-tab]")) other.classList.toggle("sel", other === tab);
     stopReply("helpers"); translate(); refresh();
   };
 }

@@ -420,7 +420,9 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
                                       message_thread_id=thread_id,
                                       reply_parameters=_reply(reply_to))
 
-    sent, to_asker = await _about_ticket(application, item.chat_id, ticket, copy)
+    reply_to = params.get("reply_to")
+    sent, to_asker = await _about_ticket(application, item.chat_id, ticket, copy,
+                                         int(reply_to) if reply_to else None)
     if sent is None:
         return None
     return Sent(remember=[(item.chat_id, sent.message_id, ticket.id,
@@ -428,19 +430,20 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
 
 
 async def _about_ticket(application: Application, chat_id: int, ticket: TicketView,
-                        send: Callable[[int | None, int | None], Awaitable[Any]]
-                        ) -> tuple[Any, bool]:
+                        send: Callable[[int | None, int | None], Awaitable[Any]],
+                        asker_reply_to: int | None = None) -> tuple[Any, bool]:
     """Send something about a ticket where its chat says: into the ticket's topic (opened if
-    needed), to the asker as a reply to their question, or to a helper or admin as a reply to
-    the card in their chat. Returns what was sent outside the forum (None: in the forum, or
-    refused), and whether it went to the asker."""
+    needed), to the asker as a reply to their question (or to `asker_reply_to`, the follow-up
+    it answers), or to a helper or admin as a reply to the card in their chat. Returns what
+    was sent outside the forum (None: in the forum, or refused), and whether it went to the
+    asker."""
     services = services_of(application)
     if chat_id == services.forum:
         await in_topic(application, ticket.id, lambda thread: send(thread, None))
         return None, False
     to_asker = chat_id == ticket.asker_chat_id
     try:
-        return await send(None, ticket.source_message_id if to_asker
+        return await send(None, (asker_reply_to or ticket.source_message_id) if to_asker
                           else await _card_in(services, ticket.id, chat_id)), to_asker
     except Forbidden:
         if to_asker:
