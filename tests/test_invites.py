@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func
@@ -28,7 +28,7 @@ from bot.config import load_settings
 from bot.domain import invites, setup
 from bot.domain.invites import Refusal
 from bot.domain.knowledge import Knowledge
-from bot.domain.models import Helper, Ticket, TicketStatus
+from bot.domain.models import Digest, Helper, Ticket, TicketStatus
 from bot.domain.roster import HelperView
 from bot.domain.routing import Router
 from bot.sandbox.server import BOT_USER, SANDBOX_TOKEN, Sandbox
@@ -308,3 +308,24 @@ def test_invitation_codes() -> None:
     assert invites.parse_roles(["TVT", "admin,", "tvt"]) == ("tvt", "admin")
     assert invites.parse_roles([]) is None and invites.parse_roles(["boss"]) is None
     assert timedelta(days=7) == invites.VALID_FOR
+
+
+async def test_a_fresh_desk_posts_no_empty_digest(
+        database_url: str, knowledge: Knowledge, router: Router) -> None:
+    """Installed on 1 December: November's digest would be empty, so none is posted."""
+    from tests.test_bot_helpers import GROUP, open_desk
+
+    clock = Clock(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # 08:00 in Helsinki
+    async with open_desk(database_url, knowledge, router, clock=clock, digest_day=1,
+                         digest_hour=9) as desk:
+        clock.advance(hours=1)
+        for _ in range(500):
+            async with desk.services.db.session() as session:
+                if (await session.exec(select(Digest))).first() is not None:
+                    break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the digest was never considered")
+        await asyncio.sleep(0.2)
+        assert desk.sandbox.bot_messages(GROUP) == []
+        assert desk.sandbox.bot_messages(1004) == []
