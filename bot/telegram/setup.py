@@ -24,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, filters
 
 from bot import LANGUAGES, LEAD
+from bot.config import Settings
 from bot.domain import intake, invites, people, setup
 from bot.domain.invites import ADMIN, ORGANISER, Enrolled, Refusal
 from bot.domain.roster import HelperView
@@ -49,11 +50,18 @@ async def refresh(services: Services) -> None:
     settings (the environment's win), and the forum when it was linked here."""
     async with services.db.session() as session:
         found = await setup.links(session=session)
-    services.settings = services.settings.with_desk(
+    settings = services.settings.with_desk(
         admins=found.admins, organisers=found.organisers, channels=found.channels,
         helpers_chat=found.helpers_chat)
+    if _desk(settings) != _desk(services.settings):  # else the settings (and policy) stay
+        services.settings = settings
     if services.settings.configured_helpers_chat_id is None:
         services.forum = found.helpers_chat  # checked to be a forum when it was linked
+
+
+def _desk(settings: Settings) -> tuple[object, ...]:
+    return (settings.admin_ids, settings.organiser_ids, settings.announce_channels,
+            settings.helpers_chat_id)
 
 
 async def refresh_update(update: Update, context: PeerdeskContext) -> None:
