@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.error import TelegramError
 
 from bot import LANGUAGES
 from bot.domain import invites, people, setup
@@ -53,9 +54,17 @@ async def invite_command(update: Update, context: PeerdeskContext) -> None:
                       "once, for 7 days:", roles=names) + f"\n{link}",
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
             gettext(lang, "Open the invitation"), url=link)]]))
-    await message_of(update).reply_photo(
-        InputFile(qr_png(link), filename="invitation.png"),
-        caption=gettext(lang, "The same invitation as a QR code."))
+    await _qr(update, link, "invitation.png", gettext(lang, "The same invitation as a QR code."))
+
+
+async def _qr(update: Update, link: str, name: str, caption: str) -> None:
+    """The link's QR code as a picture; the link itself has gone already, so a picture that
+    cannot be sent is logged and the rest stands."""
+    try:
+        await message_of(update).reply_photo(InputFile(qr_png(link), filename=name),
+                                             caption=caption)
+    except TelegramError as exc:
+        logger.warning("a QR code was not sent (%s)", type(exc).__name__)
 
 
 def _open_list(invitations: list[invites.OpenInvite], context: PeerdeskContext, lang: str
@@ -228,9 +237,8 @@ async def staffcode_command(update: Update, context: PeerdeskContext) -> None:
                                        "can still ask without the link.")
     await message_of(update).reply_text(text, reply_markup=InlineKeyboardMarkup([[
         InlineKeyboardButton(gettext(lang, "Open the staff link"), url=link)]]))
-    await message_of(update).reply_photo(InputFile(qr_png(link), filename="staff-link.png"),
-                                         caption=gettext(lang, "/poster makes a printable "
-                                                               "poster of it."))
+    await _qr(update, link, "staff-link.png", gettext(lang, "/poster makes a printable poster "
+                                                            "of it."))
 
 
 async def poster_command(update: Update, context: PeerdeskContext) -> None:

@@ -10,10 +10,10 @@ steps is the roster itself, so a restart or the other replica loses nothing."""
 from __future__ import annotations
 
 import logging
+import warnings
 
 from telegram import (
     BotCommandScopeChat,
-    ChatMemberAdministrator,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -22,6 +22,7 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, filters
+from telegram.warnings import PTBUserWarning
 
 from bot import LANGUAGES, LEAD
 from bot.config import Settings
@@ -290,6 +291,14 @@ async def team_command(update: Update, context: PeerdeskContext) -> None:
 
 # --- /helpersgroup ---------------------------------------------------------------------------
 
+async def _raw(context: PeerdeskContext, method: str, **params: object) -> object:
+    """A Bot API answer as Telegram sends it: only the fields asked about need to be there
+    (PTB's own objects insist on every field; PTB's reminder that it has a method is noise)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Please use 'Bot.", category=PTBUserWarning)
+        return await context.bot.do_api_request(method, api_kwargs=params)
+
+
 async def helpers_group_command(update: Update, context: PeerdeskContext) -> None:
     """An admin links the forum group this is sent in as the helpers' group, once the bot has
     checked what it needs there; what is missing is said in words, with where to fix it."""
@@ -307,22 +316,25 @@ async def helpers_group_command(update: Update, context: PeerdeskContext) -> Non
     chat_id = message.chat_id
     problems = []
     try:
-        chat = await context.bot.get_chat(chat_id)
-        member = await context.bot.get_chat_member(chat_id, context.bot.id)
+        chat, member = await _raw(context, "getChat", chat_id=chat_id), await _raw(
+            context, "getChatMember", chat_id=chat_id, user_id=context.bot.id)
     except TelegramError as exc:
         logger.warning("the group could not be checked (%s)", type(exc).__name__)
         await message.reply_text(gettext(lang, "I could not check this group just now. Please "
                                                "send /helpersgroup again in a moment."))
         return
-    if not chat.is_forum:
+    if not isinstance(chat, dict) or not isinstance(member, dict):
+        raise TypeError("getChat and getChatMember answer with objects")
+    if not chat.get("is_forum"):
         problems.append(gettext(lang, "Topics are off in this group, so each question cannot "
                                       "have its own topic. Turn them on: open the group's "
                                       "profile (tap its name) → Edit (✎) → Topics."))
-    if member.status != ChatMemberStatus.ADMINISTRATOR:
+    if member.get("status") not in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER):
         problems.append(gettext(lang, "I am not an administrator of this group. Make me one: "
                                       "the group's profile → Edit (✎) → Administrators → Add "
                                       "Admin → choose me, and allow Manage Topics."))
-    elif not (isinstance(member, ChatMemberAdministrator) and member.can_manage_topics):
+    elif member.get("status") == ChatMemberStatus.ADMINISTRATOR \
+            and not member.get("can_manage_topics"):
         problems.append(gettext(lang, "I am an administrator here but may not manage topics. "
                                       "Allow it: the group's profile → Edit (✎) → "
                                       "Administrators → choose me → Manage Topics."))
