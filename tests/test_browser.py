@@ -225,6 +225,9 @@ async def test_a_new_person_opens_an_invitation_from_the_page(page: Page,
     await page.click("#log button.kb:has-text('Svenska')")
     await expect(page.locator("#log button.kb:has-text('✓ Svenska')")).to_have_count(
         1, timeout=WAIT)
+    # …and the new helper can be chosen on the right within seconds.
+    new = await page.input_value("#uid")
+    await expect(page.locator(f"#helper option[value='{new}']")).to_have_count(1, timeout=WAIT)
 
 
 async def test_the_page_fits_a_phone_and_speaks_swedish(page: Page, sandbox_url: str) -> None:

@@ -329,3 +329,25 @@ async def test_a_fresh_desk_posts_no_empty_digest(
         await asyncio.sleep(0.2)
         assert desk.sandbox.bot_messages(GROUP) == []
         assert desk.sandbox.bot_messages(1004) == []
+
+
+async def test_helpers_list_and_remove_on_the_command_line(
+        database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.domain.roster import HelperSpec, import_helpers
+
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            await import_helpers(session=session, specs=[
+                HelperSpec(telegram_id=VILLE, name="Ville", roles=["tvt", "admin"])])
+    finally:
+        await db.dispose()
+    monkeypatch.setenv("PEERDESK_DATABASE_URL", database_url)
+    monkeypatch.delenv("PEERDESK_TELEGRAM_TOKEN", raising=False)
+    assert await asyncio.to_thread(main, ["helpers", "list"]) == 0
+    assert '"roles": ["admin", "tvt"]' in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["helpers", "remove", str(VILLE)]) == 0
+    assert await asyncio.to_thread(main, ["helpers", "remove", str(VILLE)]) == 1
+    assert await asyncio.to_thread(main, ["helpers", "list"]) == 0
+    assert "Ville" not in capsys.readouterr().out
