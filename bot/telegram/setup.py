@@ -159,12 +159,13 @@ REFUSALS = {
 
 async def start_with_code(update: Update, context: PeerdeskContext) -> None:
     """`/start <code>` from a link: an invitation enrols the person (and stops here); the staff
-    code lets them in and the usual greeting follows; anything else is refused kindly."""
+    code lets them in and the usual greeting follows; a code that is neither (forged, mistyped)
+    is refused kindly and grants nothing."""
     services, user = context.services, user_of(update)
     code = (context.args or [""])[0]
     lang = await language(context, user)
     now = services.clock()
-    if invites.is_invitation(code):
+    if invites.is_invitation(code) or not code.startswith(setup.STAFF_PREFIX):
         async with services.db.session() as session:
             result = await invites.redeem(
                 session=session, code=code, user_id=user.id, name=user.full_name,
@@ -174,6 +175,8 @@ async def start_with_code(update: Update, context: PeerdeskContext) -> None:
         else:
             await _welcome(update, context, result, lang)
         raise ApplicationHandlerStop
+    # A staff link: the code in use lets the person in; an old one (a poster printed before
+    # /staffcode) greets those already in, and turns away the others in staff-only mode.
     async with services.db.session() as session:
         if await setup.admit(session=session, code=code, user_id=user.id, now=now):
             logger.info("someone came with the staff code")
