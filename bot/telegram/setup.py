@@ -54,9 +54,10 @@ async def refresh(services: Services) -> None:
     settings = services.settings.with_desk(
         admins=found.admins, organisers=found.organisers, channels=found.channels,
         helpers_chat=found.helpers_chat)
+    before = services.settings.helpers_chat_id
     if _desk(settings) != _desk(services.settings):  # else the settings (and policy) stay
         services.settings = settings
-    if services.settings.configured_helpers_chat_id is None:
+    if settings.configured_helpers_chat_id is None and found.helpers_chat != before:
         services.forum = found.helpers_chat  # checked to be a forum when it was linked
 
 
