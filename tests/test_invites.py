@@ -29,14 +29,15 @@ from bot.domain import invites, setup
 from bot.domain.invites import Refusal
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Digest, Helper, Ticket, TicketStatus
-from bot.domain.roster import HelperView
+from bot.domain.people import everyone
+from bot.domain.roster import HelperSpec, HelperView, import_helpers
 from bot.domain.routing import Router
 from bot.sandbox.server import BOT_USER, SANDBOX_TOKEN, Sandbox
 from bot.services import Services
 from bot.storage import Database
 from bot.telegram.callbacks import SetupAction, encode_setup
 from tests.conftest import bot_running
-from tests.test_bot_helpers import Clock, buttons
+from tests.test_bot_helpers import GROUP, Clock, buttons, open_desk
 
 FORUM = -1002001  # the helpers' forum, set up right
 NO_TOPICS = -1002002
@@ -88,8 +89,6 @@ class School:
                 if m == "answerCallbackQuery"]
 
     async def roster(self) -> dict[int, HelperView]:
-        from bot.domain.people import everyone
-
         async with self.services.db.session() as session:
             return {h.telegram_id: h for h in await everyone(session=session)}
 
@@ -315,8 +314,6 @@ def test_invitation_codes() -> None:
 async def test_a_fresh_desk_posts_no_empty_digest(
         database_url: str, knowledge: Knowledge, router: Router) -> None:
     """Installed on 1 December: November's digest would be empty, so none is posted."""
-    from tests.test_bot_helpers import GROUP, open_desk
-
     clock = Clock(datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # 08:00 in Helsinki
     async with open_desk(database_url, knowledge, router, clock=clock, digest_day=1,
                          digest_hour=9) as desk:
@@ -336,8 +333,6 @@ async def test_a_fresh_desk_posts_no_empty_digest(
 async def test_helpers_list_and_remove_on_the_command_line(
         database_url: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.domain.roster import HelperSpec, import_helpers
-
     db = Database(database_url)
     try:
         async with db.session() as session:
