@@ -348,3 +348,47 @@ async def test_helpers_list_and_remove_on_the_command_line(
     assert await asyncio.to_thread(main, ["helpers", "remove", str(VILLE)]) == 1
     assert await asyncio.to_thread(main, ["helpers", "list"]) == 0
     assert "Ville" not in capsys.readouterr().out
+
+
+@pytest.mark.races
+async def test_two_people_opening_one_link_at_once_one_is_enrolled(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            code = await invites.create(session=session, roles=["tvt"], created_by=None,
+                                        now=datetime.now(UTC))
+
+        async def open_as(user_id: int) -> object:
+            async with db.session() as session:
+                return await invites.redeem(session=session, code=code, user_id=user_id,
+                                            name="X", language="fi", now=datetime.now(UTC))
+
+        results = await asyncio.gather(*(open_as(uid) for uid in (VILLE, OUTSIDER, TEPPO)))
+        assert sum(1 for r in results if isinstance(r, invites.Enrolled)) == 1
+        assert sorted(r for r in results if isinstance(r, Refusal)) == [Refusal.USED] * 2
+        async with db.session() as session:
+            assert len(await everyone(session=session)) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_removed_admin_loses_every_right_at_once(
+        database_url: str, knowledge: Knowledge, router: Router) -> None:
+    async with school(database_url, knowledge, router, admin_ids="7001") as s:
+        async with s.services.db.session() as session:
+            await import_helpers(session=session, specs=[
+                HelperSpec(telegram_id=VILLE, name="Ville", roles=["admin", "organiser"])])
+        assert "Avoimia kutsuja ei ole" in (await s.say(VILLE, "/invites"))["text"]
+        listing = await s.say(RIIKKA, "/helpers")
+        await s.press(RIIKKA, listing, encode_setup(SetupAction.PERSON, VILLE))
+        await s.press(RIIKKA, listing, encode_setup(SetupAction.ROLE, VILLE, "admin"))
+        assert (await s.roster())[VILLE].roles == ("organiser",)
+        assert "vain" in (await s.say(VILLE, "/invites"))["text"]
+        assert VILLE not in s.services.settings.admin_ids
+        assert VILLE in s.services.settings.organiser_ids
+        assert "invite" not in s.sandbox.menu(VILLE) and "newevent" in s.sandbox.menu(VILLE)
+        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "ask"))
+        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "yes"))
+        assert VILLE not in await s.roster()
+        assert VILLE not in s.services.settings.organiser_ids
+        assert "newevent" not in s.sandbox.menu(VILLE)
