@@ -9,6 +9,7 @@ steps is the roster itself, so a restart or the other replica loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 
@@ -265,7 +266,8 @@ async def languages_done(update: Update, context: PeerdeskContext) -> None:
         + gettext(lang, "If your team is not listed, send /team and its name, for example "
                         "/team Liiketalous."),
         reply_markup=InlineKeyboardMarkup(rows))
-    await query.edit_message_reply_markup(None)
+    with contextlib.suppress(TelegramError):  # the languages are stored; their buttons go
+        await query.edit_message_reply_markup(None)
 
 
 async def team_button(update: Update, context: PeerdeskContext) -> None:
