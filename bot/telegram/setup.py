@@ -231,10 +231,10 @@ async def language_button(update: Update, context: PeerdeskContext) -> None:
     """A new helper toggles a language; the message shows the choice (stored at once)."""
     query, user = query_of(update), user_of(update)
     button = decode_setup(query.data, SetupAction.LANGUAGE)
-    if button is None or button.arg not in LANGUAGES \
-            or not await _own_invitation(update, context, button.id):
-        if button is None or button.arg not in LANGUAGES:
-            await query.answer()
+    if button is None or button.arg not in LANGUAGES:
+        await query.answer()
+        return
+    if not await _own_invitation(update, context, button.id):  # answered with an alert
         return
     async with context.services.db.session() as session:
         helper = await people.toggle_language(session=session, user_id=user.id,
