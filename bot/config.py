@@ -100,7 +100,14 @@ class Settings(BaseSettings):
     # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(default=None, ge=0, le=65535)
+    # Staff-only mode: people come by the staff code's link (`?start=<code>`); anyone else is
+    # told kindly that the desk is for the school's staff, and nothing of theirs is stored.
+    staff_only: bool = False
     _hours: OfficeHours | None = PrivateAttr(default=None)  # with the closed days: `hours`
+    # The admins, organisers, channels and helpers' group as configured, before the database's
+    # were added (`with_desk`).
+    _configured: tuple[frozenset[int], frozenset[int], tuple[int, ...], int | None] | None = \
+        PrivateAttr(default=None)
 
     @field_validator("telegram_token", mode="before")
     @classmethod
@@ -235,6 +242,29 @@ class Settings(BaseSettings):
         too). A copy, so that whoever holds the old settings keeps a consistent value."""
         copy = self.model_copy()
         copy._hours = self.weekly_hours.closing(closed)
+        return copy
+
+    @property
+    def configured_admin_ids(self) -> frozenset[int]:
+        """The admins of the environment alone."""
+        return self._configured[0] if self._configured else self.admin_ids
+
+    @property
+    def configured_helpers_chat_id(self) -> int | None:
+        return self._configured[3] if self._configured else self.helpers_chat_id
+
+    def with_desk(self, *, admins: frozenset[int], organisers: frozenset[int],
+                  channels: tuple[int, ...], helpers_chat: int | None) -> Settings:
+        """These settings with what was set up in Telegram (bot.domain.setup) added: admins
+        and organisers of either source; the environment's channels and helpers' group win
+        where they are set. A copy, like `with_closed_days`."""
+        base = self._configured or (self.admin_ids, self.organiser_ids, self.announce_channels,
+                                    self.helpers_chat_id)
+        copy = self.model_copy(update={
+            "admin_ids": base[0] | admins, "organiser_ids": base[1] | organisers,
+            "announce_channels": base[2] or channels,
+            "helpers_chat_id": base[3] if base[3] is not None else helpers_chat})
+        copy._configured = base
         return copy
 
     def sla_for(self, role: str) -> int:

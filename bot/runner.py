@@ -12,7 +12,7 @@ from telegram.error import InvalidToken
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.domain import inbound, queue
-from bot.domain.roster import import_helpers, read_roster, roster
+from bot.domain.roster import HelperView, import_helpers, read_roster, roster
 from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
@@ -123,14 +123,39 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
     channels = settings.announce_channels or (SANDBOX_CHANNEL,)
     for channel in channels:
         sandbox.channel(channel, "Tiedotteet (sandbox)")
-    for helper in helpers:
-        sandbox.user(helper.telegram_id, helper.name, (helper.languages or ("fi",))[0])
-        label = ", ".join(helper.roles)
-        if helper.telegram_id in admins:
-            label = f"{label}, admin" if label else "admin"
-        sandbox.labels[helper.telegram_id] = label
+    _label(sandbox, helpers, admins)
     return sandbox, settings.model_copy(update={
         "helpers_chat_id": group, "admin_ids": admins, "announce_channels": channels})
+
+
+def _label(sandbox: Sandbox, helpers: list[HelperView], admins: frozenset[int]) -> None:
+    """The page's list of people to act as: the roster, each with what they are."""
+    for helper in helpers:
+        if helper.telegram_id not in sandbox.users:
+            sandbox.user(helper.telegram_id, helper.name, (helper.languages or ("fi",))[0])
+        label = ", ".join(helper.roles)
+        if helper.telegram_id in admins and "admin" not in helper.roles:
+            label = f"{label}, admin" if label else "admin"
+        sandbox.labels[helper.telegram_id] = label
+
+
+async def _keep_labels(sandbox: Sandbox, services: Services, stop: asyncio.Event) -> None:
+    """Someone invited on the page can be chosen on its right side within a couple of
+    seconds; someone removed is no longer offered."""
+    while not stop.is_set():
+        try:
+            async with services.db.session() as session:
+                helpers = await roster(session=session)
+        except Exception as exc:  # a busy database: next time
+            logger.warning("the sandbox's roster was not read (%s)", type(exc).__name__)
+        else:
+            for gone in set(sandbox.labels) - {h.telegram_id for h in helpers}:
+                del sandbox.labels[gone]
+            _label(sandbox, helpers, services.settings.admin_ids)
+        try:
+            await asyncio.wait_for(stop.wait(), 2)
+        except TimeoutError:
+            pass
 
 
 async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> int:
@@ -164,6 +189,8 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     try:
         async with polling(application, drop_pending_updates=False):
             logger.info("peerdesk is running")
+            if sandbox is not None:
+                await _keep_labels(sandbox, services, stop)
             await stop.wait()
     except InvalidToken:
         raise ConfigError(

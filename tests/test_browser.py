@@ -209,6 +209,27 @@ async def test_a_photo_from_the_file_picker_is_shown(page: Page, sandbox_url: st
                                  timeout=WAIT)
 
 
+async def test_a_new_person_opens_an_invitation_from_the_page(page: Page,
+                                                               sandbox_url: str) -> None:
+    """Anna, the sandbox's admin, invites with /invite tvt in her private chat; a new person on
+    the left opens the link (the button sends /start <code> as them) and is welcomed."""
+    await page.goto(sandbox_url)
+    await page.click("#newPerson")
+    await page.select_option("#helper", "1003")
+    await page.click("button.tab[data-tab='private']")
+    await page.fill("#gtext", "/invite tvt")
+    await page.press("#gtext", "Enter")
+    await page.click("#glog button.kb:has-text('Avaa kutsu')", timeout=WAIT)
+    welcome = page.locator("#log .msg.bot").last
+    await expect(welcome).to_contain_text("TVT", timeout=WAIT)
+    await page.click("#log button.kb:has-text('Svenska')")
+    await expect(page.locator("#log button.kb:has-text('✓ Svenska')")).to_have_count(
+        1, timeout=WAIT)
+    # …and the new helper can be chosen on the right within seconds.
+    new = await page.input_value("#uid")
+    await expect(page.locator(f"#helper option[value='{new}']")).to_have_count(1, timeout=WAIT)
+
+
 async def test_the_page_fits_a_phone_and_speaks_swedish(page: Page, sandbox_url: str) -> None:
     await page.set_viewport_size({"width": 380, "height": 760})
     await as_staff(page, sandbox_url, 5105)

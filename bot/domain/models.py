@@ -490,3 +490,51 @@ class RoutingCorrection(SQLModel, table=True):
     role: str = Field(max_length=32)
     topic: str = Field(max_length=64)
     forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Invite(SQLModel, table=True):
+    """A one-time invitation link (bot.domain.invites): only the code's SHA-256 is kept, so the
+    database never holds a link that works. Used, revoked or expired, it grants nothing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    expires_at: datetime = _ts(nullable=False)
+    used_at: datetime | None = _ts(nullable=True)
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger))
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class DeskSetting(SQLModel, table=True):
+    """The desk's own settings made in Telegram (bot.domain.setup): the helpers' group, the staff
+    code, when the desk was first started. The environment's variables win over these."""
+
+    key: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=200)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class ChannelStatus(StrEnum):
+    OFFERED = "offered"  # the bot was made an admin there; the admin who did it is asked
+    ANNOUNCE = "announce"  # an announcement channel
+    DECLINED = "declined"
+
+
+class DeskChannel(SQLModel, table=True):
+    """A channel the bot was made an administrator of, and whether it is for announcements."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    status: ChannelStatus = Field(default=ChannelStatus.OFFERED, sa_type=String(16))
+    asked: int | None = Field(default=None, sa_column=Column(BigInteger))  # the admin asked
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class StaffPass(SQLModel, table=True):
+    """Someone who came with the staff code (staff-only mode): they keep their access when the
+    code is rotated."""
+
+    telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    admitted_at: datetime = _ts(nullable=False, default=utcnow)

@@ -18,7 +18,8 @@ from pydantic import (
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import LANGUAGES, ROLES, ROSTER_ROLES
+from bot import LANGUAGES, ROLES
+from bot.domain.invites import INVITE_ROLES
 from bot.domain.models import Helper, HelperRole
 
 
@@ -38,7 +39,7 @@ class HelperSpec(BaseModel):
     @field_validator("roles", "languages")
     @classmethod
     def _known(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        allowed = ROSTER_ROLES if info.field_name == "roles" else LANGUAGES
+        allowed = INVITE_ROLES if info.field_name == "roles" else LANGUAGES
         unknown = sorted(set(values) - set(allowed))
         if unknown:
             what = (info.field_name or "value").rstrip("s")

@@ -101,6 +101,9 @@ class Sandbox:
     webhook_answers: list[int] = field(default_factory=list)  # HTTP status of each delivery
     _deliveries: set = field(default_factory=set)
     refused_for_flood: int = 0
+    # The bot's membership where it differs from the sandbox's default (getChatMember): an
+    # administrator allowed to manage topics in a forum, a plain member elsewhere.
+    bot_rights: dict[int, dict] = field(default_factory=dict)
     _sent_overall: deque = field(default_factory=deque)
     _sent_per_group: dict[int, deque] = field(default_factory=dict)
     _updates: list[dict] = field(default_factory=list)
@@ -244,6 +247,27 @@ class Sandbox:
     def channel(self, chat_id: int, title: str = "Channel") -> dict:
         """A channel the bot may post to (announcements); people only read it."""
         return self.chats.setdefault(chat_id, {"id": chat_id, "type": "channel", "title": title})
+
+    def bot_member(self, chat_id: int) -> dict:
+        """The bot's ChatMember in a chat, as getChatMember answers."""
+        if chat_id in self.bot_rights:
+            return self.bot_rights[chat_id]
+        chat = self.chats.get(chat_id, {})
+        if chat.get("is_forum") or chat.get("type") == "channel":
+            return _administrator(manage_topics=True)
+        return {"status": "member", "user": BOT_USER}
+
+    async def bot_added(self, by: int, chat_id: int, *, admin: bool = True,
+                        manage_topics: bool = True) -> dict:
+        """Someone adds the bot to a group or channel (as an admin, by default): Telegram's
+        my_chat_member update, `from` who did it."""
+        member = _administrator(manage_topics) if admin else {"status": "member",
+                                                              "user": BOT_USER}
+        self.bot_rights[chat_id] = member
+        return await self._push({"my_chat_member": {
+            "chat": self.chats[chat_id], "from": self.users[by], "date": int(time.time()),
+            "old_chat_member": {"status": "left", "user": BOT_USER},
+            "new_chat_member": member}})
 
     def _store(self, chat_id: int, message: dict) -> dict:
         history = self.messages.setdefault(chat_id, [])
@@ -651,6 +675,16 @@ class Sandbox:
         chat.setdefault("max_reaction_count", 11)
         return chat
 
+    async def _api_getchatmember(self, params: dict) -> dict:
+        chat_id, user_id = int(params.get("chat_id", 0)), int(params.get("user_id", 0))
+        if chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        if user_id == BOT_USER["id"]:
+            return self.bot_member(chat_id)
+        if user_id not in self.users:
+            raise ApiError(400, "Bad Request: user not found")
+        return {"status": "member", "user": self.users[user_id]}
+
     async def _api_createforumtopic(self, params: dict) -> dict:
         chat_id = self._chat(params)
         if not self.chats[chat_id].get("is_forum"):
@@ -928,6 +962,18 @@ class Sandbox:
         except ApiError as exc:
             return exc.response()
         return web.json_response(query)
+
+
+def _administrator(manage_topics: bool) -> dict:
+    """The bot as an administrator (every right Telegram lists, topics as given)."""
+    rights = dict.fromkeys((
+        "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+        "can_restrict_members", "can_change_info", "can_invite_users", "can_post_stories",
+        "can_edit_stories", "can_delete_stories", "can_pin_messages", "can_post_messages",
+        "can_edit_messages"), True)
+    return {"status": "administrator", "user": BOT_USER, "can_be_edited": False,
+            "is_anonymous": False, "can_promote_members": False,
+            "can_manage_topics": manage_topics, **rights}
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from typing import Any
 from telegram import Update
 
 from bot import LANGUAGES
-from bot.domain import queue
+from bot.domain import queue, setup
 from bot.domain.roster import HelperView
 from bot.i18n import gettext
+from bot.services import Services
 from bot.telegram.context import PeerdeskContext
 
 HelperHandler = Callable[[Update, PeerdeskContext, HelperView], Coroutine[Any, Any, None]]
@@ -36,6 +37,36 @@ def helpers_only(handler: HelperHandler) -> Handler:
         lang = ((user.language_code if user else None) or "")[:2]
         lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
         text = gettext(lang, "Sorry, only the peer-support helpers can do this.")
+        if update.callback_query:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_message:
+            await update.effective_message.reply_text(text)
+
+    return guarded
+
+
+async def is_admin(services: Services, user_id: int) -> bool:
+    """An admin of the environment or of the roster, read now (a removed one is no longer)."""
+    if user_id in services.settings.configured_admin_ids:
+        return True
+    async with services.db.session() as session:
+        return await setup.is_admin(session=session, user_id=user_id)
+
+
+def admins_only(handler: Handler) -> Handler:
+    """Only the desk's admins set it up (invite, manage the roster, the staff code, the poster):
+    read on every use, so a removed admin is refused at once; anyone else is refused politely
+    and nothing changes."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: PeerdeskContext) -> None:
+        user = update.effective_user
+        if user is not None and await is_admin(context.services, user.id):
+            await handler(update, context)
+            return
+        lang = ((user.language_code if user else None) or "")[:2]
+        lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
+        text = gettext(lang, "Sorry, only the desk's admins can do this.")
         if update.callback_query:
             await update.callback_query.answer(text, show_alert=True)
         elif update.effective_message:

@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -23,9 +26,9 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, hours, intake, knowledge, menus, privacy, reports
-from bot.telegram.access import helpers_only
-from bot.telegram.callbacks import Action, pattern
+from bot.telegram import admin, events, hours, intake, knowledge, menus, privacy, reports, setup
+from bot.telegram.access import admins_only, helpers_only
+from bot.telegram.callbacks import Action, SetupAction, pattern, setup_pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 2.0
 PURGE_SECONDS = 3600.0
 DIGEST_SECONDS = 60.0
+REFRESH_SECONDS = 10.0
 STOP_GRACE = 3.0  # seconds a send begun may take to finish when the bot stops: with the rest of
 # a stop, within the 10 s `docker compose stop` allows even on a busy machine (what is still
 # queued behind the rate limiter is handed back at once, not lost)
@@ -52,6 +56,50 @@ PRIVATE = filters.ChatType.PRIVATE
 PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
 
 
+class HelpersGroup(filters.MessageFilter):
+    """Messages in the helpers' group as the settings name it now: it may be linked in Telegram
+    (/helpersgroup) after the handlers were registered."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(name="HelpersGroup")
+        self.services = services
+
+    def filter(self, message: Message) -> bool:
+        return message.chat_id == self.services.settings.helpers_chat_id
+
+
+def _setup_handlers(application: Application) -> None:
+    """Setting the desk up (bot.telegram.setup, bot.telegram.admin). Groups -10 to -7, before
+    everything else: the settings the database adds are read first (-10); in staff-only mode
+    nobody without the staff code gets further (-9); a `/start <code>` is an invitation or the
+    staff code (-8); a roster member's /team sets their team too, then goes on (-7)."""
+    application.add_handler(TypeHandler(Update, setup.refresh_update), group=-10)
+    application.add_handler(TypeHandler(Update, setup.staff_gate), group=-9)
+    application.add_handler(CommandHandler("start", setup.start_with_code,
+                                           filters=PRIVATE & setup.START_WITH_CODE), group=-8)
+    application.add_handler(CommandHandler("team", setup.team_command, filters=PRIVATE),
+                            group=-7)
+    application.add_handlers([
+        ChatMemberHandler(setup.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+        CommandHandler("helpersgroup", setup.helpers_group_command),
+        CallbackQueryHandler(setup.language_button, pattern=setup_pattern(SetupAction.LANGUAGE)),
+        CallbackQueryHandler(setup.languages_done,
+                             pattern=setup_pattern(SetupAction.LANGUAGES_DONE)),
+        CallbackQueryHandler(setup.team_button, pattern=setup_pattern(SetupAction.TEAM)),
+        CallbackQueryHandler(setup.channel_button, pattern=setup_pattern(SetupAction.CHANNEL)),
+        CommandHandler("invite", admins_only(admin.invite_command), filters=PRIVATE),
+        CommandHandler("invites", admins_only(admin.invites_command), filters=PRIVATE),
+        CallbackQueryHandler(admins_only(admin.revoke_button),
+                             pattern=setup_pattern(SetupAction.REVOKE)),
+        CommandHandler("helpers", admins_only(admin.helpers_command), filters=PRIVATE),
+        CallbackQueryHandler(admins_only(admin.roster_button), pattern=setup_pattern(
+            SetupAction.PERSON, SetupAction.ROSTER, SetupAction.ROLE, SetupAction.AWAY,
+            SetupAction.REMOVE)),
+        CommandHandler("staffcode", admins_only(admin.staffcode_command), filters=PRIVATE),
+        CommandHandler("poster", admins_only(admin.poster_command), filters=PRIVATE),
+    ])  # group 0, ahead of the others there (the intake's catch-alls come last)
+
+
 async def checkpoint_job(context: PeerdeskContext) -> None:
     """SQLite's log into the database, off the path of the bot's own writes."""
     await context.services.db.checkpoint()
@@ -60,7 +108,7 @@ async def checkpoint_job(context: PeerdeskContext) -> None:
 def _handlers(application: Application) -> None:
     """Every handler, in the order it is tried."""
     services: Services = application.bot_data["services"]
-    helpers_group = services.settings.helpers_chat_id
+    _setup_handlers(application)
     # Group -1, before everything else: a private message that continues a ticket (an asker's
     # follow-up or comment, a helper's reply to a private card, a shared phone number) is
     # relayed and goes no further; anything else falls through to group 0.
@@ -157,12 +205,11 @@ def _handlers(application: Application) -> None:
         MessageHandler(PRIVATE_MESSAGE, intake.not_text),
         CallbackQueryHandler(intake.unknown_button),
     ])
-    if helpers_group is not None:
-        # Messages in a ticket's topic of the helpers' forum: relayed to the asker. Last, so
-        # that the group's commands are handled above.
-        application.add_handler(MessageHandler(
-            filters.Chat(helpers_group) & filters.UpdateType.MESSAGE & ~filters.COMMAND
-            & ~filters.StatusUpdate.ALL, relay.group_message))
+    # Messages in a ticket's topic of the helpers' forum: relayed to the asker. Last, so that
+    # the group's commands are handled above.
+    application.add_handler(MessageHandler(
+        HelpersGroup(services) & filters.UpdateType.MESSAGE & ~filters.COMMAND
+        & ~filters.StatusUpdate.ALL, relay.group_message))
     application.add_error_handler(intake.on_error)
 
 
@@ -197,6 +244,10 @@ def _jobs(application: Application) -> None:
     # Self-service answers published by another process or the command line.
     jobs.run_repeating(knowledge.reload_job, interval=knowledge.RELOAD_SECONDS,
                        first=knowledge.RELOAD_SECONDS, name="peerdesk-answers-reload")
+    # The admins, organisers, channels and helpers' group set up in Telegram by another
+    # replica (commands and buttons read them anyway: bot.telegram.setup.refresh_update).
+    jobs.run_repeating(setup.refresh_job, interval=REFRESH_SECONDS, first=REFRESH_SECONDS,
+                       name="peerdesk-setup-refresh")
     # Question texts past the retention period.
     jobs.run_repeating(privacy.purge, interval=PURGE_SECONDS, first=5, name="peerdesk-retention")
     if services.db.engine.dialect.name == "sqlite":  # PostgreSQL checkpoints by itself
@@ -272,6 +323,7 @@ async def initialize(application: Application) -> None:
         # PTB leaves the HTTP clients of a failed initialize (say, a refused token) open.
         await application.bot.shutdown()
         raise
+    await setup.refresh(application.bot_data["services"])  # what was set up in Telegram
     application.bot_data["services"].forum = await _find_forum(application)
     await menus.set_commands(application)
     await hours.initialize(application)  # the school's calendar, before any update
@@ -308,7 +360,9 @@ async def polling(application: Application, **options: Any) -> AsyncIterator[App
         # Telegram lets one process poll: what an earlier run left unfinished is ours at once.
         async with running(application, everything=True):
             assert application.updater is not None
-            await application.updater.start_polling(**options)
+            # Every kind of update: my_chat_member (the bot made a channel's admin) included.
+            await application.updater.start_polling(**{"allowed_updates": Update.ALL_TYPES,
+                                                        **options})
             try:
                 yield application
             finally:

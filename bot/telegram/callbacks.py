@@ -75,3 +75,57 @@ def pattern(*actions: Action) -> re.Pattern[str]:
     """For a CallbackQueryHandler: data of these actions (ranges are checked by `decode`)."""
     names = "|".join(re.escape(action) for action in actions)
     return re.compile(rf"^(?:{names}):\d{{1,10}}(?::\w{{1,40}})?$")
+
+
+# --- setting the desk up (bot.telegram.setup, bot.telegram.admin) ---------------------------------
+# Their ids can be people's Telegram ids (beyond MAX_ID) or channel rows: a codec of their own,
+# in the same shape. Each button carries its whole choice, so nothing waits in memory.
+
+MAX_PERSON = 2**53 - 1  # Telegram's user ids fit in 52 bits
+_SETUP = re.compile(r"^(?P<action>su:[a-z]+):(?P<id>\d{1,16})(?::(?P<arg>\w{1,40}))?$")
+
+
+class SetupAction(StrEnum):
+    LANGUAGE = "su:lang"  # a new helper toggles a language (id: the invitation, arg: fi|sv|en)
+    LANGUAGES_DONE = "su:langok"  # …and goes on to the team (id: the invitation)
+    TEAM = "su:team"  # …chooses a team (id: the invitation, arg: the team's key, or "none")
+    REVOKE = "su:revoke"  # /invites: revoke one (id: the invitation)
+    CHANNEL = "su:chan"  # is this an announcement channel? (id: the row, arg: yes|no)
+    PERSON = "su:who"  # /helpers: one person's buttons (id: their Telegram id)
+    ROSTER = "su:all"  # /helpers: back to everyone (id: 1)
+    ROLE = "su:role"  # give or take a role (id: the person, arg: the role)
+    AWAY = "su:away"  # (id: the person, arg: on|off)
+    REMOVE = "su:rm"  # (id: the person, arg: ask|yes)
+
+
+@dataclass(frozen=True, slots=True)
+class SetupButton:
+    action: SetupAction
+    id: int
+    arg: str | None = None
+
+
+def encode_setup(action: SetupAction, id: int, arg: str | None = None) -> str:
+    data = f"{action}:{id}" if arg is None else f"{action}:{id}:{arg}"
+    assert len(data.encode()) <= 64, data
+    return data
+
+
+def decode_setup(data: str | None, *actions: SetupAction) -> SetupButton | None:
+    """The button, if `data` is well formed, one of `actions`, with an id in range."""
+    found = _SETUP.match(data or "")
+    if found is None:
+        return None
+    try:
+        action = SetupAction(found["action"])
+    except ValueError:
+        return None
+    number = int(found["id"])
+    if (actions and action not in actions) or not 0 < number <= MAX_PERSON:
+        return None
+    return SetupButton(action, number, found["arg"])
+
+
+def setup_pattern(*actions: SetupAction) -> re.Pattern[str]:
+    names = "|".join(re.escape(action) for action in actions)
+    return re.compile(rf"^(?:{names}):\d{{1,16}}(?::\w{{1,40}})?$")

@@ -61,6 +61,13 @@ ORGANISERS: tuple[Command, ...] = (  # organisers and admins publish; hosts are 
     ("feedback", _("Who came to my events, and what they thought")),
     ("materials", _("Send materials or a recording after an event")),
 )
+ADMINS: tuple[Command, ...] = (  # setting the desk up (bot.telegram.admin)
+    ("invite", _("Invite a colleague by a link")),
+    ("invites", _("Open invitations, to revoke")),
+    ("helpers", _("Everyone in the roster: roles, away, remove")),
+    ("staffcode", _("A new staff link (staff-only mode)")),
+    ("poster", _("A poster for the staff room")),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,8 @@ def sections(person: Person) -> list[tuple[str, tuple[Command, ...]]]:
         found.append((_("For peer coaches:"), COACHES))
     if person.organiser or person.admin:
         found.append((_("For organisers:"), ORGANISERS))
+    if person.admin:
+        found.append((_("For admins:"), ADMINS))
     return found
 
 
@@ -149,6 +158,30 @@ async def person(services: Services, user_id: int) -> Person:
                   user_id in settings.organiser_ids)
 
 
+async def person_and_language(services: Services, user_id: int) -> tuple[Person, str]:
+    """One person's rights and the language of their menu (after a change made in Telegram)."""
+    async with services.db.session() as session:
+        found = await queue.helper(session=session, user_id=user_id)
+    lang = found.languages[0] if found and found.languages else services.settings.helpers_language
+    return await person(services, user_id), lang
+
+
+def menu_of(who: Person, lang: str) -> list[BotCommand]:
+    return _menu(private_menu(who), lang)
+
+
+async def set_group_menu(application: Application, chat_id: int) -> None:
+    """The helpers' commands in the helpers' group, per language."""
+    services: Services = application.bot_data["services"]
+    try:
+        for code in (None, *LANGUAGES):
+            await application.bot.set_my_commands(
+                _menu(HELPERS, code or services.settings.helpers_language),
+                scope=BotCommandScopeChat(chat_id), language_code=code)
+    except TelegramError as exc:
+        logger.warning("the helpers' command menu was not set (%s)", type(exc).__name__)
+
+
 async def set_commands(application: Application) -> None:
     """Every menu: the default one per language, the helpers' group's per language, and each
     privileged person's private chat in their language. A menu Telegram refuses (a person who
@@ -159,13 +192,7 @@ async def set_commands(application: Application) -> None:
         await bot.set_my_commands(_menu(STAFF, code or "fi"), language_code=code)
     forum = services.settings.helpers_chat_id
     if forum is not None:
-        try:
-            for code in (None, *LANGUAGES):
-                await bot.set_my_commands(
-                    _menu(HELPERS, code or services.settings.helpers_language),
-                    scope=BotCommandScopeChat(forum), language_code=code)
-        except TelegramError as exc:
-            logger.warning("the helpers' command menu was not set (%s)", type(exc).__name__)
+        await set_group_menu(application, forum)
     refused = 0
     for user_id, (who, lang) in (await people(services)).items():
         try:

@@ -96,6 +96,10 @@ async def digest(context: PeerdeskContext) -> None:
             return
         leads = await helpers_with_role(session=session, role=LEAD)
     full = await _build(services, period, full=True)
+    if full.total == 0 and full.previous_total == 0:
+        # A desk that has not had a month yet (a fresh install): no empty digest and chart.
+        logger.info("monthly digest %s skipped: no questions yet", period.label)
+        return
     try:
         if settings.helpers_chat_id is not None:
             await _send(context.application, settings.helpers_chat_id, full,

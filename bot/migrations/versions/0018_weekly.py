@@ -3,7 +3,7 @@
 took out; a ticket remembers the asker's newest follow-up, which the next answer replies to.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0018'
-down_revision: str | None = '0014'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,7 +8,7 @@ const T = {
     tagline: "— paikallinen Telegram-harjoitusympäristö. Mikään ei lähde tältä koneelta.",
     offline: "Yhteys botin sandboxiin katkesi hetkeksi – yritän uudelleen…",
     pageLanguage: "Sivun kieli", staffTitle: "Henkilökunnan jäsenen yksityinen keskustelu",
-    name: "Nimi", userId: "Käyttäjä-id", appLanguage: "Telegramin kieli", send: "Lähetä",
+    newPerson: "Uusi henkilö", name: "Nimi", userId: "Käyttäjä-id", appLanguage: "Telegramin kieli", send: "Lähetä",
     askPlaceholder: "Kirjoita kysymyksesi…", attach: "Liitä kuva, tiedosto tai ääniviesti",
     staffHint: "Kokeile: /start, /anon, ”Unohdin salasanani”, ”Miten HOKS päivitetään?”",
     helpersTitle: "Tukijat", youAre: "Olet", tabGroup: "Tukiryhmä", tabPrivate: "Yksityinen keskustelu",
@@ -24,7 +24,7 @@ const T = {
     tagline: "— en lokal övningsmiljö i stället för Telegram. Inget lämnar den här datorn.",
     offline: "Anslutningen till sandlådan bröts en stund – försöker igen…",
     pageLanguage: "Sidans språk", staffTitle: "En anställds privata chatt",
-    name: "Namn", userId: "Användar-id", appLanguage: "Telegrams språk", send: "Skicka",
+    newPerson: "Ny person", name: "Namn", userId: "Användar-id", appLanguage: "Telegrams språk", send: "Skicka",
     askPlaceholder: "Skriv din fråga…", attach: "Bifoga bild, fil eller röstmeddelande",
     staffHint: "Prova: /start, /anon, ”Hur gör jag en PUK?”, ”Vårt teammöte drar ut på tiden”",
     helpersTitle: "Stödpersoner", youAre: "Du är", tabGroup: "Stödgruppen", tabPrivate: "Privat chatt",
@@ -40,7 +40,7 @@ const T = {
     tagline: "— a local stand-in for Telegram. Nothing leaves this machine.",
     offline: "The sandbox is away for a moment (a restart?) – trying again…",
     pageLanguage: "Page language", staffTitle: "A staff member's private chat",
-    name: "Name", userId: "User id", appLanguage: "Telegram language", send: "Send",
+    newPerson: "New person", name: "Name", userId: "User id", appLanguage: "Telegram language", send: "Send",
     askPlaceholder: "Write your question…", attach: "Attach a photo, file or voice note",
     staffHint: "Try: /start, /anon, “I forgot my password”, “Our team meetings run late”",
     helpersTitle: "Helpers", youAre: "You are", tabGroup: "Helpers' group", tabPrivate: "Private chat",
@@ -161,7 +161,11 @@ function bubble(m, viewer, pane, actAs) {
     const p = document.createElement("div"); p.className = "kbd";
     for (const b of line) {
       const btn = document.createElement("button"); btn.className = "kb"; btn.textContent = b.text;
-      if (b.url) btn.onclick = () => window.open(b.url, "_blank");
+      // A link to the bot with a code (an invitation, the staff link) is opened as Telegram
+      // would: the staff member on the left sends /start <code>.
+      const code = b.url && BOT_LINK.exec(b.url);
+      if (code) btn.onclick = () => openLink(code[1]);
+      else if (b.url) btn.onclick = () => window.open(b.url, "_blank");
       else btn.onclick = async () => {
         const who = pane === "staff" ? {first_name: $("name").value, language_code: $("lc").value} : {};
         await post(`/sandbox/api/users/${actAs()}/press`,
@@ -196,6 +200,24 @@ function bubble(m, viewer, pane, actAs) {
   meta.append(stamp, reply);
   div.appendChild(meta);
   return row;
+}
+
+const BOT_LINK = /^https:\/\/t\.me\/\w+\?start=([A-Za-z0-9_-]{1,64})$/;
+
+async function openLink(code) {
+  await post(`/sandbox/api/users/${$("uid").value}/messages`,
+    {text: `/start ${code}`, first_name: $("name").value, language_code: $("lc").value});
+  refresh();
+}
+
+// Someone who has never written to the bot, on the left: to open an invitation as them.
+function newPerson() {
+  const ids = ((state.world && state.world.people) || []).map((p) => Number(p.id));
+  const id = Math.max(5000, ...ids) + 1;
+  const names = ["Aino", "Eero", "Helmi", "Onni", "Siiri", "Väinö", "Ella", "Leo"];
+  $("uid").value = id; $("name").value = names[id % names.length];
+  for (const key of ["name", "uid"]) localStorage.setItem("sandbox.staff." + key, $(key).value);
+  state.shown = {}; refresh();
 }
 
 function startReply(pane, m) {
@@ -427,6 +449,7 @@ for (const id of ["name", "uid", "lc"]) {
     localStorage.setItem("sandbox.staff." + id, $(id).value); state.shown = {}; refresh();
   });
 }
+$("newPerson").onclick = newPerson;
 $("pagelang").value = state.lang;
 $("pagelang").onchange = () => {
   state.lang = $("pagelang").value; localStorage.setItem("sandbox.lang", state.lang); translate(); refresh();
