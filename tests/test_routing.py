@@ -83,16 +83,17 @@ def test_the_similarity_signal_earns_its_place(knowledge: Knowledge) -> None:
     without more confident errors; this test fails if that stops being true."""
     cases = _dev_set()
     lemmas = Lemmas()
-    with_it = _figures(Router(knowledge, lemmas), cases)
-    without = _figures(Router(knowledge, lemmas, similarity=False), cases)
+    with_it = _figures(Router(knowledge, lemmas, learned=False), cases)
+    without = _figures(Router(knowledge, lemmas, similarity=False, learned=False), cases)
     assert with_it[0] > without[0] and with_it[1] <= without[1]
 
 
 def test_the_similarity_signal_sees_what_lemmas_miss(knowledge: Knowledge) -> None:
     lemmas = Lemmas()
     question = "Kuinka kohtaan"  # consonant gradation: simplemma does not find `kohdata`
-    assert Router(knowledge, lemmas, similarity=False).route(question).confidence == 0
-    decision = Router(knowledge, lemmas).route(question)
+    assert Router(knowledge, lemmas, similarity=False, learned=False).route(question).confidence \
+        == 0
+    decision = Router(knowledge, lemmas, learned=False).route(question)
     assert (decision.role, decision.topic) == ("vertaisvalmentaja", "coaching")
 
 
