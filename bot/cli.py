@@ -5,8 +5,8 @@ Usage:
     peerdesk serve                    # webhook server with /healthz /readyz /metrics
     peerdesk route "question"         # the routing decision as JSON
     peerdesk route --jsonl < file     # one question per line in, one JSON line out
-    peerdesk route --explain "question"   # the decision, each role's probability, the cues
-    peerdesk route train              # train the need model on knowledge/training (once per machine)
+    peerdesk route --explain "question"   # the decision, each role's probability, the words
+    peerdesk route train              # train the need model (knowledge/training), once a machine
     peerdesk helpers import FILE      # load the helpers' roster
     peerdesk events add|list|cancel|import   # webinars, cafés, meetings (see --help)
     peerdesk calendar import FILE_OR_URL | list   # the school's breaks and training days
@@ -43,7 +43,7 @@ from bot.domain.models import EventKind
 from bot.domain.needs import load_or_train
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
-from bot.domain.routing import Router
+from bot.domain.routing import Router, training_examples
 from bot.domain.schoolyear import CalendarError
 
 logger = logging.getLogger("bot")
@@ -284,9 +284,10 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
         print("peerdesk route train: knowledge/training holds no examples", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    model = load_or_train(knowledge.training, lemmas.folder)
-    counts = Counter(example.language or "?" for example in knowledge.training)
-    print(f"need model {model.fingerprint}: {len(knowledge.training)} questions "
+    examples = training_examples(knowledge)
+    model = load_or_train(examples, lemmas.folder)
+    counts = Counter(example.language or "?" for example in examples)
+    print(f"need model {model.fingerprint}: {len(examples)} questions "
           f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "
           f"ready in {time.perf_counter() - started:.1f} s, kept in {lemmas.folder / 'router'}")
     return 0

@@ -9,7 +9,7 @@ needs), so that the thing a question names weighs less than what is asked about 
 
 Two views of a question are its features: character n-grams of its lower-case words with the
 umlauts folded (typos, dropped dots, inflections and unlisted compounds still share most of their
-n-grams), and its words' basic forms with their pairs (`ei` + `siirtyä`). scikit-learn fits a
+n-grams), and its words' basic forms with their pairs (`ei` … `siirtyä`). scikit-learn fits a
 logistic regression over their TF-IDF weights (bot.domain.training, in a child process once per
 machine). What the router keeps is the fitted numbers — vocabularies, IDF weights, coefficients —
 as plain Python, and a question's probabilities are the same sums scikit-learn's `predict_proba`
@@ -37,7 +37,9 @@ from bot import LANGUAGES, ROLES
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the features or the training change: older model files are not read
+UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
+PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
 
@@ -72,7 +74,7 @@ def parse_examples(text: str, name: str = "-") -> list[Example]:
                 raise TrainingError(f"{name}:{number}: unknown language {language}")
         elif line.strip() and not line.startswith("#"):
             role, _, text_ = line.partition("\t")
-            if role not in ROLES or not text_.strip():
+            if role not in (*ROLES, UNCLEAR) or not text_.strip():
                 raise TrainingError(f"{name}:{number}: expected role<TAB>question")
             examples.append(Example(role, language, text_.strip()))
     return examples
@@ -112,9 +114,11 @@ def char_grams(text: str) -> list[str]:
 
 
 def lemma_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
-    """Each word's basic form, and each pair of neighbouring basic forms."""
+    """Each word's basic form, and each pair of basic forms at most three words apart: what is
+    said of a thing (`taulu` … `kadota`) stays with it across a word or two."""
     forms = [lemma(word, lang) for word in words(text) if not word.isdigit()]
-    return forms + [f"{a} {b}" for a, b in zip(forms, forms[1:], strict=False)]
+    pairs = [f"{a} {b}" for i, a in enumerate(forms) for b in forms[i + 1:i + 1 + PAIR_SPAN]]
+    return forms + pairs
 
 
 def guess_language(text: str) -> str:

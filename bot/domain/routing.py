@@ -24,13 +24,13 @@ from rapidfuzz import fuzz, process
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import Cue, NeedModel, load_or_train
+from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, load_or_train
 
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
 CONFIDENT = 0.42  # words alone: below this the asker chooses the kind of helper
-ASK_BELOW = 0.6  # with the need model: below this probability the asker chooses
-WORDS_WEIGHT = 1.0  # how far the words' role shares move the model's log-probabilities
+ASK_BELOW = 0.55  # with the need model: below this probability the asker chooses
+WORDS_WEIGHT = 1.5  # how far the words' role shares move the model's log-probabilities
 SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 
 KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
@@ -89,6 +89,16 @@ def _keyword_form(word: str, base: str) -> str:
     if len(word) <= 4 or (word.startswith(base) and len(word) - len(base) > 4):
         return word  # acronyms (`puk` is not `puka`) and compounds cut short
     return base
+
+
+def training_examples(knowledge: Knowledge) -> list[Example]:
+    """What the need model learns from: the labelled questions of knowledge/training, and the
+    topics' example questions, each labelled with its topic's role."""
+    return [*knowledge.training, *(
+        Example(topic.role, lang, sentence)
+        for topic in knowledge.topics.values()
+        for lang, sentences in topic.examples.items()
+        for sentence in sentences)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +194,7 @@ class Router:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         if needs is None and learned and knowledge.training:
-            needs = load_or_train(knowledge.training, self.lemmas.folder)
+            needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
         self.needs = needs
         self._terms: dict[str, _Term] = defaultdict(_Term)
         self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
@@ -496,7 +506,9 @@ class Router:
         for topic, weight in learned.items():
             topic_scores[topic] += weight
         role_scores = self._role_scores(topic_scores)
-        needs = self.needs.probabilities(text, lang, self.lemmas.lemma) if self.needs else {}
+        # A greeting or a word of thanks is no question the model can place.
+        needs = self.needs.probabilities(text, lang, self.lemmas.lemma) \
+            if self.needs is not None and self.content_forms(text, lang) else {}
         if needs:
             probabilities = self._combined(needs, self._role_scores(lexical), learned)
             ranked = sorted(ROLES, key=lambda r: (-probabilities[r], r != FALLBACK_ROLE))
@@ -519,10 +531,12 @@ class Router:
         answer = self._answer(topic, seen) if clear and not ask else None
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer, probabilities)
 
+
     def _combined(self, needs: dict[str, float], role_scores: dict[str, float],
                   learned: dict[str, float]) -> dict[str, float]:
-        """The model's probabilities, moved a little by the words' role scores (their shares)
-        and strongly by helpers' corrections of questions in the same words."""
+        """The model's probabilities, moved a little by the words' role shares and strongly by
+        helpers' corrections of questions in the same words. What the model gives to "unclear"
+        (a request for help that says not what about) stays with no role: it lowers them all."""
         total = sum(role_scores.values())
         corrected: dict[str, float] = defaultdict(float)
         for topic, weight in learned.items():
@@ -533,10 +547,11 @@ class Router:
             + corrected[role]
             for role in ROLES
         }
+        logits[UNCLEAR] = math.log(max(needs.get(UNCLEAR, 0.0), 1e-6))
         top = max(logits.values())
         exp = {role: math.exp(value - top) for role, value in logits.items()}
         norm = sum(exp.values())
-        return {role: value / norm for role, value in exp.items()}
+        return {role: exp[role] / norm for role in ROLES}
 
     def explain(self, text: str, role: str, *, language_hint: str | None = None) -> list[str]:
         """The two or three words that pulled the question most towards `role`."""
