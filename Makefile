@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test postgres-cover lint messages route screenshots clean
+.PHONY: run test postgres-cover lint messages route route-eval screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The router's need model is trained once per machine (bot/domain/needs.py), here rather than by
+# every test worker or at the bot's first start.
 run: $(STAMP)
+	$(BIN)/peerdesk route train
 	$(BIN)/peerdesk run
 
 # Most tests wait on a bot, a sandbox or a database rather than compute: four workers on two
@@ -23,6 +26,7 @@ run: $(STAMP)
 test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP)
 	$(BIN)/python -m compileall -q -j 0 bot
+	$(BIN)/peerdesk route train
 	$(BIN)/pytest -n 4 --dist loadgroup
 
 # Which PostgreSQL variants `make test` may leave out: those whose database code the others run.
@@ -41,6 +45,11 @@ messages: $(STAMP)
 
 route: $(STAMP)
 	$(BIN)/peerdesk route --jsonl
+
+# The router's figures on the labelled sets (bench/route_eval.py; --misses lists what went wrong).
+route-eval: $(STAMP)
+	$(BIN)/peerdesk route train
+	$(BIN)/python bench/route_eval.py tests/data/routing_dev2.tsv tests/data/routing_after.tsv
 
 # The README's pictures of the sandbox page, taken by the browser test of a whole conversation,
 # and the lead's report chart for a busy and a quiet month.

@@ -4,7 +4,9 @@ Usage:
     .venv/bin/python bench/route_eval.py [SET.tsv ...] [--misses] [--knowledge DIR]
 
 Each line of a set is `role<TAB>question`; a line `# language: sv` gives the language of the lines
-after it (without one, the router's guess is taken); other lines starting with `#` are comments.
+after it (without one, the router's guess is taken), a line `# kind: contrastive` the kind (the
+words name one role's things, the need is another's; or `plain`), scored apart as well; other
+lines starting with `#` are comments.
 Printed per language and in all:
 
 - right: the right role, decided without asking (the asker does no work);
@@ -36,6 +38,7 @@ class Case:
     role: str
     language: str | None
     question: str
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +52,15 @@ class Score:
 
 def read_cases(path: Path) -> list[Case]:
     cases = []
-    language = None
+    language = kind = None
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# language:"):
-            language = line.split(":", 1)[1].strip()
+            language, kind = line.split(":", 1)[1].strip(), None
+        elif line.startswith("# kind:"):
+            kind = line.split(":", 1)[1].strip()
         elif line.strip() and not line.startswith("#"):
             role, question = line.split("\t", 1)
-            cases.append(Case(role, language, question))
+            cases.append(Case(role, language, question, kind))
     return cases
 
 
@@ -71,12 +76,16 @@ def score(pairs: list[tuple[Case, Decision]]) -> Score:
 
 
 def evaluate(router: Router, cases: list[Case]) -> dict[str, Score]:
-    """Scores per language and in all (key `all`)."""
+    """Scores per language, per kind where the set names kinds, and in all (key `all`)."""
     pairs = [(case, router.route(case.question)) for case in cases]
-    per_language: dict[str, list[tuple[Case, Decision]]] = defaultdict(list)
+    per_group: dict[str, list[tuple[Case, Decision]]] = defaultdict(list)
     for case, decision in pairs:
-        per_language[case.language or decision.language].append((case, decision))
-    scores = {lang: score(per_language[lang]) for lang in LANGUAGES if per_language[lang]}
+        per_group[case.language or decision.language].append((case, decision))
+        if case.kind:
+            per_group[case.kind].append((case, decision))
+    kinds = sorted({case.kind for case in cases if case.kind})
+    scores = {group: score(per_group[group]) for group in (*LANGUAGES, *kinds)
+              if per_group[group]}
     scores["all"] = score(pairs)
     return scores
 
@@ -103,9 +112,9 @@ def main() -> None:
                 print(f"{mark} {case.role:>17} -> {d.role:<17} {d.topic:<18} "
                       f"{d.confidence:.3f} {d.language} | {case.question}")
         print()
-    print(f"{'':5} {'n':>4} {'right':>7} {'conf.wrong':>10} {'asked':>7} {'best guess':>10}")
+    print(f"{'':11} {'n':>4} {'right':>7} {'conf.wrong':>10} {'asked':>7} {'best guess':>10}")
     for lang, s in evaluate(router, cases).items():
-        print(f"{lang:5} {s.count:4} {s.right:7.1%} {s.confidently_wrong:10.1%} {s.asked:7.1%} "
+        print(f"{lang:11} {s.count:4} {s.right:7.1%} {s.confidently_wrong:10.1%} {s.asked:7.1%} "
               f"{s.best_guess:10.1%}")
     print(f"{first_pass:.2f} ms per question at the first sight of its words, {again:.2f} ms again")
 

@@ -5,6 +5,8 @@ Usage:
     peerdesk serve                    # webhook server with /healthz /readyz /metrics
     peerdesk route "question"         # the routing decision as JSON
     peerdesk route --jsonl < file     # one question per line in, one JSON line out
+    peerdesk route --explain "question"   # the decision, each role's probability, the words
+    peerdesk route train              # train the need model (knowledge/training), once a machine
     peerdesk helpers import FILE      # load the helpers' roster
     peerdesk helpers list | remove ID # the roster as it is now; take someone out of it
     peerdesk invite ROLE…             # a one-time invitation link (e.g. the first admin)
@@ -24,6 +26,8 @@ import json
 import logging
 import signal
 import sys
+import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,12 +39,13 @@ import yaml
 from bot import LANGUAGES, ROLES
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.events import EventError
-from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import LemmaError, Lemmas
 from bot.domain.models import EventKind
+from bot.domain.needs import load_or_train
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
-from bot.domain.routing import Router
+from bot.domain.routing import Router, training_examples
 from bot.domain.schoolyear import CalendarError
 
 logger = logging.getLogger("bot")
@@ -52,9 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot with long polling (sandbox without a token)")
     commands.add_parser("serve", help="run the webhook server (health, metrics, reports too)")
     commands.add_parser("migrate", help="upgrade the database schema")
-    route = commands.add_parser("route", help="show how a question would be routed")
+    route = commands.add_parser("route", help="show how a question would be routed; "
+                                "`route train` trains the need model on knowledge/training")
     route.add_argument("question", nargs="?")
     route.add_argument("--jsonl", action="store_true", help="questions from standard input")
+    route.add_argument("--explain", action="store_true",
+                       help="say why: each role's probability and the words that decided")
     helpers = commands.add_parser("helpers", help="the helpers' roster")
     helpers_commands = helpers.add_subparsers(dest="action", required=True)
     imp = helpers_commands.add_parser("import", help="load helpers from a YAML file")
@@ -248,7 +256,11 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def route_command(args: argparse.Namespace, settings: Settings) -> int:
-    router = Router(load_knowledge(settings.knowledge_dir), Lemmas(settings.lemma_dir))
+    knowledge = load_knowledge(settings.knowledge_dir)
+    lemmas = Lemmas(settings.lemma_dir)
+    if args.question == "train" and not args.jsonl:
+        return _train(knowledge, lemmas)
+    router = Router(knowledge, lemmas)
     if args.jsonl:
         for line in sys.stdin:
             if line.strip():
@@ -259,7 +271,36 @@ def route_command(args: argparse.Namespace, settings: Settings) -> int:
         print("peerdesk route: give a question, or --jsonl to read them from standard input",
               file=sys.stderr)
         return 2
-    print(json.dumps(router.route(args.question).as_dict(), ensure_ascii=False))
+    decision = router.route(args.question)
+    if not args.explain:
+        print(json.dumps(decision.as_dict(), ensure_ascii=False))
+        return 0
+    verdict = "ask the asker" if decision.ask else "route"
+    print(f"{verdict}: {decision.role} · {decision.topic} · {decision.language} "
+          f"(confidence {decision.confidence:.2f})")
+    for role in decision.roles:
+        probability = decision.probabilities.get(role)
+        print(f"  {role:<18} {'' if probability is None else f'{probability:.2f}'}")
+    cues = router.explain(args.question, decision.role)
+    print("why: " + (", ".join(cues) if cues else "no single word decided"))
+    if decision.answer:
+        print(f"self-service answer: {decision.answer}")
+    return 0
+
+
+def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
+    """`peerdesk route train`: the need model, trained on the knowledge's examples and kept
+    where the router looks for it (nothing to do when it is there already)."""
+    if not knowledge.training:
+        print("peerdesk route train: knowledge/training holds no examples", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    examples = training_examples(knowledge)
+    model = load_or_train(examples, lemmas.folder)
+    counts = Counter(example.language or "?" for example in examples)
+    print(f"need model {model.fingerprint}: {len(examples)} questions "
+          f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "
+          f"ready in {time.perf_counter() - started:.1f} s, kept in {lemmas.folder / 'router'}")
     return 0
 
 

@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot import LANGUAGES, ROLES
+from bot.domain.needs import Example, TrainingError, read_examples, training_files
 
 Localized = dict[str, str]
 PerLanguage = dict[str, list[str]]
@@ -62,6 +63,7 @@ class Knowledge(_Strict):
     topics: dict[str, Topic]
     answers: tuple[Answer, ...]
     stopwords: dict[str, frozenset[str]]
+    training: tuple[Example, ...] = ()  # labelled questions the need model learns from
 
 
 class KnowledgeError(Exception):
@@ -116,11 +118,15 @@ def load_knowledge(folder: Path) -> Knowledge:
                     raise KnowledgeError(f"{path.name}: answer {answer.id} names unknown topic")
                 answers.append(answer)
         stop = _read(folder / "stopwords.yaml")
+        training = [example for path in training_files(folder) for example in read_examples(path)]
     except (ValidationError, KeyError, TypeError) as exc:
         raise KnowledgeError(f"{folder}: {exc}") from None
+    except TrainingError as exc:
+        raise KnowledgeError(f"training/{exc}") from None
     return Knowledge(
         roles=roles,
         topics=topics,
         answers=tuple(answers),
         stopwords={lang: frozenset(map(str.lower, stop.get(lang, []))) for lang in LANGUAGES},
+        training=tuple(training),
     )

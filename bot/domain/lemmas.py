@@ -88,6 +88,7 @@ class Lemmas:
 
     def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = 100_000) -> None:
         ensure_built(folder)
+        self.folder = folder
         self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
         self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=self._strategy)
         self._detectors = [

@@ -1,11 +1,14 @@
 """Routing: which kind of helper should answer a question, and what it is about.
 
-The router reads the knowledge base once. A question is split into words, each word is reduced to
-its basic form with simplemma (Finnish and Swedish inflect heavily), and matched against the
-topics' words: exactly, inside compounds (`tiimipalaverin` holds `tiimipalaveri`), with an
-inflection ending (`HOKSin`), or, for longer words, despite a typo (rapidfuzz). Words shared by the
-topics of several roles count for less. The role with the highest score wins; when it does not
-win clearly, `ask` is true and the asker chooses.
+Two readings of a question meet here. The need model (bot.domain.needs) says which role the
+question calls for — what the asker wants done — learned from labelled questions; it decides the
+role. The words decide the topic: the router reads the knowledge base once, reduces every word of
+a question to its basic form with simplemma (Finnish and Swedish inflect heavily) and matches it
+against the topics' words: exactly, inside compounds (`tiimipalaverin` holds `tiimipalaveri`),
+with an inflection ending (`HOKSin`), or, for longer words, despite a typo (rapidfuzz). The words'
+role scores also count beside the model's probabilities, a little, and helpers' corrections of
+questions in the same words count strongly. When no role is clearly the most probable, `ask` is
+true and the asker chooses.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from rapidfuzz import fuzz, process
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
+from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, load_or_train
 
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
-CONFIDENT = 0.42  # below this the asker chooses the kind of helper
+CONFIDENT = 0.42  # words alone: below this the asker chooses the kind of helper
+ASK_BELOW = 0.55  # with the need model: below this probability the asker chooses
+WORDS_WEIGHT = 1.5  # how far the words' role shares move the model's log-probabilities
 SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 
 KEYWORD, WEAK, EXAMPLE, PHRASE = 1.0, 0.5, 0.3, 1.0
@@ -85,6 +91,16 @@ def _keyword_form(word: str, base: str) -> str:
     return base
 
 
+def training_examples(knowledge: Knowledge) -> list[Example]:
+    """What the need model learns from: the labelled questions of knowledge/training, and the
+    topics' example questions, each labelled with its topic's role."""
+    return [*knowledge.training, *(
+        Example(topic.role, lang, sentence)
+        for topic in knowledge.topics.values()
+        for lang, sentences in topic.examples.items()
+        for sentence in sentences)]
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the router decided for one question."""
@@ -96,10 +112,13 @@ class Decision:
     ask: bool
     roles: tuple[str, ...]  # every role, best first: the order of the choice buttons
     answer: str | None = None  # id of a self-service answer worth showing first
+    probabilities: dict[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, object]:
+        """The decision as `peerdesk route` prints it (its shape is kept for scripts)."""
         data = asdict(self)
         data["roles"] = list(self.roles)
+        del data["probabilities"]
         return data
 
 
@@ -169,10 +188,14 @@ class Router:
     """Routes questions with the vocabulary built once from the knowledge base."""
 
     def __init__(
-        self, knowledge: Knowledge, lemmas: Lemmas | None = None, *, similarity: bool = True
+        self, knowledge: Knowledge, lemmas: Lemmas | None = None, *, similarity: bool = True,
+        needs: NeedModel | None = None, learned: bool = True,
     ) -> None:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
+        if needs is None and learned and knowledge.training:
+            needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
+        self.needs = needs
         self._terms: dict[str, _Term] = defaultdict(_Term)
         self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
@@ -477,31 +500,79 @@ class Router:
         lang = self.detect_language(text, language_hint)
         matched, seen, phrased = self._matches(text, lang)
         word_scores = self._topic_scores(matched, phrased)
-        topic_scores = self._with_similarity(word_scores, text, lang)
+        lexical = self._with_similarity(word_scores, text, lang, learned=False)
+        learned = self._learned(text, lang)
+        topic_scores = defaultdict(float, lexical)
+        for topic, weight in learned.items():
+            topic_scores[topic] += weight
         role_scores = self._role_scores(topic_scores)
-        ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
-        best = ranked[0]
-        confidence = _confidence(role_scores, best)
+        # A greeting or a word of thanks is no question the model can place.
+        needs = self.needs.probabilities(text, lang, self.lemmas.lemma) \
+            if self.needs is not None and self.content_forms(text, lang) else {}
+        if needs:
+            probabilities = self._combined(needs, self._role_scores(lexical), learned)
+            ranked = sorted(ROLES, key=lambda r: (-probabilities[r], r != FALLBACK_ROLE))
+            best = ranked[0]
+            confidence = round(probabilities[best], 3)
+            ask = confidence < ASK_BELOW
+        else:  # nothing the model can read (or no model): the words alone
+            probabilities = {}
+            ranked = sorted(ROLES, key=lambda r: (-role_scores.get(r, 0.0), r != FALLBACK_ROLE))
+            best = ranked[0]
+            confidence = _confidence(role_scores, best)
+            ask = confidence < CONFIDENT
         if confidence <= 0:
             return Decision(OTHER_TOPIC, FALLBACK_ROLE, 0.0, lang, True, tuple(ranked))
-        topic = max(
-            (t for t in topic_scores if self._role_of[t] == best), key=topic_scores.__getitem__
-        )
-        ask = confidence < CONFIDENT
-        # A self-service answer needs the words themselves to be clear: n-grams may find the
-        # right helper, but showing an answer in place of a person asks for more.
+        topic = max((t for t in topic_scores if self._role_of[t] == best),
+                    key=topic_scores.__getitem__, default=OTHER_TOPIC)
+        # A self-service answer needs the words themselves to be clear and to agree: the model
+        # may find the right helper, but showing an answer in place of a person asks for more.
         clear = _confidence(self._role_scores(word_scores), best) >= SELF_SERVICE
         answer = self._answer(topic, seen) if clear and not ask else None
-        return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer)
+        return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer, probabilities)
 
-    def _with_similarity(self, scores: dict[str, float], text: str, lang: str) -> dict[str, float]:
-        """The word evidence plus each topic's n-gram similarity to the question, plus what
-        helpers' corrections of questions with the same words say."""
+
+    def _combined(self, needs: dict[str, float], role_scores: dict[str, float],
+                  learned: dict[str, float]) -> dict[str, float]:
+        """The model's probabilities, moved a little by the words' role shares and strongly by
+        helpers' corrections of questions in the same words. What the model gives to "unclear"
+        (a request for help that says not what about) stays with no role: it lowers them all."""
+        total = sum(role_scores.values())
+        corrected: dict[str, float] = defaultdict(float)
+        for topic, weight in learned.items():
+            corrected[self._role_of[topic]] += weight
+        logits = {
+            role: math.log(max(needs.get(role, 0.0), 1e-6))
+            + WORDS_WEIGHT * (role_scores.get(role, 0.0) / total if total > 0 else 0.0)
+            + corrected[role]
+            for role in ROLES
+        }
+        logits[UNCLEAR] = math.log(max(needs.get(UNCLEAR, 0.0), 1e-6))
+        top = max(logits.values())
+        exp = {role: math.exp(value - top) for role, value in logits.items()}
+        norm = sum(exp.values())
+        return {role: exp[role] / norm for role in ROLES}
+
+    def explain(self, text: str, role: str, *, language_hint: str | None = None) -> list[str]:
+        """The two or three words that pulled the question most towards `role`."""
+        if self.needs is None:
+            return []
+        lang = self.detect_language(text, language_hint)
+        cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6)
+        stop = self.knowledge.stopwords.get(lang, frozenset())
+        telling = [c.word for c in cues
+                   if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop]
+        return (telling or [c.word for c in cues])[:3]
+
+    def _with_similarity(self, scores: dict[str, float], text: str, lang: str, *,
+                         learned: bool = True) -> dict[str, float]:
+        """The word evidence plus each topic's n-gram similarity to the question, plus (unless
+        told otherwise) what helpers' corrections of questions with the same words say."""
         combined = defaultdict(float, scores)
         for topic, similarity in self._similarity(text, lang).items():
             combined[topic] += SIMILARITY_WEIGHT * similarity
-        for topic, learned in self._learned(text, lang).items():
-            combined[topic] += learned
+        for topic, weight in (self._learned(text, lang) if learned else {}).items():
+            combined[topic] += weight
         return combined
 
     def _topic_scores(self, matched: dict[str, float], phrased: set[str]) -> dict[str, float]:

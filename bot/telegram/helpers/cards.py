@@ -14,7 +14,7 @@ from telegram.ext import Application
 
 from bot.domain import answers, queue
 from bot.domain.answers import AtHand
-from bot.domain.models import TicketStatus
+from bot.domain.models import Routing, TicketStatus
 from bot.domain.outbox import Claimed
 from bot.domain.queue import Kind, TicketView
 from bot.domain.roster import HelperView
@@ -116,6 +116,7 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · {ticket.language}\n"
         + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
         + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
+        + _why(services, ticket, lang)
         + gettext(lang, "State: {state}", state=state) + "\n\n"
         # A picture or voice without words (it follows the card); not a text erased by /forget.
         + (ticket.text or ("" if ticket.asker_chat_id is None
@@ -123,6 +124,16 @@ def card_text(services: Services, ticket: TicketView, lang: str,
     )
     more = _at_hand_text(services, extras, lang)
     return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
+
+
+def _why(services: Services, ticket: TicketView, lang: str) -> str:
+    """One line on why the bot chose the role (the words that pulled most), when it chose."""
+    if ticket.routing is not Routing.AUTO or not ticket.text:
+        return ""
+    cues = services.router.explain(ticket.text, ticket.role, language_hint=ticket.language)
+    if not cues:
+        return ""
+    return gettext(lang, "Routed by: {cues}", cues=", ".join(cues)) + "\n"
 
 
 def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,

@@ -1,0 +1,252 @@
+"""What the asker needs: which kind of helper a question calls for, learned from examples.
+
+The words of a question name things (Wilma, HOKS, a skills demonstration, Teams); the role it
+needs follows from what the asker wants done — fix or use a tool (`tvt`), organise or settle
+something among colleagues (`luotsi`), meet, support or assess a student, or apply the reform's
+rules (`vertaisvalmentaja`). A linear model learns that from `knowledge/training/*.tsv`: questions
+written as staff type them, many in contrastive sets (the same thing under each of the three
+needs), so that the thing a question names weighs less than what is asked about it.
+
+Two views of a question are its features: character n-grams of its lower-case words with the
+umlauts folded (typos, dropped dots, inflections and unlisted compounds still share most of their
+n-grams), and its words' basic forms with their pairs (`ei` … `siirtyä`). scikit-learn fits a
+logistic regression over their TF-IDF weights (bot.domain.training, in a child process once per
+machine). What the router keeps is the fitted numbers — vocabularies, IDF weights, coefficients —
+as plain Python, and a question's probabilities are the same sums scikit-learn's `predict_proba`
+makes: scikit-learn and SciPy would add some 100 MB to every bot process for one dot product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import pickle
+import re
+import subprocess
+import sys
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import LANGUAGES, ROLES
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when the features or the training change: older model files are not read
+UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
+GRAMS = (2, 5)  # character n-gram lengths
+PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
+_WORD = re.compile(r"[^\W_]+")
+_FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
+
+Lemma = Callable[[str, str], str]  # (lower-case word, language) -> basic form
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled question."""
+
+    role: str
+    language: str | None
+    text: str
+
+
+class TrainingError(Exception):
+    """A training file cannot be read, or the model cannot be trained."""
+
+
+def read_examples(path: Path) -> list[Example]:
+    """`role<TAB>question` lines; `# language: xx` gives the language of the lines after it."""
+    return parse_examples(path.read_text(encoding="utf-8"), path.name)
+
+
+def parse_examples(text: str, name: str = "-") -> list[Example]:
+    examples: list[Example] = []
+    language: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("# language:"):
+            language = line.split(":", 1)[1].strip() or None
+            if language not in (*LANGUAGES, None):
+                raise TrainingError(f"{name}:{number}: unknown language {language}")
+        elif line.strip() and not line.startswith("#"):
+            role, _, text_ = line.partition("\t")
+            if role not in (*ROLES, UNCLEAR) or not text_.strip():
+                raise TrainingError(f"{name}:{number}: expected role<TAB>question")
+            examples.append(Example(role, language, text_.strip()))
+    return examples
+
+
+def format_examples(examples: Iterable[Example]) -> str:
+    """The examples as training lines again (what the child process reads)."""
+    lines: list[str] = []
+    language: str | None = None
+    for example in examples:
+        if example.language != language:
+            language = example.language
+            lines.append(f"# language: {language or ''}")
+        lines.append(f"{example.role}\t{' '.join(example.text.split())}")
+    return "\n".join(lines) + "\n"
+
+
+def training_files(knowledge_dir: Path) -> list[Path]:
+    return sorted((knowledge_dir / "training").glob("*.tsv"))
+
+
+# --- the two views of a question --------------------------------------------------------------
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def char_grams(text: str) -> list[str]:
+    """Character n-grams of each word (its edges marked by spaces), umlauts folded."""
+    grams: list[str] = []
+    low, high = GRAMS
+    for word in words(text):
+        padded = f" {word.translate(_FOLD)} "
+        for n in range(low, high + 1):
+            grams.extend(padded[i:i + n] for i in range(max(len(padded) - n + 1, 1)))
+    return grams
+
+
+def lemma_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
+    """Each word's basic form, and each pair of basic forms at most three words apart: what is
+    said of a thing (`taulu` … `kadota`) stays with it across a word or two."""
+    forms = [lemma(word, lang) for word in words(text) if not word.isdigit()]
+    pairs = [f"{a} {b}" for i, a in enumerate(forms) for b in forms[i + 1:i + 1 + PAIR_SPAN]]
+    return forms + pairs
+
+
+def guess_language(text: str) -> str:
+    """For training lines without a language: å is Swedish, anything else Finnish."""
+    return "sv" if "å" in text.lower() else "fi"
+
+
+# --- the model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A word of the question and how much it pulled towards the chosen role."""
+
+    word: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class _View:
+    """One vectorizer's fitted numbers: feature -> column, and each column's IDF weight."""
+
+    vocabulary: dict[str, int]
+    idf: array
+
+    def weights(self, features: list[str]) -> dict[int, float]:
+        """TF-IDF as scikit-learn's TfidfVectorizer(sublinear_tf=True) makes it, L2-normed."""
+        counts = Counter(self.vocabulary[f] for f in features if f in self.vocabulary)
+        raw = {column: (1.0 + math.log(n)) * self.idf[column] for column, n in counts.items()}
+        norm = math.sqrt(sum(x * x for x in raw.values())) or 1.0
+        return {column: x / norm for column, x in raw.items()}
+
+
+@dataclass(frozen=True)
+class NeedModel:
+    """A fitted logistic regression over the two views (bot.domain.training makes one)."""
+
+    fingerprint: str
+    roles: tuple[str, ...]
+    chars: _View
+    lemmas: _View
+    coef: tuple[array, ...]  # per role: the char columns, then the lemma columns
+    intercept: tuple[float, ...]
+
+    @property
+    def _offset(self) -> int:
+        return len(self.chars.idf)
+
+    def _scores(self, chars: dict[int, float], lemmas: dict[int, float]) -> list[float]:
+        offset = self._offset
+        return [
+            intercept + sum(coef[c] * x for c, x in chars.items())
+            + sum(coef[offset + c] * x for c, x in lemmas.items())
+            for coef, intercept in zip(self.coef, self.intercept, strict=True)
+        ]
+
+    def probabilities(self, text: str, lang: str, lemma: Lemma) -> dict[str, float]:
+        """Each role's probability for this question (empty when it has no words)."""
+        if not words(text):
+            return {}
+        scores = self._scores(self.chars.weights(char_grams(text)),
+                              self.lemmas.weights(lemma_grams(text, lang, lemma)))
+        top = max(scores)
+        exp = [math.exp(s - top) for s in scores]
+        total = sum(exp)
+        return {role: e / total for role, e in zip(self.roles, exp, strict=True)}
+
+    def cues(self, text: str, lang: str, lemma: Lemma, role: str, *, limit: int = 3) -> list[Cue]:
+        """The question's words that pulled most towards `role` rather than the others: each
+        word's own n-grams and basic form, weighted by the model, against the other roles'
+        mean. An explanation for people, not the model's exact arithmetic (the question's
+        vector is normed as a whole)."""
+        if role not in self.roles:
+            return []
+        mine = self.roles.index(role)
+        others = [coef for n, coef in enumerate(self.coef) if n != mine]
+        offset = self._offset
+
+        def pull(column: int) -> float:
+            return self.coef[mine][column] - sum(coef[column] for coef in others) / len(others)
+
+        found: dict[str, float] = {}
+        for word in dict.fromkeys(words(text)):
+            if len(word) < 3 or word.isdigit():
+                continue
+            weight = sum(x * pull(c) for c, x in self.chars.weights(char_grams(word)).items())
+            column = self.lemmas.vocabulary.get(lemma(word, lang))
+            if column is not None:
+                weight += self.lemmas.idf[column] * pull(offset + column)
+            found[word] = weight
+        ranked = sorted(found.items(), key=lambda item: -item[1])
+        return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
+
+
+def fingerprint(examples: Iterable[Example]) -> str:
+    """What a trained model depends on: its examples and the features' format."""
+    digest = hashlib.sha256(f"needs {FORMAT}".encode())
+    for example in examples:
+        digest.update(f"\n{example.role}\t{example.language}\t{example.text}".encode())
+    return digest.hexdigest()[:16]
+
+
+def model_path(folder: Path, key: str) -> Path:
+    return folder / "router" / f"needs-{key}.pickle"
+
+
+def load(path: Path, key: str) -> NeedModel | None:
+    try:
+        with path.open("rb") as stored:
+            model = pickle.load(stored)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    return model if isinstance(model, NeedModel) and model.fingerprint == key else None
+
+
+def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
+    """The model for these examples: read from `folder` when one was trained on the same, else
+    trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
+    there for the next start, as the lemmatizer's dictionaries are."""
+    key = fingerprint(examples)
+    path = model_path(folder, key)
+    model = load(path, key)
+    if model is None:
+        trained = subprocess.run(
+            [sys.executable, "-m", "bot.domain.training", str(folder), key],
+            input=format_examples(examples), text=True, capture_output=True, check=False,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        model = load(path, key)
+        if model is None:
+            raise TrainingError("the router's need model could not be trained or kept in "
+                                f"{path.parent}: {trained.stderr.strip()[-300:]}")
+    return model

@@ -1,0 +1,110 @@
+"""Training the need model (bot.domain.needs) with scikit-learn.
+
+Usage: `python -m bot.domain.training FOLDER FINGERPRINT < examples.tsv` writes the model to
+`FOLDER/router/needs-FINGERPRINT.pickle`; bot.domain.needs runs it in a child process when a model
+is missing, and `peerdesk route train` through it, so that no bot process holds scikit-learn.
+
+Two TF-IDF vectorizers (the needs module's own analyzers: character n-grams and basic forms, so
+that the router computes exactly the same features) and one multinomial logistic regression; the
+classes are balanced, the seed fixed, so the same examples give the same model.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import tempfile
+from array import array
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bot.domain.lemmas import Lemmas
+from bot.domain.needs import (
+    Example,
+    Lemma,
+    NeedModel,
+    _View,
+    char_grams,
+    guess_language,
+    lemma_grams,
+    model_path,
+    parse_examples,
+)
+
+C = 8.0  # inverse regularisation strength, chosen by cross-validation on the training set
+
+
+def _vectorizer(analyzer: object, min_df: int) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=True,
+                           dtype=np.float64)
+
+
+def _lemma_analyzer(lemma: Lemma, document: tuple[str, str]) -> list[str]:
+    text, lang = document
+    return lemma_grams(text, lang, lemma)
+
+
+def fit(examples: Sequence[Example], lemma: Lemma, *, c: float = C) -> tuple[
+        TfidfVectorizer, TfidfVectorizer, LogisticRegression,
+        Callable[[str, str], sparse.csr_matrix]]:
+    """The two vectorizers and the classifier fitted on the examples, and the function that
+    turns a question into the classifier's features (for comparing with the router's sums)."""
+    chars = _vectorizer(char_grams, 2)
+    lemmas = _vectorizer(partial(_lemma_analyzer, lemma), 1)
+    texts = [example.text for example in examples]
+    documents = [(example.text, example.language or guess_language(example.text))
+                 for example in examples]
+    features = sparse.hstack([chars.fit_transform(texts), lemmas.fit_transform(documents)])
+    classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced",
+                                    random_state=0)
+    classifier.fit(features.tocsr(), [example.role for example in examples])
+
+    def featurize(text: str, lang: str) -> sparse.csr_matrix:
+        return sparse.hstack([chars.transform([text]),
+                              lemmas.transform([(text, lang)])]).tocsr()
+
+    return chars, lemmas, classifier, featurize
+
+
+def train(examples: Sequence[Example], lemma: Lemma, *, fingerprint: str = "",
+          c: float = C) -> NeedModel:
+    """Fit the model on the examples and keep its numbers."""
+    chars, lemmas, classifier, _ = fit(examples, lemma, c=c)
+    return NeedModel(
+        fingerprint=fingerprint,
+        roles=tuple(str(role) for role in classifier.classes_),
+        chars=_View({str(f): int(c) for f, c in chars.vocabulary_.items()},
+                    array("d", chars.idf_)),
+        lemmas=_View({str(f): int(c) for f, c in lemmas.vocabulary_.items()},
+                     array("d", lemmas.idf_)),
+        coef=tuple(array("d", row) for row in classifier.coef_),
+        intercept=tuple(float(x) for x in classifier.intercept_),
+    )
+
+
+def keep(model: NeedModel, path: Path) -> None:
+    """Write the model where the router looks for it, atomically; older models go."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as scratch:
+        pickle.dump(model, scratch, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(scratch.name, path)
+    for old in path.parent.glob("needs-*.pickle"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
+def main(folder: Path, key: str) -> None:
+    examples = parse_examples(sys.stdin.read())
+    model = train(examples, Lemmas(folder).lemma, fingerprint=key)
+    keep(model, model_path(folder, key))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2])
