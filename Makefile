@@ -49,7 +49,8 @@ route: $(STAMP)
 # The router's figures on the labelled sets (bench/route_eval.py; --misses lists what went wrong).
 route-eval: $(STAMP)
 	$(BIN)/peerdesk route train
-	$(BIN)/python bench/route_eval.py tests/data/routing_dev2.tsv tests/data/routing_after.tsv
+	$(BIN)/python bench/route_eval.py tests/data/routing_dev2.tsv tests/data/routing_after.tsv \
+		tests/data/routing_after2.tsv
 
 # The README's pictures of the sandbox page, taken by the browser test of a whole conversation,
 # and the lead's report chart for a busy and a quiet month.

@@ -57,7 +57,7 @@ def test_the_need_set_is_routed_by_need(router: Router) -> None:
     """Written before the need model, when the router was right on 69.7 % of it and
     confidently wrong on 23.6 % (45.6 % of the contrastive half)."""
     right, confidently_wrong, asked = _figures(router, _cases(NEED_SET))
-    assert right >= 0.95 and confidently_wrong <= 0.03 and asked <= 0.05
+    assert right >= 0.95 and confidently_wrong <= 0.02 and asked <= 0.05
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
