@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, corrections, queue
+from bot.domain import answers, corrections
 from bot.domain.models import (
     Attendance,
     Event,
@@ -28,7 +28,8 @@ from bot.domain.models import (
     TicketStatus,
     saved_id,
 )
-from bot.domain.queue import Desk
+from bot.domain.tickets import notices
+from bot.domain.tickets.views import Desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +114,15 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
             ticket.status, ticket.withdrawn = TicketStatus.CLOSED, True
             ticket.closed_at, ticket.sla_due_at = now, None
         session.add(ticket)
-        await queue.withdraw_phone(session, saved_id(ticket), now)  # the helpers' copies
+        await notices.withdraw_phone(session, saved_id(ticket), now)  # the helpers' copies
         if ticket.delivered_at is not None or ticket.thread_id is not None:
-            await queue.edit_cards(session, desk, ticket, now)
+            await notices.edit_cards(session, desk, ticket, now)
         if holder is not None:
             if desk.forum is not None and ticket.thread_id:  # in its topic, calling the holder
-                queue.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
+                notices.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
                             mention="holder")
             else:
-                queue.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
+                notices.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
     await _drop_waiting(session, telegram_id, [t.id for t in tickets if t.id is not None])
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
     await session.exec(delete(ReplyPart).where(  # the helpers' texts to them, with their name

@@ -221,7 +221,7 @@ def _jobs(application: Application) -> None:
     if jobs is None:
         return
     # Reminders, escalations and unchosen questions, queued for the sender.
-    jobs.run_repeating(sla.sweep, interval=settings.sla_check_seconds,
+    jobs.run_repeating(sla.run_sweep, interval=settings.sla_check_seconds,
                        first=settings.sla_check_seconds, name="peerdesk-sla")
     # Updates that a stopped process left unfinished.
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
