@@ -47,9 +47,9 @@ async def test_a_question_queues_its_card_once_with_the_roles_first_reminder(
 
         async with db.session() as session:
             won = await changes.claim(session=session, ticket_id=receipt.ticket_id,
-                                    helper_id=1001, now=MONDAY_TEN, desk=desk)
+                                      helper_id=1001, now=MONDAY_TEN, desk=desk)
             lost = await changes.claim(session=session, ticket_id=receipt.ticket_id,
-                                     helper_id=1002, now=MONDAY_TEN, desk=desk)
+                                       helper_id=1002, now=MONDAY_TEN, desk=desk)
         assert won is not None and won.won and lost is not None and not lost.won
         async with db.session() as session:
             queued = list(await session.exec(select(Outbox).where(

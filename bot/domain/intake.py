@@ -483,8 +483,8 @@ async def _comment(session: AsyncSession, desk: views.Desk, ticket: Ticket, text
     if text:
         both = f"{earlier}\n\n{text}" if earlier else text
         await changes.comment(session=session, ticket_id=ticket.id, asker_id=ticket.asker_id,
-                            text=both if len(both) <= MAX_FEEDBACK else text, now=now,
-                            desk=desk)
+                              text=both if len(both) <= MAX_FEEDBACK else text, now=now,
+                              desk=desk)
     return Conversation(Turn.FEEDBACK, _receipt(ticket))
 
 

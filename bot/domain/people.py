@@ -99,7 +99,7 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
     for ticket_id in held:
         assert ticket_id is not None
         if await changes.release(session=session, ticket_id=ticket_id, helper_id=user_id,
-                               now=now, desk=desk) is not None:
+                                 now=now, desk=desk) is not None:
             released.append(ticket_id)
     await session.exec(delete(HelperRole).where(col(HelperRole.helper_id) == user_id))
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))

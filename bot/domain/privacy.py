@@ -120,7 +120,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
         if holder is not None:
             if desk.forum is not None and ticket.thread_id:  # in its topic, calling the holder
                 notices.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
-                            mention="holder")
+                             mention="holder")
             else:
                 notices.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
     await _drop_waiting(session, telegram_id, [t.id for t in tickets if t.id is not None])

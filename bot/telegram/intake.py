@@ -150,7 +150,7 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
     but never acknowledged (the bot stopped in between) is acknowledged when it comes again."""
     async with context.services.db.session() as session:
         await messages.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
-                             ticket_id=receipt.ticket_id, kind=messages.Kind.ACK)
+                                ticket_id=receipt.ticket_id, kind=messages.Kind.ACK)
 
 
 def _acknowledgement_markup(receipt: Receipt) -> InlineKeyboardMarkup | None:
@@ -548,8 +548,8 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
         return
     async with services.db.session() as session:
         ticket = await changes.solved_by_asker(session=session, ticket_id=button.id,
-                                             asker_id=query.from_user.id, now=services.clock(),
-                                             desk=services.desk)
+                                               asker_id=query.from_user.id, now=services.clock(),
+                                               desk=services.desk)
     if ticket is None:
         await moved_on(update, context, button.id, lang)
         return

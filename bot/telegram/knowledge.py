@@ -81,7 +81,7 @@ async def _on_its_card(update: Update, context: PeerdeskContext, action: Action)
         return None
     async with context.services.db.session() as session:
         found = await messages.find_message(session=session, chat_id=query.message.chat.id,
-                                         message_id=query.message.message_id)
+                                            message_id=query.message.message_id)
     if found is None or found.kind != Kind.CARD or found.ticket_id != button.id:
         return None
     return button.id

@@ -350,7 +350,7 @@ class Sender:
         async with services.db.session() as session:
             for chat_id, message_id, ticket_id, kind in sent.remember:
                 await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
-                                     ticket_id=ticket_id, kind=kind, commit=False)
+                                        ticket_id=ticket_id, kind=kind, commit=False)
             await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
                                    now=services.clock(), message_id=sent.message_id)
 

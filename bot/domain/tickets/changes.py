@@ -279,7 +279,7 @@ async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text:
     ticket.feedback = clean_text(text)[:2000]
     session.add(ticket)
     await to_helpers(session, desk, ticket, now, priority=Priority.ALERT,
-                      params={"template": "feedback"})
+                     params={"template": "feedback"})
     view = await view_of(session, ticket)
     await session.commit()
     return view

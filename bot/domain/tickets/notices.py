@@ -46,7 +46,7 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
 
 
 def note(session: AsyncSession, ticket: Ticket, chat_id: int, template: str, now: datetime,
-          priority: Priority = Priority.RELAY, **params: Any) -> None:
+         priority: Priority = Priority.RELAY, **params: Any) -> None:
     outbox.add(session, kind=OutboxKind.NOTE, chat_id=chat_id, now=now, priority=priority,
                ticket_id=ticket.id, params={"template": template, **params})
 
@@ -60,8 +60,8 @@ async def _helper_chats(session: AsyncSession, ticket: Ticket) -> list[int]:
 
 
 async def to_helpers(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime, *,
-                      kind: OutboxKind = OutboxKind.NOTE, priority: Priority = Priority.RELAY,
-                      params: dict[str, Any]) -> None:
+                     kind: OutboxKind = OutboxKind.NOTE, priority: Priority = Priority.RELAY,
+                     params: dict[str, Any]) -> None:
     """A message about the ticket to its helpers: into its forum topic, or privately."""
     chats = [desk.forum] if desk.forum is not None else await _helper_chats(session, ticket)
     for chat in chats:
@@ -70,7 +70,7 @@ async def to_helpers(session: AsyncSession, desk: Desk, ticket: Ticket, now: dat
 
 
 def to_asker(session: AsyncSession, ticket: Ticket, template: str, now: datetime,
-              **params: Any) -> None:
+             **params: Any) -> None:
     if ticket.asker_chat_id is not None:
         note(session, ticket, ticket.asker_chat_id, template, now, **params)
 
@@ -96,7 +96,7 @@ async def withdraw_phone(session: AsyncSession, ticket_id: int, now: datetime) -
 
 
 async def call_role(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime,
-                     template: str, skip: int) -> None:
+                    template: str, skip: int) -> None:
     """Call the ticket's role again, `skip` left out: a notice with their names in its topic,
     or privately (beside the card they have, or with a new card)."""
     if desk.forum is not None:

@@ -134,7 +134,7 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
         return None
     async with context.services.db.session() as session:
         found = await messages.find_message(session=session, chat_id=message.chat.id,
-                                         message_id=message.message_id)
+                                            message_id=message.message_id)
         ticket = await views.view(session=session, ticket_id=button.id)
     on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
     if ticket is None or not (on_its_card or button.action is Action.CLAIM):
@@ -157,8 +157,8 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         return
     async with services.db.session() as session:
         result = await changes.claim(session=session, ticket_id=ticket.id,
-                                   helper_id=helper.telegram_id, now=services.clock(),
-                                   desk=services.desk)
+                                     helper_id=helper.telegram_id, now=services.clock(),
+                                     desk=services.desk)
     services.wake_sender()
     if result is None:
         await query.answer()
@@ -233,7 +233,7 @@ async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperV
     services = context.services
     async with services.db.session() as session:
         ticket = await changes.close(session=session, ticket_id=ticket_id, now=services.clock(),
-                                   desk=services.desk, helper_id=helper.telegram_id)
+                                     desk=services.desk, helper_id=helper.telegram_id)
     if ticket is None:
         return False
     services.wake_sender()
@@ -287,8 +287,8 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
             return
         async with services.db.session() as session:
             moved = await changes.reroute(session=session, ticket_id=ticket.id, role=role,
-                                        topic=topic.id if topic else OTHER_TOPIC,
-                                        now=services.clock(), desk=services.desk)
+                                          topic=topic.id if topic else OTHER_TOPIC,
+                                          now=services.clock(), desk=services.desk)
             if moved is not None:  # the router learns from the helper's correction
                 await corrections.learn(session=session, router=services.router,
                                         ticket_id=ticket.id)
@@ -326,8 +326,8 @@ async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: Helpe
     services = context.services
     async with services.db.session() as session:
         ticket = await changes.release(session=session, ticket_id=ticket_id,
-                                     helper_id=helper.telegram_id, now=services.clock(),
-                                     desk=services.desk)
+                                       helper_id=helper.telegram_id, now=services.clock(),
+                                       desk=services.desk)
     if ticket is not None:
         services.wake_sender()
         logger.info("ticket %s released back to the queue", ticket_id)
@@ -366,8 +366,8 @@ async def hand_over_button(update: Update, context: PeerdeskContext, helper: Hel
         to_id = int(button.arg) if button.arg and button.arg.isdigit() else 0
         async with services.db.session() as session:
             moved = await changes.hand_over(session=session, ticket_id=ticket.id,
-                                          helper_id=helper.telegram_id, to_id=to_id,
-                                          now=services.clock(), desk=services.desk)
+                                            helper_id=helper.telegram_id, to_id=to_id,
+                                            now=services.clock(), desk=services.desk)
         if moved is None:
             await stale(update, context, lang)
             return
@@ -408,8 +408,8 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     if button is not None:
         async with services.db.session() as session:
             ticket = await changes.rate(session=session, ticket_id=button.id,
-                                      asker_id=query.from_user.id, stars=stars,
-                                      now=services.clock(), desk=services.desk)
+                                        asker_id=query.from_user.id, stars=stars,
+                                        now=services.clock(), desk=services.desk)
     if ticket is None:
         if button is None or not 1 <= stars <= 5:
             await stale(update, context)
@@ -428,7 +428,8 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
                                       "helper.", stars=STARS * stars))
     async with services.db.session() as session:
         await messages.remember(session=session, chat_id=prompt.chat_id,
-                             message_id=prompt.message_id, ticket_id=ticket.id, kind=Kind.COMMENT)
+                                message_id=prompt.message_id, ticket_id=ticket.id,
+                                kind=Kind.COMMENT)
 
 
 async def phone_request(update: Update, context: PeerdeskContext) -> None:
@@ -467,8 +468,8 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
         ticket = None
         if contact.user_id == user.id and ticket_id:
             ticket = await changes.share_phone(session=session, ticket_id=ticket_id,
-                                             asker_id=user.id, phone=contact.phone_number,
-                                             now=services.clock(), desk=services.desk)
+                                               asker_id=user.id, phone=contact.phone_number,
+                                               now=services.clock(), desk=services.desk)
     lang = ticket.language if ticket else preferred_language(None, user.language_code)
     if ticket is None:
         await message.reply_text(gettext(lang, "I can only pass on your own number, for a "

@@ -218,7 +218,7 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
         reply_markup=card_buttons(ticket, lang, extras, services))
     async with services.db.session() as session:
         await messages.remember(session=session, chat_id=services.forum, ticket_id=ticket.id,
-                             message_id=message.message_id, kind=Kind.CARD, commit=False)
+                                message_id=message.message_id, kind=Kind.CARD, commit=False)
         await messages.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
 
 
@@ -269,7 +269,7 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     # is marked sent leaves a card that is not sent again.
     async with services.db.session() as session:
         await messages.remember(session=session, chat_id=item.chat_id, ticket_id=ticket.id,
-                             message_id=message.message_id, kind=Kind.CARD, commit=False)
+                                message_id=message.message_id, kind=Kind.CARD, commit=False)
         await messages.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
     return None
 

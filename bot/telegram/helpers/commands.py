@@ -81,7 +81,7 @@ async def availability_command(update: Update, context: PeerdeskContext,
     away = (message.text or "").lstrip("/").startswith("away")
     async with context.services.db.session() as session:
         await roster.set_available(session=session, helper_id=helper.telegram_id,
-                                  available=not away)
+                                   available=not away)
     lang = helper_language(context.services, helper)
     await message.reply_text(
         gettext(lang, "You are marked away: new questions will not call you. /back when you "
@@ -108,7 +108,7 @@ async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperV
         elif message.chat_id == services.forum and message.is_topic_message \
                 and message.message_thread_id:
             ticket_id = await messages.ticket_in_thread(session=session,
-                                                     thread_id=message.message_thread_id)
+                                                        thread_id=message.message_thread_id)
     if ticket_id is None:
         if _in_place(update, context):
             command = (message.text or "/").split()[0].lstrip("/").split("@")[0]

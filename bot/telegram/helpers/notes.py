@@ -359,11 +359,11 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
             mention = [holder] if holder else []
         elif ticket is not None and params.get("mention") in ("role", "everyone"):
             mention = await notices.recipients(session=session, ticket=ticket,
-                                             everyone=params["mention"] == "everyone")
+                                               everyone=params["mention"] == "everyone")
             if params.get("skip"):  # who gave it back is not called for it again
                 mention = [h for h in mention if h.telegram_id != params["skip"]] or [
                     h for h in await notices.recipients(session=session, ticket=ticket,
-                                                      everyone=True)
+                                                        everyone=True)
                     if h.telegram_id != params["skip"]]
     if ticket is not None and reader == ticket.asker_chat_id:
         lang = ticket.language
@@ -480,5 +480,5 @@ async def _card_in(services: Services, ticket_id: int, chat_id: int) -> int | No
 async def _asker_unreachable(services: Services, ticket: TicketView) -> None:
     async with services.db.session() as session:
         await notices.asker_unreachable(session=session, ticket_id=ticket.id,
-                                      now=services.clock(), desk=services.desk)
+                                        now=services.clock(), desk=services.desk)
     services.wake_sender()

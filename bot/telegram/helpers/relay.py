@@ -73,7 +73,7 @@ async def group_message(update: Update, context: PeerdeskContext) -> None:
         return
     async with context.services.db.session() as session:
         ticket_id = await messages.ticket_in_thread(session=session,
-                                                 thread_id=message.message_thread_id)
+                                                    thread_id=message.message_thread_id)
     if ticket_id is not None:
         await helper_wrote(context, message, ticket_id)
 
@@ -92,7 +92,7 @@ async def private_message(update: Update, context: PeerdeskContext) -> None:
     if reply_to is not None:
         async with services.db.session() as session:
             found = await messages.find_message(session=session, chat_id=message.chat_id,
-                                             message_id=reply_to)
+                                                message_id=reply_to)
         if found is not None and found.kind in (Kind.CARD, Kind.TO_HELPERS):
             await helper_wrote(context, message, found.ticket_id)
             raise ApplicationHandlerStop
