@@ -473,3 +473,12 @@ class RoutingCorrection(SQLModel, table=True):
     role: str = Field(max_length=32)
     topic: str = Field(max_length=64)
     forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class SendBudget(SQLModel, table=True):
+    """One lane of Telegram's flood limits (the bot overall, a group, a private chat) shared by
+    every replica on PostgreSQL: the earliest time its next message may go, in seconds since
+    the epoch on the database's clock (bot.telegram.budget). SQLite keeps it in memory."""
+
+    lane: str = Field(primary_key=True, max_length=64)
+    tat: float = 0.0

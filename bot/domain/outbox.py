@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -136,15 +136,21 @@ async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout:
 
 
 async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit: int = 100,
-                    skip_chats: frozenset[int] = frozenset()) -> list[Claimed]:
+                    skip_chats: frozenset[int] = frozenset(), but_cards: bool = False
+                    ) -> list[Claimed]:
     """Take due rows for this sender, most urgent first: on PostgreSQL rows locked by another
     sender are skipped (SKIP LOCKED); on both, a conditional UPDATE decides, so no row is taken
-    twice. `skip_chats`: chats whose queue in this process is full enough for now."""
+    twice. `skip_chats`: chats whose queue in this process is full enough for now — except, with
+    `but_cards`, new tickets' cards, which are listed many to a message and have a deadline."""
     query = select(Outbox).where(
         col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
     ).order_by(col(Outbox.priority), col(Outbox.due_at), col(Outbox.id)).limit(limit)
     if skip_chats:
-        query = query.where(col(Outbox.chat_id).not_in(skip_chats))
+        skipped: ColumnElement[bool] = col(Outbox.chat_id).in_(skip_chats)
+        if but_cards:
+            skipped = skipped & ~((col(Outbox.kind) == OutboxKind.CARD)
+                                  & (col(Outbox.priority) == Priority.CARD))
+        query = query.where(~skipped)
     if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await session.exec(query))

@@ -25,6 +25,7 @@ from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
 from bot.telegram import events, hours, intake, knowledge, menus, privacy, reports
 from bot.telegram.access import helpers_only
+from bot.telegram.budget import budget_for
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
@@ -207,13 +208,15 @@ def build_application(services: Services, *, token: str, api_url: str,
     long polling, or (`webhook`) fed by the web server. Updates are stored before they are
     confirmed and handled once (bot.telegram.durable)."""
     inbox = Inbox(services)
+    # Telegram's limits, kept by every replica together on PostgreSQL (bot.telegram.budget).
+    limiter = RetryingRateLimiter(group_per_minute=services.settings.group_messages_per_minute,
+                                  budget=budget_for(services.db.engine)) \
+        if services.settings.rate_limit else None
     bot = DurableBot(
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
         request=AiohttpRequest(connection_pool_size=64),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
-        rate_limiter=(RetryingRateLimiter(
-            group_per_minute=services.settings.group_messages_per_minute)
-            if services.settings.rate_limit else None),
+        rate_limiter=limiter,
         inbox=inbox,
     )
     builder = (
@@ -235,7 +238,8 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
         **{kind: events.send_announcement for kind in events.KINDS},
-    }, lister=cards.list_new)
+    }, lister=cards.list_new, budget=limiter.budget if limiter else None,
+        group_pace=limiter.group_pace if limiter else None)
     application.bot_data["sender"] = sender
     services.wake_sender = sender.wake
     _handlers(application)

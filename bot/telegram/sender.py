@@ -5,12 +5,18 @@ most urgent first, so that no update handler ever waits behind Telegram's limits
   when this process queued something (`wake`), and every tick for the rest (rows queued by
   another replica, retries, reminders that come due).
 - A lane sends one chat's messages in order of priority; a private chat is paced to about one
-  message a second, a group is paced by PTB's rate limiter (20 a minute).
+  message a second, a group to 20 a minute, by one budget that every replica shares on
+  PostgreSQL (bot.telegram.budget).
 - At most `IN_FLIGHT` sends wait on Telegram at once, handed out by priority: a 300-chat
   announcement never holds up a relayed answer by more than a moment.
 - In the helpers' forum group, when more new tickets wait than the group can take one by one,
   they are listed together in one message with a Claim button each; each ticket's own topic
   opens later, when the group has room, or at once when it is claimed.
+- Visibility is a deadline there (`visible_within_seconds`, 120): the forum's lane chooses what
+  to send only when the group has a free slot, and once a new ticket has waited half of the
+  deadline, the waiting tickets are listed in that slot before anything else for the group
+  (relays, claimed tickets' topics, edits). How far behind the group is goes to the log and to
+  /metrics (bot.metrics).
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiolimiter import AsyncLimiter
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
@@ -32,6 +37,7 @@ from bot.domain.models import OutboxKind, Priority, utcnow
 from bot.domain.outbox import Claimed
 from bot.services import Services
 from bot.storage.db import BACKGROUND
+from bot.telegram.budget import PRIVATE, Budget, Pace
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,8 @@ IN_FLIGHT = 8  # sends waiting on Telegram at once
 MAX_ATTEMPTS = 8  # network failures before a row is given up (each already retried)
 BATCH_MIN = 2  # new tickets waiting in the forum's lane before they are listed together
 TIDY_EVERY = 5.0  # seconds between looks for rows of stopped senders
+PLAN_AHEAD = 1.0  # the forum's lane looks again this often while it waits for the group's slot
+REPORT_EVERY = 60.0  # seconds between the log lines that say how far behind the group is
 
 
 @dataclass(slots=True)
@@ -96,7 +104,7 @@ class Lane:
         # The rows between their call to Telegram and the note that they went (see `stop`).
         self.in_flight: tuple[int, ...] = ()
         # Telegram takes about one message a second in a private chat (short bursts pass).
-        self.pace = AsyncLimiter(3, 3) if paced and chat_id > 0 else None
+        self.paced = paced and chat_id > 0
 
     def push(self, item: Claimed) -> None:
         heapq.heappush(self.heap, (item.priority, item.due_at.timestamp(), item.id, item))
@@ -110,10 +118,14 @@ class Lane:
 
 class Sender:
     def __init__(self, application: Application, renderers: dict[OutboxKind, Renderer],
-                 lister: Lister | None = None) -> None:
+                 lister: Lister | None = None, budget: Budget | None = None,
+                 group_pace: Pace | None = None) -> None:
         self._application = application
         self._renderers = renderers
         self._lister = lister
+        self._budget = budget  # None: Telegram's limits are off (benchmarks)
+        self._group_pace = group_pace
+        self._reported = 0.0
         self._lanes: dict[int, Lane] = {}
         self._wake = asyncio.Event()
         self._gate = PriorityGate(IN_FLIGHT)
@@ -207,7 +219,7 @@ class Sender:
                 async with services.db.session() as session:
                     claimed = await outbox.claim_due(session=session, now=services.clock(),
                                                      worker=self.worker, limit=CLAIM_BATCH,
-                                                     skip_chats=full)
+                                                     skip_chats=full, but_cards=True)
                 for item in claimed:
                     self._lane(item.chat_id).push(item)
                 for lane in self._lanes.values():
@@ -263,14 +275,26 @@ class Sender:
     async def _drive(self, lane: Lane) -> None:
         try:
             while lane.heap and not self._stopping:
+                if lane.chat_id == self.services.forum and self._budget is not None \
+                        and self._group_pace is not None:
+                    # Choose what goes into the group's next slot only when it comes: what
+                    # came meanwhile (a ticket near its deadline) may go first.
+                    wait = await self._budget.free_in(f"g:{lane.chat_id}", self._group_pace)
+                    if wait > 0:
+                        await asyncio.sleep(min(wait, PLAN_AHEAD))
+                        continue
+                    self._report(lane)
+                    waiting = self._due_listing(lane)
+                    if waiting and await self._list(lane, waiting):
+                        continue
                 item = lane.pop()
                 if self._batchable(lane, item):
                     waiting = [entry[3] for entry in lane.heap if self._batchable(lane, entry[3])]
                     if len(waiting) + 1 >= BATCH_MIN and \
                             item.id in await self._list(lane, [item, *waiting]):
                         continue
-                if lane.pace is not None:
-                    await lane.pace.acquire()
+                if lane.paced and self._budget is not None:
+                    await self._budget.take(f"p:{lane.chat_id}", PRIVATE)
                 await self._gate.acquire(item.priority)
                 try:
                     if self._stopping:
@@ -286,6 +310,47 @@ class Sender:
                 lane.task = asyncio.create_task(self._drive(lane))
             elif not lane.heap:
                 self._lanes.pop(lane.chat_id, None)
+
+    def _waiting_tickets(self, lane: Lane) -> list[Claimed]:
+        """New tickets in the forum's lane not yet shown, oldest first."""
+        return sorted((entry[3] for entry in lane.heap if self._batchable(lane, entry[3])),
+                      key=lambda item: (item.due_at, item.id))
+
+    def _due_listing(self, lane: Lane) -> list[Claimed]:
+        """The new tickets to list in the group's next slot, before anything else: all that
+        wait (oldest first), once the oldest has waited half of the deadline; else none."""
+        waiting = self._waiting_tickets(lane)
+        if not waiting:
+            return []
+        half = self.services.settings.visible_within_seconds / 2
+        waited = (self.services.clock() - waiting[0].due_at).total_seconds()
+        return waiting if waited >= half else []
+
+    def _report(self, lane: Lane) -> None:
+        """Now and then, how far behind the helpers' group is; a warning, with the way out,
+        when a new ticket has waited past its deadline."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._reported < REPORT_EVERY:
+            return
+        waiting = self._waiting_tickets(lane)
+        if not waiting:
+            return
+        waited = (self.services.clock() - waiting[0].due_at).total_seconds()
+        deadline = self.services.settings.visible_within_seconds
+        if waited < deadline / 4:
+            return
+        self._reported = loop_time
+        if waited > deadline:
+            logger.warning(
+                "the helpers' group is %.0f s behind: %d new tickets wait to be shown (deadline "
+                "%.0f s), %d messages queued for it. One group takes 20 messages a minute; "
+                "a listing shows up to 20 tickets, so it shows about 300 new tickets a minute "
+                "when nothing else is sent. Beyond that, send cards privately (leave "
+                "PEERDESK_HELPERS_CHAT_ID empty): each helper's chat has a budget of its own",
+                waited, len(waiting), deadline, len(lane))
+        else:
+            logger.info("the helpers' group is %.0f s behind: %d new tickets wait to be shown, "
+                        "%d messages queued for it", waited, len(waiting), len(lane))
 
     def _batchable(self, lane: Lane, item: Claimed) -> bool:
         return (self._lister is not None and item.kind is OutboxKind.CARD
