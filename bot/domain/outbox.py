@@ -21,7 +21,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import Event, Outbox, OutboxKind, OutboxStatus, Priority, dialect_of
+from bot.domain.models import (
+    Event,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Priority,
+    Worker,
+    dialect_of,
+)
 
 # Kinds that belong to a ticket: resent when their sender died (a person is waiting for them).
 TICKET_KINDS = frozenset({OutboxKind.CARD, OutboxKind.COPY, OutboxKind.NOTE,
@@ -100,11 +108,12 @@ def _claimed(row: Outbox) -> Claimed:
                    row.attempts, row.event_id, row.bulletin_id, row.ticket_id, row.params)
 
 
-async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout: timedelta
-               ) -> Housekeeping:
+async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout: timedelta,
+               only: str | None = None) -> Housekeeping:
     """Before sending: drop what is no longer meaningful (a reminder or announcement for an event
     that has begun), and settle the rows of senders that have stopped (no heartbeat within
-    `timeout` of the real time `wall`)."""
+    `timeout` of the real time `wall`; with `only`, every sender but that one: polling at start,
+    when Telegram lets one process poll and any other has stopped)."""
     started = select(Event.id).where(col(Event.starts_at) <= now)
     stale = list(await session.exec(select(Outbox.id).where(
         col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
@@ -113,7 +122,8 @@ async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout:
     if stale:
         await session.exec(update(Outbox).where(col(Outbox.id).in_(stale))
                            .values(status=OutboxStatus.DROPPED, error="event already begun"))
-    alive = workers.alive(now=wall, timeout=timeout)
+    alive = workers.alive(now=wall, timeout=timeout) if only is None \
+        else select(Worker.id).where(col(Worker.id) == only)
     orphaned = list(await session.exec(select(Outbox).where(
         col(Outbox.status) == OutboxStatus.SENDING,
         col(Outbox.worker).is_(None) | col(Outbox.worker).not_in(alive))))

@@ -289,11 +289,14 @@ async def running(application: Application, *, everything: bool = False
     async with services.db.session() as session:
         await workers.beat(session=session, worker=services.worker_id, now=utcnow())
     await application.start()
-    sender.start()
+    sender.start(sole=everything)
     try:
         await replay(application, everything=everything)
         yield application
     finally:
+        limiter = application.bot.rate_limiter
+        if isinstance(limiter, RetryingRateLimiter):
+            limiter.stop()  # no call waits for another try: Telegram may be unreachable
         await sender.stop(grace=STOP_GRACE)
         await application.stop()
         await application.bot_data["inbox"].hand_back()

@@ -578,9 +578,11 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
         text = f"{headline(event, lang)} ({when(services, event, lang)}): {names}"
         started = event.id in {h.id for h in held}
         if started:
-            said = sum(1 for p in people if p.answer in ("yes", "plus") and not p.waiting)
-            text += "\n" + gettext(lang, "Came: {came} (said they would come: {said})",
-                                   came=sum(p.present for p in people), said=said)
+            coming = [p for p in people if p.answer in ("yes", "plus") and not p.waiting]
+            text += "\n" + gettext(
+                lang, "Came: {came} of the {said} who said they would come; without saying: "
+                      "{walk_ins}", came=sum(p.present for p in coming), said=len(coming),
+                walk_ins=sum(p.present for p in people if p not in coming))
             if summary.count:
                 text += "\n" + ngettext(lang, "Feedback: {average} / 5 from {count} answer",
                                         "Feedback: {average} / 5 from {count} answers",

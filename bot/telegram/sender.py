@@ -132,6 +132,7 @@ class Sender:
         self._task: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._stopping = False
+        self._sole = False
 
     @property
     def services(self) -> Services:
@@ -144,10 +145,13 @@ class Sender:
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, *, sole: bool = False) -> None:
+        """Begin sending. `sole`: no other process can be sending (polling), so what any
+        earlier process left half-sent is settled at once, not after its heartbeat's lease."""
         if self._task is not None:
             raise RuntimeError("the sender is already running")
         self._stopping = False
+        self._sole = sole
         self._task = asyncio.create_task(self._run(), name="peerdesk-sender")
         self._beat = asyncio.create_task(self._heartbeat(), name="peerdesk-heartbeat")
 
@@ -255,7 +259,8 @@ class Sender:
         async with services.db.session() as session:
             done = await outbox.tidy(session=session, now=services.clock(), wall=utcnow(),
                                      timeout=timedelta(seconds=services.settings
-                                                       .update_lease_seconds))
+                                                       .update_lease_seconds),
+                                     only=self.worker if self._sole else None)
         if done.dropped:
             logger.info("dropped %d announcements or reminders for events already begun",
                         len(done.dropped))
