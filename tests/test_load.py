@@ -107,6 +107,9 @@ async def test_every_new_ticket_is_shown_by_its_deadline_while_relays_fill_the_g
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+        async with desk.services.db.session() as session:  # /metrics: the group caught up
+            text = (await desk.services.metrics.render(session, desk.clock(), GROUP)).decode()
+        assert "peerdesk_unseen_tickets 0.0" in text, text
         late = {user: round(seen[number] - asked[user], 1) for user, number in tickets.items()
                 if seen[number] - asked[user] > 16 + 2}
         assert not late, late

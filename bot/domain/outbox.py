@@ -27,6 +27,8 @@ from bot.domain.models import (
     OutboxKind,
     OutboxStatus,
     Priority,
+    Ticket,
+    TicketStatus,
     Worker,
     dialect_of,
 )
@@ -240,3 +242,20 @@ async def backlog(*, session: AsyncSession, now: datetime) -> Backlog:
     if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() loses the time zone
         oldest = oldest.replace(tzinfo=UTC)
     return Backlog(due or 0, oldest)
+
+
+async def unseen(*, session: AsyncSession) -> Backlog:
+    """Tickets waiting for a helper that no helper has been shown yet (no card, no listing):
+    how many, and since when — how far behind the helpers' group is."""
+    count, oldest = (await session.exec(select(func.count(), func.min(Ticket.created_at)).where(
+        col(Ticket.status) == TicketStatus.OPEN, col(Ticket.delivered_at).is_(None)))).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(count or 0, oldest)
+
+
+async def queued_for(*, session: AsyncSession, chat_id: int) -> int:
+    """Messages waiting to go to one chat (the helpers' group), due or not."""
+    return (await session.exec(select(func.count()).select_from(Outbox).where(
+        col(Outbox.chat_id) == chat_id,
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])))).one()
