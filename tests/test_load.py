@@ -319,3 +319,24 @@ async def test_an_event_added_after_its_first_reminder_time_still_gets_the_last_
     assert [r.key.rsplit(":", 1)[1] for r in reminders] == ["60"]
     assert abs((reminders[0].due_at - (event.starts_at - timedelta(minutes=30)))
                .total_seconds()) < 1
+
+
+async def test_a_stop_while_telegram_fails_takes_seconds_not_half_a_minute(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    """Telegram answers every message with an error: the acknowledgement being retried does not
+    hold the stop up (docker's `stop` allows 10 s in all)."""
+    sandbox = _sandbox(range(7001, 7003))
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+                         sla_check_seconds=60) as desk:
+        await desk.ask(7001, RPL_FI)
+        sandbox.faults.extend([("sendMessage", 500, None)] * 1000)
+        sandbox.faults.extend([("createForumTopic", 500, None)] * 1000)
+        await sandbox.send(7002, "Miten arvioin näytön, kun opiskelija on työpaikalla?")
+        for _ in range(200):  # the acknowledgement is refused, and being retried
+            if len(sandbox.faults) < 2000:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5
