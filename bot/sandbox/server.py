@@ -38,8 +38,8 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-_SENDING = {"sendMessage", "copyMessage", "sendPhoto", "sendDocument", "sendVoice", "sendVideo",
-            "sendAudio", "createForumTopic"}
+_SENDING = {"sendMessage", "copyMessage", "copyMessages", "sendPhoto", "sendDocument",
+            "sendVoice", "sendVideo", "sendAudio", "createForumTopic"}
 # What copyMessage carries over from the original message.
 _CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "document", "voice",
             "audio", "video", "video_note", "animation", "sticker", "contact", "location"}
@@ -590,6 +590,14 @@ class Sandbox:
             raise ApiError(400, "Bad Request: message can't be copied")
         stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
         return {"message_id": stored["message_id"]}
+
+    async def _api_copymessages(self, params: dict) -> list[dict]:
+        """Several messages of one chat copied in one call (one message toward the limits)."""
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100 or ids != sorted(ids):
+            raise ApiError(400, "Bad Request: message identifiers must be 1-100, increasing")
+        return [await self._api_copymessage({**params, "message_id": message_id})
+                for message_id in ids]
 
     async def _send_media(self, kind: str, params: dict) -> dict:
         """sendPhoto, sendDocument, sendVoice, sendVideo, sendAudio: a new upload (its bytes are

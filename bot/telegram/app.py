@@ -238,7 +238,8 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
         **{kind: events.send_announcement for kind in events.KINDS},
-    }, lister=cards.list_new, budget=limiter.budget if limiter else None,
+    }, lister=cards.list_new, copier=notes.send_copies,
+        budget=limiter.budget if limiter else None,
         group_pace=limiter.group_pace if limiter else None)
     application.bot_data["sender"] = sender
     services.wake_sender = sender.wake
