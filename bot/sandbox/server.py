@@ -731,6 +731,10 @@ class Sandbox:
     async def _api_editmessagereplymarkup(self, params: dict) -> dict:
         message = self._message(self._chat(params), int(params.get("message_id", 0)))
         markup = self._check_markup(params.get("reply_markup"))
+        if (markup or None) == message.get("reply_markup"):  # as Telegram answers
+            raise ApiError(400, "Bad Request: message is not modified: specified new message "
+                                "content and reply markup are exactly the same as a current "
+                                "content and reply markup of the message")
         if markup:
             message["reply_markup"] = markup
         else:
