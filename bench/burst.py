@@ -161,8 +161,12 @@ async def soak(args: argparse.Namespace) -> None:
     async def answer(number: int, who: int, after: float) -> None:
         nonlocal replies
         await asyncio.sleep(after)
-        async with db.session() as session:
-            ticket = await session.get(Ticket, number)
+        for _ in range(60):  # its topic opens at once when claimed, when the group has room
+            async with db.session() as session:
+                ticket = await session.get(Ticket, number)
+            if ticket is None or ticket.thread_id or ticket.claimed_by != who:
+                break
+            await asyncio.sleep(1)
         if ticket is None or not ticket.thread_id or ticket.claimed_by != who:
             return
         await sandbox.send(who, "Katso ohje intrasta, ja kerro jos ei auta.", chat_id=GROUP,

@@ -46,6 +46,8 @@ LANE_CAP = 300  # a chat with this many rows waiting in this process takes no mo
 IN_FLIGHT = 8  # sends waiting on Telegram at once
 MAX_ATTEMPTS = 8  # network failures before a row is given up (each already retried)
 BATCH_MIN = 2  # new tickets waiting in the forum's lane before they are listed together
+LIST_FULL = 20  # new tickets that fill a listing: listed in the group's next slot, whatever
+# else waits (a full listing is the best use of one of its 20 messages a minute)
 TIDY_EVERY = 5.0  # seconds between looks for rows of stopped senders
 PLAN_AHEAD = 1.0  # the forum's lane looks again this often while it waits for the group's slot
 REPORT_EVERY = 60.0  # seconds between the log lines that say how far behind the group is
@@ -357,13 +359,14 @@ class Sender:
 
     def _due_listing(self, lane: Lane) -> list[Claimed]:
         """The new tickets to list in the group's next slot, before anything else: all that
-        wait (oldest first), once the oldest has waited half of the deadline; else none."""
+        wait (oldest first), once they fill a listing or the oldest has waited half of the
+        deadline; else none."""
         waiting = self._waiting_tickets(lane)
         if not waiting:
             return []
         half = self.services.settings.visible_within_seconds / 2
         waited = (self.services.clock() - waiting[0].due_at).total_seconds()
-        return waiting if waited >= half else []
+        return waiting if waited >= half or len(waiting) >= LIST_FULL else []
 
     def _report(self, lane: Lane) -> None:
         """Now and then, how far behind the helpers' group is; a warning, with the way out,
