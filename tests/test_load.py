@@ -66,6 +66,9 @@ async def test_every_new_ticket_is_shown_by_its_deadline_while_relays_fill_the_g
     """Follow-ups stream into four tickets' topics faster than the group's 20 a minute takes
     them while new questions keep coming: each new ticket is still shown, listed, within the
     deadline (here 16 s, so that the test takes seconds), and Telegram never says 429."""
+    if database_url.startswith("postgresql"):
+        pytest.skip("half a minute of load: the planning is the same on both databases, and "
+                    "the shared budget is the replicas test's")
     askers = range(7300, 7324)
     sandbox = _sandbox(range(7000, 7400))
     async with open_desk(database_url, knowledge, router, sandbox=sandbox, sla_check_seconds=60,
@@ -183,6 +186,8 @@ async def test_two_replicas_together_keep_telegrams_limits(
 async def test_a_topic_that_hangs_fifteen_seconds_is_created_once(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
+    if database_url.startswith("postgresql"):
+        pytest.skip("fifteen seconds of waiting, the same on both databases")
     sandbox = _sandbox(range(7001, 7002))
     create = sandbox._api_createforumtopic
     hung: list[float] = []
