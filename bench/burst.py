@@ -203,6 +203,7 @@ async def soak(args: argparse.Namespace) -> None:
                    for number, created in (await session.exec(
                        select(Ticket.id, Ticket.created_at).where(
                            col(Ticket.status) != TicketStatus.OFFERED,
+                           col(Ticket.routing) != Routing.ASKED,  # the asker chooses first
                            col(Ticket.self_served).is_(False)))).all()}
     pushed = tickets  # from the moment the ticket was stored
     await wait(lambda: set(tickets) <= set(sandbox.seen), 150)
