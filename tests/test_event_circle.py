@@ -71,7 +71,8 @@ async def test_im_here_materials_feedback_and_the_report(
 
         # The host marks Cecilia, who forgot to press.
         await desk.sandbox.send(MARI, "/attendees")
-        listing = await said(desk, MARI, "Paikalla: 2 (ilmoittautui tulevansa: 4)")
+        listing = await said(desk, MARI, "Paikalla: 2 niistä 4, jotka ilmoittautuivat; "
+                                         "ilmoittautumatta: 0")
         names = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
         assert names == ["✅ Aino", "✅ Bertta", "▫️ Cecilia", "▫️ Eero"]
         await desk.sandbox.press(JUKKA, MARI, listing["message_id"], f"came:{event_id}:7003")

@@ -349,3 +349,37 @@ async def test_a_stop_while_telegram_fails_takes_seconds_not_half_a_minute(
         await asyncio.sleep(0.5)
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 5
+
+
+async def test_a_late_event_still_offers_im_here_and_walk_ins_are_counted_apart(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    """Added 40 minutes before its start (its reminders a day and an hour before are past): the
+    hour-before reminder still comes, half an hour before, with "I'm here". Aino said she would
+    come and came; Eero came without saying: the host sees them apart."""
+    from tests.test_bot_events import CHANNELS, channel, events_desk, publish
+
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        start = clock() + timedelta(minutes=40)
+        event_id = await publish(desk, start=start, end=start + timedelta(minutes=60),
+                                 reminders="1d,1h")
+        (announcement,) = await channel(desk, CHANNELS[0], 1)
+        desk.sandbox.user(7001, "Aino")
+        desk.sandbox.user(7005, "Eero")
+        await desk.sandbox.press(7001, CHANNELS[0], announcement["message_id"],
+                                 f"rsvp:{event_id}:yes")
+        await desk.sandbox.wait_until(lambda: len(desk.answers()) == 1)
+        clock.advance(minutes=10)
+        (_, reminder) = await channel(desk, CHANNELS[0], 2)
+        (here,) = reminder["reply_markup"]["inline_keyboard"][0]
+        assert here["callback_data"] == f"here:{event_id}"
+        clock.now = start + timedelta(minutes=5)
+        for user in (7001, 7005):
+            await desk.sandbox.press(user, CHANNELS[0], reminder["message_id"],
+                                     here["callback_data"])
+        await desk.sandbox.wait_until(lambda: len(desk.answers()) == 3)
+        await desk.sandbox.send(MARI, "/attendees")
+        await desk.sandbox.wait_until(lambda: any(
+            "Paikalla: 1 niistä 1, jotka ilmoittautuivat; ilmoittautumatta: 1"
+            in m.get("text", "") for m in desk.sandbox.bot_messages(MARI)))
