@@ -128,7 +128,7 @@ async def test_im_here_materials_feedback_and_the_report(
 
         await desk.sandbox.send(MARI, "/feedback")
         view = await said(desk, MARI, "Palaute: 4,3 / 5, 3 vastausta")
-        assert "Paikalla: 3 (ilmoittautui tulevansa: 4)" in view["text"]
+        assert "Paikalla: 3 niistä 4, jotka ilmoittautuivat; ilmoittautumatta: 0" in view["text"]
         assert "💬 Hyvä keskustelu, lisää tällaisia!" in view["text"]
         assert "Aino" not in view["text"].split("💬")[1]  # comments without names
 
