@@ -185,10 +185,14 @@ async def soak(args: argparse.Namespace) -> None:
     next_follow_up = began + 1
     while time.perf_counter() < end:
         await asyncio.sleep(max(0.0, began + n / args.rate - time.perf_counter()))
-        if free:
-            user = free.pop(0)
-            asking.append(user)
-            await sandbox.ask(user, texts[n % len(texts)])
+        if not free:  # everyone has a question open: someone else asks
+            newcomer = staff[-1] + 1
+            staff.append(newcomer)
+            sandbox.user(newcomer, "Opettaja")
+            free.append(newcomer)
+        user = free.pop(0)
+        asking.append(user)
+        await sandbox.ask(user, texts[n % len(texts)])
         n += 1
         if asking and time.perf_counter() >= next_follow_up:
             next_follow_up += 1
@@ -218,8 +222,8 @@ async def soak(args: argparse.Namespace) -> None:
     await runner.cleanup()
     await db.dispose()
     late = sum(v > 120 for v in visibility)
-    print(f"soak: {args.soak:g} min, {n} questions asked at {args.rate:g}/s from {args.staff} "
-          f"staff, a follow-up a second, {claims} claims, {replies} answers; flood limits on; "
+    print(f"soak: {args.soak:g} min, {n} questions asked at {args.rate:g}/s by {len(staff)} "
+          f"people ({args.staff} at first; more once all had one open), a follow-up a second, {claims} claims, {replies} answers; flood limits on; "
           f"database {url.split(':')[0]}")
     print(f"tickets visible to helpers: {len(visibility)}/{len(tickets)}; after p50 "
           f"{statistics.median(visibility):.0f} s, p99 {percentile(visibility, 0.99):.0f} s, "
