@@ -223,7 +223,8 @@ async def soak(args: argparse.Namespace) -> None:
     await db.dispose()
     late = sum(v > 120 for v in visibility)
     print(f"soak: {args.soak:g} min, {n} questions asked at {args.rate:g}/s by {len(staff)} "
-          f"people ({args.staff} at first; more once all had one open), a follow-up a second, {claims} claims, {replies} answers; flood limits on; "
+          f"people ({args.staff} at first; more once all had one open), a follow-up a "
+          f"second, {claims} claims, {replies} answers; flood limits on; "
           f"database {url.split(':')[0]}")
     print(f"tickets visible to helpers: {len(visibility)}/{len(tickets)}; after p50 "
           f"{statistics.median(visibility):.0f} s, p99 {percentile(visibility, 0.99):.0f} s, "
