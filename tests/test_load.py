@@ -34,6 +34,7 @@ from bot.sandbox.server import Sandbox, serve
 from bot.services import Services
 from bot.storage import Database
 from bot.telegram.app import build_application, initialize, running
+from bot.telegram.budget import SharedBudget, budget_for, per_minute
 from bot.telegram.durable import parse
 from tests.test_bot_helpers import (
     ADMIN,
@@ -383,3 +384,22 @@ async def test_a_late_event_still_offers_im_here_and_walk_ins_are_counted_apart(
         await desk.sandbox.wait_until(lambda: any(
             "Paikalla: 1 niistä 1, jotka ilmoittautuivat; ilmoittautumatta: 1"
             in m.get("text", "") for m in desk.sandbox.bot_messages(MARI)))
+
+
+async def test_two_budgets_on_one_database_hand_out_one_groups_slots_once(
+    database_url: str,
+) -> None:
+    """Two replicas asking for a group's slots at once get different slots: never more than 20
+    in any minute between them, and never two at one moment."""
+    databases = [Database(database_url) for _ in range(2)]
+    budgets = [budget_for(db.engine) for db in databases]
+    if not budgets[0].shared:
+        budgets = [budgets[0]] * 2  # SQLite: one process, one budget in memory
+    pace = per_minute(20)
+    waits = sorted(await asyncio.gather(*(budgets[n % 2].reserve("g:-1001", pace)
+                                          for n in range(40))))
+    assert max(sum(1 for t in waits if start <= t <= start + 60) for start in waits) <= 20
+    assert len({round(t, 3) for t in waits if t > 0}) == len([t for t in waits if t > 0])
+    assert isinstance(budgets[1], SharedBudget) == database_url.startswith("postgresql")
+    for db in databases:
+        await db.dispose()
