@@ -89,9 +89,11 @@ class TimedSandbox(Sandbox):
         await self.send(user, text)
 
 
-def resident_mb(pid: int) -> float:
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory (`RssAnon`: the heap alone, without file pages such as the
+    lemmatizer's memory-mapped tries, which the kernel can drop)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -138,6 +140,7 @@ async def soak(args: argparse.Namespace) -> None:
     free = list(staff)  # people with no open question
     asking: list[int] = []  # people with one
     memory = [resident_mb(bot.pid)]
+    heap = [resident_mb(bot.pid, "RssAnon")]
     began = time.perf_counter()
     end = began + args.soak * 60
     claims = replies = 0
@@ -199,6 +202,7 @@ async def soak(args: argparse.Namespace) -> None:
             await sandbox.send(asking[n % len(asking)], "Lisätietoa: sama vika jatkuu.")
         if n % int(args.rate * 10) == 0:
             memory.append(resident_mb(bot.pid))
+            heap.append(resident_mb(bot.pid, "RssAnon"))
     await work
     await asyncio.gather(*answering)
     wall = time.time() - time.perf_counter()  # the bot's clock into this one's
@@ -212,6 +216,7 @@ async def soak(args: argparse.Namespace) -> None:
     pushed = tickets  # from the moment the ticket was stored
     await wait(lambda: set(tickets) <= set(sandbox.seen), 150)
     memory.append(resident_mb(bot.pid))
+    heap.append(resident_mb(bot.pid, "RssAnon"))
     visibility = [sandbox.seen[t] - pushed[t] for t in tickets if t in sandbox.seen]
     async with db.session() as session:
         given_up = (await session.exec(select(func.count()).select_from(Outbox).where(
@@ -232,7 +237,8 @@ async def soak(args: argparse.Namespace) -> None:
     print(f"refused for flood by the sandbox: {sandbox.refused_for_flood} (target 0); messages "
           f"given up: {given_up}; still waiting at the end: {waiting}")
     print(f"memory of the bot: {memory[0]:.0f} MB at start, {max(memory):.0f} MB at most, "
-          f"{memory[-1]:.0f} MB at the end (target <= 150 MB)")
+          f"{memory[-1]:.0f} MB at the end (target <= 150 MB); of it the heap (RssAnon): "
+          f"{heap[0]:.0f} MB at start, {heap[-1]:.0f} MB at the end")
 
 
 async def main() -> None:
