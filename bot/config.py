@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # makes PTB hold back every request, so the bot never tries: a quarter of these may go at
     # once (a card, a notice), the rest at an even pace, never more than this in any minute.
     group_messages_per_minute: int = Field(default=20, ge=4, le=600)
+    # Every new ticket is visible and claimable in the helpers' group within this many seconds,
+    # however busy the group: once one has waited half of it, the waiting ones are listed
+    # together before any other message to the group (bot.telegram.sender).
+    visible_within_seconds: float = Field(default=120, ge=4, le=3600)
     # The web server (health, metrics, reports, calendar, webhook); no port: not started by
     # `peerdesk run` (`peerdesk serve` uses 8080 then).
     web_host: str = "127.0.0.1"

@@ -33,8 +33,23 @@ class Metrics:
         self.outbox_age = Gauge("peerdesk_outbox_oldest_due_seconds", "How long the oldest "
                                 "due outbox row has waited", registry=self.registry)
 
-    async def render(self, session: AsyncSession, now: datetime) -> bytes:
+        self.unseen = Gauge("peerdesk_unseen_tickets", "Tickets waiting for a helper that no "
+                            "helper has been shown yet", registry=self.registry)
+        self.unseen_age = Gauge("peerdesk_unseen_oldest_seconds", "How long the oldest ticket "
+                                "no helper has been shown has waited: how far behind the "
+                                "helpers' group is (deadline 120 s)", registry=self.registry)
+        self.group_queued = Gauge("peerdesk_helpers_group_queued", "Messages waiting to go to "
+                                  "the helpers' group (20 a minute)", registry=self.registry)
+
+    async def render(self, session: AsyncSession, now: datetime, forum: int | None = None
+                     ) -> bytes:
         """Refresh the gauges from the database and render the exposition text."""
+        unseen = await outbox.unseen(session=session)
+        self.unseen.set(unseen.due)
+        self.unseen_age.set(max(0.0, (now - unseen.oldest_due_at).total_seconds())
+                            if unseen.oldest_due_at else 0)
+        self.group_queued.set(0 if forum is None
+                              else await outbox.queued_for(session=session, chat_id=forum))
         for state, count in (await views.status_counts(session=session)).items():
             self.tickets.labels(state.value).set(count)
         waiting = await outbox.backlog(session=session, now=now)

@@ -71,7 +71,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.reading() as session:
-        body = await services.metrics.render(session, services.clock())
+        body = await services.metrics.render(session, services.clock(), services.forum)
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 

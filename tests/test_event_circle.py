@@ -71,7 +71,8 @@ async def test_im_here_materials_feedback_and_the_report(
 
         # The host marks Cecilia, who forgot to press.
         await desk.sandbox.send(MARI, "/attendees")
-        listing = await said(desk, MARI, "Paikalla: 2 (ilmoittautui tulevansa: 4)")
+        listing = await said(desk, MARI, "Paikalla: 2 niistä 4, jotka ilmoittautuivat; "
+                                         "ilmoittautumatta: 0")
         names = [b["text"] for row in listing["reply_markup"]["inline_keyboard"] for b in row]
         assert names == ["✅ Aino", "✅ Bertta", "▫️ Cecilia", "▫️ Eero"]
         await desk.sandbox.press(JUKKA, MARI, listing["message_id"], f"came:{event_id}:7003")
@@ -127,7 +128,7 @@ async def test_im_here_materials_feedback_and_the_report(
 
         await desk.sandbox.send(MARI, "/feedback")
         view = await said(desk, MARI, "Palaute: 4,3 / 5, 3 vastausta")
-        assert "Paikalla: 3 (ilmoittautui tulevansa: 4)" in view["text"]
+        assert "Paikalla: 3 niistä 4, jotka ilmoittautuivat; ilmoittautumatta: 0" in view["text"]
         assert "💬 Hyvä keskustelu, lisää tällaisia!" in view["text"]
         assert "Aino" not in view["text"].split("💬")[1]  # comments without names
 

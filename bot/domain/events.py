@@ -287,6 +287,11 @@ async def _schedule(session: AsyncSession, event: Event, announce_at: datetime) 
                          chat_id=chat, due_at=event.registration_closes_at, event_id=event.id)
         for minutes in event.reminders:
             due = event.starts_at - timedelta(minutes=minutes)
+            if due <= announce_at and minutes == min(event.reminders) \
+                    and event.starts_at > announce_at:
+                # Announced closer to its start than its last reminder: that reminder (with
+                # its "I'm here" button) still goes, when presence can be marked, or at once.
+                due = max(announce_at + timedelta(seconds=1), event.starts_at - PRESENCE_EARLY)
             if due > announce_at:
                 await _queue(session, key=f"reminder:{event.id}:v{event.version}:{chat}:{minutes}",
                              kind="reminder", chat_id=chat, due_at=due, event_id=event.id)

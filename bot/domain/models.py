@@ -538,3 +538,12 @@ class StaffPass(SQLModel, table=True):
 
     telegram_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     admitted_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class SendBudget(SQLModel, table=True):
+    """One lane of Telegram's flood limits (the bot overall, a group, a private chat) shared by
+    every replica on PostgreSQL: the earliest time its next message may go, in seconds since
+    the epoch on the database's clock (bot.telegram.budget). SQLite keeps it in memory."""
+
+    lane: str = Field(primary_key=True, max_length=64)
+    tat: float = 0.0

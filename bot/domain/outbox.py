@@ -16,12 +16,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import Event, Outbox, OutboxKind, OutboxStatus, Priority, dialect_of
+from bot.domain.models import (
+    Event,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Priority,
+    Ticket,
+    TicketStatus,
+    Worker,
+    dialect_of,
+)
 
 # Kinds that belong to a ticket: resent when their sender died (a person is waiting for them).
 TICKET_KINDS = frozenset({OutboxKind.CARD, OutboxKind.COPY, OutboxKind.NOTE,
@@ -100,11 +110,12 @@ def _claimed(row: Outbox) -> Claimed:
                    row.attempts, row.event_id, row.bulletin_id, row.ticket_id, row.params)
 
 
-async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout: timedelta
-               ) -> Housekeeping:
+async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout: timedelta,
+               only: str | None = None) -> Housekeeping:
     """Before sending: drop what is no longer meaningful (a reminder or announcement for an event
     that has begun), and settle the rows of senders that have stopped (no heartbeat within
-    `timeout` of the real time `wall`)."""
+    `timeout` of the real time `wall`; with `only`, every sender but that one: polling at start,
+    when Telegram lets one process poll and any other has stopped)."""
     started = select(Event.id).where(col(Event.starts_at) <= now)
     stale = list(await session.exec(select(Outbox.id).where(
         col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
@@ -113,7 +124,8 @@ async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout:
     if stale:
         await session.exec(update(Outbox).where(col(Outbox.id).in_(stale))
                            .values(status=OutboxStatus.DROPPED, error="event already begun"))
-    alive = workers.alive(now=wall, timeout=timeout)
+    alive = workers.alive(now=wall, timeout=timeout) if only is None \
+        else select(Worker.id).where(col(Worker.id) == only)
     orphaned = list(await session.exec(select(Outbox).where(
         col(Outbox.status) == OutboxStatus.SENDING,
         col(Outbox.worker).is_(None) | col(Outbox.worker).not_in(alive))))
@@ -136,15 +148,21 @@ async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout:
 
 
 async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit: int = 100,
-                    skip_chats: frozenset[int] = frozenset()) -> list[Claimed]:
+                    skip_chats: frozenset[int] = frozenset(), but_cards: bool = False
+                    ) -> list[Claimed]:
     """Take due rows for this sender, most urgent first: on PostgreSQL rows locked by another
     sender are skipped (SKIP LOCKED); on both, a conditional UPDATE decides, so no row is taken
-    twice. `skip_chats`: chats whose queue in this process is full enough for now."""
+    twice. `skip_chats`: chats whose queue in this process is full enough for now — except, with
+    `but_cards`, new tickets' cards, which are listed many to a message and have a deadline."""
     query = select(Outbox).where(
         col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
     ).order_by(col(Outbox.priority), col(Outbox.due_at), col(Outbox.id)).limit(limit)
     if skip_chats:
-        query = query.where(col(Outbox.chat_id).not_in(skip_chats))
+        skipped: ColumnElement[bool] = col(Outbox.chat_id).in_(skip_chats)
+        if but_cards:
+            skipped = skipped & ~((col(Outbox.kind) == OutboxKind.CARD)
+                                  & (col(Outbox.priority) == Priority.CARD))
+        query = query.where(~skipped)
     if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await session.exec(query))
@@ -224,3 +242,20 @@ async def backlog(*, session: AsyncSession, now: datetime) -> Backlog:
     if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() loses the time zone
         oldest = oldest.replace(tzinfo=UTC)
     return Backlog(due or 0, oldest)
+
+
+async def unseen(*, session: AsyncSession) -> Backlog:
+    """Tickets waiting for a helper that no helper has been shown yet (no card, no listing):
+    how many, and since when — how far behind the helpers' group is."""
+    count, oldest = (await session.exec(select(func.count(), func.min(Ticket.created_at)).where(
+        col(Ticket.status) == TicketStatus.OPEN, col(Ticket.delivered_at).is_(None)))).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(count or 0, oldest)
+
+
+async def queued_for(*, session: AsyncSession, chat_id: int) -> int:
+    """Messages waiting to go to one chat (the helpers' group), due or not."""
+    return (await session.exec(select(func.count()).select_from(Outbox).where(
+        col(Outbox.chat_id) == chat_id,
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])))).one()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, corrections
+from bot.domain import answers, corrections, outbox
 from bot.domain.models import (
     Attendance,
     Event,
@@ -29,6 +29,7 @@ from bot.domain.models import (
     saved_id,
 )
 from bot.domain.tickets import notices
+from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import Desk
 
 
@@ -123,7 +124,13 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
                              mention="holder")
             else:
                 notices.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
-    await _drop_waiting(session, telegram_id, [t.id for t in tickets if t.id is not None])
+    ticket_ids = [t.id for t in tickets if t.id is not None]
+    await _drop_waiting(session, telegram_id, ticket_ids)
+    await _unquote_comments(session, ticket_ids, now)
+    # No row of the outbox names them any more (sent, dropped or failed: kept for the figures).
+    await session.exec(update(Outbox).where(
+        col(Outbox.chat_id) == telegram_id, col(Outbox.status) != OutboxStatus.SENDING,
+    ).values(chat_id=0, params=None))
     await session.exec(delete(TicketMessage).where(col(TicketMessage.chat_id) == telegram_id))
     await session.exec(delete(ReplyPart).where(  # the helpers' texts to them, with their name
         col(ReplyPart.ticket_id).in_([t.id for t in tickets if t.id is not None])))
@@ -149,6 +156,21 @@ async def _drop_waiting(session: AsyncSession, telegram_id: int, ticket_ids: lis
         if theirs:
             row.status, row.params, row.error = OutboxStatus.DROPPED, None, "forgotten"
             session.add(row)
+
+
+async def _unquote_comments(session: AsyncSession, ticket_ids: list[int], now: datetime
+                            ) -> None:
+    """The bot's messages that quoted the person's comment to the helpers are edited to say it
+    was removed (through the sender), and forgotten here so that each is edited once."""
+    if not ticket_ids:
+        return
+    rows = await session.exec(select(TicketMessage).where(
+        col(TicketMessage.ticket_id).in_(ticket_ids), TicketMessage.kind == Kind.FEEDBACK))
+    for row in rows:
+        outbox.add(session, kind=OutboxKind.NOTE, chat_id=row.chat_id, now=now,
+                   priority=Priority.ALERT, ticket_id=row.ticket_id,
+                   params={"template": "comment_removed", "message_id": row.message_id})
+        await session.delete(row)
 
 
 async def purge_texts(*, session: AsyncSession, now: datetime, days: int) -> int:

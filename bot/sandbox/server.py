@@ -39,8 +39,8 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "peerdesk", "username": 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-_SENDING = {"sendMessage", "copyMessage", "sendPhoto", "sendDocument", "sendVoice", "sendVideo",
-            "sendAudio", "createForumTopic"}
+_SENDING = {"sendMessage", "copyMessage", "copyMessages", "sendPhoto", "sendDocument",
+            "sendVoice", "sendVideo", "sendAudio", "createForumTopic"}
 # What copyMessage carries over from the original message.
 _CONTENT = {"text", "entities", "caption", "caption_entities", "photo", "document", "voice",
             "audio", "video", "video_note", "animation", "sticker", "contact", "location"}
@@ -614,6 +614,14 @@ class Sandbox:
         stored = await self._deliver(chat_id, {"from": BOT_USER, **content}, params)
         return {"message_id": stored["message_id"]}
 
+    async def _api_copymessages(self, params: dict) -> list[dict]:
+        """Several messages of one chat copied in one call (one message toward the limits)."""
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100 or ids != sorted(ids):
+            raise ApiError(400, "Bad Request: message identifiers must be 1-100, increasing")
+        return [await self._api_copymessage({**params, "message_id": message_id})
+                for message_id in ids]
+
     async def _send_media(self, kind: str, params: dict) -> dict:
         """sendPhoto, sendDocument, sendVoice, sendVideo, sendAudio: a new upload (its bytes are
         kept) or a file id the sandbox knows."""
@@ -756,6 +764,10 @@ class Sandbox:
     async def _api_editmessagereplymarkup(self, params: dict) -> dict:
         message = self._message(self._chat(params), int(params.get("message_id", 0)))
         markup = self._check_markup(params.get("reply_markup"))
+        if (markup or None) == message.get("reply_markup"):  # as Telegram answers
+            raise ApiError(400, "Bad Request: message is not modified: specified new message "
+                                "content and reply markup are exactly the same as a current "
+                                "content and reply markup of the message")
         if markup:
             message["reply_markup"] = markup
         else:

@@ -34,6 +34,11 @@ def helpers_only(handler: HelperHandler) -> Handler:
         if helper is not None and helper.is_helper:
             await handler(update, context, helper)
             return
+        chat = update.effective_chat
+        services = context.services
+        if update.callback_query is None and chat is not None and chat.type != chat.PRIVATE \
+                and chat.id not in (services.forum, services.settings.helpers_chat_id):
+            return  # a command in another group the bot is in: silence, not a refusal
         lang = ((user.language_code if user else None) or "")[:2]
         lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
         text = gettext(lang, "Sorry, only the peer-support helpers can do this.")

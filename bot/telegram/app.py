@@ -28,6 +28,7 @@ from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
 from bot.telegram import admin, events, hours, intake, knowledge, menus, privacy, reports, setup
 from bot.telegram.access import admins_only, helpers_only
+from bot.telegram.budget import budget_for
 from bot.telegram.callbacks import Action, SetupAction, pattern, setup_pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
@@ -261,13 +262,15 @@ def build_application(services: Services, *, token: str, api_url: str,
     long polling, or (`webhook`) fed by the web server. Updates are stored before they are
     confirmed and handled once (bot.telegram.durable)."""
     inbox = Inbox(services)
+    # Telegram's limits, kept by every replica together on PostgreSQL (bot.telegram.budget).
+    limiter = RetryingRateLimiter(group_per_minute=services.settings.group_messages_per_minute,
+                                  budget=budget_for(services.db.engine)) \
+        if services.settings.rate_limit else None
     bot = DurableBot(
         token, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
         request=AiohttpRequest(connection_pool_size=64),
         get_updates_request=AiohttpRequest(connection_pool_size=1),
-        rate_limiter=(RetryingRateLimiter(
-            group_per_minute=services.settings.group_messages_per_minute)
-            if services.settings.rate_limit else None),
+        rate_limiter=limiter,
         inbox=inbox,
     )
     builder = (
@@ -289,7 +292,9 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
         **{kind: events.send_announcement for kind in events.KINDS},
-    }, lister=cards.list_new)
+    }, lister=cards.list_new, copier=notes.send_copies,
+        budget=limiter.budget if limiter else None,
+        group_pace=limiter.group_pace if limiter else None)
     application.bot_data["sender"] = sender
     services.wake_sender = sender.wake
     _handlers(application)
@@ -340,11 +345,14 @@ async def running(application: Application, *, everything: bool = False
     async with services.db.session() as session:
         await workers.beat(session=session, worker=services.worker_id, now=utcnow())
     await application.start()
-    sender.start()
+    sender.start(sole=everything)
     try:
         await replay(application, everything=everything)
         yield application
     finally:
+        limiter = application.bot.rate_limiter
+        if isinstance(limiter, RetryingRateLimiter):
+            limiter.stop()  # no call waits for another try: Telegram may be unreachable
         await sender.stop(grace=STOP_GRACE)
         await application.stop()
         await application.bot_data["inbox"].hand_back()

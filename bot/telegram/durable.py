@@ -110,11 +110,18 @@ class Inbox:
 def parse(payload: dict[str, Any], bot: ExtBot) -> Update | None:
     """The Update, or None when python-telegram-bot cannot read it (an older or odd server)."""
     try:
-        return Update.de_json(payload, bot)
+        update = Update.de_json(payload, bot)
     except Exception as exc:  # any field PTB requires may be missing: nothing of it is usable
         logger.warning("update %s is unreadable (%s)", payload.get("update_id"),
                        type(exc).__name__)
         return None
+    message = update.effective_message
+    if message is not None and getattr(message, "chat", None) is None:
+        # PTB reads a message without its chat; every handler would fail on it.
+        logger.warning("update %s is unreadable (a message without a chat)",
+                       payload.get("update_id"))
+        return None
+    return update
 
 
 class DurableBot(ExtBot):

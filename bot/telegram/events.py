@@ -654,9 +654,13 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
         text = f"{headline(event, lang)} ({when(services, event, lang)}): {names}"
         started = event.id in {h.id for h in held}
         if started:
-            said = sum(1 for p in people if p.answer in ("yes", "plus") and not p.waiting)
-            text += "\n" + gettext(lang, "Came: {came} (said they would come: {said})",
-                                   came=sum(p.present for p in people), said=said)
+            said_yes = {p.user_id for p in people
+                         if p.answer in ("yes", "plus") and not p.waiting}
+            text += "\n" + gettext(
+                lang, "Came: {came} of the {said} who said they would come; without saying: "
+                      "{walk_ins}", said=len(said_yes),
+                came=sum(p.present for p in people if p.user_id in said_yes),
+                walk_ins=sum(p.present for p in people if p.user_id not in said_yes))
             if summary.count:
                 text += "\n" + ngettext(lang, "Feedback: {average} / 5 from {count} answer",
                                         "Feedback: {average} / 5 from {count} answers",

@@ -5,6 +5,10 @@ Bot API call here (pure-Python HTTP parsing); aiohttp, which the web server alre
 about 0.3 ms (`bench/throughput.py`: every question makes two or three calls). Behaviour is PTB's:
 form-encoded parameters, multipart with files, and its exceptions (`TimedOut`, `NetworkError`),
 so the rate limiter's retries work as before.
+
+A call that makes something (a message, a topic) waits longer for its answer than a look-up:
+when Telegram is slow, such a call has usually happened, and giving up on it early only invites
+a second copy (a hanging fake, 15 s: `tests/test_send_path.py`).
 """
 
 from __future__ import annotations
@@ -18,20 +22,43 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _TOKEN = re.compile(r"/bot[^/\s]+")
+SEND_READ_TIMEOUT = 25.0  # seconds a call that makes something waits for Telegram's answer
+
+
+class NotSent(TimedOut):
+    """Timed out before the request went out (no free connection, none could be opened):
+    safe to make again."""
+
+
+# Calls that make something new each time they are made: one that timed out may still have
+# happened at Telegram, so it is never simply made again (bot.telegram.ratelimit).
+MAKERS = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+                    "createForumTopic"})
+
+
+def makes_something(endpoint: str) -> bool:
+    return endpoint in MAKERS or (endpoint.startswith("send") and endpoint != "sendChatAction")
+
+
+def _makes_something(url: str) -> bool:
+    return makes_something(url.rsplit("/", 1)[-1])
 
 
 class AiohttpRequest(BaseRequest):
     """One aiohttp client session with a pool of `connection_pool_size` connections.
 
     Timeouts as HTTPXRequest's defaults: 5 s to connect, 5 s to read, 1 s to wait for a free
-    connection. aiohttp has no write timeout; a stuck write ends at the read timeout."""
+    connection; a call that makes something waits `send_read_timeout` for its answer. aiohttp
+    has no write timeout; a stuck write ends at the read timeout."""
 
-    __slots__ = ("_connect", "_pool", "_pool_size", "_read", "_session")
+    __slots__ = ("_connect", "_pool", "_pool_size", "_read", "_send_read", "_session")
 
     def __init__(self, connection_pool_size: int = 1, *, read_timeout: float | None = 5.0,
-                 connect_timeout: float | None = 5.0, pool_timeout: float | None = 1.0) -> None:
+                 connect_timeout: float | None = 5.0, pool_timeout: float | None = 1.0,
+                 send_read_timeout: float | None = SEND_READ_TIMEOUT) -> None:
         self._pool_size = connection_pool_size
         self._read, self._connect, self._pool = read_timeout, connect_timeout, pool_timeout
+        self._send_read = send_read_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -63,7 +90,10 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
+        if isinstance(read_timeout, DefaultValue):
+            read = self._send_read if _makes_something(url) else self._read
+        else:
+            read = read_timeout
         connect = self._connect if isinstance(connect_timeout, DefaultValue) \
             else connect_timeout
         pool = self._pool if isinstance(pool_timeout, DefaultValue) else pool_timeout
@@ -78,8 +108,8 @@ class AiohttpRequest(BaseRequest):
                 return response.status, await response.read()
         except TimeoutError as exc:
             if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise TimedOut("Pool timeout: no free connection, or none could be opened; "
-                               "the request was not sent") from exc
+                raise NotSent("Pool timeout: no free connection, or none could be opened; "
+                              "the request was not sent") from exc
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             # Some aiohttp errors quote the URL, and the URL holds the token.

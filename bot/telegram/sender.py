@@ -5,12 +5,18 @@ most urgent first, so that no update handler ever waits behind Telegram's limits
   when this process queued something (`wake`), and every tick for the rest (rows queued by
   another replica, retries, reminders that come due).
 - A lane sends one chat's messages in order of priority; a private chat is paced to about one
-  message a second, a group is paced by PTB's rate limiter (20 a minute).
+  message a second, a group to 20 a minute, by one budget that every replica shares on
+  PostgreSQL (bot.telegram.budget).
 - At most `IN_FLIGHT` sends wait on Telegram at once, handed out by priority: a 300-chat
   announcement never holds up a relayed answer by more than a moment.
 - In the helpers' forum group, when more new tickets wait than the group can take one by one,
   they are listed together in one message with a Claim button each; each ticket's own topic
   opens later, when the group has room, or at once when it is claimed.
+- Visibility is a deadline there (`visible_within_seconds`, 120): the forum's lane chooses what
+  to send only when the group has a free slot, and once a new ticket has waited half of the
+  deadline, the waiting tickets are listed in that slot before anything else for the group
+  (relays, claimed tickets' topics, edits). How far behind the group is goes to the log and to
+  /metrics (bot.metrics).
 """
 
 from __future__ import annotations
@@ -23,8 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiolimiter import AsyncLimiter
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.domain import outbox, workers
@@ -33,6 +38,7 @@ from bot.domain.outbox import Claimed
 from bot.domain.tickets import messages
 from bot.services import Services
 from bot.storage.db import BACKGROUND
+from bot.telegram.budget import PRIVATE, Budget, Pace
 from bot.telegram.undelivered import report_refused, report_uncertain
 
 logger = logging.getLogger(__name__)
@@ -42,7 +48,11 @@ LANE_CAP = 300  # a chat with this many rows waiting in this process takes no mo
 IN_FLIGHT = 8  # sends waiting on Telegram at once
 MAX_ATTEMPTS = 8  # network failures before a row is given up (each already retried)
 BATCH_MIN = 2  # new tickets waiting in the forum's lane before they are listed together
+LIST_FULL = 20  # new tickets that fill a listing: listed in the group's next slot, whatever
+# else waits (a full listing is the best use of one of its 20 messages a minute)
 TIDY_EVERY = 5.0  # seconds between looks for rows of stopped senders
+PLAN_AHEAD = 1.0  # the forum's lane looks again this often while it waits for the group's slot
+REPORT_EVERY = 60.0  # seconds between the log lines that say how far behind the group is
 
 
 @dataclass(slots=True)
@@ -56,6 +66,8 @@ class Sent:
 
 Renderer = Callable[[Application, Claimed], Awaitable[Sent | None]]
 Lister = Callable[[Application, list[Claimed]], Awaitable[list[int]]]
+Copier = Callable[[Application, list[Claimed]], Awaitable[None]]
+RELAYS_TOGETHER = 20  # a person's quick messages copied into their topic in one call
 
 
 class PriorityGate:
@@ -98,7 +110,7 @@ class Lane:
         # The rows between their call to Telegram and the note that they went (see `stop`).
         self.in_flight: tuple[int, ...] = ()
         # Telegram takes about one message a second in a private chat (short bursts pass).
-        self.pace = AsyncLimiter(3, 3) if paced and chat_id > 0 else None
+        self.paced = paced and chat_id > 0
 
     def push(self, item: Claimed) -> None:
         heapq.heappush(self.heap, (item.priority, item.due_at.timestamp(), item.id, item))
@@ -112,16 +124,22 @@ class Lane:
 
 class Sender:
     def __init__(self, application: Application, renderers: dict[OutboxKind, Renderer],
-                 lister: Lister | None = None) -> None:
+                 lister: Lister | None = None, budget: Budget | None = None,
+                 group_pace: Pace | None = None, copier: Copier | None = None) -> None:
         self._application = application
         self._renderers = renderers
         self._lister = lister
+        self._copier = copier
+        self._budget = budget  # None: Telegram's limits are off (benchmarks)
+        self._group_pace = group_pace
+        self._reported = 0.0
         self._lanes: dict[int, Lane] = {}
         self._wake = asyncio.Event()
         self._gate = PriorityGate(IN_FLIGHT)
         self._task: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._stopping = False
+        self._sole = False
 
     @property
     def services(self) -> Services:
@@ -134,10 +152,13 @@ class Sender:
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, *, sole: bool = False) -> None:
+        """Begin sending. `sole`: no other process can be sending (polling), so what any
+        earlier process left half-sent is settled at once, not after its heartbeat's lease."""
         if self._task is not None:
             raise RuntimeError("the sender is already running")
         self._stopping = False
+        self._sole = sole
         self._task = asyncio.create_task(self._run(), name="peerdesk-sender")
         self._beat = asyncio.create_task(self._heartbeat(), name="peerdesk-heartbeat")
 
@@ -209,7 +230,7 @@ class Sender:
                 async with services.db.session() as session:
                     claimed = await outbox.claim_due(session=session, now=services.clock(),
                                                      worker=self.worker, limit=CLAIM_BATCH,
-                                                     skip_chats=full)
+                                                     skip_chats=full, but_cards=True)
                 for item in claimed:
                     self._lane(item.chat_id).push(item)
                 for lane in self._lanes.values():
@@ -245,7 +266,8 @@ class Sender:
         async with services.db.session() as session:
             done = await outbox.tidy(session=session, now=services.clock(), wall=utcnow(),
                                      timeout=timedelta(seconds=services.settings
-                                                       .update_lease_seconds))
+                                                       .update_lease_seconds),
+                                     only=self.worker if self._sole else None)
         if done.dropped:
             logger.info("dropped %d announcements or reminders for events already begun",
                         len(done.dropped))
@@ -263,20 +285,36 @@ class Sender:
     async def _drive(self, lane: Lane) -> None:
         try:
             while lane.heap and not self._stopping:
+                if lane.chat_id == self.services.forum and self._budget is not None \
+                        and self._group_pace is not None:
+                    # Choose what goes into the group's next slot only when it comes: what
+                    # came meanwhile (a ticket near its deadline) may go first.
+                    wait = await self._budget.free_in(f"g:{lane.chat_id}", self._group_pace)
+                    if wait > 0:
+                        await asyncio.sleep(min(wait, PLAN_AHEAD))
+                        continue
+                    self._report(lane)
+                    waiting = self._due_listing(lane)
+                    if waiting and await self._list(lane, waiting):
+                        continue
                 item = lane.pop()
                 if self._batchable(lane, item):
                     waiting = [entry[3] for entry in lane.heap if self._batchable(lane, entry[3])]
                     if len(waiting) + 1 >= BATCH_MIN and \
                             item.id in await self._list(lane, [item, *waiting]):
                         continue
-                if lane.pace is not None:
-                    await lane.pace.acquire()
+                together = self._relays_with(lane, item)
+                if lane.paced and self._budget is not None:
+                    await self._budget.take(f"p:{lane.chat_id}", PRIVATE)
                 await self._gate.acquire(item.priority)
                 try:
                     if self._stopping:
                         break  # claimed, not sent: handed back for the next process
-                    lane.in_flight = (item.id,)
-                    await self._send(item)
+                    lane.in_flight = tuple(relay.id for relay in together) or (item.id,)
+                    if together:
+                        await self._send_together(together)
+                    else:
+                        await self._send(item)
                 finally:
                     lane.in_flight = ()
                     self._gate.release()
@@ -286,6 +324,75 @@ class Sender:
                 lane.task = asyncio.create_task(self._drive(lane))
             elif not lane.heap:
                 self._lanes.pop(lane.chat_id, None)
+
+    def _relays_with(self, lane: Lane, item: Claimed) -> list[Claimed]:
+        """In the forum, the person's other messages waiting to be relayed into the same topic
+        go with this one, in one call (a slot of the group's 20 a minute); taken off the lane.
+        Empty when there are none."""
+        if self._copier is None or lane.chat_id != self.services.forum \
+                or item.kind is not OutboxKind.COPY:
+            return []
+
+        def source(row: Claimed) -> tuple[int | None, object]:
+            return row.ticket_id, (row.params or {}).get("from_chat")
+
+        more = [entry[3] for entry in lane.heap if entry[3].kind is OutboxKind.COPY
+                and source(entry[3]) == source(item)]
+        if not more:
+            return []
+        together = sorted([item, *more], key=lambda row: int((row.params or {})
+                                                             .get("message_id", 0)))
+        together = together[:RELAYS_TOGETHER]
+        ids = {row.id for row in together}
+        if item.id not in ids:  # the one popped goes, whatever the order
+            together = [item, *together[:-1]]
+            together.sort(key=lambda row: int((row.params or {}).get("message_id", 0)))
+            ids = {row.id for row in together}
+        lane.heap = [entry for entry in lane.heap if entry[3].id not in ids]
+        heapq.heapify(lane.heap)
+        return together
+
+    def _waiting_tickets(self, lane: Lane) -> list[Claimed]:
+        """New tickets in the forum's lane not yet shown, oldest first."""
+        return sorted((entry[3] for entry in lane.heap if self._batchable(lane, entry[3])),
+                      key=lambda item: (item.due_at, item.id))
+
+    def _due_listing(self, lane: Lane) -> list[Claimed]:
+        """The new tickets to list in the group's next slot, before anything else: all that
+        wait (oldest first), once they fill a listing or the oldest has waited half of the
+        deadline; else none."""
+        waiting = self._waiting_tickets(lane)
+        if not waiting:
+            return []
+        half = self.services.settings.visible_within_seconds / 2
+        waited = (self.services.clock() - waiting[0].due_at).total_seconds()
+        return waiting if waited >= half or len(waiting) >= LIST_FULL else []
+
+    def _report(self, lane: Lane) -> None:
+        """Now and then, how far behind the helpers' group is; a warning, with the way out,
+        when a new ticket has waited past its deadline."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._reported < REPORT_EVERY:
+            return
+        waiting = self._waiting_tickets(lane)
+        if not waiting:
+            return
+        waited = (self.services.clock() - waiting[0].due_at).total_seconds()
+        deadline = self.services.settings.visible_within_seconds
+        if waited < deadline / 4:
+            return
+        self._reported = loop_time
+        if waited > deadline:
+            logger.warning(
+                "the helpers' group is %.0f s behind: %d new tickets wait to be shown (deadline "
+                "%.0f s), %d messages queued for it. One group takes 20 messages a minute; "
+                "a listing shows up to 20 tickets, so it shows about 300 new tickets a minute "
+                "when nothing else is sent. Beyond that, send cards privately (leave "
+                "PEERDESK_HELPERS_CHAT_ID empty): each helper's chat has a budget of its own",
+                waited, len(waiting), deadline, len(lane))
+        else:
+            logger.info("the helpers' group is %.0f s behind: %d new tickets wait to be shown, "
+                        "%d messages queued for it", waited, len(waiting), len(lane))
 
     def _batchable(self, lane: Lane, item: Claimed) -> bool:
         return (self._lister is not None and item.kind is OutboxKind.CARD
@@ -328,24 +435,8 @@ class Sender:
             if renderer is None:
                 raise BadRequest(f"no renderer for {item.kind}")
             sent = await renderer(self._application, item) or Sent()
-        except RetryAfter as exc:  # still refused after the rate limiter's own retries
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            await self._retry(item, timedelta(seconds=seconds + 1), "429")
-            return
-        except (Forbidden, BadRequest) as exc:
-            await self._failed(item, f"{type(exc).__name__}: {exc}")
-            return
-        except (NetworkError, TelegramError) as exc:
-            if item.attempts >= MAX_ATTEMPTS:
-                await self._failed(item, type(exc).__name__)
-            else:
-                await self._retry(item, timedelta(seconds=min(600, 2 * 2 ** item.attempts)),
-                                  type(exc).__name__)
-            return
-        except Exception:
-            logger.exception("outbox %s (%s) could not be sent", item.id, item.kind)
-            await self._failed(item, "error")
+        except Exception as exc:
+            await self._not_sent(item, exc)
             return
         async with services.db.session() as session:
             for chat_id, message_id, ticket_id, kind in sent.remember:
@@ -353,6 +444,41 @@ class Sender:
                                         ticket_id=ticket_id, kind=kind, commit=False)
             await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
                                    now=services.clock(), message_id=sent.message_id)
+
+    async def _send_together(self, items: list[Claimed]) -> None:
+        """Several relays of one person's messages into one topic, in one call."""
+        assert self._copier is not None
+        services = self.services
+        try:
+            await self._copier(self._application, items)
+        except Exception as exc:
+            for item in items:
+                await self._not_sent(item, exc)
+            return
+        async with services.db.session() as session:
+            for item in items:
+                await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
+                                       now=services.clock(), commit=False)
+            await session.commit()
+        logger.info("%d relays to one topic sent together", len(items))
+
+    async def _not_sent(self, item: Claimed, exc: Exception) -> None:
+        if isinstance(exc, RetryAfter):  # still refused after the rate limiter's own retries
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            await self._retry(item, timedelta(seconds=seconds + 1), "429")
+        elif isinstance(exc, Forbidden | BadRequest):
+            await self._failed(item, f"{type(exc).__name__}: {exc}")
+        elif isinstance(exc, TelegramError):  # NetworkError, TimedOut (after a long wait)
+            if item.attempts >= MAX_ATTEMPTS:
+                await self._failed(item, type(exc).__name__)
+            else:
+                await self._retry(item, timedelta(seconds=min(600, 2 * 2 ** item.attempts)),
+                                  type(exc).__name__)
+        else:
+            logger.error("outbox %s (%s) could not be sent", item.id, item.kind,
+                         exc_info=exc)
+            await self._failed(item, "error")
 
     async def _retry(self, item: Claimed, delay: timedelta, error: str) -> None:
         logger.warning("outbox %s (%s): %s; trying again in %s", item.id, item.kind, error, delay)

@@ -24,6 +24,7 @@ class Kind(StrEnum):
     CLOSING = "closing"  # "your question was answered": rating buttons
     COMMENT = "comment"  # "reply with a comment": the reply becomes feedback
     PHONE = "phone"  # the asker's phone number, in the holder's private chat
+    FEEDBACK = "feedback"  # the asker's comment quoted to the helpers (edited on /forget)
 
 
 @dataclass(frozen=True, slots=True)

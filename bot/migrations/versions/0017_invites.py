@@ -2,7 +2,7 @@
 code), the channels the bot was made an admin of, and who came with the staff code.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0017'
-down_revision: str | None = '0014'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

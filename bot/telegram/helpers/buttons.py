@@ -118,7 +118,11 @@ class Press:
         await self.query.answer(text or gettext(self.lang, "This question is no longer "
                                                            "waiting."), show_alert=True)
         if restore:
-            await self.query.edit_message_reply_markup(card_buttons(self.ticket, self.lang))
+            try:
+                await self.query.edit_message_reply_markup(card_buttons(self.ticket, self.lang))
+            except BadRequest as exc:  # the card shows its own buttons already (a non-holder)
+                if "not modified" not in str(exc).lower():
+                    raise
 
 
 async def _card_button(update: Update, context: PeerdeskContext, helper: HelperView,

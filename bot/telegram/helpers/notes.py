@@ -169,7 +169,16 @@ def _feedback(f: Facts) -> Note | None:
     if not f.feedback:
         return None
     return Note(gettext(f.lang, "#{number} feedback: {text}", number=f.ticket.id,
-                        text=f.feedback[:3000]))
+                        text=f.feedback[:3000]), remember=Kind.FEEDBACK)
+
+
+def _comment_removed(f: Facts) -> Note | None:
+    """The message that quoted the asker's comment, edited once they asked to be forgotten."""
+    message_id = f.params.get("message_id")
+    if not isinstance(message_id, int):
+        return None
+    return Note(gettext(f.lang, "The asker's comment has been removed at their request."),
+                edit=message_id)
 
 
 def _unreachable(f: Facts) -> Note:
@@ -326,6 +335,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_sent": _phone_sent,
     "phone_waiting": _phone_waiting,
     "phone_removed": _phone_removed,
+    "comment_removed": _comment_removed,
     "poison": _poison,
     "answer": _answer,
     "answer_sent": _answer_sent,
@@ -399,6 +409,10 @@ async def send_note(application: Application, item: Claimed) -> Sent | None:
     if ticket is None:
         await send(None)
         return None
+    if note.remember is Kind.FEEDBACK and item.chat_id == services_of(application).forum:
+        # Kept, unlike other notices in the topic: /forget edits the comment away.
+        message = await in_topic(application, ticket.id, lambda thread: send(thread))
+        return Sent(remember=[(item.chat_id, message.message_id, ticket.id, Kind.FEEDBACK)])
     message, _ = await _about_ticket(application, item.chat_id, ticket, send)
     if message is None or note.remember is None:
         return None
@@ -429,6 +443,18 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
         return None
     return Sent(remember=[(item.chat_id, sent.message_id, ticket.id,
                            Kind.TO_ASKER if to_asker else Kind.TO_HELPERS)])
+
+
+async def send_copies(application: Application, items: list[Claimed]) -> None:
+    """Several of one person's messages relayed into their ticket's topic in one call
+    (copyMessages: one message toward the group's 20 a minute), in the order they were
+    written."""
+    first = items[0]
+    assert first.ticket_id is not None and first.params is not None
+    from_chat = int(first.params["from_chat"])
+    ids = [int((item.params or {})["message_id"]) for item in items]
+    await in_topic(application, first.ticket_id, lambda thread: application.bot.copy_messages(
+        first.chat_id, from_chat, ids, message_thread_id=thread))
 
 
 async def _about_ticket(application: Application, chat_id: int, ticket: TicketView,
