@@ -166,6 +166,9 @@ class Ticket(SQLModel, table=True):
     # The asker's messages with a picture, file, video or voice (ids in their chat), copied to
     # the helpers right after the card; None when the question is words only.
     media: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # A self-service answer was offered and the asker never said whether it helped: passed to
+    # the helpers after the offer's wait (bot.domain.offers); the card and the reports say so.
+    offer_unsettled: bool = False
 
 
 class Digest(SQLModel, table=True):
@@ -473,3 +476,20 @@ class RoutingCorrection(SQLModel, table=True):
     role: str = Field(max_length=32)
     topic: str = Field(max_length=64)
     forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Dialog(SQLModel, table=True):
+    """What the bot waits for from one person in one chat between two of their updates: a step
+    of a guided exchange (/newevent, "Add to #N?", /forget's confirmation…), its answers so far,
+    and when it lapses. Read on every update, so a restart or another replica goes on from it
+    (bot.domain.dialogs)."""
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    language: str = Field(default="fi", max_length=2)
+    version: int = 0  # raised by every step: a step taken twice (two replicas) is taken once
+    expires_at: datetime = _ts(nullable=False, index=True)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

@@ -4,11 +4,11 @@ order it is tried, every periodic job, and the background sender are registered 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -16,14 +16,14 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import events, hours, intake, knowledge, menus, privacy, reports
+from bot.telegram import dialogs, events, hours, intake, knowledge, menus, privacy, reports
 from bot.telegram.access import helpers_only
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
@@ -61,31 +61,33 @@ def _handlers(application: Application) -> None:
     """Every handler, in the order it is tried."""
     services: Services = application.bot_data["services"]
     helpers_group = services.settings.helpers_chat_id
-    # Group -1, before everything else: a private message that continues a ticket (an asker's
-    # follow-up or comment, a helper's reply to a private card, a shared phone number) is
-    # relayed and goes no further; anything else falls through to group 0.
-    # Group -4, first of all: a button press without data; PTB would let it match every
+    # The groups, tried from the lowest; a handler that answers an update stops it there.
+    # Group -5, first of all: a button press without data; PTB would let it match every
     # pattern (a callable pattern is asked only about data that is there).
     application.add_handler(CallbackQueryHandler(intake.empty_button, pattern=lambda _: False),
-                            group=-4)
-    # Group -2: a reply to an event's feedback question is a comment on the event.
-    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
-                                           & filters.REPLY, events.feedback_reply), group=-2)
+                            group=-5)
+    # Group -4: the person's dialog, read from the database on every private update (an
+    # organiser's /newevent, /bulletin or /materials step, /cancel); a step that fits takes the
+    # update, and a dialog that lapsed is said so and lets the update through.
+    application.add_handler(TypeHandler(Update, dialogs.route), group=-4)
     # Group -3: a coach's reply to a draft answer edits it (bot.telegram.knowledge).
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, knowledge.draft_reply), group=-3)
+    # Group -2: a reply to an event's feedback question is a comment on the event.
+    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
+                                           & filters.REPLY, events.feedback_reply), group=-2)
+    # Group -1: a private message that continues a ticket (an asker's follow-up or comment, a
+    # helper's reply to a private card, a shared phone number) is relayed and goes no further;
+    # anything else falls through to group 0.
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
                                            relay.private_message), group=-1)
-    with warnings.catch_warnings():
-        # Buttons inside the conversations belong to the organiser's chat, not to one message:
-        # per_message=False is what we want, and PTB's reminder of it is noise.
-        warnings.filterwarnings("ignore", message="If 'per_message=False'",
-                                category=PTBUserWarning)
-        conversations = events.conversations(services.settings.conversation_timeout_seconds)
     application.add_handlers([
-        # The organisers' /newevent and /bulletin conversations first: their answers are not
-        # questions.
-        *conversations,
+        # The organisers' dialogs begin here; their later steps are taken in group -4.
+        CommandHandler("newevent", events.new_event, filters=PRIVATE),
+        CommandHandler("bulletin", events.new_bulletin, filters=PRIVATE),
+        CommandHandler("materials", events.new_materials, filters=PRIVATE),
+        CallbackQueryHandler(events.suggested_event, pattern=r"^evsug:(webinar|cafe):\w{1,40}$"),
+        CommandHandler("cancel", dialogs.nothing_to_cancel, filters=PRIVATE),
         # The helpers' commands and the card's buttons (helpers only, checked here).
         CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
         CommandHandler(["away", "back"], helpers_only(commands.availability_command)),
@@ -173,6 +175,9 @@ def _jobs(application: Application) -> None:
     # Reminders, escalations and unchosen questions, queued for the sender.
     jobs.run_repeating(sla.sweep, interval=settings.sla_check_seconds,
                        first=settings.sla_check_seconds, name="peerdesk-sla")
+    # Dialogs left quiet past their time: ended once, and the person told where it matters.
+    jobs.run_repeating(dialogs.sweep, interval=settings.sla_check_seconds,
+                       first=settings.sla_check_seconds, name="peerdesk-dialogs")
     # Updates that a stopped process left unfinished.
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
                        first=settings.update_lease_seconds, name="peerdesk-replay")
