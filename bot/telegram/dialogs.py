@@ -104,10 +104,17 @@ STEPS = Steps()
 async def begin(update: Update, context: PeerdeskContext, kind: str, step: str, *, lang: str,
                 answers: Mapping[str, Any] | None = None) -> DialogView:
     """Start a dialog with the person who sent this update, in its chat."""
-    services, user = context.services, user_of(update)
+    user = user_of(update)
     chat_id = update.effective_chat.id if update.effective_chat else user.id
+    return await begin_in(context, chat_id, user.id, kind, step, lang=lang, answers=answers)
+
+
+async def begin_in(context: PeerdeskContext, chat_id: int, user_id: int, kind: str, step: str,
+                   *, lang: str, answers: Mapping[str, Any] | None = None) -> DialogView:
+    """Start a dialog with this person in this chat (in place of any they had there)."""
+    services = context.services
     async with services.db.session() as session:
-        return await dialogs.start(session=session, chat_id=chat_id, user_id=user.id,
+        return await dialogs.start(session=session, chat_id=chat_id, user_id=user_id,
                                    kind=kind, step=step, now=services.clock(),
                                    ttl=ttl(kind, services.settings), language=lang,
                                    answers=answers)

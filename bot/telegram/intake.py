@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.error import TelegramError
@@ -15,12 +14,13 @@ from telegram.ext import (
 )
 
 from bot import LANGUAGES, ROLES
+from bot.domain import dialogs as dialogs_domain
 from bot.domain import intake, queue
 from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
 from bot.i18n import _, format_when, gettext
-from bot.telegram import keyboards, menus
+from bot.telegram import dialogs, keyboards, menus
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -191,12 +191,12 @@ async def question(update: Update, context: PeerdeskContext) -> None:
 
 
 async def _new_question(context: PeerdeskContext, message: Message, user: User,
-                        more: Sequence[Message] = ()) -> None:
+                        more: Sequence[Part] = ()) -> None:
     """Store `message` (and `more`, the messages that followed it as one question) as a
     ticket, or greet back when it holds no question."""
     text, media = _words(message), _has_media(message)
     limit = context.services.settings.max_question_chars
-    parts = tuple(Part(m.message_id, _words(m), _has_media(m)) for m in more)
+    parts = tuple(more)
     talk = None if media or parts else intake.chat(text)
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
@@ -282,53 +282,47 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
 
 # --- one conversation per asker ------------------------------------------------------------------
 
-PENDING = "pending"  # the asker's state: a message asked about (Pending)
+def _part(message: Message) -> Part:
+    return Part(message.message_id, _words(message), _has_media(message))
 
 
-@dataclass
-class Pending:
-    """"Add to #N, or a new question?" waits for the asker: what they write meanwhile goes with
-    the message asked about, and their choice applies to all of it. Kept in the process's
-    memory: after a restart a later message is asked about on its own, as before."""
-
-    prompt_id: int  # the bot's question with the two buttons
-    origin_id: int  # the message it asks about
-    ticket_id: int
-    language: str
-    at: datetime  # when the asker last wrote: after the conversation window it lapses
-    more: list[Message] = field(default_factory=list)
-
-
-async def _join_pending(context: PeerdeskContext, message: Message) -> bool:
-    """While "Add to #N / New question" waits, the asker's next words go with the message it
-    asks about; the one question above them says so. False: nothing waits (or it lapsed)."""
-    pending = context.state.get(PENDING)
+async def _join_pending(update: Update, context: PeerdeskContext, message: Message) -> bool:
+    """While "Add to #N / New question" waits (a dialog in the database, so a restart or the
+    other replica keeps it), the asker's next words go with the message it asks about; the one
+    question above them says so. False: nothing waits (or it lapsed)."""
     services = context.services
-    if not isinstance(pending, Pending) or message.reply_to_message is not None:
+    if message.reply_to_message is not None:
         return False
-    now = services.clock()
-    if now - pending.at > timedelta(minutes=services.settings.conversation_window_minutes):
-        context.state.pop(PENDING, None)
+    pending = await dialogs.current(update, context, dialogs.JOIN)
+    if pending is None:
         return False
-    pending.at = now
-    if message.message_id == pending.origin_id or any(
-            m.message_id == message.message_id for m in pending.more):
+    answers = dict(pending.answers)
+    more = [Part(int(p["id"]), str(p["text"]), bool(p["media"])) for p in answers["more"]]
+    if message.message_id == answers["origin_id"] or any(
+            p.message_id == message.message_id for p in more):
         return True  # the same message again
-    pending.more.append(message)
+    more.append(_part(message))
+    answers["more"] = [{"id": p.message_id, "text": p.text, "media": p.media} for p in more]
+    async with services.db.session() as session:
+        if await dialogs_domain.advance(
+                session=session, dialog=pending, step=pending.step, now=services.clock(),
+                ttl=dialogs.ttl(dialogs.JOIN, services.settings), answers=answers) is None:
+            return False  # the asker pressed a button meanwhile: this one is on its own
     try:
         await context.bot.edit_message_text(
             gettext(pending.language, "Are these {count} messages about your question "
                                       "#{number}, or a new question? Your choice applies to all "
                                       "of them.",
-                    count=len(pending.more) + 1, number=pending.ticket_id),
-            chat_id=message.chat_id, message_id=pending.prompt_id,
-            reply_markup=keyboards.join_or_new(pending.ticket_id, pending.origin_id,
+                    count=len(more) + 1, number=answers["ticket_id"]),
+            chat_id=message.chat_id, message_id=answers["prompt_id"],
+            reply_markup=keyboards.join_or_new(answers["ticket_id"], answers["origin_id"],
                                                pending.language))
     except TelegramError as exc:  # the question is gone (deleted by the asker): ask anew
         logger.warning("the question about another matter could not be updated (%s)",
                        type(exc).__name__)
-        pending.more.pop()
-        context.state.pop(PENDING, None)
+        async with services.db.session() as session:
+            await dialogs_domain.drop(session=session, chat_id=message.chat_id,
+                                      user_id=pending.user_id, kinds=[dialogs.JOIN])
         return False
     return True
 
@@ -341,25 +335,26 @@ async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     assert message is not None and user is not None
     if not _askable(context, message):
         return False  # too long, too big, a sticker…: intake's answers say why
-    if await _join_pending(context, message):
+    if await _join_pending(update, context, message):
         return True
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    conversation = await _converse(context, message, user, reply_to=reply_to)
+    conversation = await _converse(context, message.chat_id, _part(message), user,
+                                   reply_to=reply_to)
     if conversation.turn is Turn.NEW:
         return False
     await _answer_turn(context, message, conversation)
     return True
 
 
-async def _converse(context: PeerdeskContext, message: Message, user: User, *,
+async def _converse(context: PeerdeskContext, chat_id: int, part: Part, user: User, *,
                     reply_to: int | None = None, join: int | None = None) -> Conversation:
     services = context.services
     settings = services.settings
     async with services.db.session() as session:
         return await intake.converse(
             session=session, router=services.router, desk=services.desk, asker_id=user.id,
-            chat_id=message.chat_id, message_id=message.message_id, text=_words(message),
-            media=_has_media(message), reply_to=reply_to, now=services.clock(), join=join,
+            chat_id=chat_id, message_id=part.message_id, text=part.text,
+            media=part.media, reply_to=reply_to, now=services.clock(), join=join,
             window=timedelta(minutes=settings.conversation_window_minutes),
             gap=timedelta(hours=settings.conversation_gap_hours))
 
@@ -384,8 +379,11 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
                     number=number),
             reply_markup=keyboards.join_or_new(number, message.message_id, lang),
             do_quote=True)  # the buttons find the message they are about as the one quoted
-        context.state[PENDING] = Pending(prompt.message_id, message.message_id, number, lang,
-                                         services.clock())
+        # Private chat: the chat is the person. Waits in the database (bot.telegram.dialogs).
+        await dialogs.begin_in(context, message.chat_id, message.chat_id, dialogs.JOIN, "asked",
+                               lang=lang, answers={"prompt_id": prompt.message_id,
+                                                   "origin_id": message.message_id,
+                                                   "ticket_id": number, "more": []})
     elif turn is Turn.ROUTED:
         await _reply_to_receipt(context, message, receipt)
     elif turn is Turn.MERGED and not album:
@@ -433,21 +431,25 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    pending = context.state.get(PENDING)
-    more: list[Message] = []
-    if isinstance(pending, Pending) and pending.prompt_id == asked.message_id:
-        more = pending.more  # what the asker wrote while this question waited goes along
-        context.state.pop(PENDING, None)
+    more: list[Part] = []
+    pending = await dialogs.current(update, context, dialogs.JOIN)
+    if pending is not None and pending.answers.get("prompt_id") == asked.message_id:
+        async with context.services.db.session() as session:
+            if await dialogs_domain.finish(session=session, dialog=pending):
+                # What the asker wrote while this question waited goes along.
+                more = [Part(int(p["id"]), str(p["text"]), bool(p["media"]))
+                        for p in pending.answers["more"]]
     if button.action is Action.NEW:
         await _new_question(context, original, query.from_user, more)
         return
-    conversation = await _converse(context, original, query.from_user, join=button.id)
+    conversation = await _converse(context, asked.chat.id, _part(original), query.from_user,
+                                   join=button.id)
     if conversation.turn is Turn.NEW:  # the question was closed for good meanwhile
         await _new_question(context, original, query.from_user, more)
         return
     latest = conversation
-    for message in more:
-        latest = await _converse(context, message, query.from_user, join=button.id)
+    for part in more:
+        latest = await _converse(context, asked.chat.id, part, query.from_user, join=button.id)
     if more:
         context.services.wake_sender()
     # Told once: of the question that still waits for a role, the roles as they are now.

@@ -21,6 +21,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot import LANGUAGES, ROLES
 from bot.domain import corrections, queue
+from bot.domain import dialogs as dialogs_domain
 from bot.domain.intake import preferred_language
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.queue import Kind, TicketView
@@ -28,6 +29,7 @@ from bot.domain.roster import HelperView
 from bot.domain.routing import OTHER_TOPIC
 from bot.i18n import gettext
 from bot.services import Services
+from bot.telegram import dialogs
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
@@ -443,7 +445,9 @@ async def phone_request(update: Update, context: PeerdeskContext) -> None:
         await stale(update, context)
         return
     await query.answer()
-    context.state["phone_ticket"] = ticket.id
+    # The number shared next goes with this question, whichever replica takes it.
+    await dialogs.begin(update, context, dialogs.PHONE, "share", lang=ticket.language,
+                        answers={"ticket_id": ticket.id})
     await query_message(query).reply_text(
         gettext(ticket.language, "Press the button below to share your phone number. Only the "
                                  "helper who handles question #{number} sees it.",
@@ -460,8 +464,11 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
     assert message is not None and user is not None and message.contact is not None
     contact = message.contact
     async with services.db.session() as session:
-        ticket_id = context.state.get("phone_ticket") or await queue.latest_waiting(
-            session=session, asker_id=user.id)
+        asked = await dialogs_domain.get(session=session, chat_id=message.chat_id,
+                                         user_id=user.id, now=services.clock())
+        ticket_id = int(asked.answers["ticket_id"]) if asked is not None \
+            and asked.kind == dialogs.PHONE and not asked.expired else None
+        ticket_id = ticket_id or await queue.latest_waiting(session=session, asker_id=user.id)
         ticket = None
         if contact.user_id == user.id and ticket_id:
             ticket = await queue.share_phone(session=session, ticket_id=ticket_id,
@@ -474,7 +481,9 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
                                  reply_markup=ReplyKeyboardRemove())
         return
     services.wake_sender()
-    context.state.pop("phone_ticket", None)
+    async with services.db.session() as session:
+        await dialogs_domain.drop(session=session, chat_id=message.chat_id, user_id=user.id,
+                                  kinds=[dialogs.PHONE])
     await message.reply_text(gettext(lang, "Thank you! Only the helper who handles question "
                                            "#{number} sees your number.", number=ticket.id),
                              reply_markup=ReplyKeyboardRemove())
