@@ -33,6 +33,8 @@ NEWEVENT, BULLETIN, MATERIALS = "newevent", "bulletin", "materials"
 JOIN = "join"  # "Add to #N, or a new question?" (bot.telegram.intake)
 FORGET = "forget"  # /forget's confirmation (bot.telegram.privacy)
 PHONE = "phone"  # the asker pressed "I would prefer a phone call" (helpers.buttons)
+SPLIT = "split"  # a long message's first part: the rest, within seconds, joins it (intake)
+SPLIT_SECONDS = 5
 ORGANISERS = (NEWEVENT, BULLETIN, MATERIALS)
 TTL: dict[str, Callable[[Settings], timedelta]] = {
     **{kind: (lambda s: timedelta(seconds=s.conversation_timeout_seconds))
@@ -40,6 +42,7 @@ TTL: dict[str, Callable[[Settings], timedelta]] = {
     JOIN: lambda s: timedelta(minutes=s.conversation_window_minutes),
     FORGET: lambda s: timedelta(seconds=s.conversation_timeout_seconds),
     PHONE: lambda s: timedelta(seconds=s.conversation_timeout_seconds),
+    SPLIT: lambda s: timedelta(seconds=SPLIT_SECONDS),
 }
 DEFAULT_TTL = timedelta(minutes=30)  # a kind another module adds without a TTL of its own
 

@@ -38,6 +38,8 @@ MEDIA = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.VOICE | 
          | filters.VIDEO_NOTE | filters.ANIMATION)
 ASKABLE = filters.TEXT | MEDIA
 MAX_FILE_BYTES = 20 * 1024 * 1024  # what a bot may fetch from Telegram
+SPLIT_AT = 4000  # characters: a message this long may be the first part of a longer one (Telegram
+# splits at 4096, at a word's end)
 
 async def _remember(update: Update, context: PeerdeskContext) -> str:
     """Store the sender's name and Telegram language; returns the language to answer in."""
@@ -176,7 +178,7 @@ def _askable(context: PeerdeskContext, message: Message) -> bool:
     """Words within the limit, or a picture, file or voice that can be passed on."""
     text = _words(message)
     if len(text) > context.services.settings.max_question_chars:
-        return False
+        return False  # a question of its own, kept whole (_new_question)
     if _has_media(message):
         return _file_bytes(message) <= MAX_FILE_BYTES
     return bool(text)
@@ -193,9 +195,10 @@ async def question(update: Update, context: PeerdeskContext) -> None:
 async def _new_question(context: PeerdeskContext, message: Message, user: User,
                         more: Sequence[Part] = ()) -> None:
     """Store `message` (and `more`, the messages that followed it as one question) as a
-    ticket, or greet back when it holds no question."""
+    ticket, or greet back when it holds no question. Words over the limit are kept whole: the
+    card shows their beginning and the message itself follows it to the helpers."""
     text, media = _words(message), _has_media(message)
-    limit = context.services.settings.max_question_chars
+    long = len(text) > context.services.settings.max_question_chars
     parts = tuple(more)
     talk = None if media or parts else intake.chat(text)
     # One transaction from the sender's row to the stored ticket: this runs for every question.
@@ -208,12 +211,12 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
         receipt = None
         if talk is not None:  # the asker's /lang choice, else the greeting's own language
             lang = lang if person.chose_language else talk.language or lang
-        elif (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
+        elif (text or media) and _file_bytes(message) <= MAX_FILE_BYTES:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,
                 chat_id=message.chat_id, message_id=message.message_id, text=text,
                 desk=context.services.desk, language_hint=lang, now=context.services.clock(),
-                media=media, more=parts,
+                media=media or long, more=parts,
             )
     if talk is not None:
         logger.info("small talk (%s): nothing stored", talk.kind)
@@ -233,11 +236,11 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
         await message.reply_text(gettext(lang, "I found no text in that message. Please write "
                                                "your question in words."))
         return
-    if receipt is None:
-        await message.reply_text(gettext(
-            lang, "Your message is {length} characters long and I can take {limit}. Could you "
-                  "shorten it, or send it in parts?", length=len(text), limit=limit))
-        return
+    assert receipt is not None
+    if len(message.text or "") >= SPLIT_AT and not receipt.duplicate:
+        # Telegram may have split it: a second part within seconds joins this question.
+        await dialogs.begin_in(context, message.chat_id, user.id, dialogs.SPLIT, "rest",
+                               lang=receipt.language, answers={"ticket_id": receipt.ticket_id})
     logger.info("ticket %s stored: role=%s topic=%s routing=%s media=%s", receipt.ticket_id,
                 receipt.role, receipt.topic, receipt.routing, media)
     if message.media_group_id:
@@ -327,12 +330,31 @@ async def _join_pending(update: Update, context: PeerdeskContext, message: Messa
     return True
 
 
+async def _rest_of_split(update: Update, context: PeerdeskContext, message: Message) -> bool:
+    """The second part of a long message Telegram split in two, arriving within seconds of the
+    first: it joins the question the first part became, whatever its words."""
+    split = await dialogs.current(update, context, dialogs.SPLIT)
+    if split is None or not (message.text or "").strip():
+        return False
+    async with context.services.db.session() as session:
+        if not await dialogs_domain.finish(session=session, dialog=split):
+            return False
+    conversation = await _converse(context, message.chat_id, _part(message), user_of(update),
+                                   join=int(split.answers["ticket_id"]))
+    if conversation.turn is Turn.NEW:
+        return False
+    await _answer_turn(context, message, conversation)
+    return True
+
+
 async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     """A message that may continue the asker's question (bot.domain.intake.converse): joined,
     relayed, passed on as a comment, or the asker is asked whether it is a new question. False:
     it is not part of a conversation (intake's own handlers take it)."""
     message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
+    if await _rest_of_split(update, context, message):
+        return True
     if not _askable(context, message):
         return False  # too long, too big, a sticker…: intake's answers say why
     if await _join_pending(update, context, message):

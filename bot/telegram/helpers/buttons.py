@@ -163,6 +163,14 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
     if result is None:
         await query.answer()
         return
+    if not result.won and result.ticket.status is TicketStatus.CLOSED:
+        # What really happened, once; a private "Yes, I take #3" goes with it (the card's
+        # own buttons follow the card's edit).
+        await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
+                           show_alert=True)
+        if not press.on_card:
+            await query.edit_message_reply_markup(None)
+        return
     if not result.won:
         holder = result.ticket.claimer_name
         await press.refuse(gettext(lang, "{name} has already claimed this question.",
