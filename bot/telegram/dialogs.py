@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.domain import dialogs
 from bot.domain.dialogs import DialogView
 from bot.domain.intake import language_of
-from bot.i18n import gettext
+from bot.i18n import _, gettext
 from bot.telegram.context import PeerdeskContext, message_of, user_of
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ TTL: dict[str, Callable[[Settings], timedelta]] = {
     PHONE: lambda s: timedelta(seconds=s.conversation_timeout_seconds),
     SPLIT: lambda s: timedelta(seconds=SPLIT_SECONDS),
 }
+CANCELLED = _("Cancelled.")
 DEFAULT_TTL = timedelta(minutes=30)  # a kind another module adds without a TTL of its own
 
 
@@ -194,7 +195,7 @@ async def cancel(update: Update, context: PeerdeskContext, dialog: DialogView) -
     """/cancel: the dialog ends, and the person hears what it means for this kind."""
     async with context.services.db.session() as session:
         await dialogs.finish(session=session, dialog=dialog)
-    msgid = STEPS.cancelled.get(dialog.kind, "Cancelled.")
+    msgid = STEPS.cancelled.get(dialog.kind, CANCELLED)
     await message_of(update).reply_text(gettext(dialog.language, msgid))
 
 
