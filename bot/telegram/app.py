@@ -27,6 +27,7 @@ from bot.telegram import dialogs, events, hours, intake, knowledge, menus, priva
 from bot.telegram.access import helpers_only
 from bot.telegram.callbacks import Action, pattern
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.dialogs import Step, Steps
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
 from bot.telegram.knowledge import coaches_only
@@ -57,6 +58,33 @@ async def checkpoint_job(context: PeerdeskContext) -> None:
     await context.services.db.checkpoint()
 
 
+def _dialog_steps() -> Steps:
+    """The steps of the organisers' dialogs: what each takes, by dialog and step. Taken in
+    group -4 (bot.telegram.dialogs.route) from the step stored in the database; their first
+    step is a command below."""
+    steps, e = Steps(), events
+    steps.add(e.NEWEVENT, e.KIND, Step(e.got_kind, button=r"kind:\w+"))
+    steps.add(e.NEWEVENT, e.TITLE, Step(e.got_title, text=True))
+    steps.add(e.NEWEVENT, e.START, Step(e.got_start, text=True))
+    steps.add(e.NEWEVENT, e.START_CONFIRM, Step(e.got_start_confirmed, button=r"start:(yes|no)"))
+    steps.add(e.NEWEVENT, e.END, Step(e.got_end, text=True))
+    steps.add(e.NEWEVENT, e.WHERE, Step(e.got_where, text=True))
+    steps.add(e.NEWEVENT, e.DESCRIPTION, Step(e.got_description, text=True))
+    steps.add(e.NEWEVENT, e.CLOSES, Step(e.got_closes, text=True, button=r"closes:none"))
+    steps.add(e.NEWEVENT, e.CONFIRM, Step(e.confirm_event, button=r"publish:(yes|no)"))
+    steps.add(e.BULLETIN, e.BULLETIN_TEXT, Step(e.got_bulletin_text, text=True))
+    steps.add(e.BULLETIN, e.BULLETIN_WHEN, Step(e.got_bulletin_when, text=True,
+                                                button=r"when:now"))
+    steps.add(e.BULLETIN, e.BULLETIN_CONFIRM, Step(e.confirm_bulletin,
+                                                   button=r"publish:(yes|no)"))
+    steps.add(e.MATERIALS, e.MATERIAL_EVENT, Step(e.got_material_event, button=r"matfor:\d+"))
+    steps.add(e.MATERIALS, e.MATERIAL_ITEM, Step(e.got_material, text=True, file=True))
+    for kind in (e.NEWEVENT, e.BULLETIN, e.MATERIALS):
+        steps.cancelled[kind] = e.NOTHING_PUBLISHED
+        steps.told.add(kind)  # a draft put aside is said so
+    return steps
+
+
 def _handlers(application: Application) -> None:
     """Every handler, in the order it is tried."""
     services: Services = application.bot_data["services"]
@@ -69,6 +97,7 @@ def _handlers(application: Application) -> None:
     # Group -4: the person's dialog, read from the database on every private update (an
     # organiser's /newevent, /bulletin or /materials step, /cancel); a step that fits takes the
     # update, and a dialog that lapsed is said so and lets the update through.
+    application.bot_data["dialogs"] = _dialog_steps()
     application.add_handler(TypeHandler(Update, dialogs.route), group=-4)
     # Group -3: a coach's reply to a draft answer edits it (bot.telegram.knowledge).
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND

@@ -3,8 +3,8 @@ database (bot.domain.dialogs), never from the process's memory. A step that fits
 taken and nothing else sees the update; a dialog that lapsed is ended and the person told, and
 their message goes on as what it is; /cancel ends any dialog.
 
-Features declare their steps here (`Steps.add`); the handler is registered once, in
-bot.telegram.app, before every other handler of private messages.
+The steps of each dialog (`Steps`) and the handler are registered in bot.telegram.app, the
+handler before every other handler of private messages.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ class Steps:
         self.steps.setdefault((kind, step), []).extend(ways)
 
 
-STEPS = Steps()
+def steps_of(context: PeerdeskContext) -> Steps:
+    """The application's steps (bot.telegram.app builds them)."""
+    return context.bot_data["dialogs"]
 
 
 async def begin(update: Update, context: PeerdeskContext, kind: str, step: str, *, lang: str,
@@ -167,22 +169,23 @@ async def route(update: Update, context: PeerdeskContext) -> None:
                                    now=services.clock())
     if dialog is None:
         return
+    steps = steps_of(context)
     if dialog.expired:
         async with services.db.session() as session:
             ended = await dialogs.finish(session=session, dialog=dialog)
-        if ended and dialog.kind in STEPS.told and update.message is not None:
+        if ended and dialog.kind in steps.told and update.message is not None:
             await message_of(update).reply_text(expired_text(dialog.kind, dialog.language))
         return  # the message is what it is: the handlers below take it
     if _is_cancel(update):
         await cancel(update, context, dialog)
         raise ApplicationHandlerStop
-    for step in STEPS.steps.get((dialog.kind, dialog.step), []):
+    for step in steps.steps.get((dialog.kind, dialog.step), []):
         if step.fits(update):
             turn = Turn(dialog, dict(dialog.answers))
             following = await step.handler(update, context, turn)
             await save(context, turn, following)
             raise ApplicationHandlerStop
-    if dialog.kind in STEPS.cancelled and update.message is not None \
+    if dialog.kind in steps.cancelled and update.message is not None \
             and not (update.message.text or "").startswith("/"):
         # An organiser's message mid-dialog is no question: the step is asked again.
         await update.message.reply_text(gettext(
@@ -195,7 +198,7 @@ async def cancel(update: Update, context: PeerdeskContext, dialog: DialogView) -
     """/cancel: the dialog ends, and the person hears what it means for this kind."""
     async with context.services.db.session() as session:
         await dialogs.finish(session=session, dialog=dialog)
-    msgid = STEPS.cancelled.get(dialog.kind, CANCELLED)
+    msgid = steps_of(context).cancelled.get(dialog.kind, CANCELLED)
     await message_of(update).reply_text(gettext(dialog.language, msgid))
 
 
@@ -221,11 +224,10 @@ def expired_text(kind: str, lang: str) -> str:
 async def sweep(context: PeerdeskContext) -> None:
     """Lapsed dialogs ended, once whichever replica sweeps; those the person should hear of are
     told through the outbox."""
-    services = context.services
+    services, told = context.services, steps_of(context).told
     async with services.db.session() as session:
-        ended = await dialogs.expire(session=session, now=services.clock(),
-                                     notice=STEPS.told)
-    if any(d.kind in STEPS.told for d in ended):
+        ended = await dialogs.expire(session=session, now=services.clock(), notice=told)
+    if any(d.kind in told for d in ended):
         services.wake_sender()
     if ended:
         logger.info("%d dialogs lapsed", len(ended))

@@ -38,7 +38,7 @@ from bot.telegram.context import (
     text_of,
     user_of,
 )
-from bot.telegram.dialogs import Step, Turn
+from bot.telegram.dialogs import Turn
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -1046,23 +1046,3 @@ async def got_material(update: Update, context: PeerdeskContext, turn: Turn) -> 
 
 FEEDBACK_GROUP = -2  # before the helpers' relay (-1): a reply to the feedback question is not a
 # follow-up to some ticket
-
-# The organisers' steps: what each takes, by dialog and step (bot.telegram.dialogs runs them).
-dialogs.STEPS.add(NEWEVENT, KIND, Step(got_kind, button=r"kind:\w+"))
-dialogs.STEPS.add(NEWEVENT, TITLE, Step(got_title, text=True))
-dialogs.STEPS.add(NEWEVENT, START, Step(got_start, text=True))
-dialogs.STEPS.add(NEWEVENT, START_CONFIRM, Step(got_start_confirmed, button=r"start:(yes|no)"))
-dialogs.STEPS.add(NEWEVENT, END, Step(got_end, text=True))
-dialogs.STEPS.add(NEWEVENT, WHERE, Step(got_where, text=True))
-dialogs.STEPS.add(NEWEVENT, DESCRIPTION, Step(got_description, text=True))
-dialogs.STEPS.add(NEWEVENT, CLOSES, Step(got_closes, text=True, button=r"closes:none"))
-dialogs.STEPS.add(NEWEVENT, CONFIRM, Step(confirm_event, button=r"publish:(yes|no)"))
-dialogs.STEPS.add(BULLETIN, BULLETIN_TEXT, Step(got_bulletin_text, text=True))
-dialogs.STEPS.add(BULLETIN, BULLETIN_WHEN, Step(got_bulletin_when, text=True,
-                                                button=r"when:now"))
-dialogs.STEPS.add(BULLETIN, BULLETIN_CONFIRM, Step(confirm_bulletin, button=r"publish:(yes|no)"))
-dialogs.STEPS.add(MATERIALS, MATERIAL_EVENT, Step(got_material_event, button=r"matfor:\d+"))
-dialogs.STEPS.add(MATERIALS, MATERIAL_ITEM, Step(got_material, text=True, file=True))
-for _kind in (NEWEVENT, BULLETIN, MATERIALS):
-    dialogs.STEPS.cancelled[_kind] = NOTHING_PUBLISHED
-    dialogs.STEPS.told.add(_kind)  # a draft put aside is said so
