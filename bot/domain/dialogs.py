@@ -129,18 +129,6 @@ async def finish(*, session: AsyncSession, dialog: DialogView, commit: bool = Tr
     return bool(result.rowcount == 1)
 
 
-async def drop(*, session: AsyncSession, chat_id: int, user_id: int,
-               kinds: Iterable[str] | None = None) -> DialogView | None:
-    """End whatever dialog the person has in this chat (of these kinds): /cancel. Returns it."""
-    row = (await session.exec(select(Dialog).where(Dialog.chat_id == chat_id,
-                                                   Dialog.user_id == user_id))).first()
-    if row is None or (kinds is not None and row.kind not in set(kinds)):
-        return None
-    view = _view(row, row.updated_at)
-    await finish(session=session, dialog=view)
-    return view
-
-
 async def expire(*, session: AsyncSession, now: datetime, notice: Iterable[str] = (),
                  limit: int = 200) -> list[DialogView]:
     """Lapsed dialogs ended, each once; for those of the kinds in `notice` the person is told

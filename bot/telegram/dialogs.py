@@ -120,36 +120,59 @@ async def begin_in(context: PeerdeskContext, chat_id: int, user_id: int, kind: s
     """Start a dialog with this person in this chat (in place of any they had there)."""
     services = context.services
     async with services.db.session() as session:
-        return await dialogs.start(session=session, chat_id=chat_id, user_id=user_id,
-                                   kind=kind, step=step, now=services.clock(),
-                                   ttl=ttl(kind, services.settings), language=lang,
-                                   answers=answers)
+        started = await dialogs.start(session=session, chat_id=chat_id, user_id=user_id,
+                                      kind=kind, step=step, now=services.clock(),
+                                      ttl=ttl(kind, services.settings), language=lang,
+                                      answers=answers)
+    context.dialog_read = (started,)
+    return started
 
 
 async def current(update: Update, context: PeerdeskContext, kind: str | None = None
                   ) -> DialogView | None:
-    """The person's dialog in this chat, if one is going on (of this kind)."""
+    """The person's dialog in this chat, if one is going on (of this kind): as `route` read it
+    for this update, or read now."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
-    async with context.services.db.session() as session:
-        found = await dialogs.get(session=session, chat_id=chat.id, user_id=user.id,
-                                  now=context.services.clock())
+    if context.dialog_read is not None:
+        found = context.dialog_read[0]
+    else:
+        async with context.services.db.session() as session:
+            found = await dialogs.get(session=session, chat_id=chat.id, user_id=user.id,
+                                      now=context.services.clock())
+        context.dialog_read = (found,)
     if found is None or found.expired or (kind is not None and found.kind != kind):
         return None
     return found
 
 
+async def step_to(context: PeerdeskContext, dialog: DialogView, step: str,
+                  answers: Mapping[str, Any]) -> DialogView | None:
+    """On to `step` with these answers; None: the dialog moved on meanwhile."""
+    services = context.services
+    async with services.db.session() as session:
+        moved = await dialogs.advance(session=session, dialog=dialog, step=step,
+                                      now=services.clock(), answers=answers,
+                                      ttl=ttl(dialog.kind, services.settings))
+    context.dialog_read = (moved,)
+    return moved
+
+
+async def end(context: PeerdeskContext, dialog: DialogView) -> bool:
+    """End the dialog as read; False: it had moved on already (another update took it)."""
+    async with context.services.db.session() as session:
+        ended = await dialogs.finish(session=session, dialog=dialog)
+    context.dialog_read = (None,)
+    return ended
+
+
 async def save(context: PeerdeskContext, turn: Turn, step: str | None) -> bool:
     """After a step: on to `step` with the answers, or (None) the dialog ends. False: it had
     moved on meanwhile."""
-    services = context.services
-    async with services.db.session() as session:
-        if step is None:
-            return await dialogs.finish(session=session, dialog=turn.dialog)
-        return await dialogs.advance(session=session, dialog=turn.dialog, step=step,
-                                     now=services.clock(), answers=turn.draft,
-                                     ttl=ttl(turn.dialog.kind, services.settings)) is not None
+    if step is None:
+        return await end(context, turn.dialog)
+    return await step_to(context, turn.dialog, step, turn.draft) is not None
 
 
 def _is_cancel(update: Update) -> bool:
@@ -167,12 +190,12 @@ async def route(update: Update, context: PeerdeskContext) -> None:
     async with services.db.session() as session:
         dialog = await dialogs.get(session=session, chat_id=chat.id, user_id=user.id,
                                    now=services.clock())
+    context.dialog_read = (dialog,)  # the later handlers of this update need not read it again
     if dialog is None:
         return
     steps = steps_of(context)
     if dialog.expired:
-        async with services.db.session() as session:
-            ended = await dialogs.finish(session=session, dialog=dialog)
+        ended = await end(context, dialog)
         if ended and dialog.kind in steps.told and update.message is not None:
             await message_of(update).reply_text(expired_text(dialog.kind, dialog.language))
         return  # the message is what it is: the handlers below take it
@@ -196,8 +219,7 @@ async def route(update: Update, context: PeerdeskContext) -> None:
 
 async def cancel(update: Update, context: PeerdeskContext, dialog: DialogView) -> None:
     """/cancel: the dialog ends, and the person hears what it means for this kind."""
-    async with context.services.db.session() as session:
-        await dialogs.finish(session=session, dialog=dialog)
+    await end(context, dialog)
     msgid = steps_of(context).cancelled.get(dialog.kind, CANCELLED)
     await message_of(update).reply_text(gettext(dialog.language, msgid))
 

@@ -14,7 +14,6 @@ from telegram.ext import (
 )
 
 from bot import LANGUAGES, ROLES
-from bot.domain import dialogs as dialogs_domain
 from bot.domain import intake, queue
 from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
@@ -293,7 +292,6 @@ async def _join_pending(update: Update, context: PeerdeskContext, message: Messa
     """While "Add to #N / New question" waits (a dialog in the database, so a restart or the
     other replica keeps it), the asker's next words go with the message it asks about; the one
     question above them says so. False: nothing waits (or it lapsed)."""
-    services = context.services
     if message.reply_to_message is not None:
         return False
     pending = await dialogs.current(update, context, dialogs.JOIN)
@@ -306,11 +304,8 @@ async def _join_pending(update: Update, context: PeerdeskContext, message: Messa
         return True  # the same message again
     more.append(_part(message))
     answers["more"] = [{"id": p.message_id, "text": p.text, "media": p.media} for p in more]
-    async with services.db.session() as session:
-        if await dialogs_domain.advance(
-                session=session, dialog=pending, step=pending.step, now=services.clock(),
-                ttl=dialogs.ttl(dialogs.JOIN, services.settings), answers=answers) is None:
-            return False  # the asker pressed a button meanwhile: this one is on its own
+    if await dialogs.step_to(context, pending, pending.step, answers) is None:
+        return False  # the asker pressed a button meanwhile: this one is on its own
     try:
         await context.bot.edit_message_text(
             gettext(pending.language, "Are these {count} messages about your question "
@@ -323,9 +318,7 @@ async def _join_pending(update: Update, context: PeerdeskContext, message: Messa
     except TelegramError as exc:  # the question is gone (deleted by the asker): ask anew
         logger.warning("the question about another matter could not be updated (%s)",
                        type(exc).__name__)
-        async with services.db.session() as session:
-            await dialogs_domain.drop(session=session, chat_id=message.chat_id,
-                                      user_id=pending.user_id, kinds=[dialogs.JOIN])
+        await dialogs.end(context, pending)
         return False
     return True
 
@@ -336,9 +329,8 @@ async def _rest_of_split(update: Update, context: PeerdeskContext, message: Mess
     split = await dialogs.current(update, context, dialogs.SPLIT)
     if split is None or not (message.text or "").strip():
         return False
-    async with context.services.db.session() as session:
-        if not await dialogs_domain.finish(session=session, dialog=split):
-            return False
+    if not await dialogs.end(context, split):
+        return False
     conversation = await _converse(context, message.chat_id, _part(message), user_of(update),
                                    join=int(split.answers["ticket_id"]))
     if conversation.turn is Turn.NEW:
@@ -456,11 +448,10 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
     more: list[Part] = []
     pending = await dialogs.current(update, context, dialogs.JOIN)
     if pending is not None and pending.answers.get("prompt_id") == asked.message_id:
-        async with context.services.db.session() as session:
-            if await dialogs_domain.finish(session=session, dialog=pending):
-                # What the asker wrote while this question waited goes along.
-                more = [Part(int(p["id"]), str(p["text"]), bool(p["media"]))
-                        for p in pending.answers["more"]]
+        if await dialogs.end(context, pending):
+            # What the asker wrote while this question waited goes along.
+            more = [Part(int(p["id"]), str(p["text"]), bool(p["media"]))
+                    for p in pending.answers["more"]]
     if button.action is Action.NEW:
         await _new_question(context, original, query.from_user, more)
         return

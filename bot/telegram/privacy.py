@@ -7,7 +7,6 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.domain import dialogs as dialogs_domain
 from bot.domain import privacy
 from bot.domain.intake import language_of
 from bot.domain.models import TicketStatus
@@ -92,10 +91,9 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
         if asked is not None and asked.chat.id == query.from_user.id:
             await query.edit_message_reply_markup(None)
         return
-    async with services.db.session() as session:
-        if not await dialogs_domain.finish(session=session, dialog=pending):
-            await query.answer()  # the other press (or replica) has it
-            return
+    if not await dialogs.end(context, pending):
+        await query.answer()  # the other press (or replica) has it
+        return
     if query.data == "forget:no":
         await query.answer()
         await query.edit_message_text(gettext(lang, "Cancelled: nothing was erased, and "

@@ -21,7 +21,6 @@ from telegram.error import BadRequest, Forbidden
 
 from bot import LANGUAGES, ROLES
 from bot.domain import corrections, queue
-from bot.domain import dialogs as dialogs_domain
 from bot.domain.intake import preferred_language
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.queue import Kind, TicketView
@@ -471,11 +470,9 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
     message, services, user = update.effective_message, context.services, update.effective_user
     assert message is not None and user is not None and message.contact is not None
     contact = message.contact
+    asked = await dialogs.current(update, context, dialogs.PHONE)
     async with services.db.session() as session:
-        asked = await dialogs_domain.get(session=session, chat_id=message.chat_id,
-                                         user_id=user.id, now=services.clock())
-        ticket_id = int(asked.answers["ticket_id"]) if asked is not None \
-            and asked.kind == dialogs.PHONE and not asked.expired else None
+        ticket_id = int(asked.answers["ticket_id"]) if asked is not None else None
         ticket_id = ticket_id or await queue.latest_waiting(session=session, asker_id=user.id)
         ticket = None
         if contact.user_id == user.id and ticket_id:
@@ -489,9 +486,8 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
                                  reply_markup=ReplyKeyboardRemove())
         return
     services.wake_sender()
-    async with services.db.session() as session:
-        await dialogs_domain.drop(session=session, chat_id=message.chat_id, user_id=user.id,
-                                  kinds=[dialogs.PHONE])
+    if asked is not None:
+        await dialogs.end(context, asked)
     await message.reply_text(gettext(lang, "Thank you! Only the helper who handles question "
                                            "#{number} sees your number.", number=ticket.id),
                              reply_markup=ReplyKeyboardRemove())
