@@ -164,10 +164,10 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         return
     if not result.won and result.ticket.status is TicketStatus.CLOSED:
         # What really happened, once; a private "Yes, I take #3" goes with it (the card's
-        # own buttons follow the card's edit).
+        # own buttons follow the card's edit, a listing's the listing's).
         await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
                            show_alert=True)
-        if not press.on_card:
+        if not press.on_card and button.arg == CONFIRM:
             await query.edit_message_reply_markup(None)
         return
     if not result.won:
