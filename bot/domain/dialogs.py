@@ -129,6 +129,12 @@ async def finish(*, session: AsyncSession, dialog: DialogView, commit: bool = Tr
     return bool(result.rowcount == 1)
 
 
+async def forget(*, session: AsyncSession, user_id: int) -> None:
+    """Every dialog of this person goes (/forget; in the caller's transaction): their answers
+    so far may hold their words."""
+    await session.exec(delete(Dialog).where(col(Dialog.user_id) == user_id))
+
+
 async def expire(*, session: AsyncSession, now: datetime, notice: Iterable[str] = (),
                  limit: int = 200) -> list[DialogView]:
     """Lapsed dialogs ended, each once; for those of the kinds in `notice` the person is told
