@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -301,16 +301,20 @@ async def resolve_self_service(
     *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: queue.Desk,
     now: datetime,
 ) -> Receipt | None:
-    """The asker says whether the self-service answer was enough; None if already decided."""
+    """The asker says whether the self-service answer was enough; None if already decided (or
+    passed to the helpers meanwhile, bot.domain.offers: taken by a conditional update)."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
     if ticket is None or ticket.status != TicketStatus.OFFERED:
         return None
-    ticket.status = TicketStatus.CLOSED if helped else TicketStatus.OPEN
-    ticket.self_served = helped
-    if helped:  # when, so that a "it did not work after all" soon after finds it (converse)
-        ticket.closed_at = now
-    ticket.updated_at = now
-    session.add(ticket)
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OFFERED,
+    ).values(status=TicketStatus.CLOSED if helped else TicketStatus.OPEN, self_served=helped,
+             # when, so that a "it did not work after all" soon after finds it (converse)
+             closed_at=now if helped else None, updated_at=now))
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
     await answers.record_outcome(session, ticket_id=ticket_id, helped=helped, now=now)
     if not helped and ticket.routing != Routing.ASKED:
         await queue.queue_delivery(session, desk, ticket, now)
