@@ -129,6 +129,7 @@ async def test_bulletin_and_materials_go_on_after_a_restart_between_every_step(
                                sandbox=sandbox) as desk:
             sandbox = desk.sandbox
             said = await step(desk.sandbox, how, what)
+            await handled(desk.services.db)
     assert said["text"].startswith("Julkaistu!")
     async with events_desk(database_url, knowledge, router, clock=clock,
                            sandbox=sandbox) as desk:
