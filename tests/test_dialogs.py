@@ -439,6 +439,12 @@ async def test_a_step_is_taken_once_from_the_version_it_was_read_at(services: Se
         assert await dialogs.advance(session=session, dialog=read, step="team", now=now,
                                      ttl=timedelta(minutes=5)) is None
         assert not await dialogs.finish(session=session, dialog=read)
+        # Begun anew: a step read from the dialog it replaced is not taken in it.
+        again = await dialogs.start(session=session, chat_id=1, user_id=1, kind="invite",
+                                    step="name", now=now, ttl=timedelta(minutes=5))
+        assert again.version > moved.version
+        assert await dialogs.advance(session=session, dialog=moved, step="done", now=now,
+                                     ttl=timedelta(minutes=5)) is None
         lapsed = await dialogs.expire(session=session, now=now + timedelta(minutes=6))
         assert [d.kind for d in lapsed] == ["invite"]
         assert await dialogs.get(session=session, chat_id=1, user_id=1, now=now) is None

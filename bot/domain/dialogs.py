@@ -75,12 +75,15 @@ def _view(row: Dialog, now: datetime) -> DialogView:
 async def start(*, session: AsyncSession, chat_id: int, user_id: int, kind: str, step: str,
                 now: datetime, ttl: timedelta, language: str = "fi",
                 answers: Mapping[str, Any] | None = None) -> DialogView:
-    """Begin an exchange, in place of whatever this person had going on in this chat."""
-    await session.exec(delete(Dialog).where(col(Dialog.chat_id) == chat_id,
-                                            col(Dialog.user_id) == user_id))
+    """Begin an exchange, in place of whatever this person had going on in this chat. Its
+    version goes on from the one it replaces, so that a step read from that one is not taken
+    in this."""
+    before = (await session.exec(delete(Dialog).where(
+        col(Dialog.chat_id) == chat_id, col(Dialog.user_id) == user_id,
+    ).returning(col(Dialog.version)))).first()
     row = Dialog(chat_id=chat_id, user_id=user_id, kind=kind, step=step,
-                 answers=_encode(dict(answers or {})), language=language, version=1,
-                 expires_at=now + ttl, updated_at=now)
+                 answers=_encode(dict(answers or {})), language=language,
+                 version=(before[0] if before else 0) + 1, expires_at=now + ttl, updated_at=now)
     # Two replicas starting one person's dialog at once: the first row stands.
     await session.exec(insert_new(session, Dialog).values(
         chat_id=row.chat_id, user_id=row.user_id, kind=row.kind, step=row.step,
