@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     sla_default_minutes: int = Field(default=60, ge=1, le=10080)
     sla_check_seconds: float = Field(default=30, gt=0, le=3600)
     reopen_days: int = Field(default=7, ge=0, le=90)
+    # A question offered a self-service answer that the asker neither confirms nor turns down
+    # goes to the helpers after this many working minutes (bot.domain.offers).
+    offer_wait_minutes: int = Field(default=20, ge=1, le=10080)
     # The asker's conversation: a plain message joins their open question, or one closed this
     # many minutes ago (as a comment); after this many hours of quiet it is asked whether it is
     # a new question.

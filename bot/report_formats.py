@@ -173,6 +173,8 @@ def as_text(report: Report, services: Services, lang: str, top: int = 8) -> str:
         "",
         gettext(lang, "Still unanswered: {unanswered} · waited past the limit: {overdue}",
                 unanswered=report.unanswered, overdue=report.overdue),
+        gettext(lang, "Offered a self-service answer, not settled, passed to a helper: {count}",
+                count=report.offer_unsettled),
         gettext(lang, "Rerouted (first sent to the wrong role): {count}",
                 count=report.reroute_total)
         + "".join(f"\n  {_topic(services, c.key, lang)}: {c.count}" for c in report.reroutes),
@@ -209,7 +211,8 @@ def _rows(report: Report, services: Services, lang: str) -> list[list[Any]]:
                      [f"{section}_office_median_min", role, "", d.office_median, ""],
                      [f"{section}_office_p90_min", role, "", d.office_p90, ""]]
     rows += [["unanswered", "", "", report.unanswered, ""],
-             ["overdue", "", "", report.overdue, ""]]
+             ["overdue", "", "", report.overdue, ""],
+             ["offer_unsettled", "", "", report.offer_unsettled, ""]]
     rows += counts("rerouted_from", report.reroutes, True)
     rows += [[name, "", "", now, before] for (name, now), (_, before) in zip(
         _outcome_figures(report.outcomes), _outcome_figures(report.previous_outcomes),

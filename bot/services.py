@@ -55,7 +55,8 @@ class Services:
             settings = self.settings
             self._policy = (settings, Policy(
                 hours=settings.hours, sla_minutes=settings.sla_minutes,
-                default_minutes=settings.sla_default_minutes, reopen_days=settings.reopen_days))
+                default_minutes=settings.sla_default_minutes, reopen_days=settings.reopen_days,
+                offer_minutes=settings.offer_wait_minutes))
         return self._policy[1]
 
     @property

@@ -257,13 +257,19 @@ async def test_organiser_publishes_an_event_step_by_step(
         assert understood["text"] == "Alkaa tiistaina 8.12.2026 klo 14.00. Onko tämä oikein?"
         await desk.sandbox.press(MARI, MARI, understood["message_id"], "start:yes")
         await desk.to_user(MARI, 6)
-        for number, text in enumerate(["90", "Auditorio B ja https://teams.example/hoks",
+        # The length as organisers say it: "kauan" is asked again, "puolitoista tuntia" is
+        # shown back.
+        for number, text in enumerate(["kauan", "puolitoista tuntia",
+                                       "Auditorio B ja https://teams.example/hoks",
                                        "Uusi ohjeistus."], start=7):
             await desk.sandbox.send(MARI, text)
             await desk.to_user(MARI, number)
+        again, where = desk.sandbox.bot_messages(MARI)[6:8]
+        assert again["text"].startswith("Kerro kesto")
+        assert where["text"].startswith("Kesto: 1 t 30 min.\nMissä?")
         closes = desk.sandbox.bot_messages(MARI)[-1]
         await desk.sandbox.press(MARI, MARI, closes["message_id"], "closes:none")
-        preview = (await desk.to_user(MARI, 10))[-1]
+        preview = (await desk.to_user(MARI, 11))[-1]
         assert preview["text"].startswith("Esikatselu:\n\n📣 Webinaari: HOKS-webinaari")
         assert "📍 Auditorio B\n💻 https://teams.example/hoks" in preview["text"]
         assert desk.sandbox.bot_messages(CHANNELS[0]) == []
@@ -277,12 +283,12 @@ async def test_organiser_publishes_an_event_step_by_step(
 
             assert list(await session.exec(select(Ticket))) == []
         # /cancel stops a conversation at any step.
-        published = (await desk.to_user(MARI, 11))[-1]
+        published = (await desk.to_user(MARI, 12))[-1]
         assert published["text"].startswith("Julkaistu!")
         await desk.sandbox.send(MARI, "/bulletin")
-        await desk.to_user(MARI, 12)
+        await desk.to_user(MARI, 13)
         await desk.sandbox.send(MARI, "/cancel")
-        cancelled = (await desk.to_user(MARI, 13))[-1]
+        cancelled = (await desk.to_user(MARI, 14))[-1]
         assert "mitään ei julkaistu" in cancelled["text"]
 
 

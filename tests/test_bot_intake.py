@@ -135,12 +135,11 @@ async def test_lang_changes_the_language_of_later_answers(running: Running) -> N
 
 async def test_bad_input_gets_a_kind_answer_and_stores_nothing(running: Running) -> None:
     sandbox = running.sandbox
-    long = await running.ask(7001, "kysymys " * 500, language_code="fi")
-    assert "merkkiä pitkä, ja pystyn ottamaan vastaan 3000" in long["text"]
+    # (A message over the length limit is a question kept whole: tests/test_dialogs.py.)
     blank = await running.ask(7001, "   ")
     assert "ei ollut tekstiä" in blank["text"]
     await sandbox.send(7001, kind="sticker")
-    sticker = (await sandbox.wait_for(7001, 3))[-1]
+    sticker = (await sandbox.wait_for(7001, 2))[-1]
     assert "Kiitos tarrasta" in sticker["text"]
     unknown = await running.ask(7001, "/teleport")
     assert "En tunne tätä komentoa" in unknown["text"]

@@ -210,8 +210,9 @@ async def test_registration_closes_and_a_freed_place_must_be_confirmed_in_time(
 async def test_a_quiet_conversation_ends_kindly_and_later_messages_are_heard(
     database_url: str, knowledge: Knowledge, router: Router,
 ) -> None:
-    async with events_desk(database_url, knowledge, router,
-                           conversation_timeout_seconds=0.5) as desk:
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock,
+                           conversation_timeout_seconds=60) as desk:
         # Mari, an organiser, has a question of her own, and Pekka is on it.
         await desk.ask(MARI, RPL_FI)
         card = await desk.card(1)
@@ -220,6 +221,7 @@ async def test_a_quiet_conversation_ends_kindly_and_later_messages_are_heard(
         # She starts an event and is called away.
         await desk.sandbox.send(MARI, "/newevent")
         await said(desk, MARI, "Uusi tilaisuus")
+        clock.advance(seconds=61)  # the draft's time runs out on the test's clock
         notice = await said(desk, MARI, "Laitoin luonnoksen sivuun")
         assert "mitään ei julkaistu" in notice["text"]
         # Her follow-up goes to Pekka's topic, not into a draft or a new question.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,6 +36,11 @@ UNSURE = "unsure"  # the asker does not know whom to ask: the router's best gues
 _THANKS = ("kiitos", "kiitti", "kiitoks", "tack", "thank", "thanx")
 _THANKS_WORDS = frozenset({"thx", "tnx", "ty", "kiitän", "kiittää"})
 _THANKS_MAX_WORDS = 15
+# Words that open a message going on with the matter at hand ("ai niin, ja meillä on myös…",
+# "och också…", "also, …"): in fi, sv and en.
+_CONTINUING = ("ai niin", "ainiin", "niin ja", "ja", "lisäksi", "myös", "vielä", "och", "också",
+               "dessutom", "förresten", "also", "and", "plus", "btw", "by the way")
+_CONTINUING_WITHIN = 3  # words: "Ja vielä…", "Oh, and also…"
 MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.tickets.changes.comment)
 
 
@@ -262,16 +267,20 @@ async def resolve_self_service(
     *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: views.Desk,
     now: datetime,
 ) -> Receipt | None:
-    """The asker says whether the self-service answer was enough; None if already decided."""
+    """The asker says whether the self-service answer was enough; None if already decided (or
+    passed to the helpers meanwhile, bot.domain.offers: taken by a conditional update)."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
     if ticket is None or ticket.status != TicketStatus.OFFERED:
         return None
-    ticket.status = TicketStatus.CLOSED if helped else TicketStatus.OPEN
-    ticket.self_served = helped
-    if helped:  # when, so that a "it did not work after all" soon after finds it (converse)
-        ticket.closed_at = now
-    ticket.updated_at = now
-    session.add(ticket)
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OFFERED,
+    ).values(status=TicketStatus.CLOSED if helped else TicketStatus.OPEN, self_served=helped,
+             # when, so that a "it did not work after all" soon after finds it (converse)
+             closed_at=now if helped else None, updated_at=now))
+    if result.rowcount != 1:
+        await session.commit()
+        return None
+    await session.refresh(ticket)
     await answers.record_outcome(session, ticket_id=ticket_id, helped=helped, now=now)
     if not helped and ticket.routing != Routing.ASKED:
         await changes.queue_delivery(session, desk, ticket, now)
@@ -306,6 +315,29 @@ def is_thanks(text: str) -> bool:
     words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
     return 0 < len(words) <= _THANKS_MAX_WORDS and any(
         word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
+
+
+def continues(text: str) -> bool:
+    """Does the message open with a word that goes on with the matter at hand ("ai niin",
+    "ja", "lisäksi", "och", "också", "also", "and"…)?"""
+    words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
+    head = words[:_CONTINUING_WITHIN]
+    return any(" ".join(head[i:i + len(p.split())]) == p
+               for p in _CONTINUING for i in range(len(head)))
+
+
+def clearly_other(router: Router, ticket: Ticket, text: str, *, quiet: bool) -> bool:
+    """The one follow-up rule. A message joins the asker's question without asking when it goes
+    on with it: a reply to it (decided before this rule is asked), a continuation word
+    (`continues`), or words about the same matter. Only a clearly different matter is asked
+    about: words that go confidently to another role (after a close, to another topic too),
+    or any words after `quiet` (the conversation's gap) that do not continue it."""
+    if continues(text):
+        return False
+    if ticket.status == TicketStatus.CLOSED:
+        return not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language,
+                                                  other_topic=True)
+    return quiet or _elsewhere(router, ticket, text, ticket.language)
 
 
 class Turn(StrEnum):
@@ -410,8 +442,8 @@ async def converse(
 
     A reply to one of the question's messages, or `join` (the asker pressed "Add to #12"),
     joins that question. Otherwise a plain message joins the asker's open question, or is a
-    comment on one closed within `window`, unless it is clearly a different matter: it goes
-    confidently to another role, or comes after `gap` of quiet (then ASK). Joining keeps it with
+    comment on one closed within `window`, unless it is clearly a different matter
+    (`clearly_other`, the one follow-up rule: then ASK). Joining keeps it with
     a question that waits for a role (and routes the words together), relays it to the helpers
     of one that waits or is held, and reopens a closed one replied to."""
     text = clean_text(text)
@@ -446,13 +478,11 @@ async def converse(
             return Conversation(Turn.NEW)
         # After a close a comment is short and about that matter; a question about another
         # topic, even the same helpers' (Wilma, then Teams), is asked about, never swallowed.
-        if not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language,
-                                              other_topic=True):
+        if clearly_other(router, ticket, text, quiet=False):
             return Conversation(Turn.ASK, receipt)
         return await _comment(session, desk, ticket, text, now)
-    if not explicit and ticket.status != TicketStatus.CLOSED and (
-            now - await _last_word(session, ticket) > gap
-            or _elsewhere(router, ticket, text, ticket.language)):
+    if not explicit and ticket.status != TicketStatus.CLOSED and clearly_other(
+            router, ticket, text, quiet=now - await _last_word(session, ticket) > gap):
         # "Hei!" after hours of quiet is no other matter to ask about: intake greets back.
         return Conversation(Turn.NEW if chat(text) else Turn.ASK, receipt)
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:

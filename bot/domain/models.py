@@ -169,6 +169,9 @@ class Ticket(SQLModel, table=True):
     # The asker's newest follow-up (its id in their chat): the helper's next message answers it,
     # and is shown to the asker as a reply to it rather than to the first question.
     last_asker_message_id: int | None = None
+    # A self-service answer was offered and the asker never said whether it helped: passed to
+    # the helpers after the offer's wait (bot.domain.offers); the card and the reports say so.
+    offer_unsettled: bool = False
 
 
 class Digest(SQLModel, table=True):
@@ -547,3 +550,18 @@ class SendBudget(SQLModel, table=True):
 
     lane: str = Field(primary_key=True, max_length=64)
     tat: float = 0.0
+class Dialog(SQLModel, table=True):
+    """What the bot waits for from one person in one chat between two of their updates: a step
+    of a guided exchange (/newevent, "Add to #N?", /forget's confirmation…), its answers so far,
+    and when it lapses. Read on every update, so a restart or another replica goes on from it
+    (bot.domain.dialogs)."""
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    language: str = Field(default="fi", max_length=2)
+    version: int = 0  # raised by every step: a step taken twice (two replicas) is taken once
+    expires_at: datetime = _ts(nullable=False, index=True)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, corrections, outbox
+from bot.domain import answers, corrections, dialogs, outbox
 from bot.domain.models import (
     Attendance,
     Event,
@@ -96,7 +96,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
     - Nothing more goes to them: their chat is forgotten on every ticket and what still waits
       in the outbox for them, or to relay a message of theirs, is dropped. (Messages already
       relayed to the helpers cannot be unsent from Telegram.)
-    - Their row, RSVPs, attendance, event feedback and message links go."""
+    - Their row, RSVPs, attendance, event feedback, message links and dialogs go."""
     await answers.forget_asker(session=session, telegram_id=telegram_id)
     await corrections.forget_asker(session=session, telegram_id=telegram_id)
     tickets = list(await session.exec(select(Ticket).where(col(Ticket.asker_id) == telegram_id)
@@ -137,6 +137,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
     await session.exec(delete(Rsvp).where(col(Rsvp.user_id) == telegram_id))
     await session.exec(delete(Attendance).where(col(Attendance.user_id) == telegram_id))
     await session.exec(delete(EventFeedback).where(col(EventFeedback.user_id) == telegram_id))
+    await dialogs.forget(session=session, user_id=telegram_id)
     await session.exec(delete(Staff).where(col(Staff.telegram_id) == telegram_id))
     await session.commit()
     return Forgotten(len(tickets), withdrawn)

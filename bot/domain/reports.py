@@ -195,6 +195,9 @@ class Report:
     trend: dict[str, list[int]] = field(default_factory=dict)  # role -> per month, oldest first
     trend_months: list[str] = field(default_factory=list)
     folded_below: int = 0  # figures from fewer questions went to OTHER (0: nothing folded)
+    # Offered a self-service answer that the asker never settled, so passed to a helper
+    # (bot.domain.offers); these are in the outcomes too, as they ended.
+    offer_unsettled: int = 0
     # The knowledge loop (bot.domain.answers): each answer's fate, the gaps, hallway questions
     # logged by helpers (in the counts above too), topics rising over the months before.
     answers: list[AnswerFigure] = field(default_factory=list)
@@ -383,11 +386,12 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         by_role[c.role or OTHER][0] += c.count
         by_role[c.role or OTHER][1] += c.previous
     conditions = _ticket_filters(filters, period)
-    (unanswered, overdue, rating_average, rating_count), = await session.exec(
+    (unanswered, overdue, unsettled, rating_average, rating_count), = await session.exec(
         select(  # type: ignore[call-overload]
             func.sum(case((and_(col(Ticket.status).in_([TicketStatus.OPEN, TicketStatus.CLAIMED]),
                                 col(Ticket.first_answer_at).is_(None)), 1), else_=0)),
             func.sum(case((col(Ticket.overdue), 1), else_=0)),
+            func.sum(case((col(Ticket.offer_unsettled), 1), else_=0)),
             func.avg(col(Ticket.rating)), func.count(col(Ticket.rating)),
         ).where(*conditions))
     months = period.months_back(trend_months) if trend_months else []
@@ -405,6 +409,7 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
                                   col(Ticket.close_office_minutes),
                                   [*conditions, col(Ticket.self_served).is_(False)]),
         unanswered=int(unanswered or 0), overdue=int(overdue or 0),
+        offer_unsettled=int(unsettled or 0),
         reroutes=other_last(await _reroutes(session, period, filters)),
         outcomes=await _outcomes(session, conditions),
         previous_outcomes=await _outcomes(session, _ticket_filters(filters, previous)),

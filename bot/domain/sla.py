@@ -39,6 +39,12 @@ class Policy:
     sla_minutes: Mapping[str, int] = field(default_factory=dict)
     default_minutes: int = 60
     reopen_days: int = 7
+    offer_minutes: int = 20  # an answer offered and not settled waits this long for the asker
+
+    def offer_due(self, since: datetime) -> datetime:
+        """When a question offered a self-service answer at `since` goes to the helpers, if
+        the asker has not settled it."""
+        return self.hours.add_working_minutes(since, self.offer_minutes)
 
     def limit(self, role: str) -> int:
         """Working minutes a ticket of this role may wait unclaimed."""

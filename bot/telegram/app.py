@@ -4,7 +4,6 @@ order it is tried, every periodic job, and the background sender are registered 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,16 +20,27 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.domain import workers
 from bot.domain.models import OutboxKind, utcnow
 from bot.services import Services
-from bot.telegram import admin, events, hours, intake, knowledge, menus, privacy, reports, setup
+from bot.telegram import (
+    admin,
+    dialogs,
+    events,
+    hours,
+    intake,
+    knowledge,
+    menus,
+    privacy,
+    reports,
+    setup,
+)
 from bot.telegram.access import admins_only, helpers_only
 from bot.telegram.budget import budget_for
 from bot.telegram.callbacks import Action, SetupAction, pattern, setup_pattern
 from bot.telegram.context import PeerdeskContext
+from bot.telegram.dialogs import Step, Steps
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
 from bot.telegram.knowledge import coaches_only
@@ -106,36 +116,68 @@ async def checkpoint_job(context: PeerdeskContext) -> None:
     await context.services.db.checkpoint()
 
 
+def _dialog_steps() -> Steps:
+    """The steps of the organisers' dialogs: what each takes, by dialog and step. Taken in
+    group -4 (bot.telegram.dialogs.route) from the step stored in the database; their first
+    step is a command below."""
+    steps, e = Steps(), events
+    steps.add(e.NEWEVENT, e.KIND, Step(e.got_kind, button=r"kind:\w+"))
+    steps.add(e.NEWEVENT, e.TITLE, Step(e.got_title, text=True))
+    steps.add(e.NEWEVENT, e.START, Step(e.got_start, text=True))
+    steps.add(e.NEWEVENT, e.START_CONFIRM, Step(e.got_start_confirmed, button=r"start:(yes|no)"))
+    steps.add(e.NEWEVENT, e.END, Step(e.got_end, text=True))
+    steps.add(e.NEWEVENT, e.WHERE, Step(e.got_where, text=True))
+    steps.add(e.NEWEVENT, e.DESCRIPTION, Step(e.got_description, text=True))
+    steps.add(e.NEWEVENT, e.CLOSES, Step(e.got_closes, text=True, button=r"closes:none"))
+    steps.add(e.NEWEVENT, e.CONFIRM, Step(e.confirm_event, button=r"publish:(yes|no)"))
+    steps.add(e.BULLETIN, e.BULLETIN_TEXT, Step(e.got_bulletin_text, text=True))
+    steps.add(e.BULLETIN, e.BULLETIN_WHEN, Step(e.got_bulletin_when, text=True,
+                                                button=r"when:now"))
+    steps.add(e.BULLETIN, e.BULLETIN_CONFIRM, Step(e.confirm_bulletin,
+                                                   button=r"publish:(yes|no)"))
+    steps.add(e.MATERIALS, e.MATERIAL_EVENT, Step(e.got_material_event, button=r"matfor:\d+"))
+    steps.add(e.MATERIALS, e.MATERIAL_ITEM, Step(e.got_material, text=True, file=True))
+    for kind in (e.NEWEVENT, e.BULLETIN, e.MATERIALS):
+        steps.cancelled[kind] = e.NOTHING_PUBLISHED
+        steps.told.add(kind)  # a draft put aside is said so
+    return steps
+
+
 def _handlers(application: Application) -> None:
     """Every handler, in the order it is tried."""
     services: Services = application.bot_data["services"]
+    # The groups, tried from the lowest; a handler that answers an update stops it there.
+    # Groups -10 to -7: the desk's own settings, the staff-only gate, invitations (see
+    # _setup_handlers).
     _setup_handlers(application)
-    # Group -1, before everything else: a private message that continues a ticket (an asker's
-    # follow-up or comment, a helper's reply to a private card, a shared phone number) is
-    # relayed and goes no further; anything else falls through to group 0.
-    # Group -4, first of all: a button press without data; PTB would let it match every
-    # pattern (a callable pattern is asked only about data that is there).
+    # Group -5: a button press without data; PTB would let it match every pattern (a callable
+    # pattern is asked only about data that is there).
     application.add_handler(CallbackQueryHandler(intake.empty_button, pattern=lambda _: False),
-                            group=-4)
-    # Group -2: a reply to an event's feedback question is a comment on the event.
-    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
-                                           & filters.REPLY, events.feedback_reply), group=-2)
+                            group=-5)
+    # Group -4: the person's dialog, read from the database on every private update (an
+    # organiser's /newevent, /bulletin or /materials step, /cancel); a step that fits takes the
+    # update, and a dialog that lapsed is said so and lets the update through.
+    application.bot_data["dialogs"] = _dialog_steps()
+    application.add_handler(TypeHandler(Update, dialogs.route), group=-4)
     # Group -3: a coach's reply to a draft answer edits it, a helper's reply to their draft's
     # choices marks details to take out (bot.telegram.knowledge).
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
                                            & filters.REPLY, knowledge.draft_reply), group=-3)
+    # Group -2: a reply to an event's feedback question is a comment on the event.
+    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
+                                           & filters.REPLY, events.feedback_reply), group=-2)
+    # Group -1: a private message that continues a ticket (an asker's follow-up or comment, a
+    # helper's reply to a private card, a shared phone number) is relayed and goes no further;
+    # anything else falls through to group 0.
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
                                            relay.private_message), group=-1)
-    with warnings.catch_warnings():
-        # Buttons inside the conversations belong to the organiser's chat, not to one message:
-        # per_message=False is what we want, and PTB's reminder of it is noise.
-        warnings.filterwarnings("ignore", message="If 'per_message=False'",
-                                category=PTBUserWarning)
-        conversations = events.conversations(services.settings.conversation_timeout_seconds)
     application.add_handlers([
-        # The organisers' /newevent and /bulletin conversations first: their answers are not
-        # questions.
-        *conversations,
+        # The organisers' dialogs begin here; their later steps are taken in group -4.
+        CommandHandler("newevent", events.new_event, filters=PRIVATE),
+        CommandHandler("bulletin", events.new_bulletin, filters=PRIVATE),
+        CommandHandler("materials", events.new_materials, filters=PRIVATE),
+        CallbackQueryHandler(events.suggested_event, pattern=r"^evsug:(webinar|cafe):\w{1,40}$"),
+        CommandHandler("cancel", dialogs.nothing_to_cancel, filters=PRIVATE),
         # The helpers' commands and the card's buttons (helpers only, checked here).
         CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
         CommandHandler(["away", "back"], helpers_only(commands.availability_command)),
@@ -224,6 +266,9 @@ def _jobs(application: Application) -> None:
     # Reminders, escalations and unchosen questions, queued for the sender.
     jobs.run_repeating(sla.run_sweep, interval=settings.sla_check_seconds,
                        first=settings.sla_check_seconds, name="peerdesk-sla")
+    # Dialogs left quiet past their time: ended once, and the person told where it matters.
+    jobs.run_repeating(dialogs.sweep, interval=settings.sla_check_seconds,
+                       first=settings.sla_check_seconds, name="peerdesk-dialogs")
     # Updates that a stopped process left unfinished.
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
                        first=settings.update_lease_seconds, name="peerdesk-replay")

@@ -16,6 +16,9 @@ class PeerdeskContext(CallbackContext[ExtBot, dict, dict, dict]):
     def __init__(self, application: Application, chat_id: int | None = None,
                  user_id: int | None = None) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # The person's dialog as read for this update (bot.telegram.dialogs), in a 1-tuple once
+        # read (its one item None when there is none): PTB makes one context per update.
+        self.dialog_read: tuple[Any] | None = None
 
     @property
     def services(self) -> Services:

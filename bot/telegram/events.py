@@ -1,7 +1,8 @@
 """Announcements in Telegram: rendering the outbox's announcements, RSVP buttons, /events
 with .ics files and materials, /attendees (who came, what they thought), /materials after an
-event, "I'm here" and the feedback question, and the guided /newevent and /bulletin
-conversations (with /cancel at every step, and put aside kindly after a quiet while).
+event, "I'm here" and the feedback question, and the guided /newevent, /bulletin and
+/materials dialogs (their state in the database, bot.telegram.dialogs; /cancel at every step,
+and put aside kindly after a quiet while).
 
 What is sent when lives in bot.domain.events (the outbox); this module renders and sends.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
-from typing import Any
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
@@ -23,21 +23,12 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.calendar import calendar
+from bot.domain import dialogs as dialogs_domain
 from bot.domain import events as domain
-from bot.domain.dates import moment, place_and_link, understand
+from bot.domain.dates import length, moment, place_and_link, say_length, understand
 from bot.domain.events import Counts, EventError, EventSpec, EventView
 from bot.domain.intake import language_of, remember_staff
 from bot.domain.models import EventKind, OutboxKind
@@ -45,6 +36,7 @@ from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext, ngettext
 from bot.services import Services
+from bot.telegram import dialogs
 from bot.telegram.context import (
     PeerdeskContext,
     message_of,
@@ -53,6 +45,7 @@ from bot.telegram.context import (
     text_of,
     user_of,
 )
+from bot.telegram.dialogs import Turn
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -711,21 +704,22 @@ async def follow_up_job(context: PeerdeskContext) -> None:
 
 
 # --- organisers: /newevent, /bulletin and /materials ---------------------------------------------
+# Guided dialogs whose state is a row in the database (bot.telegram.dialogs): each step below
+# takes the organiser's answer, keeps it in `turn.draft` and returns the next step. A restart
+# between two steps, or the next answer reaching the other replica, goes on from the row.
 
-(KIND, TITLE, START, START_CONFIRM, END, WHERE, DESCRIPTION, CLOSES,
- CONFIRM) = range(9)
-BULLETIN_TEXT, BULLETIN_WHEN, BULLETIN_CONFIRM = range(9, 12)
-MATERIAL_EVENT, MATERIAL_ITEM = range(12, 14)
+NEWEVENT, BULLETIN, MATERIALS = dialogs.NEWEVENT, dialogs.BULLETIN, dialogs.MATERIALS
+KIND, TITLE, START, START_CONFIRM, END, WHERE, DESCRIPTION, CLOSES, CONFIRM = (
+    "kind", "title", "start", "start_confirm", "end", "where", "description", "closes",
+    "confirm")
+BULLETIN_TEXT, BULLETIN_WHEN, BULLETIN_CONFIRM = "text", "when", "confirm"
+MATERIAL_EVENT, MATERIAL_ITEM = "event", "item"
+NOTHING_PUBLISHED = _("Cancelled; nothing was published.")
 
 
 def _organiser(services: Services, user_id: int) -> bool:
     settings = services.settings
     return user_id in settings.admin_ids or user_id in settings.organiser_ids
-
-
-def _lang(context: PeerdeskContext) -> str:
-    """The language the conversation is held in: the organiser's own."""
-    return context.state.get("lang") or context.services.settings.helpers_language
 
 
 async def _person_language(update: Update, context: PeerdeskContext) -> str:
@@ -735,9 +729,9 @@ async def _person_language(update: Update, context: PeerdeskContext) -> str:
                                  telegram_language=user.language_code)
 
 
-async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
+async def _may_publish(update: Update, context: PeerdeskContext, lang: str) -> bool:
+    """An organiser, with somewhere to publish; otherwise told why not."""
     services = context.services
-    lang = await _person_language(update, context)
     if not _organiser(services, user_of(update).id):
         await message_of(update).reply_text(gettext(
             lang, "Sorry, only the organisers named in the configuration can publish."))
@@ -747,15 +741,13 @@ async def _start_conversation(update: Update, context: PeerdeskContext) -> bool:
             lang, "There is nowhere to publish yet: no announcement channels have been set "
                   "up. An admin can add them."))
         return False
-    context.state["draft"] = {}
-    context.state["lang"] = lang
-    context.state["in_conversation"] = True
     return True
 
 
-def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str | None]:
+def _moment(text: str, context: PeerdeskContext, turn: Turn
+            ) -> tuple[datetime | None, str | None]:
     """A moment from what the organiser wrote, or why not (a text to show them)."""
-    services, lang = context.services, _lang(context)
+    services, lang = context.services, turn.lang
     now, tz = services.clock(), services.settings.tz
     found = understand(text, now=now, tz=tz)
     if found is None:
@@ -767,7 +759,7 @@ def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str |
                                                      "cccc", locale=lang))
     at = moment(found, now=now, tz=tz)
     if at is None and found.day is not None:
-        context.state["draft"]["day"] = found.day
+        turn.draft["day"] = found.day
         return None, gettext(lang, "At what time on {day}? For example 14 or 14.30",
                              day=format_datetime(datetime.combine(found.day, time(12)),
                                                  "EEEE d.M." if lang != "en" else "EEEE d MMMM",
@@ -775,9 +767,9 @@ def _moment(text: str, context: PeerdeskContext) -> tuple[datetime | None, str |
     return at, None
 
 
-def _time_on_the_day(text: str, context: PeerdeskContext) -> datetime | None:
+def _time_on_the_day(text: str, context: PeerdeskContext, turn: Turn) -> datetime | None:
     """After "At what time?": a time alone, on the day given before."""
-    day = context.state["draft"].get("day")
+    day = turn.draft.get("day")
     services = context.services
     found = understand(text, now=services.clock(), tz=services.settings.tz)
     if day is None or found is None or found.day is not None or found.at is None:
@@ -785,62 +777,62 @@ def _time_on_the_day(text: str, context: PeerdeskContext) -> datetime | None:
     return datetime.combine(day, found.at, services.settings.tz)
 
 
-async def new_event(update: Update, context: PeerdeskContext) -> int:
+async def new_event(update: Update, context: PeerdeskContext) -> None:
     """/newevent: step 1, the kind."""
-    if not await _start_conversation(update, context):
-        return ConversationHandler.END
-    lang = _lang(context)
+    lang = await _person_language(update, context)
+    if not await _may_publish(update, context, lang):
+        return
+    await dialogs.begin(update, context, NEWEVENT, KIND, lang=lang)
     await message_of(update).reply_text(
         gettext(lang, "A new event. What kind? (/cancel stops at any step)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, name),
                                                                  callback_data=f"kind:{kind}")]
                                            for kind, name in KIND_NAMES.items()]))
-    return KIND
 
 
-async def suggested_event(update: Update, context: PeerdeskContext) -> int:
+async def suggested_event(update: Update, context: PeerdeskContext) -> None:
     """A rising topic's button (the monthly digest): /newevent with the kind and the title
     filled in, going on from the start time."""
     query = query_of(update)
     await query.answer()
-    if not await _start_conversation(update, context):
-        return ConversationHandler.END
+    lang, services = await _person_language(update, context), context.services
+    if not await _may_publish(update, context, lang):
+        return
     _, kind, topic = (query.data or "::").split(":")
-    lang, services = _lang(context), context.services
     title = f"{gettext(lang, KIND_NAMES[EventKind(kind)])}: {services.topic_name(topic, lang)}"
-    context.state["draft"].update(kind=kind, title=title[:200])
+    await dialogs.begin(update, context, NEWEVENT, START, lang=lang,
+                        answers={"kind": kind, "title": title[:200]})
     await query_message(query).reply_text(
         gettext(lang, "A new event: {title}", title=title) + "\n" + gettext(
             lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
                   "huomenna klo 9"))
-    return START
 
 
-async def got_kind(update: Update, context: PeerdeskContext) -> int:
+async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     query = query_of(update)
     await query.answer()
-    context.state["draft"]["kind"] = (query.data or "").split(":")[1]
+    turn.draft["kind"] = (query.data or "").split(":")[1]
     await query.edit_message_reply_markup(None)
-    await query_message(query).reply_text(gettext(_lang(context), "The title?"))
+    await query_message(query).reply_text(gettext(turn.lang, "The title?"))
     return TITLE
 
 
-async def got_title(update: Update, context: PeerdeskContext) -> int:
-    context.state["draft"]["title"] = text_of(update).strip()[:200]
+async def got_title(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
+    turn.draft["title"] = text_of(update).strip()[:200]
     await message_of(update).reply_text(gettext(
-        _lang(context), "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
-                        "huomenna klo 9"))
+        turn.lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
+                   "huomenna klo 9"))
     return START
 
 
-async def got_start(update: Update, context: PeerdeskContext) -> int:
+async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     """The start, as people write it; shown back for confirmation."""
-    lang, services = _lang(context), context.services
+    lang, services = turn.lang, context.services
     text = text_of(update)
-    start = _time_on_the_day(text, context)
+    start = _time_on_the_day(text, context, turn)
     why = None
     if start is None:
-        start, why = _moment(text, context)
+        start, why = _moment(text, context, turn)
     if why is not None:
         await message_of(update).reply_text(why)
         return START
@@ -849,8 +841,8 @@ async def got_start(update: Update, context: PeerdeskContext) -> int:
             lang, "I could not read a future date and time. Please write it like 1.12. klo 14 "
                   "or huomenna klo 9"))
         return START
-    context.state["draft"].pop("day", None)
-    context.state["draft"]["start"] = start
+    turn.draft.pop("day", None)
+    turn.draft["start"] = start
     await message_of(update).reply_text(
         gettext(lang, "Starts {when}. Is that right?", when=understood(services, start, lang)),
         reply_markup=InlineKeyboardMarkup([[
@@ -860,46 +852,48 @@ async def got_start(update: Update, context: PeerdeskContext) -> int:
     return START_CONFIRM
 
 
-async def got_start_confirmed(update: Update, context: PeerdeskContext) -> int:
-    query, lang = query_of(update), _lang(context)
+async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Turn
+                              ) -> str | None:
+    query, lang = query_of(update), turn.lang
     await query.answer()
     await query.edit_message_reply_markup(None)
     if (query.data or "") == "start:no":
-        context.state["draft"].pop("start", None)
+        turn.draft.pop("start", None)
         await query_message(query).reply_text(gettext(lang, "When does it start?"))
         return START
-    await query_message(query).reply_text(gettext(lang, "How long does it last, in minutes? For "
-                                                 "example 90"))
+    await query_message(query).reply_text(gettext(lang, "How long does it last? For example "
+                                                 "90 min or 1,5 h"))
     return END
 
 
-async def got_end(update: Update, context: PeerdeskContext) -> int:
-    lang = _lang(context)
-    text = text_of(update).strip()
-    if not text.isdigit() or not 5 <= int(text) <= 24 * 60:
-        await message_of(update).reply_text(gettext(lang, "Please give the length in "
-                                                                "minutes, for example 90"))
+async def got_end(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
+    lang = turn.lang
+    lasts = length(text_of(update))  # "90", "1,5 h", "puolitoista tuntia", "en timme"
+    if lasts is None or not timedelta(minutes=5) <= lasts <= timedelta(hours=24):
+        await message_of(update).reply_text(gettext(
+            lang, "Please give the length, for example 90 min, 1,5 h or an hour and a half"))
         return END
-    draft = context.state["draft"]
-    draft["end"] = draft["start"] + timedelta(minutes=int(text))
-    await message_of(update).reply_text(gettext(
-        lang, "Where? Write the place, a Teams link, or both (a link makes it online)."))
+    draft = turn.draft
+    draft["end"] = draft["start"] + lasts
+    await message_of(update).reply_text(
+        gettext(lang, "Length: {length}.", length=say_length(lasts, lang)) + "\n"
+        + gettext(lang, "Where? Write the place, a Teams link, or both (a link makes it online)."))
     return WHERE
 
 
-async def got_where(update: Update, context: PeerdeskContext) -> int:
+async def got_where(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     """"Auditorio B ja https://teams…": the place and the link apart."""
-    draft = context.state["draft"]
-    draft["place"], draft["link"] = place_and_link(text_of(update))
+    turn.draft["place"], turn.draft["link"] = place_and_link(text_of(update))
     await message_of(update).reply_text(gettext(
-        _lang(context), "A short description? (write - to leave it empty)"))
+        turn.lang, "A short description? (write - to leave it empty)"))
     return DESCRIPTION
 
 
-async def got_description(update: Update, context: PeerdeskContext) -> int:
-    lang = _lang(context)
+async def got_description(update: Update, context: PeerdeskContext, turn: Turn
+                          ) -> str | None:
+    lang = turn.lang
     text = text_of(update).strip()
-    context.state["draft"]["description"] = "" if text == "-" else text[:2000]
+    turn.draft["description"] = "" if text == "-" else text[:2000]
     await message_of(update).reply_text(
         gettext(lang, "Does registration close at some point? Write when, like ma 7.12. klo "
                       "12, or press No deadline."),
@@ -908,11 +902,18 @@ async def got_description(update: Update, context: PeerdeskContext) -> int:
     return CLOSES
 
 
-async def got_closes(update: Update, context: PeerdeskContext) -> int:
+def _spec(context: PeerdeskContext, turn: Turn) -> EventSpec:
+    """The event the answers so far describe (EventError: why not)."""
+    services, user = context.services, turn.dialog.user_id
+    draft = {k: v for k, v in turn.draft.items() if k != "day"}
+    return domain.validate_spec({
+        **draft, "host_id": user, "host_name": turn.draft.get("host_name"),
+        "language": turn.lang, "channels": list(services.settings.announce_channels)})
+
+
+async def got_closes(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     """The optional registration deadline; then the preview."""
-    services, user = context.services, user_of(update)
-    lang = _lang(context)
-    draft = context.state["draft"]
+    services, lang, draft = context.services, turn.lang, turn.draft
     if update.callback_query:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
@@ -920,9 +921,9 @@ async def got_closes(update: Update, context: PeerdeskContext) -> int:
         draft["registration_closes"] = None
     else:
         message = message_of(update)
-        closes, why = _time_on_the_day(message.text or "", context), None
+        closes, why = _time_on_the_day(message.text or "", context, turn), None
         if closes is None:
-            closes, why = _moment(message.text or "", context)
+            closes, why = _moment(message.text or "", context, turn)
         if why is not None:
             await message.reply_text(why)
             return CLOSES
@@ -932,22 +933,19 @@ async def got_closes(update: Update, context: PeerdeskContext) -> int:
                 lang, "Please give a moment between now and the start, or press No deadline."))
             return CLOSES
         draft["registration_closes"] = closes
+    draft["host_name"] = user_of(update).first_name
     try:
-        spec = domain.validate_spec({
-            **draft, "host_id": user.id, "host_name": user.first_name, "language": lang,
-            "channels": list(services.settings.announce_channels),
-        })
+        spec = _spec(context, turn)
     except EventError as exc:
         await message.reply_text(gettext(lang, "That does not work yet: {why}. Start again with "
                                                "/newevent.", why=str(exc)))
-        return _end(context)
-    context.state["spec"] = spec
+        return None
     await _preview(message, lang, announcement_text(services, domain.preview(spec), None))
     return CONFIRM
 
 
 async def _preview(message: Message, lang: str, text: str) -> None:
-    """The last step of both conversations: what will go out, with Publish and Cancel."""
+    """The last step of both dialogs: what will go out, with Publish and Cancel."""
     await message.reply_text(
         gettext(lang, "Preview:") + "\n\n" + text,
         reply_markup=InlineKeyboardMarkup([[
@@ -955,26 +953,32 @@ async def _preview(message: Message, lang: str, text: str) -> None:
             InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="publish:no")]]))
 
 
-async def _publish_pressed(update: Update, context: PeerdeskContext, ready: bool) -> bool:
-    """Publish or Cancel under a preview: True to go ahead; otherwise the conversation ends."""
+async def _publish_pressed(update: Update, turn: Turn) -> bool:
+    """Publish or Cancel under a preview: True to go ahead; otherwise the dialog ends."""
     query = query_of(update)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    if (query.data or "") == "publish:yes" and ready:
+    if (query.data or "") == "publish:yes":
         return True
-    await query_message(query).reply_text(gettext(_lang(context),
-                                                  "Cancelled; nothing was published."))
-    _end(context)
+    await query_message(query).reply_text(gettext(turn.lang, NOTHING_PUBLISHED))
     return False
 
 
-async def confirm_event(update: Update, context: PeerdeskContext) -> int:
-    query, services = query_of(update), context.services
-    lang = _lang(context)
-    spec: EventSpec | None = context.state.get("spec")
-    if not await _publish_pressed(update, context, spec is not None) or spec is None:
-        return ConversationHandler.END
+async def confirm_event(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
+    """Publish: the event is stored and the dialog ended in one transaction, so that the
+    same dialog published from two replicas (or a press taken twice) publishes once."""
+    query, services, lang = query_of(update), context.services, turn.lang
+    if not await _publish_pressed(update, turn):
+        return None
+    try:
+        spec = _spec(context, turn)
+    except EventError as exc:
+        await query_message(query).reply_text(gettext(
+            lang, "That does not work yet: {why}. Start again with /newevent.", why=str(exc)))
+        return None
     async with services.db.session() as session:
+        if not await dialogs_domain.finish(session=session, dialog=turn.dialog, commit=False):
+            return None  # published already, from the other press
         published = await domain.publish_event(
             session=session, spec=spec, now=services.clock(),
             announce_days_before=services.settings.announce_days_before)
@@ -982,21 +986,23 @@ async def confirm_event(update: Update, context: PeerdeskContext) -> int:
     logger.info("event %s published", published[0].id)
     await query_message(query).reply_text(gettext(
         lang, "Published! The announcement goes out now and the reminders on time."))
-    return _end(context)
+    return None
 
 
-async def new_bulletin(update: Update, context: PeerdeskContext) -> int:
+async def new_bulletin(update: Update, context: PeerdeskContext) -> None:
     """/bulletin: the text, then when, then a preview."""
-    if not await _start_conversation(update, context):
-        return ConversationHandler.END
+    lang = await _person_language(update, context)
+    if not await _may_publish(update, context, lang):
+        return
+    await dialogs.begin(update, context, BULLETIN, BULLETIN_TEXT, lang=lang)
     await message_of(update).reply_text(gettext(
-        _lang(context), "Write the bulletin (a link can be part of the text). /cancel stops."))
-    return BULLETIN_TEXT
+        lang, "Write the bulletin (a link can be part of the text). /cancel stops."))
 
 
-async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
-    lang = _lang(context)
-    context.state["draft"]["text"] = text_of(update).strip()[:3500]
+async def got_bulletin_text(update: Update, context: PeerdeskContext, turn: Turn
+                            ) -> str | None:
+    lang = turn.lang
+    turn.draft["text"] = text_of(update).strip()[:3500]
     await message_of(update).reply_text(
         gettext(lang, "When should it go out? Press Now, or write a time like huomenna klo 8"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, "Now"),
@@ -1004,9 +1010,9 @@ async def got_bulletin_text(update: Update, context: PeerdeskContext) -> int:
     return BULLETIN_WHEN
 
 
-async def got_bulletin_when(update: Update, context: PeerdeskContext) -> int:
-    services = context.services
-    lang = _lang(context)
+async def got_bulletin_when(update: Update, context: PeerdeskContext, turn: Turn
+                            ) -> str | None:
+    services, lang, draft = context.services, turn.lang, turn.draft
     at: datetime | None
     if update.callback_query:
         query = update.callback_query
@@ -1015,31 +1021,32 @@ async def got_bulletin_when(update: Update, context: PeerdeskContext) -> int:
         at, message, now = services.clock(), query_message(query), True
     else:
         message, now = message_of(update), False
-        at = _time_on_the_day(message.text or "", context)
+        at = _time_on_the_day(message.text or "", context, turn)
         why = None
         if at is None:
-            at, why = _moment(message.text or "", context)
+            at, why = _moment(message.text or "", context, turn)
         if at is None:
             await message.reply_text(why or gettext(
                 lang, "I could not read the time. Please write it like huomenna klo 8, or "
                       "press Now."))
             return BULLETIN_WHEN
-        context.state["draft"].pop("day", None)
-    context.state["draft"]["send_at"] = at
-    context.state["draft"]["now"] = now
+        draft.pop("day", None)
+    draft["send_at"] = at
+    draft["now"] = now
     goes = gettext(lang, "It goes out now.") if now else gettext(
         lang, "It goes out {when}.", when=understood(services, at, lang))
-    await _preview(message, lang, "📢 " + context.state["draft"]["text"] + "\n\n" + goes)
+    await _preview(message, lang, "📢 " + draft["text"] + "\n\n" + goes)
     return BULLETIN_CONFIRM
 
 
-async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
-    query, services = query_of(update), context.services
-    lang = _lang(context)
-    draft = context.state.get("draft") or {}
-    if not await _publish_pressed(update, context, "text" in draft):
-        return ConversationHandler.END
+async def confirm_bulletin(update: Update, context: PeerdeskContext, turn: Turn
+                           ) -> str | None:
+    query, services, lang, draft = query_of(update), context.services, turn.lang, turn.draft
+    if not await _publish_pressed(update, turn) or "text" not in draft:
+        return None
     async with services.db.session() as session:
+        if not await dialogs_domain.finish(session=session, dialog=turn.dialog, commit=False):
+            return None  # published already, from the other press
         await domain.publish_bulletin(
             session=session, text=draft["text"], link=None,
             channels=list(services.settings.announce_channels), send_at=draft["send_at"],
@@ -1049,10 +1056,10 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext) -> int:
         gettext(lang, "Published! It goes out now.") if draft.get("now") else
         gettext(lang, "Published! It goes out {when}.",
                 when=understood(services, draft["send_at"], lang)))
-    return _end(context)
+    return None
 
 
-async def new_materials(update: Update, context: PeerdeskContext) -> int:
+async def new_materials(update: Update, context: PeerdeskContext) -> None:
     """/materials: choose one of my recent events, then send a link or a file."""
     services, user = context.services, user_of(update)
     lang = await _person_language(update, context)
@@ -1062,29 +1069,29 @@ async def new_materials(update: Update, context: PeerdeskContext) -> int:
     if not events:
         await message_of(update).reply_text(gettext(
             lang, "You have no event from the last 30 days to add materials to."))
-        return ConversationHandler.END
-    context.state.update(draft={}, lang=lang, in_conversation=True)
+        return
+    await dialogs.begin(update, context, MATERIALS, MATERIAL_EVENT, lang=lang)
     await message_of(update).reply_text(
         gettext(lang, "Which event are the materials for? (/cancel stops)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
             f"{event.title[:40]} · {event.starts_at.astimezone(services.settings.tz):%d.%m.}",
             callback_data=f"matfor:{event.id}")] for event in events]))
-    return MATERIAL_EVENT
 
 
-async def got_material_event(update: Update, context: PeerdeskContext) -> int:
+async def got_material_event(update: Update, context: PeerdeskContext, turn: Turn
+                             ) -> str | None:
     query = query_of(update)
     await query.answer()
     await query.edit_message_reply_markup(None)
-    context.state["draft"]["event_id"] = int((query.data or "").split(":")[1])
+    turn.draft["event_id"] = int((query.data or "").split(":")[1])
     await query_message(query).reply_text(gettext(
-        _lang(context), "Send a link (the recording, slides…) or a file."))
+        turn.lang, "Send a link (the recording, slides…) or a file."))
     return MATERIAL_ITEM
 
 
-async def got_material(update: Update, context: PeerdeskContext) -> int:
+async def got_material(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     """The link or file: it goes to everyone who said they would come, and stays in /events."""
-    services, message, lang = context.services, message_of(update), _lang(context)
+    services, message, lang = context.services, message_of(update), turn.lang
     link = file_id = file_name = None
     if message.document is not None:
         file_id, file_name = message.document.file_id, message.document.file_name
@@ -1094,18 +1101,20 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
             await message.reply_text(gettext(lang, "I did not find a link there. Send a link "
                                                    "starting with https://, or a file."))
             return MATERIAL_ITEM
-    event_id = context.state["draft"]["event_id"]
+    event_id = int(turn.draft["event_id"])
     async with services.db.session() as session:
         event = await domain.event_of(session=session, event_id=event_id)
         if event is None or not _may_manage(services, user_of(update).id, event):
-            return _end(context)
+            return None
+        if not await dialogs_domain.finish(session=session, dialog=turn.dialog, commit=False):
+            return None  # added already, from the same answer taken elsewhere
         try:
             await domain.add_material(session=session, event_id=event_id, now=services.clock(),
                                       link=link, file_id=file_id, file_name=file_name,
                                       added_by=user_of(update).id)
         except EventError:
             await message.reply_text(gettext(lang, "That event cannot take materials."))
-            return _end(context)
+            return None
         count = len(await domain.recipients(session=session, event_id=event_id))
     services.wake_sender()
     await message.reply_text(ngettext(
@@ -1113,91 +1122,8 @@ async def got_material(update: Update, context: PeerdeskContext) -> int:
               "and stay available under /events.",
         "Thank you! The materials go to the {count} people who said they would come, and stay "
         "available under /events.", count, count=count))
-    return _end(context)
-
-
-async def cancel(update: Update, context: PeerdeskContext) -> int:
-    """/cancel at any step."""
-    await message_of(update).reply_text(gettext(_lang(context),
-                                                      "Cancelled; nothing was published."))
-    return _end(context)
-
-
-async def timed_out(update: Update, context: PeerdeskContext) -> None:
-    """A conversation left quiet: end it cleanly (so that later messages are the person's
-    own again) and say so kindly."""
-    lang = _lang(context)
-    _end(context)
-    if update.effective_chat is None:
-        return
-    await context.bot.send_message(update.effective_chat.id, gettext(
-        lang, "I put this draft aside since we have not heard from you for a while; nothing "
-              "was published. You can start again with the same command whenever it suits "
-              "you."))
-
-
-def _end(context: PeerdeskContext) -> int:
-    for key in ("draft", "spec", "in_conversation", "lang"):
-        context.state.pop(key, None)
-    return ConversationHandler.END
+    return None
 
 
 FEEDBACK_GROUP = -2  # before the helpers' relay (-1): a reply to the feedback question is not a
 # follow-up to some ticket
-
-
-def conversations(timeout: float) -> list[ConversationHandler]:
-    """The organisers' /newevent, /bulletin and /materials conversations, with /cancel at
-    every step, put aside kindly after `timeout` quiet seconds."""
-    private = filters.ChatType.PRIVATE
-    text = private & filters.TEXT & ~filters.COMMAND
-    cancel_handler: BaseHandler[Update, Any, Any] = CommandHandler("cancel", cancel,
-                                                                   filters=private)
-    # Without a TIMEOUT state PTB ends a quiet conversation silently and our flag stays set.
-    quiet: dict[object, list[BaseHandler[Update, Any, Any]]] = {
-        ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]}
-    return [
-        ConversationHandler(
-            entry_points=[CommandHandler("newevent", new_event, filters=private),
-                          CallbackQueryHandler(suggested_event,
-                                               pattern=r"^evsug:(webinar|cafe):\w{1,40}$")],
-            states={
-                KIND: [CallbackQueryHandler(got_kind, pattern=r"^kind:\w+$")],
-                TITLE: [MessageHandler(text, got_title)],
-                START: [MessageHandler(text, got_start)],
-                START_CONFIRM: [CallbackQueryHandler(got_start_confirmed,
-                                                     pattern=r"^start:(yes|no)$")],
-                END: [MessageHandler(text, got_end)],
-                WHERE: [MessageHandler(text, got_where)],
-                DESCRIPTION: [MessageHandler(text, got_description)],
-                CLOSES: [CallbackQueryHandler(got_closes, pattern=r"^closes:none$"),
-                         MessageHandler(text, got_closes)],
-                CONFIRM: [CallbackQueryHandler(confirm_event, pattern=r"^publish:(yes|no)$")],
-                **quiet,
-            },
-            fallbacks=[cancel_handler], name="newevent", conversation_timeout=timeout,
-        ),
-        ConversationHandler(
-            entry_points=[CommandHandler("bulletin", new_bulletin, filters=private)],
-            states={
-                BULLETIN_TEXT: [MessageHandler(text, got_bulletin_text)],
-                BULLETIN_WHEN: [CallbackQueryHandler(got_bulletin_when, pattern=r"^when:now$"),
-                                MessageHandler(text, got_bulletin_when)],
-                BULLETIN_CONFIRM: [CallbackQueryHandler(confirm_bulletin,
-                                                        pattern=r"^publish:(yes|no)$")],
-                **quiet,
-            },
-            fallbacks=[cancel_handler], name="bulletin", conversation_timeout=timeout,
-        ),
-        ConversationHandler(
-            entry_points=[CommandHandler("materials", new_materials, filters=private)],
-            states={
-                MATERIAL_EVENT: [CallbackQueryHandler(got_material_event,
-                                                      pattern=r"^matfor:\d+$")],
-                MATERIAL_ITEM: [MessageHandler(text | (private & filters.Document.ALL),
-                                               got_material)],
-                **quiet,
-            },
-            fallbacks=[cancel_handler], name="materials", conversation_timeout=timeout,
-        ),
-    ]

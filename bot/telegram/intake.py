@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.error import TelegramError
@@ -22,7 +21,7 @@ from bot.domain.smalltalk import Kind as TalkKind
 from bot.domain.text import clean_text
 from bot.domain.tickets import changes, messages, views
 from bot.i18n import _, format_when, gettext
-from bot.telegram import keyboards, menus
+from bot.telegram import dialogs, keyboards, menus
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -40,6 +39,8 @@ MEDIA = (filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.VOICE | 
          | filters.VIDEO_NOTE | filters.ANIMATION)
 ASKABLE = filters.TEXT | MEDIA
 MAX_FILE_BYTES = 20 * 1024 * 1024  # what a bot may fetch from Telegram
+SPLIT_AT = 4000  # characters: a message this long may be the first part of a longer one (Telegram
+# splits at 4096, at a word's end)
 
 async def _remember(update: Update, context: PeerdeskContext) -> str:
     """Store the sender's name and Telegram language; returns the language to answer in."""
@@ -178,7 +179,7 @@ def _askable(context: PeerdeskContext, message: Message) -> bool:
     """Words within the limit, or a picture, file or voice that can be passed on."""
     text = _words(message)
     if len(text) > context.services.settings.max_question_chars:
-        return False
+        return False  # a question of its own, kept whole (_new_question)
     if _has_media(message):
         return _file_bytes(message) <= MAX_FILE_BYTES
     return bool(text)
@@ -193,12 +194,13 @@ async def question(update: Update, context: PeerdeskContext) -> None:
 
 
 async def _new_question(context: PeerdeskContext, message: Message, user: User,
-                        more: Sequence[Message] = ()) -> None:
+                        more: Sequence[Part] = ()) -> None:
     """Store `message` (and `more`, the messages that followed it as one question) as a
-    ticket, or greet back when it holds no question."""
+    ticket, or greet back when it holds no question. Words over the limit are kept whole: the
+    card shows their beginning and the message itself follows it to the helpers."""
     text, media = _words(message), _has_media(message)
-    limit = context.services.settings.max_question_chars
-    parts = tuple(Part(m.message_id, _words(m), _has_media(m)) for m in more)
+    long = len(text) > context.services.settings.max_question_chars
+    parts = tuple(more)
     talk = None if media or parts else intake.chat(text)
     # One transaction from the sender's row to the stored ticket: this runs for every question.
     async with context.services.db.session() as session:
@@ -210,12 +212,12 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
         receipt = None
         if talk is not None:  # the asker's /lang choice, else the greeting's own language
             lang = lang if person.chose_language else talk.language or lang
-        elif (text or media) and len(text) <= limit and _file_bytes(message) <= MAX_FILE_BYTES:
+        elif (text or media) and _file_bytes(message) <= MAX_FILE_BYTES:
             receipt = await intake.submit_question(
                 session=session, router=context.services.router, asker_id=user.id,
                 chat_id=message.chat_id, message_id=message.message_id, text=text,
                 desk=context.services.desk, language_hint=lang, now=context.services.clock(),
-                media=media, more=parts,
+                media=media or long, more=parts,
             )
     if talk is not None:
         logger.info("small talk (%s): nothing stored", talk.kind)
@@ -235,11 +237,11 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
         await message.reply_text(gettext(lang, "I found no text in that message. Please write "
                                                "your question in words."))
         return
-    if receipt is None:
-        await message.reply_text(gettext(
-            lang, "Your message is {length} characters long and I can take {limit}. Could you "
-                  "shorten it, or send it in parts?", length=len(text), limit=limit))
-        return
+    assert receipt is not None
+    if len(message.text or "") >= SPLIT_AT and not receipt.duplicate:
+        # Telegram may have split it: a second part within seconds joins this question.
+        await dialogs.begin_in(context, message.chat_id, user.id, dialogs.SPLIT, "rest",
+                               lang=receipt.language, answers={"ticket_id": receipt.ticket_id})
     logger.info("ticket %s stored: role=%s topic=%s routing=%s media=%s", receipt.ticket_id,
                 receipt.role, receipt.topic, receipt.routing, media)
     if message.media_group_id:
@@ -284,54 +286,58 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
 
 # --- one conversation per asker ------------------------------------------------------------------
 
-PENDING = "pending"  # the asker's state: a message asked about (Pending)
+def _part(message: Message) -> Part:
+    return Part(message.message_id, _words(message), _has_media(message))
 
 
-@dataclass
-class Pending:
-    """"Add to #N, or a new question?" waits for the asker: what they write meanwhile goes with
-    the message asked about, and their choice applies to all of it. Kept in the process's
-    memory: after a restart a later message is asked about on its own, as before."""
-
-    prompt_id: int  # the bot's question with the two buttons
-    origin_id: int  # the message it asks about
-    ticket_id: int
-    language: str
-    at: datetime  # when the asker last wrote: after the conversation window it lapses
-    more: list[Message] = field(default_factory=list)
-
-
-async def _join_pending(context: PeerdeskContext, message: Message) -> bool:
-    """While "Add to #N / New question" waits, the asker's next words go with the message it
-    asks about; the one question above them says so. False: nothing waits (or it lapsed)."""
-    pending = context.state.get(PENDING)
-    services = context.services
-    if not isinstance(pending, Pending) or message.reply_to_message is not None:
+async def _join_pending(update: Update, context: PeerdeskContext, message: Message) -> bool:
+    """While "Add to #N / New question" waits (a dialog in the database, so a restart or the
+    other replica keeps it), the asker's next words go with the message it asks about; the one
+    question above them says so. False: nothing waits (or it lapsed)."""
+    if message.reply_to_message is not None:
         return False
-    now = services.clock()
-    if now - pending.at > timedelta(minutes=services.settings.conversation_window_minutes):
-        context.state.pop(PENDING, None)
+    pending = await dialogs.current(update, context, dialogs.JOIN)
+    if pending is None:
         return False
-    pending.at = now
-    if message.message_id == pending.origin_id or any(
-            m.message_id == message.message_id for m in pending.more):
+    answers = dict(pending.answers)
+    more = [Part(int(p["id"]), str(p["text"]), bool(p["media"])) for p in answers["more"]]
+    if message.message_id == answers["origin_id"] or any(
+            p.message_id == message.message_id for p in more):
         return True  # the same message again
-    pending.more.append(message)
+    more.append(_part(message))
+    answers["more"] = [{"id": p.message_id, "text": p.text, "media": p.media} for p in more]
+    if await dialogs.step_to(context, pending, pending.step, answers) is None:
+        return False  # the asker pressed a button meanwhile: this one is on its own
     try:
         await context.bot.edit_message_text(
             gettext(pending.language, "Are these {count} messages about your question "
                                       "#{number}, or a new question? Your choice applies to all "
                                       "of them.",
-                    count=len(pending.more) + 1, number=pending.ticket_id),
-            chat_id=message.chat_id, message_id=pending.prompt_id,
-            reply_markup=keyboards.join_or_new(pending.ticket_id, pending.origin_id,
+                    count=len(more) + 1, number=answers["ticket_id"]),
+            chat_id=message.chat_id, message_id=answers["prompt_id"],
+            reply_markup=keyboards.join_or_new(answers["ticket_id"], answers["origin_id"],
                                                pending.language))
     except TelegramError as exc:  # the question is gone (deleted by the asker): ask anew
         logger.warning("the question about another matter could not be updated (%s)",
                        type(exc).__name__)
-        pending.more.pop()
-        context.state.pop(PENDING, None)
+        await dialogs.end(context, pending)
         return False
+    return True
+
+
+async def _rest_of_split(update: Update, context: PeerdeskContext, message: Message) -> bool:
+    """The second part of a long message Telegram split in two, arriving within seconds of the
+    first: it joins the question the first part became, whatever its words."""
+    split = await dialogs.current(update, context, dialogs.SPLIT)
+    if split is None or not (message.text or "").strip():
+        return False
+    if not await dialogs.end(context, split):
+        return False
+    conversation = await _converse(context, message.chat_id, _part(message), user_of(update),
+                                   join=int(split.answers["ticket_id"]))
+    if conversation.turn is Turn.NEW:
+        return False
+    await _answer_turn(context, message, conversation)
     return True
 
 
@@ -341,27 +347,30 @@ async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     it is not part of a conversation (intake's own handlers take it)."""
     message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
+    if await _rest_of_split(update, context, message):
+        return True
     if not _askable(context, message):
         return False  # too long, too big, a sticker…: intake's answers say why
-    if await _join_pending(context, message):
+    if await _join_pending(update, context, message):
         return True
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    conversation = await _converse(context, message, user, reply_to=reply_to)
+    conversation = await _converse(context, message.chat_id, _part(message), user,
+                                   reply_to=reply_to)
     if conversation.turn is Turn.NEW:
         return False
     await _answer_turn(context, message, conversation)
     return True
 
 
-async def _converse(context: PeerdeskContext, message: Message, user: User, *,
+async def _converse(context: PeerdeskContext, chat_id: int, part: Part, user: User, *,
                     reply_to: int | None = None, join: int | None = None) -> Conversation:
     services = context.services
     settings = services.settings
     async with services.db.session() as session:
         return await intake.converse(
             session=session, router=services.router, desk=services.desk, asker_id=user.id,
-            chat_id=message.chat_id, message_id=message.message_id, text=_words(message),
-            media=_has_media(message), reply_to=reply_to, now=services.clock(), join=join,
+            chat_id=chat_id, message_id=part.message_id, text=part.text,
+            media=part.media, reply_to=reply_to, now=services.clock(), join=join,
             window=timedelta(minutes=settings.conversation_window_minutes),
             gap=timedelta(hours=settings.conversation_gap_hours))
 
@@ -386,8 +395,11 @@ async def _answer_turn(context: PeerdeskContext, message: Message,
                     number=number),
             reply_markup=keyboards.join_or_new(number, message.message_id, lang),
             do_quote=True)  # the buttons find the message they are about as the one quoted
-        context.state[PENDING] = Pending(prompt.message_id, message.message_id, number, lang,
-                                         services.clock())
+        # Private chat: the chat is the person. Waits in the database (bot.telegram.dialogs).
+        await dialogs.begin_in(context, message.chat_id, message.chat_id, dialogs.JOIN, "asked",
+                               lang=lang, answers={"prompt_id": prompt.message_id,
+                                                   "origin_id": message.message_id,
+                                                   "ticket_id": number, "more": []})
     elif turn is Turn.ROUTED:
         await _reply_to_receipt(context, message, receipt)
     elif turn is Turn.MERGED and not album:
@@ -435,21 +447,24 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    pending = context.state.get(PENDING)
-    more: list[Message] = []
-    if isinstance(pending, Pending) and pending.prompt_id == asked.message_id:
-        more = pending.more  # what the asker wrote while this question waited goes along
-        context.state.pop(PENDING, None)
+    more: list[Part] = []
+    pending = await dialogs.current(update, context, dialogs.JOIN)
+    if pending is not None and pending.answers.get("prompt_id") == asked.message_id:
+        if await dialogs.end(context, pending):
+            # What the asker wrote while this question waited goes along.
+            more = [Part(int(p["id"]), str(p["text"]), bool(p["media"]))
+                    for p in pending.answers["more"]]
     if button.action is Action.NEW:
         await _new_question(context, original, query.from_user, more)
         return
-    conversation = await _converse(context, original, query.from_user, join=button.id)
+    conversation = await _converse(context, asked.chat.id, _part(original), query.from_user,
+                                   join=button.id)
     if conversation.turn is Turn.NEW:  # the question was closed for good meanwhile
         await _new_question(context, original, query.from_user, more)
         return
     latest = conversation
-    for message in more:
-        latest = await _converse(context, message, query.from_user, join=button.id)
+    for part in more:
+        latest = await _converse(context, asked.chat.id, part, query.from_user, join=button.id)
     if more:
         context.services.wake_sender()
     # Told once: of the question that still waits for a role, the roles as they are now.

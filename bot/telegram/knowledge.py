@@ -326,7 +326,7 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
     """A coach's reply to a draft sets one language's text ("sv: …"; without a prefix the
     language is recognised). Any other message goes on to the other handlers."""
     message, services, user = update.effective_message, context.services, update.effective_user
-    if message is None or user is None or context.state.get("in_conversation"):
+    if message is None or user is None:
         return
     choosing = _choices_ticket(message.reply_to_message, context.bot.id)
     if choosing is not None:

@@ -12,6 +12,7 @@ from bot.domain.intake import language_of
 from bot.domain.models import TicketStatus
 from bot.i18n import format_when, gettext
 from bot.services import Services
+from bot.telegram import dialogs
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
 
 logger = logging.getLogger(__name__)
@@ -73,24 +74,35 @@ async def mydata_command(update: Update, context: PeerdeskContext) -> None:
 
 
 async def forget_command(update: Update, context: PeerdeskContext) -> None:
-    """/forget: ask before erasing."""
+    """/forget: ask before erasing; the question waits in the database (a dialog), so that only
+    a press of this very question erases, whichever replica takes it."""
     lang = await _lang(update, context)
-    await message_of(update).reply_text(
+    asked = await message_of(update).reply_text(
         gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
                       "figures, without their text."),
         reply_markup=InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Yes, erase"), callback_data="forget:yes"),
             InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="forget:no")]]))
+    await dialogs.begin(update, context, dialogs.FORGET, "confirm", lang=lang,
+                        answers={"prompt_id": asked.message_id})
 
 
 async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
-    """"Yes, erase" erases; "Cancel" changes nothing, and says so."""
+    """"Yes, erase" erases; "Cancel" changes nothing, and says so. A press without the
+    question waiting for it (forged, or the question lapsed or answered) does nothing."""
     query, services = query_of(update), context.services
     lang = await _lang(update, context)
     asked = query.message
-    if asked is None or asked.chat.id != query.from_user.id:  # a forged press elsewhere
+    pending = await dialogs.current(update, context, dialogs.FORGET)
+    if asked is None or asked.chat.id != query.from_user.id or pending is None \
+            or pending.answers.get("prompt_id") != asked.message_id:
         await query.answer(gettext(lang, "This button is not yours to press, or the question "
                                          "has moved on."), show_alert=True)
+        if asked is not None and asked.chat.id == query.from_user.id:
+            await query.edit_message_reply_markup(None)
+        return
+    if not await dialogs.end(context, pending):
+        await query.answer()  # the other press (or replica) has it
         return
     if query.data == "forget:no":
         await query.answer()

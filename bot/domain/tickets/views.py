@@ -47,6 +47,7 @@ class TicketView:
     claimed_by: int | None
     claimer_name: str | None
     sla_level: int
+    offer_unsettled: bool = False  # an answer was offered and the asker never settled it
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ async def view_of(session: AsyncSession, ticket: Ticket) -> TicketView:
         asker_name=staff.first_name if staff else None, asker_team=staff.team if staff else None,
         created_at=ticket.created_at, thread_id=ticket.thread_id, claimed_by=ticket.claimed_by,
         claimer_name=claimer.name if claimer else None, sla_level=ticket.sla_level,
+        offer_unsettled=ticket.offer_unsettled,
     )
 
 

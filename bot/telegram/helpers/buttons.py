@@ -30,6 +30,7 @@ from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
+from bot.telegram import dialogs
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
@@ -166,6 +167,14 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
     services.wake_sender()
     if result is None:
         await query.answer()
+        return
+    if not result.won and result.ticket.status is TicketStatus.CLOSED:
+        # What really happened, once; a private "Yes, I take #3" goes with it (the card's
+        # own buttons follow the card's edit, a listing's the listing's).
+        await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
+                           show_alert=True)
+        if not press.on_card and button.arg == CONFIRM:
+            await query.edit_message_reply_markup(None)
         return
     if not result.won:
         holder = result.ticket.claimer_name
@@ -450,7 +459,9 @@ async def phone_request(update: Update, context: PeerdeskContext) -> None:
         await stale(update, context)
         return
     await query.answer()
-    context.state["phone_ticket"] = ticket.id
+    # The number shared next goes with this question, whichever replica takes it.
+    await dialogs.begin(update, context, dialogs.PHONE, "share", lang=ticket.language,
+                        answers={"ticket_id": ticket.id})
     await query_message(query).reply_text(
         gettext(ticket.language, "Press the button below to share your phone number. Only the "
                                  "helper who handles question #{number} sees it.",
@@ -466,9 +477,10 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
     message, services, user = update.effective_message, context.services, update.effective_user
     assert message is not None and user is not None and message.contact is not None
     contact = message.contact
+    asked = await dialogs.current(update, context, dialogs.PHONE)
     async with services.db.session() as session:
-        ticket_id = context.state.get("phone_ticket") or await views.latest_waiting(
-            session=session, asker_id=user.id)
+        ticket_id = int(asked.answers["ticket_id"]) if asked is not None else None
+        ticket_id = ticket_id or await views.latest_waiting(session=session, asker_id=user.id)
         ticket = None
         if contact.user_id == user.id and ticket_id:
             ticket = await changes.share_phone(session=session, ticket_id=ticket_id,
@@ -481,7 +493,8 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
                                  reply_markup=ReplyKeyboardRemove())
         return
     services.wake_sender()
-    context.state.pop("phone_ticket", None)
+    if asked is not None:
+        await dialogs.end(context, asked)
     await message.reply_text(gettext(lang, "Thank you! Only the helper who handles question "
                                            "#{number} sees your number.", number=ticket.id),
                              reply_markup=ReplyKeyboardRemove())

@@ -119,7 +119,9 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
         + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
         + _why(services, ticket, lang)
-        + gettext(lang, "State: {state}", state=state) + "\n\n"
+        + gettext(lang, "State: {state}", state=state) + "\n"
+        + (gettext(lang, "A self-service answer was offered; the asker did not confirm it "
+                         "helped.") + "\n" if ticket.offer_unsettled else "") + "\n"
         # A picture or voice without words (it follows the card); not a text erased by /forget.
         + (ticket.text or ("" if ticket.asker_chat_id is None
                            else gettext(lang, "(a picture or attachment, no text)")))

@@ -28,7 +28,9 @@ from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext, ngettext
 from bot.services import Services
+from bot.telegram import keyboards
 from bot.telegram.callbacks import Action, encode
+from bot.telegram.dialogs import expired_text
 from bot.telegram.helpers.cards import helper_language, in_topic, services_of, with_mentions
 from bot.telegram.sender import Sent
 
@@ -320,7 +322,24 @@ def _poison(f: Facts) -> Note:
                                 "whoever runs it.", number=f.params.get("update_id", "?")))
 
 
+def _dialog_expired(f: Facts) -> Note:
+    """A dialog the person left quiet was put aside (bot.telegram.dialogs.sweep)."""
+    return Note(expired_text(str(f.params.get("kind")), str(f.params.get("lang") or f.lang)))
+
+
+def _offer_passed(f: Facts) -> Note:
+    """To the asker: the answer offered was not confirmed, so a colleague looks too."""
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "You did not tell me whether the answer helped, so a colleague "
+                                "will look at your question #{number} too. If it is solved "
+                                "already, press “Solved it myself”.", number=f.ticket.id),
+                keyboards.acknowledgement(f.ticket.id, f.lang, f.ticket.anonymous),
+                remember=Kind.ACK)
+
+
 TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
+    "dialog_expired": _dialog_expired,
+    "offer_passed": _offer_passed,
     "claimed": _claimed,
     "closed": _closed,
     "rerouted": _rerouted,

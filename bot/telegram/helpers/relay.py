@@ -83,8 +83,8 @@ async def private_message(update: Update, context: PeerdeskContext) -> None:
     message that continues their question (bot.telegram.intake.follow_up: joined, relayed, a
     comment, or "a new question?"). Anything else falls through to intake as a new question."""
     message, services, user = update.effective_message, context.services, update.effective_user
-    if message is None or user is None or context.state.get("in_conversation"):
-        return  # (an organiser answering /newevent or /bulletin: bot.telegram.events)
+    if message is None or user is None:
+        return
     if message.contact:
         await contact_shared(update, context)
         raise ApplicationHandlerStop
