@@ -40,6 +40,9 @@ _THANKS_MAX_WORDS = 15
 # "och också…", "also, …"): in fi, sv and en.
 _CONTINUING = ("ai niin", "ainiin", "niin ja", "ja", "lisäksi", "myös", "vielä", "och", "också",
                "dessutom", "förresten", "also", "and", "plus", "btw", "by the way")
+# Words that say a self-service answer did not help after all ("ei se sittenkään toiminut",
+# "det fungerar ändå inte", "it still does not work"), whatever else the message names.
+_AFTER_ALL = ("sittenkään", "vieläkään", "ändå", "fortfarande", "after all", "still")
 _CONTINUING_WITHIN = 3  # words: "Ja vielä…", "Oh, and also…"
 MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.tickets.changes.comment)
 
@@ -320,10 +323,15 @@ def is_thanks(text: str) -> bool:
 def continues(text: str) -> bool:
     """Does the message open with a word that goes on with the matter at hand ("ai niin",
     "ja", "lisäksi", "och", "också", "also", "and"…)?"""
+    return _opens_with(text, _CONTINUING, within=_CONTINUING_WITHIN)
+
+
+def _opens_with(text: str, phrases: tuple[str, ...], *, within: int) -> bool:
+    """Is one of the phrases among the message's first `within` words?"""
     words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
-    head = words[:_CONTINUING_WITHIN]
+    head = words[:within]
     return any(" ".join(head[i:i + len(p.split())]) == p
-               for p in _CONTINUING for i in range(len(head)))
+               for p in phrases for i in range(len(head)))
 
 
 def clearly_other(router: Router, ticket: Ticket, text: str, *, quiet: bool) -> bool:
@@ -526,7 +534,7 @@ def _unsolved_again(router: Router, ticket: Ticket, text: str, explicit: bool) -
     the helpers' already."""
     if ticket.solved_by_asker or not text or chat(text):
         return False
-    if explicit:
+    if explicit or _opens_with(text, _AFTER_ALL, within=5):
         return True
     decision = router.route(text, language_hint=ticket.language)
     return decision.ask or decision.topic == ticket.topic

@@ -46,6 +46,7 @@ from bot.telegram.context import (
     user_of,
 )
 from bot.telegram.dialogs import Turn
+from bot.telegram.keyboards import take_away_buttons
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -444,7 +445,7 @@ async def offer_button(update: Update, context: PeerdeskContext) -> None:
                                          "answer under the announcement."), show_alert=True)
         return
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     await query_message(query).reply_text(
         gettext(lang, "Wonderful, the place is yours. See you there!") if taken
         else gettext(lang, "Thank you for letting us know; the place goes to the next person."))
@@ -812,7 +813,7 @@ async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str 
     query = query_of(update)
     await query.answer()
     turn.draft["kind"] = (query.data or "").split(":")[1]
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     await query_message(query).reply_text(gettext(turn.lang, "The title?"))
     return TITLE
 
@@ -856,7 +857,7 @@ async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Tu
                               ) -> str | None:
     query, lang = query_of(update), turn.lang
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     if (query.data or "") == "start:no":
         turn.draft.pop("start", None)
         await query_message(query).reply_text(gettext(lang, "When does it start?"))
@@ -916,7 +917,7 @@ async def got_closes(update: Update, context: PeerdeskContext, turn: Turn) -> st
     services, lang, draft = context.services, turn.lang, turn.draft
     if update.callback_query:
         await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
+        await take_away_buttons(update.callback_query)
         message = query_message(update.callback_query)
         draft["registration_closes"] = None
     else:
@@ -957,7 +958,7 @@ async def _publish_pressed(update: Update, turn: Turn) -> bool:
     """Publish or Cancel under a preview: True to go ahead; otherwise the dialog ends."""
     query = query_of(update)
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     if (query.data or "") == "publish:yes":
         return True
     await query_message(query).reply_text(gettext(turn.lang, NOTHING_PUBLISHED))
@@ -1017,7 +1018,7 @@ async def got_bulletin_when(update: Update, context: PeerdeskContext, turn: Turn
     if update.callback_query:
         query = update.callback_query
         await query.answer()
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
         at, message, now = services.clock(), query_message(query), True
     else:
         message, now = message_of(update), False
@@ -1082,7 +1083,7 @@ async def got_material_event(update: Update, context: PeerdeskContext, turn: Tur
                              ) -> str | None:
     query = query_of(update)
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     turn.draft["event_id"] = int((query.data or "").split(":")[1])
     await query_message(query).reply_text(gettext(
         turn.lang, "Send a link (the recording, slides…) or a file."))

@@ -1,8 +1,10 @@
-"""The asker's inline keyboards (their data: bot.telegram.callbacks)."""
+"""The asker's inline keyboards (their data: bot.telegram.callbacks), and the one way a pressed
+message's buttons are taken away."""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest
 
 from bot import LANGUAGES
 from bot.domain.intake import UNSURE
@@ -82,3 +84,14 @@ def languages() -> InlineKeyboardMarkup:
         [[InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")
           for code in LANGUAGES]]
     )
+
+
+async def take_away_buttons(query: CallbackQuery) -> None:
+    """The pressed message's buttons go. A second press (a double tap, or the same update on
+    two replicas) finds them gone already, which Telegram answers with "message is not
+    modified": that is no error."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise

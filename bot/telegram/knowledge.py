@@ -29,6 +29,7 @@ from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import stale
 from bot.telegram.helpers.cards import helper_language
+from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
 COACH_ROLES = frozenset({"vertaisvalmentaja", LEAD})
@@ -136,7 +137,7 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
         await query.answer(gettext(lang, "Thank you! Saved as a draft: a peer coach reviews and "
                                          "translates it with /drafts before anyone sees it."),
                            show_alert=True)
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
         if draft.status == AnswerStatus.DRAFT:
             try:
                 await context.bot.send_message(
@@ -375,7 +376,7 @@ async def draft_button(update: Update, context: PeerdeskContext,
             done = await answers.discard(session=session, router=services.router,
                                          answer_id=answer_id, now=now)
             await query.answer(gettext(lang, "Discarded.") if done else None)
-            await query.edit_message_reply_markup(None)
+            await take_away_buttons(query)
             return
         draft, missing = await answers.publish(session=session, router=services.router,
                                                answer_id=answer_id, now=now)
@@ -389,7 +390,7 @@ async def draft_button(update: Update, context: PeerdeskContext,
         logger.info("answer %s published", answer_id)
         await query.answer(gettext(lang, "Published: the bot offers it from now on."),
                            show_alert=True)
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
 
 
 # --- /log -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.i18n import format_when, gettext
 from bot.services import Services
 from bot.telegram import dialogs
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
+from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
 PURGE_INTERVAL = 3600  # seconds; the purge itself is one UPDATE
@@ -99,7 +100,7 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
         await query.answer(gettext(lang, "This button is not yours to press, or the question "
                                          "has moved on."), show_alert=True)
         if asked is not None and asked.chat.id == query.from_user.id:
-            await query.edit_message_reply_markup(None)
+            await take_away_buttons(query)
         return
     if not await dialogs.end(context, pending):
         await query.answer()  # the other press (or replica) has it

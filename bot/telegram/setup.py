@@ -37,7 +37,7 @@ from bot.telegram import menus
 from bot.telegram.access import is_admin
 from bot.telegram.callbacks import SetupAction, decode_setup, encode_setup
 from bot.telegram.context import PeerdeskContext, message_of, query_message, query_of, user_of
-from bot.telegram.keyboards import LANGUAGE_NAMES
+from bot.telegram.keyboards import LANGUAGE_NAMES, take_away_buttons
 
 logger = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -268,7 +268,7 @@ async def languages_done(update: Update, context: PeerdeskContext) -> None:
                         "/team Liiketalous."),
         reply_markup=InlineKeyboardMarkup(rows))
     with contextlib.suppress(TelegramError):  # the languages are stored; their buttons go
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
 
 
 async def team_button(update: Update, context: PeerdeskContext) -> None:
@@ -431,7 +431,7 @@ async def channel_button(update: Update, context: PeerdeskContext) -> None:
     await refresh(services)
     await query.answer()
     if chat_id is None:
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
         return
     await query.edit_message_text(gettext(
         lang, "Done: announcements go to this channel.") if button.arg == "yes" else gettext(

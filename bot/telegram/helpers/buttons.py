@@ -35,6 +35,7 @@ from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
 from bot.telegram.helpers.notes import STARS
+from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
 CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
@@ -174,7 +175,7 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
                            show_alert=True)
         if not press.on_card and button.arg == CONFIRM:
-            await query.edit_message_reply_markup(None)
+            await take_away_buttons(query)
         return
     if not result.won:
         holder = result.ticket.claimer_name
@@ -187,7 +188,7 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
     if not press.on_card and button.arg == CONFIRM:  # the private confirmation has had its day
         await query.answer(gettext(lang, "#{number} is yours. Write in its topic to answer.",
                                    number=ticket.id))
-        await query.edit_message_reply_markup(None)
+        await take_away_buttons(query)
         return
     await query.answer(gettext(lang, "It is yours. Write in this topic to answer.")
                        if result.ticket.thread_id or services.forum is None
@@ -431,7 +432,7 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
         return
     services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await take_away_buttons(query)
     prompt = await query_message(query).reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
                          "with a comment for the helper.", stars=STARS * stars) if stars > 2
