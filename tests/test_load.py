@@ -104,6 +104,10 @@ async def test_every_new_ticket_is_shown_by_its_deadline_while_relays_fill_the_g
                 await sandbox.send(user, QUESTIONS[n % len(QUESTIONS)] + f" ({n})")
                 asked[user] = time.monotonic()
                 await asyncio.sleep(0.5)
+            # Every question stored (each asker acknowledged) before the tickets are counted: on
+            # a loaded machine the last updates may still be in hand here.
+            await sandbox.wait_until(
+                lambda: all(sandbox.bot_messages(user) for user in askers), 30)
             async with desk.services.db.session() as session:
                 tickets = dict((await session.exec(select(Ticket.asker_id, Ticket.id).where(
                     col(Ticket.asker_id).in_(list(askers)),

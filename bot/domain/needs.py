@@ -36,7 +36,7 @@ from bot import LANGUAGES, ROLES
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the features or the training change: older model files are not read
+FORMAT = 2  # bump when the features or the training change: older model files are not read
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
