@@ -42,7 +42,7 @@ from bot.domain.events import EventError
 from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import LemmaError, Lemmas
 from bot.domain.models import EventKind
-from bot.domain.needs import load_or_train
+from bot.domain.needs import TrainingError, load_or_train
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router, training_examples
@@ -296,7 +296,11 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
         return 2
     started = time.perf_counter()
     examples = training_examples(knowledge)
-    model = load_or_train(examples, lemmas.folder)
+    try:
+        model = load_or_train(examples, lemmas.folder)
+    except TrainingError as exc:
+        print(f"peerdesk route train: {exc}", file=sys.stderr)
+        return 1
     counts = Counter(example.language or "?" for example in examples)
     print(f"need model {model.fingerprint}: {len(examples)} questions "
           f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "

@@ -14,7 +14,7 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.domain.knowledge import KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import Example, fingerprint, parse_examples
+from bot.domain.needs import Example, fingerprint, load_or_train, parse_examples
 from bot.domain.routing import Router
 from bot.domain.training import fit, train
 from tests.test_bot_helpers import GROUP, open_desk
@@ -157,3 +157,18 @@ async def test_the_card_says_why_the_role_was_chosen(database_url: str, knowledg
         assert card["chat"]["id"] == GROUP
         line = next(li for li in card["text"].splitlines() if li.startswith("Reititetty"))
         assert any(word in line for word in ("siirry", "primuksesta", "koskeen"))
+
+
+def test_a_model_that_cannot_be_kept_is_handed_back(tmp_path: Path) -> None:
+    """A folder the bot may not write to (a read-only image, a full disk): the child process
+    trains the model and hands it back, and the bot routes by the need all the same."""
+    for tries in Lemmas().folder.glob("simplemma-*"):
+        (tmp_path / tries.name).symlink_to(tries)
+    (tmp_path / "router").write_text("a file where the models' folder would be")
+    examples = [Example(role, "fi", text) for role, text in (
+        ("tvt", "wilma ei toimi"), ("tvt", "tulostin jumissa"), ("luotsi", "tiimin työnjako"),
+        ("luotsi", "palaveri venyy"), ("vertaisvalmentaja", "hoksin päivitys"),
+        ("vertaisvalmentaja", "opiskelija ei tule"))]
+    model = load_or_train(examples, tmp_path)
+    assert model.roles == ("luotsi", "tvt", "vertaisvalmentaja")
+    assert model.fingerprint == fingerprint(examples)

@@ -236,17 +236,22 @@ def load(path: Path, key: str) -> NeedModel | None:
 def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
     """The model for these examples: read from `folder` when one was trained on the same, else
     trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
-    there for the next start, as the lemmatizer's dictionaries are."""
+    there for the next start, as the lemmatizer's dictionaries are. A folder this process may
+    not write to costs the training at each start (the child hands the model back instead)."""
     key = fingerprint(examples)
     path = model_path(folder, key)
     model = load(path, key)
+    if model is not None:
+        return model
+    trained = subprocess.run(
+        [sys.executable, "-m", "bot.domain.training", str(folder), key],
+        input=format_examples(examples).encode(), capture_output=True, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    model = load(path, key)
+    if model is None and trained.returncode == 0 and trained.stdout:
+        handed = pickle.loads(trained.stdout)  # our own child's, never a file from elsewhere
+        model = handed if isinstance(handed, NeedModel) and handed.fingerprint == key else None
     if model is None:
-        trained = subprocess.run(
-            [sys.executable, "-m", "bot.domain.training", str(folder), key],
-            input=format_examples(examples), text=True, capture_output=True, check=False,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        model = load(path, key)
-        if model is None:
-            raise TrainingError("the router's need model could not be trained or kept in "
-                                f"{path.parent}: {trained.stderr.strip()[-300:]}")
+        reason = trained.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        raise TrainingError(f"the router's need model could not be trained: {reason[0]}")
     return model

@@ -103,9 +103,14 @@ def keep(model: NeedModel, path: Path) -> None:
 
 
 def main(folder: Path, key: str) -> None:
+    """Train on the examples read from standard input and keep the model in `folder`; where
+    that cannot be written, hand the model back on standard output."""
     examples = parse_examples(sys.stdin.read())
     model = train(examples, Lemmas(folder).lemma, fingerprint=key)
-    keep(model, model_path(folder, key))
+    try:
+        keep(model, model_path(folder, key))
+    except OSError:
+        sys.stdout.buffer.write(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 if __name__ == "__main__":
