@@ -42,7 +42,7 @@ from bot.domain.events import EventError
 from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import LemmaError, Lemmas
 from bot.domain.models import EventKind
-from bot.domain.needs import TrainingError, load_or_train
+from bot.domain.needs import TrainingError, load_or_train, model_path
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router, training_examples
@@ -300,6 +300,10 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
         model = load_or_train(examples, lemmas.folder)
     except TrainingError as exc:
         print(f"peerdesk route train: {exc}", file=sys.stderr)
+        return 1
+    if not model_path(lemmas.folder, model.fingerprint).exists():
+        print(f"peerdesk route train: trained, but it could not be kept in {lemmas.folder}: the "
+              "bot would train it again at each start", file=sys.stderr)
         return 1
     counts = Counter(example.language or "?" for example in examples)
     print(f"need model {model.fingerprint}: {len(examples)} questions "

@@ -566,9 +566,8 @@ class Router:
         lang = self.detect_language(text, language_hint)
         cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6)
         stop = self.knowledge.stopwords.get(lang, frozenset())
-        telling = [c.word for c in cues
-                   if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop]
-        return (telling or [c.word for c in cues])[:3]
+        return [c.word for c in cues
+                if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop][:3]
 
     def _with_similarity(self, scores: dict[str, float], text: str, lang: str, *,
                          learned: bool = True) -> dict[str, float]:
