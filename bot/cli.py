@@ -43,7 +43,7 @@ from bot.domain.events import EventError
 from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import LemmaError, Lemmas
 from bot.domain.models import AnswerStatus, EventKind, utcnow
-from bot.domain.needs import load_or_train
+from bot.domain.needs import TrainingError, load_or_train, model_path
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router, training_examples
@@ -301,7 +301,15 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
         return 2
     started = time.perf_counter()
     examples = training_examples(knowledge)
-    model = load_or_train(examples, lemmas.folder)
+    try:
+        model = load_or_train(examples, lemmas.folder)
+    except TrainingError as exc:
+        print(f"peerdesk route train: {exc}", file=sys.stderr)
+        return 1
+    if not model_path(lemmas.folder, model.fingerprint).exists():
+        print(f"peerdesk route train: trained, but it could not be kept in {lemmas.folder}: the "
+              "bot would train it again at each start", file=sys.stderr)
+        return 1
     counts = Counter(example.language or "?" for example in examples)
     print(f"need model {model.fingerprint}: {len(examples)} questions "
           f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "

@@ -29,13 +29,16 @@ from bot.domain import invites, setup
 from bot.domain.invites import Refusal
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Digest, Helper, Ticket, TicketStatus
-from bot.domain.people import everyone
+from bot.domain.officehours import OfficeHours
+from bot.domain.people import everyone, remove
 from bot.domain.roster import HelperSpec, HelperView, import_helpers
 from bot.domain.routing import Router
+from bot.domain.sla import Policy
+from bot.domain.tickets.views import Desk
 from bot.sandbox.server import BOT_USER, SANDBOX_TOKEN, Sandbox
 from bot.services import Services
 from bot.storage import Database
-from bot.telegram.callbacks import SetupAction, encode_setup
+from bot.telegram.callbacks import SetupAction, decode_setup, encode_setup
 from tests.conftest import bot_running
 from tests.test_bot_helpers import GROUP, Clock, buttons, open_desk
 
@@ -392,3 +395,38 @@ async def test_a_removed_admin_loses_every_right_at_once(
         assert VILLE not in await s.roster()
         assert VILLE not in s.services.settings.organiser_ids
         assert "newevent" not in s.sandbox.menu(VILLE)
+
+
+async def test_a_removed_admins_open_invitations_grant_nothing(database_url: str) -> None:
+    """An admin who made a link before being removed cannot come back by it (nor can anyone
+    they sent it to): removing a person revokes the invitations they made."""
+    db = Database(database_url)
+    now = datetime.now(UTC)
+    try:
+        async with db.session() as session:
+            admin_code = await invites.create(session=session, roles=["admin"], created_by=None,
+                                              now=now)
+        async with db.session() as session:
+            assert isinstance(await invites.redeem(session=session, code=admin_code,
+                                                   user_id=VILLE, name="Ville", language="fi",
+                                                   now=now), invites.Enrolled)
+        async with db.session() as session:
+            comeback = await invites.create(session=session, roles=["admin"], created_by=VILLE,
+                                            now=now)
+        async with db.session() as session:
+            await remove(session=session, user_id=VILLE, now=now, desk=Desk(policy=Policy(
+                hours=OfficeHours.parse("mon-fri 08:00-16:00", UTC))))
+        async with db.session() as session:
+            assert await invites.redeem(session=session, code=comeback, user_id=VILLE,
+                                        name="Ville", language="fi", now=now) == Refusal.REVOKED
+            assert VILLE not in {p.telegram_id for p in await everyone(session=session)}
+    finally:
+        await db.dispose()
+
+
+def test_a_forged_row_id_beyond_the_database_is_refused_before_it() -> None:
+    """Invitation and channel buttons carry row ids, which PostgreSQL keeps in 32 bits; a
+    person's buttons carry Telegram ids, which are larger."""
+    assert decode_setup(encode_setup(SetupAction.LANGUAGE, 2**31, "fi")) is None
+    assert decode_setup(encode_setup(SetupAction.CHANNEL, 2**31 - 1, "yes")) is not None
+    assert decode_setup(encode_setup(SetupAction.PERSON, 5_000_000_000)) is not None

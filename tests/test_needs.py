@@ -14,9 +14,9 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.domain.knowledge import KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import Example, fingerprint, parse_examples
+from bot.domain.needs import Example, fingerprint, load, load_or_train, model_path, parse_examples
 from bot.domain.routing import Router
-from bot.domain.training import fit, train
+from bot.domain.training import fit, keep, train
 from tests.test_bot_helpers import GROUP, open_desk
 
 NEED_SET = Path(__file__).parent / "data" / "routing_dev2.tsv"
@@ -157,3 +157,44 @@ async def test_the_card_says_why_the_role_was_chosen(database_url: str, knowledg
         assert card["chat"]["id"] == GROUP
         line = next(li for li in card["text"].splitlines() if li.startswith("Reititetty"))
         assert any(word in line for word in ("siirry", "primuksesta", "koskeen"))
+
+
+def test_a_model_that_cannot_be_kept_is_handed_back(tmp_path: Path) -> None:
+    """A folder the bot may not write to (a read-only image, a full disk): the child process
+    trains the model and hands it back, and the bot routes by the need all the same."""
+    for tries in Lemmas().folder.glob("simplemma-*"):
+        (tmp_path / tries.name).symlink_to(tries)
+    (tmp_path / "router").write_text("a file where the models' folder would be")
+    examples = [Example(role, "fi", text) for role, text in (
+        ("tvt", "wilma ei toimi"), ("tvt", "tulostin jumissa"), ("luotsi", "tiimin työnjako"),
+        ("luotsi", "palaveri venyy"), ("vertaisvalmentaja", "hoksin päivitys"),
+        ("vertaisvalmentaja", "opiskelija ei tule"))]
+    model = load_or_train(examples, tmp_path)
+    assert model.roles == ("luotsi", "tvt", "vertaisvalmentaja")
+    assert model.fingerprint == fingerprint(examples)
+
+
+def test_a_kept_model_is_readable_by_all_and_a_damaged_one_is_trained_again(
+        tmp_path: Path) -> None:
+    """The Docker image trains as root and runs the bot as nobody; a damaged file (a disk
+    error, an interrupted copy) is as good as none."""
+    lemmas = Lemmas()
+    examples = [Example(role, "fi", text) for role, text in (
+        ("tvt", "wilma ei toimi"), ("tvt", "wilma ei aukea"), ("luotsi", "tiimi riitelee"),
+        ("luotsi", "tiimi venyy"), ("vertaisvalmentaja", "hoksin päivitys"),
+        ("vertaisvalmentaja", "hoksin arviointi"))]
+    key = fingerprint(examples)
+    path = model_path(tmp_path, key)
+    keep(train(examples, lemmas.lemma, fingerprint=key), path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert load(path, key) is not None
+    path.write_bytes(b"\x80\x05garbage" + bytes(range(256)))
+    assert load(path, key) is None
+
+
+def test_a_cue_is_a_word_a_helper_can_read(router: Router) -> None:
+    """A pasted link or code is never shown as a cue, nor a word that says nothing."""
+    question = "x" * 60 + " wilma ei aukea ja salasana ei kelpaa"
+    cues = router.explain(question, "tvt")
+    assert cues and all(len(cue) <= 30 for cue in cues)
+    assert "ja" not in cues and "ei" not in cues

@@ -32,14 +32,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import simplemma
+
 from bot import LANGUAGES, ROLES
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when the features or the training change: older model files are not read
+FORMAT = 2  # bump when the features or the training change in a way the fingerprint misses
+C = 8.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
+MIN_DF = 2  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
+CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
+TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
 
@@ -201,7 +207,7 @@ class NeedModel:
 
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
-            if len(word) < 3 or word.isdigit():
+            if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
             weight = sum(x * pull(c) for c, x in self.chars.weights(char_grams(word)).items())
             column = self.lemmas.vocabulary.get(lemma(word, lang))
@@ -213,8 +219,10 @@ class NeedModel:
 
 
 def fingerprint(examples: Iterable[Example]) -> str:
-    """What a trained model depends on: its examples and the features' format."""
-    digest = hashlib.sha256(f"needs {FORMAT}".encode())
+    """What a trained model depends on: its examples, the features and the training's settings,
+    and the lemmatizer that makes its basic forms (an upgrade trains it again)."""
+    digest = hashlib.sha256(
+        f"needs {FORMAT} {C} {MIN_DF} {GRAMS} {PAIR_SPAN} {simplemma.__version__}".encode())
     for example in examples:
         digest.update(f"\n{example.role}\t{example.language}\t{example.text}".encode())
     return digest.hexdigest()[:16]
@@ -228,7 +236,7 @@ def load(path: Path, key: str) -> NeedModel | None:
     try:
         with path.open("rb") as stored:
             model = pickle.load(stored)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:  # missing, unreadable or damaged: trained again
         return None
     return model if isinstance(model, NeedModel) and model.fingerprint == key else None
 
@@ -236,17 +244,28 @@ def load(path: Path, key: str) -> NeedModel | None:
 def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
     """The model for these examples: read from `folder` when one was trained on the same, else
     trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
-    there for the next start, as the lemmatizer's dictionaries are."""
+    there for the next start, as the lemmatizer's dictionaries are. A folder this process may
+    not write to costs the training at each start (the child hands the model back instead)."""
     key = fingerprint(examples)
     path = model_path(folder, key)
     model = load(path, key)
-    if model is None:
+    if model is not None:
+        return model
+    try:
         trained = subprocess.run(
             [sys.executable, "-m", "bot.domain.training", str(folder), key],
-            input=format_examples(examples), text=True, capture_output=True, check=False,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        model = load(path, key)
-        if model is None:
-            raise TrainingError("the router's need model could not be trained or kept in "
-                                f"{path.parent}: {trained.stderr.strip()[-300:]}")
+            input=format_examples(examples).encode(), capture_output=True, check=False,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=TRAINING_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise TrainingError(f"training took over {TRAINING_TIMEOUT} s") from exc
+    model = load(path, key)
+    if model is None and trained.returncode == 0 and trained.stdout:
+        try:  # our own child's answer, never a file from elsewhere
+            handed = pickle.loads(trained.stdout)
+        except Exception:
+            handed = None
+        model = handed if isinstance(handed, NeedModel) and handed.fingerprint == key else None
+    if model is None:
+        reason = trained.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        raise TrainingError(f"the router's need model could not be trained: {reason[0]}")
     return model

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
 from bot.domain import roster
 from bot.domain.invites import INVITE_ROLES
-from bot.domain.models import Helper, HelperRole, Ticket, TicketStatus
+from bot.domain.models import Helper, HelperRole, Invite, Ticket, TicketStatus, utcnow
 from bot.domain.roster import HelperView, helper_views
 from bot.domain.tickets import changes
 from bot.domain.tickets.views import Desk
@@ -40,6 +40,8 @@ async def toggle_role(*, session: AsyncSession, user_id: int, role: str) -> Help
     if role in roles and len(roles) > 1:
         await session.exec(delete(HelperRole).where(col(HelperRole.helper_id) == user_id,
                                                     col(HelperRole.role) == role))
+        if role == "admin":  # what they could grant goes with what they may do
+            await _revoke_their_invitations(session, user_id)
         logger.info("a roster role was taken away: %s", role)
     elif role not in roles:
         session.add(HelperRole(helper_id=user_id, role=role))
@@ -92,6 +94,12 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
     if await session.get(Helper, user_id) is None:
         await session.commit()
         return None
+    # Their roles go first, in a transaction of their own: from then on no replica counts them
+    # as a helper, so no claim can slip in between the release and the removal. The
+    # invitations they made go too (an admin removed could otherwise come back by their own).
+    await session.exec(delete(HelperRole).where(col(HelperRole.helper_id) == user_id))
+    await _revoke_their_invitations(session, user_id)
+    await session.commit()
     held = (await session.exec(select(Ticket.id).where(
         col(Ticket.status) == TicketStatus.CLAIMED, col(Ticket.claimed_by) == user_id))).all()
     await session.commit()
@@ -101,9 +109,16 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
         if await changes.release(session=session, ticket_id=ticket_id, helper_id=user_id,
                                  now=now, desk=desk) is not None:
             released.append(ticket_id)
-    await session.exec(delete(HelperRole).where(col(HelperRole.helper_id) == user_id))
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))
     await session.commit()
     logger.info("a person was removed from the roster; %d tickets back in the queue",
                 len(released))
     return released
+
+
+async def _revoke_their_invitations(session: AsyncSession, user_id: int) -> None:
+    """The open invitations the person made can no longer be used (in the caller's
+    transaction)."""
+    await session.exec(update(Invite).where(
+        col(Invite.created_by) == user_id, col(Invite.used_at).is_(None),
+        col(Invite.revoked_at).is_(None)).values(revoked_at=utcnow()))

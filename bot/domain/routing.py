@@ -13,6 +13,7 @@ true and the asker chooses.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter, defaultdict
@@ -24,7 +25,9 @@ from rapidfuzz import fuzz, process
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, load_or_train
+from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, TrainingError, load_or_train
+
+log = logging.getLogger(__name__)
 
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
@@ -194,7 +197,10 @@ class Router:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         if needs is None and learned and knowledge.training:
-            needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
+            try:
+                needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
+            except TrainingError as exc:  # route by the words, as before the model
+                log.warning("routing by the words alone: %s", exc)
         self.needs = needs
         self._terms: dict[str, _Term] = defaultdict(_Term)
         self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
@@ -560,9 +566,8 @@ class Router:
         lang = self.detect_language(text, language_hint)
         cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6)
         stop = self.knowledge.stopwords.get(lang, frozenset())
-        telling = [c.word for c in cues
-                   if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop]
-        return (telling or [c.word for c in cues])[:3]
+        return [c.word for c in cues
+                if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop][:3]
 
     def _with_similarity(self, scores: dict[str, float], text: str, lang: str, *,
                          learned: bool = True) -> dict[str, float]:

@@ -100,10 +100,11 @@ async def offer_channel(*, session: AsyncSession, chat_id: int, asked: int, now:
 
 
 async def decide_channel(*, session: AsyncSession, offer_id: int, announce: bool,
-                         now: datetime) -> int | None:
-    """The admin's answer; returns the channel's chat id, or None if no longer asked."""
+                         admin_id: int, now: datetime) -> int | None:
+    """The asked admin's answer; returns the channel's chat id, or None if no longer asked
+    (or asked of someone else)."""
     row = await session.get(DeskChannel, offer_id)
-    if row is None or row.status != ChannelStatus.OFFERED:
+    if row is None or row.status != ChannelStatus.OFFERED or row.asked != admin_id:
         await session.commit()
         return None
     row.status = ChannelStatus.ANNOUNCE if announce else ChannelStatus.DECLINED

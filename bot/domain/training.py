@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -27,6 +28,8 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.domain.lemmas import Lemmas
 from bot.domain.needs import (
+    MIN_DF,
+    C,
     Example,
     Lemma,
     NeedModel,
@@ -37,8 +40,6 @@ from bot.domain.needs import (
     model_path,
     parse_examples,
 )
-
-C = 8.0  # inverse regularisation strength, chosen by cross-validation on the training set
 
 
 def _vectorizer(analyzer: object, min_df: int) -> TfidfVectorizer:
@@ -57,9 +58,9 @@ def fit(examples: Sequence[Example], lemma: Lemma, *, c: float = C) -> tuple[
     """The two vectorizers and the classifier fitted on the examples, and the function that
     turns a question into the classifier's features (for comparing with the router's sums)."""
     # A feature seen in one question only is noise, and pairs of basic forms are many: with
-    # them the model held 200,000 features and 80 MB in every bot process; seen twice, 58,000.
-    chars = _vectorizer(char_grams, 2)
-    lemmas = _vectorizer(partial(_lemma_analyzer, lemma), 2)
+    # them the model held 200,000 features and 50 MB in every bot process; seen twice, 58,000.
+    chars = _vectorizer(char_grams, MIN_DF)
+    lemmas = _vectorizer(partial(_lemma_analyzer, lemma), MIN_DF)
     texts = [example.text for example in examples]
     documents = [(example.text, example.language or guess_language(example.text))
                  for example in examples]
@@ -96,16 +97,24 @@ def keep(model: NeedModel, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as scratch:
         pickle.dump(model, scratch, protocol=pickle.HIGHEST_PROTOCOL)
+    # Readable by all: the Docker image trains it as root and runs the bot as nobody.
+    os.chmod(scratch.name, 0o644)
     os.replace(scratch.name, path)
-    for old in path.parent.glob("needs-*.pickle"):
-        if old != path:
+    # Models a day old go (another replica's, during a deploy, may still be in use before).
+    for old in (*path.parent.glob("needs-*.pickle"), *path.parent.glob("*.tmp")):
+        if old != path and time.time() - old.stat().st_mtime > 86_400:
             old.unlink(missing_ok=True)
 
 
 def main(folder: Path, key: str) -> None:
+    """Train on the examples read from standard input and keep the model in `folder`; where
+    that cannot be written, hand the model back on standard output."""
     examples = parse_examples(sys.stdin.read())
     model = train(examples, Lemmas(folder).lemma, fingerprint=key)
-    keep(model, model_path(folder, key))
+    try:
+        keep(model, model_path(folder, key))
+    except OSError:
+        sys.stdout.buffer.write(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 if __name__ == "__main__":

@@ -233,8 +233,8 @@ async def staffcode_command(update: Update, context: PeerdeskContext) -> None:
     text = gettext(lang, "The new staff link (the old one lets nobody new in; everyone already "
                          "in keeps their access):") + f"\n{link}"
     if not services.settings.staff_only:
-        text += "\n\n" + gettext(lang, "Staff-only mode is off (PEERDESK_STAFF_ONLY), so anyone "
-                                       "can still ask without the link.")
+        text += "\n\n" + gettext(lang, "Staff-only mode is off on the server, so anyone can "
+                                       "still ask without the link.")
     await message_of(update).reply_text(text, reply_markup=InlineKeyboardMarkup([[
         InlineKeyboardButton(gettext(lang, "Open the staff link"), url=link)]]))
     await _qr(update, link, "staff-link.png", gettext(lang, "/poster makes a printable poster "

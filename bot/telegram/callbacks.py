@@ -98,6 +98,10 @@ class SetupAction(StrEnum):
     REMOVE = "su:rm"  # (id: the person, arg: ask|yes)
 
 
+_PERSON_IDS = frozenset({SetupAction.PERSON, SetupAction.ROLE, SetupAction.AWAY,
+                         SetupAction.REMOVE})
+
+
 @dataclass(frozen=True, slots=True)
 class SetupButton:
     action: SetupAction
@@ -121,7 +125,10 @@ def decode_setup(data: str | None, *actions: SetupAction) -> SetupButton | None:
     except ValueError:
         return None
     number = int(found["id"])
-    if (actions and action not in actions) or not 0 < number <= MAX_PERSON:
+    # A person's id is a Telegram id; every other id is a row's, which PostgreSQL keeps in 32
+    # bits (a forged larger one must be refused here, not by the database).
+    limit = MAX_PERSON if action in _PERSON_IDS else MAX_ID
+    if (actions and action not in actions) or not 0 < number <= limit:
         return None
     return SetupButton(action, number, found["arg"])
 

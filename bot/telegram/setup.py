@@ -56,10 +56,9 @@ async def refresh(services: Services) -> None:
     settings = services.settings.with_desk(
         admins=found.admins, organisers=found.organisers, channels=found.channels,
         helpers_chat=found.helpers_chat)
-    before = services.settings.helpers_chat_id
     if _desk(settings) != _desk(services.settings):  # else the settings (and policy) stay
         services.settings = settings
-    if settings.configured_helpers_chat_id is None and found.helpers_chat != before:
+    if settings.configured_helpers_chat_id is None and found.helpers_chat != services.forum:
         services.forum = found.helpers_chat  # checked to be a forum when it was linked
 
 
@@ -357,8 +356,8 @@ async def helpers_group_command(update: Update, context: PeerdeskContext) -> Non
                          "own topic here, and the helpers' commands are in the menu.")
     configured = services.settings.configured_helpers_chat_id
     if configured is not None and configured != chat_id:
-        text += "\n\n" + gettext(lang, "Note: PEERDESK_HELPERS_CHAT_ID on the server names "
-                                       "another group, and it wins until it is removed there.")
+        text += "\n\n" + gettext(lang, "Note: the server's own settings name another group, "
+                                       "and they win until they are changed there.")
     else:
         await menus.set_group_menu(context.application, chat_id)
     await message.reply_text(text)
@@ -427,7 +426,8 @@ async def channel_button(update: Update, context: PeerdeskContext) -> None:
         return
     async with services.db.session() as session:
         chat_id = await setup.decide_channel(session=session, offer_id=button.id,
-                                             announce=button.arg == "yes", now=services.clock())
+                                             announce=button.arg == "yes", admin_id=user.id,
+                                             now=services.clock())
     await refresh(services)
     await query.answer()
     if chat_id is None:
