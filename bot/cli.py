@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import signal
 import sys
 import time
 from collections import Counter
@@ -35,18 +33,25 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import LANGUAGES, ROLES
+from bot.calendar import read_events
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain import answers, events, invites, people, schoolyear, setup
 from bot.domain.events import EventError
 from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import LemmaError, Lemmas
-from bot.domain.models import EventKind
+from bot.domain.models import AnswerStatus, EventKind, utcnow
 from bot.domain.needs import TrainingError, load_or_train, model_path
 from bot.domain.reports import Filters, Period, PeriodError, fold, monthly_report
 from bot.domain.roster import RosterError, import_helpers, read_roster
 from bot.domain.routing import Router, training_examples
 from bot.domain.schoolyear import CalendarError
+from bot.domain.sla import Policy
+from bot.domain.tickets.views import Desk
+from bot.storage import Database, migrate
+from bot.storage.db import migrate_sync
 
 logger = logging.getLogger("bot")
 
@@ -313,8 +318,6 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
 
 
 async def _import_helpers(settings: Settings, path: Path) -> int:
-    from bot.storage import Database, migrate
-
     specs = read_roster(path)
     await migrate(settings.database_url)
     db = Database(settings.database_url)
@@ -329,6 +332,7 @@ async def _import_helpers(settings: Settings, path: Path) -> int:
 
 async def bot_username(settings: Settings) -> str:
     """The bot's username, from getMe (the sandbox's without a token)."""
+    # python-telegram-bot and aiohttp are loaded only by the commands that talk to a bot.
     from telegram import Bot
     from telegram.error import InvalidToken, TelegramError
 
@@ -351,10 +355,6 @@ async def bot_username(settings: Settings) -> str:
 
 async def invite_link(settings: Settings, roles: list[str]) -> str:
     """`peerdesk invite ROLE…`: a one-time link https://t.me/<bot>?start=<code> (7 days)."""
-    from bot.domain import invites
-    from bot.domain.models import utcnow
-    from bot.storage import Database, migrate
-
     if invites.parse_roles(roles) is None:
         raise ConfigError(f"the roles are {', '.join(invites.INVITE_ROLES)}")
     username = await bot_username(settings)
@@ -371,12 +371,6 @@ async def invite_link(settings: Settings, roles: list[str]) -> str:
 
 async def _helpers(args: argparse.Namespace, settings: Settings) -> int:
     """`helpers list` and `helpers remove ID`."""
-    from bot.domain import people, setup
-    from bot.domain.models import utcnow
-    from bot.domain.queue import Desk
-    from bot.domain.sla import Policy
-    from bot.storage import Database, migrate
-
     await migrate(settings.database_url)
     db = Database(settings.database_url)
     try:
@@ -418,17 +412,16 @@ def _period(args: argparse.Namespace, settings: Settings) -> Period:
 async def _report(args: argparse.Namespace, settings: Settings) -> int:
     """Print or write a report; figures from too few questions are folded (this is not the
     helpers' group)."""
+    # The report's formats and the services (babel, prometheus: 50 ms) only for `report`.
     from bot.report_formats import as_csv, as_json, as_png, as_text
     from bot.services import Services
-    from bot.storage import migrate
 
     period = _period(args, settings)
     await migrate(settings.database_url)
     services = Services.create(settings)
     lang = args.lang or settings.helpers_language
     try:
-        from bot.domain import answers
-
+    
         async with services.db.session() as session:  # the gaps need the answers' topics
             await answers.seed(session=session, knowledge=services.knowledge, now=datetime.now(UTC))
         async with services.db.reading() as session:
@@ -482,9 +475,6 @@ def _spec_data(item: dict, settings: Settings, defaults: dict) -> dict:
 
 
 async def _events(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.domain import events
-    from bot.storage import Database, migrate
-
     await migrate(settings.database_url)
     db = Database(settings.database_url)
     now = datetime.now(UTC)
@@ -545,8 +535,6 @@ def _event_file(path: Path) -> list[dict]:
     except OSError as exc:
         raise EventError(f"{path}: {exc}") from None
     if path.suffix.lower() == ".ics":
-        from bot.calendar import read_events
-
         try:
             return read_events(raw)
         except ValueError as exc:
@@ -561,9 +549,6 @@ def _event_file(path: Path) -> list[dict]:
 
 
 async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.domain import schoolyear
-    from bot.storage import Database, migrate
-
     today = datetime.now(settings.tz).date()
     if args.action == "import":
         source = args.source
@@ -610,10 +595,6 @@ async def _calendar(args: argparse.Namespace, settings: Settings) -> int:
 async def _knowledge(args: argparse.Namespace, settings: Settings) -> int:
     """The answers in the database: seeded from the knowledge folder on first use; running bots
     see a publication within a minute."""
-    from bot.domain import answers
-    from bot.domain.models import AnswerStatus
-    from bot.storage import Database, migrate
-
     knowledge = load_knowledge(settings.knowledge_dir)
     text = None
     if args.action == "import":
@@ -697,16 +678,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "knowledge":
             return asyncio.run(_knowledge(args, settings))
         if args.command == "migrate":
-            from sqlalchemy.exc import SQLAlchemyError
-
-            from bot.storage.db import migrate_sync
-
             try:
                 migrate_sync(settings.database_url)
             except (OSError, SQLAlchemyError) as exc:  # no password or address in the message
                 raise ConfigError("the database at PEERDESK_DATABASE_URL could not be migrated "
                                   f"({type(exc).__name__})") from None
             return 0
+        # Only the bot needs python-telegram-bot and aiohttp: the other commands start without.
         from bot.runner import run_polling, run_webhook
 
         if args.command == "serve":
@@ -725,14 +703,7 @@ def _run_long(main: Coroutine[Any, Any, int]) -> int:
     asyncio's per callback, and every database call and HTTP request is a few callbacks
     (bench/throughput.py: 5–10 % more questions a second, half the p99 latency)."""
     try:
-        import uvloop
+        import uvloop  # optional: the bot runs on asyncio's own loop without it
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)

@@ -239,6 +239,7 @@ class Settings(BaseSettings):
         """The office hours less the closed days: public holidays, and the school's own as last
         loaded from the database (`with_closed_days`; bot.telegram.hours reloads them)."""
         if self._hours is None:
+            # The calendar and the database models (0.6 s): only once office hours are asked.
             from bot.domain.schoolyear import holiday_dates
 
             self._hours = self.weekly_hours.closing(holiday_dates(date.today()))

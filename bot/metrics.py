@@ -8,7 +8,8 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import outbox, queue
+from bot.domain import outbox
+from bot.domain.tickets import views
 
 
 class Metrics:
@@ -49,7 +50,7 @@ class Metrics:
                             if unseen.oldest_due_at else 0)
         self.group_queued.set(0 if forum is None
                               else await outbox.queued_for(session=session, chat_id=forum))
-        for state, count in (await queue.status_counts(session=session)).items():
+        for state, count in (await views.status_counts(session=session)).items():
             self.tickets.labels(state.value).set(count)
         waiting = await outbox.backlog(session=session, now=now)
         self.outbox_backlog.set(waiting.due)

@@ -47,7 +47,7 @@ def _blocks(services: Services) -> list[tuple[str, list[str], str]]:
 
 def make_poster(services: Services, link: str) -> Poster:
     """The poster for `link` (the bot, or the staff code's link in staff-only mode)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # slow to import: only when a poster is drawn
 
     figure = Figure(figsize=A4, dpi=150)
     axes = figure.add_axes((0, 0, 1, 1))

@@ -273,7 +273,7 @@ def as_png(report: Report, services: Services, lang: str) -> bytes:
     shows is what the report holds, folded or not (bot.domain.reports.fold). A Figure of its
     own, not pyplot's shared state: the bot draws in a worker thread, so that a chart (a quarter
     of a second) holds up no update."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # slow to import: only when a chart is drawn
 
     topics = report.by_topic[:10][::-1]
     months = _trend_months(report)
@@ -331,7 +331,7 @@ def _legend(axes: Any, columns: int = 1) -> None:
 def _draw_topics(report: Report, services: Services, lang: str, topics: list[Count],
                  bars: Any) -> None:
     """The topics, each this period's bar over the one before, values written."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # slow to import: only when a chart is drawn
 
     if topics:
         labels = [_topic(services, c.key, lang) for c in topics]
@@ -359,7 +359,7 @@ def _draw_topics(report: Report, services: Services, lang: str, topics: list[Cou
 def _draw_trend(report: Report, services: Services, lang: str, months: list[int],
                 trend: Any) -> None:
     """Questions per role per month: each role's bar beside the others', its value on top."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # slow to import: only when a chart is drawn
 
     trend.set_title(gettext(lang, "Questions per role by month"))
     roles = [role for role, counts in report.trend.items()
@@ -384,7 +384,7 @@ def _draw_trend(report: Report, services: Services, lang: str, months: list[int]
 
 def _draw_outcomes(report: Report, lang: str, ended: Any) -> None:
     """How the questions ended: one pair of bars per outcome, this period over the one before."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # slow to import: only when a chart is drawn
 
     names = [gettext(lang, "answered by a helper"),
              gettext(lang, "solved by a self-service answer"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from pathlib import Path
 
 from aiohttp import web
@@ -11,9 +13,10 @@ from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
-from bot.domain import inbound, queue
+from bot.domain import inbound
 from bot.domain.roster import HelperView, import_helpers, read_roster, roster
-from bot.sandbox.server import Sandbox
+from bot.domain.tickets import messages
+from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.services import Services
 from bot.storage import Database
 from bot.storage.db import migrate_in_child, sqlite_file
@@ -33,8 +36,6 @@ async def _serve_web(app: web.Application, host: str, port: int) -> web.AppRunne
 async def run_webhook(settings: Settings, stop: asyncio.Event | None = None) -> int:
     """`peerdesk serve`: one aiohttp server for the Telegram webhook, health, metrics, reports
     and the calendar. Registers the webhook (with its secret) at start."""
-    from bot.cli import install_stop_signals
-
     if settings.telegram_token is None:
         raise ConfigError("PEERDESK_TELEGRAM_TOKEN is needed for serve (make run uses the sandbox)")
     if settings.webhook_url is None or settings.webhook_secret is None:
@@ -111,7 +112,7 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
                 await import_helpers(session=session, specs=specs)
                 helpers = await roster(session=session)
             seen = await inbound.last_update_id(session=session)
-            known = await queue.last_message_id(session=session)
+            known = await messages.last_message_id(session=session)
     finally:
         await db.dispose()
     # Update ids go on above what the database has seen, even if the kept world was removed.
@@ -160,8 +161,6 @@ async def _keep_labels(sandbox: Sandbox, services: Services, stop: asyncio.Event
 
 async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> int:
     """Migrate, then poll until stopped. Without a token the sandbox is started in-process."""
-    from bot.cli import install_stop_signals
-
     if stop is None:
         stop = asyncio.Event()
         install_stop_signals(stop)
@@ -172,8 +171,6 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     services = Services.create(settings)
     sandbox_runner = None
     if sandbox is not None:
-        from bot.sandbox.server import SANDBOX_TOKEN, serve
-
         sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
         port = sandbox_runner.addresses[0][1]
         api_url, token = f"http://{settings.sandbox_host}:{port}", SANDBOX_TOKEN
@@ -205,3 +202,11 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
         if sandbox is not None:
             sandbox.save()
     return 0
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop`, which the runner waits on to shut down in order."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)

@@ -13,9 +13,10 @@ from bot.domain import workers
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.models import utcnow
-from bot.domain.queue import Desk
 from bot.domain.routing import Router
 from bot.domain.sla import Policy
+from bot.domain.tickets.views import Desk
+from bot.i18n import gettext
 from bot.metrics import Metrics
 from bot.storage import Database
 
@@ -69,8 +70,6 @@ class Services:
     def topic_name(self, topic: str, language: str) -> str:
         found = self.knowledge.topics.get(topic)
         if found is None:
-            from bot.i18n import gettext
-
             return gettext(language, "Other question")
         return found.name[language]
 

@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from bot.cli import JsonFormatter, PrivateLog
 from bot.domain import intake
-from bot.domain.intake import clean_text
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
+from bot.domain.text import clean_text
 from bot.sandbox.server import SANDBOX_TOKEN
 from bot.services import Services
 from bot.storage import Database

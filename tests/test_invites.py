@@ -31,10 +31,10 @@ from bot.domain.knowledge import Knowledge
 from bot.domain.models import Digest, Helper, Ticket, TicketStatus
 from bot.domain.officehours import OfficeHours
 from bot.domain.people import everyone, remove
-from bot.domain.queue import Desk
 from bot.domain.roster import HelperSpec, HelperView, import_helpers
 from bot.domain.routing import Router
 from bot.domain.sla import Policy
+from bot.domain.tickets.views import Desk
 from bot.sandbox.server import BOT_USER, SANDBOX_TOKEN, Sandbox
 from bot.services import Services
 from bot.storage import Database

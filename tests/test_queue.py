@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.domain import intake, outbox, queue
+from bot.domain import intake, outbox
 from bot.domain.models import Outbox, OutboxKind, OutboxStatus, Priority, Ticket
 from bot.domain.officehours import OfficeHours
 from bot.domain.routing import Router
 from bot.domain.sla import Policy
+from bot.domain.tickets import changes, views
 from bot.storage import Database
 
 MONDAY_TEN = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 10:00 in Helsinki
@@ -25,7 +26,7 @@ async def test_a_question_queues_its_card_once_with_the_roles_first_reminder(
 ) -> None:
     hours = OfficeHours.parse("mon-fri 08:00-16:00", ZoneInfo("Europe/Helsinki"))
     policy = Policy(hours=hours, sla_minutes={"luotsi": 120}, default_minutes=30)
-    desk = queue.Desk(policy=policy, forum=FORUM)
+    desk = views.Desk(policy=policy, forum=FORUM)
     db = Database(database_url)
     try:
         for _ in range(2):  # the same Telegram message twice: one ticket, one card
@@ -45,10 +46,10 @@ async def test_a_question_queues_its_card_once_with_the_roles_first_reminder(
             (OutboxKind.CARD, FORUM, Priority.CARD, receipt.ticket_id)]
 
         async with db.session() as session:
-            won = await queue.claim(session=session, ticket_id=receipt.ticket_id,
-                                    helper_id=1001, now=MONDAY_TEN, desk=desk)
-            lost = await queue.claim(session=session, ticket_id=receipt.ticket_id,
-                                     helper_id=1002, now=MONDAY_TEN, desk=desk)
+            won = await changes.claim(session=session, ticket_id=receipt.ticket_id,
+                                      helper_id=1001, now=MONDAY_TEN, desk=desk)
+            lost = await changes.claim(session=session, ticket_id=receipt.ticket_id,
+                                       helper_id=1002, now=MONDAY_TEN, desk=desk)
         assert won is not None and won.won and lost is not None and not lost.won
         async with db.session() as session:
             queued = list(await session.exec(select(Outbox).where(

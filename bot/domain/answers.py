@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
-from bot.domain import outbox, queue
+from bot.domain import outbox
 from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
 from bot.domain.models import (
     AnswerStatus,
@@ -44,6 +44,8 @@ from bot.domain.models import (
     saved_id,
 )
 from bot.domain.routing import Router
+from bot.domain.text import clean_text
+from bot.domain.tickets import changes, notices, views
 
 GOOD_RATING = 4  # a reply rated at least this may become a self-service answer
 TRIGGER_WORDS = 3  # words of the question in a drafted answer's trigger
@@ -244,8 +246,8 @@ class Sending(StrEnum):
 
 
 async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_id: str,
-               helper_id: int, now: datetime, desk: queue.Desk
-               ) -> tuple[Sending, queue.TicketView | None]:
+               helper_id: int, now: datetime, desk: views.Desk
+               ) -> tuple[Sending, views.TicketView | None]:
     """A helper sends a self-service answer to the asker with one press: in the asker's
     language, as a reply to their question (queued), and the helpers see it was sent. An open
     ticket is claimed by the press; it counts as the first answer."""
@@ -254,13 +256,13 @@ async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_
             or ticket.status == TicketStatus.OFFERED:
         return Sending.UNKNOWN, None
     if ticket.status == TicketStatus.CLOSED:
-        return Sending.CLOSED, await queue.view(session=session, ticket_id=ticket_id)
+        return Sending.CLOSED, await views.view(session=session, ticket_id=ticket_id)
     if ticket.status == TicketStatus.OPEN:
-        await queue.claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
-                          desk=desk)
+        await changes.claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
+                            desk=desk)
         await session.refresh(ticket)
     if ticket.claimed_by != helper_id:
-        return Sending.HELD, await queue.view(session=session, ticket_id=ticket_id)
+        return Sending.HELD, await views.view(session=session, ticket_id=ticket_id)
     if ticket.first_answer_at is None:
         ticket.first_answer_at = now
         ticket.first_answer_minutes = max(0.0, (now - ticket.created_at).total_seconds() / 60)
@@ -269,12 +271,12 @@ async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_
     ticket.sla_due_at = None
     ticket.updated_at = now
     session.add(ticket)
-    queue._to_asker(session, ticket, "answer", now, answer=answer_id, helper=helper_id)
-    await queue._to_helpers(session, desk, ticket, now, params={
+    notices.to_asker(session, ticket, "answer", now, answer=answer_id, helper=helper_id)
+    await notices.to_helpers(session, desk, ticket, now, params={
         "template": "answer_sent", "answer": answer_id, "helper": helper_id})
     record(session, answer_id=answer_id, topic=ticket.topic, kind=AnswerUseKind.SENT,
            ticket_id=ticket_id, now=now)
-    view = await queue.view(session=session, ticket_id=ticket_id)
+    view = await views.view(session=session, ticket_id=ticket_id)
     await session.commit()
     return Sending.SENT, view
 
@@ -571,8 +573,6 @@ async def set_text(*, session: AsyncSession, answer_id: str, language: str, text
     row = await session.get(KnowledgeAnswer, answer_id)
     if row is None or language not in LANGUAGES or row.status == AnswerStatus.DISCARDED:
         return None
-    from bot.domain.intake import clean_text
-
     row.text = {**row.text, language: clean_text(text)[:3000]}
     row.updated_at = now
     session.add(row)

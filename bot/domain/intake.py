@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -12,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
-from bot.domain import answers, queue
+from bot.domain import answers
 from bot.domain.models import (
     AnswerUse,
     AnswerUseKind,
@@ -29,14 +28,9 @@ from bot.domain.models import (
 )
 from bot.domain.routing import Router
 from bot.domain.smalltalk import SmallTalk, small_talk
+from bot.domain.text import clean_text, storable
+from bot.domain.tickets import changes, messages, notices, views
 
-# Characters that show nothing: a message of only these (and spaces) has no text. Format
-# characters (zero-width space and joiners, the byte-order mark, direction marks, the soft
-# hyphen) are found by their Unicode category, as are controls and spaces; these fillers are
-# letters that print blank. Unassigned code points count as visible: they may be emoji newer
-# than Python's Unicode tables.
-_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 UNSURE = "unsure"  # the asker does not know whom to ask: the router's best guess
 # A short message with a word beginning so (or one of the short words) thanks rather than asks.
 _THANKS = ("kiitos", "kiitti", "kiitoks", "tack", "thank", "thanx")
@@ -50,35 +44,7 @@ _CONTINUING = ("ai niin", "ainiin", "niin ja", "ja", "lisäksi", "myös", "viel�
 # "det fungerar ändå inte", "it still does not work"), whatever else the message names.
 _AFTER_ALL = ("sittenkään", "vieläkään", "ändå", "fortfarande", "after all", "still")
 _CONTINUING_WITHIN = 3  # words: "Ja vielä…", "Oh, and also…"
-MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.queue.comment)
-
-
-def _blank(char: str) -> bool:
-    return unicodedata.category(char) in _BLANK_CATEGORIES or char in _BLANK_LETTERS
-
-
-def storable(text: str) -> str:
-    """`text` as every database can store it: PostgreSQL refuses NUL (it becomes a space) and
-    no database driver can encode a lone surrogate (it becomes U+FFFD, the replacement mark)."""
-    if text.isascii():
-        return text.replace("\x00", " ")
-    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else " " if char == "\x00"
-                   else char for char in text)
-
-
-def clean_text(text: str | None) -> str:
-    """A staff member's text as it is stored: storable, without blank characters at either end;
-    empty when nothing visible is left but slashes (a lone "/", a zero-width space, a BOM),
-    which the adapter answers with its "I found no text" message. Use it wherever staff text is
-    stored."""
-    text = storable(text or "")
-    start, end = 0, len(text)
-    while start < end and _blank(text[start]):
-        start += 1
-    while end > start and _blank(text[end - 1]):
-        end -= 1
-    text = text[start:end]
-    return text if any(not _blank(char) and char != "/" for char in text) else ""
+MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.tickets.changes.comment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +180,7 @@ def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
 
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
-    text: str, desk: queue.Desk, language_hint: str | None = None, now: datetime | None = None,
+    text: str, desk: views.Desk, language_hint: str | None = None, now: datetime | None = None,
     media: bool = False, more: tuple[Part, ...] = (),
 ) -> Receipt:
     """Store the question as a routed ticket, its card queued for the helpers in the same
@@ -250,7 +216,7 @@ async def submit_question(
         anonymous=bool(staff and staff.anonymous), media=media_ids or None,
     )
     if not decision.ask and ticket.status == TicketStatus.OPEN:
-        queue.start_clock(desk, ticket, now)
+        changes.start_clock(desk, ticket, now)
     session.add(ticket)
     await session.flush()
     if decision.answer:
@@ -259,7 +225,7 @@ async def submit_question(
     if not decision.ask:
         session.add(_log(ticket, staff.team if staff else None, now))
         if ticket.status == TicketStatus.OPEN:
-            await queue.queue_delivery(session, desk, ticket, now)
+            await changes.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket, decision.roles, decision.answer)
 
@@ -271,7 +237,7 @@ async def _own_ticket(session: AsyncSession, ticket_id: int, asker_id: int) -> T
 
 async def choose_role(
     *, session: AsyncSession, router: Router, ticket_id: int, asker_id: int, role: str,
-    desk: queue.Desk, now: datetime,
+    desk: views.Desk, now: datetime,
 ) -> Receipt | None:
     """The asker picks the kind of helper for an unclear question, or says they do not know
     (`UNSURE`: the router's best guess); None if not theirs to pick."""
@@ -282,7 +248,7 @@ async def choose_role(
     if role == UNSURE:
         decision = router.route(ticket.text or "", language_hint=ticket.language)
         ticket.role, ticket.topic = decision.role, decision.topic
-        ticket.routing = Routing.AUTO  # as when nobody chose (queue.unchosen)
+        ticket.routing = Routing.AUTO  # as when nobody chose (sweep.unchosen)
     else:
         ticket.role = role
         ticket.topic = router.best_topic(ticket.text or "", role)
@@ -295,13 +261,13 @@ async def choose_role(
         log.routing = Routing.ASKED
     session.add(log)
     if ticket.status == TicketStatus.OPEN:
-        await queue.queue_delivery(session, desk, ticket, now)
+        await changes.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
 
 
 async def resolve_self_service(
-    *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: queue.Desk,
+    *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: views.Desk,
     now: datetime,
 ) -> Receipt | None:
     """The asker says whether the self-service answer was enough; None if already decided (or
@@ -320,13 +286,13 @@ async def resolve_self_service(
     await session.refresh(ticket)
     await answers.record_outcome(session, ticket_id=ticket_id, helped=helped, now=now)
     if not helped and ticket.routing != Routing.ASKED:
-        await queue.queue_delivery(session, desk, ticket, now)
+        await changes.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
 
 
 async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int,
-                         desk: queue.Desk, now: datetime) -> Receipt | None:
+                         desk: views.Desk, now: datetime) -> Receipt | None:
     """Hide the asker's identity on a ticket no helper has taken yet; its cards are edited."""
     ticket = await _own_ticket(session, ticket_id, asker_id)
     if ticket is None or ticket.status not in (TicketStatus.OFFERED, TicketStatus.OPEN):
@@ -334,7 +300,7 @@ async def make_anonymous(*, session: AsyncSession, ticket_id: int, asker_id: int
     ticket.anonymous = True
     ticket.updated_at = now
     session.add(ticket)
-    await queue.edit_cards(session, desk, ticket, now)
+    await notices.edit_cards(session, desk, ticket, now)
     await session.commit()
     return _receipt(ticket)
 
@@ -448,7 +414,7 @@ def _elsewhere(router: Router, ticket: Ticket, text: str, language: str, *,
                                  or (other_topic and decision.topic != ticket.topic))
 
 
-async def _merge(session: AsyncSession, router: Router, desk: queue.Desk, ticket: Ticket,
+async def _merge(session: AsyncSession, router: Router, desk: views.Desk, ticket: Ticket,
                  text: str, message_id: int, media: bool, now: datetime) -> Conversation:
     """More words (or a picture) for a question the helpers have not seen yet: kept with it;
     while the asker has not chosen a role, the words together are routed again."""
@@ -468,7 +434,7 @@ async def _merge(session: AsyncSession, router: Router, desk: queue.Desk, ticket
             staff = await session.get(Staff, ticket.asker_id)
             session.add(_log(ticket, staff.team if staff else None, now))
             if ticket.status == TicketStatus.OPEN:
-                await queue.queue_delivery(session, desk, ticket, now)
+                await changes.queue_delivery(session, desk, ticket, now)
             await session.commit()
             return Conversation(Turn.ROUTED, _receipt(ticket))
     await session.commit()
@@ -476,7 +442,7 @@ async def _merge(session: AsyncSession, router: Router, desk: queue.Desk, ticket
 
 
 async def converse(
-    *, session: AsyncSession, router: Router, desk: queue.Desk, asker_id: int, chat_id: int,
+    *, session: AsyncSession, router: Router, desk: views.Desk, asker_id: int, chat_id: int,
     message_id: int, text: str, media: bool, reply_to: int | None, now: datetime,
     window: timedelta, gap: timedelta, join: int | None = None,
 ) -> Conversation:
@@ -497,11 +463,11 @@ async def converse(
     if join is not None:
         ticket = await _own_ticket(session, join, asker_id)
     elif reply_to is not None:
-        found = await queue.find_message(session=session, chat_id=chat_id, message_id=reply_to)
+        found = await messages.find_message(session=session, chat_id=chat_id, message_id=reply_to)
         if found is not None:
             ticket = await _own_ticket(session, found.ticket_id, asker_id)
             explicit = ticket is not None
-            if ticket is not None and found.kind == queue.Kind.COMMENT:
+            if ticket is not None and found.kind == messages.Kind.COMMENT:
                 return await _comment(session, desk, ticket, text, now)
     if ticket is None and not explicit:
         ticket = latest
@@ -533,7 +499,7 @@ async def converse(
         if ticket.status == TicketStatus.CLOSED:
             return Conversation(Turn.NEW)
         return await _merge(session, router, desk, ticket, text, message_id, media, now)
-    followup = await queue.asker_message(
+    followup = await changes.asker_message(
         session=session, asker_id=asker_id, chat_id=chat_id, message_id=message_id,
         reply_to=None, now=now, desk=desk, ticket_id=ticket.id)
     if followup is None:  # closed too long ago, or solved by the asker: a new question
@@ -543,7 +509,7 @@ async def converse(
                         claimed=followup.ticket.claimed_by is not None)
 
 
-async def _comment(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text: str,
+async def _comment(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,
                    now: datetime) -> Conversation:
     """The asker's words after their question was closed: a comment for its helper. A later
     comment is added to the earlier one; a bare "kiitos" or emoji after a comment adds nothing
@@ -554,9 +520,9 @@ async def _comment(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text
         return Conversation(Turn.THANKS, _receipt(ticket))
     if text:
         both = f"{earlier}\n\n{text}" if earlier else text
-        await queue.comment(session=session, ticket_id=ticket.id, asker_id=ticket.asker_id,
-                            text=both if len(both) <= MAX_FEEDBACK else text, now=now,
-                            desk=desk)
+        await changes.comment(session=session, ticket_id=ticket.id, asker_id=ticket.asker_id,
+                              text=both if len(both) <= MAX_FEEDBACK else text, now=now,
+                              desk=desk)
     return Conversation(Turn.FEEDBACK, _receipt(ticket))
 
 
@@ -574,7 +540,7 @@ def _unsolved_again(router: Router, ticket: Ticket, text: str, explicit: bool) -
     return decision.ask or decision.topic == ticket.topic
 
 
-async def _unsolve(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text: str,
+async def _unsolve(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,
                    message_id: int, media: bool, now: datetime) -> Conversation:
     """The self-service answer did not help after all: the question is open again, with the
     new words, and goes to its role's helpers (or waits for the asker's choice of role); the
@@ -592,6 +558,6 @@ async def _unsolve(session: AsyncSession, desk: queue.Desk, ticket: Ticket, text
     if ticket.routing == Routing.ASKED:
         await session.commit()
         return Conversation(Turn.MERGED, _receipt(ticket))
-    await queue.queue_delivery(session, desk, ticket, now)
+    await changes.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return Conversation(Turn.UNSOLVED, _receipt(ticket))

@@ -137,7 +137,7 @@ class Ticket(SQLModel, table=True):
     self_served: bool = False
     created_at: datetime = _ts(nullable=False, default=utcnow, index=True)
     updated_at: datetime = _ts(nullable=False, default=utcnow, onupdate=utcnow)
-    # The helpers' side (bot.domain.queue).
+    # The helpers' side (bot.domain.tickets).
     delivered_at: datetime | None = _ts(nullable=True)  # helpers were told
     thread_id: int | None = None  # the ticket's forum topic in the helpers' group
     claimed_by: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
@@ -188,7 +188,7 @@ class TicketMessage(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     ticket_id: int = Field(index=True)
-    kind: str = Field(max_length=16)  # see bot.domain.queue.Kind
+    kind: str = Field(max_length=16)  # see bot.domain.tickets.messages.Kind
 
 
 class TopicLog(SQLModel, table=True):

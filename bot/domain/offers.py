@@ -14,11 +14,11 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import queue
 from bot.domain.models import Priority, Routing, Ticket, TicketStatus
+from bot.domain.tickets import changes, notices, views
 
 
-async def pass_on(*, session: AsyncSession, now: datetime, desk: queue.Desk) -> list[int]:
+async def pass_on(*, session: AsyncSession, now: datetime, desk: views.Desk) -> list[int]:
     """Offered questions whose wait is over, passed to their role's helpers (the card queued
     and the asker's note, in one transaction each); their ids."""
     rows = list(await session.exec(select(Ticket).where(
@@ -35,10 +35,10 @@ async def pass_on(*, session: AsyncSession, now: datetime, desk: queue.Desk) -> 
             await session.commit()
             continue  # settled meanwhile, or passed on by the other replica
         await session.refresh(ticket)
-        await queue.queue_delivery(session, desk, ticket, now)
+        await changes.queue_delivery(session, desk, ticket, now)
         if ticket.asker_chat_id is not None:
-            queue.note(session, ticket, ticket.asker_chat_id, "offer_passed", now,
-                       Priority.RELAY)
+            notices.note(session, ticket, ticket.asker_chat_id, "offer_passed", now,
+                         Priority.RELAY)
         await session.commit()
         assert ticket.id is not None
         passed.append(ticket.id)

@@ -10,11 +10,12 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
-from bot.domain import queue
+from bot.domain import roster
 from bot.domain.invites import INVITE_ROLES
 from bot.domain.models import Helper, HelperRole, Invite, Ticket, TicketStatus, utcnow
-from bot.domain.queue import Desk
 from bot.domain.roster import HelperView, helper_views
+from bot.domain.tickets import changes
+from bot.domain.tickets.views import Desk
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ async def set_team(*, session: AsyncSession, user_id: int, team: str | None) -> 
 
 
 async def set_away(*, session: AsyncSession, user_id: int, away: bool) -> bool:
-    changed = await queue.set_available(session=session, helper_id=user_id, available=not away)
+    changed = await roster.set_available(session=session, helper_id=user_id, available=not away)
     if changed:
         logger.info("a helper was marked %s by an admin", "away" if away else "available")
     return changed
@@ -105,8 +106,8 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
     released = []
     for ticket_id in held:
         assert ticket_id is not None
-        if await queue.release(session=session, ticket_id=ticket_id, helper_id=user_id,
-                               now=now, desk=desk) is not None:
+        if await changes.release(session=session, ticket_id=ticket_id, helper_id=user_id,
+                                 now=now, desk=desk) is not None:
             released.append(ticket_id)
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))
     await session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, corrections, dialogs, outbox, queue
+from bot.domain import answers, corrections, dialogs, outbox
 from bot.domain.models import (
     Attendance,
     Event,
@@ -28,7 +28,9 @@ from bot.domain.models import (
     TicketStatus,
     saved_id,
 )
-from bot.domain.queue import Desk
+from bot.domain.tickets import notices
+from bot.domain.tickets.messages import Kind
+from bot.domain.tickets.views import Desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +115,15 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
             ticket.status, ticket.withdrawn = TicketStatus.CLOSED, True
             ticket.closed_at, ticket.sla_due_at = now, None
         session.add(ticket)
-        await queue.withdraw_phone(session, saved_id(ticket), now)  # the helpers' copies
+        await notices.withdraw_phone(session, saved_id(ticket), now)  # the helpers' copies
         if ticket.delivered_at is not None or ticket.thread_id is not None:
-            await queue.edit_cards(session, desk, ticket, now)
+            await notices.edit_cards(session, desk, ticket, now)
         if holder is not None:
             if desk.forum is not None and ticket.thread_id:  # in its topic, calling the holder
-                queue.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
-                            mention="holder")
+                notices.note(session, ticket, desk.forum, "withdrawn", now, Priority.ALERT,
+                             mention="holder")
             else:
-                queue.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
+                notices.note(session, ticket, holder, "withdrawn", now, Priority.ALERT)
     ticket_ids = [t.id for t in tickets if t.id is not None]
     await _drop_waiting(session, telegram_id, ticket_ids)
     await _unquote_comments(session, ticket_ids, now)
@@ -164,7 +166,7 @@ async def _unquote_comments(session: AsyncSession, ticket_ids: list[int], now: d
     if not ticket_ids:
         return
     rows = await session.exec(select(TicketMessage).where(
-        col(TicketMessage.ticket_id).in_(ticket_ids), TicketMessage.kind == queue.Kind.FEEDBACK))
+        col(TicketMessage.ticket_id).in_(ticket_ids), TicketMessage.kind == Kind.FEEDBACK))
     for row in rows:
         outbox.add(session, kind=OutboxKind.NOTE, chat_id=row.chat_id, now=now,
                    priority=Priority.ALERT, ticket_id=row.ticket_id,

@@ -136,3 +136,20 @@ async def helpers_with_role(*, session: AsyncSession, role: str) -> list[HelperV
     return await helper_views(session, col(Helper.telegram_id).in_(
         select(HelperRole.helper_id).where(HelperRole.role == role)),
         order_by=(col(Helper.name),))
+
+
+async def helper(*, session: AsyncSession, user_id: int) -> HelperView | None:
+    """The helper (or lead) with this Telegram id; None when they are not on the roster."""
+    found = await helper_views(session, col(Helper.telegram_id) == user_id)
+    return found[0] if found else None
+
+
+async def set_available(*, session: AsyncSession, helper_id: int, available: bool) -> bool:
+    """/away and /back: whether new tickets call this helper. False: not on the roster."""
+    row = await session.get(Helper, helper_id)
+    if row is None:
+        return False
+    row.available = available
+    session.add(row)
+    await session.commit()
+    return True

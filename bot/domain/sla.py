@@ -1,5 +1,5 @@
 """Service levels: how long a ticket may wait, counted in office hours, and what is due when.
-Pure functions over a ticket's state; bot.domain.queue applies them, the sweep (bot.telegram.
+Pure functions over a ticket's state; bot.domain.tickets applies them, the sweep (bot.telegram.
 helpers.sla) runs them, and nothing here touches a database or Telegram.
 
 An unclaimed ticket is reminded to its role after the role's limit, and escalated to every

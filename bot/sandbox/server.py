@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 logger = logging.getLogger(__name__)
@@ -295,8 +296,6 @@ class Sandbox:
     async def _post(self, update: dict, attempts: int = 20) -> None:
         """Deliver to the webhook as Telegram does: POST with the secret header, again until
         the bot answers 200."""
-        import aiohttp
-
         assert self.webhook is not None
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token") or ""}
         async with aiohttp.ClientSession() as client:
@@ -1015,7 +1014,7 @@ def _kind_of(mime_type: str | None) -> str:
 def _image_size(data: bytes) -> tuple[int, int]:
     """A picture's width and height (Pillow comes with matplotlib); 0 x 0 when not readable."""
     try:
-        from PIL import Image
+        from PIL import Image  # Pillow comes with matplotlib: not a dependency of its own
 
         with Image.open(io.BytesIO(data)) as image:
             return image.size

@@ -178,7 +178,7 @@ class Database:
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
+    from alembic.config import Config  # alembic only where the schema is migrated
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -188,7 +188,7 @@ def alembic_config(url: str):
 
 def migrate_sync(url: str, revision: str = "head") -> None:
     """Upgrade the schema; runs its own event loop, so call it outside one (or in a thread)."""
-    from alembic import command
+    from alembic import command  # alembic only where the schema is migrated
 
     command.upgrade(alembic_config(url), revision)
 

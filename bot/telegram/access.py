@@ -10,7 +10,7 @@ from typing import Any
 from telegram import Update
 
 from bot import LANGUAGES
-from bot.domain import queue, setup
+from bot.domain import roster, setup
 from bot.domain.roster import HelperView
 from bot.i18n import gettext
 from bot.services import Services
@@ -30,7 +30,7 @@ def helpers_only(handler: HelperHandler) -> Handler:
         helper = None
         if user is not None:
             async with context.services.db.session() as session:
-                helper = await queue.helper(session=session, user_id=user.id)
+                helper = await roster.helper(session=session, user_id=user.id)
         if helper is not None and helper.is_helper:
             await handler(update, context, helper)
             return

@@ -264,7 +264,7 @@ def _jobs(application: Application) -> None:
     if jobs is None:
         return
     # Reminders, escalations and unchosen questions, queued for the sender.
-    jobs.run_repeating(sla.sweep, interval=settings.sla_check_seconds,
+    jobs.run_repeating(sla.run_sweep, interval=settings.sla_check_seconds,
                        first=settings.sla_check_seconds, name="peerdesk-sla")
     # Dialogs left quiet past their time: ended once, and the person told where it matters.
     jobs.run_repeating(dialogs.sweep, interval=settings.sla_check_seconds,

@@ -22,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.calendar import calendar
@@ -215,36 +215,6 @@ async def send_announcement(application: Application, item: Claimed) -> Sent:
     """The sender's renderer for announcements, reminders, changes, cancellations, counts,
     bulletins, and what follows an event; keeps the announcement's message id (to edit it)."""
     return Sent(message_id=await _deliver(application, item))
-
-
-async def report_uncertain(application: Application, items: list[Claimed]) -> None:
-    """Announcements whose sender stopped mid-send: not resent (that could be twice); told."""
-    services = _services(application)
-    for item in items:
-        logger.warning("outbox %s: the sender stopped mid-send; not resent", item.id)
-        await _tell_admins(application, gettext(
-            services.settings.helpers_language, "An announcement (outbox #{number}) may not have "
-            "been sent: the bot stopped while sending it. It is not sent again, so as not to "
-            "send it twice; please check the channel.", number=item.id))
-
-
-async def report_refused(application: Application, item: Claimed, error: str) -> None:
-    """A channel refused an announcement for good: the admins should know. A person who has
-    blocked the bot (materials, feedback, an offered place) is not news for them."""
-    if item.chat_id > 0:
-        return
-    await _tell_admins(application, gettext(
-        _services(application).settings.helpers_language, "The chat {chat} refused an "
-        "announcement ({error}). Is the bot still a member there?", chat=item.chat_id,
-        error=error[:120]))
-
-
-async def _tell_admins(application: Application, text: str) -> None:
-    for admin in _services(application).settings.admin_ids:
-        try:
-            await application.bot.send_message(admin, text)
-        except TelegramError:
-            logger.warning("an admin could not be told about the outbox")
 
 
 async def _deliver(application: Application, item: Claimed) -> int | None:

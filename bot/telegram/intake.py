@@ -14,10 +14,12 @@ from telegram.ext import (
 )
 
 from bot import LANGUAGES, ROLES
-from bot.domain import intake, queue
+from bot.domain import intake
 from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
+from bot.domain.text import clean_text
+from bot.domain.tickets import changes, messages, views
 from bot.i18n import _, format_when, gettext
 from bot.telegram import dialogs, keyboards, menus
 from bot.telegram.callbacks import Action, decode
@@ -148,8 +150,8 @@ async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message
     """Remember the acknowledgement: a reply to it adds to the question, and a question stored
     but never acknowledged (the bot stopped in between) is acknowledged when it comes again."""
     async with context.services.db.session() as session:
-        await queue.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
-                             ticket_id=receipt.ticket_id, kind=queue.Kind.ACK)
+        await messages.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
+                                ticket_id=receipt.ticket_id, kind=messages.Kind.ACK)
 
 
 def _acknowledgement_markup(receipt: Receipt) -> InlineKeyboardMarkup | None:
@@ -170,7 +172,7 @@ def _file_bytes(message: Message) -> int:
 
 
 def _words(message: Message) -> str:
-    return intake.clean_text(message.text or message.caption)
+    return clean_text(message.text or message.caption)
 
 
 def _askable(context: PeerdeskContext, message: Message) -> bool:
@@ -246,7 +248,7 @@ async def _new_question(context: PeerdeskContext, message: Message, user: User,
         context.state["album"] = message.media_group_id  # its other parts join it quietly
     if receipt.duplicate:
         async with context.services.db.session() as session:
-            if await queue.acknowledged(session=session, ticket_id=receipt.ticket_id):
+            if await messages.acknowledged(session=session, ticket_id=receipt.ticket_id):
                 return  # the same message delivered again: it was answered the first time
         # Stored, but the bot stopped before acknowledging it: acknowledge now.
     else:
@@ -560,9 +562,9 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
         await _refuse(update, lang)
         return
     async with services.db.session() as session:
-        ticket = await queue.solved_by_asker(session=session, ticket_id=button.id,
-                                             asker_id=query.from_user.id, now=services.clock(),
-                                             desk=services.desk)
+        ticket = await changes.solved_by_asker(session=session, ticket_id=button.id,
+                                               asker_id=query.from_user.id, now=services.clock(),
+                                               desk=services.desk)
     if ticket is None:
         await moved_on(update, context, button.id, lang)
         return
@@ -581,7 +583,7 @@ async def phone_button(update: Update, context: PeerdeskContext) -> None:
     button = decode(query.data, Action.PHONE)
     if button is not None:
         async with context.services.db.session() as session:
-            ticket = await queue.view(session=session, ticket_id=button.id)
+            ticket = await views.view(session=session, ticket_id=button.id)
         if ticket is not None and ticket.status is TicketStatus.CLOSED:
             await moved_on(update, context, button.id, await _language(update, context))
             return
@@ -593,7 +595,7 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
     lang = await _remember(update, context)
     services = context.services
     async with services.db.session() as session:
-        tickets = await queue.open_questions(session=session,
+        tickets = await views.open_questions(session=session,
                                              asker_id=user_of(update).id)
     if not tickets:
         await message_of(update).reply_text(gettext(

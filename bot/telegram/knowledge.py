@@ -16,11 +16,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot import LANGUAGES, LEAD
-from bot.domain import answers, corrections, queue
+from bot.domain import answers, corrections, roster
 from bot.domain.answers import AnswerView, Drafting, Sending
 from bot.domain.models import AnswerStatus
-from bot.domain.queue import Kind
 from bot.domain.roster import HelperView
+from bot.domain.tickets import messages
+from bot.domain.tickets.messages import Kind
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.access import Handler, HelperHandler
@@ -55,7 +56,7 @@ def coaches_only(handler: HelperHandler) -> Handler:
         person = None
         if user is not None:
             async with services.db.session() as session:
-                person = await queue.helper(session=session, user_id=user.id)
+                person = await roster.helper(session=session, user_id=user.id)
         if user is not None and (user.id in services.settings.admin_ids or (
                 person is not None and COACH_ROLES & set(person.roles))):
             await handler(update, context, person)  # type: ignore[arg-type]
@@ -80,8 +81,8 @@ async def _on_its_card(update: Update, context: PeerdeskContext, action: Action)
     if button is None or query.message is None:
         return None
     async with context.services.db.session() as session:
-        found = await queue.find_message(session=session, chat_id=query.message.chat.id,
-                                         message_id=query.message.message_id)
+        found = await messages.find_message(session=session, chat_id=query.message.chat.id,
+                                            message_id=query.message.message_id)
     if found is None or found.kind != Kind.CARD or found.ticket_id != button.id:
         return None
     return button.id
@@ -224,7 +225,7 @@ async def _hide_reply(update: Update, context: PeerdeskContext, ticket_id: int) 
     message, services, user = update.effective_message, context.services, update.effective_user
     assert message is not None and user is not None
     async with services.db.session() as session:
-        person = await queue.helper(session=session, user_id=user.id)
+        person = await roster.helper(session=session, user_id=user.id)
         if person is None:
             return
         draft = await answers.hide_details(
@@ -336,7 +337,7 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
     if ticket_id is None:
         return
     async with services.db.session() as session:
-        person = await queue.helper(session=session, user_id=user.id)
+        person = await roster.helper(session=session, user_id=user.id)
     if user.id not in services.settings.admin_ids and not (
             person is not None and COACH_ROLES & set(person.roles)):
         return

@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import LANGUAGES, LEAD, ROLES
-from bot.domain import queue, roster
+from bot.domain import roster
 from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram.knowledge import COACH_ROLES
@@ -153,7 +153,7 @@ async def person(services: Services, user_id: int) -> Person:
     """One person's rights, for their /help."""
     settings = services.settings
     async with services.db.session() as session:
-        found = await queue.helper(session=session, user_id=user_id)
+        found = await roster.helper(session=session, user_id=user_id)
     return Person(frozenset(found.roles if found else ()), user_id in settings.admin_ids,
                   user_id in settings.organiser_ids)
 
@@ -161,7 +161,7 @@ async def person(services: Services, user_id: int) -> Person:
 async def person_and_language(services: Services, user_id: int) -> tuple[Person, str]:
     """One person's rights and the language of their menu (after a change made in Telegram)."""
     async with services.db.session() as session:
-        found = await queue.helper(session=session, user_id=user_id)
+        found = await roster.helper(session=session, user_id=user_id)
     lang = found.languages[0] if found and found.languages else services.settings.helpers_language
     return await person(services, user_id), lang
 

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import LEAD
-from bot.domain import answers, queue
+from bot.domain import answers, roster
 from bot.domain.reports import (
     Period,
     PeriodError,
@@ -60,7 +60,7 @@ async def report_command(update: Update, context: PeerdeskContext) -> None:
         logger.info("/report ignored outside the helpers' group and private chats")
         return
     async with services.db.session() as session:
-        person = await queue.helper(session=session, user_id=user.id)
+        person = await roster.helper(session=session, user_id=user.id)
     allowed = user.id in services.settings.admin_ids or (
         person is not None and (person.is_helper or LEAD in person.roles))
     lang = (person.languages[0] if person and person.languages

@@ -32,12 +32,14 @@ from datetime import timedelta
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.domain import outbox, queue, workers
+from bot.domain import outbox, workers
 from bot.domain.models import OutboxKind, Priority, utcnow
 from bot.domain.outbox import Claimed
+from bot.domain.tickets import messages
 from bot.services import Services
 from bot.storage.db import BACKGROUND
 from bot.telegram.budget import PRIVATE, Budget, Pace
+from bot.telegram.undelivered import report_refused, report_uncertain
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Sent:
     the messages to note as belonging to a ticket, in the same transaction as `sent`."""
 
     message_id: int | None = None
-    remember: list[tuple[int, int, int, queue.Kind]] = field(default_factory=list)
+    remember: list[tuple[int, int, int, messages.Kind]] = field(default_factory=list)
 
 
 Renderer = Callable[[Application, Claimed], Awaitable[Sent | None]]
@@ -272,8 +274,6 @@ class Sender:
         if done.requeued:
             logger.info("%d messages of a stopped process queued again", done.requeued)
         if done.uncertain:
-            from bot.telegram.events import report_uncertain
-
             await report_uncertain(self._application, done.uncertain)
 
     def _lane(self, chat_id: int) -> Lane:
@@ -440,8 +440,8 @@ class Sender:
             return
         async with services.db.session() as session:
             for chat_id, message_id, ticket_id, kind in sent.remember:
-                await queue.remember(session=session, chat_id=chat_id, message_id=message_id,
-                                     ticket_id=ticket_id, kind=kind, commit=False)
+                await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
+                                        ticket_id=ticket_id, kind=kind, commit=False)
             await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
                                    now=services.clock(), message_id=sent.message_id)
 
@@ -494,8 +494,6 @@ class Sender:
             await outbox.mark_failed(session=session, outbox_id=item.id, worker=self.worker,
                                      error=error)
         if item.event_id is not None or item.bulletin_id is not None:
-            from bot.telegram.events import report_refused
-
             await report_refused(self._application, item, error)
 
 

@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.domain import intake, invites, people, setup
 from bot.domain.invites import ADMIN, ORGANISER, Enrolled, Refusal
 from bot.domain.roster import HelperView
+from bot.domain.text import clean_text
 from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram import menus
@@ -291,7 +292,7 @@ async def team_command(update: Update, context: PeerdeskContext) -> None:
     if name:
         async with context.services.db.session() as session:
             await people.set_team(session=session, user_id=user_of(update).id,
-                                  team=intake.clean_text(name)[:64])
+                                  team=clean_text(name)[:64])
 
 
 # --- /helpersgroup ---------------------------------------------------------------------------

@@ -10,5 +10,5 @@ forum), claim / reroute / close buttons, relaying both ways, ratings, phone call
 - `relay`: messages in a ticket's topic, and the private-message dispatcher before intake
 - `sla`: the sweep that queues reminders
 
-Decisions live in bot.domain.queue; these modules only talk to Telegram.
+Decisions live in bot.domain.tickets; these modules only talk to Telegram.
 """

@@ -1,6 +1,6 @@
 """Buttons: the card's (claim, reroute, close) for helpers, and the asker's (rating, phone).
-Each handler decides through bot.domain.queue, whose changes queue what they cause; the handler
-itself answers only the person who pressed."""
+Each handler decides through bot.domain.tickets.changes, whose changes queue what they cause;
+the handler itself answers only the person who pressed."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden
 
 from bot import LANGUAGES, ROLES
-from bot.domain import corrections, queue
+from bot.domain import corrections
 from bot.domain.intake import preferred_language
 from bot.domain.models import Routing, TicketStatus
-from bot.domain.queue import Kind, TicketView
 from bot.domain.roster import HelperView
 from bot.domain.routing import OTHER_TOPIC
+from bot.domain.tickets import changes, messages, views
+from bot.domain.tickets.messages import Kind
+from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram import dialogs
@@ -74,7 +76,7 @@ async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
     query = update.callback_query
     assert query is not None
     async with context.services.db.session() as session:
-        ticket = await queue.view(session=session, ticket_id=ticket_id)
+        ticket = await views.view(session=session, ticket_id=ticket_id)
     own_chat = isinstance(query.message, Message) and query.message.chat.id == query.from_user.id
     lang = lang or _user_language(update, context)
     if ticket is not None and ticket.asker_chat_id is None and own_chat:
@@ -137,9 +139,9 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
         await stale(update, context)
         return None
     async with context.services.db.session() as session:
-        found = await queue.find_message(session=session, chat_id=message.chat.id,
-                                         message_id=message.message_id)
-        ticket = await queue.view(session=session, ticket_id=button.id)
+        found = await messages.find_message(session=session, chat_id=message.chat.id,
+                                            message_id=message.message_id)
+        ticket = await views.view(session=session, ticket_id=button.id)
     on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
     if ticket is None or not (on_its_card or button.action is Action.CLAIM):
         await stale(update, context)
@@ -160,9 +162,9 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         await _confirm_across_roles(context, press, helper)
         return
     async with services.db.session() as session:
-        result = await queue.claim(session=session, ticket_id=ticket.id,
-                                   helper_id=helper.telegram_id, now=services.clock(),
-                                   desk=services.desk)
+        result = await changes.claim(session=session, ticket_id=ticket.id,
+                                     helper_id=helper.telegram_id, now=services.clock(),
+                                     desk=services.desk)
     services.wake_sender()
     if result is None:
         await query.answer()
@@ -244,8 +246,8 @@ async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperV
     """Close: the cards show it, and the asker is asked for a rating (both queued)."""
     services = context.services
     async with services.db.session() as session:
-        ticket = await queue.close(session=session, ticket_id=ticket_id, now=services.clock(),
-                                   desk=services.desk, helper_id=helper.telegram_id)
+        ticket = await changes.close(session=session, ticket_id=ticket_id, now=services.clock(),
+                                     desk=services.desk, helper_id=helper.telegram_id)
     if ticket is None:
         return False
     services.wake_sender()
@@ -298,9 +300,9 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
             await stale(update, context, lang)
             return
         async with services.db.session() as session:
-            moved = await queue.reroute(session=session, ticket_id=ticket.id, role=role,
-                                        topic=topic.id if topic else OTHER_TOPIC,
-                                        now=services.clock(), desk=services.desk)
+            moved = await changes.reroute(session=session, ticket_id=ticket.id, role=role,
+                                          topic=topic.id if topic else OTHER_TOPIC,
+                                          now=services.clock(), desk=services.desk)
             if moved is not None:  # the router learns from the helper's correction
                 await corrections.learn(session=session, router=services.router,
                                         ticket_id=ticket.id)
@@ -337,9 +339,9 @@ async def release_ticket(context: PeerdeskContext, ticket_id: int, helper: Helpe
     """Back to the queue: the role is called again and the asker told (both queued)."""
     services = context.services
     async with services.db.session() as session:
-        ticket = await queue.release(session=session, ticket_id=ticket_id,
-                                     helper_id=helper.telegram_id, now=services.clock(),
-                                     desk=services.desk)
+        ticket = await changes.release(session=session, ticket_id=ticket_id,
+                                       helper_id=helper.telegram_id, now=services.clock(),
+                                       desk=services.desk)
     if ticket is not None:
         services.wake_sender()
         logger.info("ticket %s released back to the queue", ticket_id)
@@ -377,9 +379,9 @@ async def hand_over_button(update: Update, context: PeerdeskContext, helper: Hel
     if button.action is Action.HAND_TO:
         to_id = int(button.arg) if button.arg and button.arg.isdigit() else 0
         async with services.db.session() as session:
-            moved = await queue.hand_over(session=session, ticket_id=ticket.id,
-                                          helper_id=helper.telegram_id, to_id=to_id,
-                                          now=services.clock(), desk=services.desk)
+            moved = await changes.hand_over(session=session, ticket_id=ticket.id,
+                                            helper_id=helper.telegram_id, to_id=to_id,
+                                            now=services.clock(), desk=services.desk)
         if moved is None:
             await stale(update, context, lang)
             return
@@ -390,10 +392,10 @@ async def hand_over_button(update: Update, context: PeerdeskContext, helper: Hel
         return
     everyone = button.action is Action.HAND_OVER_ALL
     async with services.db.session() as session:
-        names = await queue.colleagues(session=session, ticket_id=ticket.id, everyone=everyone)
+        names = await views.colleagues(session=session, ticket_id=ticket.id, everyone=everyone)
         if not names and not everyone:
             everyone = True
-            names = await queue.colleagues(session=session, ticket_id=ticket.id, everyone=True)
+            names = await views.colleagues(session=session, ticket_id=ticket.id, everyone=True)
     await query.answer(None if names else gettext(lang, "There is no colleague to hand it to."),
                        show_alert=not names)
     people = [InlineKeyboardButton(h.name, callback_data=encode(Action.HAND_TO, ticket.id,
@@ -419,9 +421,9 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     ticket = None
     if button is not None:
         async with services.db.session() as session:
-            ticket = await queue.rate(session=session, ticket_id=button.id,
-                                      asker_id=query.from_user.id, stars=stars,
-                                      now=services.clock(), desk=services.desk)
+            ticket = await changes.rate(session=session, ticket_id=button.id,
+                                        asker_id=query.from_user.id, stars=stars,
+                                        now=services.clock(), desk=services.desk)
     if ticket is None:
         if button is None or not 1 <= stars <= 5:
             await stale(update, context)
@@ -439,8 +441,9 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
                                       "like, reply to this message: your words reach the "
                                       "helper.", stars=STARS * stars))
     async with services.db.session() as session:
-        await queue.remember(session=session, chat_id=prompt.chat_id,
-                             message_id=prompt.message_id, ticket_id=ticket.id, kind=Kind.COMMENT)
+        await messages.remember(session=session, chat_id=prompt.chat_id,
+                                message_id=prompt.message_id, ticket_id=ticket.id,
+                                kind=Kind.COMMENT)
 
 
 async def phone_request(update: Update, context: PeerdeskContext) -> None:
@@ -451,7 +454,7 @@ async def phone_request(update: Update, context: PeerdeskContext) -> None:
     ticket = None
     if button is not None:
         async with services.db.session() as session:
-            ticket = await queue.view(session=session, ticket_id=button.id)
+            ticket = await views.view(session=session, ticket_id=button.id)
     if ticket is None or ticket.asker_chat_id != query.from_user.id \
             or ticket.status is TicketStatus.CLOSED:
         await stale(update, context)
@@ -478,12 +481,12 @@ async def contact_shared(update: Update, context: PeerdeskContext) -> None:
     asked = await dialogs.current(update, context, dialogs.PHONE)
     async with services.db.session() as session:
         ticket_id = int(asked.answers["ticket_id"]) if asked is not None else None
-        ticket_id = ticket_id or await queue.latest_waiting(session=session, asker_id=user.id)
+        ticket_id = ticket_id or await views.latest_waiting(session=session, asker_id=user.id)
         ticket = None
         if contact.user_id == user.id and ticket_id:
-            ticket = await queue.share_phone(session=session, ticket_id=ticket_id,
-                                             asker_id=user.id, phone=contact.phone_number,
-                                             now=services.clock(), desk=services.desk)
+            ticket = await changes.share_phone(session=session, ticket_id=ticket_id,
+                                               asker_id=user.id, phone=contact.phone_number,
+                                               now=services.clock(), desk=services.desk)
     lang = ticket.language if ticket else preferred_language(None, user.language_code)
     if ticket is None:
         await message.reply_text(gettext(lang, "I can only pass on your own number, for a "

@@ -12,12 +12,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Messag
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
-from bot.domain import answers, queue
+from bot.domain import answers, roster
 from bot.domain.answers import AtHand
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.outbox import Claimed
-from bot.domain.queue import Kind, TicketView
 from bot.domain.roster import HelperView
+from bot.domain.tickets import messages, notices, views
+from bot.domain.tickets.messages import Kind
+from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
@@ -52,7 +54,7 @@ def with_mentions(text: str, mention: Sequence[HelperView], separator: str = "\n
     if not mention:
         return text, entities
     text += separator
-    for index, helper in enumerate(mention[: queue.MAX_MENTIONS]):
+    for index, helper in enumerate(mention[: notices.MAX_MENTIONS]):
         if index:
             text += ", "
         entities.append(MessageEntity(
@@ -172,7 +174,7 @@ async def _view(services: Services, ticket_id: int | None) -> TicketView | None:
     if ticket_id is None:
         return None
     async with services.db.session() as session:
-        return await queue.view(session=session, ticket_id=ticket_id)
+        return await views.view(session=session, ticket_id=ticket_id)
 
 
 # --- the forum topic -----------------------------------------------------------------------------
@@ -185,10 +187,10 @@ async def ensure_topic(application: Application, ticket_id: int,
     forum = services.forum
     assert forum is not None
     async with services.db.session() as session:
-        ticket = await queue.view(session=session, ticket_id=ticket_id)
+        ticket = await views.view(session=session, ticket_id=ticket_id)
         assert ticket is not None
-        has_card = await queue.card_in(session=session, ticket_id=ticket_id, chat_id=forum)
-        mention = await queue.recipients(session=session, ticket=ticket) \
+        has_card = await messages.card_in(session=session, ticket_id=ticket_id, chat_id=forum)
+        mention = await notices.recipients(session=session, ticket=ticket) \
             if ticket.status is TicketStatus.OPEN else []
     if ticket.thread_id and ticket.thread_id != deleted:
         if has_card is None:  # the process stopped between the topic and its card
@@ -197,7 +199,7 @@ async def ensure_topic(application: Application, ticket_id: int,
     topic = await application.bot.create_forum_topic(forum, topic_name(services, ticket))
     thread_id = topic.message_thread_id
     async with services.db.session() as session:
-        await queue.set_thread(session=session, ticket_id=ticket_id, thread_id=thread_id)
+        await messages.set_thread(session=session, ticket_id=ticket_id, thread_id=thread_id)
     ticket = await _view(services, ticket_id)
     assert ticket is not None
     await _topic_card(application, ticket, thread_id, mention)
@@ -217,9 +219,9 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
         services.forum, text, entities=entities or None, message_thread_id=thread_id,
         reply_markup=card_buttons(ticket, lang, extras, services))
     async with services.db.session() as session:
-        await queue.remember(session=session, chat_id=services.forum, ticket_id=ticket.id,
-                             message_id=message.message_id, kind=Kind.CARD, commit=False)
-        await queue.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
+        await messages.remember(session=session, chat_id=services.forum, ticket_id=ticket.id,
+                                message_id=message.message_id, kind=Kind.CARD, commit=False)
+        await messages.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
 
 
 async def in_topic(application: Application, ticket_id: int,
@@ -249,9 +251,9 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
             await ensure_topic(application, ticket.id)
         return None
     async with services.db.session() as session:
-        if await queue.card_in(session=session, ticket_id=ticket.id, chat_id=item.chat_id):
+        if await messages.card_in(session=session, ticket_id=ticket.id, chat_id=item.chat_id):
             return None
-        helper = await queue.helper(session=session, user_id=item.chat_id)
+        helper = await roster.helper(session=session, user_id=item.chat_id)
     if ticket.status is TicketStatus.CLOSED:
         return None
     lang = helper_language(services, helper)
@@ -268,9 +270,9 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     # The card is noted at once, with the ticket shown: a process stopped before its outbox row
     # is marked sent leaves a card that is not sent again.
     async with services.db.session() as session:
-        await queue.remember(session=session, chat_id=item.chat_id, ticket_id=ticket.id,
-                             message_id=message.message_id, kind=Kind.CARD, commit=False)
-        await queue.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
+        await messages.remember(session=session, chat_id=item.chat_id, ticket_id=ticket.id,
+                                message_id=message.message_id, kind=Kind.CARD, commit=False)
+        await messages.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
     return None
 
 
@@ -310,7 +312,7 @@ async def list_new(application: Application, items: list[Claimed]) -> list[int]:
                                        reply_markup=InlineKeyboardMarkup(buttons))
     ids = [ticket.id for ticket in tickets]
     async with services.db.session() as session:
-        await queue.shown(session=session, ticket_ids=ids, now=services.clock())
+        await messages.shown(session=session, ticket_ids=ids, now=services.clock())
     logger.info("%d new tickets listed together", len(ids))
     return ids + visible
 
@@ -322,8 +324,8 @@ async def edit_cards(application: Application, item: Claimed) -> Sent | None:
     if ticket is None:
         return None
     async with services.db.session() as session:
-        rows = await queue.card_messages(session=session, ticket_id=ticket.id)
-        helpers = {chat: await queue.helper(session=session, user_id=chat) for chat, _ in rows}
+        rows = await messages.card_messages(session=session, ticket_id=ticket.id)
+        helpers = {chat: await roster.helper(session=session, user_id=chat) for chat, _ in rows}
     extras = await at_hand(services, ticket.id)
     for chat_id, message_id in rows:
         lang = helper_language(services, helpers.get(chat_id)) if chat_id > 0 \

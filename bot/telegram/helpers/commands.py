@@ -7,8 +7,9 @@ import logging
 
 from telegram import Message, Update
 
-from bot.domain import queue
+from bot.domain import roster
 from bot.domain.roster import HelperView
+from bot.domain.tickets import messages, views
 from bot.i18n import format_age, gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
@@ -34,7 +35,7 @@ async def queue_command(update: Update, context: PeerdeskContext, helper: Helper
         await _mine(update, context, helper)
         return
     async with services.db.session() as session:
-        items = await queue.queue(session=session, roles=helper.roles)
+        items = await views.queue(session=session, roles=helper.roles)
     if not items:
         await message.reply_text(gettext(lang, "No questions are waiting. Thank you!"))
         return
@@ -43,7 +44,7 @@ async def queue_command(update: Update, context: PeerdeskContext, helper: Helper
                              + "\n".join(lines))
 
 
-def _line(context: PeerdeskContext, item: queue.QueueItem, lang: str) -> str:
+def _line(context: PeerdeskContext, item: views.QueueItem, lang: str) -> str:
     services = context.services
     return (f"#{item.ticket_id} · {services.topic_name(item.topic, lang)} · {item.language} · "
             + format_age((services.clock() - item.created_at).total_seconds() / 60, lang)
@@ -57,7 +58,7 @@ async def _mine(update: Update, context: PeerdeskContext, helper: HelperView) ->
     assert message is not None
     lang = helper_language(services, helper)
     async with services.db.session() as session:
-        awaited, rest = await queue.held_by(session=session, helper_id=helper.telegram_id)
+        awaited, rest = await views.held_by(session=session, helper_id=helper.telegram_id)
     if not awaited and not rest:
         await message.reply_text(gettext(lang, "You hold no open questions."))
         return
@@ -79,8 +80,8 @@ async def availability_command(update: Update, context: PeerdeskContext,
         return
     away = (message.text or "").lstrip("/").startswith("away")
     async with context.services.db.session() as session:
-        await queue.set_available(session=session, helper_id=helper.telegram_id,
-                                  available=not away)
+        await roster.set_available(session=session, helper_id=helper.telegram_id,
+                                   available=not away)
     lang = helper_language(context.services, helper)
     await message.reply_text(
         gettext(lang, "You are marked away: new questions will not call you. /back when you "
@@ -100,14 +101,14 @@ async def _ticket_here(update: Update, context: PeerdeskContext, helper: HelperV
     ticket_id = None
     async with services.db.session() as session:
         if message.chat.type == "private" and message.reply_to_message:
-            found = await queue.find_message(
+            found = await messages.find_message(
                 session=session, chat_id=message.chat_id,
                 message_id=message.reply_to_message.message_id)
-            ticket_id = found.ticket_id if found and found.kind == queue.Kind.CARD else None
+            ticket_id = found.ticket_id if found and found.kind == messages.Kind.CARD else None
         elif message.chat_id == services.forum and message.is_topic_message \
                 and message.message_thread_id:
-            ticket_id = await queue.ticket_in_thread(session=session,
-                                                     thread_id=message.message_thread_id)
+            ticket_id = await messages.ticket_in_thread(session=session,
+                                                        thread_id=message.message_thread_id)
     if ticket_id is None:
         if _in_place(update, context):
             command = (message.text or "/").split()[0].lstrip("/").split("@")[0]
@@ -136,7 +137,7 @@ async def release_command(update: Update, context: PeerdeskContext, helper: Help
         return
     message, ticket_id, lang = here
     async with context.services.db.session() as session:
-        ticket = await queue.view(session=session, ticket_id=ticket_id)
+        ticket = await views.view(session=session, ticket_id=ticket_id)
     assert ticket is not None
     refusal = not_passable(context.services, ticket, helper, lang)
     if refusal is None and await release_ticket(context, ticket_id, helper) is not None:

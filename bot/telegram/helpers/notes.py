@@ -19,11 +19,13 @@ from telegram import ReplyParameters as Reply
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
-from bot.domain import queue
+from bot.domain import roster
 from bot.domain.models import TicketStatus
 from bot.domain.outbox import Claimed
-from bot.domain.queue import Kind, TicketView
 from bot.domain.roster import HelperView
+from bot.domain.tickets import messages, notices, views
+from bot.domain.tickets.messages import Kind
+from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext, ngettext
 from bot.services import Services
 from bot.telegram import keyboards
@@ -373,24 +375,24 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
     services = services_of(application)
     params = item.params or {}
     async with services.db.session() as session:
-        ticket = None if item.ticket_id is None else await queue.view(
+        ticket = None if item.ticket_id is None else await views.view(
             session=session, ticket_id=item.ticket_id)
-        private = None if ticket is None else await queue.private_details(
+        private = None if ticket is None else await views.private_details(
             session=session, ticket_id=ticket.id)
-        helper = await queue.helper(session=session, user_id=reader) if reader > 0 else None
-        named = await queue.helper(session=session, user_id=int(params["helper"])) \
+        helper = await roster.helper(session=session, user_id=reader) if reader > 0 else None
+        named = await roster.helper(session=session, user_id=int(params["helper"])) \
             if params.get("helper") else None
         mention: list[HelperView] = []
         if ticket is not None and params.get("mention") == "holder" and ticket.claimed_by:
-            holder = await queue.helper(session=session, user_id=ticket.claimed_by)
+            holder = await roster.helper(session=session, user_id=ticket.claimed_by)
             mention = [holder] if holder else []
         elif ticket is not None and params.get("mention") in ("role", "everyone"):
-            mention = await queue.recipients(session=session, ticket=ticket,
-                                             everyone=params["mention"] == "everyone")
+            mention = await notices.recipients(session=session, ticket=ticket,
+                                               everyone=params["mention"] == "everyone")
             if params.get("skip"):  # who gave it back is not called for it again
                 mention = [h for h in mention if h.telegram_id != params["skip"]] or [
-                    h for h in await queue.recipients(session=session, ticket=ticket,
-                                                      everyone=True)
+                    h for h in await notices.recipients(session=session, ticket=ticket,
+                                                        everyone=True)
                     if h.telegram_id != params["skip"]]
     if ticket is not None and reader == ticket.asker_chat_id:
         lang = ticket.language
@@ -441,7 +443,7 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
     services = services_of(application)
     params = item.params or {}
     async with services.db.session() as session:
-        ticket = None if item.ticket_id is None else await queue.view(
+        ticket = None if item.ticket_id is None else await views.view(
             session=session, ticket_id=item.ticket_id)
     if ticket is None:
         return None
@@ -517,11 +519,11 @@ def _reply(message_id: int | None) -> Reply | None:
 
 async def _card_in(services: Services, ticket_id: int, chat_id: int) -> int | None:
     async with services.db.session() as session:
-        return await queue.card_in(session=session, ticket_id=ticket_id, chat_id=chat_id)
+        return await messages.card_in(session=session, ticket_id=ticket_id, chat_id=chat_id)
 
 
 async def _asker_unreachable(services: Services, ticket: TicketView) -> None:
     async with services.db.session() as session:
-        await queue.asker_unreachable(session=session, ticket_id=ticket.id,
-                                      now=services.clock(), desk=services.desk)
+        await notices.asker_unreachable(session=session, ticket_id=ticket.id,
+                                        now=services.clock(), desk=services.desk)
     services.wake_sender()

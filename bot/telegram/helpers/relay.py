@@ -1,7 +1,7 @@
 """Relaying: what a helper writes about a ticket goes to its asker, and what the asker writes
-about it goes to its helpers. Both are queued with the change they cause (bot.domain.queue) and
-sent by the sender; the handler answers only the person who wrote, when there is something to
-say to them."""
+about it goes to its helpers. Both are queued with the change they cause
+(bot.domain.tickets.changes) and sent by the sender; the handler answers only the person who
+wrote, when there is something to say to them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import logging
 from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.domain import queue
-from bot.domain.intake import clean_text
-from bot.domain.queue import Kind, Relay
+from bot.domain import roster
+from bot.domain.text import clean_text
+from bot.domain.tickets import changes, messages
+from bot.domain.tickets.messages import Kind
+from bot.domain.tickets.views import Relay
 from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import contact_shared
@@ -33,10 +35,10 @@ async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: in
     if _is_note(message) or user is None:
         return
     async with services.db.session() as session:
-        helper = await queue.helper(session=session, user_id=user.id)
+        helper = await roster.helper(session=session, user_id=user.id)
         if helper is None or not helper.is_helper:
             return  # someone else in the group: not for the asker
-        outcome = await queue.helper_message(
+        outcome = await changes.helper_message(
             session=session, ticket_id=ticket_id, helper_id=helper.telegram_id,
             chat_id=message.chat_id, message_id=message.message_id, now=services.clock(),
             desk=services.desk, text=clean_text(message.text or message.caption) or None)
@@ -70,8 +72,8 @@ async def group_message(update: Update, context: PeerdeskContext) -> None:
     if message is None or not message.is_topic_message or not message.message_thread_id:
         return
     async with context.services.db.session() as session:
-        ticket_id = await queue.ticket_in_thread(session=session,
-                                                 thread_id=message.message_thread_id)
+        ticket_id = await messages.ticket_in_thread(session=session,
+                                                    thread_id=message.message_thread_id)
     if ticket_id is not None:
         await helper_wrote(context, message, ticket_id)
 
@@ -89,8 +91,8 @@ async def private_message(update: Update, context: PeerdeskContext) -> None:
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     if reply_to is not None:
         async with services.db.session() as session:
-            found = await queue.find_message(session=session, chat_id=message.chat_id,
-                                             message_id=reply_to)
+            found = await messages.find_message(session=session, chat_id=message.chat_id,
+                                                message_id=reply_to)
         if found is not None and found.kind in (Kind.CARD, Kind.TO_HELPERS):
             await helper_wrote(context, message, found.ticket_id)
             raise ApplicationHandlerStop

@@ -6,25 +6,26 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain import offers, queue
+from bot.domain import offers
+from bot.domain.tickets import sweep
 from bot.telegram.context import PeerdeskContext
 
 logger = logging.getLogger(__name__)
 
 
-async def sweep(context: PeerdeskContext) -> None:
+async def run_sweep(context: PeerdeskContext) -> None:
     """Queue the reminders that have come due, and the cards of unchosen questions."""
     services = context.services
     now = services.clock()
     async with services.db.session() as session:
-        chosen = await queue.unchosen(session=session, now=now, desk=services.desk)
+        chosen = await sweep.unchosen(session=session, now=now, desk=services.desk)
     async with services.db.session() as session:
         passed = await offers.pass_on(session=session, now=now, desk=services.desk)
     for ticket_id in passed:
         logger.info("ticket %s: the answer offered was not settled; passed to the helpers",
                     ticket_id)
     async with services.db.session() as session:
-        due = await queue.due(session=session, now=now, desk=services.desk)
+        due = await sweep.due(session=session, now=now, desk=services.desk)
     for item in due:
         logger.info("ticket %s: %s", item.ticket.id, item.alert)
     if chosen or passed or due:

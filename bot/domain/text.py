@@ -1,0 +1,41 @@
+"""Text as staff write it, made storable and trimmed: a leaf every module may import."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that show nothing: a message of only these (and spaces) has no text. Format
+# characters (zero-width space and joiners, the byte-order mark, direction marks, the soft
+# hyphen) are found by their Unicode category, as are controls and spaces; these fillers are
+# letters that print blank. Unassigned code points count as visible: they may be emoji newer
+# than Python's Unicode tables.
+_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _blank(char: str) -> bool:
+    return unicodedata.category(char) in _BLANK_CATEGORIES or char in _BLANK_LETTERS
+
+
+def storable(text: str) -> str:
+    """`text` as every database can store it: PostgreSQL refuses NUL (it becomes a space) and
+    no database driver can encode a lone surrogate (it becomes U+FFFD, the replacement mark)."""
+    if text.isascii():
+        return text.replace("\x00", " ")
+    return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else " " if char == "\x00"
+                   else char for char in text)
+
+
+def clean_text(text: str | None) -> str:
+    """A staff member's text as it is stored: storable, without blank characters at either end;
+    empty when nothing visible is left but slashes (a lone "/", a zero-width space, a BOM),
+    which the adapter answers with its "I found no text" message. Use it wherever staff text is
+    stored."""
+    text = storable(text or "")
+    start, end = 0, len(text)
+    while start < end and _blank(text[start]):
+        start += 1
+    while end > start and _blank(text[end - 1]):
+        end -= 1
+    text = text[start:end]
+    return text if any(not _blank(char) and char != "/" for char in text) else ""
