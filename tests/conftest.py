@@ -46,6 +46,10 @@ PG_ROOT = os.environ.get("PEERDESK_TEST_POSTGRES", "postgresql+asyncpg://root@12
 # Seconds as measured in a run of the whole suite; a name is a prefix of the test's id (both
 # variants of a test on two databases).
 WAITING = (
+    ("tests/test_load.py::test_every_new_ticket_is_shown_by_its_deadline", 36),
+    ("tests/test_load.py::test_a_topic_that_hangs_fifteen_seconds", 16),
+    ("tests/test_dialogs.py::test_newevent_goes_on_across_a_sigterm_and_a_sigkill", 12),
+    ("tests/test_load.py::test_two_replicas_together_keep_telegrams_limits", 9),
     ("tests/test_processes.py::test_two_replicas", 19),
     ("tests/test_processes.py::test_sigkill", 11),
     ("tests/test_processes.py::test_sigterm", 10),

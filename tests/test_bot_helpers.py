@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
@@ -37,6 +40,27 @@ from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
 from tests.conftest import bot_running
+
+
+def free_port() -> int:
+    """A port nothing listens on, outside the range the kernel hands out to outgoing
+    connections: a port from that range can be taken by any connection (a database's, a bot's
+    HTTP client's) in the seconds between this choice and the bind, while a bot starts."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randint(min(20000, low - 1000), low - 1)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:  # every one tried was taken: any the kernel gives
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 GROUP = -1001500
 ADMIN = 9001

@@ -10,7 +10,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 import time
 from collections import Counter
@@ -40,16 +39,10 @@ from bot.services import Services
 from bot.storage import Database
 from bot.telegram.ordering import PerChatUpdateProcessor
 from tests.conftest import bot_running
-from tests.test_bot_helpers import until_settled
+from tests.test_bot_helpers import free_port, until_settled
 
 QUESTION = "Miten tiimin työnjako kannattaa sopia?"
 SECRET = "replica-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @asynccontextmanager

@@ -4,7 +4,6 @@ protection, and the compose file."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,14 +21,9 @@ from bot.runner import run_webhook
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.services import Services
 from tests.conftest import Running
+from tests.test_bot_helpers import free_port
 
 SECRET = "webhook-secret_123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

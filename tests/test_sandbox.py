@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,16 +20,11 @@ from bot.report_formats import as_png, as_text
 from bot.runner import SANDBOX_ADMIN, SANDBOX_CHANNEL, SANDBOX_GROUP, run_polling
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, Upload
 from bot.services import Services
+from tests.test_bot_helpers import free_port
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5d4ad450000000049454e44ae426082")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sandbox_settings(folder: Path, port: int) -> Settings:
