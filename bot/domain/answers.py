@@ -546,10 +546,7 @@ async def choose_part(*, session: AsyncSession, router: Router, ticket_id: int, 
     session.add(part)
     await session.flush()
     await _compose(session, router, ticket, row)
-    row.updated_at = now
-    session.add(row)
-    await session.commit()
-    return _answer_view(row)
+    return await _saved(session, row, now)
 
 
 async def hide_details(*, session: AsyncSession, router: Router, ticket_id: int,
@@ -561,6 +558,11 @@ async def hide_details(*, session: AsyncSession, router: Router, ticket_id: int,
         return None
     row.hidden = list(dict.fromkeys([*row.hidden, *wanted]))[:30]
     await _compose(session, router, ticket, row)
+    return await _saved(session, row, now)
+
+
+async def _saved(session: AsyncSession, row: KnowledgeAnswer, now: datetime) -> AnswerView:
+    """A draft or answer changed by hand: stamped, committed, and shown as it now is."""
     row.updated_at = now
     session.add(row)
     await session.commit()
@@ -574,10 +576,7 @@ async def set_text(*, session: AsyncSession, answer_id: str, language: str, text
     if row is None or language not in LANGUAGES or row.status == AnswerStatus.DISCARDED:
         return None
     row.text = {**row.text, language: clean_text(text)[:3000]}
-    row.updated_at = now
-    session.add(row)
-    await session.commit()
-    return _answer_view(row)
+    return await _saved(session, row, now)
 
 
 async def set_triggers(*, session: AsyncSession, answer_id: str, language: str,
@@ -586,10 +585,7 @@ async def set_triggers(*, session: AsyncSession, answer_id: str, language: str,
     if row is None or language not in LANGUAGES:
         return None
     row.triggers = {**row.triggers, language: [t.strip() for t in triggers if t.strip()]}
-    row.updated_at = now
-    session.add(row)
-    await session.commit()
-    return _answer_view(row)
+    return await _saved(session, row, now)
 
 
 def missing_languages(answer: AnswerView) -> list[str]:

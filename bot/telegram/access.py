@@ -12,7 +12,7 @@ from telegram import Update
 from bot import LANGUAGES
 from bot.domain import roster, setup
 from bot.domain.roster import HelperView
-from bot.i18n import gettext
+from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram.context import PeerdeskContext
 
@@ -39,13 +39,7 @@ def helpers_only(handler: HelperHandler) -> Handler:
         if update.callback_query is None and chat is not None and chat.type != chat.PRIVATE \
                 and chat.id not in (services.forum, services.settings.helpers_chat_id):
             return  # a command in another group the bot is in: silence, not a refusal
-        lang = ((user.language_code if user else None) or "")[:2]
-        lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
-        text = gettext(lang, "Sorry, only the peer-support helpers can do this.")
-        if update.callback_query:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.effective_message:
-            await update.effective_message.reply_text(text)
+        await _refuse(update, context, _("Sorry, only the peer-support helpers can do this."))
 
     return guarded
 
@@ -69,12 +63,18 @@ def admins_only(handler: Handler) -> Handler:
         if user is not None and await is_admin(context.services, user.id):
             await handler(update, context)
             return
-        lang = ((user.language_code if user else None) or "")[:2]
-        lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
-        text = gettext(lang, "Sorry, only the desk's admins can do this.")
-        if update.callback_query:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.effective_message:
-            await update.effective_message.reply_text(text)
+        await _refuse(update, context, _("Sorry, only the desk's admins can do this."))
 
     return guarded
+
+
+async def _refuse(update: Update, context: PeerdeskContext, message: str) -> None:
+    """A kind refusal in the person's language: an alert on a button, a reply to a command."""
+    user = update.effective_user
+    lang = ((user.language_code if user else None) or "")[:2]
+    lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
+    text = gettext(lang, message)
+    if update.callback_query:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message:
+        await update.effective_message.reply_text(text)

@@ -207,14 +207,15 @@ async def part_button(update: Update, context: PeerdeskContext, helper: HelperVi
                                   reply_markup=_choices_buttons(button.id, found))
 
 
-def _choices_ticket(message: Message | None, bot_id: int) -> int | None:
-    """The draft a bot message offers choices for, read from its buttons."""
+def _ticket_of_buttons(message: Message | None, bot_id: int, action: Action) -> int | None:
+    """The ticket a bot message is about, read from its first button of `action` (the draft's
+    choices: ANSWER_PART; the draft shown to a coach: DRAFT_PUBLISH)."""
     if message is None or message.from_user is None or message.from_user.id != bot_id \
             or message.reply_markup is None:
         return None
     for row in message.reply_markup.inline_keyboard:
         for button in row:
-            found = decode(str(button.callback_data), Action.ANSWER_PART)
+            found = decode(str(button.callback_data), action)
             if found is not None:
                 return found.id
     return None
@@ -310,30 +311,17 @@ async def drafts_command(update: Update, context: PeerdeskContext,
                                  reply_markup=_draft_buttons(draft, lang))
 
 
-def _draft_ticket(message: Message | None, bot_id: int) -> int | None:
-    """The draft a bot message shows, read from its Publish button."""
-    if message is None or message.from_user is None or message.from_user.id != bot_id \
-            or message.reply_markup is None:
-        return None
-    for row in message.reply_markup.inline_keyboard:
-        for button in row:
-            found = decode(str(button.callback_data), Action.DRAFT_PUBLISH)
-            if found is not None:
-                return found.id
-    return None
-
-
 async def draft_reply(update: Update, context: PeerdeskContext) -> None:
     """A coach's reply to a draft sets one language's text ("sv: …"; without a prefix the
     language is recognised). Any other message goes on to the other handlers."""
     message, services, user = update.effective_message, context.services, update.effective_user
     if message is None or user is None:
         return
-    choosing = _choices_ticket(message.reply_to_message, context.bot.id)
+    choosing = _ticket_of_buttons(message.reply_to_message, context.bot.id, Action.ANSWER_PART)
     if choosing is not None:
         await _hide_reply(update, context, choosing)
         return
-    ticket_id = _draft_ticket(message.reply_to_message, context.bot.id)
+    ticket_id = _ticket_of_buttons(message.reply_to_message, context.bot.id, Action.DRAFT_PUBLISH)
     if ticket_id is None:
         return
     async with services.db.session() as session:
