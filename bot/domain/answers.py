@@ -208,6 +208,21 @@ async def at_hand(*, session: AsyncSession, router: Router, ticket_id: int) -> A
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         return AtHand()
+    return await _at_hand(session, router, ticket)
+
+
+async def card(*, session: AsyncSession, router: Router, ticket_id: int
+               ) -> tuple[views.TicketView, AtHand] | None:
+    """What a ticket's card shows, its row read once: the ticket, and what is at hand."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    return await views.view_of(session, ticket), await _at_hand(session, router, ticket)
+
+
+async def _at_hand(session: AsyncSession, router: Router, ticket: Ticket) -> AtHand:
+    assert ticket.id is not None
+    ticket_id = ticket.id
     suggested = tuple(router.suggest(ticket.text or "", ticket.topic)) if ticket.text else ()
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
                and (ticket.rating or 0) >= GOOD_RATING

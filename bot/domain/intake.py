@@ -6,12 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
 from bot.domain import answers
+from bot.domain.core import run, table
 from bot.domain.models import (
     AnswerUse,
     AnswerUseKind,
@@ -103,9 +105,15 @@ async def _staff(session: AsyncSession, telegram_id: int, **values: str | None
 
 def preferred_language(staff: Staff | None, telegram_language: str | None = None) -> str:
     """The user's /lang choice, else Telegram's language, else Finnish."""
-    if staff and staff.language in LANGUAGES:
-        return staff.language
-    code = (telegram_language or (staff.telegram_language if staff else None) or "")[:2].lower()
+    if staff is None:
+        return _preferred(None, telegram_language)
+    return _preferred(staff.language, telegram_language or staff.telegram_language)
+
+
+def _preferred(chosen: str | None, telegram_language: str | None) -> str:
+    if chosen in LANGUAGES:
+        return chosen
+    code = (telegram_language or "")[:2].lower()
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
@@ -117,10 +125,22 @@ async def language_of(
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """What the adapters need to know of the staff member who wrote."""
+    """What the adapters (and a new question) need to know of the staff member who wrote."""
 
     language: str  # to answer in (bot.domain.intake.preferred_language)
     chose_language: bool  # with /lang, rather than taken from Telegram
+    anonymous: bool = False  # asks anonymously by default (/anon)
+    team: str | None = None
+
+
+# The hot path's statements, built once (every message runs them; SQLAlchemy would otherwise
+# build each again and work out its cache key every time).
+_STAFF = table(Staff).c
+_PERSON = sa_select(_STAFF.first_name, _STAFF.language, _STAFF.telegram_language,
+                    _STAFF.anonymous, _STAFF.team
+                    ).where(_STAFF.telegram_id == bindparam("telegram_id"))
+_RENAME = update(table(Staff)).where(_STAFF.telegram_id == bindparam("id")).values(
+    first_name=bindparam("first_name"), telegram_language=bindparam("telegram_language"))
 
 
 async def remember_staff(
@@ -128,20 +148,31 @@ async def remember_staff(
     telegram_language: str | None, commit: bool = True,
 ) -> Person:
     """Create or refresh the staff member's row (name and Telegram language may change). This
-    runs for every message: a known person costs one read, a new one an insert, and a change
-    is written only when there is one. `commit=False`: the caller's transaction goes on (a new
-    question stores the person with the ticket, and a greeting stores nothing)."""
+    runs for every message: a known person costs one read, a new one a read and an insert, and
+    a change is written only when there is one. `commit=False`: the caller's transaction goes on
+    (a new question stores the person with the ticket, and a greeting stores nothing)."""
     name = clean_text(first_name)[:128] or None
     language = storable(telegram_language or "")[:16] or None
-    staff, created = await _staff(session, telegram_id, first_name=name,
-                                  telegram_language=language)
-    changed = (staff.first_name, staff.telegram_language) != (name, language)
-    if changed:
-        staff.first_name, staff.telegram_language = name, language
-        session.add(staff)
+    row = (await run(session, _PERSON, {"telegram_id": telegram_id})).first()
+    created = changed = False
+    if row is None:
+        inserted = await run(session, insert_new(session, Staff).values(
+            telegram_id=telegram_id, first_name=name, telegram_language=language,
+            anonymous=False, created_at=utcnow()))
+        created = inserted.rowcount == 1
+        if not created:  # another update of theirs (or another process) was first
+            row = (await run(session, _PERSON, {"telegram_id": telegram_id})).one()
+    if row is None:
+        chosen, anonymous, team = None, False, None
+    else:
+        chosen, anonymous, team = row.language, row.anonymous, row.team
+        if (row.first_name, row.telegram_language) != (name, language):
+            changed = True
+            await run(session, _RENAME, {"id": telegram_id, "first_name": name,
+                                         "telegram_language": language})
     if commit and (created or changed):
         await session.commit()
-    return Person(preferred_language(staff), staff.language in LANGUAGES)
+    return Person(_preferred(chosen, language), chosen in LANGUAGES, bool(anonymous), team)
 
 
 async def set_language(*, session: AsyncSession, telegram_id: int, language: str) -> None:
@@ -181,53 +212,70 @@ def _log(ticket: Ticket, team: str | None, at: datetime) -> TopicLog:
 async def submit_question(
     *, session: AsyncSession, router: Router, asker_id: int, chat_id: int, message_id: int,
     text: str, desk: views.Desk, language_hint: str | None = None, now: datetime | None = None,
-    media: bool = False, more: tuple[Part, ...] = (),
+    media: bool = False, more: tuple[Part, ...] = (), asker: Person | None = None,
+    fresh: bool = False,
 ) -> Receipt:
     """Store the question as a routed ticket, its card queued for the helpers in the same
     transaction when it can go to them at once; the same Telegram message twice gives one
     ticket. The text is stored as `clean_text` leaves it (the adapter first checks that it is
     not empty, unless the message is a picture, file or voice, which follows the card: then
     the caption routes it, and without one the asker is asked whom it is for). `more`: the
-    messages that followed it as one question, routed and stored with it."""
-    existing = (
-        await session.exec(
-            select(Ticket).where(Ticket.asker_chat_id == chat_id,
-                                 Ticket.source_message_id == message_id)
-        )
-    ).first()
-    if existing is not None:
-        return _receipt(existing, duplicate=True)
+    messages that followed it as one question, routed and stored with it.
+
+    Every new question runs this: its rows are written with Core statements, not ORM objects
+    (building a Ticket alone cost more than its insert). `asker`: the person as read in this
+    transaction (`remember_staff`); `fresh`: this transaction has found the message not stored
+    yet (`converse`), so it is not looked for again."""
+    if not fresh:
+        existing = (await session.exec(select(Ticket).where(
+            Ticket.asker_chat_id == chat_id, Ticket.source_message_id == message_id))).first()
+        if existing is not None:
+            return _receipt(existing, duplicate=True)
     now = now or utcnow()
     text = clean_text("\n\n".join(part for part in (text, *(p.text for p in more)) if part))
     media_ids = [message_id] if media else []
     media_ids += [p.message_id for p in more if p.media]
-    staff = await session.get(Staff, asker_id)
+    if asker is None:
+        row = (await run(session, _PERSON, {"telegram_id": asker_id})).first()
+        asker = Person(DEFAULT_LANGUAGE, False, bool(row and row.anonymous),
+                       row.team if row else None)
     decision = router.route(text, language_hint=language_hint)
     if not text:  # a picture or voice without words: the asker says whom it is for
         decision = replace(decision, ask=True, answer=None, roles=ROLES,
                            language=language_hint or decision.language)
-    ticket = Ticket(
-        created_at=now, updated_at=now,
-        asker_id=asker_id, asker_chat_id=chat_id, source_message_id=message_id, text=text,
-        language=decision.language, topic=decision.topic, role=decision.role,
-        confidence=decision.confidence,
-        routing=Routing.ASKED if decision.ask else Routing.AUTO,
-        status=TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN,
-        anonymous=bool(staff and staff.anonymous), media=media_ids or None,
-    )
-    if not decision.ask and ticket.status == TicketStatus.OPEN:
-        changes.start_clock(desk, ticket, now)
-    session.add(ticket)
-    await session.flush()
+    routing = Routing.ASKED if decision.ask else Routing.AUTO
+    status = TicketStatus.OFFERED if decision.answer else TicketStatus.OPEN
+    values: dict[str, object] = dict(
+        created_at=now, updated_at=now, asker_id=asker_id, asker_chat_id=chat_id,
+        source_message_id=message_id, text=text, language=decision.language,
+        topic=decision.topic, role=decision.role, confidence=decision.confidence,
+        routing=routing, status=status, anonymous=asker.anonymous)
+    if media_ids:
+        values["media"] = media_ids
+    delivered = not decision.ask and status is TicketStatus.OPEN
+    if delivered:
+        values.update(changes.clock_values(desk, decision.role, now))
+    ticket_id = (await run(session, _NEW_TICKET, values)).scalar_one()
     if decision.answer:
         answers.record(session, answer_id=decision.answer, topic=decision.topic,
-                       kind=AnswerUseKind.OFFERED, ticket_id=ticket.id, now=now)
+                       kind=AnswerUseKind.OFFERED, ticket_id=ticket_id, now=now)
     if not decision.ask:
-        session.add(_log(ticket, staff.team if staff else None, now))
-        if ticket.status == TicketStatus.OPEN:
-            await changes.queue_delivery(session, desk, ticket, now)
+        await run(session, _NEW_LOG, dict(
+            at=now, ticket_id=ticket_id, topic=decision.topic, role=decision.role,
+            language=decision.language, team=asker.team, routing=routing))
+    if delivered:
+        await changes.queue_new(session, desk, ticket_id=ticket_id, role=decision.role,
+                                language=decision.language, team=asker.team, now=now,
+                                chat_id=chat_id, media=media_ids)
     await session.commit()
-    return _receipt(ticket, decision.roles, decision.answer)
+    return Receipt(ticket_id=ticket_id, topic=decision.topic, role=decision.role,
+                   language=decision.language, status=status, routing=routing,
+                   anonymous=asker.anonymous, roles=decision.roles, answer=decision.answer)
+
+
+# Core, on the tables: neither ORM objects nor the ORM's bulk machinery.
+_NEW_TICKET = insert(table(Ticket)).returning(col(Ticket.id))
+_NEW_LOG = insert(table(TopicLog))
 
 
 async def _own_ticket(session: AsyncSession, ticket_id: int, asker_id: int) -> Ticket | None:
@@ -367,6 +415,7 @@ class Conversation:
     turn: Turn
     receipt: Receipt | None = None  # the question it joined, or might join
     claimed: bool = False  # a helper holds the question
+    stored: bool = False  # NEW: the message is a question stored already (delivered again)
 
 
 _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -456,8 +505,8 @@ async def converse(
     of one that waits or is held, and reopens a closed one replied to."""
     text = clean_text(text)
     itself, latest = await _conversation(session, asker_id, chat_id, message_id, now, window)
-    if itself:
-        return Conversation(Turn.NEW)  # the question itself, delivered again: intake answers
+    if itself:  # the question itself, delivered again: intake answers
+        return Conversation(Turn.NEW, stored=True)
     ticket: Ticket | None = None
     explicit = join is not None
     if join is not None:

@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import insert as sa_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
+from bot.domain.core import run, table
 from bot.domain.models import (
     Event,
     Outbox,
@@ -69,6 +71,23 @@ def add(session: AsyncSession, *, kind: OutboxKind, chat_id: int, now: datetime,
         key=key or f"{kind}:{ticket_id}:{chat_id}:{uuid.uuid4().hex}", kind=kind,
         priority=priority, ticket_id=ticket_id, params=params, chat_id=chat_id,
         due_at=due_at or now))
+
+
+def row(*, kind: OutboxKind, chat_id: int, now: datetime, priority: Priority,
+        ticket_id: int | None = None, key: str | None = None) -> dict[str, Any]:
+    """One message's row as values, for `insert` (no parameters: those `add` takes)."""
+    return {"key": key or f"{kind}:{ticket_id}:{chat_id}:{uuid.uuid4().hex}", "kind": kind,
+            "priority": priority, "ticket_id": ticket_id, "chat_id": chat_id, "due_at": now}
+
+
+async def insert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue messages (`row`s) in the caller's transaction, in one statement: what a new
+    ticket queues, without building an ORM object a row."""
+    if rows:
+        await run(session, _INSERT, rows)
+
+
+_INSERT = sa_insert(table(Outbox))  # Core: no ORM bulk machinery, no autoflush
 
 
 async def notify(*, session: AsyncSession, chat_ids: Iterable[int], now: datetime,

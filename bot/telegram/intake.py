@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -18,6 +20,7 @@ from bot.domain import intake
 from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
+from bot.domain.smalltalk import SmallTalk
 from bot.domain.text import clean_text
 from bot.domain.tickets import changes, messages, views
 from bot.i18n import _, format_when, gettext
@@ -30,6 +33,7 @@ from bot.telegram.context import (
     query_of,
     user_of,
 )
+from bot.telegram.durable import with_done
 from bot.telegram.helpers.buttons import asker_state, moved_on, phone_request
 
 logger = logging.getLogger(__name__)
@@ -148,10 +152,17 @@ def _acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
 
 async def _acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
     """Remember the acknowledgement: a reply to it adds to the question, and a question stored
-    but never acknowledged (the bot stopped in between) is acknowledged when it comes again."""
-    async with context.services.db.session() as session:
+    but never acknowledged (the bot stopped in between) is acknowledged when it comes again.
+    Written with the update's being done (bot.telegram.durable.with_done)."""
+    async def note(session: AsyncSession) -> None:
         await messages.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
-                                ticket_id=receipt.ticket_id, kind=messages.Kind.ACK)
+                                ticket_id=receipt.ticket_id, kind=messages.Kind.ACK,
+                                commit=False)
+
+    if not with_done(note):
+        async with context.services.db.session() as session:
+            await note(session)
+            await session.commit()
 
 
 def _acknowledgement_markup(receipt: Receipt) -> InlineKeyboardMarkup | None:
@@ -193,32 +204,58 @@ async def question(update: Update, context: PeerdeskContext) -> None:
     await _new_question(context, message, user)
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """What became of a message taken as a new question: small talk (nothing stored), or its
+    receipt; and the language to answer in."""
+
+    language: str
+    talk: SmallTalk | None = None
+    receipt: Receipt | None = None
+
+
 async def _new_question(context: PeerdeskContext, message: Message, user: User,
                         more: Sequence[Part] = ()) -> None:
     """Store `message` (and `more`, the messages that followed it as one question) as a
     ticket, or greet back when it holds no question. Words over the limit are kept whole: the
     card shows their beginning and the message itself follows it to the helpers."""
+    async with context.services.db.session() as session:
+        taken = await _store_question(session, context, message, user, more)
+    await _answer_question(context, message, user, taken)
+
+
+async def _store_question(session: AsyncSession, context: PeerdeskContext, message: Message,
+                          user: User, more: Sequence[Part] = (), *, fresh: bool = False
+                          ) -> _Taken:
+    """The sender's row and the stored ticket, in the caller's transaction (committed when a
+    ticket is stored; a greeting stores nothing). `fresh`: the transaction found the message
+    not stored before (bot.domain.intake.converse)."""
     text, media = _words(message), _has_media(message)
     long = len(text) > context.services.settings.max_question_chars
     parts = tuple(more)
     talk = None if media or parts else intake.chat(text)
-    # One transaction from the sender's row to the stored ticket: this runs for every question.
-    async with context.services.db.session() as session:
-        person = await intake.remember_staff(
-            session=session, telegram_id=user.id, first_name=user.first_name,
-            telegram_language=user.language_code, commit=False,
-        )
-        lang = person.language
-        receipt = None
-        if talk is not None:  # the asker's /lang choice, else the greeting's own language
-            lang = lang if person.chose_language else talk.language or lang
-        elif (text or media) and _file_bytes(message) <= MAX_FILE_BYTES:
-            receipt = await intake.submit_question(
-                session=session, router=context.services.router, asker_id=user.id,
-                chat_id=message.chat_id, message_id=message.message_id, text=text,
-                desk=context.services.desk, language_hint=lang, now=context.services.clock(),
-                media=media or long, more=parts,
-            )
+    person = await intake.remember_staff(
+        session=session, telegram_id=user.id, first_name=user.first_name,
+        telegram_language=user.language_code, commit=False,
+    )
+    lang = person.language
+    if talk is not None:  # the asker's /lang choice, else the greeting's own language
+        return _Taken(lang if person.chose_language else talk.language or lang, talk)
+    if not (text or media) or _file_bytes(message) > MAX_FILE_BYTES:
+        return _Taken(lang)
+    return _Taken(lang, receipt=await intake.submit_question(
+        session=session, router=context.services.router, asker_id=user.id,
+        chat_id=message.chat_id, message_id=message.message_id, text=text,
+        desk=context.services.desk, language_hint=lang, now=context.services.clock(),
+        media=media or long, more=parts, asker=person, fresh=fresh,
+    ))
+
+
+async def _answer_question(context: PeerdeskContext, message: Message, user: User,
+                           taken: _Taken) -> None:
+    """Tell the asker what became of their new question (or greet them back)."""
+    text, media = _words(message), _has_media(message)
+    lang, talk, receipt = taken.language, taken.talk, taken.receipt
     if talk is not None:
         logger.info("small talk (%s): nothing stored", talk.kind)
         await message.reply_text(gettext(
@@ -343,36 +380,50 @@ async def _rest_of_split(update: Update, context: PeerdeskContext, message: Mess
 
 async def follow_up(update: Update, context: PeerdeskContext) -> bool:
     """A message that may continue the asker's question (bot.domain.intake.converse): joined,
-    relayed, passed on as a comment, or the asker is asked whether it is a new question. False:
-    it is not part of a conversation (intake's own handlers take it)."""
+    relayed, passed on as a comment, or the asker is asked whether it is a new question; else
+    it is a new question, stored in the same transaction as the look for a conversation (the
+    one transaction of a new question). False: it is no question that can be stored (too long,
+    too big, a sticker…: intake's own handlers answer why)."""
     message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
     if await _rest_of_split(update, context, message):
         return True
     if not _askable(context, message):
-        return False  # too long, too big, a sticker…: intake's answers say why
+        return False
     if await _join_pending(update, context, message):
         return True
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    conversation = await _converse(context, message.chat_id, _part(message), user,
-                                   reply_to=reply_to)
+    async with context.services.db.session() as session:
+        conversation = await _converse_in(session, context, message.chat_id, _part(message),
+                                          user, reply_to=reply_to)
+        if conversation.turn is Turn.NEW:
+            taken = await _store_question(session, context, message, user,
+                                          fresh=not conversation.stored)
     if conversation.turn is Turn.NEW:
-        return False
-    await _answer_turn(context, message, conversation)
+        await _answer_question(context, message, user, taken)
+    else:
+        await _answer_turn(context, message, conversation)
     return True
 
 
 async def _converse(context: PeerdeskContext, chat_id: int, part: Part, user: User, *,
                     reply_to: int | None = None, join: int | None = None) -> Conversation:
+    async with context.services.db.session() as session:
+        return await _converse_in(session, context, chat_id, part, user, reply_to=reply_to,
+                                  join=join)
+
+
+async def _converse_in(session: AsyncSession, context: PeerdeskContext, chat_id: int, part: Part,
+                       user: User, *, reply_to: int | None = None, join: int | None = None
+                       ) -> Conversation:
     services = context.services
     settings = services.settings
-    async with services.db.session() as session:
-        return await intake.converse(
-            session=session, router=services.router, desk=services.desk, asker_id=user.id,
-            chat_id=chat_id, message_id=part.message_id, text=part.text,
-            media=part.media, reply_to=reply_to, now=services.clock(), join=join,
-            window=timedelta(minutes=settings.conversation_window_minutes),
-            gap=timedelta(hours=settings.conversation_gap_hours))
+    return await intake.converse(
+        session=session, router=services.router, desk=services.desk, asker_id=user.id,
+        chat_id=chat_id, message_id=part.message_id, text=part.text,
+        media=part.media, reply_to=reply_to, now=services.clock(), join=join,
+        window=timedelta(minutes=settings.conversation_window_minutes),
+        gap=timedelta(hours=settings.conversation_gap_hours))
 
 
 async def _answer_turn(context: PeerdeskContext, message: Message,

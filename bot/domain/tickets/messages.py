@@ -80,12 +80,14 @@ async def set_thread(*, session: AsyncSession, ticket_id: int, thread_id: int | 
     await session.commit()
 
 
-async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime) -> None:
+async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime,
+                commit: bool = True) -> None:
     """The helpers can see these tickets (a card, or a listing with a Claim button)."""
     await session.exec(update(Ticket).where(col(Ticket.id).in_(ticket_ids),
                                             col(Ticket.delivered_at).is_(None))
                        .values(delivered_at=now))
-    await session.commit()
+    if commit:
+        await session.commit()
 
 
 async def last_message_id(*, session: AsyncSession) -> int:
