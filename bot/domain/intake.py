@@ -140,7 +140,7 @@ _PERSON = sa_select(_STAFF.first_name, _STAFF.language, _STAFF.telegram_language
                     _STAFF.anonymous, _STAFF.team
                     ).where(_STAFF.telegram_id == bindparam("telegram_id"))
 _RENAME = update(table(Staff)).where(_STAFF.telegram_id == bindparam("id")).values(
-    first_name=bindparam("first_name"), telegram_language=bindparam("telegram_language"))
+    first_name=bindparam("name"), telegram_language=bindparam("code"))
 
 
 async def remember_staff(
@@ -168,8 +168,7 @@ async def remember_staff(
         chosen, anonymous, team = row.language, row.anonymous, row.team
         if (row.first_name, row.telegram_language) != (name, language):
             changed = True
-            await run(session, _RENAME, {"id": telegram_id, "first_name": name,
-                                         "telegram_language": language})
+            await run(session, _RENAME, {"id": telegram_id, "name": name, "code": language})
     if commit and (created or changed):
         await session.commit()
     return Person(_preferred(chosen, language), chosen in LANGUAGES, bool(anonymous), team)
