@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
-from bot.domain import answers
+from bot.domain import answers, core
 from bot.domain.core import run, table
 from bot.domain.models import (
     AnswerUse,
@@ -156,9 +156,9 @@ async def remember_staff(
     row = (await run(session, _PERSON, {"telegram_id": telegram_id})).first()
     created = changed = False
     if row is None:
-        inserted = await run(session, insert_new(session, Staff).values(
-            telegram_id=telegram_id, first_name=name, telegram_language=language,
-            anonymous=False, created_at=utcnow()))
+        inserted = await run(session, core.insert_new(session, Staff), {
+            "telegram_id": telegram_id, "first_name": name, "telegram_language": language,
+            "anonymous": False, "created_at": utcnow()})
         created = inserted.rowcount == 1
         if not created:  # another update of theirs (or another process) was first
             row = (await run(session, _PERSON, {"telegram_id": telegram_id})).one()
@@ -420,16 +420,21 @@ class Conversation:
 _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 
+# Every message from an asker runs it: built once, with bind parameters.
+_CONVERSATION = select(Ticket).where(
+    col(Ticket.asker_id) == bindparam("asker"),
+    col(Ticket.status).in_(_GOING_ON)
+    | ((col(Ticket.status) == TicketStatus.CLOSED) & (col(Ticket.closed_at) >= bindparam("since")))
+    | ((col(Ticket.asker_chat_id) == bindparam("chat"))
+       & (col(Ticket.source_message_id) == bindparam("message"))))
+
+
 async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
                         now: datetime, window: timedelta) -> tuple[bool, Ticket | None]:
     """In one read: whether the message is itself a stored question (delivered again), and the
     asker's open question (the latest), else the one closed most recently within `window`."""
-    rows = list(await session.exec(select(Ticket).where(
-        Ticket.asker_id == asker_id,
-        col(Ticket.status).in_(_GOING_ON)
-        | ((col(Ticket.status) == TicketStatus.CLOSED) & (col(Ticket.closed_at) >= now - window))
-        | ((col(Ticket.asker_chat_id) == chat_id)
-           & (col(Ticket.source_message_id) == message_id)))))
+    rows = list(await session.exec(_CONVERSATION, params={
+        "asker": asker_id, "since": now - window, "chat": chat_id, "message": message_id}))
     if any(t.asker_chat_id == chat_id and t.source_message_id == message_id for t in rows):
         return True, None
     open_ = [t for t in rows if t.status in _GOING_ON]

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,11 +60,15 @@ async def card_messages(*, session: AsyncSession, ticket_id: int) -> list[tuple[
     return [(chat, message) for chat, message in rows]
 
 
+_MESSAGES = table(TicketMessage).c
+_CARD_IN = sa_select(_MESSAGES.message_id).where(
+    _MESSAGES.ticket_id == bindparam("ticket"), _MESSAGES.chat_id == bindparam("chat"),
+    _MESSAGES.kind == Kind.CARD)
+
+
 async def card_in(*, session: AsyncSession, ticket_id: int, chat_id: int) -> int | None:
     """The message id of the ticket's card in that chat, if it has one."""
-    return (await session.exec(select(TicketMessage.message_id).where(
-        TicketMessage.ticket_id == ticket_id, TicketMessage.chat_id == chat_id,
-        TicketMessage.kind == Kind.CARD))).first()
+    return (await run(session, _CARD_IN, {"ticket": ticket_id, "chat": chat_id})).scalar()
 
 
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
