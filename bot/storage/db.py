@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The newest migration. The bot compares the database with it at start and in /readyz without
 # importing Alembic's script machinery; tests/test_storage.py checks that it is Alembic's head.
-SCHEMA_HEAD = "0018"
+SCHEMA_HEAD = "0019"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # SQLite copies its write-ahead log into the database (a checkpoint, with an fsync) inside the
 # commit that fills it past 1000 pages, and every session queued behind that commit waits:
