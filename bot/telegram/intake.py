@@ -17,12 +17,13 @@ from telegram.ext import (
 
 from bot import LANGUAGES, ROLES
 from bot.domain import intake
-from bot.domain.intake import Conversation, Part, Receipt, Turn
+from bot.domain.intake import Part, Receipt
 from bot.domain.models import Routing, TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
 from bot.domain.smalltalk import SmallTalk
 from bot.domain.text import clean_text
 from bot.domain.tickets import changes, messages, views
+from bot.domain.tickets.conversation import Conversation, Turn, converse
 from bot.i18n import _, format_when, gettext
 from bot.telegram import dialogs, keyboards, menus
 from bot.telegram.callbacks import Action, decode
@@ -229,7 +230,7 @@ async def _store_question(session: AsyncSession, context: PeerdeskContext, messa
                           ) -> _Taken:
     """The sender's row and the stored ticket, in the caller's transaction (committed when a
     ticket is stored; a greeting stores nothing). `fresh`: the transaction found the message
-    not stored before (bot.domain.intake.converse)."""
+    not stored before (bot.domain.tickets.conversation.converse)."""
     text, media = _words(message), _has_media(message)
     long = len(text) > context.services.settings.max_question_chars
     parts = tuple(more)
@@ -379,11 +380,11 @@ async def _rest_of_split(update: Update, context: PeerdeskContext, message: Mess
 
 
 async def follow_up(update: Update, context: PeerdeskContext) -> bool:
-    """A message that may continue the asker's question (bot.domain.intake.converse): joined,
-    relayed, passed on as a comment, or the asker is asked whether it is a new question; else
-    it is a new question, stored in the same transaction as the look for a conversation (the
-    one transaction of a new question). False: it is no question that can be stored (too long,
-    too big, a sticker…: intake's own handlers answer why)."""
+    """A message that may continue the asker's question (bot.domain.tickets.conversation):
+    joined, relayed, passed on as a comment, or the asker is asked whether it is a new
+    question; else it is a new question, stored in the same transaction as the look for a
+    conversation (the one transaction of a new question). False: it is no question that can be
+    stored (too long, too big, a sticker…: intake's own handlers answer why)."""
     message, user = message_of(update), user_of(update)
     assert message is not None and user is not None
     if await _rest_of_split(update, context, message):
@@ -418,7 +419,7 @@ async def _converse_in(session: AsyncSession, context: PeerdeskContext, chat_id:
                        ) -> Conversation:
     services = context.services
     settings = services.settings
-    return await intake.converse(
+    return await converse(
         session=session, router=services.router, desk=services.desk, asker_id=user.id,
         chat_id=chat_id, message_id=part.message_id, text=part.text,
         media=part.media, reply_to=reply_to, now=services.clock(), join=join,

@@ -197,7 +197,7 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
                         reply_to: int | None, now: datetime, desk: Desk,
                         ticket_id: int | None = None) -> Followup | None:
     """Does the asker's message continue a ticket? `ticket_id` says which (the asker's open
-    conversation, bot.domain.intake.converse); else a reply to one of its messages does (and
+    conversation, bot.domain.tickets.conversation); else a reply to one of its messages does (and
     reopens it within `reopen_days` of closing), and so does any message while a helper holds
     one of their tickets. None: it is a new question."""
     policy = desk.policy
