@@ -281,7 +281,7 @@ async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_
         return Sending.CLOSED, await views.view(session=session, ticket_id=ticket_id)
     if ticket.status == TicketStatus.OPEN:
         await changes.claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
-                            desk=desk)
+                            desk=desk, commit=False)  # one transaction for the press
         await session.refresh(ticket)
     if ticket.claimed_by != helper_id:
         return Sending.HELD, await views.view(session=session, ticket_id=ticket_id)

@@ -122,9 +122,10 @@ async def _claimed(session: AsyncSession, desk: Desk, ticket: Ticket, now: datet
 
 
 async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: datetime,
-                desk: Desk) -> ClaimResult | None:
+                desk: Desk, commit: bool = True) -> ClaimResult | None:
     """The first helper to claim an open ticket gets it; None for an unknown ticket. What the
-    claim causes is queued in the same transaction."""
+    claim causes is queued in the same transaction. `commit=False`: the caller's change goes
+    on in it (an answer sent from the card claims the ticket and sends in one transaction)."""
     result = await session.exec(
         update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OPEN)
         .values(status=TicketStatus.CLAIMED, claimed_by=helper_id, claimed_at=now,
@@ -136,12 +137,14 @@ async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: d
     if ticket is None:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
-            await session.commit()
+            if commit:
+                await session.commit()
             return None
     else:
         await _claimed(session, desk, ticket, now)
     view = await view_of(session, ticket)
-    await session.commit()
+    if commit:
+        await session.commit()
     return ClaimResult(won=won, ticket=view)
 
 
