@@ -22,7 +22,6 @@ LONG_MODULES = {
     "bot/telegram/events.py": "rendering, the sender's renderers, staff, organisers' dialogs",
     "bot/domain/events.py": "scheduling, sending, RSVP, and after the event",
     "bot/domain/answers.py": "the answers' store, the card, drafts from replies, the figures",
-    "bot/telegram/intake.py": "the asker's handlers, and the one conversation per asker",
 }
 
 

@@ -33,6 +33,7 @@ from bot.telegram import (
     knowledge,
     menus,
     privacy,
+    questions,
     reports,
     setup,
 )
@@ -170,7 +171,7 @@ def _handlers(application: Application) -> None:
     # helper's reply to a private card, a shared phone number) is relayed and goes no further;
     # anything else falls through to group 0.
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
-                                           relay.private_message), group=-1)
+                                           questions.private_message), group=-1)
     application.add_handlers([
         # The organisers' dialogs begin here; their later steps are taken in group -4.
         CommandHandler("newevent", events.new_event, filters=PRIVATE),
