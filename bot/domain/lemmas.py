@@ -25,6 +25,7 @@ from marisa_trie import BytesTrie
 from platformdirs import user_cache_dir
 from simplemma import MostCommonTokenSampler, RelaxedMostCommonTokenSampler
 from simplemma.strategies import DefaultStrategy
+from simplemma.utils import normalize_token
 from simplemma.strategies.dictionaries.trie_dictionary_factory import (
     TrieDictionaryFactory,
     TrieWrapDict,
@@ -33,6 +34,7 @@ from simplemma.strategies.dictionaries.trie_dictionary_factory import (
 from bot import LANGUAGES
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
+KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
 
 
 def _path(folder: Path, lang: str) -> Path:
@@ -90,27 +92,44 @@ class Lemmas:
         ensure_built(folder)
         self.folder = folder
         self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
-        self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=self._strategy)
-        self._detectors = [
-            simplemma.LanguageDetector(LANGUAGES, sampler, self._strategy)
-            for sampler in (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
-        ]
+        # Our cache below is the one: simplemma's own (64k entries more) would only double it.
+        self._lemmatizer = simplemma.Lemmatizer(cache_max_size=0,
+                                                lemmatization_strategy=self._strategy)
+        self._samplers = (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
         self.lemma = lru_cache(maxsize=cache_size)(self._lemma)
+        self._known = lru_cache(maxsize=KNOWN_CACHE)(self._membership)
 
     def _lemma(self, word: str, lang: str) -> str:
         """The basic form of one lower-case word in one language."""
         return self._lemmatizer.lemmatize(word, lang).lower()
 
+    def _membership(self, token: str) -> int:
+        """Which languages' dictionaries know the token, bit n for LANGUAGES[n] (simplemma's
+        language detector asks it of every word it samples: the same words again, kept)."""
+        token = normalize_token(token)
+        return sum(1 << n for n, lang in enumerate(LANGUAGES)
+                   if self._strategy.get_lemma(token, lang) is not None)
+
     def languages(self, text: str) -> list[tuple[str, float]]:
-        """Each language's share of the text's words, best first (simplemma's langdetect: a
-        relaxed sample breaks a tie)."""
+        """Each language's share of the text's words, best first: simplemma's langdetect (a
+        relaxed sample breaks a tie), its proportions worked out from the kept memberships."""
         ranked: list[tuple[str, float]] = []
-        for detector in self._detectors:
-            scores = detector.proportion_in_each_language(text)
+        for sampler in self._samplers:
+            scores = self._proportions(sampler.sample_text(text))
             ranked = sorted(scores.items(), key=lambda item: (item[0] == "unk", -item[1]))
             if len(ranked) == 1 or ranked[0][1] != ranked[1][1]:
                 break
         return ranked
+
+    def _proportions(self, tokens: list[str]) -> dict[str, float]:
+        """simplemma's LanguageDetector.proportion_in_each_language for the sampled tokens."""
+        if not tokens:
+            return {"unk": 1}
+        known = [self._known(token) for token in tokens]
+        scores = {lang: sum(1 for k in known if k >> n & 1) / len(tokens)
+                  for n, lang in enumerate(LANGUAGES)}
+        scores["unk"] = known.count(0) / len(tokens)
+        return scores
 
 
 if __name__ == "__main__":
