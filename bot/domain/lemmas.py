@@ -25,11 +25,11 @@ from marisa_trie import BytesTrie
 from platformdirs import user_cache_dir
 from simplemma import MostCommonTokenSampler, RelaxedMostCommonTokenSampler
 from simplemma.strategies import DefaultStrategy
-from simplemma.utils import normalize_token
 from simplemma.strategies.dictionaries.trie_dictionary_factory import (
     TrieDictionaryFactory,
     TrieWrapDict,
 )
+from simplemma.utils import normalize_token
 
 from bot import LANGUAGES
 

@@ -206,6 +206,7 @@ class NeedModel:
         self.lemmas_coef = lemmas_coef
         self.intercept = intercept
         self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
+        self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas,
@@ -264,23 +265,28 @@ class NeedModel:
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
-
-        def pull(coef: tuple[array, ...], column: int) -> float:
-            others = [row[column] for n, row in enumerate(coef) if n != mine]
-            return coef[mine][column] - sum(others) / len(others)
-
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
-            weights = self.chars.weights(self.word(word).columns)
-            weight = sum(x * pull(self.chars_coef, c) for c, x in weights.items())
+            weight = self.word_pull(word, mine)
             column = self.lemmas.features.get(lemma(word, lang))
             if column is not None:
-                weight += self.lemmas.idf[column] * pull(self.lemmas_coef, column)
+                weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
             found[word] = weight
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
+
+    def _word_pull(self, word: str, mine: int) -> float:
+        """How much a word's own n-grams pull towards the role numbered `mine`."""
+        weights = self.chars.weights(self.word(word).columns)
+        return sum(x * _pull(self.chars_coef, mine, c) for c, x in weights.items())
+
+
+def _pull(coef: tuple[array, ...], mine: int, column: int) -> float:
+    """A column's coefficient for one role against the other roles' mean."""
+    others = [row[column] for n, row in enumerate(coef) if n != mine]
+    return coef[mine][column] - sum(others) / len(others)
 
 
 def _restore(fingerprint: str, roles: tuple[str, ...], chars: _View, lemmas: _View,

@@ -19,6 +19,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 
 from rapidfuzz import fuzz, process
 
@@ -43,7 +44,7 @@ SIMILARITY_FLOOR = 0.03  # weaker similarities are noise shared by every topic
 CORRECTION_WEIGHT = 4.0  # a helper's correction of a question with the same words (similarity 1)
 CORRECTION_FLOOR = 0.5  # corrections sharing fewer of the question's words are not counted
 FUZZY_CUTOFF = 86.0
-WORD_CACHE_SIZE = 50_000
+WORD_CACHE_SIZE = 20_000  # words whose matches are kept (some 8 MB when full)
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -155,6 +156,16 @@ def _confidence(role_scores: dict[str, float], role: str) -> float:
     return round(first / (first + second) * (1 - math.exp(-first)), 3)
 
 
+@dataclass(frozen=True, slots=True)
+class _WordMatch:
+    """What one word of a question matches: every form (for answers' triggers), the longest
+    (for the knowledge's phrases), and those that count for the topics, with their quality."""
+
+    seen: tuple[str, ...]
+    phrased: tuple[str, ...]
+    scored: tuple[tuple[str, float], ...]
+
+
 @dataclass(frozen=True)
 class _LooseIndex:
     """Forms of five or more letters (and stems) by their first five letters, so that the forms
@@ -205,7 +216,7 @@ class Router:
         self._terms: dict[str, _Term] = defaultdict(_Term)
         self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
         self._role_of = {tid: t.role for tid, t in knowledge.topics.items()}
-        self._word_cache: dict[tuple[str, str], dict[str, float]] = {}
+        self._word_cache: dict[tuple[str, str], _WordMatch] = {}
         self._loose: dict[str, _LooseIndex] = {}  # per language
         # A word written in the knowledge is a basic form already: `teams` (the program) is
         # not reduced to `team` when `team` is a word of its own.
@@ -219,6 +230,7 @@ class Router:
         }
         for topic in knowledge.topics.values():
             self._add_topic(topic.id, topic.keywords, topic.weak, topic.examples)
+        self._phrase_index = self._index_phrases()
         self.answers: tuple[Answer, ...] = ()
         self._answers: list[tuple[Answer, str, tuple[str, ...]]] = []
         self._index_answers(knowledge.answers)
@@ -262,12 +274,13 @@ class Router:
                 index[form].append(correction)
         self._corrections = dict(index)
 
-    def _learned(self, text: str, lang: str) -> dict[str, float]:
+    def _learned(self, content: list[str]) -> dict[str, float]:
         """Evidence from helpers' corrections: each correction whose words the question mostly
-        shares (cosine of the two sets of forms) counts for the topic the helper chose."""
+        shares (cosine of the two sets of forms, `content` being the question's) counts for the
+        topic the helper chose."""
         if not self._corrections:
             return {}
-        mine = set(self.content_forms(text, lang))
+        mine = set(content)
         shared: dict[int, int] = defaultdict(int)  # by identity: two alike corrections count twice
         by_id: dict[int, Correction] = {}
         for form in mine:
@@ -310,6 +323,15 @@ class Router:
                      else form for word, form in zip(words(entry), self._forms(entry, lang),
                                                      strict=True))
 
+    def _index_phrases(self) -> dict[str, tuple[int, ...]]:
+        """Each phrase (by its place in the list) filed under the form of it that fewest
+        phrases hold: a question's forms then find the few phrases that may be whole in it."""
+        holding = Counter(form for forms, _, _ in self._phrases for form in forms)
+        index: dict[str, list[int]] = defaultdict(list)
+        for number, (forms, _, _) in enumerate(self._phrases):
+            index[min(forms, key=lambda f: (holding[f], f))].append(number)
+        return {form: tuple(numbers) for form, numbers in index.items()}
+
     def _stem_index(self) -> dict[str, str]:
         """Finnish inflection stems of the vocabulary's words (`sopimuks` → `sopimus`)."""
         stems: dict[str, str] = {}
@@ -341,11 +363,12 @@ class Router:
         for form, lang in mined:
             self._terms[form].add(topic, EXAMPLE, lang)
 
-    def _topic_words(self, text: str, lang: str) -> list[str]:
+    def _topic_words(self, words_: list[str], lang: str) -> list[str]:
         stop = self.knowledge.stopwords.get(lang, frozenset())
-        return [w for w in words(text) if len(w) >= 3 and w not in stop]
+        return [w for w in words_ if len(w) >= 3 and w not in stop]
 
-    def _gram_index(self, knowledge: Knowledge) -> dict[str, dict[str, float]]:
+    def _gram_index(self, knowledge: Knowledge) -> dict[str, tuple[tuple[int, ...],
+                                                                   tuple[float, ...]]]:
         """The second signal: each topic's text (keywords, weak words, examples) as a TF-IDF
         vector of character n-grams, indexed by n-gram. It sees what lemmas miss: consonant
         gradation (`kohtaan`, `kohdata`), colloquial and misspelt forms, unlisted compounds."""
@@ -355,7 +378,7 @@ class Router:
             for per_language in (topic.keywords, topic.weak, topic.examples):
                 for lang, entries in per_language.items():
                     for entry in entries:
-                        for word in self._topic_words(entry, lang):
+                        for word in self._topic_words(words(entry), lang):
                             bag.update(grams(word))
             counts[topic.id] = bag
         spread = Counter(gram for bag in counts.values() for gram in bag)
@@ -367,20 +390,31 @@ class Router:
             for gram, x in vector.items():
                 if x:
                     index[gram][topic_id] = x / norm
-        return dict(index)
+        self._gram_topics = list(counts)
+        # By gram: the numbers of its topics and its weights there (the inner loop of a
+        # question's similarity, over lists rather than dicts).
+        return {gram: (tuple(self._gram_topics.index(t) for t in weights),
+                       tuple(weights.values())) for gram, weights in index.items()}
 
-    def _similarity(self, text: str, lang: str) -> dict[str, float]:
-        """Cosine similarity of the question's n-grams to each topic's, above the floor."""
+    def _similarity(self, words_: list[str], lang: str) -> dict[str, float]:
+        """Cosine similarity of the question's n-grams to each topic's, above the floor. An
+        n-gram no topic holds apart from the others (or none at all) weighs nothing: it is
+        left out of the sums, which it would leave as they are."""
         if not self._grams:
             return {}
-        bag = Counter(g for word in self._topic_words(text, lang) for g in grams(word))
-        vector = {g: (1 + math.log(n)) * self._idf.get(g, 0.0) for g, n in bag.items()}
-        norm = math.sqrt(sum(x * x for x in vector.values())) or 1.0
-        sims: dict[str, float] = defaultdict(float)
+        index, idf = self._grams, self._idf
+        bag = Counter(chain.from_iterable([grams(w) for w in self._topic_words(words_, lang)]))
+        vector = {g: (1 + math.log(n)) * idf[g] for g, n in bag.items() if g in index}
+        norm = math.sqrt(sum([x * x for x in vector.values()])) or 1.0
+        sims = [0.0] * len(self._gram_topics)
+        touched: list[int] = []  # in the order first met, as the topics' scores are added up
         for gram, x in vector.items():
-            for topic, y in self._grams.get(gram, {}).items():
+            topics, weights = index[gram]
+            for topic, y in zip(topics, weights, strict=True):
+                if not sims[topic]:
+                    touched.append(topic)
                 sims[topic] += x * y / norm
-        return {t: s for t, s in sims.items() if s >= SIMILARITY_FLOOR}
+        return {self._gram_topics[t]: sims[t] for t in touched if sims[t] >= SIMILARITY_FLOOR}
 
     def _role_share(self, term: _Term) -> dict[str, float]:
         """How much of a word belongs to each role, by its strongest weight in that role."""
@@ -408,19 +442,8 @@ class Router:
                 stems=list(self._stems))
         return index
 
-    def _match_word(self, word: str, lang: str) -> dict[str, float]:
-        """Every vocabulary form this word matches, with the quality of the match. The scan over
-        the whole vocabulary is the router's main cost and depends only on the word, so each
-        word's answer is kept (staff use the same words again and again)."""
-        key = (word, lang)
-        cached = self._word_cache.get(key)
-        if cached is None:
-            if len(self._word_cache) >= WORD_CACHE_SIZE:
-                self._word_cache.clear()
-            cached = self._word_cache[key] = self._scan_word(word, lang)
-        return cached
-
     def _scan_word(self, word: str, lang: str) -> dict[str, float]:
+        """Every vocabulary form this word matches, with the quality of the match."""
         base = self.lemmas.lemma(word, lang)
         found: dict[str, float] = {}
         for candidate in {word, base}:
@@ -462,27 +485,45 @@ class Router:
             if not any(form != other and form in other for other in strong)
         }
 
-    def _matches(self, text: str, lang: str) -> tuple[dict[str, float], set[str], set[str]]:
+    def _matches(self, words_: list[str], lang: str) -> tuple[dict[str, float], set[str],
+                                                               set[str]]:
         """Forms to score (the longest per word), every form seen (for answers' triggers), and
         the forms the knowledge's phrases may use."""
         scored: dict[str, float] = {}
         seen: set[str] = set()
         phrased: set[str] = set()
-        stop = self.knowledge.stopwords.get(lang, frozenset())
-        for word in words(text):
-            found = self._match_word(word, lang) or self._other_language(word, lang)
-            seen.update(found)
-            # Phrases may hold stopwords (`ei vastaa`), but not a word the longer one hides:
-            # `Teams` and a meeting are no team meeting.
-            phrased.update(self._longest(found))
-            base = self.lemmas.lemma(word, lang)
-            if word in stop or base in stop:
-                # A stopword counts only as a word of the knowledge itself (`uusia`, to retake,
-                # is `uusi`): `lärare` says nothing, and neither does the `lära` inside it.
-                found = {f: q for f, q in found.items() if f in (word, base)}
-            for form, quality in self._longest(found).items():
+        for word in words_:
+            match = self._word_match(word, lang)
+            seen.update(match.seen)
+            phrased.update(match.phrased)
+            for form, quality in match.scored:
                 scored[form] = max(quality, scored.get(form, 0.0))
         return scored, seen, phrased
+
+    def _word_match(self, word: str, lang: str) -> _WordMatch:
+        """What one word of a question matches. The scan over the vocabulary is the router's
+        main cost and depends only on the word and its language, so each word's answer is kept
+        (staff use the same words again and again)."""
+        key = (word, lang)
+        cached = self._word_cache.get(key)
+        if cached is not None:
+            return cached
+        found = self._scan_word(word, lang) or self._other_language(word, lang)
+        seen = tuple(found)
+        # Phrases may hold stopwords (`ei vastaa`), but not a word the longer one hides:
+        # `Teams` and a meeting are no team meeting.
+        phrased = tuple(self._longest(found))
+        base = self.lemmas.lemma(word, lang)
+        stop = self.knowledge.stopwords.get(lang, frozenset())
+        if word in stop or base in stop:
+            # A stopword counts only as a word of the knowledge itself (`uusia`, to retake,
+            # is `uusi`): `lärare` says nothing, and neither does the `lära` inside it.
+            found = {f: q for f, q in found.items() if f in (word, base)}
+        match = _WordMatch(seen, phrased, tuple(self._longest(found).items()))
+        if len(self._word_cache) >= WORD_CACHE_SIZE:
+            self._word_cache.clear()
+        self._word_cache[key] = match
+        return match
 
     def _other_language(self, word: str, lang: str) -> dict[str, float]:
         """A word that says nothing in the question's language may be of another (`Teams:
@@ -504,17 +545,19 @@ class Router:
     def route(self, text: str, *, language_hint: str | None = None) -> Decision:
         """Decide topic, role and confidence for one question."""
         lang = self.detect_language(text, language_hint)
-        matched, seen, phrased = self._matches(text, lang)
+        words_ = words(text)  # each step below reads these, none reads the text again
+        content = self._content_forms(words_, lang)
+        matched, seen, phrased = self._matches(words_, lang)
         word_scores = self._topic_scores(matched, phrased)
-        lexical = self._with_similarity(word_scores, text, lang, learned=False)
-        learned = self._learned(text, lang)
+        lexical = self._with_similarity(word_scores, words_, lang)
+        learned = self._learned(content)
         topic_scores = defaultdict(float, lexical)
         for topic, weight in learned.items():
             topic_scores[topic] += weight
         role_scores = self._role_scores(topic_scores)
         # A greeting or a word of thanks is no question the model can place.
-        needs = self.needs.probabilities(text, lang, self.lemmas.lemma) \
-            if self.needs is not None and self.content_forms(text, lang) else {}
+        needs = self.needs.probabilities_of(words_, lang, self.lemmas.lemma) \
+            if self.needs is not None and content else {}
         if needs:
             probabilities = self._combined(needs, self._role_scores(lexical), learned)
             ranked = sorted(ROLES, key=lambda r: (-probabilities[r], r != FALLBACK_ROLE))
@@ -569,14 +612,14 @@ class Router:
         return [c.word for c in cues
                 if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop][:3]
 
-    def _with_similarity(self, scores: dict[str, float], text: str, lang: str, *,
-                         learned: bool = True) -> dict[str, float]:
-        """The word evidence plus each topic's n-gram similarity to the question, plus (unless
-        told otherwise) what helpers' corrections of questions with the same words say."""
+    def _with_similarity(self, scores: dict[str, float], words_: list[str], lang: str,
+                         learned: dict[str, float] | None = None) -> dict[str, float]:
+        """The word evidence plus each topic's n-gram similarity to the question, plus what
+        helpers' corrections of questions with the same words say, when given."""
         combined = defaultdict(float, scores)
-        for topic, similarity in self._similarity(text, lang).items():
+        for topic, similarity in self._similarity(words_, lang).items():
             combined[topic] += SIMILARITY_WEIGHT * similarity
-        for topic, weight in (self._learned(text, lang) if learned else {}).items():
+        for topic, weight in (learned or {}).items():
             combined[topic] += weight
         return combined
 
@@ -586,7 +629,11 @@ class Router:
             share = self._share[form]
             for topic, weight in self._terms[form].weights.items():
                 scores[topic] += weight * quality * share[self._role_of[topic]]
-        for forms, topic, weight in self._phrases:
+        # Only the phrases filed under one of the question's forms can be whole in it; they are
+        # added in the knowledge's order all the same.
+        index = self._phrase_index
+        for number in sorted({n for form in phrased for n in index.get(form, ())}):
+            forms, topic, weight = self._phrases[number]
             if forms <= phrased:
                 scores[topic] += weight
         return scores
@@ -594,8 +641,10 @@ class Router:
     def best_topic(self, text: str, role: str) -> str:
         """The topic of `role` that fits the question best (after the asker chose the role)."""
         lang = self.detect_language(text)
-        matched, _, phrased = self._matches(text, lang)
-        scores = self._with_similarity(self._topic_scores(matched, phrased), text, lang)
+        words_ = words(text)
+        matched, _, phrased = self._matches(words_, lang)
+        scores = self._with_similarity(self._topic_scores(matched, phrased), words_, lang,
+                                       self._learned(self._content_forms(words_, lang)))
         of_role = [t for t in scores if self._role_of[t] == role]
         return max(of_role, key=scores.__getitem__) if of_role else OTHER_TOPIC
 
@@ -619,14 +668,17 @@ class Router:
 
     def seen_forms(self, text: str, lang: str | None = None) -> set[str]:
         """Every basic form the router sees in the text (its own words and the vocabulary's)."""
-        return self._matches(text, lang or self.detect_language(text))[1]
+        return self._matches(words(text), lang or self.detect_language(text))[1]
 
     def content_forms(self, text: str, lang: str) -> list[str]:
         """The question's own words in their basic forms, without stopwords, in order: what
         similar questions are compared by and what a drafted answer's trigger is made of."""
+        return self._content_forms(words(text), lang)
+
+    def _content_forms(self, words_: list[str], lang: str) -> list[str]:
         stop = self.knowledge.stopwords.get(lang, frozenset())
         found: list[str] = []
-        for word in words(text):
+        for word in words_:
             if len(word) < 3 or word.isdigit() or word in stop:
                 continue
             form = _keyword_form(word, self.lemmas.lemma(word, lang))
