@@ -18,6 +18,7 @@ makes: scikit-learn and SciPy would add some 100 MB to every bot process for one
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
@@ -28,7 +29,8 @@ import subprocess
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -48,6 +50,7 @@ UNCLEAR = "unclear"  # training lines that ask for help without saying what abou
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
 CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
+LOCK_NAME = "needs.lock"  # beside the models: held while one is trained and kept
 TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
@@ -323,13 +326,44 @@ def load(path: Path, key: str) -> NeedModel | None:
 def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
     """The model for these examples: read from `folder` when one was trained on the same, else
     trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
-    there for the next start, as the lemmatizer's dictionaries are. A folder this process may
-    not write to costs the training at each start (the child hands the model back instead)."""
+    there for the next start, as the lemmatizer's dictionaries are. Processes starting together
+    (two replicas) train it once: the others wait for the first and read what it kept. A folder
+    this process may not write to costs the training at each start (the child hands the model
+    back instead)."""
     key = fingerprint(examples)
     path = model_path(folder, key)
     model = load(path, key)
     if model is not None:
         return model
+    with _training_lock(path):
+        model = load(path, key)  # kept by another process while this one waited
+        if model is not None:
+            return model
+        return _train(examples, folder, key, path)
+
+
+@contextmanager
+def _training_lock(path: Path) -> Iterator[None]:
+    """Held while a model is trained and kept (an exclusive lock on a file beside the models,
+    which the system lets go when its holder ends, however it ends). Where the folder cannot
+    be written to, nothing can be kept over another's either: no lock then."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(path.parent / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        try:  # another user's lock file (the image's, made as root): it locks all the same
+            lock = os.open(path.parent / LOCK_NAME, os.O_RDONLY)
+        except OSError:
+            yield
+            return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # and with it the lock
+
+
+def _train(examples: Sequence[Example], folder: Path, key: str, path: Path) -> NeedModel:
     try:
         trained = subprocess.run(
             [sys.executable, "-m", "bot.domain.training", str(folder), key],
