@@ -10,7 +10,7 @@ import simplemma
 
 from bot.config import PROJECT_ROOT
 from bot.domain.lemmas import LemmaError, Lemmas, ensure_built
-from bot.domain.routing import words
+from bot.domain.vocabulary import words
 
 
 def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path) -> None:

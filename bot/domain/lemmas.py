@@ -31,7 +31,7 @@ from simplemma.strategies.dictionaries.trie_dictionary_factory import (
 )
 from simplemma.utils import normalize_token
 
-from bot import LANGUAGES
+from bot import DEFAULT_LANGUAGE, LANGUAGES
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
 KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
@@ -109,6 +109,18 @@ class Lemmas:
         token = normalize_token(token)
         return sum(1 << n for n, lang in enumerate(LANGUAGES)
                    if self._strategy.get_lemma(token, lang) is not None)
+
+    def language(self, text: str, hint: str | None = None) -> str:
+        """fi, sv or en: simplemma's detector, then letters, then the hint."""
+        best, score = self.languages(text)[0]
+        if best in LANGUAGES and score > 0:
+            return best
+        lowered = text.lower()
+        if "å" in lowered:
+            return "sv"
+        if "ä" in lowered or "ö" in lowered:
+            return "fi"
+        return hint if hint in LANGUAGES else DEFAULT_LANGUAGE
 
     def languages(self, text: str) -> list[tuple[str, float]]:
         """Each language's share of the text's words, best first: simplemma's langdetect (a
