@@ -44,9 +44,11 @@ SETS = sorted((PROJECT_ROOT / "tests" / "data").glob("routing_*.tsv"))
 TOLERANCE = 1.5e-9  # two roundings to 1e-9 of numbers that agree within 1e-9
 
 
-def rss_mb() -> float:
+def rss_mb(kind: str = "VmRSS") -> float:
+    """Resident memory in MB: all of it (VmRSS), or the process's own (RssAnon) without the
+    pages of mapped files (RssFile: the lemmatizer's tries, which the kernel may drop)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -127,16 +129,18 @@ def main() -> None:
     lemmas = Lemmas(DEFAULT_FOLDER)
     examples = training_examples(knowledge)
     gc.collect()
-    before_model = rss_mb()
+    before_model, anon_before_model = rss_mb(), rss_mb("RssAnon")
     model = load_or_train(examples, lemmas.folder)  # the cached file, as at a bot's start
     gc.collect()
-    with_model = rss_mb()
+    with_model, anon_with_model = rss_mb(), rss_mb("RssAnon")
     router = Router(knowledge, lemmas, needs=model)
     gc.collect()
-    with_router = rss_mb()
+    with_router, anon_with_router = rss_mb(), rss_mb("RssAnon")
     print(f"resident: {at_start:.1f} MB at start, {before_model:.1f} MB with knowledge and "
-          f"lemmatizer; the need model +{with_model - before_model:.1f} MB, the router's "
-          f"vocabulary +{with_router - with_model:.1f} MB ({with_router:.1f} MB)")
+          f"lemmatizer; the need model +{with_model - before_model:.1f} MB "
+          f"(+{anon_with_model - anon_before_model:.1f} MB of its own), the router's vocabulary "
+          f"+{with_router - with_model:.1f} MB (+{anon_with_router - anon_with_model:.1f} MB of "
+          f"its own, the rest the lemmatizer's mapped tries); {with_router:.1f} MB in all")
 
     cases = [(path.stem, number, language, question) for path in args.sets
              for number, (language, question) in enumerate(read_cases(path), start=1)]
