@@ -196,7 +196,7 @@ class NeedModel:
     words again and again), and the parts are mended for the n-grams that occur more than once
     in the question, whose weight is 1 + log(n) rather than n."""
 
-    WORD_CACHE = 8192  # words whose part is kept (about 3 MB when full)
+    WORD_CACHE = 4096  # words whose part is kept (some 2 MB when full)
 
     def __init__(self, *, fingerprint: str, roles: tuple[str, ...], chars: _View,
                  lemmas: _View, chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
