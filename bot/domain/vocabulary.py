@@ -165,6 +165,8 @@ class Vocabulary:
         self._share = {form: self._role_share(term) for form, term in self._terms.items()}
         self._long = [form for form in self._terms if len(form) >= 5]
         self._stems = self._stem_index()
+        self._idf: dict[str, float] = {}  # by n-gram, over the topics
+        self._gram_topics: list[str] = []  # the topics in the order the n-gram index numbers them
         self._grams = self._gram_index(knowledge) if similarity else {}
 
     def _add_triggers(self, answers: Sequence[Answer]) -> None:
