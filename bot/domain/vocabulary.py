@@ -142,7 +142,7 @@ class Vocabulary:
         self.knowledge = knowledge
         self.lemmas = lemmas
         self._terms: dict[str, _Term] = defaultdict(_Term)
-        self._phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
+        self.phrases: list[tuple[frozenset[str], str, float]] = []  # (forms, topic, weight)
         self.role_of = {tid: t.role for tid, t in knowledge.topics.items()}
         self._word_cache: dict[tuple[str, str], _WordMatch] = {}
         self._loose: dict[str, _LooseIndex] = {}  # per language
@@ -205,9 +205,9 @@ class Vocabulary:
     def _index_phrases(self) -> dict[str, tuple[int, ...]]:
         """Each phrase (by its place in the list) filed under the form of it that fewest
         phrases hold: a question's forms then find the few phrases that may be whole in it."""
-        holding = Counter(form for forms, _, _ in self._phrases for form in forms)
+        holding = Counter(form for forms, _, _ in self.phrases for form in forms)
         index: dict[str, list[int]] = defaultdict(list)
-        for number, (forms, _, _) in enumerate(self._phrases):
+        for number, (forms, _, _) in enumerate(self.phrases):
             index[min(forms, key=lambda f: (holding[f], f))].append(number)
         return {form: tuple(numbers) for form, numbers in index.items()}
 
@@ -228,7 +228,7 @@ class Vocabulary:
                     if len(forms) == 1:
                         self._terms[forms[0]].add(topic, weight, lang)
                     elif forms:
-                        self._phrases.append((frozenset(forms), topic, weight * PHRASE))
+                        self.phrases.append((frozenset(forms), topic, weight * PHRASE))
                         for form in forms:
                             self._terms[form].languages.add(lang)
         mined: set[tuple[str, str]] = set()
@@ -425,14 +425,18 @@ class Vocabulary:
             share = self._share[form]
             for topic, weight in self._terms[form].weights.items():
                 scores[topic] += weight * quality * share[self.role_of[topic]]
-        # Only the phrases filed under one of the question's forms can be whole in it; they are
-        # added in the knowledge's order all the same.
-        index = self._phrase_index
-        for number in sorted({n for form in phrased for n in index.get(form, ())}):
-            forms, topic, weight = self._phrases[number]
-            if forms <= phrased:
-                scores[topic] += weight
+        for topic, weight in self.phrases_in(phrased):
+            scores[topic] += weight
         return scores
+
+    def phrases_in(self, phrased: set[str]) -> list[tuple[str, float]]:
+        """The knowledge's phrases all of whose forms the question holds, as (topic, weight),
+        in the knowledge's order. Only those filed under one of the question's forms can be
+        whole in it: a few of the thousand are tried."""
+        index = self._phrase_index
+        return [(topic, weight)
+                for number in sorted({n for form in phrased for n in index.get(form, ())})
+                for forms, topic, weight in (self.phrases[number],) if forms <= phrased]
 
     # --- what the knowledge loop asks ----------------------------------------------------------
 
