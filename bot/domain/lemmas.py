@@ -34,6 +34,7 @@ from simplemma.utils import normalize_token
 from bot import DEFAULT_LANGUAGE, LANGUAGES
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
+LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
 KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
 
 
@@ -88,7 +89,7 @@ class MappedDictionaries:
 class Lemmas:
     """Lemmatizer and language detector for fi, sv and en."""
 
-    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = 100_000) -> None:
+    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = LEMMA_CACHE) -> None:
         ensure_built(folder)
         self.folder = folder
         self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
