@@ -23,7 +23,8 @@ from sqlalchemy import func
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.cli import invite_link, main
+from bot.cli import main
+from bot.cli.people import invite_link
 from bot.config import load_settings
 from bot.domain import invites, setup
 from bot.domain.invites import Refusal

@@ -34,7 +34,7 @@ from bot.telegram import dialogs
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
-from bot.telegram.helpers.notes import STARS
+from bot.telegram.helpers.templates import STARS
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
