@@ -11,6 +11,7 @@ from telegram import Update
 
 from bot import LANGUAGES
 from bot.domain import roster, setup
+from bot.domain.events.views import EventView
 from bot.domain.roster import HelperView
 from bot.i18n import _, gettext
 from bot.services import Services
@@ -78,3 +79,13 @@ async def _refuse(update: Update, context: PeerdeskContext, message: str) -> Non
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message:
         await update.effective_message.reply_text(text)
+
+
+def is_organiser(services: Services, user_id: int) -> bool:
+    settings = services.settings
+    return user_id in settings.admin_ids or user_id in settings.organiser_ids
+
+
+def may_manage(services: Services, user_id: int, event: EventView) -> bool:
+    """The host, an organiser or an admin."""
+    return event.host_id == user_id or is_organiser(services, user_id)

@@ -27,7 +27,6 @@ from bot.services import Services
 from bot.telegram import (
     admin,
     dialogs,
-    events,
     hours,
     intake,
     knowledge,
@@ -42,6 +41,7 @@ from bot.telegram.callbacks import Action, SetupAction, pattern, setup_pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.dialogs import Step, Steps
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
+from bot.telegram.events import follow_up, hosts, organisers, sending, staff
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
 from bot.telegram.knowledge import coaches_only
 from bot.telegram.ordering import PerChatUpdateProcessor
@@ -120,7 +120,7 @@ def _dialog_steps() -> Steps:
     """The steps of the organisers' dialogs: what each takes, by dialog and step. Taken in
     group -4 (bot.telegram.dialogs.route) from the step stored in the database; their first
     step is a command below."""
-    steps, e = Steps(), events
+    steps, e = Steps(), organisers
     steps.add(e.NEWEVENT, e.KIND, Step(e.got_kind, button=r"kind:\w+"))
     steps.add(e.NEWEVENT, e.TITLE, Step(e.got_title, text=True))
     steps.add(e.NEWEVENT, e.START, Step(e.got_start, text=True))
@@ -165,7 +165,8 @@ def _handlers(application: Application) -> None:
                                            & filters.REPLY, knowledge.draft_reply), group=-3)
     # Group -2: a reply to an event's feedback question is a comment on the event.
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
-                                           & filters.REPLY, events.feedback_reply), group=-2)
+                                           & filters.REPLY, staff.feedback_reply),
+                            group=staff.FEEDBACK_GROUP)
     # Group -1: a private message that continues a ticket (an asker's follow-up or comment, a
     # helper's reply to a private card, a shared phone number) is relayed and goes no further;
     # anything else falls through to group 0.
@@ -173,10 +174,10 @@ def _handlers(application: Application) -> None:
                                            relay.private_message), group=-1)
     application.add_handlers([
         # The organisers' dialogs begin here; their later steps are taken in group -4.
-        CommandHandler("newevent", events.new_event, filters=PRIVATE),
-        CommandHandler("bulletin", events.new_bulletin, filters=PRIVATE),
-        CommandHandler("materials", events.new_materials, filters=PRIVATE),
-        CallbackQueryHandler(events.suggested_event, pattern=r"^evsug:(webinar|cafe):\w{1,40}$"),
+        CommandHandler("newevent", organisers.new_event, filters=PRIVATE),
+        CommandHandler("bulletin", organisers.new_bulletin, filters=PRIVATE),
+        CommandHandler("materials", organisers.new_materials, filters=PRIVATE),
+        CallbackQueryHandler(organisers.suggested_event, pattern=r"^evsug:(webinar|cafe):\w{1,40}$"),
         CommandHandler("cancel", dialogs.nothing_to_cancel, filters=PRIVATE),
         # The helpers' commands and the card's buttons (helpers only, checked here).
         CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
@@ -212,15 +213,15 @@ def _handlers(application: Application) -> None:
         CallbackQueryHandler(intake.phone_button, pattern=pattern(Action.PHONE)),
         # Reports, events, data protection.
         CommandHandler("report", reports.report_command),
-        CommandHandler("events", events.events_command, filters=PRIVATE),
-        CommandHandler(["attendees", "feedback"], events.attendees_command, filters=PRIVATE),
-        CallbackQueryHandler(events.rsvp_button, pattern=rf"^rsvp:{ID}:(yes|plus|no|closed)$"),
-        CallbackQueryHandler(events.offer_button, pattern=rf"^offer:{ID}:(yes|no)$"),
-        CallbackQueryHandler(events.here_button, pattern=rf"^here:{ID}$"),
-        CallbackQueryHandler(events.rating_button, pattern=rf"^fb:{ID}:[1-5]$"),
-        CallbackQueryHandler(events.came_button, pattern=rf"^came:{ID}:{USER_ID}$"),
-        CallbackQueryHandler(events.materials_button, pattern=rf"^mat:{ID}$"),
-        CallbackQueryHandler(events.ics_button, pattern=rf"^ics:{ID}$"),
+        CommandHandler("events", staff.events_command, filters=PRIVATE),
+        CommandHandler(["attendees", "feedback"], hosts.attendees_command, filters=PRIVATE),
+        CallbackQueryHandler(staff.rsvp_button, pattern=rf"^rsvp:{ID}:(yes|plus|no|closed)$"),
+        CallbackQueryHandler(staff.offer_button, pattern=rf"^offer:{ID}:(yes|no)$"),
+        CallbackQueryHandler(staff.here_button, pattern=rf"^here:{ID}$"),
+        CallbackQueryHandler(staff.rating_button, pattern=rf"^fb:{ID}:[1-5]$"),
+        CallbackQueryHandler(hosts.came_button, pattern=rf"^came:{ID}:{USER_ID}$"),
+        CallbackQueryHandler(staff.materials_button, pattern=rf"^mat:{ID}$"),
+        CallbackQueryHandler(staff.ics_button, pattern=rf"^ics:{ID}$"),
         CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
         CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
         CallbackQueryHandler(privacy.forget_confirmed, pattern=r"^forget:(yes|no)$"),
@@ -273,7 +274,7 @@ def _jobs(application: Application) -> None:
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
                        first=settings.update_lease_seconds, name="peerdesk-replay")
     # After events: the feedback question, and offered places nobody confirmed passed on.
-    jobs.run_repeating(events.follow_up_job, interval=settings.outbox_check_seconds,
+    jobs.run_repeating(follow_up.follow_up_job, interval=settings.outbox_check_seconds,
                        first=settings.outbox_check_seconds, name="peerdesk-event-follow-up")
     # The monthly digest, once, on its day and hour.
     jobs.run_repeating(reports.digest, interval=min(DIGEST_SECONDS, settings.sla_check_seconds),
@@ -336,7 +337,7 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.EDIT_TOPIC: cards.edit_topic,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
-        **{kind: events.send_announcement for kind in events.KINDS},
+        **{kind: sending.send_announcement for kind in sending.KINDS},
     }, lister=cards.list_new, copier=notes.send_copies,
         budget=limiter.budget if limiter else None,
         group_pace=limiter.group_pace if limiter else None)
