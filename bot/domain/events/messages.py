@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.events import views
-from bot.domain.events.views import MaterialView
+from bot.domain.events.views import EventView, MaterialView
 from bot.domain.models import EventMaterial, Outbox, OutboxKind, OutboxStatus
 
 
@@ -47,6 +47,13 @@ async def outbox_key(*, session: AsyncSession, outbox_id: int) -> str:
     """The key of one outbox row: it names what a row of some kinds is about."""
     return (await session.exec(select(Outbox.key).where(Outbox.id == outbox_id))).one()
 
+
+
+async def is_last_reminder(*, session: AsyncSession, outbox_id: int, event: EventView) -> bool:
+    """Whether this reminder row is the event's last before the start (it carries "I'm
+    here"): its key ends with the minutes before the start."""
+    key = await outbox_key(session=session, outbox_id=outbox_id)
+    return bool(event.reminders) and int(key.rsplit(":", 1)[1]) == min(event.reminders)
 
 
 async def material_of(*, session: AsyncSession, outbox_id: int) -> MaterialView | None:

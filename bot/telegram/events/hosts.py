@@ -14,7 +14,8 @@ from telegram import (
 from bot.domain.events import after, views
 from bot.domain.intake import language_of
 from bot.i18n import gettext, ngettext
-from bot.telegram.access import is_organiser, may_manage
+from bot.telegram.access import is_organiser, may_manage, pressed
+from bot.telegram.callbacks import Action, encode
 from bot.telegram.context import (
     PeerdeskContext,
     message_of,
@@ -29,7 +30,7 @@ from bot.telegram.events.render import (
 
 def _presence_keyboard(event_id: int, people: list[after.Person]) -> InlineKeyboardMarkup:
     buttons = [InlineKeyboardButton(("✅ " if p.present else "▫️ ") + p.name[:24],
-                                    callback_data=f"came:{event_id}:{p.user_id}")
+                                    callback_data=encode(Action.CAME, event_id, p.user_id))
                for p in people[:60]]
     return InlineKeyboardMarkup([buttons[i:i + 2] for i in range(0, len(buttons), 2)])
 
@@ -87,17 +88,19 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
 async def came_button(update: Update, context: PeerdeskContext) -> None:
     """The host marks who came (a second tap takes the mark away)."""
     query, services = query_of(update), context.services
-    _, event_id, person = (query.data or "").split(":")
+    button = await pressed(update, context, Action.CAME)
+    if button is None:
+        return
     async with services.db.session() as session:
-        event = await views.event_of(session=session, event_id=int(event_id))
+        event = await views.event_of(session=session, event_id=button.id)
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
         if event is None or not may_manage(services, query.from_user.id, event):
             await query.answer(gettext(lang, "Only the host can mark who came."),
                                show_alert=True)
             return
-        await after.toggle_present(session=session, event_id=event.id, user_id=int(person),
-                                    now=services.clock())
+        await after.toggle_present(session=session, event_id=event.id,
+                                   user_id=int(str(button.arg)), now=services.clock())
         people = await after.people(session=session, event_id=event.id)
     await query.answer()
     await query.edit_message_reply_markup(_presence_keyboard(event.id, people))

@@ -26,7 +26,8 @@ from bot.domain.intake import language_of
 from bot.domain.models import EventKind
 from bot.i18n import _, gettext, ngettext
 from bot.telegram import dialogs
-from bot.telegram.access import is_organiser, may_manage
+from bot.telegram.access import is_organiser, may_manage, pressed
+from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import (
     PeerdeskContext,
     message_of,
@@ -66,19 +67,22 @@ async def _person_language(update: Update, context: PeerdeskContext) -> str:
                                  telegram_language=user.language_code)
 
 
-async def _may_publish(update: Update, context: PeerdeskContext, lang: str) -> bool:
-    """An organiser, with somewhere to publish; otherwise told why not."""
+async def _somewhere_to_publish(update: Update, context: PeerdeskContext, lang: str) -> bool:
+    """An announcement channel to publish in; otherwise the organiser is told so. (Who may
+    publish is checked where the commands are registered: access.organisers_only.)"""
     services = context.services
-    if not is_organiser(services, user_of(update).id):
-        await message_of(update).reply_text(gettext(
-            lang, "Sorry, only the organisers named in the configuration can publish."))
-        return False
     if not services.settings.announce_channels:
         await message_of(update).reply_text(gettext(
             lang, "There is nowhere to publish yet: no announcement channels have been set "
                   "up. An admin can add them."))
         return False
     return True
+
+
+def _answer(update: Update, action: Action) -> str | None:
+    """The answer a step's button carries (its step takes only data of its shape)."""
+    button = decode(query_of(update).data, action)
+    return button.arg if button is not None else None
 
 
 def _moment(text: str, context: PeerdeskContext, turn: Turn
@@ -117,25 +121,29 @@ def _time_on_the_day(text: str, context: PeerdeskContext, turn: Turn) -> datetim
 async def new_event(update: Update, context: PeerdeskContext) -> None:
     """/newevent: step 1, the kind."""
     lang = await _person_language(update, context)
-    if not await _may_publish(update, context, lang):
+    if not await _somewhere_to_publish(update, context, lang):
         return
     await dialogs.begin(update, context, NEWEVENT, KIND, lang=lang)
     await message_of(update).reply_text(
         gettext(lang, "A new event. What kind? (/cancel stops at any step)"),
-        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, name),
-                                                                 callback_data=f"kind:{kind}")]
-                                           for kind, name in KIND_NAMES.items()]))
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
+            gettext(lang, name), callback_data=encode(Action.EVENT_KIND, arg=kind))]
+            for kind, name in KIND_NAMES.items()]))
 
 
 async def suggested_event(update: Update, context: PeerdeskContext) -> None:
     """A rising topic's button (the monthly digest): /newevent with the kind and the title
     filled in, going on from the start time."""
     query = query_of(update)
+    button = await pressed(update, context, Action.SUGGEST_WEBINAR, Action.SUGGEST_CAFE)
+    if button is None:
+        return
     await query.answer()
     lang, services = await _person_language(update, context), context.services
-    if not await _may_publish(update, context, lang):
+    if not await _somewhere_to_publish(update, context, lang):
         return
-    _, kind, topic = (query.data or "::").split(":")
+    kind = EventKind.WEBINAR if button.action is Action.SUGGEST_WEBINAR else EventKind.CAFE
+    topic = str(button.arg)
     title = f"{gettext(lang, KIND_NAMES[EventKind(kind)])}: {services.topic_name(topic, lang)}"
     await dialogs.begin(update, context, NEWEVENT, START, lang=lang,
                         answers={"kind": kind, "title": title[:200]})
@@ -148,7 +156,7 @@ async def suggested_event(update: Update, context: PeerdeskContext) -> None:
 async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     query = query_of(update)
     await query.answer()
-    turn.draft["kind"] = (query.data or "").split(":")[1]
+    turn.draft["kind"] = _answer(update, Action.EVENT_KIND)
     await take_away_buttons(query)
     await query_message(query).reply_text(gettext(turn.lang, "The title?"))
     return TITLE
@@ -183,9 +191,10 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
     await message_of(update).reply_text(
         gettext(lang, "Starts {when}. Is that right?", when=understood(services, start, lang)),
         reply_markup=InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "Yes"), callback_data="start:yes"),
+            InlineKeyboardButton(gettext(lang, "Yes"),
+                                 callback_data=encode(Action.START, arg="yes")),
             InlineKeyboardButton(gettext(lang, "No, I will write it again"),
-                                 callback_data="start:no")]]))
+                                 callback_data=encode(Action.START, arg="no"))]]))
     return START_CONFIRM
 
 
@@ -194,7 +203,7 @@ async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Tu
     query, lang = query_of(update), turn.lang
     await query.answer()
     await take_away_buttons(query)
-    if (query.data or "") == "start:no":
+    if _answer(update, Action.START) == "no":
         turn.draft.pop("start", None)
         await query_message(query).reply_text(gettext(lang, "When does it start?"))
         return START
@@ -235,7 +244,7 @@ async def got_description(update: Update, context: PeerdeskContext, turn: Turn
         gettext(lang, "Does registration close at some point? Write when, like ma 7.12. klo "
                       "12, or press No deadline."),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
-            gettext(lang, "No deadline"), callback_data="closes:none")]]))
+            gettext(lang, "No deadline"), callback_data=encode(Action.CLOSES, arg="none"))]]))
     return CLOSES
 
 
@@ -286,8 +295,10 @@ async def _preview(message: Message, lang: str, text: str) -> None:
     await message.reply_text(
         gettext(lang, "Preview:") + "\n\n" + text,
         reply_markup=InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "Publish"), callback_data="publish:yes"),
-            InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="publish:no")]]))
+            InlineKeyboardButton(gettext(lang, "Publish"),
+                                 callback_data=encode(Action.PUBLISH, arg="yes")),
+            InlineKeyboardButton(gettext(lang, "Cancel"),
+                                 callback_data=encode(Action.PUBLISH, arg="no"))]]))
 
 
 async def _publish_pressed(update: Update, turn: Turn) -> bool:
@@ -295,7 +306,7 @@ async def _publish_pressed(update: Update, turn: Turn) -> bool:
     query = query_of(update)
     await query.answer()
     await take_away_buttons(query)
-    if (query.data or "") == "publish:yes":
+    if _answer(update, Action.PUBLISH) == "yes":
         return True
     await query_message(query).reply_text(gettext(turn.lang, NOTHING_PUBLISHED))
     return False
@@ -329,7 +340,7 @@ async def confirm_event(update: Update, context: PeerdeskContext, turn: Turn) ->
 async def new_bulletin(update: Update, context: PeerdeskContext) -> None:
     """/bulletin: the text, then when, then a preview."""
     lang = await _person_language(update, context)
-    if not await _may_publish(update, context, lang):
+    if not await _somewhere_to_publish(update, context, lang):
         return
     await dialogs.begin(update, context, BULLETIN, BULLETIN_TEXT, lang=lang)
     await message_of(update).reply_text(gettext(
@@ -343,7 +354,8 @@ async def got_bulletin_text(update: Update, context: PeerdeskContext, turn: Turn
     await message_of(update).reply_text(
         gettext(lang, "When should it go out? Press Now, or write a time like huomenna klo 8"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, "Now"),
-                                                                 callback_data="when:now")]]))
+                                                                 callback_data=encode(Action.SEND_NOW,
+                                                                                    arg="now"))]]))
     return BULLETIN_WHEN
 
 
@@ -412,15 +424,18 @@ async def new_materials(update: Update, context: PeerdeskContext) -> None:
         gettext(lang, "Which event are the materials for? (/cancel stops)"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
             f"{event.title[:40]} · {event.starts_at.astimezone(services.settings.tz):%d.%m.}",
-            callback_data=f"matfor:{event.id}")] for event in events]))
+            callback_data=encode(Action.MATERIALS_FOR, event.id))] for event in events]))
 
 
 async def got_material_event(update: Update, context: PeerdeskContext, turn: Turn
                              ) -> str | None:
     query = query_of(update)
+    button = await pressed(update, context, Action.MATERIALS_FOR)
+    if button is None:
+        return MATERIAL_EVENT
     await query.answer()
     await take_away_buttons(query)
-    turn.draft["event_id"] = int((query.data or "").split(":")[1])
+    turn.draft["event_id"] = button.id
     await query_message(query).reply_text(gettext(
         turn.lang, "Send a link (the recording, slides…) or a file."))
     return MATERIAL_ITEM

@@ -17,6 +17,7 @@ from bot.domain.events.views import Counts, EventView
 from bot.domain.models import EventKind
 from bot.i18n import _, format_when, gettext
 from bot.services import Services
+from bot.telegram.callbacks import Action, encode
 
 KIND_NAMES = {
     EventKind.WEBINAR: _("Webinar"),
@@ -107,12 +108,12 @@ def rsvp_rows(event: EventView, tally: Counts, now: datetime | None, lang: str,
         tick = "✅ " if answer == chosen or (answer == "yes" and chosen == "waiting") else ""
         return InlineKeyboardButton(f"{tick}{gettext(lang, RSVP_LABELS[answer])} "
                                     f"({shown[answer]})",
-                                    callback_data=f"rsvp:{event.id}:{answer}")
+                                    callback_data=encode(Action.RSVP, event.id, answer))
 
     if now is not None and not rsvp.registration_open(event, now):
         return [[InlineKeyboardButton(
             "🔒 " + gettext(lang, "Registration closed ({count} coming)", count=tally.seats),
-            callback_data=f"rsvp:{event.id}:closed")], [button("no")]]
+            callback_data=encode(Action.RSVP, event.id, "closed"))], [button("no")]]
     return [[button("yes"), button("no")], [button("plus")]]
 
 
@@ -133,7 +134,8 @@ def personal_keyboard(event: EventView, tally: Counts, now: datetime, lang: str,
     calendar file."""
     return InlineKeyboardMarkup([
         *rsvp_rows(event, tally, now, lang, chosen),
-        [InlineKeyboardButton(f"📅 {short_label(event.title)}", callback_data=f"ics:{event.id}")]])
+        [InlineKeyboardButton(f"📅 {short_label(event.title)}",
+                              callback_data=encode(Action.ICS, event.id))]])
 
 
 def listed(services: Services, event: EventView, tally: Counts, lang: str) -> str:
@@ -158,4 +160,5 @@ def listed(services: Services, event: EventView, tally: Counts, lang: str) -> st
 def rating_buttons(event_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(("✅ " if n == chosen else "") + str(n),
-                             callback_data=f"fb:{event_id}:{n}") for n in range(1, 6)]])
+                             callback_data=encode(Action.EVENT_RATING, event_id, n))
+        for n in range(1, 6)]])

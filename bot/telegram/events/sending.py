@@ -22,6 +22,7 @@ from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext
 from bot.services import Services
+from bot.telegram.callbacks import Action, encode
 from bot.telegram.events.render import (
     announcement_text,
     details,
@@ -147,11 +148,11 @@ async def _presence_button(services: Services, item: Claimed, event: EventView
                            ) -> InlineKeyboardMarkup | None:
     """The last reminder before the event carries "I'm here", pressed on arrival."""
     async with services.db.session() as session:
-        key = await messages.outbox_key(session=session, outbox_id=item.id)
-    if not event.reminders or int(key.rsplit(":", 1)[1]) != min(event.reminders):
+        last = await messages.is_last_reminder(session=session, outbox_id=item.id, event=event)
+    if not last:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        "🙋 " + gettext(event.language, "I'm here"), callback_data=f"here:{event.id}")]])
+        "🙋 " + gettext(event.language, "I'm here"), callback_data=encode(Action.HERE, event.id))]])
 
 
 async def _to_person(application: Application, item: Claimed, event: EventView) -> int | None:
@@ -179,9 +180,9 @@ async def _to_person(application: Application, item: Claimed, event: EventView) 
                        deadline=format_when(offer.until, lang, tz))
         buttons = InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Yes, I'm coming"),
-                                 callback_data=f"offer:{event.id}:yes"),
+                                 callback_data=encode(Action.OFFER, event.id, "yes")),
             InlineKeyboardButton(gettext(lang, "I can't come after all"),
-                                 callback_data=f"offer:{event.id}:no")]])
+                                 callback_data=encode(Action.OFFER, event.id, "no"))]])
         return (await bot.send_message(item.chat_id, text, reply_markup=buttons)).message_id
     if item.kind == "offer_lapsed":
         text = gettext(lang, "We did not hear from you in time, so your place at {title} passed "

@@ -23,6 +23,8 @@ from bot.domain.events.views import EventView
 from bot.domain.intake import language_of, remember_staff
 from bot.i18n import format_when, gettext
 from bot.services import Services
+from bot.telegram.access import pressed
+from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import (
     PeerdeskContext,
     message_of,
@@ -52,19 +54,22 @@ FEEDBACK_GROUP = -2  # before the helpers' relay (-1): a reply to the feedback q
 async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
     """Coming / coming with a colleague / cannot come: counts follow on the announcement."""
     query, services = query_of(update), context.services
-    _, event_id, answer = (query.data or "").split(":")
+    button = await pressed(update, context, Action.RSVP)
+    if button is None:
+        return
+    event_id, answer = button.id, str(button.arg)
     user = query.from_user
     confirm = timedelta(hours=services.settings.place_confirm_hours)
     async with services.db.session() as session:
         await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
                              telegram_language=user.language_code)
-        event = await views.event_of(session=session, event_id=int(event_id))
+        event = await views.event_of(session=session, event_id=event_id)
         result = None if answer == "closed" else await rsvp.rsvp(
-            session=session, event_id=int(event_id), user_id=user.id, answer=answer,
+            session=session, event_id=event_id, user_id=user.id, answer=answer,
             now=services.clock(), confirm_within=confirm)
         if result is not None and not result.closed:
-            await messages.refresh_counts(session=session, event_id=int(event_id),
-                                        now=services.clock())
+            await messages.refresh_counts(session=session, event_id=event_id,
+                                          now=services.clock())
         private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
         own = await language_of(session=session, telegram_id=user.id,
                                 telegram_language=user.language_code) if private else None
@@ -99,7 +104,7 @@ async def _follow_in_private(query: CallbackQuery, services: Services, event: Ev
     async with services.db.session() as session:
         chosen = await rsvp.answer_of(session=session, event_id=event.id, user_id=user_id)
     now = services.clock()
-    from_events = any(b.callback_data == f"ics:{event.id}"
+    from_events = any(b.callback_data == encode(Action.ICS, event.id)
                       for row in (message.reply_markup.inline_keyboard
                                   if message.reply_markup else ()) for b in row)
     lang = _button_language(message, event)
@@ -107,7 +112,7 @@ async def _follow_in_private(query: CallbackQuery, services: Services, event: Ev
         markup = personal_keyboard(event, result.counts, now, lang, chosen)
     else:
         kept = [row for row in (message.reply_markup.inline_keyboard if message.reply_markup
-                                else ()) if not any(str(b.callback_data).startswith("rsvp:")
+                                else ()) if not any(decode(str(b.callback_data), Action.RSVP)
                                                     for b in row)]
         markup = InlineKeyboardMarkup(rsvp_rows(event, result.counts, now, lang, chosen)
                                       + list(kept))
@@ -131,17 +136,20 @@ def _button_language(message: Message, event: EventView) -> str:
 async def offer_button(update: Update, context: PeerdeskContext) -> None:
     """Yes / no to a place offered from the waiting list."""
     query, services = query_of(update), context.services
-    _, event_id, answer = (query.data or "").split(":")
+    button = await pressed(update, context, Action.OFFER)
+    if button is None:
+        return
+    event_id, answer = button.id, button.arg
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
         taken = await rsvp.answer_offer(
-            session=session, event_id=int(event_id), user_id=query.from_user.id,
+            session=session, event_id=event_id, user_id=query.from_user.id,
             accept=answer == "yes", now=services.clock(),
             confirm_within=timedelta(hours=services.settings.place_confirm_hours))
         if taken is False:
-            await messages.refresh_counts(session=session, event_id=int(event_id),
-                                        now=services.clock())
+            await messages.refresh_counts(session=session, event_id=event_id,
+                                          now=services.clock())
     services.wake_sender()  # the place passed on, or the counts
     if taken is None:
         await query.answer(gettext(lang, "This place is no longer held for you. You can still "
@@ -157,12 +165,15 @@ async def offer_button(update: Update, context: PeerdeskContext) -> None:
 async def here_button(update: Update, context: PeerdeskContext) -> None:
     """"I'm here" under the last reminder, during the event."""
     query, services = query_of(update), context.services
+    button = await pressed(update, context, Action.HERE)
+    if button is None:
+        return
     user = query.from_user
     async with services.db.session() as session:
         await remember_staff(session=session, telegram_id=user.id, first_name=user.first_name,
                              telegram_language=user.language_code)
-        presence = await after.mark_present(session=session, event_id=int((query.data or "")[5:]),
-                                             user_id=user.id, now=services.clock())
+        presence = await after.mark_present(session=session, event_id=button.id,
+                                            user_id=user.id, now=services.clock())
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
     event = presence.event
@@ -181,20 +192,23 @@ async def here_button(update: Update, context: PeerdeskContext) -> None:
 async def rating_button(update: Update, context: PeerdeskContext) -> None:
     """1–5 under the feedback question; a later press changes the answer."""
     query, services = query_of(update), context.services
-    _, event_id, rating = (query.data or "").split(":")
+    button = await pressed(update, context, Action.EVENT_RATING)
+    if button is None:
+        return
+    event_id, rating = button.id, int(str(button.arg))
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
-        recorded = await after.rate(session=session, event_id=int(event_id),
-                                     user_id=query.from_user.id, rating=int(rating),
-                                     now=services.clock())
+        recorded = await after.rate(session=session, event_id=event_id,
+                                    user_id=query.from_user.id, rating=rating,
+                                    now=services.clock())
     if not recorded:  # an unknown event is not recorded either
         await query.answer()
         return
     await query.answer(gettext(lang, "Thank you! If you like, reply to the question with a "
                                      "comment."))
     try:
-        await query.edit_message_reply_markup(rating_buttons(int(event_id), int(rating)))
+        await query.edit_message_reply_markup(rating_buttons(event_id, rating))
     except BadRequest as exc:  # the same rating pressed again
         if "not modified" not in str(exc):
             raise
@@ -213,8 +227,8 @@ async def feedback_reply(update: Update, context: PeerdeskContext) -> None:
         if event_id is None:
             return
         await after.comment(session=session, event_id=event_id,
-                             user_id=user_of(update).id, text=message.text or "",
-                             now=services.clock())
+                            user_id=user_of(update).id, text=message.text or "",
+                            now=services.clock())
         lang = await language_of(session=session, telegram_id=user_of(update).id,
                                  telegram_language=user_of(update).language_code)
     await message.reply_text(gettext(lang, "Thank you, I passed your comment on to the host "
@@ -253,18 +267,21 @@ async def events_command(update: Update, context: PeerdeskContext) -> None:
         for event in past:
             lines.append(f"• {headline(event, lang)} — {when(services, event, lang)}")
             buttons.append([InlineKeyboardButton(f"📎 {short_label(event.title)}",
-                                                 callback_data=f"mat:{event.id}")])
+                                                 callback_data=encode(Action.MATERIALS,
+                                                                      event.id))])
         await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
 
 
 async def materials_button(update: Update, context: PeerdeskContext) -> None:
     """Send an event's materials to whoever asks from /events."""
     query, services = query_of(update), context.services
+    button = await pressed(update, context, Action.MATERIALS)
+    if button is None:
+        return
     async with services.db.session() as session:
         lang = await language_of(session=session, telegram_id=query.from_user.id,
                                  telegram_language=query.from_user.language_code)
-        event = await views.event_of(session=session,
-                                      event_id=int((query.data or "").split(":")[1]))
+        event = await views.event_of(session=session, event_id=button.id)
         found = await views.materials(session=session, event_id=event.id) if event else []
     await query.answer()
     if event is None or not found:
@@ -280,9 +297,11 @@ async def materials_button(update: Update, context: PeerdeskContext) -> None:
 async def ics_button(update: Update, context: PeerdeskContext) -> None:
     """Send one event as an .ics file."""
     query, services = query_of(update), context.services
+    button = await pressed(update, context, Action.ICS)
+    if button is None:
+        return
     async with services.db.session() as session:
-        event = await views.event_of(session=session,
-                                      event_id=int((query.data or "").split(":")[1]))
+        event = await views.event_of(session=session, event_id=button.id)
     if event is None or event.cancelled:
         await query.answer(gettext(services.settings.helpers_language,
                                    "This event is over or cancelled."), show_alert=True)
