@@ -7,11 +7,10 @@ import logging
 from datetime import timedelta
 
 from bot.domain.events import after
-from bot.telegram.context import (
-    PeerdeskContext,
-)
+from bot.telegram.context import PeerdeskContext
 
 logger = logging.getLogger(__name__)
+
 
 async def follow_up_job(context: PeerdeskContext) -> None:
     """After events: the feedback question, and places whose offer lapsed passed on."""

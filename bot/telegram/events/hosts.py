@@ -5,11 +5,7 @@ see their own events; organisers and admins see all."""
 from __future__ import annotations
 
 from babel.numbers import format_decimal
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.domain.events import after, views
 from bot.domain.intake import language_of
@@ -22,10 +18,7 @@ from bot.telegram.context import (
     query_of,
     user_of,
 )
-from bot.telegram.events.render import (
-    headline,
-    when,
-)
+from bot.telegram.events.render import headline, when
 
 
 def _presence_keyboard(event_id: int, people: list[after.Person]) -> InlineKeyboardMarkup:

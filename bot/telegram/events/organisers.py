@@ -37,19 +37,10 @@ from bot.telegram.context import (
     user_of,
 )
 from bot.telegram.dialogs import Turn
-from bot.telegram.events.render import (
-    KIND_NAMES,
-    announcement_text,
-    understood,
-)
+from bot.telegram.events.render import KIND_NAMES, announcement_text, understood
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
-
-# --- organisers: /newevent, /bulletin and /materials ---------------------------------------------
-# Guided dialogs whose state is a row in the database (bot.telegram.dialogs): each step below
-# takes the organiser's answer, keeps it in `turn.draft` and returns the next step. A restart
-# between two steps, or the next answer reaching the other replica, goes on from the row.
 
 NEWEVENT, BULLETIN, MATERIALS = dialogs.NEWEVENT, dialogs.BULLETIN, dialogs.MATERIALS
 KIND, TITLE, START, START_CONFIRM, END, WHERE, DESCRIPTION, CLOSES, CONFIRM = (

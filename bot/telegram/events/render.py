@@ -7,10 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from babel.dates import format_datetime
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.events import rsvp
 from bot.domain.events.views import Counts, EventView

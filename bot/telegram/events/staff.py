@@ -45,8 +45,6 @@ from bot.telegram.events.render import (
 from bot.telegram.keyboards import take_away_buttons
 
 UPCOMING_SHOWN = 8  # coming events in /events, one message each
-
-
 FEEDBACK_GROUP = -2  # before the helpers' relay (-1): a reply to the feedback question is not a
 # follow-up to some ticket
 
