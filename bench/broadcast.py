@@ -100,8 +100,8 @@ async def main() -> None:
                                 now=utcnow(), priority=Priority.ALERT,
                                 params={"template": "poison", "update_id": 1})
             await schedule.publish_bulletin(session=session, text="Uusi ohje: arviointi",
-                                          link=None, channels=chats, send_at=utcnow(),
-                                          now=utcnow())
+                                            link=None, channels=chats, send_at=utcnow(),
+                                            now=utcnow())
         with contextlib.suppress(TimeoutError):  # what is missing is counted as lost
             await sandbox.wait_until(lambda: all(sandbox.bot_messages(c) for c in chats)
                                      and len(sandbox.to_group) >= args.group_notes,

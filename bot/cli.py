@@ -491,13 +491,13 @@ async def _events(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             if args.action == "cancel":
                 if await schedule.cancel_event(session=session, event_id=args.event_id,
-                                             now=now) is None:
+                                               now=now) is None:
                     raise EventError(f"no upcoming event {args.event_id}")
                 print(f"cancelled event {args.event_id}; the cancellation is announced")
                 return 0
             if args.action == "materials":
                 await after.add_material(session=session, event_id=args.event_id, now=now,
-                                          link=args.link)
+                                         link=args.link)
                 count = len(await after.recipients(session=session, event_id=args.event_id))
                 print(f"materials of event {args.event_id} go to {count} people")
                 return 0

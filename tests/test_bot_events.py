@@ -71,7 +71,7 @@ async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *
 async def publish(desk: Desk, **changes: object) -> int:
     async with desk.services.db.session() as session:
         (event, *_) = await schedule.publish_event(session=session, spec=spec(**changes),
-                                                 now=desk.clock())
+                                                   now=desk.clock())
     desk.services.wake_sender()
     assert event.id is not None
     return event.id
@@ -160,8 +160,8 @@ async def test_a_change_and_a_cancellation_are_announced_and_edit_the_announceme
         (announcement,) = await channel(desk, CHANNELS[0], 1)
         async with desk.services.db.session() as session:
             await schedule.change_event(session=session, event_id=event_id, now=clock(),
-                                      starts_at=START + timedelta(hours=1),
-                                      ends_at=START + timedelta(hours=2), place="Luokka 204")
+                                        starts_at=START + timedelta(hours=1),
+                                        ends_at=START + timedelta(hours=2), place="Luokka 204")
         change = (await channel(desk, CHANNELS[0], 2))[-1]
         assert change["text"].startswith("✏️ Muutos: Pedagoginen kahvila: arviointi")
         assert "klo 15.00–16.00" in change["text"] and "Luokka 204" in change["text"]
@@ -341,7 +341,7 @@ async def test_an_event_reaches_the_adapters_as_a_frozen_view(services: Services
     planned = spec(capacity=20, registration_closes=START - timedelta(days=1))
     async with services.db.session() as session:
         (published,) = await schedule.publish_event(session=session, spec=planned,
-                                                  now=START - timedelta(days=14))
+                                                    now=START - timedelta(days=14))
         stored = await views.event_of(session=session, event_id=published.id)
         assert await views.event_of(session=session, event_id=published.id + 1) is None
     assert stored == published and isinstance(stored, views.EventView)
@@ -498,8 +498,8 @@ async def test_one_announcement_to_60_chats_within_flood_limits(
             desk.sandbox.group(chat, "Tiimi")
         async with desk.services.db.session() as session:
             await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                          channels=chats, send_at=desk.clock(),
-                                          now=desk.clock())
+                                            channels=chats, send_at=desk.clock(),
+                                            now=desk.clock())
         began = time.monotonic()
         desk.services.wake_sender()
         await desk.sandbox.wait_until(
@@ -522,7 +522,7 @@ async def test_a_broadcast_larger_than_one_batch_goes_out_in_one_tick(
     db = Database(database_url)
     async with db.session() as session:  # published before the bot starts: its first tick
         await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                      channels=chats, send_at=Clock()(), now=Clock()())
+                                        channels=chats, send_at=Clock()(), now=Clock()())
     await db.dispose()
     # The next tick is ten minutes away: everything must go in the first one.
     async with open_desk(database_url, knowledge, router, sandbox=sandbox,

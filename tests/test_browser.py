@@ -272,8 +272,8 @@ async def _publish_in(run: MakeRun, title: str) -> None:
         async with db.session() as session:
             await schedule.publish_event(session=session, now=datetime.now(UTC), spec=(
                 spec.validate_spec(dict(kind="cafe", title=title, start=start,
-                                          end=start + timedelta(minutes=90), place="Auditorio B",
-                                          channels=[SANDBOX_CHANNEL], capacity=20))))
+                                        end=start + timedelta(minutes=90), place="Auditorio B",
+                                        channels=[SANDBOX_CHANNEL], capacity=20))))
     finally:
         await db.dispose()
 

@@ -204,7 +204,7 @@ async def test_registration_closes_and_a_freed_place_must_be_confirmed_in_time(
             tally = await rsvp.counts(session=session, event_id=event_id)
             assert (tally.yes, tally.no, tally.waiting) == (2, 2, 0)
             assert (await rsvp.offer(session=session, event_id=event_id,
-                                       user_id=7005)).until is None  # confirmed
+                                     user_id=7005)).until is None  # confirmed
 
 
 async def test_a_quiet_conversation_ends_kindly_and_later_messages_are_heard(

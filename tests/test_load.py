@@ -166,8 +166,8 @@ async def test_two_replicas_together_keep_telegrams_limits(
                                     priority=Priority.ALERT,
                                     params={"template": "poison", "update_id": 1})
                 await schedule.publish_bulletin(session=session, text="Pedagoginen kahvila",
-                                              link=None, channels=channels, send_at=utcnow(),
-                                              now=utcnow())
+                                                link=None, channels=channels, send_at=utcnow(),
+                                                now=utcnow())
             for services in replicas:
                 services.wake_sender()
             await sandbox.wait_until(

@@ -190,8 +190,8 @@ async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_t
                 await wait_ready(client, ports)
                 async with db.session() as session:
                     await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                                  channels=chats, send_at=utcnow(),
-                                                  now=utcnow())
+                                                    channels=chats, send_at=utcnow(),
+                                                    now=utcnow())
                 # Both replicas' senders take the bulletin's rows; it is out before the kill
                 # (one whose sender dies mid-send is reported, not sent again).
                 await sandbox.wait_until(

@@ -117,8 +117,8 @@ async def test_a_relay_overtakes_a_queued_announcement(
         # under way, the answer below must not wait for the rest of it (it may take 3 s).
         async with desk.services.db.session() as session:
             await schedule.publish_bulletin(session=session, text="Pedagoginen kahvila tänään",
-                                          link=None, channels=list(channels),
-                                          send_at=desk.clock(), now=desk.clock())
+                                            link=None, channels=list(channels),
+                                            send_at=desk.clock(), now=desk.clock())
         desk.services.wake_sender()
         await sandbox.wait_until(lambda: sum(bool(sandbox.bot_messages(c))
                                              for c in channels) >= 5)

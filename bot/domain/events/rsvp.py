@@ -71,7 +71,7 @@ async def rsvp(*, session: AsyncSession, event_id: int, user_id: int, answer: st
 
 
 async def promote(session: AsyncSession, event: Event, now: datetime,
-                   confirm_within: timedelta) -> list[int]:
+                  confirm_within: timedelta) -> list[int]:
     """Give freed places to the waiting list in the order people answered. Each is asked to
     confirm by a deadline (never later than the start), after which the place passes on."""
     promoted = []

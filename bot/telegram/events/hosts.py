@@ -38,9 +38,9 @@ async def attendees_command(update: Update, context: PeerdeskContext) -> None:
         lang = await language_of(session=session, telegram_id=user.id,
                                  telegram_language=user.language_code)
         held = await views.recent(session=session, now=now, days=7,
-                                   host_id=None if everyone else user.id)
+                                  host_id=None if everyone else user.id)
         coming = [e for e in await views.upcoming(session=session, now=now,
-                                                   host_id=None if everyone else user.id)
+                                                  host_id=None if everyone else user.id)
                   if e.id not in {h.id for h in held}]
         listing = [(event, await after.people(session=session, event_id=event.id),
                     await after.feedback(session=session, event_id=event.id))

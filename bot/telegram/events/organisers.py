@@ -405,7 +405,7 @@ async def new_materials(update: Update, context: PeerdeskContext) -> None:
     lang = await _person_language(update, context)
     async with services.db.session() as session:
         events = await views.recent(session=session, now=services.clock(),
-                                     host_id=None if is_organiser(services, user.id) else user.id)
+                                    host_id=None if is_organiser(services, user.id) else user.id)
     if not events:
         await message_of(update).reply_text(gettext(
             lang, "You have no event from the last 30 days to add materials to."))
@@ -453,8 +453,8 @@ async def got_material(update: Update, context: PeerdeskContext, turn: Turn) -> 
             return None  # added already, from the same answer taken elsewhere
         try:
             await after.add_material(session=session, event_id=event_id, now=services.clock(),
-                                      link=link, file_id=file_id, file_name=file_name,
-                                      added_by=user_of(update).id)
+                                     link=link, file_id=file_id, file_name=file_name,
+                                     added_by=user_of(update).id)
         except EventError:
             await message.reply_text(gettext(lang, "That event cannot take materials."))
             return None

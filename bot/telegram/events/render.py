@@ -96,7 +96,7 @@ def rsvp_buttons(event: EventView, tally: Counts, now: datetime | None = None,
 
 
 def rsvp_rows(event: EventView, tally: Counts, now: datetime | None, lang: str,
-               chosen: str | None = None) -> list[list[InlineKeyboardButton]]:
+              chosen: str | None = None) -> list[list[InlineKeyboardButton]]:
     if event.cancelled:
         return []
     shown = {"yes": tally.yes, "plus": tally.plus, "no": tally.no}
@@ -126,7 +126,7 @@ def short_label(text: str, limit: int = 40) -> str:
 
 
 def personal_keyboard(event: EventView, tally: Counts, now: datetime, lang: str,
-                       chosen: str | None) -> InlineKeyboardMarkup:
+                      chosen: str | None) -> InlineKeyboardMarkup:
     """An event in a person's own chat (/events): the announcement's answers, and its
     calendar file."""
     return InlineKeyboardMarkup([

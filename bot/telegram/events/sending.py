@@ -163,7 +163,7 @@ async def _to_person(application: Application, item: Claimed, event: EventView) 
         material = await messages.material_of(session=session, outbox_id=item.id) \
             if item.kind == "materials" else None
         offer = await rsvp.offer(session=session, event_id=event.id,
-                                   user_id=item.chat_id) if item.kind == "offer" else None
+                                 user_id=item.chat_id) if item.kind == "offer" else None
     title = f"{event.title} ({when(services, event, lang)})"
     if item.kind == "offer":
         if offer is None or event.starts_at <= services.clock():
