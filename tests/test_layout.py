@@ -17,8 +17,6 @@ LONG_MODULES = {
     # One idea each, long because the thing is:
     "bot/domain/routing.py": "the router: the words, the need model's say, and the decision",
     # More than one idea: to be split (issue 28).
-    "bot/telegram/events.py": "rendering, the sender's renderers, staff, organisers' dialogs",
-    "bot/domain/events.py": "scheduling, sending, RSVP, and after the event",
     "bot/domain/answers.py": "the answers' store, the card, drafts from replies, the figures",
     "bot/telegram/intake.py": "the asker's handlers, and the one conversation per asker",
 }

@@ -27,7 +27,7 @@ import sys
 from bot.cli import calendar, events, knowledge, migrate, people, report, route, running
 from bot.cli.logs import configure_logging, secrets_of
 from bot.config import ConfigError, load_settings
-from bot.domain.events import EventError
+from bot.domain.events.views import EventError
 from bot.domain.knowledge import KnowledgeError
 from bot.domain.lemmas import LemmaError
 from bot.domain.reports import PeriodError

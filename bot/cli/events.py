@@ -13,8 +13,9 @@ import yaml
 from bot import LANGUAGES
 from bot.calendar import read_events
 from bot.config import Settings
-from bot.domain import events
-from bot.domain.events import EventError
+from bot.domain.events import after, schedule, views
+from bot.domain.events.spec import validate_spec
+from bot.domain.events.views import EventError
 from bot.domain.models import EventKind
 from bot.storage import Database, migrate
 
@@ -91,20 +92,20 @@ async def _events(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with db.session() as session:
             if args.action == "list":
-                for event in await events.upcoming(session=session, now=now, limit=100):
+                for event in await views.upcoming(session=session, now=now, limit=100):
                     start = event.starts_at.astimezone(settings.tz)
                     print(f"{event.id}\t{start:%Y-%m-%d %H:%M}\t{event.kind}\t{event.title}")
                 return 0
             if args.action == "cancel":
-                if await events.cancel_event(session=session, event_id=args.event_id,
+                if await schedule.cancel_event(session=session, event_id=args.event_id,
                                              now=now) is None:
                     raise EventError(f"no upcoming event {args.event_id}")
                 print(f"cancelled event {args.event_id}; the cancellation is announced")
                 return 0
             if args.action == "materials":
-                await events.add_material(session=session, event_id=args.event_id, now=now,
+                await after.add_material(session=session, event_id=args.event_id, now=now,
                                           link=args.link)
-                count = len(await events.recipients(session=session, event_id=args.event_id))
+                count = len(await after.recipients(session=session, event_id=args.event_id))
                 print(f"materials of event {args.event_id} go to {count} people")
                 return 0
             if args.action == "add":
@@ -120,13 +121,13 @@ async def _events(args: argparse.Namespace, settings: Settings) -> int:
             specs = []  # all checked before any is published: a file goes in whole or not at all
             for number, item in enumerate(items, start=1):
                 try:
-                    specs.append(events.validate_spec(_spec_data(item, settings, defaults)))
+                    specs.append(validate_spec(_spec_data(item, settings, defaults)))
                 except EventError as exc:
                     where = f"{args.file}, event {number}: " if args.action == "import" else ""
                     raise EventError(f"{where}{exc}") from None
             published = []
             for spec in specs:
-                published += await events.publish_event(
+                published += await schedule.publish_event(
                     session=session, spec=spec, now=now,
                     announce_days_before=settings.announce_days_before)
             print(f"published {len(published)} event(s): "

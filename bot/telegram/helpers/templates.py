@@ -246,9 +246,10 @@ def _rising(f: Facts) -> Note | None:
                         month=f.params.get("month", ""), before=f.params.get("before", 0)),
                 InlineKeyboardMarkup([[
                     InlineKeyboardButton(gettext(f.lang, "Plan a webinar"),
-                                         callback_data=f"evsug:webinar:{topic}"),
+                                         callback_data=encode(Action.SUGGEST_WEBINAR,
+                                                              arg=topic)),
                     InlineKeyboardButton(gettext(f.lang, "Plan a café"),
-                                         callback_data=f"evsug:cafe:{topic}")]]))
+                                         callback_data=encode(Action.SUGGEST_CAFE, arg=topic))]]))
 
 
 # --- the holder's controls: released, handed over, rated ------------------------------------------
