@@ -13,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import LANGUAGES, ROLES
+from bot import ROLES
 from bot.domain import intake
 from bot.domain.intake import Conversation, Part, Receipt, Turn
 from bot.domain.models import Routing, TicketStatus
@@ -22,6 +22,7 @@ from bot.domain.text import clean_text
 from bot.domain.tickets import changes, messages, views
 from bot.i18n import _, format_when, gettext
 from bot.telegram import dialogs, keyboards, menus
+from bot.telegram.access import stale
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -443,7 +444,7 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
         if button is not None and button.action is Action.JOIN else (button.id if button else 0)
     if button is None or original is None or asked is None \
             or original.message_id != message_id or asked.chat.id != query.from_user.id:
-        await _refuse(update, lang)
+        await stale(update, context, lang)
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
@@ -472,20 +473,13 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
                        else conversation)
 
 
-async def _refuse(update: Update, lang: str) -> None:
-    await query_of(update).answer(
-        gettext(lang, "This button is not yours to press, or the question has moved on."),
-        show_alert=True,
-    )
-
-
 async def chose_role(update: Update, context: PeerdeskContext) -> None:
     """The asker picked the kind of helper for an unclear question (or "I don't know")."""
     query = query_of(update)
     lang = await _language(update, context)
     button = decode(query.data, Action.ROLE)
     if button is None:
-        await _refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.choose_role(
@@ -508,7 +502,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.SELF_SERVICE)
     if button is None or button.arg not in ("y", "n"):
-        await _refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.resolve_self_service(
@@ -537,7 +531,7 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.ANONYMOUS)
     if button is None:
-        await _refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.make_anonymous(
@@ -559,7 +553,7 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.SOLVE)
     if button is None:
-        await _refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with services.db.session() as session:
         ticket = await changes.solved_by_asker(session=session, ticket_id=button.id,
@@ -611,9 +605,10 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
     """Store the language picked with /lang."""
     query = query_of(update)
-    code = (query.data or ":").split(":")[1]
-    if code not in LANGUAGES:
-        await _refuse(update, await _language(update, context))
+    button = decode(query.data, Action.LANGUAGE)
+    code = button.arg if button is not None else None
+    if code is None:
+        await stale(update, context)
         return
     async with context.services.db.session() as session:
         await intake.set_language(session=session, telegram_id=query.from_user.id, language=code)
@@ -651,7 +646,7 @@ async def not_text(update: Update, context: PeerdeskContext) -> None:
 
 async def unknown_button(update: Update, context: PeerdeskContext) -> None:
     """A button with data this bot does not know (an old or forged one)."""
-    await _refuse(update, await _language(update, context))
+    await stale(update, context)
 
 
 async def empty_button(update: Update, context: PeerdeskContext) -> None:
