@@ -14,8 +14,6 @@ MAX_LINES = 600
 # Modules over MAX_LINES, each with the reason it is still one file. Keep this short: split a
 # module rather than add it here.
 LONG_MODULES = {
-    # One idea each, long because the thing is:
-    "bot/domain/routing.py": "the router: the words, the need model's say, and the decision",
     # More than one idea: to be split (issue 28).
     "bot/domain/answers.py": "the answers' store, the card, drafts from replies, the figures",
     "bot/telegram/intake.py": "the asker's handlers, and the one conversation per asker",

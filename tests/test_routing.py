@@ -19,6 +19,7 @@ from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.models import RoutingCorrection, TicketStatus
 from bot.domain.routing import Correction, Router
+from bot.domain.vocabulary import words
 from tests.test_bot_helpers import GROUP, MARI, open_desk
 
 DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
@@ -229,3 +230,21 @@ async def test_a_reroute_teaches_the_router(database_url: str, knowledge: Knowle
         async with desk.services.db.reading() as session:
             await corrections.refresh(session=session, router=other)
         assert other.route(ALIKE).role == "luotsi"
+
+
+def test_a_phrase_counts_when_the_question_holds_all_its_words(router: Router) -> None:
+    """The knowledge's phrases are looked up through their rarest word: the same ones count, in
+    the same order, as when every phrase is tried."""
+    vocabulary = router.vocabulary
+    lines = (Path(__file__).parent / "data" / "routing_dev2.tsv").read_text().splitlines()
+    questions = [line.split("\t", 1)[1] for line in lines if line and not line.startswith("#")]
+    questions += ["Teams-möte ei vastaa", "tiimipalaveri venyy taas"]
+    holding = 0
+    for question in questions:
+        lang = router.detect_language(question)
+        _, _, phrased = vocabulary.matches(words(question), lang)
+        every = [(topic, weight) for forms, topic, weight in vocabulary.phrases
+                 if forms <= phrased]
+        assert vocabulary.phrases_in(phrased) == every, question
+        holding += bool(every)
+    assert holding >= 10
