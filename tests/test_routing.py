@@ -59,8 +59,10 @@ def test_the_development_set_is_large_and_in_three_languages() -> None:
 
 
 def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
+    """97.9 % right before the router asked below 0.65 rather than 0.55: where it is unsure it
+    asks (2.6 %) rather than guess, and being confidently wrong is the worse of the two."""
     right, confidently_wrong, asked = _figures(router, _dev_set())
-    assert right >= 0.97
+    assert right >= 0.96
     assert confidently_wrong <= 0.01
     assert asked <= 0.05  # doubt is allowed, but not as a habit
 
@@ -78,8 +80,8 @@ def test_the_fresh_set_stays_routed(router: Router) -> None:
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_each_language_is_routed_right(router: Router, language: str) -> None:
-    right, _, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
-    assert right >= 0.95
+    right, confidently_wrong, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
+    assert right >= 0.94 and confidently_wrong <= 0.02  # 39 Swedish questions: two asked is 5 %
 
 
 def test_the_similarity_signal_earns_its_place(knowledge: Knowledge) -> None:

@@ -46,7 +46,7 @@ from bot import LANGUAGES, ROLES
 log = logging.getLogger(__name__)
 
 FORMAT = 3  # bump when the features or the training change in a way the fingerprint misses
-C = 8.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
+C = 32.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
 MIN_DF = 2  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
