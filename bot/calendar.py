@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot.domain.events import EventView
+from bot.domain.events.views import EventView
 
 PRODID = "-//peerdesk//vertaistuki//FI"
 

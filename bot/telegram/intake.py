@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import LANGUAGES, ROLES
+from bot import ROLES
 from bot.domain import intake
 from bot.domain.intake import Part
 from bot.domain.models import Routing, TicketStatus
@@ -19,6 +19,7 @@ from bot.domain.tickets import changes, views
 from bot.domain.tickets.conversation import Turn
 from bot.i18n import _, gettext
 from bot.telegram import dialogs, keyboards, menus, questions
+from bot.telegram.access import stale
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -36,7 +37,6 @@ from bot.telegram.questions import (
     converse_part,
     new_question,
     part_of,
-    refuse,
 )
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
         if button is not None and button.action is Action.JOIN else (button.id if button else 0)
     if button is None or original is None or asked is None \
             or original.message_id != message_id or asked.chat.id != query.from_user.id:
-        await refuse(update, lang)
+        await stale(update, context, lang)
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
@@ -185,7 +185,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.ROLE)
     if button is None:
-        await refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.choose_role(
@@ -208,7 +208,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.SELF_SERVICE)
     if button is None or button.arg not in ("y", "n"):
-        await refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.resolve_self_service(
@@ -237,7 +237,7 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.ANONYMOUS)
     if button is None:
-        await refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with context.services.db.session() as session:
         receipt = await intake.make_anonymous(
@@ -259,7 +259,7 @@ async def solve_button(update: Update, context: PeerdeskContext) -> None:
     lang = await _language(update, context)
     button = decode(query.data, Action.SOLVE)
     if button is None:
-        await refuse(update, lang)
+        await stale(update, context, lang)
         return
     async with services.db.session() as session:
         ticket = await changes.solved_by_asker(session=session, ticket_id=button.id,
@@ -311,9 +311,10 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
 async def chose_language(update: Update, context: PeerdeskContext) -> None:
     """Store the language picked with /lang."""
     query = query_of(update)
-    code = (query.data or ":").split(":")[1]
-    if code not in LANGUAGES:
-        await refuse(update, await _language(update, context))
+    button = decode(query.data, Action.LANGUAGE)
+    code = button.arg if button is not None else None
+    if code is None:
+        await stale(update, context)
         return
     async with context.services.db.session() as session:
         await intake.set_language(session=session, telegram_id=query.from_user.id, language=code)
@@ -351,7 +352,7 @@ async def not_text(update: Update, context: PeerdeskContext) -> None:
 
 async def unknown_button(update: Update, context: PeerdeskContext) -> None:
     """A button with data this bot does not know (an old or forged one)."""
-    await refuse(update, await _language(update, context))
+    await stale(update, context)
 
 
 async def empty_button(update: Update, context: PeerdeskContext) -> None:

@@ -27,7 +27,7 @@ from bot.domain.tickets.conversation import Conversation, Turn, converse
 from bot.domain.tickets.messages import Kind
 from bot.i18n import format_when, gettext
 from bot.telegram import dialogs, keyboards
-from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
+from bot.telegram.context import PeerdeskContext, message_of, user_of
 from bot.telegram.durable import with_done
 from bot.telegram.helpers.buttons import contact_shared
 from bot.telegram.helpers.relay import helper_wrote
@@ -402,10 +402,3 @@ async def answer_turn(context: PeerdeskContext, message: Message,
         await message.reply_text(gettext(lang, "Thank you, I passed your comment on."))
     elif turn is Turn.THANKS:
         await message.reply_text(gettext(lang, "You are welcome! Ask again whenever you like."))
-
-
-async def refuse(update: Update, lang: str) -> None:
-    await query_of(update).answer(
-        gettext(lang, "This button is not yours to press, or the question has moved on."),
-        show_alert=True,
-    )
