@@ -16,7 +16,6 @@ MAX_LINES = 600
 LONG_MODULES = {
     # More than one idea: to be split (issue 28).
     "bot/domain/answers.py": "the answers' store, the card, drafts from replies, the figures",
-    "bot/telegram/intake.py": "the asker's handlers, and the one conversation per asker",
 }
 
 

@@ -32,6 +32,7 @@ from bot.telegram import (
     knowledge,
     menus,
     privacy,
+    questions,
     reports,
     setup,
 )
@@ -168,7 +169,7 @@ def _handlers(application: Application) -> None:
     # helper's reply to a private card, a shared phone number) is relayed and goes no further;
     # anything else falls through to group 0.
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
-                                           relay.private_message), group=-1)
+                                           questions.private_message), group=-1)
     application.add_handlers([
         # The organisers' dialogs begin here (organisers and admins only, checked here; a host
         # adds materials to their own events); their later steps are taken in group -4.
