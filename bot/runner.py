@@ -12,6 +12,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken
 
+from bot import i18n
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.domain import inbound
 from bot.domain.roster import HelperView, import_helpers, read_roster, roster
@@ -169,6 +170,7 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     if settings.telegram_token is None:
         sandbox, settings = await _sandbox_world(settings)
     services = Services.create(settings)
+    i18n.prepare()
     sandbox_runner = None
     if sandbox is not None:
         sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
