@@ -10,6 +10,7 @@ Drafts never carry the asker's name or personal details, and never leave the coa
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -181,6 +182,7 @@ class AtHand:
     answers: tuple[str, ...] = ()
     similar: tuple[int, ...] = ()
     savable: bool = False
+    cues: tuple[str, ...] = ()  # the words that routed it ("Routed by: …"), when routed so
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -230,12 +232,40 @@ async def card(*, session: AsyncSession, router: Router, ticket_id: int
 async def _at_hand(session: AsyncSession, router: Router, ticket: Ticket) -> AtHand:
     assert ticket.id is not None
     ticket_id = ticket.id
-    suggested = tuple(router.suggest(ticket.text or "", ticket.topic)) if ticket.text else ()
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
                and (ticket.rating or 0) >= GOOD_RATING
                and await _draft_of(session, ticket_id) is None)
-    return AtHand(suggested, tuple(await similar(session=session, router=router, ticket=ticket)),
-                  savable)
+    suggested, alike, cues = await _routed(session, router, ticket)
+    return AtHand(suggested, alike, savable, cues)
+
+
+# A new ticket's card goes to each of its role's helpers, one after another within
+# milliseconds: what routing shows on it (answers at hand, similar questions, the cues) is worked
+# out once for them all and kept a few seconds; a published answer (a new `router.answers`) or
+# a changed ticket is worked out anew.
+_KEPT_SECONDS = 5.0
+_KEPT_MAX = 256
+_kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
+                                      tuple[str, ...]]] = {}
+
+
+async def _routed(session: AsyncSession, router: Router, ticket: Ticket
+                  ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    text = ticket.text or ""
+    key = (router, id(router.answers), ticket.id, text, ticket.topic, ticket.role,
+           ticket.routing, ticket.language)
+    now = time.monotonic()
+    kept = _kept.get(key)
+    if kept is not None and now - kept[0] <= _KEPT_SECONDS:
+        return kept[1], kept[2], kept[3]
+    suggested = tuple(router.suggest(text, ticket.topic)) if text else ()
+    alike = tuple(await similar(session=session, router=router, ticket=ticket))
+    cues = tuple(router.explain(text, ticket.role, language_hint=ticket.language)) \
+        if text and ticket.routing == Routing.AUTO else ()
+    if len(_kept) >= _KEPT_MAX:
+        _kept.clear()
+    _kept[key] = (now, suggested, alike, cues)
+    return suggested, alike, cues
 
 
 # --- counting -------------------------------------------------------------------------------------
