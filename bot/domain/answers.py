@@ -13,9 +13,11 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 
 import yaml
@@ -185,7 +187,7 @@ class AtHand:
     cues: tuple[str, ...] = ()  # the words that routed it ("Routed by: …"), when routed so
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
@@ -195,6 +197,13 @@ _CLOSED_OF_TOPIC = sa_select(_TICKETS.id, _TICKETS.text, _TICKETS.language).wher
     _TICKETS.topic == bindparam("topic"), _TICKETS.status == TicketStatus.CLOSED,
     _TICKETS.id != bindparam("ticket"), _TICKETS.text.is_not(None),
 ).order_by(_TICKETS.id.desc()).limit(SIMILAR_WINDOW)
+
+
+@lru_cache(maxsize=4096)
+def _forms(router: Router, _answers: int, text: str, language: str) -> frozenset[str]:
+    """A closed question's basic forms, kept: every card of its topic compares them (the
+    answers in use, `_answers`, add to the router's words)."""
+    return frozenset(router.content_forms(text, language))
 
 
 async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
@@ -207,7 +216,7 @@ async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
     rows = await run(session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})
     scored = []
     for row in rows:
-        score = _jaccard(mine, set(router.content_forms(row.text or "", row.language)))
+        score = _jaccard(mine, _forms(router, id(router.answers), row.text or "", row.language))
         if score >= SIMILAR_FLOOR:
             scored.append((score, row.id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
@@ -260,7 +269,7 @@ async def _routed(session: AsyncSession, router: Router, ticket: Ticket
         return kept[1], kept[2], kept[3]
     suggested = tuple(router.suggest(text, ticket.topic)) if text else ()
     alike = tuple(await similar(session=session, router=router, ticket=ticket))
-    cues = tuple(router.explain(text, ticket.role, language_hint=ticket.language)) \
+    cues = tuple(router.explain(text, ticket.role, language=ticket.language)) \
         if text and ticket.routing == Routing.AUTO else ()
     if len(_kept) >= _KEPT_MAX:
         _kept.clear()
