@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -206,7 +207,7 @@ def _forms(router: Router, _answers: int, text: str, language: str) -> frozenset
     return frozenset(router.content_forms(text, language))
 
 
-async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
+async def similar(*, session: AsyncSession, router: Router, ticket: Any,
                   limit: int = SIMILAR_SHOWN) -> list[int]:
     """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
     them) are closest; the newest few hundred are compared."""
@@ -231,14 +232,26 @@ async def at_hand(*, session: AsyncSession, router: Router, ticket_id: int) -> A
 
 async def card(*, session: AsyncSession, router: Router, ticket_id: int
                ) -> tuple[views.TicketView, AtHand] | None:
-    """What a ticket's card shows, its row read once: the ticket, and what is at hand."""
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
+    """What a ticket's card shows, read at once: the ticket with its asker's and claimer's
+    names (one statement, built once), and what is at hand."""
+    row = (await run(session, _CARD, {"ticket": ticket_id})).first()
+    if row is None:
         return None
-    return await views.view_of(session, ticket), await _at_hand(session, router, ticket)
+    view = views.view_from(row, row.asker_name, row.asker_team, row.claimer_name)
+    return view, await _at_hand(session, router, row)
 
 
-async def _at_hand(session: AsyncSession, router: Router, ticket: Ticket) -> AtHand:
+_CARD_TICKET, _ASKER, _CLAIMER = table(Ticket), table(Staff), table(Helper)
+_CARD = sa_select(_CARD_TICKET, _ASKER.c.first_name.label("asker_name"),
+                  _ASKER.c.team.label("asker_team"), _CLAIMER.c.name.label("claimer_name")
+                  ).select_from(_CARD_TICKET.outerjoin(
+                      _ASKER, _ASKER.c.telegram_id == _CARD_TICKET.c.asker_id).outerjoin(
+                      _CLAIMER, _CLAIMER.c.telegram_id == _CARD_TICKET.c.claimed_by)
+                  ).where(_CARD_TICKET.c.id == bindparam("ticket"))
+
+
+async def _at_hand(session: AsyncSession, router: Router, ticket: Any) -> AtHand:
+    """`ticket`: its ORM row, or a Core row of its columns."""
     assert ticket.id is not None
     ticket_id = ticket.id
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
@@ -258,7 +271,7 @@ _kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
                                       tuple[str, ...]]] = {}
 
 
-async def _routed(session: AsyncSession, router: Router, ticket: Ticket
+async def _routed(session: AsyncSession, router: Router, ticket: Any
                   ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     text = ticket.text or ""
     key = (router, id(router.answers), ticket.id, text, ticket.topic, ticket.role,
