@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.domain import events, outbox, privacy, workers
@@ -34,6 +35,7 @@ from bot.sandbox.server import Sandbox, serve
 from bot.services import Services
 from bot.storage import Database
 from bot.telegram.app import build_application, initialize, running
+from bot.telegram import budget
 from bot.telegram.budget import SharedBudget, budget_for, per_minute
 from bot.telegram.durable import parse
 from tests.test_bot_helpers import (
@@ -406,4 +408,34 @@ async def test_two_budgets_on_one_database_hand_out_one_groups_slots_once(
     assert len({round(t, 3) for t in waits if t > 0}) == len([t for t in waits if t > 0])
     assert isinstance(budgets[1], SharedBudget) == database_url.startswith("postgresql")
     for db in databases:
+        await db.dispose()
+
+
+async def test_a_lane_idle_for_a_minute_is_dropped_as_slots_are_taken(
+    database_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lane per chat ever written to would grow for ever (the table `sendbudget` on
+    PostgreSQL, a dict in memory on SQLite): one idle past `IDLE` is dropped as the next slot
+    is taken — it was the same as a new one — and a lane in use is kept."""
+    monkeypatch.setattr(budget, "PRUNE_EVERY", 0.0)
+    db = Database(database_url)
+    try:
+        lanes = budget_for(db.engine)
+        await lanes.reserve("p:1", budget.PRIVATE)  # in use
+        if lanes.shared:
+            async with db.engine.begin() as connection:
+                await connection.execute(text(
+                    "INSERT INTO sendbudget (lane, tat) VALUES ('p:2', "
+                    "extract(epoch from clock_timestamp()) - :old)"), {"old": budget.IDLE + 5})
+        else:
+            lanes._tat["p:2"] = time.time() - budget.IDLE - 5
+        assert await lanes.reserve("p:3", budget.PRIVATE) == 0
+        if lanes.shared:
+            async with db.engine.connect() as connection:
+                kept = set((await connection.execute(text("SELECT lane FROM sendbudget"))
+                            ).scalars())
+        else:
+            kept = set(lanes._tat)
+        assert kept == {"p:1", "p:3"}
+    finally:
         await db.dispose()
