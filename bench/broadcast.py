@@ -29,7 +29,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.domain import events, outbox
+from bot.domain import outbox
+from bot.domain.events import schedule
 from bot.domain.models import Outbox, OutboxStatus, Priority, utcnow
 from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.storage import Database, migrate
@@ -98,9 +99,9 @@ async def main() -> None:
             await outbox.notify(session=session, chat_ids=[GROUP] * args.group_notes,
                                 now=utcnow(), priority=Priority.ALERT,
                                 params={"template": "poison", "update_id": 1})
-            await events.publish_bulletin(session=session, text="Uusi ohje: arviointi",
-                                          link=None, channels=chats, send_at=utcnow(),
-                                          now=utcnow())
+            await schedule.publish_bulletin(session=session, text="Uusi ohje: arviointi",
+                                            link=None, channels=chats, send_at=utcnow(),
+                                            now=utcnow())
         with contextlib.suppress(TimeoutError):  # what is missing is counted as lost
             await sandbox.wait_until(lambda: all(sandbox.bot_messages(c) for c in chats)
                                      and len(sandbox.to_group) >= args.group_notes,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.domain.events import EventView
+from bot.domain.events.views import EventView
 
 PRODID = "-//peerdesk//vertaistuki//FI"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 
@@ -52,8 +52,10 @@ def _(message: str) -> str:
 _WHEN = {"fi": "EEEE d.M. 'klo' H.mm", "sv": "EEEE d/M 'kl.' HH.mm", "en": "EEEE d MMMM 'at' HH:mm"}
 
 
+@lru_cache(maxsize=512)
 def format_when(at: datetime, language: str, tz: tzinfo) -> str:
-    """A moment as people say it: 'tiistai 24.11. klo 8.00'."""
+    """A moment as people say it: 'tiistai 24.11. klo 8.00'. Kept: every question asked out of
+    office hours is told the same next opening, and Babel takes a while to say it."""
     return format_datetime(at, _WHEN.get(language, _WHEN[DEFAULT_LANGUAGE]),
                            tzinfo=tz, locale=language)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram.ext import Application
 
 from bot.calendar import calendar
-from bot.domain.events import upcoming
+from bot.domain.events.views import upcoming
 from bot.domain.reports import Period, PeriodError, fold, monthly_report
 from bot.report_formats import as_csv, as_json
 from bot.services import Services

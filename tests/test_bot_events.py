@@ -14,27 +14,28 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.domain import events as domain
+from bot.domain.events import rsvp, schedule, views
+from bot.domain.events.spec import EventSpec, preview, validate_spec
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Outbox, OutboxStatus, TopicLog
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox
 from bot.services import Services
 from bot.storage import Database
-from bot.telegram.events import announcement_text
+from bot.telegram.events.render import announcement_text
 from tests.test_bot_helpers import ADMIN, GROUP, MARI, ROSTER, Clock, Desk, open_desk
 
 CHANNELS = (-2001, -2002)
 START = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)  # Tuesday 8 December, 14:00 in Helsinki
 
 
-def spec(**changes: object) -> domain.EventSpec:
+def spec(**changes: object) -> EventSpec:
     data: dict = dict(kind="cafe", title="Pedagoginen kahvila: arviointi", start=START,
                       end=START + timedelta(minutes=90), place="Auditorio B",
                       link="https://teams.example/cafe", host_id=MARI, host_name="Mari",
                       channels=list(CHANNELS), pre_reading="https://intra.example/arviointi")
     data.update(changes)
-    return domain.validate_spec(data)
+    return validate_spec(data)
 
 
 @asynccontextmanager
@@ -69,8 +70,8 @@ async def events_desk(database_url: str, knowledge: Knowledge, router: Router, *
 
 async def publish(desk: Desk, **changes: object) -> int:
     async with desk.services.db.session() as session:
-        (event, *_) = await domain.publish_event(session=session, spec=spec(**changes),
-                                                 now=desk.clock())
+        (event, *_) = await schedule.publish_event(session=session, spec=spec(**changes),
+                                                   now=desk.clock())
     desk.services.wake_sender()
     assert event.id is not None
     return event.id
@@ -158,15 +159,15 @@ async def test_a_change_and_a_cancellation_are_announced_and_edit_the_announceme
         event_id = await publish(desk)
         (announcement,) = await channel(desk, CHANNELS[0], 1)
         async with desk.services.db.session() as session:
-            await domain.change_event(session=session, event_id=event_id, now=clock(),
-                                      starts_at=START + timedelta(hours=1),
-                                      ends_at=START + timedelta(hours=2), place="Luokka 204")
+            await schedule.change_event(session=session, event_id=event_id, now=clock(),
+                                        starts_at=START + timedelta(hours=1),
+                                        ends_at=START + timedelta(hours=2), place="Luokka 204")
         change = (await channel(desk, CHANNELS[0], 2))[-1]
         assert change["text"].startswith("✏️ Muutos: Pedagoginen kahvila: arviointi")
         assert "klo 15.00–16.00" in change["text"] and "Luokka 204" in change["text"]
         await desk.sandbox.wait_until(lambda: "Luokka 204" in announcement["text"])
         async with desk.services.db.session() as session:
-            await domain.cancel_event(session=session, event_id=event_id, now=clock())
+            await schedule.cancel_event(session=session, event_id=event_id, now=clock())
         cancelled = (await channel(desk, CHANNELS[0], 3))[-1]
         assert cancelled["text"].startswith("❌ Peruttu: Pedagoginen kahvila: arviointi")
         await desk.sandbox.wait_until(lambda: announcement["text"].startswith("PERUTTU"))
@@ -339,17 +340,17 @@ async def test_an_event_reaches_the_adapters_as_a_frozen_view(services: Services
     preview did, and nobody downstream can change it."""
     planned = spec(capacity=20, registration_closes=START - timedelta(days=1))
     async with services.db.session() as session:
-        (published,) = await domain.publish_event(session=session, spec=planned,
-                                                  now=START - timedelta(days=14))
-        stored = await domain.event_of(session=session, event_id=published.id)
-        assert await domain.event_of(session=session, event_id=published.id + 1) is None
-    assert stored == published and isinstance(stored, domain.EventView)
+        (published,) = await schedule.publish_event(session=session, spec=planned,
+                                                    now=START - timedelta(days=14))
+        stored = await views.event_of(session=session, event_id=published.id)
+        assert await views.event_of(session=session, event_id=published.id + 1) is None
+    assert stored == published and isinstance(stored, views.EventView)
     assert stored.channels == CHANNELS and stored.kind == "cafe"
     with pytest.raises(dataclasses.FrozenInstanceError):
         stored.title = "Something else"  # type: ignore[misc]
-    tally = domain.Counts(yes=3, plus=1, no=0, waiting=0, capacity=20)
+    tally = views.Counts(yes=3, plus=1, no=0, waiting=0, capacity=20)
     text = announcement_text(services, stored, tally)
-    assert text == announcement_text(services, domain.preview(planned), tally)
+    assert text == announcement_text(services, preview(planned), tally)
     assert text == ("📣 Pedagoginen kahvila: arviointi\n🗓 tiistaina 8.12. klo 14.00–15.30\n"
                     "📍 Auditorio B\n💻 https://teams.example/cafe\nJärjestäjä: Mari\n"
                     "Ilmoittautuminen päättyy maanantaina 7.12. klo 14.00\n\n"
@@ -434,7 +435,7 @@ async def test_staff_answer_an_invitation_from_events_in_their_own_chat(
         await desk.sandbox.press(7002, 7002, hers["message_id"], f"rsvp:{event_id}:yes")
         await desk.sandbox.wait_until(lambda: "✅" in str(hers["reply_markup"]))
         async with desk.services.db.session() as session:
-            tally = await domain.counts(session=session, event_id=event_id)
+            tally = await rsvp.counts(session=session, event_id=event_id)
         assert (tally.seats, tally.waiting) == (3, 0)
         await desk.sandbox.press(7002, 7002, hers["message_id"], f"rsvp:{event_id}:no")
         await desk.sandbox.wait_until(lambda: f"✅ {cannot} (1)" in str(hers["reply_markup"]))
@@ -496,9 +497,9 @@ async def test_one_announcement_to_60_chats_within_flood_limits(
         for chat in chats:
             desk.sandbox.group(chat, "Tiimi")
         async with desk.services.db.session() as session:
-            await domain.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                          channels=chats, send_at=desk.clock(),
-                                          now=desk.clock())
+            await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
+                                            channels=chats, send_at=desk.clock(),
+                                            now=desk.clock())
         began = time.monotonic()
         desk.services.wake_sender()
         await desk.sandbox.wait_until(
@@ -520,8 +521,8 @@ async def test_a_broadcast_larger_than_one_batch_goes_out_in_one_tick(
         sandbox.group(chat, "Tiimi")
     db = Database(database_url)
     async with db.session() as session:  # published before the bot starts: its first tick
-        await domain.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                      channels=chats, send_at=Clock()(), now=Clock()())
+        await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
+                                        channels=chats, send_at=Clock()(), now=Clock()())
     await db.dispose()
     # The next tick is ten minutes away: everything must go in the first one.
     async with open_desk(database_url, knowledge, router, sandbox=sandbox,

@@ -262,7 +262,7 @@ async def _publish_in(run: MakeRun, title: str) -> None:
     """An organiser's event in the running `make run`'s database, announced in its channel."""
     from datetime import UTC, datetime, timedelta
 
-    from bot.domain import events
+    from bot.domain.events import schedule, spec
     from bot.runner import SANDBOX_CHANNEL
     from bot.storage import Database
 
@@ -270,10 +270,10 @@ async def _publish_in(run: MakeRun, title: str) -> None:
     db = Database(f"sqlite+aiosqlite:///{run.folder / 'peerdesk.db'}")
     try:
         async with db.session() as session:
-            await events.publish_event(session=session, now=datetime.now(UTC), spec=(
-                events.validate_spec(dict(kind="cafe", title=title, start=start,
-                                          end=start + timedelta(minutes=90), place="Auditorio B",
-                                          channels=[SANDBOX_CHANNEL], capacity=20))))
+            await schedule.publish_event(session=session, now=datetime.now(UTC), spec=(
+                spec.validate_spec(dict(kind="cafe", title=title, start=start,
+                                        end=start + timedelta(minutes=90), place="Auditorio B",
+                                        channels=[SANDBOX_CHANNEL], capacity=20))))
     finally:
         await db.dispose()
 

@@ -252,7 +252,7 @@ async def test_my_lists_open_questions_with_their_state(desk: Desk) -> None:
 
 
 def test_a_thank_you_is_told_from_a_question() -> None:
-    from bot.domain.intake import is_thanks
+    from bot.domain.tickets.conversation import is_thanks
 
     assert all(is_thanks(t) for t in ("Kiitos, nyt toimii!", "Tack så mycket!", "thx",
                                        "Thanks, the template was really useful!"))

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.domain import events as domain
+from bot.domain.events import rsvp
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Ticket
 from bot.domain.reports import Period, fold, monthly_report
@@ -201,10 +201,10 @@ async def test_registration_closes_and_a_freed_place_must_be_confirmed_in_time(
         await desk.sandbox.press(7005, 7005, offered["message_id"], f"offer:{event_id}:yes")
         await said(desk, 7005, "paikka on sinun")
         async with desk.services.db.session() as session:
-            tally = await domain.counts(session=session, event_id=event_id)
+            tally = await rsvp.counts(session=session, event_id=event_id)
             assert (tally.yes, tally.no, tally.waiting) == (2, 2, 0)
-            assert (await domain.offer(session=session, event_id=event_id,
-                                       user_id=7005)).until is None  # confirmed
+            assert (await rsvp.offer(session=session, event_id=event_id,
+                                     user_id=7005)).until is None  # confirmed
 
 
 async def test_a_quiet_conversation_ends_kindly_and_later_messages_are_heard(

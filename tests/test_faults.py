@@ -565,7 +565,8 @@ async def test_forged_and_out_of_range_buttons_are_answered_kindly(
     forged = ["q:close:1", "q:rrt:1:wilma", f"q:claim:{2**31}", f"q:close:{2**63}",
               f"q:close:{2**64 + 3}", "q:close:-1", "q:close:0", "q:close:3x", "q:close:",
               "rate:3:9", f"rate:{2**63}:5", "phone:99999999999", "q:close:3:" + "x" * 60,
-              "\x00", "", "forget:no", "rsvp:99999999999999999999:yes"]
+              "\x00", "", "forget:no", "rsvp:99999999999999999999:yes", "rsvp:0:yes",
+              f"here:{2**31}", "fb:1:9", "came:1:x", "lang:de", "kind:party"]
     pressed_before = len(desk.answers())
     for data in forged:
         await _forge(desk.sandbox, PEKKA, GROUP, card3["message_id"], data)

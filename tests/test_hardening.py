@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from bot.cli import JsonFormatter, PrivateLog
+from bot.cli.logs import JsonFormatter, PrivateLog
 from bot.domain import intake
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
 from bot.domain.text import clean_text

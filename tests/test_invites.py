@@ -23,7 +23,8 @@ from sqlalchemy import func
 from sqlmodel import select
 from telegram.ext import Application
 
-from bot.cli import invite_link, main
+from bot.cli import main
+from bot.cli.people import invite_link
 from bot.config import load_settings
 from bot.domain import invites, setup
 from bot.domain.invites import Refusal
@@ -38,7 +39,7 @@ from bot.domain.tickets.views import Desk
 from bot.sandbox.server import BOT_USER, SANDBOX_TOKEN, Sandbox
 from bot.services import Services
 from bot.storage import Database
-from bot.telegram.callbacks import SetupAction, decode_setup, encode_setup
+from bot.telegram.callbacks import SetupAction, decode, encode
 from tests.conftest import bot_running
 from tests.test_bot_helpers import GROUP, Clock, buttons, open_desk
 
@@ -154,11 +155,11 @@ async def test_a_school_sets_up_its_desk_from_telegram(
         welcome = await s.say(RIIKKA, f"/start {code}")
         assert "Tervetuloa, Riikka!" in welcome["text"] and "Ylläpitäjä" in welcome["text"]
         assert (await s.roster())[RIIKKA].roles == ("admin",)
-        done = encode_setup(SetupAction.LANGUAGES_DONE, 1)
+        done = encode(SetupAction.LANGUAGES_DONE, 1)
         await s.press(RIIKKA, welcome, done, replies=1)
         team = s.sandbox.bot_messages(RIIKKA)[-1]
         assert "tiimissä" in team["text"]
-        await s.press(RIIKKA, team, encode_setup(SetupAction.TEAM, 1, "none"))
+        await s.press(RIIKKA, team, encode(SetupAction.TEAM, 1, "none"))
         assert "invite" in s.sandbox.menu(RIIKKA)  # the admin's commands, at once
 
         # /helpersgroup where it will not do: each says what is missing, and where to fix it.
@@ -192,7 +193,7 @@ async def test_a_school_sets_up_its_desk_from_telegram(
         # The helper opens it and answers the language question.
         welcome = await s.say(VILLE, f"/start {helper_code}")
         assert "TVT-tukihenkilö" in welcome["text"]
-        await s.press(VILLE, welcome, encode_setup(SetupAction.LANGUAGE, 2, "sv"))
+        await s.press(VILLE, welcome, encode(SetupAction.LANGUAGE, 2, "sv"))
         assert (await s.roster())[VILLE].languages == ("fi", "sv")
         assert (await s.roster())[VILLE].roles == ("tvt",)
         assert "queue" in s.sandbox.menu(VILLE)
@@ -215,10 +216,10 @@ async def test_a_school_sets_up_its_desk_from_telegram(
         # The admin removes the helper: the ticket goes back to the queue, the asker is told.
         listing = await s.say(RIIKKA, "/helpers")
         assert "Ville – TVT-tukihenkilö" in listing["text"]
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.PERSON, VILLE))
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "ask"))
+        await s.press(RIIKKA, listing, encode(SetupAction.PERSON, VILLE))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "ask"))
         asked = len(s.sandbox.bot_messages(SANNA))
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "yes"))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "yes"))
         await s.ticket(1, lambda t: t.status == TicketStatus.OPEN and t.claimed_by is None)
         assert VILLE not in await s.roster()
         told = (await s.sandbox.wait_for(SANNA, asked + 1))[-1]
@@ -245,7 +246,7 @@ async def test_invitations_grant_once_expire_and_can_be_revoked(
         code = code_in((await s.say(RIIKKA, "/invite luotsi organiser", count=2))["text"])
         listing = await s.say(RIIKKA, "/invites")
         assert "#1" in listing["text"]
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.REVOKE, 1))
+        await s.press(RIIKKA, listing, encode(SetupAction.REVOKE, 1))
         withdrawn = await s.say(VILLE, f"/start {code}")
         assert "peruttu" in withdrawn["text"] and VILLE not in await s.roster()
         # Expired after a week.
@@ -383,15 +384,15 @@ async def test_a_removed_admin_loses_every_right_at_once(
                 HelperSpec(telegram_id=VILLE, name="Ville", roles=["admin", "organiser"])])
         assert "Avoimia kutsuja ei ole" in (await s.say(VILLE, "/invites"))["text"]
         listing = await s.say(RIIKKA, "/helpers")
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.PERSON, VILLE))
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.ROLE, VILLE, "admin"))
+        await s.press(RIIKKA, listing, encode(SetupAction.PERSON, VILLE))
+        await s.press(RIIKKA, listing, encode(SetupAction.ROLE, VILLE, "admin"))
         assert (await s.roster())[VILLE].roles == ("organiser",)
         assert "vain" in (await s.say(VILLE, "/invites"))["text"]
         assert VILLE not in s.services.settings.admin_ids
         assert VILLE in s.services.settings.organiser_ids
         assert "invite" not in s.sandbox.menu(VILLE) and "newevent" in s.sandbox.menu(VILLE)
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "ask"))
-        await s.press(RIIKKA, listing, encode_setup(SetupAction.REMOVE, VILLE, "yes"))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "ask"))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "yes"))
         assert VILLE not in await s.roster()
         assert VILLE not in s.services.settings.organiser_ids
         assert "newevent" not in s.sandbox.menu(VILLE)
@@ -427,6 +428,6 @@ async def test_a_removed_admins_open_invitations_grant_nothing(database_url: str
 def test_a_forged_row_id_beyond_the_database_is_refused_before_it() -> None:
     """Invitation and channel buttons carry row ids, which PostgreSQL keeps in 32 bits; a
     person's buttons carry Telegram ids, which are larger."""
-    assert decode_setup(encode_setup(SetupAction.LANGUAGE, 2**31, "fi")) is None
-    assert decode_setup(encode_setup(SetupAction.CHANNEL, 2**31 - 1, "yes")) is not None
-    assert decode_setup(encode_setup(SetupAction.PERSON, 5_000_000_000)) is not None
+    assert decode(encode(SetupAction.LANGUAGE, 2**31, "fi")) is None
+    assert decode(encode(SetupAction.CHANNEL, 2**31 - 1, "yes")) is not None
+    assert decode(encode(SetupAction.PERSON, 5_000_000_000)) is not None

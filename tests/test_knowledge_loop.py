@@ -40,7 +40,7 @@ from bot.domain.routing import Router
 from bot.report_formats import as_csv, as_text
 from bot.services import Services
 from bot.storage import Database
-from bot.telegram.events import _agenda
+from bot.telegram.events import sending
 from tests.test_bot_helpers import ADMIN, GROUP, JUKKA, PEKKA, Clock, Desk, open_desk
 from tests.test_bot_reports import charts_drawn_small
 
@@ -295,9 +295,9 @@ async def test_per_answer_figures_gaps_and_rising_topics_exactly(services: Servi
     assert [a.answer_id for a in fold(report, 3).answers] == ["password_reset", "hoks_update"]
     # The coaches' meeting puts the gaps beside the most asked topics.
     services.clock = lambda: HELSINKI_NOV
-    agenda = await _agenda(services, Event(kind="coaches_meeting", title="Valmentajat",
-                                           starts_at=HELSINKI_NOV, ends_at=HELSINKI_NOV,
-                                           language="fi"))
+    agenda = await sending.agenda(services, Event(kind="coaches_meeting", title="Valmentajat",
+                                                 starts_at=HELSINKI_NOV, ends_at=HELSINKI_NOV,
+                                                 language="fi"))
     assert ("Asialista: kuukauden kysytyimmät aiheet\n1. Arviointi ja näytöt (5)\n2. HOKS (4)"
             in agenda)
     assert agenda.endswith("Aukot valmiissa vastauksissa:\n• Arviointi ja näytöt (5)\n"

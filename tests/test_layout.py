@@ -14,15 +14,8 @@ MAX_LINES = 600
 # Modules over MAX_LINES, each with the reason it is still one file. Keep this short: split a
 # module rather than add it here.
 LONG_MODULES = {
-    # One idea each, long because the thing is:
-    "bot/sandbox/server.py": "the fake Bot API (bot and person sides) that tests and make run use",
-    "bot/domain/routing.py": "the router: the words, the need model's say, and the decision",
-    "bot/cli.py": "one small function per command line verb",
     # More than one idea: to be split (issue 28).
-    "bot/telegram/events.py": "rendering, the sender's renderers, staff, organisers' dialogs",
-    "bot/domain/events.py": "scheduling, sending, RSVP, and after the event",
     "bot/domain/answers.py": "the answers' store, the card, drafts from replies, the figures",
-    "bot/telegram/intake.py": "the asker's handlers, and the one conversation per asker",
 }
 
 

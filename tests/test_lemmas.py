@@ -10,7 +10,7 @@ import simplemma
 
 from bot.config import PROJECT_ROOT
 from bot.domain.lemmas import LemmaError, Lemmas, ensure_built
-from bot.domain.routing import words
+from bot.domain.vocabulary import words
 
 
 def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path) -> None:
@@ -46,3 +46,14 @@ def test_the_language_of_a_question() -> None:
     assert lemmas.languages("Miten päivitän opiskelijan HOKSin?")[0][0] == "fi"
     assert lemmas.languages("Hur gör jag en bedömning av yrkesprovet?")[0][0] == "sv"
     assert lemmas.languages("How do I reset my Wilma password?")[0][0] == "en"
+
+
+def test_the_languages_are_simplemmas_own_langdetect() -> None:
+    """The router keeps which languages know each word; the shares stay simplemma's."""
+    lemmas = Lemmas()
+    lines = (PROJECT_ROOT / "tests" / "data" / "routing_dev2.tsv").read_text().splitlines()
+    texts = [line.split("\t")[1] for line in lines if line and not line.startswith("#")]
+    texts += ["", "ok", "Wilma Wilma HOKS", "Teams: mötet startar inte and the recordings fail"]
+    for text in texts:
+        expected = simplemma.langdetect(text, ("fi", "sv", "en"), low_memory=True)
+        assert lemmas.languages(text) == expected, text

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot.domain import events, outbox, privacy, workers
-from bot.domain.events import EventSpec
+from bot.domain import outbox, privacy, workers
+from bot.domain.events import schedule
+from bot.domain.events.spec import EventSpec
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import (
     EventKind,
@@ -167,9 +168,9 @@ async def test_two_replicas_together_keep_telegrams_limits(
                 await outbox.notify(session=session, chat_ids=[GROUP] * 6, now=utcnow(),
                                     priority=Priority.ALERT,
                                     params={"template": "poison", "update_id": 1})
-                await events.publish_bulletin(session=session, text="Pedagoginen kahvila",
-                                              link=None, channels=channels, send_at=utcnow(),
-                                              now=utcnow())
+                await schedule.publish_bulletin(session=session, text="Pedagoginen kahvila",
+                                                link=None, channels=channels, send_at=utcnow(),
+                                                now=utcnow())
             for services in replicas:
                 services.wake_sender()
             await sandbox.wait_until(
@@ -359,7 +360,7 @@ async def test_an_event_added_after_its_first_reminder_time_still_gets_the_last_
                      start=now + timedelta(minutes=40), end=now + timedelta(minutes=100),
                      place="Aula", channels=[-1002], host_id=ADMIN)
     async with services.db.session() as session:
-        (event,) = await events.publish_event(session=session, spec=spec, now=now)
+        (event,) = await schedule.publish_event(session=session, spec=spec, now=now)
         reminders = list(await session.exec(select(Outbox).where(
             col(Outbox.kind) == OutboxKind.REMINDER)))
     # The hour-before reminder, with its "I'm here" button, half an hour before the start.

@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.config import load_settings
-from bot.domain import events
+from bot.domain.events import schedule
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import (
     InboundUpdate,
@@ -189,9 +189,9 @@ async def test_two_replicas_and_a_kill_handle_every_update_once_and_show_every_t
             async with aiohttp.ClientSession() as client:
                 await wait_ready(client, ports)
                 async with db.session() as session:
-                    await events.publish_bulletin(session=session, text="Uusi ohje", link=None,
-                                                  channels=chats, send_at=utcnow(),
-                                                  now=utcnow())
+                    await schedule.publish_bulletin(session=session, text="Uusi ohje", link=None,
+                                                    channels=chats, send_at=utcnow(),
+                                                    now=utcnow())
                 # Both replicas' senders take the bulletin's rows; it is out before the kill
                 # (one whose sender dies mid-send is reported, not sent again).
                 await sandbox.wait_until(

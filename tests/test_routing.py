@@ -19,6 +19,7 @@ from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.models import RoutingCorrection, TicketStatus
 from bot.domain.routing import Correction, Router
+from bot.domain.vocabulary import words
 from tests.test_bot_helpers import GROUP, MARI, open_desk
 
 DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
@@ -58,8 +59,10 @@ def test_the_development_set_is_large_and_in_three_languages() -> None:
 
 
 def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
+    """97.9 % right before the router asked below 0.65 rather than 0.55: where it is unsure it
+    asks (2.6 %) rather than guess, and being confidently wrong is the worse of the two."""
     right, confidently_wrong, asked = _figures(router, _dev_set())
-    assert right >= 0.97
+    assert right >= 0.96
     assert confidently_wrong <= 0.01
     assert asked <= 0.05  # doubt is allowed, but not as a habit
 
@@ -77,8 +80,8 @@ def test_the_fresh_set_stays_routed(router: Router) -> None:
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_each_language_is_routed_right(router: Router, language: str) -> None:
-    right, _, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
-    assert right >= 0.95
+    right, confidently_wrong, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
+    assert right >= 0.94 and confidently_wrong <= 0.02  # 39 Swedish questions: two asked is 5 %
 
 
 def test_the_similarity_signal_earns_its_place(knowledge: Knowledge) -> None:
@@ -229,3 +232,21 @@ async def test_a_reroute_teaches_the_router(database_url: str, knowledge: Knowle
         async with desk.services.db.reading() as session:
             await corrections.refresh(session=session, router=other)
         assert other.route(ALIKE).role == "luotsi"
+
+
+def test_a_phrase_counts_when_the_question_holds_all_its_words(router: Router) -> None:
+    """The knowledge's phrases are looked up through their rarest word: the same ones count, in
+    the same order, as when every phrase is tried."""
+    vocabulary = router.vocabulary
+    lines = (Path(__file__).parent / "data" / "routing_dev2.tsv").read_text().splitlines()
+    questions = [line.split("\t", 1)[1] for line in lines if line and not line.startswith("#")]
+    questions += ["Teams-möte ei vastaa", "tiimipalaveri venyy taas"]
+    holding = 0
+    for question in questions:
+        lang = router.detect_language(question)
+        _, _, phrased = vocabulary.matches(words(question), lang)
+        every = [(topic, weight) for forms, topic, weight in vocabulary.phrases
+                 if forms <= phrased]
+        assert vocabulary.phrases_in(phrased) == every, question
+        holding += bool(every)
+    assert holding >= 10

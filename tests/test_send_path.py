@@ -14,7 +14,7 @@ import time
 import pytest
 from sqlmodel import col, select
 
-from bot.domain import events
+from bot.domain.events import schedule
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Outbox, OutboxKind, OutboxStatus, Ticket, TicketStatus
 from bot.domain.roster import import_helpers
@@ -116,9 +116,9 @@ async def test_a_relay_overtakes_a_queued_announcement(
         # An announcement to 90 chats takes three seconds at 30 messages a second: once it is
         # under way, the answer below must not wait for the rest of it (it may take 3 s).
         async with desk.services.db.session() as session:
-            await events.publish_bulletin(session=session, text="Pedagoginen kahvila tänään",
-                                          link=None, channels=list(channels),
-                                          send_at=desk.clock(), now=desk.clock())
+            await schedule.publish_bulletin(session=session, text="Pedagoginen kahvila tänään",
+                                            link=None, channels=list(channels),
+                                            send_at=desk.clock(), now=desk.clock())
         desk.services.wake_sender()
         await sandbox.wait_until(lambda: sum(bool(sandbox.bot_messages(c))
                                              for c in channels) >= 5)

@@ -19,12 +19,14 @@ from types import MappingProxyType
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
 from bot.domain import outbox
+from bot.domain.core import run, table
 from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
 from bot.domain.models import (
     AnswerStatus,
@@ -185,6 +187,14 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+_TICKETS = table(Ticket).c
+# Every card runs it: built once (building it took longer than running it).
+_CLOSED_OF_TOPIC = sa_select(_TICKETS.id, _TICKETS.text, _TICKETS.language).where(
+    _TICKETS.topic == bindparam("topic"), _TICKETS.status == TicketStatus.CLOSED,
+    _TICKETS.id != bindparam("ticket"), _TICKETS.text.is_not(None),
+).order_by(_TICKETS.id.desc()).limit(SIMILAR_WINDOW)
+
+
 async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
                   limit: int = SIMILAR_SHOWN) -> list[int]:
     """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
@@ -192,15 +202,12 @@ async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
     if not ticket.text:
         return []
     mine = set(router.content_forms(ticket.text, ticket.language))
-    rows = await session.exec(select(Ticket.id, Ticket.text, Ticket.language).where(
-        col(Ticket.topic) == ticket.topic, col(Ticket.status) == TicketStatus.CLOSED,
-        col(Ticket.id) != ticket.id, col(Ticket.text).is_not(None),
-    ).order_by(col(Ticket.id).desc()).limit(SIMILAR_WINDOW))
+    rows = await run(session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})
     scored = []
-    for other_id, text, lang in rows:
-        score = _jaccard(mine, set(router.content_forms(text or "", lang)))
-        if other_id is not None and score >= SIMILAR_FLOOR:
-            scored.append((score, other_id))
+    for row in rows:
+        score = _jaccard(mine, set(router.content_forms(row.text or "", row.language)))
+        if score >= SIMILAR_FLOOR:
+            scored.append((score, row.id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
 
 
@@ -208,6 +215,21 @@ async def at_hand(*, session: AsyncSession, router: Router, ticket_id: int) -> A
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         return AtHand()
+    return await _at_hand(session, router, ticket)
+
+
+async def card(*, session: AsyncSession, router: Router, ticket_id: int
+               ) -> tuple[views.TicketView, AtHand] | None:
+    """What a ticket's card shows, its row read once: the ticket, and what is at hand."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    return await views.view_of(session, ticket), await _at_hand(session, router, ticket)
+
+
+async def _at_hand(session: AsyncSession, router: Router, ticket: Ticket) -> AtHand:
+    assert ticket.id is not None
+    ticket_id = ticket.id
     suggested = tuple(router.suggest(ticket.text or "", ticket.topic)) if ticket.text else ()
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
                and (ticket.rating or 0) >= GOOD_RATING
@@ -259,7 +281,7 @@ async def send(*, session: AsyncSession, router: Router, ticket_id: int, answer_
         return Sending.CLOSED, await views.view(session=session, ticket_id=ticket_id)
     if ticket.status == TicketStatus.OPEN:
         await changes.claim(session=session, ticket_id=ticket_id, helper_id=helper_id, now=now,
-                            desk=desk)
+                            desk=desk, commit=False)  # one transaction for the press
         await session.refresh(ticket)
     if ticket.claimed_by != helper_id:
         return Sending.HELD, await views.view(session=session, ticket_id=ticket_id)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.models import InboundUpdate, UpdateStatus, insert_new
+from bot.domain.core import insert_new, run, table
+from bot.domain.models import InboundUpdate, UpdateStatus
 
 
 async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]], now: datetime,
@@ -32,19 +33,23 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
                  claimed_at=now,
                  status=UpdateStatus.PROCESSING if payload is not None else UpdateStatus.POISON)
             for update_id, payload in updates]
-    # The rows as parameters, not as values in the statement: one statement, compiled once
-    # per process (a statement holding its values was compiled again for every batch).
-    result = await session.exec(
-        insert_new(session, InboundUpdate).returning(col(InboundUpdate.update_id)), params=rows)
+    # The rows as parameters, not as values in the statement: one Core statement, compiled
+    # once per process (a statement holding its values was compiled again for every batch).
+    insert = insert_new(session, InboundUpdate)
+    result = await run(session, insert.returning(insert.table.c.update_id), rows)
     new = {update_id for (update_id,) in result}
     await session.commit()
     return new
 
 
+_UPDATES = table(InboundUpdate)
+_DONE = update(_UPDATES).where(_UPDATES.c.update_id == bindparam("id")).values(
+    status=UpdateStatus.DONE, processed_at=bindparam("now"), payload=None)
+
+
 async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
     """Handled: the id stays (a repeat is recognised), the payload (personal data) goes."""
-    await session.exec(update(InboundUpdate).where(col(InboundUpdate.update_id) == update_id)
-                       .values(status=UpdateStatus.DONE, processed_at=now, payload=None))
+    await run(session, _DONE, {"id": update_id, "now": now})
     await session.commit()
 
 

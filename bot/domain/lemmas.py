@@ -29,10 +29,13 @@ from simplemma.strategies.dictionaries.trie_dictionary_factory import (
     TrieDictionaryFactory,
     TrieWrapDict,
 )
+from simplemma.utils import normalize_token
 
-from bot import LANGUAGES
+from bot import DEFAULT_LANGUAGE, LANGUAGES
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
+LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
+KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
 
 
 def _path(folder: Path, lang: str) -> Path:
@@ -86,31 +89,60 @@ class MappedDictionaries:
 class Lemmas:
     """Lemmatizer and language detector for fi, sv and en."""
 
-    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = 100_000) -> None:
+    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = LEMMA_CACHE) -> None:
         ensure_built(folder)
         self.folder = folder
         self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
-        self._lemmatizer = simplemma.Lemmatizer(lemmatization_strategy=self._strategy)
-        self._detectors = [
-            simplemma.LanguageDetector(LANGUAGES, sampler, self._strategy)
-            for sampler in (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
-        ]
+        # Our cache below is the one: simplemma's own (64k entries more) would only double it.
+        self._lemmatizer = simplemma.Lemmatizer(cache_max_size=0,
+                                                lemmatization_strategy=self._strategy)
+        self._samplers = (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
         self.lemma = lru_cache(maxsize=cache_size)(self._lemma)
+        self._known = lru_cache(maxsize=KNOWN_CACHE)(self._membership)
 
     def _lemma(self, word: str, lang: str) -> str:
         """The basic form of one lower-case word in one language."""
         return self._lemmatizer.lemmatize(word, lang).lower()
 
+    def _membership(self, token: str) -> int:
+        """Which languages' dictionaries know the token, bit n for LANGUAGES[n] (simplemma's
+        language detector asks it of every word it samples: the same words again, kept)."""
+        token = normalize_token(token)
+        return sum(1 << n for n, lang in enumerate(LANGUAGES)
+                   if self._strategy.get_lemma(token, lang) is not None)
+
+    def language(self, text: str, hint: str | None = None) -> str:
+        """fi, sv or en: simplemma's detector, then letters, then the hint."""
+        best, score = self.languages(text)[0]
+        if best in LANGUAGES and score > 0:
+            return best
+        lowered = text.lower()
+        if "å" in lowered:
+            return "sv"
+        if "ä" in lowered or "ö" in lowered:
+            return "fi"
+        return hint if hint in LANGUAGES else DEFAULT_LANGUAGE
+
     def languages(self, text: str) -> list[tuple[str, float]]:
-        """Each language's share of the text's words, best first (simplemma's langdetect: a
-        relaxed sample breaks a tie)."""
+        """Each language's share of the text's words, best first: simplemma's langdetect (a
+        relaxed sample breaks a tie), its proportions worked out from the kept memberships."""
         ranked: list[tuple[str, float]] = []
-        for detector in self._detectors:
-            scores = detector.proportion_in_each_language(text)
+        for sampler in self._samplers:
+            scores = self._proportions(sampler.sample_text(text))
             ranked = sorted(scores.items(), key=lambda item: (item[0] == "unk", -item[1]))
             if len(ranked) == 1 or ranked[0][1] != ranked[1][1]:
                 break
         return ranked
+
+    def _proportions(self, tokens: list[str]) -> dict[str, float]:
+        """simplemma's LanguageDetector.proportion_in_each_language for the sampled tokens."""
+        if not tokens:
+            return {"unk": 1}
+        known = [self._known(token) for token in tokens]
+        scores = {lang: sum(1 for k in known if k >> n & 1) / len(tokens)
+                  for n, lang in enumerate(LANGUAGES)}
+        scores["unk"] = known.count(0) / len(tokens)
+        return scores
 
 
 if __name__ == "__main__":

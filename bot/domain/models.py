@@ -123,7 +123,9 @@ class HelperRole(SQLModel, table=True):
 class Ticket(SQLModel, table=True):
     """One question and its life. `text` and `asker_*` are personal data; the rest is not."""
 
-    __table_args__ = (UniqueConstraint("asker_chat_id", "source_message_id"),)
+    __table_args__ = (UniqueConstraint("asker_chat_id", "source_message_id"),
+                      # similar closed questions of a topic, newest first (bot.domain.answers)
+                      Index("ix_ticket_topic_status_id", "topic", "status", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     asker_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))

@@ -11,13 +11,16 @@ Two views of a question are its features: character n-grams of its lower-case wo
 umlauts folded (typos, dropped dots, inflections and unlisted compounds still share most of their
 n-grams), and its words' basic forms with their pairs (`ei` … `siirtyä`). scikit-learn fits a
 logistic regression over their TF-IDF weights (bot.domain.training, in a child process once per
-machine). What the router keeps is the fitted numbers — vocabularies, IDF weights, coefficients —
-as plain Python, and a question's probabilities are the same sums scikit-learn's `predict_proba`
-makes: scikit-learn and SciPy would add some 100 MB to every bot process for one dot product.
+machine). What the router keeps is the fitted numbers — the vocabularies as MARISA tries, IDF
+weights and coefficients as arrays of doubles, 6 MB in all — and a question's probabilities are
+the sums scikit-learn's `predict_proba` makes, in plain Python: scikit-learn and SciPy would add
+some 100 MB to every bot process for one dot product. Processes starting together train the model
+once: a file lock beside the kept models.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
@@ -28,23 +31,28 @@ import subprocess
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import simplemma
+from marisa_trie import Trie
 
 from bot import LANGUAGES, ROLES
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when the features or the training change in a way the fingerprint misses
-C = 8.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
+FORMAT = 3  # bump when the features or the training change in a way the fingerprint misses
+C = 32.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
 MIN_DF = 2  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
 CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
+LOCK_NAME = "needs.lock"  # beside the models: held while one is trained and kept
 TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
@@ -108,23 +116,30 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def char_grams(text: str) -> list[str]:
-    """Character n-grams of each word (its edges marked by spaces), umlauts folded."""
-    grams: list[str] = []
+def word_grams(word: str) -> list[str]:
+    """Character n-grams of one lower-case word (its edges marked by spaces), umlauts folded; a
+    word shorter than an n-gram gives itself whole for that n, as scikit-learn's `char_wb`."""
+    padded = f" {word.translate(_FOLD)} "
     low, high = GRAMS
-    for word in words(text):
-        padded = f" {word.translate(_FOLD)} "
-        for n in range(low, high + 1):
-            grams.extend(padded[i:i + n] for i in range(max(len(padded) - n + 1, 1)))
-    return grams
+    return [padded[i:i + n] for n in range(low, high + 1)
+            for i in range(max(len(padded) - n + 1, 1))]
+
+
+def char_grams(text: str) -> list[str]:
+    """Character n-grams of each word of the text."""
+    return [gram for word in words(text) for gram in word_grams(word)]
+
+
+def lemma_features(words_: Sequence[str], lang: str, lemma: Lemma) -> list[str]:
+    """Each word's basic form, and each pair of basic forms at most three words apart: what is
+    said of a thing (`taulu` … `kadota`) stays with it across a word or two."""
+    forms = [lemma(word, lang) for word in words_ if not word.isdigit()]
+    pairs = [f"{a} {b}" for i, a in enumerate(forms) for b in forms[i + 1:i + 1 + PAIR_SPAN]]
+    return forms + pairs
 
 
 def lemma_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
-    """Each word's basic form, and each pair of basic forms at most three words apart: what is
-    said of a thing (`taulu` … `kadota`) stays with it across a word or two."""
-    forms = [lemma(word, lang) for word in words(text) if not word.isdigit()]
-    pairs = [f"{a} {b}" for i, a in enumerate(forms) for b in forms[i + 1:i + 1 + PAIR_SPAN]]
-    return forms + pairs
+    return lemma_features(words(text), lang, lemma)
 
 
 def guess_language(text: str) -> str:
@@ -144,48 +159,104 @@ class Cue:
 
 @dataclass(frozen=True)
 class _View:
-    """One vectorizer's fitted numbers: feature -> column, and each column's IDF weight."""
+    """One vectorizer's fitted numbers: its features in a trie, whose own key ids are the
+    columns (a MARISA trie of 50,000 short strings takes a few hundred kB; as a dict of strings
+    it took 8 MB), and each column's IDF weight."""
 
-    vocabulary: dict[str, int]
-    idf: array
+    features: Trie
+    idf: array  # of doubles, by column
 
-    def weights(self, features: list[str]) -> dict[int, float]:
+    def columns(self, features: Iterable[str]) -> list[int]:
+        """The columns of the features the model knows (repeats kept)."""
+        return [c for c in map(self.features.get, features) if c is not None]
+
+    def weights(self, columns: Iterable[int]) -> dict[int, float]:
         """TF-IDF as scikit-learn's TfidfVectorizer(sublinear_tf=True) makes it, L2-normed."""
-        counts = Counter(self.vocabulary[f] for f in features if f in self.vocabulary)
+        counts = Counter(columns)
         raw = {column: (1.0 + math.log(n)) * self.idf[column] for column, n in counts.items()}
         norm = math.sqrt(sum(x * x for x in raw.values())) or 1.0
         return {column: x / norm for column, x in raw.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """One word's character n-gram columns (repeats kept), and its part of each role's sum and
+    of the squared norm, counting each of its n-grams once for each time it occurs."""
+
+    columns: array
+    sums: tuple[float, ...]
+    square: float
+
+
 class NeedModel:
-    """A fitted logistic regression over the two views (bot.domain.training makes one)."""
+    """A fitted logistic regression over the two views (bot.domain.training makes one).
 
-    fingerprint: str
-    roles: tuple[str, ...]
-    chars: _View
-    lemmas: _View
-    coef: tuple[array, ...]  # per role: the char columns, then the lemma columns
-    intercept: tuple[float, ...]
+    The coefficients are arrays of doubles per role and view, in the tries' column order. A
+    question's probabilities are the sums scikit-learn's `predict_proba` makes (within 1e-9: the
+    same terms, added in another order). The character view, some 200 n-grams a question, is
+    summed a word at a time: each word's part is worked out once and kept (staff write the same
+    words again and again), and the parts are mended for the n-grams that occur more than once
+    in the question, whose weight is 1 + log(n) rather than n."""
 
-    @property
-    def _offset(self) -> int:
-        return len(self.chars.idf)
+    WORD_CACHE = 4096  # words whose part is kept (some 2 MB when full)
 
-    def _scores(self, chars: dict[int, float], lemmas: dict[int, float]) -> list[float]:
-        offset = self._offset
-        return [
-            intercept + sum(coef[c] * x for c, x in chars.items())
-            + sum(coef[offset + c] * x for c, x in lemmas.items())
-            for coef, intercept in zip(self.coef, self.intercept, strict=True)
-        ]
+    def __init__(self, *, fingerprint: str, roles: tuple[str, ...], chars: _View,
+                 lemmas: _View, chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
+                 intercept: tuple[float, ...]) -> None:
+        self.fingerprint = fingerprint
+        self.roles = roles
+        self.chars = chars
+        self.lemmas = lemmas
+        self.chars_coef = chars_coef
+        self.lemmas_coef = lemmas_coef
+        self.intercept = intercept
+        self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
+        self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas,
+                           self.chars_coef, self.lemmas_coef, self.intercept))
+
+    def _word(self, word: str) -> _Word:
+        """One lower-case word's n-gram columns and its part of the sums."""
+        columns = array("i", self.chars.columns(word_grams(word)))
+        idf = self.chars.idf
+        return _Word(columns,
+                     tuple(sum([coef[c] * idf[c] for c in columns]) for coef in self.chars_coef),
+                     sum([idf[c] * idf[c] for c in columns]))
+
+    def _char_sums(self, words_: Sequence[str]) -> list[float]:
+        """Each role's sum over the question's character n-grams (TF-IDF, L2-normed)."""
+        parts = [self.word(word) for word in words_]
+        sums = [math.fsum(role) for role in zip(*[part.sums for part in parts], strict=True)]
+        square = math.fsum([part.square for part in parts])
+        idf = self.chars.idf
+        for column, n in Counter(chain.from_iterable([p.columns for p in parts])).items():
+            if n > 1:  # counted n times in the parts; scikit-learn counts it 1 + log(n) times
+                tf, w = 1.0 + math.log(n), idf[column]
+                square += w * w * (tf * tf - n)
+                for role, coef in enumerate(self.chars_coef):
+                    sums[role] += coef[column] * w * (tf - n)
+        norm = math.sqrt(square) if square > 0 else 1.0
+        return [s / norm for s in sums]
+
+    def _lemma_sums(self, words_: Sequence[str], lang: str, lemma: Lemma) -> list[float]:
+        """Each role's sum over the question's basic forms and their pairs."""
+        weights = self.lemmas.weights(self.lemmas.columns(lemma_features(words_, lang, lemma)))
+        return [sum([coef[c] * x for c, x in weights.items()]) for coef in self.lemmas_coef]
 
     def probabilities(self, text: str, lang: str, lemma: Lemma) -> dict[str, float]:
         """Each role's probability for this question (empty when it has no words)."""
-        if not words(text):
+        return self.probabilities_of(words(text), lang, lemma)
+
+    def probabilities_of(self, words_: Sequence[str], lang: str,
+                         lemma: Lemma) -> dict[str, float]:
+        """The same for a question's lower-case words (the router has them already)."""
+        if not words_:
             return {}
-        scores = self._scores(self.chars.weights(char_grams(text)),
-                              self.lemmas.weights(lemma_grams(text, lang, lemma)))
+        scores = [intercept + chars + lemmas for intercept, chars, lemmas in zip(
+            self.intercept, self._char_sums(words_), self._lemma_sums(words_, lang, lemma),
+            strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
@@ -199,23 +270,36 @@ class NeedModel:
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
-        others = [coef for n, coef in enumerate(self.coef) if n != mine]
-        offset = self._offset
-
-        def pull(column: int) -> float:
-            return self.coef[mine][column] - sum(coef[column] for coef in others) / len(others)
-
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
-            weight = sum(x * pull(c) for c, x in self.chars.weights(char_grams(word)).items())
-            column = self.lemmas.vocabulary.get(lemma(word, lang))
+            weight = self.word_pull(word, mine)
+            column = self.lemmas.features.get(lemma(word, lang))
             if column is not None:
-                weight += self.lemmas.idf[column] * pull(offset + column)
+                weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
             found[word] = weight
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
+
+    def _word_pull(self, word: str, mine: int) -> float:
+        """How much a word's own n-grams pull towards the role numbered `mine`."""
+        weights = self.chars.weights(self.word(word).columns)
+        return sum(x * _pull(self.chars_coef, mine, c) for c, x in weights.items())
+
+
+def _pull(coef: tuple[array, ...], mine: int, column: int) -> float:
+    """A column's coefficient for one role against the other roles' mean."""
+    others = [row[column] for n, row in enumerate(coef) if n != mine]
+    return coef[mine][column] - sum(others) / len(others)
+
+
+def _restore(fingerprint: str, roles: tuple[str, ...], chars: _View, lemmas: _View,
+             chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
+             intercept: tuple[float, ...]) -> NeedModel:
+    """A model read back from its file (its word cache starts empty)."""
+    return NeedModel(fingerprint=fingerprint, roles=roles, chars=chars, lemmas=lemmas,
+                     chars_coef=chars_coef, lemmas_coef=lemmas_coef, intercept=intercept)
 
 
 def fingerprint(examples: Iterable[Example]) -> str:
@@ -244,13 +328,44 @@ def load(path: Path, key: str) -> NeedModel | None:
 def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
     """The model for these examples: read from `folder` when one was trained on the same, else
     trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
-    there for the next start, as the lemmatizer's dictionaries are. A folder this process may
-    not write to costs the training at each start (the child hands the model back instead)."""
+    there for the next start, as the lemmatizer's dictionaries are. Processes starting together
+    (two replicas) train it once: the others wait for the first and read what it kept. A folder
+    this process may not write to costs the training at each start (the child hands the model
+    back instead)."""
     key = fingerprint(examples)
     path = model_path(folder, key)
     model = load(path, key)
     if model is not None:
         return model
+    with _training_lock(path):
+        model = load(path, key)  # kept by another process while this one waited
+        if model is not None:
+            return model
+        return _train(examples, folder, key, path)
+
+
+@contextmanager
+def _training_lock(path: Path) -> Iterator[None]:
+    """Held while a model is trained and kept (an exclusive lock on a file beside the models,
+    which the system lets go when its holder ends, however it ends). Where the folder cannot
+    be written to, nothing can be kept over another's either: no lock then."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(path.parent / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        try:  # another user's lock file (the image's, made as root): it locks all the same
+            lock = os.open(path.parent / LOCK_NAME, os.O_RDONLY)
+        except OSError:
+            yield
+            return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # and with it the lock
+
+
+def _train(examples: Sequence[Example], folder: Path, key: str, path: Path) -> NeedModel:
     try:
         trained = subprocess.run(
             [sys.executable, "-m", "bot.domain.training", str(folder), key],

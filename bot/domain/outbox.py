@@ -16,11 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, update
+from sqlalchemy import ColumnElement, bindparam, func, update
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
+from bot.domain.core import run, table
 from bot.domain.models import (
     Event,
     Outbox,
@@ -71,6 +74,23 @@ def add(session: AsyncSession, *, kind: OutboxKind, chat_id: int, now: datetime,
         due_at=due_at or now))
 
 
+def row(*, kind: OutboxKind, chat_id: int, now: datetime, priority: Priority,
+        ticket_id: int | None = None, key: str | None = None) -> dict[str, Any]:
+    """One message's row as values, for `insert` (no parameters: those `add` takes)."""
+    return {"key": key or f"{kind}:{ticket_id}:{chat_id}:{uuid.uuid4().hex}", "kind": kind,
+            "priority": priority, "ticket_id": ticket_id, "chat_id": chat_id, "due_at": now}
+
+
+async def insert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue messages (`row`s) in the caller's transaction, in one statement: what a new
+    ticket queues, without building an ORM object a row."""
+    if rows:
+        await run(session, _INSERT, rows)
+
+
+_INSERT = sa_insert(table(Outbox))  # Core: no ORM bulk machinery, no autoflush
+
+
 async def notify(*, session: AsyncSession, chat_ids: Iterable[int], now: datetime,
                  priority: Priority, params: dict[str, Any]) -> None:
     """Queue one note to each chat, in a transaction of its own (for news that changes
@@ -104,7 +124,8 @@ async def add_once(session: AsyncSession, *, kind: OutboxKind, chat_id: int, tic
         session.add(waiting)
 
 
-def _claimed(row: Outbox) -> Claimed:
+def _claimed(row: Any) -> Claimed:
+    """An Outbox row, or a Core row of its table."""
     assert row.id is not None
     return Claimed(row.id, OutboxKind(row.kind), row.chat_id, row.priority, row.due_at,
                    row.attempts, row.event_id, row.bulletin_id, row.ticket_id, row.params)
@@ -147,32 +168,44 @@ async def tidy(*, session: AsyncSession, now: datetime, wall: datetime, timeout:
     return Housekeeping(stale, uncertain, requeued)
 
 
+_OUTBOX = table(Outbox)
+_DUE = sa_select(_OUTBOX).where(
+    _OUTBOX.c.status == OutboxStatus.PENDING, _OUTBOX.c.due_at <= bindparam("now"),
+).order_by(_OUTBOX.c.priority, _OUTBOX.c.due_at, _OUTBOX.c.id).limit(bindparam("limit"))
+_TAKE = update(_OUTBOX).where(
+    _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+    _OUTBOX.c.status == OutboxStatus.PENDING,
+).values(status=OutboxStatus.SENDING, worker=bindparam("by"),
+         attempts=_OUTBOX.c.attempts + 1).returning(_OUTBOX.c.id)
+_SENT = update(_OUTBOX).where(
+    _OUTBOX.c.id == bindparam("row"), _OUTBOX.c.worker == bindparam("by"),
+    _OUTBOX.c.status == OutboxStatus.SENDING,
+).values(status=OutboxStatus.SENT, sent_at=bindparam("now"),
+         message_id=bindparam("telegram_id"), lease_until=None, params=None)
+
+
 async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit: int = 100,
                     skip_chats: frozenset[int] = frozenset(), but_cards: bool = False
                     ) -> list[Claimed]:
     """Take due rows for this sender, most urgent first: on PostgreSQL rows locked by another
     sender are skipped (SKIP LOCKED); on both, a conditional UPDATE decides, so no row is taken
     twice. `skip_chats`: chats whose queue in this process is full enough for now — except, with
-    `but_cards`, new tickets' cards, which are listed many to a message and have a deadline."""
-    query = select(Outbox).where(
-        col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.due_at) <= now,
-    ).order_by(col(Outbox.priority), col(Outbox.due_at), col(Outbox.id)).limit(limit)
+    `but_cards`, new tickets' cards, which are listed many to a message and have a deadline.
+    Core statements, built once: the sender runs this every time something is queued."""
+    query = _DUE
     if skip_chats:
-        skipped: ColumnElement[bool] = col(Outbox.chat_id).in_(skip_chats)
+        skipped: ColumnElement[bool] = _OUTBOX.c.chat_id.in_(skip_chats)
         if but_cards:
-            skipped = skipped & ~((col(Outbox.kind) == OutboxKind.CARD)
-                                  & (col(Outbox.priority) == Priority.CARD))
+            skipped = skipped & ~((_OUTBOX.c.kind == OutboxKind.CARD)
+                                  & (_OUTBOX.c.priority == Priority.CARD))
         query = query.where(~skipped)
     if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(await session.exec(query))
+    rows = list(await run(session, query, {"now": now, "limit": limit}))
     taken: list[Claimed] = []
     if rows:  # one conditional UPDATE takes them all; RETURNING says which were still pending
-        ours = set((await session.exec(update(Outbox).where(
-            col(Outbox.id).in_([row.id for row in rows]),
-            col(Outbox.status) == OutboxStatus.PENDING,
-        ).values(status=OutboxStatus.SENDING, worker=worker, attempts=Outbox.attempts + 1)
-            .returning(col(Outbox.id)))).scalars())
+        ours = set((await run(session, _TAKE, {"ids": [row.id for row in rows],
+                                               "by": worker})).scalars())
         taken = [replace(_claimed(row), attempts=row.attempts + 1)
                  for row in rows if row.id in ours]
     await session.commit()
@@ -182,11 +215,8 @@ async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit:
 async def mark_sent(*, session: AsyncSession, outbox_id: int, worker: str, now: datetime,
                     message_id: int | None = None, commit: bool = True) -> None:
     """Sent. The row keeps no parameters once sent (they may name a message of a person's)."""
-    await session.exec(update(Outbox).where(
-        col(Outbox.id) == outbox_id, col(Outbox.worker) == worker,
-        col(Outbox.status) == OutboxStatus.SENDING,
-    ).values(status=OutboxStatus.SENT, sent_at=now, message_id=message_id, lease_until=None,
-             params=None))
+    await run(session, _SENT, {"row": outbox_id, "by": worker, "now": now,
+                               "telegram_id": message_id})
     if commit:
         await session.commit()
 

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from marisa_trie import Trie
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -78,18 +79,31 @@ def fit(examples: Sequence[Example], lemma: Lemma, *, c: float = C) -> tuple[
 
 def train(examples: Sequence[Example], lemma: Lemma, *, fingerprint: str = "",
           c: float = C) -> NeedModel:
-    """Fit the model on the examples and keep its numbers."""
+    """Fit the model on the examples and keep its numbers, each view's columns in the order of
+    its features' trie."""
     chars, lemmas, classifier, _ = fit(examples, lemma, c=c)
+    char_view, char_order = _view(chars)
+    lemma_view, lemma_order = _view(lemmas)
+    offset = len(chars.vocabulary_)
     return NeedModel(
         fingerprint=fingerprint,
         roles=tuple(str(role) for role in classifier.classes_),
-        chars=_View({str(f): int(c) for f, c in chars.vocabulary_.items()},
-                    array("d", chars.idf_)),
-        lemmas=_View({str(f): int(c) for f, c in lemmas.vocabulary_.items()},
-                     array("d", lemmas.idf_)),
-        coef=tuple(array("d", row) for row in classifier.coef_),
+        chars=char_view,
+        lemmas=lemma_view,
+        chars_coef=tuple(array("d", row[char_order]) for row in classifier.coef_),
+        lemmas_coef=tuple(array("d", row[offset + lemma_order]) for row in classifier.coef_),
         intercept=tuple(float(x) for x in classifier.intercept_),
     )
+
+
+def _view(vectorizer: TfidfVectorizer) -> tuple[_View, np.ndarray]:
+    """The vectorizer's features as a trie, its IDF weights in the trie's order, and for each of
+    the trie's columns the vectorizer's own (to reorder the coefficients the same way)."""
+    features = Trie([str(feature) for feature in vectorizer.vocabulary_])
+    order = np.empty(len(features), dtype=np.intp)
+    for feature, column in vectorizer.vocabulary_.items():
+        order[features[str(feature)]] = column
+    return _View(features, array("d", vectorizer.idf_[order])), order
 
 
 def keep(model: NeedModel, path: Path) -> None:
@@ -110,7 +124,8 @@ def main(folder: Path, key: str) -> None:
     """Train on the examples read from standard input and keep the model in `folder`; where
     that cannot be written, hand the model back on standard output."""
     examples = parse_examples(sys.stdin.read())
-    model = train(examples, Lemmas(folder).lemma, fingerprint=key)
+    # Every word of the training questions, in each of their languages: all of them kept.
+    model = train(examples, Lemmas(folder, cache_size=250_000).lemma, fingerprint=key)
     try:
         keep(model, model_path(folder, key))
     except OSError:

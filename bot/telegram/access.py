@@ -1,5 +1,10 @@
 """Who may do what, checked once where handlers are registered (bot.telegram.app), not inside
-each handler: `helpers_only` for the helpers' buttons and commands."""
+each handler: `helpers_only`, `coaches_only`, `organisers_only`, `admins_only`, each with one
+kind refusal for everyone else. And the one way to answer a button press that is not the
+presser's, or whose question has moved on (`stale`).
+
+Rights are read on every use, so a person removed or demoted is refused at once; whoever is
+refused is answered in their own language and nothing changes."""
 
 from __future__ import annotations
 
@@ -9,39 +14,28 @@ from typing import Any
 
 from telegram import Update
 
-from bot import LANGUAGES
+from bot import LEAD
 from bot.domain import roster, setup
+from bot.domain.events.views import EventView
+from bot.domain.intake import language_of, preferred_language
 from bot.domain.roster import HelperView
 from bot.i18n import _, gettext
 from bot.services import Services
+from bot.telegram.callbacks import AnyAction, Button, decode
 from bot.telegram.context import PeerdeskContext
 
-HelperHandler = Callable[[Update, PeerdeskContext, HelperView], Coroutine[Any, Any, None]]
 Handler = Callable[[Update, PeerdeskContext], Coroutine[Any, Any, None]]
+HelperHandler = Callable[[Update, PeerdeskContext, HelperView], Coroutine[Any, Any, None]]
+PersonHandler = Callable[[Update, PeerdeskContext, HelperView | None],
+                         Coroutine[Any, Any, None]]
 
-
-def helpers_only(handler: HelperHandler) -> Handler:
-    """Only helpers of the roster may work tickets: checked on every press and command; anyone
-    else gets a polite refusal and nothing changes. The handler gets the helper."""
-
-    @functools.wraps(handler)
-    async def guarded(update: Update, context: PeerdeskContext) -> None:
-        user = update.effective_user
-        helper = None
-        if user is not None:
-            async with context.services.db.session() as session:
-                helper = await roster.helper(session=session, user_id=user.id)
-        if helper is not None and helper.is_helper:
-            await handler(update, context, helper)
-            return
-        chat = update.effective_chat
-        services = context.services
-        if update.callback_query is None and chat is not None and chat.type != chat.PRIVATE \
-                and chat.id not in (services.forum, services.settings.helpers_chat_id):
-            return  # a command in another group the bot is in: silence, not a refusal
-        await _refuse(update, context, _("Sorry, only the peer-support helpers can do this."))
-
-    return guarded
+COACH_ROLES = frozenset({"vertaisvalmentaja", LEAD})  # review the drafted answers
+# The one refusal each kind of person hears, and the one for a button that is not one's own.
+HELPERS_ONLY = _("Sorry, only the peer-support helpers can do this.")
+COACHES_ONLY = _("Sorry, the answers' drafts are for the peer coaches.")
+ORGANISERS_ONLY = _("Sorry, only the organisers named in the configuration can publish.")
+ADMINS_ONLY = _("Sorry, only the desk's admins can do this.")
+STALE = _("This button is not yours to press, or the question has moved on.")
 
 
 async def is_admin(services: Services, user_id: int) -> bool:
@@ -52,10 +46,82 @@ async def is_admin(services: Services, user_id: int) -> bool:
         return await setup.is_admin(session=session, user_id=user_id)
 
 
+def is_organiser(services: Services, user_id: int) -> bool:
+    """An organiser or an admin (of the environment, or added in Telegram: the settings are
+    refreshed on every update)."""
+    settings = services.settings
+    return user_id in settings.admin_ids or user_id in settings.organiser_ids
+
+
+def is_coach(services: Services, user_id: int, person: HelperView | None) -> bool:
+    """A peer coach or a lead of the roster, or an admin."""
+    return user_id in services.settings.admin_ids or (
+        person is not None and bool(COACH_ROLES & set(person.roles)))
+
+
+def may_manage(services: Services, user_id: int, event: EventView) -> bool:
+    """An event's host, an organiser or an admin."""
+    return event.host_id == user_id or is_organiser(services, user_id)
+
+
+async def _person(context: PeerdeskContext, user_id: int) -> HelperView | None:
+    async with context.services.db.session() as session:
+        return await roster.helper(session=session, user_id=user_id)
+
+
+def helpers_only(handler: HelperHandler) -> Handler:
+    """Only helpers of the roster may work tickets. The handler gets the helper."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: PeerdeskContext) -> None:
+        user = update.effective_user
+        helper = await _person(context, user.id) if user is not None else None
+        if helper is not None and helper.is_helper:
+            await handler(update, context, helper)
+            return
+        chat = update.effective_chat
+        services = context.services
+        if update.callback_query is None and chat is not None and chat.type != chat.PRIVATE \
+                and chat.id not in (services.forum, services.settings.helpers_chat_id):
+            return  # a command in another group the bot is in: silence, not a refusal
+        await refuse(update, context, HELPERS_ONLY)
+
+    return guarded
+
+
+def coaches_only(handler: PersonHandler) -> Handler:
+    """Drafts are reviewed by the peer coaches, the leads and the admins. The handler gets the
+    person (None: an admin outside the roster)."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: PeerdeskContext) -> None:
+        user = update.effective_user
+        person = await _person(context, user.id) if user is not None else None
+        if user is not None and is_coach(context.services, user.id, person):
+            await handler(update, context, person)
+            return
+        await refuse(update, context, COACHES_ONLY)
+
+    return guarded
+
+
+def organisers_only(handler: Handler) -> Handler:
+    """Only organisers and admins publish events and bulletins."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: PeerdeskContext) -> None:
+        user = update.effective_user
+        if user is not None and is_organiser(context.services, user.id):
+            await handler(update, context)
+            return
+        await refuse(update, context, ORGANISERS_ONLY)
+
+    return guarded
+
+
 def admins_only(handler: Handler) -> Handler:
-    """Only the desk's admins set it up (invite, manage the roster, the staff code, the poster):
-    read on every use, so a removed admin is refused at once; anyone else is refused politely
-    and nothing changes."""
+    """Only the desk's admins set it up (invite, manage the roster, the staff code, the
+    poster)."""
 
     @functools.wraps(handler)
     async def guarded(update: Update, context: PeerdeskContext) -> None:
@@ -63,18 +129,42 @@ def admins_only(handler: Handler) -> Handler:
         if user is not None and await is_admin(context.services, user.id):
             await handler(update, context)
             return
-        await _refuse(update, context, _("Sorry, only the desk's admins can do this."))
+        await refuse(update, context, ADMINS_ONLY)
 
     return guarded
 
 
-async def _refuse(update: Update, context: PeerdeskContext, message: str) -> None:
-    """A kind refusal in the person's language: an alert on a button, a reply to a command."""
+async def language(update: Update, context: PeerdeskContext) -> str:
+    """The person's language: their /lang choice, else their Telegram app's, else Finnish."""
     user = update.effective_user
-    lang = ((user.language_code if user else None) or "")[:2]
-    lang = lang if lang in LANGUAGES else context.services.settings.helpers_language
-    text = gettext(lang, message)
+    if user is None:
+        return preferred_language(None)
+    async with context.services.db.session() as session:
+        return await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
+
+
+async def refuse(update: Update, context: PeerdeskContext, message: str,
+                 lang: str | None = None) -> None:
+    """A kind refusal in the person's language: an alert on a button, a reply to a command."""
+    text = gettext(lang or await language(update, context), message)
     if update.callback_query:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message:
         await update.effective_message.reply_text(text)
+
+
+async def stale(update: Update, context: PeerdeskContext, lang: str | None = None) -> None:
+    """A button that is not (or no longer) the presser's to press — forged, someone else's, or
+    its question moved on: said kindly in an alert, and nothing is done."""
+    await refuse(update, context, STALE, lang)
+
+
+async def pressed(update: Update, context: PeerdeskContext, *actions: AnyAction
+                  ) -> Button | None:
+    """The press's button, if its data is one of `actions` in their shape and range; otherwise
+    it is refused as stale (None)."""
+    button = decode(update.callback_query.data if update.callback_query else None, *actions)
+    if button is None:
+        await stale(update, context)
+    return button

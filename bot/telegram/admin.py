@@ -16,7 +16,7 @@ from bot.domain.invites import INVITE_ROLES
 from bot.domain.roster import HelperView
 from bot.i18n import format_when, gettext
 from bot.poster import make_poster, qr_png
-from bot.telegram.callbacks import SetupAction, decode_setup, encode_setup
+from bot.telegram.callbacks import SetupAction, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
 from bot.telegram.keyboards import LANGUAGE_NAMES
 from bot.telegram.setup import bot_link, language, refresh, role_name, set_menu
@@ -79,7 +79,7 @@ def _open_list(invitations: list[invites.OpenInvite], context: PeerdeskContext, 
                                              for r in item.roles),
                              when=format_when(item.expires_at, lang, tz)))
     buttons = [[InlineKeyboardButton(gettext(lang, "Revoke #{number}", number=item.id),
-                                     callback_data=encode_setup(SetupAction.REVOKE, item.id))]
+                                     callback_data=encode(SetupAction.REVOKE, item.id))]
                for item in invitations[:50]]
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
@@ -95,7 +95,7 @@ async def invites_command(update: Update, context: PeerdeskContext) -> None:
 
 async def revoke_button(update: Update, context: PeerdeskContext) -> None:
     services, query, lang = context.services, query_of(update), await _lang(update, context)
-    button = decode_setup(query.data, SetupAction.REVOKE)
+    button = decode(query.data, SetupAction.REVOKE)
     if button is None:
         await query.answer()
         return
@@ -129,7 +129,7 @@ async def _roster_view(context: PeerdeskContext, lang: str
         return gettext(lang, "Nobody is in the roster yet. /invite adds a colleague."), None
     text = gettext(lang, "Everyone in the roster (press a name to change it):") + "\n\n" \
         + "\n".join(_line(context, h, lang) for h in everyone)
-    buttons = [[InlineKeyboardButton(h.name[:60], callback_data=encode_setup(
+    buttons = [[InlineKeyboardButton(h.name[:60], callback_data=encode(
         SetupAction.PERSON, h.telegram_id))] for h in everyone[:ROSTER_PAGE]]
     return text[:4096], InlineKeyboardMarkup(buttons)
 
@@ -138,17 +138,17 @@ def _person_view(context: PeerdeskContext, helper: HelperView, lang: str
                  ) -> tuple[str, InlineKeyboardMarkup]:
     who = helper.telegram_id
     roles = [InlineKeyboardButton(("✓ " if r in helper.roles else "") + r, callback_data=(
-        encode_setup(SetupAction.ROLE, who, r))) for r in INVITE_ROLES]
+        encode(SetupAction.ROLE, who, r))) for r in INVITE_ROLES]
     rows = [roles[:3], roles[3:],
             [InlineKeyboardButton(gettext(lang, "Mark available") if not helper.available
                                   else gettext(lang, "Mark away"),
-                                  callback_data=encode_setup(SetupAction.AWAY, who,
+                                  callback_data=encode(SetupAction.AWAY, who,
                                                              "off" if not helper.available
                                                              else "on")),
              InlineKeyboardButton(gettext(lang, "Remove…"),
-                                  callback_data=encode_setup(SetupAction.REMOVE, who, "ask"))],
+                                  callback_data=encode(SetupAction.REMOVE, who, "ask"))],
             [InlineKeyboardButton(gettext(lang, "Back to everyone"),
-                                  callback_data=encode_setup(SetupAction.ROSTER, 1))]]
+                                  callback_data=encode(SetupAction.ROSTER, 1))]]
     return _line(context, helper, lang), InlineKeyboardMarkup(rows)
 
 
@@ -161,7 +161,7 @@ async def helpers_command(update: Update, context: PeerdeskContext) -> None:
 async def roster_button(update: Update, context: PeerdeskContext) -> None:
     """The roster's buttons: a person, a role given or taken, away, remove (confirmed)."""
     services, query, lang = context.services, query_of(update), await _lang(update, context)
-    button = decode_setup(query.data, SetupAction.PERSON, SetupAction.ROSTER, SetupAction.ROLE,
+    button = decode(query.data, SetupAction.PERSON, SetupAction.ROSTER, SetupAction.ROLE,
                           SetupAction.AWAY, SetupAction.REMOVE)
     if button is None:
         await query.answer()
@@ -208,9 +208,9 @@ async def roster_button(update: Update, context: PeerdeskContext) -> None:
                 lang, "Remove {name} from the roster? The questions they hold go back to the "
                       "queue, and their askers are told.", name=helper.name),
             reply_markup=InlineKeyboardMarkup([[
-                InlineKeyboardButton(gettext(lang, "Yes, remove"), callback_data=encode_setup(
+                InlineKeyboardButton(gettext(lang, "Yes, remove"), callback_data=encode(
                     SetupAction.REMOVE, who, "yes")),
-                InlineKeyboardButton(gettext(lang, "Cancel"), callback_data=encode_setup(
+                InlineKeyboardButton(gettext(lang, "Cancel"), callback_data=encode(
                     SetupAction.PERSON, who))]]))
         return
     if button.action in (SetupAction.ROLE, SetupAction.AWAY):

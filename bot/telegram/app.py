@@ -27,23 +27,23 @@ from bot.services import Services
 from bot.telegram import (
     admin,
     dialogs,
-    events,
     hours,
     intake,
     knowledge,
     menus,
     privacy,
+    questions,
     reports,
     setup,
 )
-from bot.telegram.access import admins_only, helpers_only
+from bot.telegram.access import admins_only, coaches_only, helpers_only, organisers_only
 from bot.telegram.budget import budget_for
-from bot.telegram.callbacks import Action, SetupAction, pattern, setup_pattern
+from bot.telegram.callbacks import Action, SetupAction, pattern
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.dialogs import Step, Steps
 from bot.telegram.durable import DurableApplication, DurableBot, Inbox, replay, replay_job
+from bot.telegram.events import follow_up, hosts, organisers, sending, staff
 from bot.telegram.helpers import buttons, cards, commands, notes, relay, sla
-from bot.telegram.knowledge import coaches_only
 from bot.telegram.ordering import PerChatUpdateProcessor
 from bot.telegram.ratelimit import RetryingRateLimiter
 from bot.telegram.request import AiohttpRequest
@@ -57,11 +57,6 @@ REFRESH_SECONDS = 10.0
 STOP_GRACE = 3.0  # seconds a send begun may take to finish when the bot stops: with the rest of
 # a stop, within the 10 s `docker compose stop` allows even on a busy machine (what is still
 # queued behind the rate limiter is handed back at once, not lost)
-
-# Ids in button data: in range for the database (a forged or garbled press falls through to
-# intake.unknown_button, answered kindly, instead of overflowing a query).
-ID = r"[1-9]\d{0,8}"
-USER_ID = r"[1-9]\d{0,14}"
 
 PRIVATE = filters.ChatType.PRIVATE
 PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
@@ -93,17 +88,17 @@ def _setup_handlers(application: Application) -> None:
     application.add_handlers([
         ChatMemberHandler(setup.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         CommandHandler("helpersgroup", setup.helpers_group_command),
-        CallbackQueryHandler(setup.language_button, pattern=setup_pattern(SetupAction.LANGUAGE)),
+        CallbackQueryHandler(setup.language_button, pattern=pattern(SetupAction.LANGUAGE)),
         CallbackQueryHandler(setup.languages_done,
-                             pattern=setup_pattern(SetupAction.LANGUAGES_DONE)),
-        CallbackQueryHandler(setup.team_button, pattern=setup_pattern(SetupAction.TEAM)),
-        CallbackQueryHandler(setup.channel_button, pattern=setup_pattern(SetupAction.CHANNEL)),
+                             pattern=pattern(SetupAction.LANGUAGES_DONE)),
+        CallbackQueryHandler(setup.team_button, pattern=pattern(SetupAction.TEAM)),
+        CallbackQueryHandler(setup.channel_button, pattern=pattern(SetupAction.CHANNEL)),
         CommandHandler("invite", admins_only(admin.invite_command), filters=PRIVATE),
         CommandHandler("invites", admins_only(admin.invites_command), filters=PRIVATE),
         CallbackQueryHandler(admins_only(admin.revoke_button),
-                             pattern=setup_pattern(SetupAction.REVOKE)),
+                             pattern=pattern(SetupAction.REVOKE)),
         CommandHandler("helpers", admins_only(admin.helpers_command), filters=PRIVATE),
-        CallbackQueryHandler(admins_only(admin.roster_button), pattern=setup_pattern(
+        CallbackQueryHandler(admins_only(admin.roster_button), pattern=pattern(
             SetupAction.PERSON, SetupAction.ROSTER, SetupAction.ROLE, SetupAction.AWAY,
             SetupAction.REMOVE)),
         CommandHandler("staffcode", admins_only(admin.staffcode_command), filters=PRIVATE),
@@ -120,22 +115,25 @@ def _dialog_steps() -> Steps:
     """The steps of the organisers' dialogs: what each takes, by dialog and step. Taken in
     group -4 (bot.telegram.dialogs.route) from the step stored in the database; their first
     step is a command below."""
-    steps, e = Steps(), events
-    steps.add(e.NEWEVENT, e.KIND, Step(e.got_kind, button=r"kind:\w+"))
+    steps, e = Steps(), organisers
+    steps.add(e.NEWEVENT, e.KIND, Step(e.got_kind, button=pattern(Action.EVENT_KIND)))
     steps.add(e.NEWEVENT, e.TITLE, Step(e.got_title, text=True))
     steps.add(e.NEWEVENT, e.START, Step(e.got_start, text=True))
-    steps.add(e.NEWEVENT, e.START_CONFIRM, Step(e.got_start_confirmed, button=r"start:(yes|no)"))
+    steps.add(e.NEWEVENT, e.START_CONFIRM, Step(e.got_start_confirmed,
+                                                button=pattern(Action.START)))
     steps.add(e.NEWEVENT, e.END, Step(e.got_end, text=True))
     steps.add(e.NEWEVENT, e.WHERE, Step(e.got_where, text=True))
     steps.add(e.NEWEVENT, e.DESCRIPTION, Step(e.got_description, text=True))
-    steps.add(e.NEWEVENT, e.CLOSES, Step(e.got_closes, text=True, button=r"closes:none"))
-    steps.add(e.NEWEVENT, e.CONFIRM, Step(e.confirm_event, button=r"publish:(yes|no)"))
+    steps.add(e.NEWEVENT, e.CLOSES, Step(e.got_closes, text=True,
+                                         button=pattern(Action.CLOSES)))
+    steps.add(e.NEWEVENT, e.CONFIRM, Step(e.confirm_event, button=pattern(Action.PUBLISH)))
     steps.add(e.BULLETIN, e.BULLETIN_TEXT, Step(e.got_bulletin_text, text=True))
     steps.add(e.BULLETIN, e.BULLETIN_WHEN, Step(e.got_bulletin_when, text=True,
-                                                button=r"when:now"))
+                                                button=pattern(Action.SEND_NOW)))
     steps.add(e.BULLETIN, e.BULLETIN_CONFIRM, Step(e.confirm_bulletin,
-                                                   button=r"publish:(yes|no)"))
-    steps.add(e.MATERIALS, e.MATERIAL_EVENT, Step(e.got_material_event, button=r"matfor:\d+"))
+                                                   button=pattern(Action.PUBLISH)))
+    steps.add(e.MATERIALS, e.MATERIAL_EVENT, Step(e.got_material_event,
+                                                  button=pattern(Action.MATERIALS_FOR)))
     steps.add(e.MATERIALS, e.MATERIAL_ITEM, Step(e.got_material, text=True, file=True))
     for kind in (e.NEWEVENT, e.BULLETIN, e.MATERIALS):
         steps.cancelled[kind] = e.NOTHING_PUBLISHED
@@ -165,18 +163,21 @@ def _handlers(application: Application) -> None:
                                            & filters.REPLY, knowledge.draft_reply), group=-3)
     # Group -2: a reply to an event's feedback question is a comment on the event.
     application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND
-                                           & filters.REPLY, events.feedback_reply), group=-2)
+                                           & filters.REPLY, staff.feedback_reply),
+                            group=staff.FEEDBACK_GROUP)
     # Group -1: a private message that continues a ticket (an asker's follow-up or comment, a
     # helper's reply to a private card, a shared phone number) is relayed and goes no further;
     # anything else falls through to group 0.
     application.add_handler(MessageHandler(PRIVATE_MESSAGE & ~filters.COMMAND,
-                                           relay.private_message), group=-1)
+                                           questions.private_message), group=-1)
     application.add_handlers([
-        # The organisers' dialogs begin here; their later steps are taken in group -4.
-        CommandHandler("newevent", events.new_event, filters=PRIVATE),
-        CommandHandler("bulletin", events.new_bulletin, filters=PRIVATE),
-        CommandHandler("materials", events.new_materials, filters=PRIVATE),
-        CallbackQueryHandler(events.suggested_event, pattern=r"^evsug:(webinar|cafe):\w{1,40}$"),
+        # The organisers' dialogs begin here (organisers and admins only, checked here; a host
+        # adds materials to their own events); their later steps are taken in group -4.
+        CommandHandler("newevent", organisers_only(organisers.new_event), filters=PRIVATE),
+        CommandHandler("bulletin", organisers_only(organisers.new_bulletin), filters=PRIVATE),
+        CommandHandler("materials", organisers.new_materials, filters=PRIVATE),
+        CallbackQueryHandler(organisers_only(organisers.suggested_event),
+                             pattern=pattern(Action.SUGGEST_WEBINAR, Action.SUGGEST_CAFE)),
         CommandHandler("cancel", dialogs.nothing_to_cancel, filters=PRIVATE),
         # The helpers' commands and the card's buttons (helpers only, checked here).
         CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
@@ -212,18 +213,19 @@ def _handlers(application: Application) -> None:
         CallbackQueryHandler(intake.phone_button, pattern=pattern(Action.PHONE)),
         # Reports, events, data protection.
         CommandHandler("report", reports.report_command),
-        CommandHandler("events", events.events_command, filters=PRIVATE),
-        CommandHandler(["attendees", "feedback"], events.attendees_command, filters=PRIVATE),
-        CallbackQueryHandler(events.rsvp_button, pattern=rf"^rsvp:{ID}:(yes|plus|no|closed)$"),
-        CallbackQueryHandler(events.offer_button, pattern=rf"^offer:{ID}:(yes|no)$"),
-        CallbackQueryHandler(events.here_button, pattern=rf"^here:{ID}$"),
-        CallbackQueryHandler(events.rating_button, pattern=rf"^fb:{ID}:[1-5]$"),
-        CallbackQueryHandler(events.came_button, pattern=rf"^came:{ID}:{USER_ID}$"),
-        CallbackQueryHandler(events.materials_button, pattern=rf"^mat:{ID}$"),
-        CallbackQueryHandler(events.ics_button, pattern=rf"^ics:{ID}$"),
+        CommandHandler("events", staff.events_command, filters=PRIVATE),
+        CommandHandler(["attendees", "feedback"], hosts.attendees_command, filters=PRIVATE),
+        CallbackQueryHandler(staff.rsvp_button, pattern=pattern(Action.RSVP)),
+        CallbackQueryHandler(staff.offer_button, pattern=pattern(Action.OFFER)),
+        CallbackQueryHandler(staff.here_button, pattern=pattern(Action.HERE)),
+        CallbackQueryHandler(staff.rating_button, pattern=pattern(Action.EVENT_RATING)),
+        # A host's (or an organiser's) marks of who came: checked against the event itself.
+        CallbackQueryHandler(hosts.came_button, pattern=pattern(Action.CAME)),
+        CallbackQueryHandler(staff.materials_button, pattern=pattern(Action.MATERIALS)),
+        CallbackQueryHandler(staff.ics_button, pattern=pattern(Action.ICS)),
         CommandHandler("mydata", privacy.mydata_command, filters=PRIVATE),
         CommandHandler("forget", privacy.forget_command, filters=PRIVATE),
-        CallbackQueryHandler(privacy.forget_confirmed, pattern=r"^forget:(yes|no)$"),
+        CallbackQueryHandler(privacy.forget_confirmed, pattern=pattern(Action.FORGET)),
         # Staff intake: commands, then any private message becomes a question. Its catch-alls
         # (unknown commands, anything else, unknown buttons) must come last.
         CommandHandler("start", intake.start, filters=PRIVATE),
@@ -240,7 +242,7 @@ def _handlers(application: Application) -> None:
         # "Solved it myself", and "Add to #12" / "New question" under another matter.
         CallbackQueryHandler(intake.solve_button, pattern=pattern(Action.SOLVE)),
         CallbackQueryHandler(intake.other_matter, pattern=pattern(Action.JOIN, Action.NEW)),
-        CallbackQueryHandler(intake.chose_language, pattern=r"^lang:\w+$"),
+        CallbackQueryHandler(intake.chose_language, pattern=pattern(Action.LANGUAGE)),
         MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, intake.edited),
         MessageHandler(PRIVATE_MESSAGE & filters.COMMAND, intake.unknown_command),
         # Words, pictures, files, video and voice are questions; the rest is answered kindly.
@@ -273,7 +275,7 @@ def _jobs(application: Application) -> None:
     jobs.run_repeating(replay_job, interval=max(1.0, settings.update_lease_seconds / 2),
                        first=settings.update_lease_seconds, name="peerdesk-replay")
     # After events: the feedback question, and offered places nobody confirmed passed on.
-    jobs.run_repeating(events.follow_up_job, interval=settings.outbox_check_seconds,
+    jobs.run_repeating(follow_up.follow_up_job, interval=settings.outbox_check_seconds,
                        first=settings.outbox_check_seconds, name="peerdesk-event-follow-up")
     # The monthly digest, once, on its day and hour.
     jobs.run_repeating(reports.digest, interval=min(DIGEST_SECONDS, settings.sla_check_seconds),
@@ -336,7 +338,7 @@ def build_application(services: Services, *, token: str, api_url: str,
         OutboxKind.EDIT_TOPIC: cards.edit_topic,
         OutboxKind.COPY: notes.send_copy,
         OutboxKind.NOTE: notes.send_note,
-        **{kind: events.send_announcement for kind in events.KINDS},
+        **{kind: sending.send_announcement for kind in sending.KINDS},
     }, lister=cards.list_new, copier=notes.send_copies,
         budget=limiter.budget if limiter else None,
         group_pace=limiter.group_pace if limiter else None)

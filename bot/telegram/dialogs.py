@@ -70,13 +70,13 @@ StepHandler = Callable[[Update, PeerdeskContext, Turn], Awaitable[str | None]]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What a step takes: text, a file, or a button whose data matches `button`. Its handler
-    returns the next step, or None when the dialog is over."""
+    """What a step takes: text, a file, or a button whose data matches `button` (its actions'
+    `callbacks.pattern`). Its handler returns the next step, or None when the dialog is over."""
 
     handler: StepHandler
     text: bool = False
     file: bool = False
-    button: str | None = None
+    button: re.Pattern[str] | None = None
 
     def fits(self, update: Update) -> bool:
         if update.callback_query is not None:

@@ -10,15 +10,19 @@ arrived, and each update id is handled once, by one process.
 - An update that cannot be read is set aside (no payload kept), counted, reported once to the
   admins, and the bot goes on: it never stops polling on it.
 - `replay` takes over what a process that has stopped (no heartbeat) stored but did not finish.
+- What a handler notes after its reply went out (which message acknowledged a question) is
+  written in the transaction that marks the update done (`with_done`): one write, not two.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
@@ -27,6 +31,22 @@ from bot.domain.models import Priority, utcnow
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
+
+Write = Callable[[AsyncSession], Awaitable[None]]
+# The writes left for the transaction that marks the update being handled done (in the update's
+# own task: PTB awaits its handlers there); None outside an update.
+_WITH_DONE: ContextVar[list[Write] | None] = ContextVar("with_done", default=None)
+
+
+def with_done(write: Write) -> bool:
+    """Leave `write` (no commit) to the transaction that marks this update done; False when no
+    update is being handled here (the caller writes it itself). Only for what may wait those
+    few moments: a crash before then leaves the update unfinished, and it is handled again."""
+    pending = _WITH_DONE.get()
+    if pending is None:
+        return False
+    pending.append(write)
+    return True
 
 
 class Inbox:
@@ -95,7 +115,21 @@ class Inbox:
             return True
         return False
 
-    async def done(self, update_id: int) -> None:
+    async def done(self, update_id: int, writes: Iterable[Write] = ()) -> None:
+        """Handled; `writes` (`with_done`) go in the same transaction. Should they fail, the
+        update is done all the same, as it would be had its handler failed."""
+        writes = list(writes)
+        if writes:
+            try:
+                async with self._services.db.session() as session:
+                    for write in writes:
+                        await write(session)
+                    await inbound.done(session=session, update_id=update_id,
+                                       now=self._services.clock())
+                return
+            except Exception:
+                logger.exception("update %s: what its handler noted could not be written",
+                                 update_id)
         async with self._services.db.session() as session:
             await inbound.done(session=session, update_id=update_id, now=self._services.clock())
 
@@ -162,10 +196,13 @@ class DurableApplication(Application):
         if not inbox.release(update.update_id):
             logger.debug("update %s already handled or in hand elsewhere", update.update_id)
             return
+        writes: list[Write] = []
+        token = _WITH_DONE.set(writes)
         try:
             await super().process_update(update)
         finally:
-            await inbox.done(update.update_id)
+            _WITH_DONE.reset(token)
+            await inbox.done(update.update_id, writes)
 
 
 async def replay_job(context: Any) -> None:

@@ -81,7 +81,8 @@ def join_or_new(ticket_id: int, message_id: int, lang: str) -> InlineKeyboardMar
 
 def languages() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")
+        [[InlineKeyboardButton(LANGUAGE_NAMES[code],
+                               callback_data=encode(Action.LANGUAGE, arg=code))
           for code in LANGUAGES]]
     )
 

@@ -7,7 +7,6 @@ itself answers only the person who pressed or wrote."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 
@@ -15,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
-from bot import LANGUAGES, LEAD
+from bot import LANGUAGES
 from bot.domain import answers, corrections, roster
 from bot.domain.answers import AnswerView, Drafting, Sending
 from bot.domain.models import AnswerStatus
@@ -24,15 +23,13 @@ from bot.domain.tickets import messages
 from bot.domain.tickets.messages import Kind
 from bot.i18n import gettext
 from bot.services import Services
-from bot.telegram.access import Handler, HelperHandler
+from bot.telegram.access import is_coach, stale
 from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.helpers.buttons import stale
 from bot.telegram.helpers.cards import helper_language
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
-COACH_ROLES = frozenset({"vertaisvalmentaja", LEAD})
 RELOAD_SECONDS = 60.0  # answers published by another process or the command line
 SHOWN = 10  # answers or drafts in one reply
 SHOWN_PARTS = 12  # a helper's texts offered as a draft's parts
@@ -41,34 +38,6 @@ _LANGUAGE_PREFIX = re.compile(r"^\s*(fi|sv|en)\s*:\s*", re.IGNORECASE)
 
 def _language(services: Services, person: HelperView | None) -> str:
     return helper_language(services, person)
-
-
-# --- who may --------------------------------------------------------------------------------------
-
-def coaches_only(handler: HelperHandler) -> Handler:
-    """Drafts are reviewed by the peer coaches, the leads and the admins; anyone else gets a
-    polite refusal and nothing changes. The handler gets the person (None: an admin outside the
-    roster)."""
-
-    @functools.wraps(handler)
-    async def guarded(update: Update, context: PeerdeskContext) -> None:
-        user, services = update.effective_user, context.services
-        person = None
-        if user is not None:
-            async with services.db.session() as session:
-                person = await roster.helper(session=session, user_id=user.id)
-        if user is not None and (user.id in services.settings.admin_ids or (
-                person is not None and COACH_ROLES & set(person.roles))):
-            await handler(update, context, person)  # type: ignore[arg-type]
-            return
-        text = gettext(_language(services, person),
-                       "Sorry, the answers' drafts are for the peer coaches.")
-        if update.callback_query:
-            await update.callback_query.answer(text, show_alert=True)
-        elif update.effective_message:
-            await update.effective_message.reply_text(text)
-
-    return guarded
 
 
 # --- the card -------------------------------------------------------------------------------------
@@ -326,8 +295,7 @@ async def draft_reply(update: Update, context: PeerdeskContext) -> None:
         return
     async with services.db.session() as session:
         person = await roster.helper(session=session, user_id=user.id)
-    if user.id not in services.settings.admin_ids and not (
-            person is not None and COACH_ROLES & set(person.roles)):
+    if not is_coach(services, user.id, person):
         return
     lang = _language(services, person)
     text = message.text or ""

@@ -21,7 +21,7 @@ from bot import LANGUAGES, LEAD, ROLES
 from bot.domain import roster
 from bot.i18n import _, gettext
 from bot.services import Services
-from bot.telegram.knowledge import COACH_ROLES
+from bot.telegram.access import COACH_ROLES
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from bot.domain.models import TicketStatus
 from bot.i18n import format_when, gettext
 from bot.services import Services
 from bot.telegram import dialogs
+from bot.telegram.access import stale
+from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
 from bot.telegram.keyboards import take_away_buttons
 
@@ -82,8 +84,10 @@ async def forget_command(update: Update, context: PeerdeskContext) -> None:
         gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
                       "figures, without their text."),
         reply_markup=InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "Yes, erase"), callback_data="forget:yes"),
-            InlineKeyboardButton(gettext(lang, "Cancel"), callback_data="forget:no")]]))
+            InlineKeyboardButton(gettext(lang, "Yes, erase"),
+                                 callback_data=encode(Action.FORGET, arg="yes")),
+            InlineKeyboardButton(gettext(lang, "Cancel"),
+                                 callback_data=encode(Action.FORGET, arg="no"))]]))
     await dialogs.begin(update, context, dialogs.FORGET, "confirm", lang=lang,
                         answers={"prompt_id": asked.message_id})
 
@@ -93,19 +97,18 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
     question waiting for it (forged, or the question lapsed or answered) does nothing."""
     query, services = query_of(update), context.services
     lang = await _lang(update, context)
-    asked = query.message
+    asked, button = query.message, decode(query.data, Action.FORGET)
     pending = await dialogs.current(update, context, dialogs.FORGET)
-    if asked is None or asked.chat.id != query.from_user.id or pending is None \
-            or pending.answers.get("prompt_id") != asked.message_id:
-        await query.answer(gettext(lang, "This button is not yours to press, or the question "
-                                         "has moved on."), show_alert=True)
+    if asked is None or button is None or asked.chat.id != query.from_user.id \
+            or pending is None or pending.answers.get("prompt_id") != asked.message_id:
+        await stale(update, context, lang)
         if asked is not None and asked.chat.id == query.from_user.id:
             await take_away_buttons(query)
         return
     if not await dialogs.end(context, pending):
         await query.answer()  # the other press (or replica) has it
         return
-    if query.data == "forget:no":
+    if button.arg == "no":
         await query.answer()
         await query.edit_message_text(gettext(lang, "Cancelled: nothing was erased, and "
                                                      "everything stays as it was."))

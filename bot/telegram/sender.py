@@ -57,11 +57,13 @@ REPORT_EVERY = 60.0  # seconds between the log lines that say how far behind the
 
 @dataclass(slots=True)
 class Sent:
-    """What a renderer sent: the message id worth keeping (announcements, to edit later), and
-    the messages to note as belonging to a ticket, in the same transaction as `sent`."""
+    """What a renderer sent: the message id worth keeping (announcements, to edit later), the
+    messages to note as belonging to a ticket, and the tickets the helpers can now see (a
+    card): written in the same transaction as `sent`, the one write of a message."""
 
     message_id: int | None = None
     remember: list[tuple[int, int, int, messages.Kind]] = field(default_factory=list)
+    shown: list[int] = field(default_factory=list)
 
 
 Renderer = Callable[[Application, Claimed], Awaitable[Sent | None]]
@@ -442,6 +444,9 @@ class Sender:
             for chat_id, message_id, ticket_id, kind in sent.remember:
                 await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
                                         ticket_id=ticket_id, kind=kind, commit=False)
+            if sent.shown:
+                await messages.shown(session=session, ticket_ids=sent.shown,
+                                     now=services.clock(), commit=False)
             await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
                                    now=services.clock(), message_id=sent.message_id)
 

@@ -34,8 +34,8 @@ from bot.domain.text import clean_text
 from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram import menus
-from bot.telegram.access import is_admin
-from bot.telegram.callbacks import SetupAction, decode_setup, encode_setup
+from bot.telegram.access import is_admin, stale
+from bot.telegram.callbacks import SetupAction, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_message, query_of, user_of
 from bot.telegram.keyboards import LANGUAGE_NAMES, take_away_buttons
 
@@ -208,10 +208,10 @@ async def _welcome(update: Update, context: PeerdeskContext, enrolled: Enrolled,
 def _languages(invite_id: int, helper: HelperView, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
         [InlineKeyboardButton(("✓ " if code in helper.languages else "") + LANGUAGE_NAMES[code],
-                              callback_data=encode_setup(SetupAction.LANGUAGE, invite_id, code))
+                              callback_data=encode(SetupAction.LANGUAGE, invite_id, code))
          for code in LANGUAGES],
         [InlineKeyboardButton(gettext(lang, "Done"),
-                              callback_data=encode_setup(SetupAction.LANGUAGES_DONE, invite_id))],
+                              callback_data=encode(SetupAction.LANGUAGES_DONE, invite_id))],
     ])
 
 
@@ -221,16 +221,14 @@ async def _own_invitation(update: Update, context: PeerdeskContext, invite_id: i
         owner = await invites.used_by(session=session, invite_id=invite_id)
     if owner == user_of(update).id:
         return True
-    lang = await language(context, user_of(update))
-    await query_of(update).answer(gettext(lang, "This button is not yours to press."),
-                                  show_alert=True)
+    await stale(update, context, await language(context, user_of(update)))
     return False
 
 
 async def language_button(update: Update, context: PeerdeskContext) -> None:
     """A new helper toggles a language; the message shows the choice (stored at once)."""
     query, user = query_of(update), user_of(update)
-    button = decode_setup(query.data, SetupAction.LANGUAGE)
+    button = decode(query.data, SetupAction.LANGUAGE)
     if button is None or button.arg not in LANGUAGES:
         await query.answer()
         return
@@ -248,16 +246,16 @@ async def language_button(update: Update, context: PeerdeskContext) -> None:
 async def languages_done(update: Update, context: PeerdeskContext) -> None:
     """…then the team, from the teams the desk knows (or /team NAME)."""
     query = query_of(update)
-    button = decode_setup(query.data, SetupAction.LANGUAGES_DONE)
+    button = decode(query.data, SetupAction.LANGUAGES_DONE)
     if button is None or not await _own_invitation(update, context, button.id):
         return
     lang = await language(context, user_of(update))
     async with context.services.db.session() as session:
         teams = await setup.known_teams(session=session)
-    rows = [[InlineKeyboardButton(team[:60], callback_data=encode_setup(
+    rows = [[InlineKeyboardButton(team[:60], callback_data=encode(
         SetupAction.TEAM, button.id, key))] for key, team in setup.keyed(teams)]
     rows.append([InlineKeyboardButton(gettext(lang, "Not in a team / skip"),
-                                      callback_data=encode_setup(SetupAction.TEAM, button.id,
+                                      callback_data=encode(SetupAction.TEAM, button.id,
                                                                  "none"))])
     await query.answer()
     await query_message(query).reply_text(
@@ -272,7 +270,7 @@ async def languages_done(update: Update, context: PeerdeskContext) -> None:
 
 async def team_button(update: Update, context: PeerdeskContext) -> None:
     query, user = query_of(update), user_of(update)
-    button = decode_setup(query.data, SetupAction.TEAM)
+    button = decode(query.data, SetupAction.TEAM)
     if button is None or not await _own_invitation(update, context, button.id):
         return
     lang = await language(context, user)
@@ -394,9 +392,9 @@ async def membership_changed(update: Update, context: PeerdeskContext) -> None:
                       "announcements of webinars, cafés and bulletins there?",
                 title=chat.title or "?"), reply_markup=InlineKeyboardMarkup([[
                     InlineKeyboardButton(gettext(lang, "Yes, for announcements"),
-                                         callback_data=encode_setup(SetupAction.CHANNEL, offer,
+                                         callback_data=encode(SetupAction.CHANNEL, offer,
                                                                     "yes")),
-                    InlineKeyboardButton(gettext(lang, "No"), callback_data=encode_setup(
+                    InlineKeyboardButton(gettext(lang, "No"), callback_data=encode(
                         SetupAction.CHANNEL, offer, "no"))]]))
         except TelegramError as exc:
             logger.warning("the admin could not be asked about a channel (%s)",
@@ -417,7 +415,7 @@ async def membership_changed(update: Update, context: PeerdeskContext) -> None:
 async def channel_button(update: Update, context: PeerdeskContext) -> None:
     """The admin's answer: an announcement channel, or not."""
     services, query, user = context.services, query_of(update), user_of(update)
-    button = decode_setup(query.data, SetupAction.CHANNEL)
+    button = decode(query.data, SetupAction.CHANNEL)
     lang = await language(context, user)
     if button is None or button.arg not in ("yes", "no") or not await is_admin(services,
                                                                                user.id):

@@ -32,6 +32,7 @@ from bot.domain.text import clean_text
 from bot.domain.tickets.messages import Kind, card_in, card_messages, find_message
 from bot.domain.tickets.notices import (
     call_role,
+    called,
     edit_cards,
     note,
     queue_media,
@@ -52,11 +53,30 @@ from bot.domain.tickets.views import (
 )
 
 
+def clock_values(desk: Desk, role: str, now: datetime) -> dict[str, object]:
+    """The ticket waits for a helper from `now`: the first reminder's deadline, as the columns
+    to write. Set before a new ticket is first written, it is stored with it (no second
+    write)."""
+    return {"sla_level": SlaLevel.WAITING, "sla_due_at": desk.policy.unclaimed_due(role, now)}
+
+
 def start_clock(desk: Desk, ticket: Ticket, now: datetime) -> None:
-    """The ticket waits for a helper from `now`: the first reminder's deadline. Set before a new
-    ticket is first written, it is stored with it (no second write)."""
-    ticket.sla_level = SlaLevel.WAITING
-    ticket.sla_due_at = desk.policy.unclaimed_due(ticket.role, now)
+    for name, value in clock_values(desk, ticket.role, now).items():
+        setattr(ticket, name, value)
+
+
+async def _card_chats(session: AsyncSession, desk: Desk, *, role: str, language: str,
+                      team: str | None) -> list[int]:
+    """Where a ticket's card goes: the forum group, or each of the role's helpers privately."""
+    if desk.forum is not None:
+        return [desk.forum]
+    return [h.telegram_id for h in await called(session, role=role, language=language,
+                                                 team=team)]
+
+
+def _card_key(desk: Desk, ticket_id: int, chat_id: int) -> str | None:
+    """One card in the forum, whatever queues it twice."""
+    return f"card:{ticket_id}" if chat_id == desk.forum else None
 
 
 async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime
@@ -65,15 +85,27 @@ async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now:
     forum group, or each of the role's helpers privately), and the reminder clock starts."""
     start_clock(desk, ticket, now)
     session.add(ticket)
-    if desk.forum is not None:
-        outbox.add(session, kind=OutboxKind.CARD, chat_id=desk.forum, now=now,
-                   priority=Priority.CARD, ticket_id=saved_id(ticket), key=f"card:{ticket.id}")
-    else:
-        view = await view_of(session, ticket)
-        for helper in await recipients(session=session, ticket=view):
-            outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
-                       priority=Priority.CARD, ticket_id=saved_id(ticket))
+    team = None if desk.forum is not None else (await view_of(session, ticket)).asker_team
+    for chat in await _card_chats(session, desk, role=ticket.role, language=ticket.language,
+                                  team=team):
+        outbox.add(session, kind=OutboxKind.CARD, chat_id=chat, now=now, priority=Priority.CARD,
+                   ticket_id=saved_id(ticket), key=_card_key(desk, saved_id(ticket), chat))
     await queue_media(session, desk, ticket, now)
+
+
+async def queue_new(session: AsyncSession, desk: Desk, *, ticket_id: int, role: str,
+                    language: str, team: str | None, now: datetime, chat_id: int,
+                    media: list[int]) -> None:
+    """`queue_delivery` for a ticket just written (bot.domain.intake.submit_question): the same
+    rows, from its values rather than its ORM object."""
+    chats = await _card_chats(session, desk, role=role, language=language, team=team)
+    await outbox.insert(session, [outbox.row(
+        kind=OutboxKind.CARD, chat_id=chat, now=now, priority=Priority.CARD,
+        ticket_id=ticket_id, key=_card_key(desk, ticket_id, chat)) for chat in chats])
+    if media:  # a picture or file follows the card (as `queue_media` would queue it)
+        await queue_media(session, desk, Ticket(id=ticket_id, asker_chat_id=chat_id,
+                                                media=media, language=language, role=role,
+                                                topic="", confidence=0.0), now)
 
 
 async def _claimed(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime) -> None:
@@ -90,9 +122,10 @@ async def _claimed(session: AsyncSession, desk: Desk, ticket: Ticket, now: datet
 
 
 async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: datetime,
-                desk: Desk) -> ClaimResult | None:
+                desk: Desk, commit: bool = True) -> ClaimResult | None:
     """The first helper to claim an open ticket gets it; None for an unknown ticket. What the
-    claim causes is queued in the same transaction."""
+    claim causes is queued in the same transaction. `commit=False`: the caller's change goes
+    on in it (an answer sent from the card claims the ticket and sends in one transaction)."""
     result = await session.exec(
         update(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OPEN)
         .values(status=TicketStatus.CLAIMED, claimed_by=helper_id, claimed_at=now,
@@ -104,12 +137,14 @@ async def claim(*, session: AsyncSession, ticket_id: int, helper_id: int, now: d
     if ticket is None:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
-            await session.commit()
+            if commit:
+                await session.commit()
             return None
     else:
         await _claimed(session, desk, ticket, now)
     view = await view_of(session, ticket)
-    await session.commit()
+    if commit:
+        await session.commit()
     return ClaimResult(won=won, ticket=view)
 
 
@@ -165,7 +200,7 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
                         reply_to: int | None, now: datetime, desk: Desk,
                         ticket_id: int | None = None) -> Followup | None:
     """Does the asker's message continue a ticket? `ticket_id` says which (the asker's open
-    conversation, bot.domain.intake.converse); else a reply to one of its messages does (and
+    conversation, bot.domain.tickets.conversation); else a reply to one of its messages does (and
     reopens it within `reopen_days` of closing), and so does any message while a helper holds
     one of their tickets. None: it is a new question."""
     policy = desk.policy

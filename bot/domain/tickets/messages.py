@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.models import Ticket, TicketMessage, insert_new
+from bot.domain.core import insert_new, run, table
+from bot.domain.models import Ticket, TicketMessage
 
 
 class Kind(StrEnum):
@@ -58,18 +60,22 @@ async def card_messages(*, session: AsyncSession, ticket_id: int) -> list[tuple[
     return [(chat, message) for chat, message in rows]
 
 
+_MESSAGES = table(TicketMessage).c
+_CARD_IN = sa_select(_MESSAGES.message_id).where(
+    _MESSAGES.ticket_id == bindparam("ticket"), _MESSAGES.chat_id == bindparam("chat"),
+    _MESSAGES.kind == Kind.CARD)
+
+
 async def card_in(*, session: AsyncSession, ticket_id: int, chat_id: int) -> int | None:
     """The message id of the ticket's card in that chat, if it has one."""
-    return (await session.exec(select(TicketMessage.message_id).where(
-        TicketMessage.ticket_id == ticket_id, TicketMessage.chat_id == chat_id,
-        TicketMessage.kind == Kind.CARD))).first()
+    return (await run(session, _CARD_IN, {"ticket": ticket_id, "chat": chat_id})).scalar()
 
 
 async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
                    kind: Kind, commit: bool = True) -> None:
     """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
-    await session.exec(insert_new(session, TicketMessage).values(
-        chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind))
+    await run(session, insert_new(session, TicketMessage), {
+        "chat_id": chat_id, "message_id": message_id, "ticket_id": ticket_id, "kind": kind})
     if commit:
         await session.commit()
 
@@ -80,12 +86,18 @@ async def set_thread(*, session: AsyncSession, ticket_id: int, thread_id: int | 
     await session.commit()
 
 
-async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime) -> None:
+_TICKETS = table(Ticket)
+_SHOWN = update(_TICKETS).where(
+    _TICKETS.c.id.in_(bindparam("ids", expanding=True)), _TICKETS.c.delivered_at.is_(None),
+).values(delivered_at=bindparam("now"))
+
+
+async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime,
+                commit: bool = True) -> None:
     """The helpers can see these tickets (a card, or a listing with a Claim button)."""
-    await session.exec(update(Ticket).where(col(Ticket.id).in_(ticket_ids),
-                                            col(Ticket.delivered_at).is_(None))
-                       .values(delivered_at=now))
-    await session.commit()
+    await run(session, _SHOWN, {"ids": ticket_ids, "now": now})
+    if commit:
+        await session.commit()
 
 
 async def last_message_id(*, session: AsyncSession) -> int:

@@ -33,14 +33,22 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
     """Whom to call for a ticket: the role's available helpers who speak the asker's language
     first, colleagues from the asker's own team before others. Everyone when nobody of the role
     is available, and with `everyone` all helpers of all roles."""
-    where = [] if everyone else [col(Helper.telegram_id).in_(
-        select(HelperRole.helper_id).where(HelperRole.role == ticket.role))]
+    return await called(session, role=None if everyone else ticket.role,
+                        language=ticket.language, team=ticket.asker_team)
+
+
+async def called(session: AsyncSession, *, role: str | None, language: str, team: str | None
+                 ) -> list[HelperView]:
+    """`recipients` from what it orders by: the role (None: every role), the asker's language
+    and team."""
+    where = [] if role is None else [col(Helper.telegram_id).in_(
+        select(HelperRole.helper_id).where(HelperRole.role == role))]
     helpers = [h for h in await helper_views(session, *where) if h.is_helper]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperView) -> tuple[bool, bool, str]:
-        own_team = ticket.asker_team is not None and h.team == ticket.asker_team
-        return (ticket.language not in h.languages, not own_team, h.name)
+        own_team = team is not None and h.team == team
+        return (language not in h.languages, not own_team, h.name)
 
     return sorted(available, key=order)
 

@@ -19,7 +19,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden
 
-from bot import LANGUAGES, ROLES
+from bot import ROLES
 from bot.domain import corrections
 from bot.domain.intake import preferred_language
 from bot.domain.models import Routing, TicketStatus
@@ -31,28 +31,15 @@ from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram import dialogs
+from bot.telegram.access import language, stale
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
 from bot.telegram.helpers.cards import card_buttons, helper_language
-from bot.telegram.helpers.notes import STARS
+from bot.telegram.helpers.templates import STARS
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
 CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
-
-
-def _user_language(update: Update, context: PeerdeskContext) -> str:
-    code = ((update.effective_user.language_code if update.effective_user else None) or "")[:2]
-    return code if code in LANGUAGES else context.services.settings.helpers_language
-
-
-async def stale(update: Update, context: PeerdeskContext, lang: str | None = None) -> None:
-    """A button that is not (or no longer) the presser's to press: said kindly, nothing done."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer(gettext(lang or _user_language(update, context),
-                               "This button is not yours to press, or the question has moved "
-                               "on."), show_alert=True)
 
 
 def asker_state(ticket: TicketView, lang: str) -> str:
@@ -78,7 +65,7 @@ async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
     async with context.services.db.session() as session:
         ticket = await views.view(session=session, ticket_id=ticket_id)
     own_chat = isinstance(query.message, Message) and query.message.chat.id == query.from_user.id
-    lang = lang or _user_language(update, context)
+    lang = lang or await language(update, context)
     if ticket is not None and ticket.asker_chat_id is None and own_chat:
         # Erased with /forget: whose it was is no longer known, and nothing is said about it.
         text = gettext(lang, "This question has been withdrawn, so this button no longer does "

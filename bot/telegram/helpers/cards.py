@@ -242,21 +242,25 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     """CARD: the ticket becomes visible to helpers: its topic and card in the forum, or a card in
     one helper's private chat. Nothing is sent twice: what is there already is not sent again."""
     services = services_of(application)
-    ticket = await _view(services, item.ticket_id)
-    if ticket is None:
+    if item.ticket_id is None:
         return None
     if item.chat_id == services.forum:
-        if ticket.status is not TicketStatus.CLOSED or ticket.thread_id:
+        ticket = await _view(services, item.ticket_id)
+        if ticket is not None and (ticket.status is not TicketStatus.CLOSED or ticket.thread_id):
             await ensure_topic(application, ticket.id)
         return None
+    # What the card needs, read once, in one transaction.
     async with services.db.session() as session:
-        if await messages.card_in(session=session, ticket_id=ticket.id, chat_id=item.chat_id):
+        if await messages.card_in(session=session, ticket_id=item.ticket_id,
+                                  chat_id=item.chat_id):
+            return None
+        found = await answers.card(session=session, router=services.router,
+                                   ticket_id=item.ticket_id)
+        if found is None or found[0].status is TicketStatus.CLOSED:
             return None
         helper = await roster.helper(session=session, user_id=item.chat_id)
-    if ticket.status is TicketStatus.CLOSED:
-        return None
+    ticket, extras = found
     lang = helper_language(services, helper)
-    extras = await at_hand(services, ticket.id)
     text, entities = card_text(services, ticket, lang, extras=extras)
     try:
         message = await application.bot.send_message(
@@ -266,13 +270,10 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
         logger.warning("a helper could not be reached privately for ticket %s (%s)", ticket.id,
                        type(exc).__name__)
         return None
-    # The card is noted at once, with the ticket shown: a process stopped before its outbox row
-    # is marked sent leaves a card that is not sent again.
-    async with services.db.session() as session:
-        await messages.remember(session=session, chat_id=item.chat_id, ticket_id=ticket.id,
-                                message_id=message.message_id, kind=Kind.CARD, commit=False)
-        await messages.shown(session=session, ticket_ids=[ticket.id], now=services.clock())
-    return None
+    # Noted as the ticket's card, with the ticket shown, in the write that marks the row sent
+    # (bot.telegram.sender): once that is done, the card is never sent again.
+    return Sent(remember=[(item.chat_id, message.message_id, ticket.id, Kind.CARD)],
+                shown=[ticket.id])
 
 
 async def list_new(application: Application, items: list[Claimed]) -> list[int]:
@@ -319,13 +320,16 @@ async def list_new(application: Application, items: list[Claimed]) -> list[int]:
 async def edit_cards(application: Application, item: Claimed) -> Sent | None:
     """EDIT_CARDS: every card of the ticket shows its new state."""
     services = services_of(application)
-    ticket = await _view(services, item.ticket_id)
-    if ticket is None:
+    if item.ticket_id is None:
         return None
-    async with services.db.session() as session:
+    async with services.db.session() as session:  # what the edits need, read once
+        found = await answers.card(session=session, router=services.router,
+                                   ticket_id=item.ticket_id)
+        if found is None:
+            return None
+        ticket, extras = found
         rows = await messages.card_messages(session=session, ticket_id=ticket.id)
         helpers = {chat: await roster.helper(session=session, user_id=chat) for chat, _ in rows}
-    extras = await at_hand(services, ticket.id)
     for chat_id, message_id in rows:
         lang = helper_language(services, helpers.get(chat_id)) if chat_id > 0 \
             else services.settings.helpers_language

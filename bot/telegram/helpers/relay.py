@@ -8,18 +8,14 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import roster
 from bot.domain.text import clean_text
 from bot.domain.tickets import changes, messages
-from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import Relay
 from bot.i18n import gettext
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.helpers.buttons import contact_shared
 from bot.telegram.helpers.cards import helper_language
-from bot.telegram.intake import follow_up
 
 logger = logging.getLogger(__name__)
 
@@ -76,25 +72,3 @@ async def group_message(update: Update, context: PeerdeskContext) -> None:
                                                     thread_id=message.message_thread_id)
     if ticket_id is not None:
         await helper_wrote(context, message, ticket_id)
-
-
-async def private_message(update: Update, context: PeerdeskContext) -> None:
-    """Before intake: a helper answering a private card, a shared phone number, or the asker's
-    message that continues their question (bot.telegram.intake.follow_up: joined, relayed, a
-    comment, or "a new question?"). Anything else falls through to intake as a new question."""
-    message, services, user = update.effective_message, context.services, update.effective_user
-    if message is None or user is None:
-        return
-    if message.contact:
-        await contact_shared(update, context)
-        raise ApplicationHandlerStop
-    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    if reply_to is not None:
-        async with services.db.session() as session:
-            found = await messages.find_message(session=session, chat_id=message.chat_id,
-                                                message_id=reply_to)
-        if found is not None and found.kind in (Kind.CARD, Kind.TO_HELPERS):
-            await helper_wrote(context, message, found.ticket_id)
-            raise ApplicationHandlerStop
-    if await follow_up(update, context):
-        raise ApplicationHandlerStop

@@ -1,0 +1,45 @@
+"""Core statements for the hot path: a new question and the sender's rows are written and read
+without ORM objects or the ORM's unit of work, through the session's own connection (so in
+its transaction). Building a Ticket object alone cost more than inserting it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain.models import dialect_of
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's table, for Core statements."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
+
+
+async def run(session: AsyncSession, statement: Executable,
+              params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+              ) -> CursorResult[Any]:
+    """Execute a Core statement in the session's transaction (a list of parameter sets: one
+    executemany). Build the statement once, at import, with bind parameters: SQLAlchemy then
+    finds it compiled in its cache without building and keying it again."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
+
+
+def insert_new(session: AsyncSession, model: type[SQLModel]) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` on the model's table in the session's dialect, built
+    once per process (bot.domain.models.insert_new is its ORM form)."""
+    return _insert_new(str(model.__tablename__), dialect_of(session))
+
+
+@cache
+def _insert_new(name: str, dialect: str) -> Insert:
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    return insert(SQLModel.metadata.tables[name]).on_conflict_do_nothing()
