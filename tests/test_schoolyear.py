@@ -212,3 +212,14 @@ async def test_the_feed_is_read_stored_and_used_and_a_failure_keeps_the_last_day
         assert not services.settings.hours.is_open_on(date(2026, 12, 21))
     finally:
         await runner.cleanup()
+
+
+def test_the_public_holidays_are_the_holidays_librarys_year_by_year_in_three_languages() -> None:
+    """Computed here (the library imports every country it knows to find Finland's: 11 MB of
+    the bot's memory), and the same as the library's, names included."""
+    import holidays
+
+    for year in range(1991, 2101):
+        for language, code in (("fi", "fi"), ("sv", "sv_FI"), ("en", "en_US")):
+            expected = dict(holidays.country_holidays("FI", years=year, language=code))
+            assert schoolyear.public_holidays(year, language) == expected, (year, language)

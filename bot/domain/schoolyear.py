@@ -15,15 +15,12 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 import yaml
-from icalendar import Calendar
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.models import ClosedDays
 from bot.domain.officehours import OfficeHours
 
-HOLIDAY_COUNTRY = "FI"
-_HOLIDAY_LANGUAGES = {"fi": "fi", "sv": "sv_FI", "en": "en_US"}
 _DAY = timedelta(days=1)
 MAX_CLOSURE_DAYS = 120  # longer than a summer break: surely a mistake in the file
 FETCH_TIMEOUT_SECONDS = 30
@@ -61,16 +58,71 @@ class Break:
 
 
 # Public holidays.
+# Finland's public holidays, as the `holidays` library gives them (Christmas and Midsummer Eve
+# included: nobody is at work), computed here: the library imports every country it knows to
+# find Finland's (~250 modules, 11 MB of the bot's memory). The rules are those in force since
+# 1991; tests/test_schoolyear.py checks them against the library, year by year, in all three
+# languages.
+
+_HOLIDAY_NAMES = {  # fi, sv, en
+    "new_year": ("Uudenvuodenpäivä", "Nyårsdagen", "New Year's Day"),
+    "epiphany": ("Loppiainen", "Trettondag", "Epiphany"),
+    "good_friday": ("Pitkäperjantai", "Långfredagen", "Good Friday"),
+    "easter": ("Pääsiäispäivä", "Påskdagen", "Easter Sunday"),
+    "easter_monday": ("Toinen pääsiäispäivä", "Annandag påsk", "Easter Monday"),
+    "may_day": ("Vappu", "Första maj", "May Day"),
+    "ascension": ("Helatorstai", "Kristi himmelsfärdsdag", "Ascension Day"),
+    "pentecost": ("Helluntaipäivä", "Pingst", "Pentecost"),
+    "midsummer_eve": ("Juhannusaatto", "Midsommarafton", "Midsummer Eve"),
+    "midsummer": ("Juhannuspäivä", "Midsommardagen", "Midsummer Day"),
+    "all_saints": ("Pyhäinpäivä", "Alla helgons dag", "All Saints' Day"),
+    "independence": ("Itsenäisyyspäivä", "Självständighetsdagen", "Independence Day"),
+    "christmas_eve": ("Jouluaatto", "Julafton", "Christmas Eve"),
+    "christmas": ("Joulupäivä", "Juldagen", "Christmas Day"),
+    "boxing_day": ("Tapaninpäivä", "Annandag jul", "Second Day of Christmas"),
+}
+_NAME_COLUMN = {"fi": 0, "sv": 1, "en": 2}
+
+
+def easter(year: int) -> date:
+    """Western Easter Sunday (the Meeus/Jones/Butcher computus)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (b - (b + 8) // 25 + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday) // 451
+    month, day = divmod(h + weekday - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _weekday_from(first: date, weekday: int) -> date:
+    """The first `weekday` (Monday 0) on or after `first`."""
+    return first + timedelta(days=(weekday - first.weekday()) % 7)
+
 
 @cache
 def public_holidays(year: int, language: str = "fi") -> dict[date, str]:
     """Finland's public holidays of one year with their names (Christmas and Midsummer Eve
     included: nobody is at work)."""
-    import holidays  # 70 ms: only when office hours are first needed
-
-    names = holidays.country_holidays(HOLIDAY_COUNTRY, years=year,
-                                      language=_HOLIDAY_LANGUAGES.get(language, "fi"))
-    return dict(names)
+    sunday = easter(year)
+    days = {
+        "new_year": date(year, 1, 1), "epiphany": date(year, 1, 6),
+        "good_friday": sunday - timedelta(days=2), "easter": sunday,
+        "easter_monday": sunday + timedelta(days=1), "may_day": date(year, 5, 1),
+        "ascension": sunday + timedelta(days=39), "pentecost": sunday + timedelta(days=49),
+        "midsummer_eve": _weekday_from(date(year, 6, 19), 4),
+        "midsummer": _weekday_from(date(year, 6, 20), 5),
+        "all_saints": _weekday_from(date(year, 10, 31), 5),
+        "independence": date(year, 12, 6), "christmas_eve": date(year, 12, 24),
+        "christmas": date(year, 12, 25), "boxing_day": date(year, 12, 26),
+    }
+    column = _NAME_COLUMN.get(language, 0)
+    names: dict[date, list[str]] = {}
+    for key, day in sorted(days.items(), key=lambda item: item[1]):
+        names.setdefault(day, []).append(_HOLIDAY_NAMES[key][column])
+    return {day: "; ".join(sorted(same_day)) for day, same_day in names.items()}  # as the library
 
 
 def holiday_years(today: date) -> range:
@@ -136,6 +188,8 @@ def read_ics(data: bytes) -> tuple[list[Closure], int]:
     """Closures from an iCalendar file: every all-day entry (DTEND is the day after, as the
     standard says). Returns them and the number of timed entries skipped (a meeting is not a
     closed day)."""
+    from icalendar import Calendar  # 3 MB: only when a school's calendar is read
+
     try:
         calendar = Calendar.from_ical(data)
     except ValueError as exc:
