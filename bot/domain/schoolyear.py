@@ -9,6 +9,10 @@ source again replaces its days.
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.models import ClosedDays
 from bot.domain.officehours import OfficeHours
 
+log = logging.getLogger(__name__)
 _DAY = timedelta(days=1)
 MAX_CLOSURE_DAYS = 120  # longer than a summer break: surely a mistake in the file
 FETCH_TIMEOUT_SECONDS = 30
@@ -58,71 +63,36 @@ class Break:
 
 
 # Public holidays.
-# Finland's public holidays, as the `holidays` library gives them (Christmas and Midsummer Eve
-# included: nobody is at work), computed here: the library imports every country it knows to
-# find Finland's (~250 modules, 11 MB of the bot's memory). The rules are those in force since
-# 1991; tests/test_schoolyear.py checks them against the library, year by year, in all three
-# languages.
 
-_HOLIDAY_NAMES = {  # fi, sv, en
-    "new_year": ("Uudenvuodenpäivä", "Nyårsdagen", "New Year's Day"),
-    "epiphany": ("Loppiainen", "Trettondag", "Epiphany"),
-    "good_friday": ("Pitkäperjantai", "Långfredagen", "Good Friday"),
-    "easter": ("Pääsiäispäivä", "Påskdagen", "Easter Sunday"),
-    "easter_monday": ("Toinen pääsiäispäivä", "Annandag påsk", "Easter Monday"),
-    "may_day": ("Vappu", "Första maj", "May Day"),
-    "ascension": ("Helatorstai", "Kristi himmelsfärdsdag", "Ascension Day"),
-    "pentecost": ("Helluntaipäivä", "Pingst", "Pentecost"),
-    "midsummer_eve": ("Juhannusaatto", "Midsommarafton", "Midsummer Eve"),
-    "midsummer": ("Juhannuspäivä", "Midsommardagen", "Midsummer Day"),
-    "all_saints": ("Pyhäinpäivä", "Alla helgons dag", "All Saints' Day"),
-    "independence": ("Itsenäisyyspäivä", "Självständighetsdagen", "Independence Day"),
-    "christmas_eve": ("Jouluaatto", "Julafton", "Christmas Eve"),
-    "christmas": ("Joulupäivä", "Juldagen", "Christmas Day"),
-    "boxing_day": ("Tapaninpäivä", "Annandag jul", "Second Day of Christmas"),
-}
-_NAME_COLUMN = {"fi": 0, "sv": 1, "en": 2}
+HOLIDAYS_TIMEOUT_SECONDS = 60
 
 
-def easter(year: int) -> date:
-    """Western Easter Sunday (the Meeus/Jones/Butcher computus)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (b - (b + 8) // 25 + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    weekday = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * weekday) // 451
-    month, day = divmod(h + weekday - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def _weekday_from(first: date, weekday: int) -> date:
-    """The first `weekday` (Monday 0) on or after `first`."""
-    return first + timedelta(days=(weekday - first.weekday()) % 7)
+@cache
+def _decade(decade: int) -> dict[str, dict[date, str]]:
+    """Each language's holidays of ten years, from the `holidays` library in a child process
+    (bot.domain.holidays_fi: the library would hold 11 MB of every bot process). Should the
+    child fail, the office hours go on without the public holidays, and the log says so."""
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "bot.domain.holidays_fi", str(decade * 10),
+             str(decade * 10 + 9)],
+            capture_output=True, text=True, timeout=HOLIDAYS_TIMEOUT_SECONDS, check=True)
+        answer = json.loads(child.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.warning("Finland's public holidays of %d-%d could not be read (%s): the office "
+                    "hours go on without them", decade * 10, decade * 10 + 9,
+                    type(exc).__name__)
+        return {"fi": {}}
+    return {lang: {date.fromisoformat(day): name for day, name in days.items()}
+            for lang, days in answer.items()}
 
 
 @cache
 def public_holidays(year: int, language: str = "fi") -> dict[date, str]:
     """Finland's public holidays of one year with their names (Christmas and Midsummer Eve
-    included: nobody is at work)."""
-    sunday = easter(year)
-    days = {
-        "new_year": date(year, 1, 1), "epiphany": date(year, 1, 6),
-        "good_friday": sunday - timedelta(days=2), "easter": sunday,
-        "easter_monday": sunday + timedelta(days=1), "may_day": date(year, 5, 1),
-        "ascension": sunday + timedelta(days=39), "pentecost": sunday + timedelta(days=49),
-        "midsummer_eve": _weekday_from(date(year, 6, 19), 4),
-        "midsummer": _weekday_from(date(year, 6, 20), 5),
-        "all_saints": _weekday_from(date(year, 10, 31), 5),
-        "independence": date(year, 12, 6), "christmas_eve": date(year, 12, 24),
-        "christmas": date(year, 12, 25), "boxing_day": date(year, 12, 26),
-    }
-    column = _NAME_COLUMN.get(language, 0)
-    names: dict[date, list[str]] = {}
-    for key, day in sorted(days.items(), key=lambda item: item[1]):
-        names.setdefault(day, []).append(_HOLIDAY_NAMES[key][column])
-    return {day: "; ".join(sorted(same_day)) for day, same_day in names.items()}  # as the library
+    included: nobody is at work), as the `holidays` library gives them."""
+    days = _decade(year // 10)
+    return {day: name for day, name in days.get(language, days["fi"]).items() if day.year == year}
 
 
 def holiday_years(today: date) -> range:
