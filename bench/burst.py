@@ -22,6 +22,8 @@ people, each asking again once their question is closed), a follow-up a second f
 whose question is open, and helpers claiming the oldest ticket they can see every two
 seconds, answering in its topic and closing it. Measured against the targets: every ticket
 visible within 120 s (p50, p99, the worst), 0 × 429, the bot's memory at the end <= 150 MB.
+With BENCH_TRACE=FOLDER the bot runs under bench/memtrace.py, which looks inside its memory
+every 30 s (TRACE_MALLOC=1 adds tracemalloc snapshots).
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ async def soak(args: argparse.Namespace) -> None:
            if os.environ.get("BENCH_VERBOSE") else "WARNING",
            "PEERDESK_HELPERS_CHAT_ID": str(GROUP), "PEERDESK_OUTBOX_CHECK_SECONDS": "1",
            "PEERDESK_CONVERSATION_WINDOW_MINUTES": "0"}
-    bot = await start(["-m", "bot", "run"], env)
+    trace = os.environ.get("BENCH_TRACE")  # a folder: the bot under bench/memtrace.py
+    bot = await start(["-m", "bench.memtrace", "run"] if trace else ["-m", "bot", "run"],
+                      {**env, "TRACE_DIR": trace} if trace else env)
     await sandbox.send(staff[0], "/start")
     await wait(lambda: sandbox.bot_messages(staff[0]), 120)
     texts = [t for t in questions() if len(t) > 25]

@@ -1,12 +1,10 @@
-"""Events as iCalendar (.ics) for staff's calendars, with icalendar."""
+"""Events as iCalendar (.ics) for staff's calendars, with icalendar (imported when a calendar is
+made or read: 3 MB the running bot otherwise does not need)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
 
 from bot.domain.events.views import EventView
 
@@ -15,6 +13,9 @@ PRODID = "-//peerdesk//vertaistuki//FI"
 
 def calendar(events: Iterable[EventView], name: str = "peerdesk") -> bytes:
     """One calendar with every given event; UIDs are stable, so a re-import updates them."""
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -46,6 +47,8 @@ def calendar(events: Iterable[EventView], name: str = "peerdesk") -> bytes:
 def read_events(data: bytes) -> list[dict]:
     """Events from an .ics file as plain fields for an EventSpec (kind, channels and language
     come from the importer)."""
+    from icalendar import Calendar
+
     found = []
     for component in Calendar.from_ical(data).walk("VEVENT"):
         start, end = component.decoded("dtstart"), component.decoded("dtend", None)

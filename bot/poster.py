@@ -9,8 +9,6 @@ import textwrap
 from dataclasses import dataclass
 from io import BytesIO
 
-import segno
-
 from bot import LANGUAGES, ROLES
 from bot.i18n import gettext
 from bot.services import Services
@@ -27,6 +25,8 @@ class Poster:
 
 def qr_png(link: str, scale: int = 8) -> bytes:
     """The link's QR code as a PNG (for a chat)."""
+    import segno  # only when a code is drawn: the running bot seldom needs it
+
     buffer = BytesIO()
     segno.make(link, error="m").save(buffer, kind="png", scale=scale, border=4)
     return buffer.getvalue()
@@ -47,6 +47,7 @@ def _blocks(services: Services) -> list[tuple[str, list[str], str]]:
 
 def make_poster(services: Services, link: str) -> Poster:
     """The poster for `link` (the bot, or the staff code's link in staff-only mode)."""
+    import segno
     from matplotlib.figure import Figure  # slow to import: only when a poster is drawn
 
     figure = Figure(figsize=A4, dpi=150)

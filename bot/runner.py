@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from telegram import Update
@@ -17,12 +18,14 @@ from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.domain import inbound
 from bot.domain.roster import HelperView, import_helpers, read_roster, roster
 from bot.domain.tickets import messages
-from bot.sandbox.server import SANDBOX_TOKEN, Sandbox, serve
 from bot.services import Services
 from bot.storage import Database
 from bot.storage.db import migrate_in_child, sqlite_file
 from bot.telegram.app import build_application, initialize, polling, running
 from bot.web import init_app
+
+if TYPE_CHECKING:  # the sandbox itself only when it runs (no token): 2 MB a real bot never needs
+    from bot.sandbox.server import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +107,8 @@ async def _sandbox_world(settings: Settings) -> tuple[Sandbox, Settings]:
     """A local world to try everything in: a helpers' forum group, an announcement channel,
     the example people (helpers, a lead who receives the digest, an admin who may publish
     events), kept across restarts beside the database."""
+    from bot.sandbox.server import Sandbox
+
     specs = read_roster(EXAMPLE_ROSTER)
     db = Database(settings.database_url)
     try:
@@ -173,6 +178,8 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     i18n.prepare()
     sandbox_runner = None
     if sandbox is not None:
+        from bot.sandbox.server import SANDBOX_TOKEN, serve
+
         sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
         port = sandbox_runner.addresses[0][1]
         api_url, token = f"http://{settings.sandbox_host}:{port}", SANDBOX_TOKEN

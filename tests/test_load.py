@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.domain import outbox, privacy, workers
@@ -34,9 +35,11 @@ from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox, serve
 from bot.services import Services
 from bot.storage import Database
+from bot.telegram import budget
 from bot.telegram.app import build_application, initialize, running
 from bot.telegram.budget import SharedBudget, budget_for, per_minute
 from bot.telegram.durable import parse
+from bot.telegram.helpers import topics
 from tests.test_bot_helpers import (
     ADMIN,
     GROUP,
@@ -212,6 +215,36 @@ async def test_a_topic_that_hangs_fifteen_seconds_is_created_once(
         await desk.ask(7001, RPL_FI)
         await sandbox.wait_until(lambda: _visible(sandbox, in_topics=True), 25)
         await asyncio.sleep(1)  # nothing more comes
+        assert len(sandbox.topics[GROUP]) == 1
+        assert [n for n in _visible(sandbox, in_topics=True)] == [1]
+    assert len([c for c in sandbox.calls if c[0] == "createForumTopic"]) == 1
+
+
+async def test_a_topic_whose_answer_comes_after_the_lanes_wait_is_still_created_once(
+    database_url: str, knowledge: Knowledge, router: Router, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Telegram makes the topic but answers only after the forum's lane stopped waiting (here
+    2 s instead of 25, the hang 6 s instead of over 25): the lane goes on, the call goes on
+    waiting, and the card's later try finds the topic its answer noted — one topic, one card
+    (before: a second topic)."""
+    if database_url.startswith("postgresql"):
+        pytest.skip("seconds of waiting, the same on both databases")
+    monkeypatch.setattr(topics, "LANE_WAIT_SECONDS", 2.0)
+    sandbox = _sandbox(range(7001, 7002))
+    create = sandbox._api_createforumtopic
+
+    async def hanging(params: dict) -> dict:
+        await asyncio.sleep(6)  # Telegram is slow, and then it does it
+        return await create(params)
+
+    sandbox._api_createforumtopic = hanging  # type: ignore[method-assign]
+    async with open_desk(database_url, knowledge, router, sandbox=sandbox,
+                         sla_check_seconds=60, clock=WallClock()) as desk:
+        async with desk.services.db.session() as session:
+            await import_helpers(session=session, specs=ROSTER)
+        await desk.ask(7001, RPL_FI)
+        await sandbox.wait_until(lambda: _visible(sandbox, in_topics=True), 30)
+        await asyncio.sleep(3)  # nothing more comes
         assert len(sandbox.topics[GROUP]) == 1
         assert [n for n in _visible(sandbox, in_topics=True)] == [1]
     assert len([c for c in sandbox.calls if c[0] == "createForumTopic"]) == 1
@@ -407,4 +440,34 @@ async def test_two_budgets_on_one_database_hand_out_one_groups_slots_once(
     assert len({round(t, 3) for t in waits if t > 0}) == len([t for t in waits if t > 0])
     assert isinstance(budgets[1], SharedBudget) == database_url.startswith("postgresql")
     for db in databases:
+        await db.dispose()
+
+
+async def test_a_lane_idle_for_a_minute_is_dropped_as_slots_are_taken(
+    database_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lane per chat ever written to would grow for ever (the table `sendbudget` on
+    PostgreSQL, a dict in memory on SQLite): one idle past `IDLE` is dropped as the next slot
+    is taken — it was the same as a new one — and a lane in use is kept."""
+    monkeypatch.setattr(budget, "PRUNE_EVERY", 0.0)
+    db = Database(database_url)
+    try:
+        lanes = budget_for(db.engine)
+        await lanes.reserve("p:1", budget.PRIVATE)  # in use
+        if lanes.shared:
+            async with db.engine.begin() as connection:
+                await connection.execute(text(
+                    "INSERT INTO sendbudget (lane, tat) VALUES ('p:2', "
+                    "extract(epoch from clock_timestamp()) - :old)"), {"old": budget.IDLE + 5})
+        else:
+            lanes._tat["p:2"] = time.time() - budget.IDLE - 5
+        assert await lanes.reserve("p:3", budget.PRIVATE) == 0
+        if lanes.shared:
+            async with db.engine.connect() as connection:
+                kept = set((await connection.execute(text("SELECT lane FROM sendbudget"))
+                            ).scalars())
+        else:
+            kept = set(lanes._tat)
+        assert kept == {"p:1", "p:3"}
+    finally:
         await db.dispose()

@@ -212,3 +212,24 @@ async def test_the_feed_is_read_stored_and_used_and_a_failure_keeps_the_last_day
         assert not services.settings.hours.is_open_on(date(2026, 12, 21))
     finally:
         await runner.cleanup()
+
+
+def test_the_public_holidays_are_the_holidays_librarys_in_three_languages() -> None:
+    """Read from the library in a child process (it imports every country it knows to find
+    Finland's: 11 MB the bot does not hold), and the same as the library's, names included."""
+    import holidays
+
+    for year in (2025, 2026, 2030, 2031):
+        for language, code in (("fi", "fi"), ("sv", "sv_FI"), ("en", "en_US")):
+            expected = dict(holidays.country_holidays("FI", years=year, language=code))
+            assert schoolyear.public_holidays(year, language) == expected, (year, language)
+
+
+def test_without_the_holidays_child_the_office_hours_go_on(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(schoolyear.sys, "executable", "/nonexistent/python")
+    schoolyear._decade.cache_clear()
+    try:
+        assert schoolyear._decade(299) == {"fi": {}}
+        assert "could not be read" in caplog.text
+    finally:
+        schoolyear._decade.cache_clear()

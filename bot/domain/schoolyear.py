@@ -9,21 +9,23 @@ source again replaces its days.
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 
 import yaml
-from icalendar import Calendar
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.models import ClosedDays
 from bot.domain.officehours import OfficeHours
 
-HOLIDAY_COUNTRY = "FI"
-_HOLIDAY_LANGUAGES = {"fi": "fi", "sv": "sv_FI", "en": "en_US"}
+log = logging.getLogger(__name__)
 _DAY = timedelta(days=1)
 MAX_CLOSURE_DAYS = 120  # longer than a summer break: surely a mistake in the file
 FETCH_TIMEOUT_SECONDS = 30
@@ -62,15 +64,35 @@ class Break:
 
 # Public holidays.
 
+HOLIDAYS_TIMEOUT_SECONDS = 60
+
+
+@cache
+def _decade(decade: int) -> dict[str, dict[date, str]]:
+    """Each language's holidays of ten years, from the `holidays` library in a child process
+    (bot.domain.holidays_fi: the library would hold 11 MB of every bot process). Should the
+    child fail, the office hours go on without the public holidays, and the log says so."""
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "bot.domain.holidays_fi", str(decade * 10),
+             str(decade * 10 + 9)],
+            capture_output=True, text=True, timeout=HOLIDAYS_TIMEOUT_SECONDS, check=True)
+        answer = json.loads(child.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.warning("Finland's public holidays of %d-%d could not be read (%s): the office "
+                    "hours go on without them", decade * 10, decade * 10 + 9,
+                    type(exc).__name__)
+        return {"fi": {}}
+    return {lang: {date.fromisoformat(day): name for day, name in days.items()}
+            for lang, days in answer.items()}
+
+
 @cache
 def public_holidays(year: int, language: str = "fi") -> dict[date, str]:
     """Finland's public holidays of one year with their names (Christmas and Midsummer Eve
-    included: nobody is at work)."""
-    import holidays  # 70 ms: only when office hours are first needed
-
-    names = holidays.country_holidays(HOLIDAY_COUNTRY, years=year,
-                                      language=_HOLIDAY_LANGUAGES.get(language, "fi"))
-    return dict(names)
+    included: nobody is at work), as the `holidays` library gives them."""
+    days = _decade(year // 10)
+    return {day: name for day, name in days.get(language, days["fi"]).items() if day.year == year}
 
 
 def holiday_years(today: date) -> range:
@@ -136,6 +158,8 @@ def read_ics(data: bytes) -> tuple[list[Closure], int]:
     """Closures from an iCalendar file: every all-day entry (DTEND is the day after, as the
     standard says). Returns them and the number of timed entries skipped (a meeting is not a
     closed day)."""
+    from icalendar import Calendar  # 3 MB: only when a school's calendar is read
+
     try:
         calendar = Calendar.from_ical(data)
     except ValueError as exc:

@@ -9,6 +9,10 @@ faster than one. On SQLite the bot is one process, and the same arithmetic runs 
 
 The scarce lane is taken first (a group's, a person's), then the overall one, so that the slot
 taken in the fast lane is used when it comes rather than held while the slow one is waited for.
+
+A lane is kept per chat ever written to; one idle for a minute (`IDLE`) is the same as a new one
+(every pace's window is shorter), so it is dropped, at most once a minute, as a slot is taken:
+in memory and in the table alike.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def per_minute(limit: int) -> Pace:
 
 OVERALL = Pace(1, 1 / 28)  # 29 in any second at most (Telegram takes 30): one of margin
 PRIVATE = Pace(3, 1.0)  # a person's chat: a short burst, then about one a second
+IDLE = 60.0  # seconds past a lane's next slot after which it is dropped: longer than any window
+PRUNE_EVERY = 60.0  # seconds between two prunings
 
 
 class Budget:
@@ -51,10 +57,23 @@ class Budget:
 
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
+        self._pruned = time.monotonic()
+
+    def _prune_due(self) -> bool:
+        if time.monotonic() - self._pruned < PRUNE_EVERY:
+            return False
+        self._pruned = time.monotonic()
+        return True
+
+    def _prune(self, now: float) -> None:
+        if self._prune_due():
+            for lane in [lane for lane, tat in self._tat.items() if tat < now - IDLE]:
+                del self._tat[lane]
 
     async def reserve(self, lane: str, pace: Pace) -> float:
         """Take the lane's next slot; returns the seconds to wait for it (0: go now)."""
         now = time.time()
+        self._prune(now)
         slot = max(self._tat.get(lane, 0.0), now - pace.window)
         self._tat[lane] = slot + pace.interval
         return max(0.0, slot - now)
@@ -71,6 +90,7 @@ class Budget:
             now = time.time()
             slot = max(self._tat.get(lane, 0.0), now - pace.window)
             if slot <= now:
+                self._prune(now)
                 self._tat[lane] = slot + pace.interval
                 return
             await asyncio.sleep(slot - now)
@@ -82,6 +102,9 @@ VALUES (:lane, extract(epoch from clock_timestamp()) - :window + :interval)
 ON CONFLICT (lane) DO UPDATE
 SET tat = greatest(sendbudget.tat, extract(epoch from clock_timestamp()) - :window) + :interval
 RETURNING tat - :interval - extract(epoch from clock_timestamp())
+""")
+_PRUNE = text("""
+DELETE FROM sendbudget WHERE tat < extract(epoch from clock_timestamp()) - :idle
 """)
 _FREE_IN = text("""
 SELECT tat - :window - extract(epoch from clock_timestamp()) FROM sendbudget WHERE lane = :lane
@@ -102,6 +125,8 @@ class SharedBudget(Budget):
         async with self._engine.connect() as connection:
             wait = (await connection.execute(_RESERVE, {
                 "lane": lane, "window": pace.window, "interval": pace.interval})).scalar_one()
+            if self._prune_due():
+                await connection.execute(_PRUNE, {"idle": IDLE})
             await connection.commit()
         return max(0.0, float(wait))
 

@@ -23,6 +23,7 @@ from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
+from bot.telegram.helpers import topics
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -198,10 +199,8 @@ async def ensure_topic(application: Application, ticket_id: int,
         if has_card is None:  # the process stopped between the topic and its card
             await _topic_card(application, ticket, ticket.thread_id, mention)
         return ticket.thread_id
-    topic = await application.bot.create_forum_topic(forum, topic_name(services, ticket))
-    thread_id = topic.message_thread_id
-    async with services.db.session() as session:
-        await messages.set_thread(session=session, ticket_id=ticket_id, thread_id=thread_id)
+    thread_id = await topics.create(application, ticket_id, topic_name(services, ticket),
+                                    deleted)
     ticket = await _view(services, ticket_id)
     assert ticket is not None
     await _topic_card(application, ticket, thread_id, mention)
