@@ -7,7 +7,6 @@ from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 
-from babel.core import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -43,15 +42,6 @@ def ngettext(language: str, singular: str, plural: str, n: int, /, **values: obj
     with `{placeholders}` filled in."""
     text = translations(language).ngettext(singular, plural, n)
     return text.format(**values) if values else text
-
-
-def prepare() -> None:
-    """Each language's catalog and Babel's names of days and months loaded at start: Babel
-    reads a language's data the first time a date is said in it (~0.2 s, a first question asked
-    out of office hours would wait for it)."""
-    for language in LANGUAGES:
-        translations(language)
-        Locale.parse(language).days  # noqa: B018 -- read for its loading
 
 
 def _(message: str) -> str:

@@ -13,7 +13,6 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken
 
-from bot import i18n
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.domain import inbound
 from bot.domain.roster import HelperView, import_helpers, read_roster, roster
@@ -175,7 +174,6 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     if settings.telegram_token is None:
         sandbox, settings = await _sandbox_world(settings)
     services = Services.create(settings)
-    i18n.prepare()
     sandbox_runner = None
     if sandbox is not None:
         from bot.sandbox.server import SANDBOX_TOKEN, serve
