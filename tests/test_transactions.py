@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 
 from bot.domain.knowledge import Knowledge
+from bot.domain.models import Routing, Ticket
 from bot.domain.routing import Router
 from bot.storage import Database
 from tests.test_bot_helpers import ANNA, RPL_FI, open_desk, until_settled
@@ -134,3 +135,20 @@ async def _until(condition) -> None:  # type: ignore[no-untyped-def]
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the bot did not finish in time")
+
+
+async def test_the_role_helpers_cards_show_the_words_that_routed_the_question(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    # Worked out once for all of the role's helpers (bot.domain.answers), and as routing says.
+    async with open_desk(database_url, knowledge, router, helpers_chat_id=None) as desk:
+        await desk.ask(7001, RPL_FI, first_name="Ville")
+        await until_settled(desk.services.db)
+        async with desk.services.db.session() as session:
+            ticket = await session.get(Ticket, 1)
+        assert ticket is not None and ticket.routing == Routing.AUTO
+        cues = router.explain(RPL_FI, ticket.role, language_hint=ticket.language)
+        assert cues
+        cards = [m for m in desk.sandbox.bot_messages(ANNA) if m["text"].startswith("#1 ·")]
+        assert cards and all(f"Reititetty sanoista: {', '.join(cues)}\n" in m["text"]
+                             for m in cards)

@@ -10,12 +10,16 @@ Drafts never carry the asker's name or personal details, and never leave the coa
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -181,9 +185,10 @@ class AtHand:
     answers: tuple[str, ...] = ()
     similar: tuple[int, ...] = ()
     savable: bool = False
+    cues: tuple[str, ...] = ()  # the words that routed it ("Routed by: …"), when routed so
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
@@ -195,7 +200,14 @@ _CLOSED_OF_TOPIC = sa_select(_TICKETS.id, _TICKETS.text, _TICKETS.language).wher
 ).order_by(_TICKETS.id.desc()).limit(SIMILAR_WINDOW)
 
 
-async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
+@lru_cache(maxsize=4096)
+def _forms(router: Router, _answers: int, text: str, language: str) -> frozenset[str]:
+    """A closed question's basic forms, kept: every card of its topic compares them (the
+    answers in use, `_answers`, add to the router's words)."""
+    return frozenset(router.content_forms(text, language))
+
+
+async def similar(*, session: AsyncSession, router: Router, ticket: Any,
                   limit: int = SIMILAR_SHOWN) -> list[int]:
     """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
     them) are closest; the newest few hundred are compared."""
@@ -205,7 +217,7 @@ async def similar(*, session: AsyncSession, router: Router, ticket: Ticket,
     rows = await run(session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})
     scored = []
     for row in rows:
-        score = _jaccard(mine, set(router.content_forms(row.text or "", row.language)))
+        score = _jaccard(mine, _forms(router, id(router.answers), row.text or "", row.language))
         if score >= SIMILAR_FLOOR:
             scored.append((score, row.id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
@@ -220,22 +232,62 @@ async def at_hand(*, session: AsyncSession, router: Router, ticket_id: int) -> A
 
 async def card(*, session: AsyncSession, router: Router, ticket_id: int
                ) -> tuple[views.TicketView, AtHand] | None:
-    """What a ticket's card shows, its row read once: the ticket, and what is at hand."""
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
+    """What a ticket's card shows, read at once: the ticket with its asker's and claimer's
+    names (one statement, built once), and what is at hand."""
+    row = (await run(session, _CARD, {"ticket": ticket_id})).first()
+    if row is None:
         return None
-    return await views.view_of(session, ticket), await _at_hand(session, router, ticket)
+    view = views.view_from(row, row.asker_name, row.asker_team, row.claimer_name)
+    return view, await _at_hand(session, router, row)
 
 
-async def _at_hand(session: AsyncSession, router: Router, ticket: Ticket) -> AtHand:
+_CARD_TICKET, _ASKER, _CLAIMER = table(Ticket), table(Staff), table(Helper)
+_CARD = sa_select(_CARD_TICKET, _ASKER.c.first_name.label("asker_name"),
+                  _ASKER.c.team.label("asker_team"), _CLAIMER.c.name.label("claimer_name")
+                  ).select_from(_CARD_TICKET.outerjoin(
+                      _ASKER, _ASKER.c.telegram_id == _CARD_TICKET.c.asker_id).outerjoin(
+                      _CLAIMER, _CLAIMER.c.telegram_id == _CARD_TICKET.c.claimed_by)
+                  ).where(_CARD_TICKET.c.id == bindparam("ticket"))
+
+
+async def _at_hand(session: AsyncSession, router: Router, ticket: Any) -> AtHand:
+    """`ticket`: its ORM row, or a Core row of its columns."""
     assert ticket.id is not None
     ticket_id = ticket.id
-    suggested = tuple(router.suggest(ticket.text or "", ticket.topic)) if ticket.text else ()
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
                and (ticket.rating or 0) >= GOOD_RATING
                and await _draft_of(session, ticket_id) is None)
-    return AtHand(suggested, tuple(await similar(session=session, router=router, ticket=ticket)),
-                  savable)
+    suggested, alike, cues = await _routed(session, router, ticket)
+    return AtHand(suggested, alike, savable, cues)
+
+
+# A new ticket's card goes to each of its role's helpers, one after another within
+# milliseconds: what routing shows on it (answers at hand, similar questions, the cues) is worked
+# out once for them all and kept a few seconds; a published answer (a new `router.answers`) or
+# a changed ticket is worked out anew.
+_KEPT_SECONDS = 5.0
+_KEPT_MAX = 256
+_kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
+                                      tuple[str, ...]]] = {}
+
+
+async def _routed(session: AsyncSession, router: Router, ticket: Any
+                  ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    text = ticket.text or ""
+    key = (router, id(router.answers), ticket.id, text, ticket.topic, ticket.role,
+           ticket.routing, ticket.language)
+    now = time.monotonic()
+    kept = _kept.get(key)
+    if kept is not None and now - kept[0] <= _KEPT_SECONDS:
+        return kept[1], kept[2], kept[3]
+    suggested = tuple(router.suggest(text, ticket.topic)) if text else ()
+    alike = tuple(await similar(session=session, router=router, ticket=ticket))
+    cues = tuple(router.explain(text, ticket.role, language=ticket.language)) \
+        if text and ticket.routing == Routing.AUTO else ()
+    if len(_kept) >= _KEPT_MAX:
+        _kept.clear()
+    _kept[key] = (now, suggested, alike, cues)
+    return suggested, alike, cues
 
 
 # --- counting -------------------------------------------------------------------------------------

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import outbox
+from bot.domain.core import run, table
 from bot.domain.models import Dialog, OutboxKind, Priority, insert_new
 
 _DATETIME, _DATE = "__datetime__", "__date__"
@@ -66,7 +68,8 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _view(row: Dialog, now: datetime) -> DialogView:
+def _view(row: Any, now: datetime) -> DialogView:
+    """A row of the table (an ORM `Dialog` or a Core row of its columns) as read now."""
     return DialogView(chat_id=row.chat_id, user_id=row.user_id, kind=row.kind, step=row.step,
                       language=row.language, version=row.version, expires_at=row.expires_at,
                       expired=row.expires_at <= now, answers=_decode(row.answers or {}))
@@ -95,10 +98,17 @@ async def start(*, session: AsyncSession, chat_id: int, user_id: int, kind: str,
 
 async def get(*, session: AsyncSession, chat_id: int, user_id: int, now: datetime
               ) -> DialogView | None:
-    """The person's dialog in this chat (one that has lapsed too: `expired`), or None."""
-    row = (await session.exec(select(Dialog).where(Dialog.chat_id == chat_id,
-                                                   Dialog.user_id == user_id))).first()
+    """The person's dialog in this chat (one that has lapsed too: `expired`), or None. Every
+    private update reads it first: one statement, built once, on the primary key."""
+    row = (await run(session, _ONE, {"chat_id": chat_id, "user_id": user_id})).first()
     return None if row is None else _view(row, now)
+
+
+_DIALOG = table(Dialog).c
+_ONE = sa_select(_DIALOG.chat_id, _DIALOG.user_id, _DIALOG.kind, _DIALOG.step,
+                 _DIALOG.language, _DIALOG.version, _DIALOG.expires_at, _DIALOG.answers
+                 ).where(_DIALOG.chat_id == bindparam("chat_id"),
+                         _DIALOG.user_id == bindparam("user_id"))
 
 
 async def advance(*, session: AsyncSession, dialog: DialogView, step: str, now: datetime,

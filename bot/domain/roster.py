@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,13 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES, ROLES
+from bot.domain.core import run, table
 from bot.domain.invites import INVITE_ROLES
 from bot.domain.models import Helper, HelperRole
 
@@ -113,17 +117,36 @@ async def helper_views(session: AsyncSession, *where: Any, order_by: tuple[Any, 
     rows = await session.exec(select(Helper, HelperRole.role).outerjoin(
         HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id),
     ).where(*where).order_by(*order_by))
-    found: dict[int, Helper] = {}
+    return _views((h.telegram_id, h.name, h.team, h.languages, h.available, role)
+                  for h, role in rows)
+
+
+def _views(rows: Iterable[Sequence[Any]]) -> list[HelperView]:
+    """(telegram_id, name, team, languages, available, role) rows, a helper's roles together,
+    as views in the order the helpers first come."""
+    found: dict[int, Sequence[Any]] = {}
     roles: dict[int, list[str]] = {}
-    for helper, role in rows:
-        found.setdefault(helper.telegram_id, helper)
-        roles.setdefault(helper.telegram_id, [])
-        if role is not None:
-            roles[helper.telegram_id].append(role)
-    return [HelperView(telegram_id=h.telegram_id, name=h.name, team=h.team,
-                       roles=tuple(sorted(roles[h.telegram_id])),
-                       languages=tuple(h.languages or ()), available=h.available)
+    for row in rows:
+        found.setdefault(row[0], row)
+        held = roles.setdefault(row[0], [])
+        if row[5] is not None:
+            held.append(row[5])
+    return [HelperView(telegram_id=h[0], name=h[1], team=h[2], roles=tuple(sorted(roles[h[0]])),
+                       languages=tuple(h[3] or ()), available=h[4])
             for h in found.values()]
+
+
+# The look-ups each question and each card make, built once (bot.domain.core): a helper by id,
+# and the helpers of a role, each with all their roles.
+_HELPER, _ROLE = table(Helper), table(HelperRole)
+_WITH_ROLES = sa_select(_HELPER.c.telegram_id, _HELPER.c.name, _HELPER.c.team,
+                        _HELPER.c.languages, _HELPER.c.available, _ROLE.c.role).select_from(
+    _HELPER.outerjoin(_ROLE, _ROLE.c.helper_id == _HELPER.c.telegram_id))
+_ONE = _WITH_ROLES.where(_HELPER.c.telegram_id == bindparam("user_id"))
+_HOLDING = _ROLE.alias("holding")
+_OF_ROLE = _WITH_ROLES.where(_HELPER.c.telegram_id.in_(
+    sa_select(_HOLDING.c.helper_id).where(_HOLDING.c.role == bindparam("role"))))
+_EVERYONE = _WITH_ROLES
 
 
 async def roster(*, session: AsyncSession) -> list[HelperView]:
@@ -138,9 +161,17 @@ async def helpers_with_role(*, session: AsyncSession, role: str) -> list[HelperV
         order_by=(col(Helper.name),))
 
 
+async def with_role(session: AsyncSession, role: str | None) -> list[HelperView]:
+    """The role's helpers (None: everyone on the roster), each with all their roles, in no
+    particular order; one statement built once."""
+    if role is None:
+        return _views(await run(session, _EVERYONE))
+    return _views(await run(session, _OF_ROLE, {"role": role}))
+
+
 async def helper(*, session: AsyncSession, user_id: int) -> HelperView | None:
     """The helper (or lead) with this Telegram id; None when they are not on the roster."""
-    found = await helper_views(session, col(Helper.telegram_id) == user_id)
+    found = _views(await run(session, _ONE, {"user_id": user_id}))
     return found[0] if found else None
 
 

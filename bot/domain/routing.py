@@ -214,11 +214,13 @@ class Router:
         norm = sum(exp.values())
         return {role: exp[role] / norm for role in ROLES}
 
-    def explain(self, text: str, role: str, *, language_hint: str | None = None) -> list[str]:
-        """The two or three words that pulled the question most towards `role`."""
+    def explain(self, text: str, role: str, *, language_hint: str | None = None,
+                language: str | None = None) -> list[str]:
+        """The two or three words that pulled the question most towards `role`; `language`:
+        the question's, as routing found it (a ticket's), so not detected again."""
         if self.needs is None:
             return []
-        lang = self.detect_language(text, language_hint)
+        lang = language or self.detect_language(text, language_hint)
         cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6)
         stop = self.knowledge.stopwords.get(lang, frozenset())
         return [c.word for c in cues

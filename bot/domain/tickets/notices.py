@@ -12,8 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import outbox
 from bot.domain.models import (
-    Helper,
-    HelperRole,
     Outbox,
     OutboxKind,
     Priority,
@@ -21,7 +19,7 @@ from bot.domain.models import (
     TicketMessage,
     saved_id,
 )
-from bot.domain.roster import HelperView, helper_views
+from bot.domain.roster import HelperView, with_role
 from bot.domain.tickets.messages import Kind, card_messages
 from bot.domain.tickets.views import Desk, TicketView, view_of
 
@@ -41,9 +39,7 @@ async def called(session: AsyncSession, *, role: str | None, language: str, team
                  ) -> list[HelperView]:
     """`recipients` from what it orders by: the role (None: every role), the asker's language
     and team."""
-    where = [] if role is None else [col(Helper.telegram_id).in_(
-        select(HelperRole.helper_id).where(HelperRole.role == role))]
-    helpers = [h for h in await helper_views(session, *where) if h.is_helper]
+    helpers = [h for h in await with_role(session, role) if h.is_helper]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperView) -> tuple[bool, bool, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -100,14 +101,23 @@ async def view_of(session: AsyncSession, ticket: Ticket) -> TicketView:
     staff = None if ticket.anonymous or ticket.asker_id is None \
         else await session.get(Staff, ticket.asker_id)
     claimer = await session.get(Helper, ticket.claimed_by) if ticket.claimed_by else None
+    return view_from(ticket, staff.first_name if staff else None, staff.team if staff else None,
+                     claimer.name if claimer else None)
+
+
+def view_from(ticket: Any, asker_name: str | None, asker_team: str | None,
+              claimer_name: str | None) -> TicketView:
+    """A ticket's view from its row (an ORM `Ticket` or a Core row of its columns) and the
+    names read with it; the asker's name and team only if the ticket is not anonymous."""
+    shown = not ticket.anonymous and ticket.asker_id is not None
     return TicketView(
         id=ticket.id, role=ticket.role, topic=ticket.topic, language=ticket.language,
         status=TicketStatus(ticket.status), routing=Routing(ticket.routing),
         text=ticket.text or "", anonymous=ticket.anonymous, asker_chat_id=ticket.asker_chat_id,
         source_message_id=ticket.source_message_id,
-        asker_name=staff.first_name if staff else None, asker_team=staff.team if staff else None,
+        asker_name=asker_name if shown else None, asker_team=asker_team if shown else None,
         created_at=ticket.created_at, thread_id=ticket.thread_id, claimed_by=ticket.claimed_by,
-        claimer_name=claimer.name if claimer else None, sla_level=ticket.sla_level,
+        claimer_name=claimer_name if ticket.claimed_by else None, sla_level=ticket.sla_level,
         offer_unsettled=ticket.offer_unsettled,
     )
 

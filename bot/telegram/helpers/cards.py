@@ -119,7 +119,7 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · {ticket.language}\n"
         + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
         + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
-        + _why(services, ticket, lang)
+        + _why(services, ticket, lang, extras)
         + gettext(lang, "State: {state}", state=state) + "\n"
         + (gettext(lang, "A self-service answer was offered; the asker did not confirm it "
                          "helped.") + "\n" if ticket.offer_unsettled else "") + "\n"
@@ -131,11 +131,13 @@ def card_text(services: Services, ticket: TicketView, lang: str,
     return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
 
 
-def _why(services: Services, ticket: TicketView, lang: str) -> str:
-    """One line on why the bot chose the role (the words that pulled most), when it chose."""
+def _why(services: Services, ticket: TicketView, lang: str, extras: AtHand | None) -> str:
+    """One line on why the bot chose the role (the words that pulled most), when it chose; as
+    worked out with what is at hand (bot.domain.answers), when it was."""
     if ticket.routing is not Routing.AUTO or not ticket.text:
         return ""
-    cues = services.router.explain(ticket.text, ticket.role, language_hint=ticket.language)
+    cues = extras.cues if extras is not None else services.router.explain(
+        ticket.text, ticket.role, language_hint=ticket.language)
     if not cues:
         return ""
     return gettext(lang, "Routed by: {cues}", cues=", ".join(cues)) + "\n"
