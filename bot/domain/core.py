@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import CursorResult, Executable, Table
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import SQLModel
@@ -41,5 +40,10 @@ def insert_new(session: AsyncSession, model: type[SQLModel]) -> Insert:
 
 @cache
 def _insert_new(name: str, dialect: str) -> Insert:
-    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
-    return insert(SQLModel.metadata.tables[name]).on_conflict_do_nothing()
+    table = SQLModel.metadata.tables[name]
+    if dialect == "postgresql":
+        # Imported here: the dialect and its drivers are 2 MB a bot on SQLite never needs.
+        from sqlalchemy.dialects.postgresql import insert as postgres_insert
+
+        return postgres_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
