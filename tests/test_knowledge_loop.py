@@ -19,8 +19,8 @@ import pytest_asyncio
 from sqlmodel import select
 
 from bot.config import PROJECT_ROOT, load_settings
-from bot.domain import answers
-from bot.domain.answers import AnswerFigure, Rising
+from bot.domain import answers, drafts
+from bot.domain.answer_figures import AnswerFigure, Rising
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.models import (
     AnswerStatus,
@@ -317,9 +317,9 @@ async def test_forget_removes_the_askers_text_from_drafts(services: Services,
                                              "Roskakori. eva@koulu.fi")
         session.add(ticket)
         await session.commit()
-        outcome, draft = await answers.draft_from_ticket(session=session, router=own_router,
+        outcome, draft = await drafts.draft_from_ticket(session=session, router=own_router,
                                                          ticket_id=ticket.id, now=now)
-        assert outcome is answers.Drafting.CREATED and draft is not None
+        assert outcome is drafts.Drafting.CREATED and draft is not None
         assert draft.text == {"fi": "… kysyi: … Vastaus: Ylläpito → Roskakori. …"}
         # A coach's edit quotes the question again; /forget takes it out, and the trigger.
         await answers.set_text(session=session, answer_id="t1", language="sv",
@@ -489,7 +489,7 @@ def test_a_trigger_is_made_of_basic_forms_and_shared_words_cross_languages(
     """The question's and the answer's basic forms; two words every language writes alike
     (HOKS, Wilma) also make the trigger in the other languages, one alone does not."""
     topic = own_router.route(question).topic
-    assert answers._trigger(own_router, question, answer, language, topic,
+    assert drafts._trigger(own_router, question, answer, language, topic,
                             frozenset()) == triggers
 
 
@@ -504,7 +504,7 @@ def test_a_trigger_is_made_of_basic_forms_and_shared_words_cross_languages(
     ("I'll pass this to a colleague who knows Wilma.", ""),
 ])
 def test_greetings_closings_and_hand_overs_are_no_answer(text: str, kept: str) -> None:
-    assert answers.substance(text) == kept
+    assert drafts.substance(text) == kept
 
 
 @pytest.mark.parametrize(("text", "scrubbed"), [
@@ -522,6 +522,6 @@ def test_names_addresses_numbers_and_marked_details_are_taken_out(
 ) -> None:
     """The roster's names in their Finnish forms, any first-and-last name, a name after the
     words that introduce a colleague, in fi, sv and en; not the products the knowledge names."""
-    known = answers._known_terms(own_router) | {"microsoft"}
-    assert answers.scrub(text, names=["Jukka", "Mari Mentor"], hidden=["B204"],
+    known = drafts._known_terms(own_router) | {"microsoft"}
+    assert drafts.scrub(text, names=["Jukka", "Mari Mentor"], hidden=["B204"],
                          known=known) == scrubbed

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain import answers, corrections, dialogs, outbox
+from bot.domain import corrections, dialogs, drafts, outbox
 from bot.domain.models import (
     Attendance,
     Event,
@@ -97,7 +97,7 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
       in the outbox for them, or to relay a message of theirs, is dropped. (Messages already
       relayed to the helpers cannot be unsent from Telegram.)
     - Their row, RSVPs, attendance, event feedback, message links and dialogs go."""
-    await answers.forget_asker(session=session, telegram_id=telegram_id)
+    await drafts.forget_asker(session=session, telegram_id=telegram_id)
     await corrections.forget_asker(session=session, telegram_id=telegram_id)
     tickets = list(await session.exec(select(Ticket).where(col(Ticket.asker_id) == telegram_id)
                                       .order_by(col(Ticket.id))))

@@ -16,8 +16,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
-from bot.domain import answers
-from bot.domain.answers import AnswerFigure, Rising
+from bot.domain import answer_figures
+from bot.domain.answer_figures import AnswerFigure, Rising
 from bot.domain.models import (
     Attendance,
     Digest,
@@ -395,8 +395,8 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
             func.avg(col(Ticket.rating)), func.count(col(Ticket.rating)),
         ).where(*conditions))
     months = period.months_back(trend_months) if trend_months else []
-    used = await answers.figures(session=session, start=period.start, end=period.end)
-    answered = await answers.answered_topics(session=session)
+    used = await answer_figures.figures(session=session, start=period.start, end=period.end)
+    answered = await answer_figures.answered_topics(session=session)
     return Report(
         period=period, previous=previous, filters=filters,
         total=sum(c.count for c in topics), previous_total=sum(c.previous for c in topics),
@@ -418,11 +418,11 @@ async def monthly_report(*, session: AsyncSession, period: Period, filters: Filt
         events=await _events(session, period, now),
         trend=await _trend(session, months, filters) if months else {},
         trend_months=[m.label for m in months],
-        answers=used, gap_answers=answers.most_wanted(used),
-        gap_topics=[c for c in topics if c.count >= answers.GAP_QUESTIONS
+        answers=used, gap_answers=answer_figures.most_wanted(used),
+        gap_topics=[c for c in topics if c.count >= answer_figures.GAP_QUESTIONS
                     and c.key not in answered and c.key != OTHER_TOPIC][:GAPS_SHOWN],
-        hallway=await answers.hallway(session=session, start=period.start, end=period.end),
-        rising=await answers.rising(session=session, months=[
+        hallway=await answer_figures.hallway(session=session, start=period.start, end=period.end),
+        rising=await answer_figures.rising(session=session, months=[
             (m.start, m.end) for m in period.months_back(RISING_MONTHS + 1)])
         if period.monthly else [],
     )

@@ -15,8 +15,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot import LANGUAGES
-from bot.domain import answers, corrections, roster
-from bot.domain.answers import AnswerView, Drafting, Sending
+from bot.domain import answers, corrections, drafts, roster
+from bot.domain.answers import AnswerView, Sending
+from bot.domain.drafts import Drafting
 from bot.domain.models import AnswerStatus
 from bot.domain.roster import HelperView
 from bot.domain.tickets import messages
@@ -98,9 +99,9 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
         await stale(update, context, lang)
         return
     async with services.db.session() as session:
-        outcome, draft = await answers.draft_from_ticket(
+        outcome, draft = await drafts.draft_from_ticket(
             session=session, router=services.router, ticket_id=ticket_id, now=services.clock())
-        found = await answers.parts(session=session, ticket_id=ticket_id)
+        found = await drafts.parts(session=session, ticket_id=ticket_id)
     if outcome in (Drafting.CREATED, Drafting.EXISTS) and draft is not None:
         logger.info("ticket %s: its reply was saved as a draft answer", ticket_id)
         await query.answer(gettext(lang, "Thank you! Saved as a draft: a peer coach reviews and "
@@ -121,7 +122,7 @@ async def save_answer_button(update: Update, context: PeerdeskContext,
                        show_alert=True)
 
 
-def _choices_text(services: Services, draft: AnswerView, found: list[answers.Part],
+def _choices_text(services: Services, draft: AnswerView, found: list[drafts.Part],
                   lang: str) -> str:
     """The helper's texts, which of them form the draft, and the draft as it now reads."""
     lines = [gettext(lang, "Draft answer {id} (from question #{number}). Your messages to the "
@@ -143,7 +144,7 @@ def _choices_text(services: Services, draft: AnswerView, found: list[answers.Par
     return "\n".join(lines)[:4096]
 
 
-def _choices_buttons(ticket_id: int, found: list[answers.Part]
+def _choices_buttons(ticket_id: int, found: list[drafts.Part]
                      ) -> InlineKeyboardMarkup | None:
     if not found:  # a draft from before the texts were kept apart: nothing to choose
         return None
@@ -163,10 +164,10 @@ async def part_button(update: Update, context: PeerdeskContext, helper: HelperVi
     draft = None
     if button is not None and button.arg and button.arg.isdigit():
         async with services.db.session() as session:
-            draft = await answers.choose_part(session=session, router=services.router,
+            draft = await drafts.choose_part(session=session, router=services.router,
                                               ticket_id=button.id, number=int(button.arg),
                                               now=services.clock())
-            found = await answers.parts(session=session, ticket_id=button.id)
+            found = await drafts.parts(session=session, ticket_id=button.id)
     if button is None or draft is None:
         await query.answer(gettext(lang, "This draft is no longer waiting for your choice."),
                            show_alert=True)
@@ -198,10 +199,10 @@ async def _hide_reply(update: Update, context: PeerdeskContext, ticket_id: int) 
         person = await roster.helper(session=session, user_id=user.id)
         if person is None:
             return
-        draft = await answers.hide_details(
+        draft = await drafts.hide_details(
             session=session, router=services.router, ticket_id=ticket_id,
             details=re.split(r"[,;\n]", message.text or ""), now=services.clock())
-        found = await answers.parts(session=session, ticket_id=ticket_id)
+        found = await drafts.parts(session=session, ticket_id=ticket_id)
     lang = _language(services, person)
     if draft is None:
         await message.reply_text(gettext(lang, "This draft is no longer waiting for your "

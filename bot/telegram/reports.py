@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import LEAD
-from bot.domain import answers, roster
+from bot.domain import answer_figures, roster
 from bot.domain.reports import (
     Period,
     PeriodError,
@@ -119,7 +119,7 @@ async def digest(context: PeerdeskContext) -> None:
             logger.warning("a lead could not be sent the monthly digest")
     if full.rising:  # the organisers are offered an event on each rising topic
         async with services.db.session() as session:
-            await answers.suggest_events(session=session, found=full.rising, organisers=(
+            await answer_figures.suggest_events(session=session, found=full.rising, organisers=(
                 settings.admin_ids | settings.organiser_ids), month=period.label,
                 now=services.clock())
         services.wake_sender()
