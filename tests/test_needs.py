@@ -31,7 +31,8 @@ from tests.test_bot_helpers import GROUP, open_desk
 NEED_SET = Path(__file__).parent / "data" / "routing_dev2.tsv"
 # Each written by someone who saw nothing but the roles' one-line tasks, and measured once when
 # it was new (after, after2, after3 in the round before; after4, after5 and after6 on 2026-12-07).
-UNSEEN_SETS = [Path(__file__).parent / "data" / f"routing_after{n}.tsv" for n in ("", 2, 3, 4, 5, 6)]
+UNSEEN_SETS = [Path(__file__).parent / "data" / f"routing_after{n}.tsv"
+               for n in ("", 2, 3, 4, 5, 6)]
 
 
 def _cases(path: Path) -> list[tuple[str, str, str, str]]:
