@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
-from bot.domain.core import run, table
+from bot.domain.core import insert_new, run, table
 from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
 from bot.domain.models import (
     AnswerStatus,
@@ -41,7 +41,6 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     TopicLog,
-    insert_new,
 )
 from bot.domain.routing import Router
 from bot.domain.text import clean_text

@@ -34,7 +34,8 @@ async def run(session: AsyncSession, statement: Executable,
 
 def insert_new(session: AsyncSession, model: type[SQLModel]) -> Insert:
     """`INSERT … ON CONFLICT DO NOTHING` on the model's table in the session's dialect, built
-    once per process (bot.domain.models.insert_new is its ORM form)."""
+    once per process: a row that another process, or the same update delivered twice, wrote
+    first is kept as it is. The one way to write a row only if it is new."""
     return _insert_new(str(model.__tablename__), dialect_of(session))
 
 

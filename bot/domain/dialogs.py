@@ -23,8 +23,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import outbox
-from bot.domain.core import run, table
-from bot.domain.models import Dialog, OutboxKind, Priority, insert_new
+from bot.domain.core import insert_new, run, table
+from bot.domain.models import Dialog, OutboxKind, Priority
 
 _DATETIME, _DATE = "__datetime__", "__date__"
 

@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES, ROLES
-from bot.domain import answers, core
-from bot.domain.core import run, table
+from bot.domain import answers
+from bot.domain.core import insert_new, run, table
 from bot.domain.models import (
     AnswerUseKind,
     Routing,
@@ -20,7 +20,6 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     TopicLog,
-    insert_new,
     utcnow,
 )
 from bot.domain.routing import Router
@@ -138,7 +137,7 @@ async def remember_staff(
     row = (await run(session, _PERSON, {"telegram_id": telegram_id})).first()
     created = changed = False
     if row is None:
-        inserted = await run(session, core.insert_new(session, Staff), {
+        inserted = await run(session, insert_new(session, Staff), {
             "telegram_id": telegram_id, "first_name": name, "telegram_language": language,
             "anonymous": False, "created_at": utcnow()})
         created = inserted.rowcount == 1

@@ -16,8 +16,6 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,17 +37,6 @@ def dialect_of(session: AsyncSession) -> str:
     if session.bind is None:
         raise RuntimeError("the session is not bound to a database")
     return session.bind.dialect.name
-
-
-def insert_new(session: AsyncSession, table: type[SQLModel]) -> Insert:
-    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect: a row that another process,
-    or the same update delivered twice, wrote first is kept as it is."""
-    if dialect_of(session) == "postgresql":
-        # Imported here: the dialect and its drivers are 2 MB a bot on SQLite never needs.
-        from sqlalchemy.dialects.postgresql import insert as postgres_insert
-
-        return postgres_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 class UtcDateTime(TypeDecorator[datetime]):

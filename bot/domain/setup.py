@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.core import insert_new
 from bot.domain.invites import ADMIN, ORGANISER
 from bot.domain.models import (
     ChannelStatus,
@@ -24,7 +25,6 @@ from bot.domain.models import (
     HelperRole,
     Staff,
     StaffPass,
-    insert_new,
     saved_id,
 )
 
