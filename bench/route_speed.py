@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.route_eval import read_cases
 from bot import ROLES
 from bot.config import PROJECT_ROOT
 from bot.domain.corrections import question_forms
@@ -51,17 +52,6 @@ def rss_mb(kind: str = "VmRSS") -> float:
         if line.startswith(f"{kind}:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def read_cases(path: Path) -> list[tuple[str, str]]:
-    """(language, question) of a labelled set (`# language: xx` lines give the language)."""
-    cases, language = [], ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# language:"):
-            language = line.split(":", 1)[1].strip()
-        elif line.strip() and not line.startswith("#"):
-            cases.append((language, line.split("\t", 1)[1]))
-    return cases
 
 
 def record(name: str, number: int, hint: str | None, decision: Decision,
@@ -143,7 +133,8 @@ def main() -> None:
           f"its own, the rest the lemmatizer's mapped tries); {with_router:.1f} MB in all")
 
     cases = [(path.stem, number, language, question) for path in args.sets
-             for number, (language, question) in enumerate(read_cases(path), start=1)]
+             for number, (language, question) in enumerate(
+                 ((c.language or "", c.question) for c in read_cases(path)), start=1)]
     routes = [(name, number, hint, question) for name, number, language, question in cases
               for hint in (None, language)]
 

@@ -213,7 +213,7 @@ async def similar(*, session: AsyncSession, router: Router, ticket: Any,
     rows = await run(session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})
     scored = []
     for row in rows:
-        score = _jaccard(mine, _forms(router, id(router.answers), row.text or "", row.language))
+        score = _jaccard(mine, _forms(router, router.answers_version, row.text or "", row.language))
         if score >= SIMILAR_FLOOR:
             scored.append((score, row.id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
@@ -270,7 +270,7 @@ _kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
 async def _routed(session: AsyncSession, router: Router, ticket: Any
                   ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     text = ticket.text or ""
-    key = (router, id(router.answers), ticket.id, text, ticket.topic, ticket.role,
+    key = (router, router.answers_version, ticket.id, text, ticket.topic, ticket.role,
            ticket.routing, ticket.language)
     now = time.monotonic()
     kept = _kept.get(key)

@@ -104,6 +104,7 @@ class Router:
         self.vocabulary = Vocabulary(knowledge, self.lemmas, similarity=similarity)
         self._role_of = self.vocabulary.role_of
         self.answers: tuple[Answer, ...] = tuple(knowledge.answers)
+        self.answers_version = 0  # counts changes of `answers`: what is kept from them goes
         self._corrections: dict[str, list[Correction]] = {}  # form -> corrections holding it
 
     def set_answers(self, answers: Sequence[Answer]) -> None:
@@ -113,6 +114,7 @@ class Router:
         if tuple(answers) == self.answers:
             return
         self.answers = tuple(answers)
+        self.answers_version += 1
         self.vocabulary.set_answers(self.answers)
 
     def set_corrections(self, corrections: Sequence[Correction]) -> None:

@@ -336,8 +336,7 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
         session.add(log)
     ticket.role, ticket.topic = role, topic
     ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
-    ticket.sla_level = SlaLevel.WAITING
-    ticket.sla_due_at = desk.policy.unclaimed_due(role, now)
+    start_clock(desk, ticket, now)
     ticket.updated_at = now
     session.add(ticket)
     await edit_cards(session, desk, ticket, now)
@@ -423,8 +422,7 @@ async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now:
         col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.CLAIMED,
         col(Ticket.claimed_by) == holder,
     ).values(status=TicketStatus.OPEN, claimed_by=None, claimed_at=None,
-             sla_level=SlaLevel.WAITING, sla_due_at=desk.policy.unclaimed_due(ticket.role, now),
-             updated_at=now))
+             **clock_values(desk, ticket.role, now), updated_at=now))
     if result.rowcount != 1:
         await session.commit()
         return None

@@ -82,10 +82,8 @@ def _snippet(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def _at_hand_text(services: Services, at_hand: AtHand | None, lang: str) -> str:
+def _at_hand_text(services: Services, at_hand: AtHand, lang: str) -> str:
     """Answers at hand and similar earlier questions (numbers only: askers stay anonymous)."""
-    if at_hand is None:
-        return ""
     text = ""
     if at_hand.answers:
         text += "\n\n" + gettext(lang, "Answers at hand (a button sends one to the asker in "
@@ -104,9 +102,8 @@ async def at_hand(services: Services, ticket_id: int) -> AtHand:
                                      ticket_id=ticket_id)
 
 
-def card_text(services: Services, ticket: TicketView, lang: str,
-              mention: Sequence[HelperView] = (), extras: AtHand | None = None
-              ) -> tuple[str, list[MessageEntity]]:
+def card_text(services: Services, ticket: TicketView, lang: str, extras: AtHand,
+              mention: Sequence[HelperView] = ()) -> tuple[str, list[MessageEntity]]:
     """The ticket card: who asks (or anonymous), what about, its state, the question, the
     answers at hand and similar questions, and the helpers called by name."""
     if ticket.status is TicketStatus.CLOSED:
@@ -119,7 +116,7 @@ def card_text(services: Services, ticket: TicketView, lang: str,
         f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · {ticket.language}\n"
         + gettext(lang, "Asker: {asker}", asker=_asker(ticket, lang)) + "\n"
         + gettext(lang, "Role: {role}", role=services.role_name(ticket.role, lang)) + "\n"
-        + _why(services, ticket, lang, extras)
+        + _why(ticket, lang, extras)
         + gettext(lang, "State: {state}", state=state) + "\n"
         + (gettext(lang, "A self-service answer was offered; the asker did not confirm it "
                          "helped.") + "\n" if ticket.offer_unsettled else "") + "\n"
@@ -131,13 +128,10 @@ def card_text(services: Services, ticket: TicketView, lang: str,
     return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
 
 
-def _why(services: Services, ticket: TicketView, lang: str, extras: AtHand | None) -> str:
-    """One line on why the bot chose the role (the words that pulled most), when it chose; as
-    worked out with what is at hand (bot.domain.answers), when it was."""
-    if ticket.routing is not Routing.AUTO or not ticket.text:
-        return ""
-    cues = extras.cues if extras is not None else services.router.explain(
-        ticket.text, ticket.role, language_hint=ticket.language)
+def _why(ticket: TicketView, lang: str, extras: AtHand) -> str:
+    """One line on why the bot chose the role (the words that pulled most), when it chose, as
+    worked out with what is at hand (bot.domain.answers)."""
+    cues = extras.cues if ticket.routing is Routing.AUTO and ticket.text else ()
     if not cues:
         return ""
     return gettext(lang, "Routed by: {cues}", cues=", ".join(cues)) + "\n"
@@ -215,7 +209,7 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
     assert services.forum is not None
     lang = services.settings.helpers_language
     extras = await at_hand(services, ticket.id)
-    text, entities = card_text(services, ticket, lang, mention, extras)
+    text, entities = card_text(services, ticket, lang, extras, mention)
     message = await application.bot.send_message(
         services.forum, text, entities=entities or None, message_thread_id=thread_id,
         reply_markup=card_buttons(ticket, lang, extras, services))
@@ -263,7 +257,7 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
         helper = await roster.helper(session=session, user_id=item.chat_id)
     ticket, extras = found
     lang = helper_language(services, helper)
-    text, entities = card_text(services, ticket, lang, extras=extras)
+    text, entities = card_text(services, ticket, lang, extras)
     try:
         message = await application.bot.send_message(
             item.chat_id, text, entities=entities or None,
@@ -335,7 +329,7 @@ async def edit_cards(application: Application, item: Claimed) -> Sent | None:
     for chat_id, message_id in rows:
         lang = helper_language(services, helpers.get(chat_id)) if chat_id > 0 \
             else services.settings.helpers_language
-        text, entities = card_text(services, ticket, lang, extras=extras)
+        text, entities = card_text(services, ticket, lang, extras)
         try:
             await application.bot.edit_message_text(
                 text, chat_id, message_id, entities=entities or None,
