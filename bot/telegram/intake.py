@@ -18,7 +18,7 @@ from bot.domain.models import Routing, TicketStatus
 from bot.domain.tickets import changes, views
 from bot.domain.tickets.conversation import Turn
 from bot.i18n import _, gettext
-from bot.telegram import dialogs, keyboards, menus, questions
+from bot.telegram import dialogs, keyboards, menus, posting, questions
 from bot.telegram.access import stale
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
@@ -226,8 +226,8 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
                               "welcome to ask again any time.", number=receipt.ticket_id))
     else:
         context.services.wake_sender()
-        ack = await query_message(query).reply_text(acknowledgement(context, receipt),
-                                             reply_markup=acknowledgement_markup(receipt))
+        ack = await posting.reply(query_message(query), acknowledgement(context, receipt),
+                                  reply_markup=acknowledgement_markup(receipt))
         await acknowledged(context, receipt, ack)
 
 

@@ -26,7 +26,7 @@ from bot.domain.tickets import messages
 from bot.domain.tickets.conversation import Conversation, Turn, converse
 from bot.domain.tickets.messages import Kind
 from bot.i18n import format_when, gettext
-from bot.telegram import dialogs, keyboards
+from bot.telegram import dialogs, keyboards, posting
 from bot.telegram.context import PeerdeskContext, message_of, user_of
 from bot.telegram.durable import with_done
 from bot.telegram.helpers.buttons import contact_shared
@@ -79,12 +79,16 @@ def acknowledgement(context: PeerdeskContext, receipt: Receipt) -> str:
     return text + "\n" + gettext(lang, "Anything more you write here is added to this question.")
 
 
-async def acknowledged(context: PeerdeskContext, receipt: Receipt, ack: Message) -> None:
+async def acknowledged(context: PeerdeskContext, receipt: Receipt, ack: tuple[int, int]
+                       ) -> None:
     """Remember the acknowledgement: a reply to it adds to the question, and a question stored
     but never acknowledged (the bot stopped in between) is acknowledged when it comes again.
-    Written with the update's being done (bot.telegram.durable.with_done)."""
+    Written with the update's being done (bot.telegram.durable.with_done). `ack`: its chat and
+    message ids (bot.telegram.posting.reply)."""
+    chat_id, message_id = ack
+
     async def note(session: AsyncSession) -> None:
-        await messages.remember(session=session, chat_id=ack.chat_id, message_id=ack.message_id,
+        await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
                                 ticket_id=receipt.ticket_id, kind=messages.Kind.ACK,
                                 commit=False)
 
@@ -223,13 +227,14 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
                               "Choose who could help:", number=receipt.ticket_id) if media_only \
             else gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure "
                                "who can help best, so please choose:", number=receipt.ticket_id)
-        sent = await message.reply_text(
-            intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang),
+        sent = await posting.reply(
+            message, intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang),
             reply_markup=keyboards.choose_role(services, receipt.ticket_id, receipt.roles, lang),
         )
         await acknowledged(context, receipt, sent)
     elif receipt.status is TicketStatus.OFFERED and receipt.answer:
-        sent = await message.reply_text(
+        sent = await posting.reply(
+            message,
             gettext(lang, "Your question is saved as #{number}. This may answer it right away:",
                     number=receipt.ticket_id)
             + "\n\n" + services.answer_text(receipt.answer, lang),
@@ -237,8 +242,8 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
         )
         await acknowledged(context, receipt, sent)
     else:
-        ack = await message.reply_text(acknowledgement(context, receipt),
-                                       reply_markup=acknowledgement_markup(receipt))
+        ack = await posting.reply(message, acknowledgement(context, receipt),
+                                  reply_markup=acknowledgement_markup(receipt))
         await acknowledged(context, receipt, ack)
 
 
@@ -377,8 +382,8 @@ async def answer_turn(context: PeerdeskContext, message: Message,
     elif turn is Turn.MERGED and not album:
         text = gettext(lang, "Added to your question #{number}.", number=number)
         if receipt.needs_choice:
-            sent = await message.reply_text(
-                text + " " + gettext(lang, "Who could help best?") + "\n\n"
+            sent = await posting.reply(
+                message, text + " " + gettext(lang, "Who could help best?") + "\n\n"
                 + keyboards.role_lines(services, receipt.roles, lang),
                 reply_markup=keyboards.choose_role(services, number, receipt.roles, lang))
             await acknowledged(context, receipt, sent)

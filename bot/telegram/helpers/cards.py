@@ -24,6 +24,7 @@ from bot.i18n import gettext
 from bot.services import Services
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.helpers import topics
+from bot.telegram.posting import send_text
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
@@ -259,16 +260,16 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     lang = helper_language(services, helper)
     text, entities = card_text(services, ticket, lang, extras)
     try:
-        message = await application.bot.send_message(
-            item.chat_id, text, entities=entities or None,
-            reply_markup=card_buttons(ticket, lang, extras, services))
+        message_id = await send_text(application.bot, item.chat_id, text,
+                                     entities=entities or None,
+                                     reply_markup=card_buttons(ticket, lang, extras, services))
     except (Forbidden, BadRequest) as exc:
         logger.warning("a helper could not be reached privately for ticket %s (%s)", ticket.id,
                        type(exc).__name__)
         return None
     # Noted as the ticket's card, with the ticket shown, in the write that marks the row sent
     # (bot.telegram.sender): once that is done, the card is never sent again.
-    return Sent(remember=[(item.chat_id, message.message_id, ticket.id, Kind.CARD)],
+    return Sent(remember=[(item.chat_id, message_id, ticket.id, Kind.CARD)],
                 shown=[ticket.id])
 
 
