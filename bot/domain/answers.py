@@ -39,12 +39,13 @@ from bot.domain.models import (
     Routing,
     Staff,
     Ticket,
+    TicketMessage,
     TicketStatus,
     TopicLog,
 )
 from bot.domain.routing import Router
 from bot.domain.text import clean_text
-from bot.domain.tickets import changes, notices, views
+from bot.domain.tickets import changes, messages, notices, views
 
 GOOD_RATING = 4  # a reply rated at least this may become a self-service answer
 SIMILAR_WINDOW = 200  # closed tickets of the topic compared for "similar questions"
@@ -244,6 +245,37 @@ _CARD = sa_select(_CARD_TICKET, _ASKER.c.first_name.label("asker_name"),
                       _ASKER, _ASKER.c.telegram_id == _CARD_TICKET.c.asker_id).outerjoin(
                       _CLAIMER, _CLAIMER.c.telegram_id == _CARD_TICKET.c.claimed_by)
                   ).where(_CARD_TICKET.c.id == bindparam("ticket"))
+_MESSAGE, _READER = table(TicketMessage).c, table(Helper).alias("reader")
+# A private card: the same, with the card already in that chat (if any) and the languages of
+# the helper it goes to, in the one statement.
+_PRIVATE_CARD = _CARD.add_columns(
+    sa_select(_MESSAGE.message_id).where(
+        _MESSAGE.ticket_id == _CARD_TICKET.c.id, _MESSAGE.chat_id == bindparam("chat"),
+        _MESSAGE.kind == messages.Kind.CARD).limit(1).scalar_subquery().label("sent"),
+    sa_select(_READER.c.languages).where(_READER.c.telegram_id == bindparam("chat"))
+    .scalar_subquery().label("reader_languages"))
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateCard:
+    """What a helper's private card needs: the ticket, what is at hand, and the languages of
+    the helper (empty: not on the roster, or none given)."""
+
+    ticket: views.TicketView
+    at_hand: AtHand
+    languages: tuple[str, ...]
+
+
+async def private_card(*, session: AsyncSession, router: Router, ticket_id: int, chat_id: int
+                       ) -> PrivateCard | None:
+    """A ticket's card for one helper's private chat, read in one statement; None when the
+    ticket is gone or closed, or its card is in that chat already."""
+    row = (await run(session, _PRIVATE_CARD, {"ticket": ticket_id, "chat": chat_id})).first()
+    if row is None or row.sent is not None or row.status == TicketStatus.CLOSED:
+        return None
+    view = views.view_from(row, row.asker_name, row.asker_team, row.claimer_name)
+    return PrivateCard(view, await _at_hand(session, router, row),
+                       tuple(row.reader_languages or ()))
 
 
 async def _at_hand(session: AsyncSession, router: Router, ticket: Any) -> AtHand:

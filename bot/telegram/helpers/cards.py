@@ -246,18 +246,14 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
         if ticket is not None and (ticket.status is not TicketStatus.CLOSED or ticket.thread_id):
             await ensure_topic(application, ticket.id)
         return None
-    # What the card needs, read once, in one transaction.
+    # What the card needs (and whether it is there already), read in one statement.
     async with services.db.session() as session:
-        if await messages.card_in(session=session, ticket_id=item.ticket_id,
-                                  chat_id=item.chat_id):
-            return None
-        found = await answers.card(session=session, router=services.router,
-                                   ticket_id=item.ticket_id)
-        if found is None or found[0].status is TicketStatus.CLOSED:
-            return None
-        helper = await roster.helper(session=session, user_id=item.chat_id)
-    ticket, extras = found
-    lang = helper_language(services, helper)
+        found = await answers.private_card(session=session, router=services.router,
+                                           ticket_id=item.ticket_id, chat_id=item.chat_id)
+    if found is None:
+        return None
+    ticket, extras = found.ticket, found.at_hand
+    lang = found.languages[0] if found.languages else services.settings.helpers_language
     text, entities = card_text(services, ticket, lang, extras)
     try:
         message_id = await send_text(application.bot, item.chat_id, text,
