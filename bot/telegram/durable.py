@@ -17,13 +17,15 @@ arrived, and each update id is handled once, by one process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
+from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
+from telegram._utils.types import JSONDict, ODVInput, TimePeriod
 from telegram.ext import Application, ExtBot
 
 from bot.domain import inbound, outbox
@@ -168,21 +170,40 @@ class DurableBot(ExtBot):
         super().__init__(*args, **kwargs)
         self._inbox = inbox
 
-    async def _post(self, endpoint: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
-        result = await super()._post(endpoint, data, *args, **kwargs)
-        if endpoint != "getUpdates" or not result:
-            return result
+    async def get_updates(
+        self, offset: int | None = None, limit: int | None = None,
+        timeout: TimePeriod | None = None, allowed_updates: Sequence[str] | None = None, *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE, api_kwargs: JSONDict | None = None,
+    ) -> tuple[Update, ...]:
+        """PTB's getUpdates (the same call, the long poll's seconds added to the read timeout),
+        each update read once: read to be stored, and the Update handed on is that reading
+        (PTB's own would read them all again)."""
+        data: JSONDict = {"timeout": timeout, "offset": offset, "limit": limit,
+                          "allowed_updates": allowed_updates}
+        read = (self._request[0].read_timeout if isinstance(read_timeout, DefaultValue)
+                else read_timeout) or 0
+        read += timeout.total_seconds() if isinstance(timeout, timedelta) else timeout or 0
+        result = await self._post("getUpdates", data, read_timeout=read,
+                                  write_timeout=write_timeout, connect_timeout=connect_timeout,
+                                  pool_timeout=pool_timeout, api_kwargs=api_kwargs)
         batch: list[tuple[int, dict | None]] = []
-        readable = []
-        for payload in result:
+        updates: list[Update] = []
+        for payload in result or ():
             update_id = int(payload["update_id"])
-            ok = parse(payload, self) is not None
-            batch.append((update_id, payload if ok else None))
-            readable.append(payload if ok else {"update_id": update_id})
-        await self._inbox.store(batch)
-        # All of them go on: PTB confirms the batch by its last id. Those not in hand are
-        # skipped by DurableApplication.
-        return readable
+            update = parse(payload, self)
+            batch.append((update_id, payload if update is not None else None))
+            # All of them go on: PTB confirms the batch by its last id. Those not in hand are
+            # skipped by DurableApplication.
+            updates.append(update if update is not None
+                           else Update.de_json({"update_id": update_id}, self))
+        if batch:
+            await self._inbox.store(batch)
+        for update in updates:
+            self.insert_callback_data(update)
+        return tuple(updates)
 
 
 class DurableApplication(Application):
