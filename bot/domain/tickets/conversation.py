@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func
+from sqlalchemy import bindparam, delete, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -106,10 +106,11 @@ class Conversation:
 _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 
-# Every message from an asker runs it: built once, with bind parameters.
+# Every message from an asker runs it: built once, with bind parameters (the statuses compared
+# one by one: an IN list is a parameter SQLAlchemy renders into the SQL again at every run).
 _CONVERSATION = select(Ticket).where(
     col(Ticket.asker_id) == bindparam("asker"),
-    col(Ticket.status).in_(_GOING_ON)
+    or_(*(col(Ticket.status) == status for status in _GOING_ON))
     | ((col(Ticket.status) == TicketStatus.CLOSED) & (col(Ticket.closed_at) >= bindparam("since")))
     | ((col(Ticket.asker_chat_id) == bindparam("chat"))
        & (col(Ticket.source_message_id) == bindparam("message"))))

@@ -90,12 +90,19 @@ _TICKETS = table(Ticket)
 _SHOWN = update(_TICKETS).where(
     _TICKETS.c.id.in_(bindparam("ids", expanding=True)), _TICKETS.c.delivered_at.is_(None),
 ).values(delivered_at=bindparam("now"))
+# One ticket (every card): an IN list is rendered into the SQL again at every run.
+_SHOWN_ONE = update(_TICKETS).where(
+    _TICKETS.c.id == bindparam("ticket"), _TICKETS.c.delivered_at.is_(None),
+).values(delivered_at=bindparam("now"))
 
 
 async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime,
                 commit: bool = True) -> None:
     """The helpers can see these tickets (a card, or a listing with a Claim button)."""
-    await run(session, _SHOWN, {"ids": ticket_ids, "now": now})
+    if len(ticket_ids) == 1:
+        await run(session, _SHOWN_ONE, {"ticket": ticket_ids[0], "now": now})
+    else:
+        await run(session, _SHOWN, {"ids": ticket_ids, "now": now})
     if commit:
         await session.commit()
 
