@@ -11,8 +11,10 @@ cannot be read is set aside as `poison`, without its payload.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,11 +37,17 @@ async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]]
             for update_id, payload in updates]
     # The rows as parameters, not as values in the statement: one Core statement, compiled
     # once per process (a statement holding its values was compiled again for every batch).
-    insert = insert_new(session, InboundUpdate)
-    result = await run(session, insert.returning(insert.table.c.update_id), rows)
+    result = await run(session, _storing(insert_new(session, InboundUpdate)), rows)
     new = {update_id for (update_id,) in result}
     await session.commit()
     return new
+
+
+@cache
+def _storing(insert: Insert) -> ReturningInsert[tuple[int]]:
+    """The store's statement, built once per dialect (built anew, each batch of updates paid
+    for its cache key)."""
+    return insert.returning(insert.table.c.update_id)
 
 
 _UPDATES = table(InboundUpdate)
