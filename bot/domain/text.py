@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Characters that show nothing: a message of only these (and spaces) has no text. Format
@@ -17,10 +18,13 @@ def _blank(char: str) -> bool:
     return unicodedata.category(char) in _BLANK_CATEGORIES or char in _BLANK_LETTERS
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one: no driver can encode it
+
+
 def storable(text: str) -> str:
     """`text` as every database can store it: PostgreSQL refuses NUL (it becomes a space) and
     no database driver can encode a lone surrogate (it becomes U+FFFD, the replacement mark)."""
-    if text.isascii():
+    if text.isascii() or _SURROGATE.search(text) is None:
         return text.replace("\x00", " ")
     return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else " " if char == "\x00"
                    else char for char in text)
