@@ -130,7 +130,10 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
                                             message_id=message.message_id)
         ticket = await views.view(session=session, ticket_id=button.id)
     on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
-    if ticket is None or not (on_its_card or button.action is Action.CLAIM):
+    # A Claim can sit in a listing or a private confirmation, a confirmed Close under /close.
+    elsewhere = button.action is Action.CLAIM or (button.action is Action.CLOSE
+                                                  and button.arg == CONFIRM)
+    if ticket is None or not (on_its_card or elsewhere):
         await stale(update, context)
         return None
     return Press(query, button, ticket, on_its_card, helper_language(context.services, helper))
@@ -207,26 +210,55 @@ async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: 
                        show_alert=True)
 
 
+def close_question(services: Services, ticket: TicketView, helper: HelperView, lang: str
+                   ) -> str | None:
+    """What to ask before closing: a colleague's claimed ticket, or an unclaimed one of a role
+    the helper does not have (as a claim across roles asks). None: close at once."""
+    if ticket.status is TicketStatus.CLOSED:
+        return None
+    if ticket.claimed_by not in (None, helper.telegram_id):
+        return gettext(lang, "{name} holds #{number}: close it anyway?",
+                       name=ticket.claimer_name or "?", number=ticket.id)
+    if ticket.claimed_by is None and ticket.role not in helper.roles:
+        return gettext(lang, "#{number} is for {role}: close it anyway?", number=ticket.id,
+                       role=services.role_name(ticket.role, lang))
+    return None
+
+
+def close_anyway(ticket_id: int, question: str, lang: str, *, back: bool = True
+                 ) -> InlineKeyboardMarkup:
+    """The confirmation's button (on the card, with Back to its own buttons)."""
+    rows = [[InlineKeyboardButton(question,
+                                  callback_data=encode(Action.CLOSE, ticket_id, CONFIRM))]]
+    if back:
+        rows.append([InlineKeyboardButton(gettext(lang, "Back"),
+                                          callback_data=encode(Action.CARD, ticket_id))])
+    return InlineKeyboardMarkup(rows)
+
+
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
-    """Close from the card; a colleague's claimed ticket asks for a confirmation first."""
+    """Close from the card; a colleague's claimed ticket, or an unclaimed one of another role,
+    asks for a confirmation first (on the card; /close asks in a message of its own)."""
     press = await _card_button(update, context, helper, Action.CLOSE)
     if press is None:
         return
     query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
-    if ticket.claimed_by not in (None, helper.telegram_id) and button.arg != CONFIRM \
-            and ticket.status is not TicketStatus.CLOSED:
+    question = close_question(context.services, ticket, helper, lang)
+    if question is not None and button.arg != CONFIRM:
         await query.answer()
-        await query.edit_message_reply_markup(InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "{name} holds #{number}: close it anyway?",
-                                         name=ticket.claimer_name or "?", number=ticket.id),
-                                 callback_data=encode(Action.CLOSE, ticket.id, CONFIRM))], [
-            InlineKeyboardButton(gettext(lang, "Back"),
-                                 callback_data=encode(Action.CARD, ticket.id))]]))
+        await query.edit_message_reply_markup(close_anyway(ticket.id, question, lang))
         return
-    await query.answer()
     if button.arg == CONFIRM:
-        logger.info("ticket %s closed by a colleague of its holder", ticket.id)
-    await close_ticket(context, ticket.id, helper)
+        logger.info("ticket %s closed by a colleague of its holder" if ticket.claimed_by
+                    else "ticket %s closed across roles", ticket.id)
+    closed = await close_ticket(context, ticket.id, helper)
+    if press.on_card or closed:
+        await query.answer()
+    else:
+        await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
+                           show_alert=True)
+    if not press.on_card:  # /close's confirmation has had its day
+        await take_away_buttons(query)
 
 
 async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperView) -> bool:
