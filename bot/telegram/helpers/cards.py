@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, User
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
@@ -27,6 +28,7 @@ from bot.telegram.helpers import topics
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_TEXT = 4096
 LISTING_MAX = 20  # tickets in one listing message
 SNIPPET = 90  # characters of each question in a listing
@@ -220,7 +222,7 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
 
 
 async def in_topic(application: Application, ticket_id: int,
-                   send: Callable[[int], Awaitable[Message]]) -> Message:
+                   send: Callable[[int], Awaitable[T]]) -> T:
     """Send into the ticket's topic (`send(thread_id)`), opening it first if needed, and again
     if someone deleted it."""
     thread_id = await ensure_topic(application, ticket_id)
