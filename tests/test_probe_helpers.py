@@ -16,7 +16,7 @@ from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox, Upload
 from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, PEKKA, RPL_FI, Desk, buttons, mentioned
-from tests.test_conversation import PNG_1x1, PROJECTOR
+from tests.test_conversation import PROJECTOR, PNG_1x1
 
 NUMBER = "+358401234567"
 

@@ -34,12 +34,17 @@ from bot.telegram import dialogs
 from bot.telegram.access import language, stale
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
-from bot.telegram.helpers.cards import card_buttons, helper_language
+from bot.telegram.helpers.cards import (
+    CONFIRM,
+    card_buttons,
+    close_anyway,
+    close_question,
+    helper_language,
+)
 from bot.telegram.helpers.templates import STARS
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
-CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
 
 
 def asker_state(ticket: TicketView, lang: str) -> str:
@@ -208,32 +213,6 @@ async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: 
                                      "your private chat with me.", number=ticket.id,
                                role=context.services.role_name(ticket.role, lang)),
                        show_alert=True)
-
-
-def close_question(services: Services, ticket: TicketView, helper: HelperView, lang: str
-                   ) -> str | None:
-    """What to ask before closing: a colleague's claimed ticket, or an unclaimed one of a role
-    the helper does not have (as a claim across roles asks). None: close at once."""
-    if ticket.status is TicketStatus.CLOSED:
-        return None
-    if ticket.claimed_by not in (None, helper.telegram_id):
-        return gettext(lang, "{name} holds #{number}: close it anyway?",
-                       name=ticket.claimer_name or "?", number=ticket.id)
-    if ticket.claimed_by is None and ticket.role not in helper.roles:
-        return gettext(lang, "#{number} is for {role}: close it anyway?", number=ticket.id,
-                       role=services.role_name(ticket.role, lang))
-    return None
-
-
-def close_anyway(ticket_id: int, question: str, lang: str, *, back: bool = True
-                 ) -> InlineKeyboardMarkup:
-    """The confirmation's button (on the card, with Back to its own buttons)."""
-    rows = [[InlineKeyboardButton(question,
-                                  callback_data=encode(Action.CLOSE, ticket_id, CONFIRM))]]
-    if back:
-        rows.append([InlineKeyboardButton(gettext(lang, "Back"),
-                                          callback_data=encode(Action.CARD, ticket_id))])
-    return InlineKeyboardMarkup(rows)
 
 
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:

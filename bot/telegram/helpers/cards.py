@@ -29,6 +29,7 @@ from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
 MAX_TEXT = 4096
 LISTING_MAX = 20  # tickets in one listing message
 SNIPPET = 90  # characters of each question in a listing
@@ -167,6 +168,32 @@ def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,
             InlineKeyboardButton(gettext(lang, "Hand over"),
                                  callback_data=encode(Action.HAND_OVER, ticket.id))])
     return InlineKeyboardMarkup([*rows, *sends])
+
+
+def close_question(services: Services, ticket: TicketView, helper: HelperView, lang: str
+                   ) -> str | None:
+    """What to ask before closing: a colleague's claimed ticket, or an unclaimed one of a role
+    the helper does not have (as a claim across roles asks). None: close at once."""
+    if ticket.status is TicketStatus.CLOSED:
+        return None
+    if ticket.claimed_by not in (None, helper.telegram_id):
+        return gettext(lang, "{name} holds #{number}: close it anyway?",
+                       name=ticket.claimer_name or "?", number=ticket.id)
+    if ticket.claimed_by is None and ticket.role not in helper.roles:
+        return gettext(lang, "#{number} is for {role}: close it anyway?", number=ticket.id,
+                       role=services.role_name(ticket.role, lang))
+    return None
+
+
+def close_anyway(ticket_id: int, question: str, lang: str, *, back: bool = True
+                 ) -> InlineKeyboardMarkup:
+    """The confirmation's button (on the card, with Back to its own buttons)."""
+    rows = [[InlineKeyboardButton(question,
+                                  callback_data=encode(Action.CLOSE, ticket_id, CONFIRM))]]
+    if back:
+        rows.append([InlineKeyboardButton(gettext(lang, "Back"),
+                                          callback_data=encode(Action.CARD, ticket_id))])
+    return InlineKeyboardMarkup(rows)
 
 
 async def _view(services: Services, ticket_id: int | None) -> TicketView | None:

@@ -12,14 +12,8 @@ from bot.domain.roster import HelperView
 from bot.domain.tickets import messages, views
 from bot.i18n import format_age, gettext
 from bot.telegram.context import PeerdeskContext
-from bot.telegram.helpers.buttons import (
-    close_anyway,
-    close_question,
-    close_ticket,
-    not_passable,
-    release_ticket,
-)
-from bot.telegram.helpers.cards import helper_language
+from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
+from bot.telegram.helpers.cards import close_anyway, close_question, helper_language
 
 logger = logging.getLogger(__name__)
 
