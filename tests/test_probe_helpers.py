@@ -12,10 +12,22 @@ from pathlib import Path
 import pytest
 
 from bot.domain import people, roster
+from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
 from bot.sandbox.server import Sandbox, Upload
-from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, PEKKA, RPL_FI, Desk, buttons, mentioned
+from tests.test_bot_helpers import (
+    ANNA,
+    GROUP,
+    JUKKA,
+    MARI,
+    PEKKA,
+    RPL_FI,
+    Desk,
+    buttons,
+    mentioned,
+    open_desk,
+)
 from tests.test_conversation import PROJECTOR, PNG_1x1
 
 NUMBER = "+358401234567"
@@ -295,6 +307,25 @@ async def test_forget_takes_back_every_message_relayed_to_the_helpers(desk: Desk
     assert not any(follow in (m.get("text") or "")
                    for m in desk.sandbox.thread_messages(GROUP, thread))
     await desk.sandbox.wait_until(lambda: "nimetön" in card["text"])
+
+
+async def test_without_a_forum_forget_takes_back_the_follow_up_from_the_holder(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with open_desk(database_url, knowledge, router, forum=False) as desk:
+        await desk.ask(7001, PROJECTOR, first_name="Eva")
+        (card,) = await desk.to_user(JUKKA, 1)
+        await desk.remembered(JUKKA, card)
+        await desk.sandbox.send(JUKKA, "Kokeile toista kaapelia.", reply_to=card["message_id"])
+        await desk.to_user(7001, 3)
+        await desk.sandbox.send(7001, "Kaapeli vaihdettu, ei auttanut.")
+        follow = (await desk.to_user(JUKKA, 2))[-1]
+        assert follow["text"] == "Kaapeli vaihdettu, ei auttanut."
+        await desk.remembered(JUKKA, follow)
+        confirm = await desk.ask(7001, "/forget")
+        await desk.sandbox.press(7001, 7001, confirm["message_id"], "forget:yes")
+        await desk.sandbox.wait_until(
+            lambda: follow["text"] == "Kysyjän viesti on poistettu hänen pyynnöstään.")
 
 
 async def test_forget_by_a_helper_says_the_roster_entry_stays(desk: Desk) -> None:
