@@ -5,11 +5,60 @@ real HTTP client, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from bot.domain.intake import chat
 from bot.domain.knowledge import Knowledge
 from bot.domain.routing import Router
 from tests.test_bot_events import CHANNELS, channel, events_desk, publish
 from tests.test_bot_helpers import Clock, Desk
 from tests.test_conversation import say, tickets
+
+# --- thanks in natural words are small talk, never a question --------------------------------
+
+THANKS = ["Thanks for the help!", "Kiitos avusta!", "Tack för hjälpen!", "kiitos paljon avusta",
+          "kiitti", "thx", "thanks a lot for your help", "tack för hjälpen", "tusen tack",
+          "Kiitos tosi paljon nopeasta vastauksesta!", "Stort tack för svaret!",
+          "Thank you so much for your quick answer!", "Tack ska du ha!"]
+
+
+@pytest.mark.parametrize("text", THANKS)
+def test_thanks_in_natural_words_are_small_talk(text: str) -> None:
+    talk = chat(text)
+    assert talk is not None and talk.kind == "thanks"
+
+
+@pytest.mark.parametrize("text", [
+    "kiitos, mutta vielä: miten liitän kuvan?", "Kiitos avusta, mutta Wilma ei vieläkään toimi",
+    "Thanks for the help, but how do I share the recording?", "Thanks for the help?",
+    "Tack för hjälpen, men hur gör jag en PUK?", "help", "apua", "the answer"])
+def test_a_question_after_thanks_stays_a_question(text: str) -> None:
+    assert chat(text) is None
+
+
+def test_no_labelled_question_is_small_talk() -> None:
+    lines = [line.split("\t", 1)[1].strip()
+             for path in sorted(Path(__file__).parent.glob("data/routing_*.tsv"))
+             for line in path.read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#") and "\t" in line]
+    assert len(lines) > 1700
+    assert [line for line in lines if chat(line) is not None] == []
+
+
+async def test_thanks_for_the_help_is_thanked_back_in_its_language(desk: Desk) -> None:
+    en = await say(desk, "Thanks for the help!", user=7401, language_code="fi")
+    assert en["text"].startswith("You are welcome!")
+    fi = await say(desk, "Kiitos avusta!", user=7402, language_code="fi")
+    assert fi["text"].startswith("Ole hyvä!")
+    sv = await say(desk, "Tack för hjälpen!", user=7403, language_code="fi")
+    assert sv["text"].startswith("Varsågod!")
+    question = await say(desk, "Kiitos, mutta vielä: miten jaan Teams-tallenteen?", user=7404,
+                         language_code="fi")
+    assert "#1" in question["text"]
+    assert len(await tickets(desk)) == 1
+
 
 # --- announcement toasts speak the presser's language ---------------------------------------
 
