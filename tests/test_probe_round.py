@@ -5,16 +5,23 @@ real HTTP client, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.domain import roster
+from bot.domain.dates import moment, understand
 from bot.domain.intake import chat
 from bot.domain.knowledge import Knowledge
+from bot.domain.roster import HelperSpec, import_helpers
 from bot.domain.routing import Router
 from tests.test_bot_events import CHANNELS, channel, events_desk, publish
-from tests.test_bot_helpers import Clock, Desk
+from tests.test_bot_helpers import ADMIN, JUKKA, MARI, ROSTER, Clock, Desk
 from tests.test_conversation import say, tickets
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 # --- thanks in natural words are small talk, never a question --------------------------------
 
@@ -103,3 +110,119 @@ async def test_a_german_colleague_is_answered_in_english_throughout(desk: Desk) 
     fi = await say(desk, "Unohdin salasanani enkä pääse Wilmaan", user=7302,
                    language_code="de")
     assert fi["text"].startswith("Kysymyksesi on tallennettu numerolla #2")
+
+
+# --- the organisers' /newevent: who may, the hints, a corrected start -------------------------
+
+
+async def test_newevent_says_who_makes_organisers_and_hints_at_dates_to_come(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Monday 7 December
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        refusal = await say(desk, "/newevent", user=7001)
+        assert "/helpers" in refusal["text"] and "asetuksissa" not in refusal["text"]
+        kinds = await say(desk, "/newevent", user=MARI)
+        await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:webinar")
+        await desk.to_user(MARI, 2)
+        hint = await say(desk, "HOKS-webinaari", user=MARI)
+        assert hint["text"] == ("Milloin se alkaa? Esimerkiksi 14.12. klo 14, ma 14.12. 14.00 "
+                                "tai huomenna klo 9")
+        asked = await say(desk, "ti 8.12. klo 14", user=MARI)
+        assert asked["text"] == "Alkaa tiistaina 8.12.2026 klo 14.00. Onko tämä oikein?"
+        # A corrected start typed under "Is that right?" is taken, and asked about again.
+        again = await say(desk, "ke 9.12. klo 10", user=MARI)
+        assert again["text"] == "Alkaa keskiviikkona 9.12.2026 klo 10.00. Onko tämä oikein?"
+        refused = await say(desk, "ei käy", user=MARI)
+        assert refused["text"].startswith("En saanut selvää tulevasta päivästä ja kellonajasta. "
+                                          "Kirjoita esimerkiksi 14.12. klo 14")
+        await desk.sandbox.press(MARI, MARI, again["message_id"], "start:yes")
+        length_asked = (await desk.to_user(MARI, 7))[-1]
+        assert length_asked["text"].startswith("Kuinka kauan se kestää?")
+
+
+async def test_an_english_organiser_gets_english_hints_and_month_names(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        desk.sandbox.user(MARI, "Mari Mentor", language_code="en")
+        kinds = await say(desk, "/newevent", user=MARI)
+        await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:cafe")
+        await desk.to_user(MARI, 2)
+        hint = await say(desk, "Assessment café", user=MARI)
+        assert hint["text"] == ("When does it start? For example 14 December at 2 pm, Monday "
+                                "14 December 14:00 or tomorrow at 9")
+        asked = await say(desk, "18 December 10:00", user=MARI)
+        assert asked["text"].startswith("Starts Friday") and "18" in asked["text"]
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("18 December 10:00", "2026-12-18 10:00"), ("18 december 10:00", "2026-12-18 10:00"),
+    ("December 18 at 2 pm", "2026-12-18 14:00"), ("18. joulukuuta klo 14", "2026-12-18 14:00"),
+    ("5 January 2027 9:00", "2027-01-05 09:00"), ("5 jan 9:00", "2027-01-05 09:00")])
+def test_dates_with_month_names(text: str, day: str) -> None:
+    now = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    found = understand(text, now=now, tz=HELSINKI)
+    assert found is not None
+    at = moment(found, now=now, tz=HELSINKI)
+    assert at is not None and f"{at:%Y-%m-%d %H:%M}" == day
+
+
+# --- the roster and a helper's own language ---------------------------------------------------
+
+
+async def test_helpers_role_buttons_show_the_roles_names(desk: Desk) -> None:
+    roster = await say(desk, "/helpers", user=ADMIN)
+    person = next(b["callback_data"] for row in roster["reply_markup"]["inline_keyboard"]
+                  for b in row if b["callback_data"].endswith(f":{JUKKA}"))
+    before = len(desk.sandbox.bot_messages(ADMIN))
+    await desk.sandbox.press(ADMIN, ADMIN, roster["message_id"], person)
+    await desk.sandbox.wait_until(lambda: len(desk.sandbox.bot_messages(ADMIN)) > before or any(
+        "su:role" in str(m.get("reply_markup")) for m in desk.sandbox.bot_messages(ADMIN)))
+    shown = next(m for m in desk.sandbox.bot_messages(ADMIN) if "su:role" in
+                 str(m.get("reply_markup")))
+    labels = [b["text"] for row in shown["reply_markup"]["inline_keyboard"] for b in row
+              if b["callback_data"].startswith("su:role")]
+    assert len(labels) == 6
+    assert not {label.removeprefix("✓ ") for label in labels} & {
+        "tvt", "luotsi", "vertaisvalmentaja", "lead", "organiser", "admin"}
+    assert "✓ TVT-tukihenkilö" in labels
+
+
+async def test_a_helper_is_spoken_to_in_one_language(desk: Desk) -> None:
+    desk.sandbox.user(JUKKA, "Jukka", language_code="en")  # helps in fi and en, fi first
+    helped = await say(desk, "/help", user=JUKKA)
+    assert helped["text"].startswith("Write your question as an ordinary message")
+    queue = await say(desk, "/queue", user=JUKKA)
+    assert queue["text"] == "No questions are waiting. Thank you!"
+    async with desk.services.db.session() as session:
+        jukka = await roster.helper(session=session, user_id=JUKKA)
+    assert jukka is not None and jukka.language("fi") == "en"  # kept for the notices
+
+
+async def test_help_lists_a_lead_only_what_she_may_do(desk: Desk) -> None:
+    async with desk.services.db.session() as session:
+        await import_helpers(session=session, specs=[
+            *ROSTER, HelperSpec(telegram_id=1005, name="Leena", roles=["lead"],
+                                languages=["fi"])])
+    desk.sandbox.user(1005, "Leena", "fi")
+    helped = await say(desk, "/help", user=1005)
+    assert "Vertaisvalmentajille" not in helped["text"]
+    assert "/report" in helped["text"] and "/queue" not in helped["text"]
+    assert "Vastausluonnosten tarkistus:\n/drafts" in helped["text"]
+    drafts = await say(desk, "/drafts", user=1005)  # which she may
+    assert not drafts["text"].startswith("Valitettavasti")
+
+
+async def test_a_wish_to_sign_up_points_to_events(desk: Desk) -> None:
+    ack = await say(desk, "Haluan ilmoittautua torstain pedagogiseen kahvilaan", user=7501,
+                    language_code="fi")
+    assert ack["text"].startswith("Tapahtumaan ilmoittaudut komennolla /events")
+    sv = await say(desk, "Jag vill anmäla mig till webbinariet på torsdag", user=7502,
+                   language_code="sv")
+    assert "/events" in sv["text"]
+    plain = await say(desk, "Miten jaan tiimin työt?", user=7503, language_code="fi")
+    assert "/events" not in plain["text"]
