@@ -148,7 +148,7 @@ def admins_only(handler: Handler) -> Handler:
 
 
 async def language(update: Update, context: PeerdeskContext) -> str:
-    """The person's language: their /lang choice, else their Telegram app's, else Finnish."""
+    """The person's language: their /lang choice, else their Telegram app's, else English for a language not ours, else Finnish."""
     user = update.effective_user
     if user is None:
         return preferred_language(None)
