@@ -148,7 +148,8 @@ def admins_only(handler: Handler) -> Handler:
 
 
 async def language(update: Update, context: PeerdeskContext) -> str:
-    """The person's language: their /lang choice, else their Telegram app's, else English for a language not ours, else Finnish."""
+    """The person's language: their /lang choice, else their Telegram app's, else English for
+    a Telegram language not ours, else Finnish (bot.domain.intake.preferred_language)."""
     user = update.effective_user
     if user is None:
         return preferred_language(None)
