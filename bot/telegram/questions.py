@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import intake
+from bot.domain.events import rsvp
 from bot.domain.intake import Part, Receipt
 from bot.domain.models import TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
@@ -231,26 +232,32 @@ async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt:
                             media_only: bool = False, apart: int | None = None) -> None:
     lang, services = receipt.language, context.services
     why = _kept_apart(receipt, apart)
+    # A wish to sign up for an event: its buttons are under /events, said first.
+    events = gettext(lang, "To sign up for an event, open /events: every coming event has its "
+                           "sign-up buttons there.") + "\n\n" \
+        if rsvp.signs_up(message.text or message.caption or "") else ""
     if receipt.needs_choice:
         intro = gettext(lang, "Thank you, I got it and saved it as #{number}. What is it about? "
                               "Choose who could help:", number=receipt.ticket_id) if media_only \
             else gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure "
                                "who can help best, so please choose:", number=receipt.ticket_id)
         sent = await message.reply_text(
-            intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang) + why,
+            events + intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang)
+            + why,
             reply_markup=keyboards.choose_role(services, receipt.ticket_id, receipt.roles, lang),
         )
         await acknowledged(context, receipt, sent)
     elif receipt.status is TicketStatus.OFFERED and receipt.answer:
         sent = await message.reply_text(
-            gettext(lang, "Your question is saved as #{number}. This may answer it right away:",
+            events + gettext(lang, "Your question is saved as #{number}. This may answer it "
+                                   "right away:",
                     number=receipt.ticket_id)
             + "\n\n" + services.answer_text(receipt.answer, lang) + why,
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
         await acknowledged(context, receipt, sent)
     else:
-        ack = await message.reply_text(acknowledgement(context, receipt) + why,
+        ack = await message.reply_text(events + acknowledgement(context, receipt) + why,
                                        reply_markup=acknowledgement_markup(receipt))
         await acknowledged(context, receipt, ack)
 

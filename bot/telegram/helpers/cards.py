@@ -42,9 +42,10 @@ def services_of(application: Application) -> Services:
 
 
 def helper_language(services: Services, helper: HelperView | None = None) -> str:
-    if helper and helper.languages:
-        return helper.languages[0]
-    return services.settings.helpers_language
+    """A helper's one language (bot.domain.roster.HelperView.language); the helpers' language
+    for the group and for anyone outside the roster."""
+    default = services.settings.helpers_language
+    return helper.language(default) if helper is not None else default
 
 
 def _utf16(text: str) -> int:
