@@ -121,13 +121,22 @@ def test_the_router_computes_what_scikit_learn_fitted() -> None:
         ("luotsi", "tiimin työnjako on epäreilu"), ("luotsi", "palaveri venyy aina"),
         ("luotsi", "kollegat riitelee tiimissä"), ("vertaisvalmentaja", "hoksin päivitys"),
         ("vertaisvalmentaja", "opiskelija ei tule kouluun"),
-        ("vertaisvalmentaja", "näytön arviointi työpaikalla"))]
-    _, _, classifier, features = fit(examples, lemmas.lemma)
+        ("vertaisvalmentaja", "näytön arviointi työpaikalla"),
+        ("tvt", "opiskelija ei tule kouluun. miten wilma toimii?"),
+        ("luotsi", "wilma ei toimi, miten tiimi sopii työnjaon?"),
+        ("vertaisvalmentaja", "tiimi kysyi, miten näyttö arvioidaan?"))]
+    _, _, asks, classifier, features = fit(examples, lemmas.lemma)
+    assert asks is not None and "?miten" in asks.vocabulary_
     model = train(examples, lemmas.lemma)
-    for text in ("wilma ei aukea tiimissä", "opiskelija ja näyttö", "xyz"):
+    for text in ("wilma ei aukea tiimissä", "opiskelija ja näyttö", "xyz",
+                 "tiimi riitelee. miten wilma toimii näytössä?"):
         expected = classifier.predict_proba(features(text, "fi"))[0]
         got = model.probabilities(text, "fi", lemmas.lemma)
         assert [got[role] for role in classifier.classes_] == pytest.approx(expected, abs=1e-9)
+    # Examples that never ask in words leave the asking clause's view empty.
+    assert fit(examples[:9], lemmas.lemma)[2] is None
+    assert train(examples[:9], lemmas.lemma).probabilities("miten wilma toimii?", "fi",
+                                                           lemmas.lemma)
 
 
 def test_a_model_is_known_by_what_it_learnt_from() -> None:

@@ -4,9 +4,10 @@ Usage: `python -m bot.domain.training FOLDER FINGERPRINT < examples.tsv` writes 
 `FOLDER/router/needs-FINGERPRINT.pickle`; bot.domain.needs runs it in a child process when a model
 is missing, and `peerdesk route train` through it, so that no bot process holds scikit-learn.
 
-Two TF-IDF vectorizers (the needs module's own analyzers: character n-grams and basic forms, so
-that the router computes exactly the same features) and one multinomial logistic regression; the
-classes are balanced, the seed fixed, so the same examples give the same model.
+Three TF-IDF vectorizers (the needs module's own analyzers: character n-grams, basic forms, and
+basic forms of the asking clause, so that the router computes exactly the same features) and one
+multinomial logistic regression; the classes are balanced, the seed fixed, so the same examples
+give the same model.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bot.domain.needs import (
     Lemma,
     NeedModel,
     _View,
+    asking_grams,
     char_grams,
     guess_language,
     lemma_grams,
@@ -53,45 +55,64 @@ def _lemma_analyzer(lemma: Lemma, document: tuple[str, str]) -> list[str]:
     return lemma_grams(text, lang, lemma)
 
 
+def _asking_analyzer(lemma: Lemma, document: tuple[str, str]) -> list[str]:
+    text, lang = document
+    return asking_grams(text, lang, lemma)
+
+
 def fit(examples: Sequence[Example], lemma: Lemma, *, c: float = C) -> tuple[
-        TfidfVectorizer, TfidfVectorizer, LogisticRegression,
+        TfidfVectorizer, TfidfVectorizer, TfidfVectorizer | None, LogisticRegression,
         Callable[[str, str], sparse.csr_matrix]]:
-    """The two vectorizers and the classifier fitted on the examples, and the function that
-    turns a question into the classifier's features (for comparing with the router's sums)."""
+    """The three vectorizers and the classifier fitted on the examples, and the function that
+    turns a question into the classifier's features (for comparing with the router's sums).
+    Examples none of which asks in words (a few in a test) leave the third view empty: None."""
     # A feature seen in one question only is noise, and pairs of basic forms are many: with
     # them the model held 200,000 features and 50 MB in every bot process; seen twice, 58,000.
     chars = _vectorizer(char_grams, MIN_DF)
     lemmas = _vectorizer(partial(_lemma_analyzer, lemma), MIN_DF)
+    asks: TfidfVectorizer | None = _vectorizer(partial(_asking_analyzer, lemma), MIN_DF)
     texts = [example.text for example in examples]
     documents = [(example.text, example.language or guess_language(example.text))
                  for example in examples]
-    features = sparse.hstack([chars.fit_transform(texts), lemmas.fit_transform(documents)])
+    views = [chars.fit_transform(texts), lemmas.fit_transform(documents)]
+    try:
+        views.append(asks.fit_transform(documents))  # type: ignore[union-attr]
+    except ValueError:  # no asking clause, or none of its features seen twice
+        asks = None
+    features = sparse.hstack(views)
     classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced",
                                     random_state=0)
     classifier.fit(features.tocsr(), [example.role for example in examples])
 
     def featurize(text: str, lang: str) -> sparse.csr_matrix:
-        return sparse.hstack([chars.transform([text]),
-                              lemmas.transform([(text, lang)])]).tocsr()
+        views = [chars.transform([text]), lemmas.transform([(text, lang)])]
+        if asks is not None:
+            views.append(asks.transform([(text, lang)]))
+        return sparse.hstack(views).tocsr()
 
-    return chars, lemmas, classifier, featurize
+    return chars, lemmas, asks, classifier, featurize
 
 
 def train(examples: Sequence[Example], lemma: Lemma, *, fingerprint: str = "",
           c: float = C) -> NeedModel:
     """Fit the model on the examples and keep its numbers, each view's columns in the order of
     its features' trie."""
-    chars, lemmas, classifier, _ = fit(examples, lemma, c=c)
+    chars, lemmas, asks, classifier, _ = fit(examples, lemma, c=c)
     char_view, char_order = _view(chars)
     lemma_view, lemma_order = _view(lemmas)
+    ask_view, ask_order = _view(asks) if asks is not None else (
+        _View(Trie(), array("d")), np.empty(0, dtype=np.intp))
     offset = len(chars.vocabulary_)
+    ask_offset = offset + len(lemmas.vocabulary_)
     return NeedModel(
         fingerprint=fingerprint,
         roles=tuple(str(role) for role in classifier.classes_),
         chars=char_view,
         lemmas=lemma_view,
+        asks=ask_view,
         chars_coef=tuple(array("d", row[char_order]) for row in classifier.coef_),
         lemmas_coef=tuple(array("d", row[offset + lemma_order]) for row in classifier.coef_),
+        asks_coef=tuple(array("d", row[ask_offset + ask_order]) for row in classifier.coef_),
         intercept=tuple(float(x) for x in classifier.intercept_),
     )
 
