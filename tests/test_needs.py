@@ -67,23 +67,25 @@ def test_the_need_set_is_large_half_contrastive_and_in_three_languages() -> None
 
 def test_the_need_set_is_routed_by_need(router: Router) -> None:
     """Written before the need model, when the router was right on 69.7 % of it and
-    confidently wrong on 23.6 % (45.6 % of the contrastive half)."""
+    confidently wrong on 23.6 % (45.6 % of the contrastive half); 97.8 / 0.8 / 1.4 with the
+    asking clause's view."""
     right, confidently_wrong, asked = _figures(router, _cases(NEED_SET))
-    assert right >= 0.95 and confidently_wrong <= 0.02 and asked <= 0.05
+    assert right >= 0.96 and confidently_wrong <= 0.015 and asked <= 0.03
 
 
 def test_the_sets_written_unseen_are_routed_by_need(router: Router) -> None:
-    """990 questions, a third contrastive: the held-out set's target (95 / 2 / 5)."""
+    """990 questions, a third contrastive: the held-out set's target (95 / 2 / 5); 97.0 / 1.4 /
+    1.6 with the asking clause's view (95.3 / 1.5 / 3.2 before it)."""
     cases = [case for path in UNSEEN_SETS for case in _cases(path)]
     right, confidently_wrong, asked = _figures(router, cases)
     assert len(cases) >= 990
-    assert right >= 0.95 and confidently_wrong <= 0.02 and asked <= 0.05
+    assert right >= 0.96 and confidently_wrong <= 0.02 and asked <= 0.03
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_each_language_of_the_need_set(router: Router, language: str) -> None:
     right, _, _ = _figures(router, [c for c in _cases(NEED_SET) if c[1] == language])
-    assert right >= 0.93
+    assert right >= 0.95
 
 
 @pytest.mark.parametrize(

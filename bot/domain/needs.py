@@ -49,13 +49,14 @@ from bot.domain.asking import asking_words
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4  # bump when the features or the training change in a way the fingerprint misses
+FORMAT = 5  # bump when the features or the training change in a way the fingerprint misses
 C = 32.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
-MIN_DF = 2  # a feature seen in fewer training questions is left out (bot.domain.training)
+MIN_DF = 3  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
-ASK_MARK = "?"  # before each feature of the asking clause's view
+ASK_MARK = "?"  # before each basic form or pair of the asking clause's view
+ASK_GRAM_MARK = "~"  # before each character n-gram of the asking clause's view
 CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
 LOCK_NAME = "needs.lock"  # beside the models: held while one is trained and kept
 TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
@@ -148,8 +149,19 @@ def lemma_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
 
 
 def asking_features(asked: Sequence[str], lang: str, lemma: Lemma) -> list[str]:
-    """The asking clause's basic forms and pairs, each marked as asked (`?` and the feature)."""
+    """The asking clause's basic forms and pairs, each marked as asked (`?laina`, `?saada
+    laina`), and its words' character n-grams, marked apart (`~lain`): the asked words' own
+    letters count where a typo or a spoken form hides their basic form."""
+    return [*asking_forms(asked, lang, lemma),
+            *(gram for word in asked for gram in asking_word_grams(word))]
+
+
+def asking_forms(asked: Sequence[str], lang: str, lemma: Lemma) -> list[str]:
     return [ASK_MARK + feature for feature in lemma_features(asked, lang, lemma)]
+
+
+def asking_word_grams(word: str) -> list[str]:
+    return [ASK_GRAM_MARK + gram for gram in word_grams(word)]
 
 
 def asking_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
@@ -229,6 +241,7 @@ class NeedModel:
         self.intercept = intercept
         self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
         self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
+        self.asked_word = lru_cache(maxsize=self.WORD_CACHE)(self._asked_word)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas, self.asks,
@@ -257,10 +270,14 @@ class NeedModel:
         norm = math.sqrt(square) if square > 0 else 1.0
         return [s / norm for s in sums]
 
+    def _asked_word(self, word: str) -> tuple[int, ...]:
+        """The asking view's columns of one word's n-grams (repeats kept)."""
+        return tuple(self.asks.columns(asking_word_grams(word)))
+
     @staticmethod
-    def _sums(view: _View, coefs: tuple[array, ...], features: list[str]) -> list[float]:
-        """Each role's sum over a view's features (TF-IDF, L2-normed)."""
-        weights = view.weights(view.columns(features))
+    def _sums(view: _View, coefs: tuple[array, ...], columns: Iterable[int]) -> list[float]:
+        """Each role's sum over a view's columns (TF-IDF, L2-normed)."""
+        weights = view.weights(columns)
         return [sum([coef[c] * x for c, x in weights.items()]) for coef in coefs]
 
     def probabilities(self, text: str, lang: str, lemma: Lemma) -> dict[str, float]:
@@ -275,8 +292,11 @@ class NeedModel:
             return {}
         scores = [intercept + chars + lemmas + asks for intercept, chars, lemmas, asks in zip(
             self.intercept, self._char_sums(words_),
-            self._sums(self.lemmas, self.lemmas_coef, lemma_features(words_, lang, lemma)),
-            self._sums(self.asks, self.asks_coef, asking_features(asked, lang, lemma)),
+            self._sums(self.lemmas, self.lemmas_coef,
+                       self.lemmas.columns(lemma_features(words_, lang, lemma))),
+            self._sums(self.asks, self.asks_coef, chain(
+                self.asks.columns(asking_forms(asked, lang, lemma)),
+                *map(self.asked_word, asked))),
             strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
@@ -301,12 +321,20 @@ class NeedModel:
             column = self.lemmas.features.get(form)
             if column is not None:
                 weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
-            column = self.asks.features.get(ASK_MARK + form) if word in asked else None
-            if column is not None:
-                weight += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
+            if word in asked:
+                weight += self._asked_pull(word, form, mine)
             found[word] = weight
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
+
+    def _asked_pull(self, word: str, form: str, mine: int) -> float:
+        """How much a word of the asking clause pulls there: its basic form and its n-grams."""
+        pull = 0.0
+        column = self.asks.features.get(ASK_MARK + form)
+        if column is not None:
+            pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
+        weights = self.asks.weights(self.asked_word(word))
+        return pull + sum(x * _pull(self.asks_coef, mine, c) for c, x in weights.items())
 
     def _word_pull(self, word: str, mine: int) -> float:
         """How much a word's own n-grams pull towards the role numbered `mine`."""
