@@ -48,33 +48,33 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _asks(word: str, opens: bool, lemma: Callable[[str, str], str]) -> bool:
-    """Whether a lower-case word asks; `opens`: it is the first word of its clause. A word
-    ending in the Finnish question clitic asks when it is an inflected form (onko → olla), or a
-    colloquial one (onks, saisko); `verkko` or `taulukko` do not."""
+def _asks(word: str, opens: bool, lang: str, lemma: Callable[[str, str], str]) -> bool:
+    """Whether a lower-case word asks; `opens`: it is the first word of its clause. In Finnish,
+    a word ending in the question clitic asks when it is an inflected form (onko → olla), or a
+    colloquial one (onks, saisko); `verkko` or `taulukko` do not (nor English `thanks`)."""
     if word in ASKING or (opens and word in LEADING):
         return True
-    if _CLITIC.fullmatch(word):
+    if lang == "fi" and _CLITIC.fullmatch(word):
         return lemma(word, "fi") != word or word.endswith(("ks", "sko", "skö"))
     return False
 
 
-def _clause_asks(clause: str, lemma: Callable[[str, str], str]) -> bool:
-    return any(_asks(word, n == 0, lemma) for n, word in enumerate(words(clause)))
+def _clause_asks(clause: str, lang: str, lemma: Callable[[str, str], str]) -> bool:
+    return any(_asks(word, n == 0, lang, lemma) for n, word in enumerate(words(clause)))
 
 
-def asking_words(text: str, lemma: Callable[[str, str], str]) -> list[str]:
+def asking_words(text: str, lang: str, lemma: Callable[[str, str], str]) -> list[str]:
     """The lower-case words of the clause that asks (empty when none does)."""
     chosen = None
     for sentence in _SENTENCE.findall(text):
         if not words(sentence):
             continue
-        if "?" in sentence or any(_clause_asks(part, lemma) for part in sentence.split(",")):
+        if "?" in sentence or any(_clause_asks(part, lang, lemma) for part in sentence.split(",")):
             chosen = sentence
     if chosen is None:
         return []
     parts = chosen.split(",")
     for n, part in enumerate(parts):
-        if _clause_asks(part, lemma):
+        if _clause_asks(part, lang, lemma):
             return words(",".join(parts[n:]))
     return words(chosen)  # only its question mark asks

@@ -49,7 +49,7 @@ from bot.domain.asking import asking_words
 
 log = logging.getLogger(__name__)
 
-FORMAT = 5  # bump when the features or the training change in a way the fingerprint misses
+FORMAT = 6  # bump when the features or the training change in a way the fingerprint misses
 C = 32.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
 MIN_DF = 3  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
@@ -165,7 +165,7 @@ def asking_word_grams(word: str) -> list[str]:
 
 
 def asking_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
-    return asking_features(asking_words(text, lemma), lang, lemma)
+    return asking_features(asking_words(text, lang, lemma), lang, lemma)
 
 
 def guess_language(text: str) -> str:
@@ -282,7 +282,7 @@ class NeedModel:
 
     def probabilities(self, text: str, lang: str, lemma: Lemma) -> dict[str, float]:
         """Each role's probability for this question (empty when it has no words)."""
-        return self.probabilities_of(words(text), lang, lemma, asking_words(text, lemma))
+        return self.probabilities_of(words(text), lang, lemma, asking_words(text, lang, lemma))
 
     def probabilities_of(self, words_: Sequence[str], lang: str, lemma: Lemma,
                          asked: Sequence[str] = ()) -> dict[str, float]:
@@ -311,7 +311,7 @@ class NeedModel:
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
-        asked = set(asking_words(text, lemma))
+        asked = set(asking_words(text, lang, lemma))
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():

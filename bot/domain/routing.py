@@ -173,7 +173,7 @@ class Router:
         role_scores = self._role_scores(topic_scores)
         # A greeting or a word of thanks is no question the model can place.
         needs = self.needs.probabilities_of(
-            words_, lang, self.lemmas.lemma, asking_words(text, self.lemmas.lemma)) \
+            words_, lang, self.lemmas.lemma, asking_words(text, lang, self.lemmas.lemma)) \
             if self.needs is not None and content else {}
         if needs:
             probabilities = self._combined(needs, self._role_scores(lexical), learned)
