@@ -68,6 +68,7 @@ WAITING = (
 )
 COMPUTING = (
     "tests/test_lemmas.py::test_the_tries_answer",
+    "tests/test_lemmas.py::test_the_bot_reads_the_pages",
     "tests/test_hardening.py::test_a_bot_at_debug",
     "tests/test_sandbox.py::test_make_run_again",
     "tests/test_config.py::test_a_database_that_cannot_be_reached",

@@ -242,8 +242,12 @@ async def test_the_closing_message_counts_days_in_swedish(
         await desk.ask(7001, HOKS_SV, language_code="sv")
         card = await desk.card(1)
         await claimed_by(desk, ANNA, card)
-        await desk.sandbox.send(ANNA, "/close", chat_id=GROUP, thread_id=await desk.thread(1))
-        closing = (await desk.to_user(7001, 3))[-1]
+        thread = await desk.thread(1)
+        # Answered, so that the closing message asks for a rating (an unanswered one does not).
+        await desk.sandbox.send(ANNA, "Uppdatera HOKS i Koski.", chat_id=GROUP, thread_id=thread)
+        await desk.to_user(7001, 3)
+        await desk.sandbox.send(ANNA, "/close", chat_id=GROUP, thread_id=thread)
+        closing = (await desk.to_user(7001, 4))[-1]
         assert closing["text"].endswith(expected)
 
 

@@ -1,5 +1,5 @@
-"""The lemmatizer's dictionaries as tries: built once, apart from the bot, with the same answers
-as simplemma's own dictionaries."""
+"""The lemmatizer's dictionaries as tries and as pages: built once, apart from the bot, with the
+same answers as simplemma's own dictionaries; the bot reads the pages, which map nothing."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ from pathlib import Path
 import pytest
 import simplemma
 
+from bench.route_eval import read_cases
 from bot.config import PROJECT_ROOT
-from bot.domain.lemmas import LemmaError, Lemmas, ensure_built
+from bot.domain.lemmas import (
+    LemmaError,
+    Lemmas,
+    PagedDictionary,
+    _write_pages,
+    ensure_built,
+)
 from bot.domain.vocabulary import words
 
 
 def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path) -> None:
     ensure_built(tmp_path, ("en",))
-    built = [p.relative_to(tmp_path) for p in tmp_path.rglob("*")]
-    assert built == [Path(f"simplemma-{simplemma.__version__}"),
-                     Path(f"simplemma-{simplemma.__version__}") / "en.dic"]  # no scratch left
+    built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert built == [Path(f"simplemma-{simplemma.__version__}"),  # no scratch left
+                     Path(f"simplemma-{simplemma.__version__}") / "en.dic",
+                     Path(f"simplemma-{simplemma.__version__}") / "en.pages2"]
     ensure_built(tmp_path, ("en",))  # present: nothing to do
 
 
@@ -57,3 +65,38 @@ def test_the_languages_are_simplemmas_own_langdetect() -> None:
     for text in texts:
         expected = simplemma.langdetect(text, ("fi", "sv", "en"), low_memory=True)
         assert lemmas.languages(text) == expected, text
+
+
+def test_the_pages_hold_every_entry_and_no_other(tmp_path: Path) -> None:
+    entries = {"a": "a", "ab": "a", "ab c": "abc", "abc": "", "äiti": "äiti", "äitini": "äiti",
+               "Ω": "omega", "kissoillemmekin": "kissoillemmekin", "\x01x": "y",
+               **{f"word{n:05}": f"word{n:05}x" for n in range(3000)}}
+    _write_pages(((k.encode(), v.encode()) for k, v in entries.items()), tmp_path / "t.pages")
+    pages = PagedDictionary(tmp_path / "t.pages")
+    assert len(pages) == len(entries) and sorted(pages) == sorted(entries)
+    assert all(pages.get(key) == value for key, value in entries.items())
+    assert all(pages.get(miss) is None
+               for miss in ("", "b", "ab ", "äit", "word3000", "word00000x", "\U0010ffff", "0"))
+    with pytest.raises(KeyError):
+        pages["b"]
+
+
+def test_the_bot_reads_the_pages_and_answers_as_the_mapped_tries() -> None:
+    """Every word of the labelled questions has the same basic form in each language, and
+    every question the same languages, from the pages (the bot's) as from the tries (the
+    training's): the same entries, so no routing decision changes. The pages are read, never
+    mapped: none of their file is resident in the process."""
+    served, mapped = Lemmas(), Lemmas(mapped=True)
+    cases = [case for path in sorted((PROJECT_ROOT / "tests" / "data").glob("routing_*.tsv"))
+             for case in read_cases(path)]
+    vocabulary = sorted({w for case in cases for w in words(case.question)})
+    assert len(cases) > 1500 and len(vocabulary) > 5000
+    for lang in ("fi", "sv", "en"):
+        for word in vocabulary:
+            assert served.lemma(word, lang) == mapped.lemma(word, lang), (word, lang)
+    for case in cases:
+        assert served.languages(case.question) == mapped.languages(case.question), case
+    maps = Path("/proc/self/maps").read_text()
+    assert ".pages" not in maps
+    assert all(isinstance(served.dictionaries.get_dictionary(lang), PagedDictionary)
+               for lang in ("fi", "sv", "en"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
+from bot.domain.asking import asking_words
 from bot.domain.knowledge import KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.needs import (
@@ -30,9 +31,9 @@ from tests.test_bot_helpers import GROUP, open_desk
 
 NEED_SET = Path(__file__).parent / "data" / "routing_dev2.tsv"
 # Each written by someone who saw nothing but the roles' one-line tasks, and measured once when
-# it was new (after, after2, after3 in the round before; after4, after5 and after6 on 2026-12-07).
+# it was new (after, after2, after3 in the round before; after4 to after8 on 2026-12-07).
 UNSEEN_SETS = [Path(__file__).parent / "data" / f"routing_after{n}.tsv"
-               for n in ("", 2, 3, 4, 5, 6)]
+               for n in ("", 2, 3, 4, 5, 6, 7, 8)]
 
 
 def _cases(path: Path) -> list[tuple[str, str, str, str]]:
@@ -67,23 +68,27 @@ def test_the_need_set_is_large_half_contrastive_and_in_three_languages() -> None
 
 def test_the_need_set_is_routed_by_need(router: Router) -> None:
     """Written before the need model, when the router was right on 69.7 % of it and
-    confidently wrong on 23.6 % (45.6 % of the contrastive half)."""
+    confidently wrong on 23.6 % (45.6 % of the contrastive half); 97.5 / 0.8 / 1.7 with the
+    asking clause's view."""
     right, confidently_wrong, asked = _figures(router, _cases(NEED_SET))
-    assert right >= 0.95 and confidently_wrong <= 0.02 and asked <= 0.05
+    assert right >= 0.96 and confidently_wrong <= 0.015 and asked <= 0.03
 
 
 def test_the_sets_written_unseen_are_routed_by_need(router: Router) -> None:
-    """990 questions, a third contrastive: the held-out set's target (95 / 2 / 5)."""
+    """1,260 questions, a third contrastive: the held-out set's target (95 / 2 / 5). The first six
+    sets (990): 97.2 / 1.3 / 1.5 with the asking clause's view (95.3 / 1.5 / 3.2 before it); all
+    eight, after7 and after8 measured once before the asking clause and once after: 97.6 / 1.1 /
+    1.3."""
     cases = [case for path in UNSEEN_SETS for case in _cases(path)]
     right, confidently_wrong, asked = _figures(router, cases)
-    assert len(cases) >= 990
-    assert right >= 0.95 and confidently_wrong <= 0.02 and asked <= 0.05
+    assert len(cases) >= 1260
+    assert right >= 0.96 and confidently_wrong <= 0.02 and asked <= 0.03
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_each_language_of_the_need_set(router: Router, language: str) -> None:
     right, _, _ = _figures(router, [c for c in _cases(NEED_SET) if c[1] == language])
-    assert right >= 0.93
+    assert right >= 0.95
 
 
 @pytest.mark.parametrize(
@@ -121,13 +126,40 @@ def test_the_router_computes_what_scikit_learn_fitted() -> None:
         ("luotsi", "tiimin työnjako on epäreilu"), ("luotsi", "palaveri venyy aina"),
         ("luotsi", "kollegat riitelee tiimissä"), ("vertaisvalmentaja", "hoksin päivitys"),
         ("vertaisvalmentaja", "opiskelija ei tule kouluun"),
-        ("vertaisvalmentaja", "näytön arviointi työpaikalla"))]
-    _, _, classifier, features = fit(examples, lemmas.lemma)
+        ("vertaisvalmentaja", "näytön arviointi työpaikalla"),
+        ("tvt", "opiskelija ei tule kouluun. miten wilma toimii?"),
+        ("luotsi", "wilma ei toimi, miten tiimi sopii työnjaon?"),
+        ("vertaisvalmentaja", "tiimi kysyi, miten näyttö arvioidaan?"))]
+    _, _, asks, classifier, features = fit(examples, lemmas.lemma)
+    assert asks is not None and "?miten" in asks.vocabulary_
     model = train(examples, lemmas.lemma)
-    for text in ("wilma ei aukea tiimissä", "opiskelija ja näyttö", "xyz"):
+    for text in ("wilma ei aukea tiimissä", "opiskelija ja näyttö", "xyz",
+                 "tiimi riitelee. miten wilma toimii näytössä?"):
         expected = classifier.predict_proba(features(text, "fi"))[0]
         got = model.probabilities(text, "fi", lemmas.lemma)
         assert [got[role] for role in classifier.classes_] == pytest.approx(expected, abs=1e-9)
+    # Examples that never ask in words leave the asking clause's view empty.
+    assert fit(examples[:9], lemmas.lemma)[2] is None
+    assert train(examples[:9], lemmas.lemma).probabilities("miten wilma toimii?", "fi",
+                                                           lemmas.lemma)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "asked"),
+    [
+        ("Opiskelija on vaarassa keskeyttää ja kotona on vain vanha puhelin. Saako koululta "
+         "lainaan läppärin?", "fi", "saako koululta lainaan läppärin"),
+        ("autopuolen opiskelijat kuvaa näyttöjä puhelimella, miten ne saa jaettua mulle", "fi",
+         "miten ne saa jaettua mulle"),
+        ("Studeranden svarar bara på WhatsApp. Får jag använda det?", "sv", "får jag använda det"),
+        ("The team can't agree. Who decides the rota? Thanks", "en", "who decides the rota"),
+        ("teams ei näytä kanavia. onks muilla sama", "fi", "onks muilla sama"),
+        ("verkko ei toimi luokassa", "fi", ""),  # -ko of a basic form asks nothing
+        ("projektori ei löydä läppäriä. tunti alkaa kohta!!", "fi", ""),
+    ],
+)
+def test_the_clause_that_asks(text: str, lang: str, asked: str) -> None:
+    assert asking_words(text, lang, Lemmas().lemma) == asked.split()
 
 
 def test_a_model_is_known_by_what_it_learnt_from() -> None:

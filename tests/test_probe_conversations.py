@@ -12,7 +12,7 @@ from bot.domain.models import Staff, TicketStatus
 from bot.domain.smalltalk import Kind
 from bot.sandbox.server import Upload
 from bot.telegram.keyboards import a_role
-from tests.test_bot_helpers import GROUP, Desk
+from tests.test_bot_helpers import GROUP, JUKKA, Desk
 from tests.test_conversation import (
     ASKER,
     PROJECTOR,
@@ -260,3 +260,57 @@ async def test_a_poor_rating_asks_what_could_have_gone_better(desk: Desk) -> Non
     await desk.sandbox.wait_until(lambda: any(
         "Vastaus tuli vasta seuraavana päivänä." in (m.get("text") or "")
         for m in desk.sandbox.bot_messages(GROUP)))
+
+
+# --- a second probe: anonymity, a close with no answer, /forget ----------------------------------
+
+MEETINGS = "Our team meetings always run over time. How could we keep them shorter?"
+COLLEAGUE = ("I feel my colleague in our team is not doing his share of the work. How should I "
+             "bring it up?")
+
+
+async def test_a_message_written_after_anon_does_not_join_a_named_question(desk: Desk) -> None:
+    """The kinder, simpler rule: no question to answer first. What is written anonymously
+    never lands under the asker's name; it becomes a new, anonymous question, and the
+    acknowledgement says plainly why (and how to add to the named one on purpose)."""
+    await say(desk, MEETINGS, first_name="John", language_code="en")
+    assert (await desk.ticket(1)).anonymous is False
+    anon = await say(desk, "/anon")
+    assert "helpers will not see your name" in anon["text"]
+    ack = await say(desk, COLLEAGUE)
+    assert "Added to your question" not in ack["text"]
+    assert "#2" in ack["text"]
+    assert "Your question #1 shows your name, so I did not add this to it: this is a new, " \
+           "anonymous question." in ack["text"], ack["text"]
+    first, second = await tickets(desk)
+    assert first.text == MEETINGS and not first.anonymous
+    assert second.text == COLLEAGUE and second.anonymous
+    thread = await desk.thread(1)
+    assert not any(COLLEAGUE in (m.get("text") or "")
+                   for m in desk.sandbox.thread_messages(GROUP, thread))
+    # More anonymous words go with the anonymous question.
+    added = await say(desk, "Also, he is often late for the meetings.")
+    assert "#2" in added["text"] and "new, anonymous" not in added["text"]
+    assert len(await tickets(desk)) == 2
+    # Named again, nothing is revealed by joining the anonymous question.
+    await say(desk, "/anon")
+    again = await say(desk, "And he does not answer emails either.")
+    assert "#2" in again["text"] and len(await tickets(desk)) == 2
+    assert (await desk.ticket(2)).anonymous
+
+
+async def test_a_question_closed_unanswered_asks_no_rating(desk: Desk) -> None:
+    await say(desk, PROJECTOR, first_name="Eva", language_code="fi")
+    await desk.card(1)
+    thread = await desk.thread(1)
+    await desk.sandbox.send(JUKKA, "/close", chat_id=GROUP, thread_id=thread)  # his own role
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
+    told = (await desk.to_user(ASKER, 2))[-1]
+    assert told["text"].startswith("Kysymyksesi #1 suljettiin, eikä sinulle lähetetty "
+                                   "vastausta. Jos tarvitset yhä apua, kirjoita uudelleen")
+    assert "rate:" not in str(told.get("reply_markup"))
+    assert "merkitsi" not in told["text"]
+    # A reply to it reopens the question, as a reply to a closing message does.
+    await desk.remembered(ASKER, told)
+    await say(desk, "Kuva ei vieläkään näy", reply_to=told["message_id"])
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)

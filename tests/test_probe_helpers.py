@@ -11,10 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain import people, roster
+from bot.domain.knowledge import Knowledge
 from bot.domain.models import TicketStatus
 from bot.domain.routing import Router
-from bot.sandbox.server import Sandbox
-from tests.test_bot_helpers import ANNA, GROUP, JUKKA, MARI, RPL_FI, Desk, buttons
+from bot.sandbox.server import Sandbox, Upload
+from tests.test_bot_helpers import (
+    ANNA,
+    GROUP,
+    JUKKA,
+    MARI,
+    PEKKA,
+    RPL_FI,
+    Desk,
+    buttons,
+    mentioned,
+    open_desk,
+)
+from tests.test_conversation import PROJECTOR, PNG_1x1
 
 NUMBER = "+358401234567"
 
@@ -231,3 +245,127 @@ def test_teams_the_program_is_no_team_in_a_phrase(router: Router) -> None:
 
 def test_an_inflected_word_of_the_second_language_counts(router: Router) -> None:
     assert "recording" in router.seen_forms("mötet startar inte, the recordings are gone", "sv")
+
+
+# --- a second probe: closing across roles, /forget, a helper removed ------------------------------
+
+async def test_closing_another_roles_question_is_confirmed_and_the_asker_told_kindly(
+    desk: Desk, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    await desk.ask(7001, RPL_FI, first_name="Eva")  # for a peer coach; Jukka is tvt
+    card = await desk.card(1)
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:close:1")
+    await desk.sandbox.wait_until(lambda: "q:close:1:sure" in buttons(card))
+    assert "suljetaanko silti?" in str(card["reply_markup"])
+    assert (await desk.ticket(1)).status == TicketStatus.OPEN  # not yet
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:card:1")  # Back
+    await desk.sandbox.wait_until(lambda: "q:claim:1" in buttons(card))
+    # /close in the topic asks too, with a button of its own.
+    thread = await desk.thread(1)
+    await desk.sandbox.send(JUKKA, "/close", chat_id=GROUP, thread_id=thread)
+    await desk.sandbox.wait_until(lambda: any(
+        "q:close:1:sure" in buttons(m) for m in desk.sandbox.thread_messages(GROUP, thread)))
+    asked = next(m for m in desk.sandbox.thread_messages(GROUP, thread)
+                 if "q:close:1:sure" in buttons(m))
+    assert asked["text"].startswith("#1 on tarkoitettu roolille")
+    assert (await desk.ticket(1)).status == TicketStatus.OPEN
+    await desk.sandbox.press(JUKKA, GROUP, asked["message_id"], "q:close:1:sure")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
+    await desk.sandbox.wait_until(lambda: "reply_markup" not in asked)
+    assert "closed across roles" in caplog.text
+    # Nobody answered: no rating asked for an answer never given.
+    told = (await desk.to_user(7001, 2))[-1]
+    assert told["text"].startswith("Kysymyksesi #1 suljettiin, eikä sinulle lähetetty vastausta")
+    assert not any(b.startswith("rate:") for b in buttons(told))
+    # The helper of the role closes an unanswered question at once, as before.
+    await desk.ask(7002, RPL_FI, first_name="Ola")
+    second = await desk.card(2)
+    await desk.sandbox.press(MARI, GROUP, second["message_id"], "q:close:2")
+    await desk.wait_ticket(2, lambda t: t.status == TicketStatus.CLOSED)
+
+
+async def test_forget_takes_back_every_message_relayed_to_the_helpers(desk: Desk) -> None:
+    await desk.ask(7001, RPL_FI, first_name="Heikki")
+    card = await desk.card(1)
+    await claim(desk, MARI, card)
+    await desk.to_user(7001, 2)
+    thread = await desk.thread(1)
+    follow = "Opiskelija on nyt työpaikalla, pitääkö HOKS päivittää heti?"
+    await desk.sandbox.send(7001, follow)
+    await desk.sandbox.send(7001, None, upload=Upload("photo", PNG_1x1, "hoks.png", "image/png"))
+    await desk.sandbox.wait_until(lambda: len([
+        m for m in desk.sandbox.thread_messages(GROUP, thread)
+        if m.get("text") == follow or "photo" in m]) == 2)
+    confirm = await desk.ask(7001, "/forget")
+    await desk.sandbox.press(7001, 7001, confirm["message_id"], "forget:yes")
+    removed = "Kysyjän viesti on poistettu hänen pyynnöstään."
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == removed for m in desk.sandbox.thread_messages(GROUP, thread)))
+    await desk.sandbox.wait_until(lambda: not any(
+        "photo" in m for m in desk.sandbox.thread_messages(GROUP, thread)))  # deleted
+    assert not any(follow in (m.get("text") or "")
+                   for m in desk.sandbox.thread_messages(GROUP, thread))
+    await desk.sandbox.wait_until(lambda: "nimetön" in card["text"])
+
+
+async def test_without_a_forum_forget_takes_back_the_follow_up_from_the_holder(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    async with open_desk(database_url, knowledge, router, forum=False) as desk:
+        await desk.ask(7001, PROJECTOR, first_name="Eva")
+        (card,) = await desk.to_user(JUKKA, 1)
+        await desk.remembered(JUKKA, card)
+        await desk.sandbox.send(JUKKA, "Kokeile toista kaapelia.", reply_to=card["message_id"])
+        await desk.to_user(7001, 3)
+        await desk.sandbox.send(7001, "Kaapeli vaihdettu, ei auttanut.")
+        follow = (await desk.to_user(JUKKA, 2))[-1]
+        assert follow["text"] == "Kaapeli vaihdettu, ei auttanut."
+        await desk.remembered(JUKKA, follow)
+        confirm = await desk.ask(7001, "/forget")
+        await desk.sandbox.press(7001, 7001, confirm["message_id"], "forget:yes")
+        await desk.sandbox.wait_until(
+            lambda: follow["text"] == "Kysyjän viesti on poistettu hänen pyynnöstään.")
+
+
+async def test_forget_by_a_helper_says_the_roster_entry_stays(desk: Desk) -> None:
+    confirm = await desk.ask(MARI, "/forget")
+    assert "auttajien listalla (nimesi ja roolisi) jäävät" in confirm["text"]
+    await desk.sandbox.press(MARI, MARI, confirm["message_id"], "forget:yes")
+    await desk.sandbox.wait_until(lambda: confirm["text"].startswith("Valmis"))
+    assert "paitsi tietosi auttajien listalla" in confirm["text"]
+    async with desk.services.db.session() as session:
+        assert (await roster.helper(session=session, user_id=MARI)) is not None
+
+
+async def test_a_removed_holder_is_named_and_a_release_calls_only_the_role(desk: Desk) -> None:
+    await desk.ask(7001, RPL_FI, first_name="Eva")
+    card = await desk.card(1)
+    await claim(desk, PEKKA, card)
+    services = desk.services
+    async with services.db.session() as session:
+        assert await people.remove(session=session, user_id=PEKKA, now=services.clock(),
+                                   desk=services.desk) == [1]
+    services.wake_sender()
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)
+    thread = await desk.thread(1)
+    await desk.sandbox.wait_until(lambda: any(
+        "jonossa" in (m.get("text") or "") for m in desk.sandbox.thread_messages(GROUP, thread)))
+    notice = next(m for m in desk.sandbox.thread_messages(GROUP, thread)
+                  if "jonossa" in (m.get("text") or ""))
+    assert notice["text"].startswith("Pekka poistettiin auttajista; kysymys #1 on taas jonossa.")
+    assert set(mentioned(notice)) == {MARI, ANNA}
+    # Jukka, the only tvt helper, releases a tvt question: no other role is called for it.
+    await desk.ask(7002, PROJECTOR, first_name="Ola", language_code="fi")
+    second = await desk.card(2)
+    await desk.sandbox.press(JUKKA, GROUP, second["message_id"], "q:claim:2")
+    await desk.wait_ticket(2, lambda t: t.claimed_by == JUKKA)
+    topic = await desk.thread(2)
+    await desk.sandbox.send(JUKKA, "/release", chat_id=GROUP, thread_id=topic)
+    await desk.wait_ticket(2, lambda t: t.status == TicketStatus.OPEN)
+    await desk.sandbox.wait_until(lambda: any(
+        "palautti" in (m.get("text") or "") for m in desk.sandbox.thread_messages(GROUP, topic)))
+    call = next(m for m in desk.sandbox.thread_messages(GROUP, topic)
+                if "palautti" in (m.get("text") or ""))
+    assert call["text"].startswith("Jukka palautti kysymyksen #2 jonoon.")
+    assert mentioned(call) == []

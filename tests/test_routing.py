@@ -25,8 +25,8 @@ from tests.test_bot_helpers import GROUP, MARI, open_desk
 DEV_SET = Path(__file__).parent / "data" / "routing_dev.tsv"
 # Questions about a role's things that a team pilot answers in this school: routed first to the
 # things' role; a helper passes the first on, and the second should follow.
-MISROUTED = "Arviointipalaverit näytöistä venyvät"
-ALIKE = "Arviointipalaverit näytöistä venyvät aina"
+MISROUTED = "Arviointikeskustelut näytöistä venyvät"
+ALIKE = "Arviointikeskustelut näytöistä venyvät aina"
 
 
 def _dev_set(path: Path = DEV_SET) -> list[tuple[str, str, str]]:
@@ -59,12 +59,12 @@ def test_the_development_set_is_large_and_in_three_languages() -> None:
 
 
 def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
-    """97.9 % right before the router asked below 0.65 rather than 0.55: where it is unsure it
-    asks (2.6 %) rather than guess, and being confidently wrong is the worse of the two."""
+    """Where the router is unsure it asks rather than guess, and being confidently wrong is the
+    worse of the two: 97.9 / 0.9 / 1.3 with the asking clause's view, asking below 0.60."""
     right, confidently_wrong, asked = _figures(router, _dev_set())
-    assert right >= 0.96
+    assert right >= 0.97
     assert confidently_wrong <= 0.01
-    assert asked <= 0.05  # doubt is allowed, but not as a habit
+    assert asked <= 0.03  # doubt is allowed, but not as a habit
 
 
 def test_the_fresh_set_stays_routed(router: Router) -> None:
@@ -72,17 +72,18 @@ def test_the_fresh_set_stays_routed(router: Router) -> None:
     confidently wrong), and the words alone were then tuned to it (98.0 %). Some of its labels
     follow the thing named where the need model reads the need (a team's Teams "in a mess" is
     ICT's there; keeping online students engaged is digital pedagogy there, a coach's matter to
-    the model): 94.7 % right and 4.7 % confidently wrong are what it holds with the need model."""
+    the model): 94.7 % right and 3.3 % confidently wrong are what it holds with the need model
+    and the asking clause's view."""
     right, confidently_wrong, asked = _figures(router, _dev_set(DEV_SET.with_name(
         "routing_fresh.tsv")))
-    assert right >= 0.94 and confidently_wrong <= 0.05 and asked <= 0.05
+    assert right >= 0.945 and confidently_wrong <= 0.04 and asked <= 0.03
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_each_language_is_routed_right(router: Router, language: str) -> None:
     right, confidently_wrong, _ = _figures(router, [c for c in _dev_set() if c[1] == language])
-    # 39 Swedish questions: each one asked is 2.6 % (three are: 92.3 % right, none wrong).
-    assert right >= 0.92 and confidently_wrong <= 0.02
+    # 39 Swedish questions: each one asked is 2.6 % (one is: 97.4 % right, none wrong).
+    assert right >= 0.95 and confidently_wrong <= 0.02
 
 
 def test_the_similarity_signal_earns_its_place(knowledge: Knowledge) -> None:
@@ -182,7 +183,7 @@ def test_a_helpers_correction_routes_a_question_with_the_same_words(knowledge: K
     # A question that shares a word or two is routed as before.
     assert router.route("Miten päivitän opiskelijan HOKSin?") == unrelated
     # A correction naming a topic the knowledge no longer has is left out.
-    router.set_corrections([Correction("luotsi", "gone", frozenset({"arviointipalaveri",
+    router.set_corrections([Correction("luotsi", "gone", frozenset({"arviointikeskustelu",
                                                                    "venyvä"}))])
     assert router.route(ALIKE).role == "vertaisvalmentaja"
 

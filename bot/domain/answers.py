@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
+from bot.domain import roster
 from bot.domain.core import insert_new, run, table
 from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
 from bot.domain.models import (
@@ -245,25 +246,36 @@ _CARD = sa_select(_CARD_TICKET, _ASKER.c.first_name.label("asker_name"),
                       _ASKER, _ASKER.c.telegram_id == _CARD_TICKET.c.asker_id).outerjoin(
                       _CLAIMER, _CLAIMER.c.telegram_id == _CARD_TICKET.c.claimed_by)
                   ).where(_CARD_TICKET.c.id == bindparam("ticket"))
-_MESSAGE, _READER = table(TicketMessage).c, table(Helper).alias("reader")
-# A private card: the same, with the card already in that chat (if any) and the languages of
-# the helper it goes to, in the one statement.
+_MESSAGE, _READER, _READER_STAFF = (table(TicketMessage).c, table(Helper).alias("reader"),
+                                     table(Staff).alias("reader_staff"))
+# A private card: the same, with the card already in that chat (if any) and what the language
+# of the helper it goes to is made of (bot.domain.roster.spoken_language), in the one statement.
 _PRIVATE_CARD = _CARD.add_columns(
     sa_select(_MESSAGE.message_id).where(
         _MESSAGE.ticket_id == _CARD_TICKET.c.id, _MESSAGE.chat_id == bindparam("chat"),
         _MESSAGE.kind == messages.Kind.CARD).limit(1).scalar_subquery().label("sent"),
     sa_select(_READER.c.languages).where(_READER.c.telegram_id == bindparam("chat"))
-    .scalar_subquery().label("reader_languages"))
+    .scalar_subquery().label("reader_languages"),
+    sa_select(_READER_STAFF.c.language).where(_READER_STAFF.c.telegram_id == bindparam("chat"))
+    .scalar_subquery().label("reader_chosen"),
+    sa_select(_READER_STAFF.c.telegram_language).where(
+        _READER_STAFF.c.telegram_id == bindparam("chat")).scalar_subquery().label("reader_code"))
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateCard:
-    """What a helper's private card needs: the ticket, what is at hand, and the languages of
-    the helper (empty: not on the roster, or none given)."""
+    """What a helper's private card needs: the ticket, what is at hand, and the helper's
+    language as bot.domain.roster.HelperView.language works it out (None: not on the roster)."""
 
     ticket: views.TicketView
     at_hand: AtHand
-    languages: tuple[str, ...]
+    reader: tuple[str | None, str | None, tuple[str, ...]] | None
+
+    def language(self, default: str) -> str:
+        if self.reader is None:
+            return default
+        chosen, code, languages = self.reader
+        return roster.spoken_language(chosen, code, languages, default)
 
 
 async def private_card(*, session: AsyncSession, router: Router, ticket_id: int, chat_id: int
@@ -274,8 +286,10 @@ async def private_card(*, session: AsyncSession, router: Router, ticket_id: int,
     if row is None or row.sent is not None or row.status == TicketStatus.CLOSED:
         return None
     view = views.view_from(row, row.asker_name, row.asker_team, row.claimer_name)
-    return PrivateCard(view, await _at_hand(session, router, row),
-                       tuple(row.reader_languages or ()))
+    # languages is never NULL for a helper: NULL is no helper of that id
+    reader = None if row.reader_languages is None else (
+        row.reader_chosen, row.reader_code, tuple(row.reader_languages))
+    return PrivateCard(view, await _at_hand(session, router, row), reader)
 
 
 async def _at_hand(session: AsyncSession, router: Router, ticket: Any) -> AtHand:

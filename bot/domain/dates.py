@@ -33,6 +33,8 @@ _MERIDIEM = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ](\d{1,2}):(\d{2}))?$")
 _DOTTED = re.compile(r"^(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2})?)?\.?$")
 _TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?$")
+_DAY_NUMBER = re.compile(r"^(\d{1,2})(?:\.|st|nd|rd|th)?$")  # "18", "18.", "18th"
+_YEAR = re.compile(r"^\d{4}$")
 
 
 @cache
@@ -48,6 +50,39 @@ def _weekdays() -> dict[str, int]:
                     if language == "sv" and width == "wide":
                         names[name.lower() + "en"] = number  # "på tisdagen"
     return names
+
+
+@cache
+def _months() -> dict[str, int]:
+    """Every month name and abbreviation Babel knows in fi, sv and en, lower case: "18
+    December 10:00", "18 december kl 10", "December 18", "18. joulukuuta"."""
+    names: dict[str, int] = {}
+    for language in ("fi", "sv", "en"):
+        months = Locale(language).months
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for number, name in months[context][width].items():
+                    names[name.lower().rstrip(".")] = number
+    return names
+
+
+def _day_of_month(words: list[str], index: int, year: int) -> tuple[date | None, int, bool]:
+    """A date spelt with a month name at words[index] ("18 december", "december 18", with a
+    year after it or not): the date, how many words it took (0: none here), whether it had a
+    year."""
+    word, months = words[index], _months()
+    following = words[index + 1] if index + 1 < len(words) else ""
+    if (number := _DAY_NUMBER.match(word)) and following.rstrip(".") in months:
+        day, month, taken = int(number.group(1)), months[following.rstrip(".")], 2
+    elif word.rstrip(".") in months and (number := _DAY_NUMBER.match(following)):
+        day, month, taken = int(number.group(1)), months[word.rstrip(".")], 2
+    else:
+        return None, 0, False
+    after = words[index + taken] if index + taken < len(words) else ""
+    explicit = bool(_YEAR.match(after))
+    if explicit:
+        year, taken = int(after), taken + 1
+    return _date(year, month, day), taken, explicit
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +136,13 @@ def understand(text: str, *, now: datetime, tz: tzinfo) -> Understood | None:
         if word.rstrip(".") in _weekdays():
             weekday = _weekdays()[word.rstrip(".")]
             continue
+        if day is None:
+            spelt, taken, explicit = _day_of_month(words, index - 1, today.year)
+            if taken:
+                if spelt is None:
+                    return None
+                day, explicit_year, index = spelt, explicit, index - 1 + taken
+                continue
         if match := _ISO.match(word):
             year, month, number = (int(g) for g in match.groups()[:3])
             day, explicit_year = _date(year, month, number), True

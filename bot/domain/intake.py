@@ -28,6 +28,10 @@ from bot.domain.text import clean_text, storable
 from bot.domain.tickets import changes, notices, views
 
 UNSURE = "unsure"  # the asker does not know whom to ask: the router's best guess
+# A person whose Telegram speaks none of our languages (and who chose none with /lang) is
+# answered in English throughout, unless a question's own words are clearly in one of ours.
+FOREIGN_LANGUAGE = "en"
+CONFIDENT_SHARE = 0.6  # of a question's words known to one language's dictionary
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,8 @@ async def _staff(session: AsyncSession, telegram_id: int, **values: str | None
 
 
 def preferred_language(staff: Staff | None, telegram_language: str | None = None) -> str:
-    """The user's /lang choice, else Telegram's language, else Finnish."""
+    """The user's /lang choice, else Telegram's language if it is one of ours, else English
+    for a Telegram language of another (FOREIGN_LANGUAGE), else Finnish."""
     if staff is None:
         return _preferred(None, telegram_language)
     return _preferred(staff.language, telegram_language or staff.telegram_language)
@@ -95,7 +100,26 @@ def _preferred(chosen: str | None, telegram_language: str | None) -> str:
     if chosen in LANGUAGES:
         return chosen
     code = (telegram_language or "")[:2].lower()
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+    if code in LANGUAGES:
+        return code
+    return FOREIGN_LANGUAGE if code else DEFAULT_LANGUAGE
+
+
+def _foreign(chosen: str | None, telegram_language: str | None) -> bool:
+    """No /lang choice, and Telegram's language is none of ours."""
+    code = (telegram_language or "")[:2].lower()
+    return chosen not in LANGUAGES and bool(code) and code not in LANGUAGES
+
+
+def question_language(router: Router, text: str) -> str:
+    """The language to answer a foreign person's question in: the text's own when one of ours
+    knows most of its words (bot.domain.lemmas), else FOREIGN_LANGUAGE."""
+    ranked = router.lemmas.languages(text) if text.strip() else []
+    best, share = ranked[0] if ranked else ("unk", 0.0)
+    if best in LANGUAGES and share >= CONFIDENT_SHARE and (
+            len(ranked) < 2 or ranked[1][1] < share):
+        return best
+    return FOREIGN_LANGUAGE
 
 
 async def language_of(
@@ -112,6 +136,7 @@ class Person:
     chose_language: bool  # with /lang, rather than taken from Telegram
     anonymous: bool = False  # asks anonymously by default (/anon)
     team: str | None = None
+    foreign: bool = False  # Telegram's language is none of ours, and no /lang choice
 
 
 # The hot path's statements, built once (every message runs them; SQLAlchemy would otherwise
@@ -152,7 +177,8 @@ async def remember_staff(
             await run(session, _RENAME, {"id": telegram_id, "name": name, "code": language})
     if commit and (created or changed):
         await session.commit()
-    return Person(_preferred(chosen, language), chosen in LANGUAGES, bool(anonymous), team)
+    return Person(_preferred(chosen, language), chosen in LANGUAGES, bool(anonymous), team,
+                  _foreign(chosen, language))
 
 
 async def set_language(*, session: AsyncSession, telegram_id: int, language: str) -> None:
@@ -220,6 +246,8 @@ async def submit_question(
         asker = Person(DEFAULT_LANGUAGE, False, bool(row and row.anonymous),
                        row.team if row else None)
     decision = router.route(text, language_hint=language_hint)
+    if asker.foreign:  # one fallback for the acknowledgement, the card's tag and the log
+        decision = replace(decision, language=question_language(router, text))
     if not text:  # a picture or voice without words: the asker says whom it is for
         decision = replace(decision, ask=True, answer=None, roles=ROLES,
                            language=language_hint or decision.language)

@@ -2,10 +2,17 @@
 
 simplemma's Finnish, Swedish and English dictionaries take ~460 MB as Python dicts and ~60 MB in
 its low-memory form. As MARISA tries (simplemma's `marisa-trie` extra) they take 24 MB, mapped
-from disk rather than read (the kernel may drop those pages under pressure); opening them takes
-milliseconds instead of seconds. The tries are built once per machine, in a child process
-so that the ~200 MB the build needs is never part of the bot, and written atomically, so that
-processes starting together never read half a file.
+from disk rather than read; opening them takes milliseconds instead of seconds. But a lookup in a
+trie touches pages all over its file (and the kernel maps the pages around each): 300 words made
+21 MB of the tries resident in the process, and a bot's soak some 24 MB. So the bot reads the same
+dictionaries as pages (`PagedDictionary`): the entries sorted, in zlib blocks of 4 kB, the blocks'
+first keys in memory (1.3 MB for the three languages) and one block read (`pread`, not mapped)
+per lookup: the same entries, so the same basic forms and languages, and nothing of the files
+resident. Training, which looks up some 100,000 words at once, maps the tries (`mapped=True`).
+
+Both are built once per machine, in a child process so that the ~200 MB the build needs is never
+part of the bot, and written atomically, so that processes starting together never read half a
+file.
 
 Usage: `python -m bot.domain.lemmas [FOLDER]` builds them ahead (the Dockerfile does).
 """
@@ -13,10 +20,14 @@ Usage: `python -m bot.domain.lemmas [FOLDER]` builds them ahead (the Dockerfile 
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import zlib
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,30 +49,153 @@ LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 
 KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
 
 
+class LemmaError(Exception):
+    """The dictionaries could not be built (or read)."""
+
+
+PAGE = 4096  # bytes of entries per block (some 700 bytes compressed): one is read per lookup
+PAGE_CACHE = 32  # blocks kept unpacked (a word's lookups in its three languages come together)
+_MAGIC = b"PDPAGES2"  # the pages' format: bump it (and the file name's) when it changes
+_HEAD = struct.Struct("<8sIII")  # magic, entries, blocks, length of the packed first keys
+
+
 def _path(folder: Path, lang: str) -> Path:
     """Each simplemma version gets its own tries: an upgrade rebuilds them."""
     return folder / f"simplemma-{simplemma.__version__}" / f"{lang}.dic"
 
 
+def _pages_path(folder: Path, lang: str) -> Path:
+    return folder / f"simplemma-{simplemma.__version__}" / f"{lang}.pages2"
+
+
+def _built(folder: Path, lang: str) -> bool:
+    return _path(folder, lang).exists() and _pages_path(folder, lang).exists()
+
+
 def build(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
-    """Build the tries that are missing (in this process: it needs ~200 MB while it runs)."""
+    """Build the tries and pages that are missing (in this process: it needs ~200 MB while it
+    runs, and some 5 s for the Finnish pages)."""
     for lang in languages:
         target = _path(folder, lang)
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            TrieDictionaryFactory(disk_cache_dir=scratch).get_dictionary(lang)
-            os.replace(Path(scratch) / f"{lang}.dic", target)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+                TrieDictionaryFactory(disk_cache_dir=scratch).get_dictionary(lang)
+                os.replace(Path(scratch) / f"{lang}.dic", target)
+        pages = _pages_path(folder, lang)
+        if not pages.exists():
+            trie = BytesTrie()
+            trie.mmap(str(target))
+            with tempfile.TemporaryDirectory(dir=pages.parent) as scratch:
+                _write_pages(((k.encode(), v) for k, v in trie.iteritems()),
+                             Path(scratch) / pages.name)
+                os.chmod(Path(scratch) / pages.name, 0o644)
+                os.replace(Path(scratch) / pages.name, pages)
 
 
-class LemmaError(Exception):
-    """The dictionaries could not be built."""
+def _entry(key: bytes, value: bytes) -> bytes:
+    """`key<TAB>Nrest<LF>`: the value is the key's first N bytes (N < 10) and the rest."""
+    if b"\t" in key or b"\n" in key or b"\n" in value:
+        raise ValueError(f"a dictionary entry the pages cannot hold: {key!r}")
+    n = 0
+    while n < 9 and n < len(key) and n < len(value) and key[n] == value[n]:
+        n += 1
+    return b"%s\t%d%s\n" % (key, n, value[n:])
+
+
+def _write_pages(entries: Iterator[tuple[bytes, bytes]], target: Path) -> None:
+    """The entries sorted by key (as UTF-8 bytes: the order of their letters' code points), in
+    blocks of about PAGE bytes, each compressed; before them the blocks' offsets and first keys."""
+    blocks: list[bytes] = []
+    firsts: list[bytes] = []
+    block: list[bytes] = []
+    size = 0
+    count = 0
+    for key, value in sorted(entries):
+        count += 1
+        if not block:
+            firsts.append(key)
+        block.append(_entry(key, value))
+        size += len(block[-1])
+        if size >= PAGE:
+            blocks.append(zlib.compress(b"".join(block), 6))
+            block, size = [], 0
+    if block:
+        blocks.append(zlib.compress(b"".join(block), 6))
+    keys = zlib.compress(b"\n".join(firsts), 9)
+    offsets = array("Q", [0] * (len(blocks) + 1))
+    offsets[0] = _HEAD.size + offsets.itemsize * len(offsets) + len(keys)
+    for n, packed in enumerate(blocks):
+        offsets[n + 1] = offsets[n] + len(packed)
+    with target.open("wb") as out:
+        out.write(_HEAD.pack(_MAGIC, count, len(blocks), len(keys)))
+        out.write(offsets.tobytes())
+        out.write(keys)
+        for packed in blocks:
+            out.write(packed)
+
+
+class PagedDictionary(Mapping[str, str]):
+    """One language's dictionary read a block at a time from its pages (bot.domain.lemmas's
+    docstring): a lookup reads one compressed block with `pread`, so the file's pages stay in
+    the system's cache and out of the process's resident memory."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        magic, self._count, count, keys = _HEAD.unpack(os.pread(self._fd, _HEAD.size, 0))
+        if magic != _MAGIC:
+            os.close(self._fd)
+            raise LemmaError(f"{path} is not a dictionary's pages")
+        self._offsets = array("Q")
+        self._offsets.frombytes(os.pread(self._fd, 8 * (count + 1), _HEAD.size))
+        start = _HEAD.size + 8 * (count + 1)
+        self._firsts = zlib.decompress(os.pread(self._fd, keys, start)).split(b"\n")
+        self._block = lru_cache(maxsize=PAGE_CACHE)(self._read)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def _read(self, number: int) -> bytes:
+        start, end = self._offsets[number], self._offsets[number + 1]
+        return zlib.decompress(os.pread(self._fd, end - start, start))
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        wanted = key.encode()
+        number = bisect_right(self._firsts, wanted) - 1
+        if number < 0:
+            return default
+        block = self._block(number)
+        if block.startswith(wanted + b"\t"):
+            at = len(wanted) + 1
+        else:
+            at = block.find(b"\n" + wanted + b"\t")
+            if at < 0:
+                return default
+            at += len(wanted) + 2
+        end = block.index(b"\n", at)
+        shared = block[at] - 48  # the digit N
+        return (wanted[:shared] + block[at + 1:end]).decode()
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for number in range(len(self._firsts)):
+            for line in self._read(number).splitlines():
+                yield line.partition(b"\t")[0].decode()
+
+    def __len__(self) -> int:
+        return int(self._count)
 
 
 def ensure_built(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
     """Build missing tries in a child process (once per machine; a few seconds)."""
-    if all(_path(folder, lang).exists() for lang in languages):
+    if all(_built(folder, lang) for lang in languages):
         return
     built = subprocess.run([sys.executable, "-m", __name__, str(folder), *languages],
                            check=False)
@@ -71,28 +205,35 @@ def ensure_built(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
 
 
 class MappedDictionaries:
-    """simplemma's DictionaryFactory over memory-mapped tries."""
+    """simplemma's DictionaryFactory over memory-mapped tries, or (`paged`) over the pages."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, paged: bool = False) -> None:
         self._folder = folder
+        self._paged = paged
         self._open: dict[str, Mapping[str, str]] = {}
 
     def get_dictionary(self, lang: str) -> Mapping[str, str]:
         found = self._open.get(lang)
         if found is None:
-            trie = BytesTrie()
-            trie.mmap(str(_path(self._folder, lang)))
-            found = self._open[lang] = TrieWrapDict(trie)
+            if self._paged:
+                found = self._open[lang] = PagedDictionary(_pages_path(self._folder, lang))
+            else:
+                trie = BytesTrie()
+                trie.mmap(str(_path(self._folder, lang)))
+                found = self._open[lang] = TrieWrapDict(trie)
         return found
 
 
 class Lemmas:
-    """Lemmatizer and language detector for fi, sv and en."""
+    """Lemmatizer and language detector for fi, sv and en: over the dictionaries' pages, or
+    (`mapped`, for training's many lookups at once) over the mapped tries."""
 
-    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = LEMMA_CACHE) -> None:
+    def __init__(self, folder: Path = DEFAULT_FOLDER, cache_size: int = LEMMA_CACHE, *,
+                 mapped: bool = False) -> None:
         ensure_built(folder)
         self.folder = folder
-        self._strategy = DefaultStrategy(dictionary_factory=MappedDictionaries(folder))
+        self.dictionaries = MappedDictionaries(folder, paged=not mapped)
+        self._strategy = DefaultStrategy(dictionary_factory=self.dictionaries)
         # Our cache below is the one: simplemma's own (64k entries more) would only double it.
         self._lemmatizer = simplemma.Lemmatizer(cache_max_size=0,
                                                 lemmatization_strategy=self._strategy)

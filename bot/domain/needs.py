@@ -7,9 +7,12 @@ rules (`vertaisvalmentaja`). A linear model learns that from `knowledge/training
 written as staff type them, many in contrastive sets (the same thing under each of the three
 needs), so that the thing a question names weighs less than what is asked about it.
 
-Two views of a question are its features: character n-grams of its lower-case words with the
+Three views of a question are its features: character n-grams of its lower-case words with the
 umlauts folded (typos, dropped dots, inflections and unlisted compounds still share most of their
-n-grams), and its words' basic forms with their pairs (`ei` … `siirtyä`). scikit-learn fits a
+n-grams), its words' basic forms with their pairs (`ei` … `siirtyä`), and the same of the clause
+that asks (bot.domain.asking: a situation told first and a question asked last), each marked
+`?` (`?laina`, `?saada laina`: a basic form, or a pair, after its one-character mark), normed on
+its own so that what is asked counts however long the story before it. scikit-learn fits a
 logistic regression over their TF-IDF weights (bot.domain.training, in a child process once per
 machine). What the router keeps is the fitted numbers — the vocabularies as MARISA tries, IDF
 weights and coefficients as arrays of doubles, 6 MB in all — and a question's probabilities are
@@ -42,15 +45,18 @@ import simplemma
 from marisa_trie import Trie
 
 from bot import LANGUAGES, ROLES
+from bot.domain.asking import asking_words
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # bump when the features or the training change in a way the fingerprint misses
+FORMAT = 6  # bump when the features or the training change in a way the fingerprint misses
 C = 32.0  # the logistic regression's inverse regularisation strength (bot.domain.training)
-MIN_DF = 2  # a feature seen in fewer training questions is left out (bot.domain.training)
+MIN_DF = 3  # a feature seen in fewer training questions is left out (bot.domain.training)
 UNCLEAR = "unclear"  # training lines that ask for help without saying what about: no role
 GRAMS = (2, 5)  # character n-gram lengths
 PAIR_SPAN = 3  # basic forms this many words apart or closer make a pair
+ASK_MARK = "?"  # before each basic form or pair of the asking clause's view
+ASK_GRAM_MARK = "~"  # before each character n-gram of the asking clause's view
 CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
 LOCK_NAME = "needs.lock"  # beside the models: held while one is trained and kept
 TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
@@ -142,6 +148,26 @@ def lemma_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
     return lemma_features(words(text), lang, lemma)
 
 
+def asking_features(asked: Sequence[str], lang: str, lemma: Lemma) -> list[str]:
+    """The asking clause's basic forms and pairs, each marked as asked (`?laina`, `?saada
+    laina`), and its words' character n-grams, marked apart (`~lain`): the asked words' own
+    letters count where a typo or a spoken form hides their basic form."""
+    return [*asking_forms(asked, lang, lemma),
+            *(gram for word in asked for gram in asking_word_grams(word))]
+
+
+def asking_forms(asked: Sequence[str], lang: str, lemma: Lemma) -> list[str]:
+    return [ASK_MARK + feature for feature in lemma_features(asked, lang, lemma)]
+
+
+def asking_word_grams(word: str) -> list[str]:
+    return [ASK_GRAM_MARK + gram for gram in word_grams(word)]
+
+
+def asking_grams(text: str, lang: str, lemma: Lemma) -> list[str]:
+    return asking_features(asking_words(text, lang, lemma), lang, lemma)
+
+
 def guess_language(text: str) -> str:
     """For training lines without a language: å is Swedish, anything else Finnish."""
     return "sv" if "å" in text.lower() else "fi"
@@ -189,7 +215,7 @@ class _Word:
 
 
 class NeedModel:
-    """A fitted logistic regression over the two views (bot.domain.training makes one).
+    """A fitted logistic regression over the three views (bot.domain.training makes one).
 
     The coefficients are arrays of doubles per role and view, in the tries' column order. A
     question's probabilities are the sums scikit-learn's `predict_proba` makes (within 1e-9: the
@@ -201,21 +227,25 @@ class NeedModel:
     WORD_CACHE = 4096  # words whose part is kept (some 2 MB when full)
 
     def __init__(self, *, fingerprint: str, roles: tuple[str, ...], chars: _View,
-                 lemmas: _View, chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
+                 lemmas: _View, asks: _View, chars_coef: tuple[array, ...],
+                 lemmas_coef: tuple[array, ...], asks_coef: tuple[array, ...],
                  intercept: tuple[float, ...]) -> None:
         self.fingerprint = fingerprint
         self.roles = roles
         self.chars = chars
         self.lemmas = lemmas
+        self.asks = asks
         self.chars_coef = chars_coef
         self.lemmas_coef = lemmas_coef
+        self.asks_coef = asks_coef
         self.intercept = intercept
         self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
         self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
+        self.asked_word = lru_cache(maxsize=self.WORD_CACHE)(self._asked_word)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas,
-                           self.chars_coef, self.lemmas_coef, self.intercept))
+        return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas, self.asks,
+                           self.chars_coef, self.lemmas_coef, self.asks_coef, self.intercept))
 
     def _word(self, word: str) -> _Word:
         """One lower-case word's n-gram columns and its part of the sums."""
@@ -240,22 +270,33 @@ class NeedModel:
         norm = math.sqrt(square) if square > 0 else 1.0
         return [s / norm for s in sums]
 
-    def _lemma_sums(self, words_: Sequence[str], lang: str, lemma: Lemma) -> list[float]:
-        """Each role's sum over the question's basic forms and their pairs."""
-        weights = self.lemmas.weights(self.lemmas.columns(lemma_features(words_, lang, lemma)))
-        return [sum([coef[c] * x for c, x in weights.items()]) for coef in self.lemmas_coef]
+    def _asked_word(self, word: str) -> tuple[int, ...]:
+        """The asking view's columns of one word's n-grams (repeats kept)."""
+        return tuple(self.asks.columns(asking_word_grams(word)))
+
+    @staticmethod
+    def _sums(view: _View, coefs: tuple[array, ...], columns: Iterable[int]) -> list[float]:
+        """Each role's sum over a view's columns (TF-IDF, L2-normed)."""
+        weights = view.weights(columns)
+        return [sum([coef[c] * x for c, x in weights.items()]) for coef in coefs]
 
     def probabilities(self, text: str, lang: str, lemma: Lemma) -> dict[str, float]:
         """Each role's probability for this question (empty when it has no words)."""
-        return self.probabilities_of(words(text), lang, lemma)
+        return self.probabilities_of(words(text), lang, lemma, asking_words(text, lang, lemma))
 
-    def probabilities_of(self, words_: Sequence[str], lang: str,
-                         lemma: Lemma) -> dict[str, float]:
-        """The same for a question's lower-case words (the router has them already)."""
+    def probabilities_of(self, words_: Sequence[str], lang: str, lemma: Lemma,
+                         asked: Sequence[str] = ()) -> dict[str, float]:
+        """The same for a question's lower-case words and those of its asking clause (the
+        router has them already)."""
         if not words_:
             return {}
-        scores = [intercept + chars + lemmas for intercept, chars, lemmas in zip(
-            self.intercept, self._char_sums(words_), self._lemma_sums(words_, lang, lemma),
+        scores = [intercept + chars + lemmas + asks for intercept, chars, lemmas, asks in zip(
+            self.intercept, self._char_sums(words_),
+            self._sums(self.lemmas, self.lemmas_coef,
+                       self.lemmas.columns(lemma_features(words_, lang, lemma))),
+            self._sums(self.asks, self.asks_coef, chain(
+                self.asks.columns(asking_forms(asked, lang, lemma)),
+                *map(self.asked_word, asked))),
             strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
@@ -270,17 +311,30 @@ class NeedModel:
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
+        asked = set(asking_words(text, lang, lemma))
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
             weight = self.word_pull(word, mine)
-            column = self.lemmas.features.get(lemma(word, lang))
+            form = lemma(word, lang)
+            column = self.lemmas.features.get(form)
             if column is not None:
                 weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
+            if word in asked:
+                weight += self._asked_pull(word, form, mine)
             found[word] = weight
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
+
+    def _asked_pull(self, word: str, form: str, mine: int) -> float:
+        """How much a word of the asking clause pulls there: its basic form and its n-grams."""
+        pull = 0.0
+        column = self.asks.features.get(ASK_MARK + form)
+        if column is not None:
+            pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
+        weights = self.asks.weights(self.asked_word(word))
+        return pull + sum(x * _pull(self.asks_coef, mine, c) for c, x in weights.items())
 
     def _word_pull(self, word: str, mine: int) -> float:
         """How much a word's own n-grams pull towards the role numbered `mine`."""
@@ -295,11 +349,12 @@ def _pull(coef: tuple[array, ...], mine: int, column: int) -> float:
 
 
 def _restore(fingerprint: str, roles: tuple[str, ...], chars: _View, lemmas: _View,
-             chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
-             intercept: tuple[float, ...]) -> NeedModel:
+             asks: _View, chars_coef: tuple[array, ...], lemmas_coef: tuple[array, ...],
+             asks_coef: tuple[array, ...], intercept: tuple[float, ...]) -> NeedModel:
     """A model read back from its file (its word cache starts empty)."""
-    return NeedModel(fingerprint=fingerprint, roles=roles, chars=chars, lemmas=lemmas,
-                     chars_coef=chars_coef, lemmas_coef=lemmas_coef, intercept=intercept)
+    return NeedModel(fingerprint=fingerprint, roles=roles, chars=chars, lemmas=lemmas, asks=asks,
+                     chars_coef=chars_coef, lemmas_coef=lemmas_coef, asks_coef=asks_coef,
+                     intercept=intercept)
 
 
 def fingerprint(examples: Iterable[Example]) -> str:

@@ -91,9 +91,11 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
     """Take the person out of the roster: every ticket they hold goes back to the queue (its
     role is called again and the asker is told), then their roles and row go. Returns the
     tickets released; None if they were not in the roster."""
-    if await session.get(Helper, user_id) is None:
+    row = await session.get(Helper, user_id)
+    if row is None:
         await session.commit()
         return None
+    name = row.name  # for the notices of the tickets released: the roster will not have it
     # Their roles go first, in a transaction of their own: from then on no replica counts them
     # as a helper, so no claim can slip in between the release and the removal. The
     # invitations they made go too (an admin removed could otherwise come back by their own).
@@ -107,7 +109,7 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
     for ticket_id in held:
         assert ticket_id is not None
         if await changes.release(session=session, ticket_id=ticket_id, helper_id=user_id,
-                                 now=now, desk=desk) is not None:
+                                 now=now, desk=desk, removed=name) is not None:
             released.append(ticket_id)
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))
     await session.commit()

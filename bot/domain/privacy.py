@@ -83,6 +83,13 @@ async def my_data(*, session: AsyncSession, telegram_id: int) -> MyData | None:
 class Forgotten:
     tickets: int  # the person's tickets, now anonymous figures
     withdrawn: int  # of them, still open: closed as withdrawn
+    in_roster: bool = False  # a helper's roster entry (name, roles) stays: an admin removes it
+
+
+async def in_roster(*, session: AsyncSession, telegram_id: int) -> bool:
+    """Whether the person has a roster entry, which /forget leaves (roles are the management's
+    to give and take: an admin removes it)."""
+    return await session.get(Helper, telegram_id) is not None
 
 
 async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk: Desk
@@ -94,9 +101,10 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
       messages that carried their phone number to a helper.
     - Their tickets still open are closed as withdrawn; whoever holds one is told.
     - Nothing more goes to them: their chat is forgotten on every ticket and what still waits
-      in the outbox for them, or to relay a message of theirs, is dropped. (Messages already
-      relayed to the helpers cannot be unsent from Telegram.)
-    - Their row, RSVPs, attendance, event feedback, message links and dialogs go."""
+      in the outbox for them, or to relay a message of theirs, is dropped. Their messages
+      already relayed to the helpers, and their comments quoted, are edited away (or deleted).
+    - Their row, RSVPs, attendance, event feedback, message links and dialogs go. A helper's
+      roster entry stays (`Forgotten.in_roster`): roles are given and taken by an admin."""
     await drafts.forget_asker(session=session, telegram_id=telegram_id)
     await corrections.forget_asker(session=session, telegram_id=telegram_id)
     tickets = list(await session.exec(select(Ticket).where(col(Ticket.asker_id) == telegram_id)
@@ -139,8 +147,9 @@ async def forget(*, session: AsyncSession, telegram_id: int, now: datetime, desk
     await session.exec(delete(EventFeedback).where(col(EventFeedback.user_id) == telegram_id))
     await dialogs.forget(session=session, user_id=telegram_id)
     await session.exec(delete(Staff).where(col(Staff.telegram_id) == telegram_id))
+    kept = await in_roster(session=session, telegram_id=telegram_id)
     await session.commit()
-    return Forgotten(len(tickets), withdrawn)
+    return Forgotten(len(tickets), withdrawn, kept)
 
 
 _OPEN = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -159,18 +168,26 @@ async def _drop_waiting(session: AsyncSession, telegram_id: int, ticket_ids: lis
             session.add(row)
 
 
+_TAKEN_BACK = {Kind.FEEDBACK: "comment_removed", Kind.TO_HELPERS: "relay_removed"}
+
+
 async def _unquote_comments(session: AsyncSession, ticket_ids: list[int], now: datetime
                             ) -> None:
-    """The bot's messages that quoted the person's comment to the helpers are edited to say it
-    was removed (through the sender), and forgotten here so that each is edited once."""
+    """The bot's messages that carried the person's words to the helpers — their comment
+    quoted, and every message of theirs relayed (into the ticket's topic, or to a helper's
+    private chat) — are edited to say it was removed, or deleted where there is no text to
+    edit (a picture, a file): through the sender, retried until done; each row forgotten here,
+    so that each message is taken back once."""
     if not ticket_ids:
         return
     rows = await session.exec(select(TicketMessage).where(
-        col(TicketMessage.ticket_id).in_(ticket_ids), TicketMessage.kind == Kind.FEEDBACK))
+        col(TicketMessage.ticket_id).in_(ticket_ids),
+        col(TicketMessage.kind).in_(list(_TAKEN_BACK))))
     for row in rows:
         outbox.add(session, kind=OutboxKind.NOTE, chat_id=row.chat_id, now=now,
                    priority=Priority.ALERT, ticket_id=row.ticket_id,
-                   params={"template": "comment_removed", "message_id": row.message_id})
+                   params={"template": _TAKEN_BACK[Kind(row.kind)],
+                           "message_id": row.message_id})
         await session.delete(row)
 
 

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import LANGUAGES, ROLES
 from bot.domain.core import run, table
 from bot.domain.invites import INVITE_ROLES
-from bot.domain.models import Helper, HelperRole
+from bot.domain.models import Helper, HelperRole, Staff
 
 
 class RosterError(Exception):
@@ -104,6 +104,15 @@ class HelperView:
     roles: tuple[str, ...]
     languages: tuple[str, ...]
     available: bool
+    chosen_language: str | None = None  # with /lang (Staff.language)
+    telegram_language: str | None = None  # their Telegram app's, as last seen
+
+    def language(self, default: str) -> str:
+        """The one language the bot speaks to this helper in, privately and in their commands:
+        their /lang choice, else their Telegram app's if it is one of ours, else the first
+        language they help in, else `default` (the helpers' language)."""
+        return spoken_language(self.chosen_language, self.telegram_language, self.languages,
+                               default)
 
     @property
     def is_helper(self) -> bool:
@@ -111,19 +120,32 @@ class HelperView:
         return any(role in ROLES for role in self.roles)
 
 
+def spoken_language(chosen: str | None, telegram_language: str | None,
+                    languages: Sequence[str], default: str) -> str:
+    """`HelperView.language` from its parts (a private card reads them with the ticket)."""
+    if chosen in LANGUAGES:
+        return chosen
+    code = (telegram_language or "")[:2].lower()
+    if code in LANGUAGES:
+        return code
+    return languages[0] if languages else default
+
+
 async def helper_views(session: AsyncSession, *where: Any, order_by: tuple[Any, ...] = ()
                        ) -> list[HelperView]:
     """Helpers with all their roles, in one query; `where` chooses the helpers."""
-    rows = await session.exec(select(Helper, HelperRole.role).outerjoin(
+    rows = await session.exec(select(Helper, HelperRole.role, Staff.language,
+                                     Staff.telegram_language).outerjoin(
         HelperRole, col(HelperRole.helper_id) == col(Helper.telegram_id),
-    ).where(*where).order_by(*order_by))
-    return _views((h.telegram_id, h.name, h.team, h.languages, h.available, role)
-                  for h, role in rows)
+    ).outerjoin(Staff, col(Staff.telegram_id) == col(Helper.telegram_id),
+                ).where(*where).order_by(*order_by))
+    return _views((h.telegram_id, h.name, h.team, h.languages, h.available, role, chosen, code)
+                  for h, role, chosen, code in rows)
 
 
 def _views(rows: Iterable[Sequence[Any]]) -> list[HelperView]:
-    """(telegram_id, name, team, languages, available, role) rows, a helper's roles together,
-    as views in the order the helpers first come."""
+    """(telegram_id, name, team, languages, available, role, chosen language, Telegram
+    language) rows, a helper's roles together, as views in the order the helpers first come."""
     found: dict[int, Sequence[Any]] = {}
     roles: dict[int, list[str]] = {}
     for row in rows:
@@ -132,16 +154,19 @@ def _views(rows: Iterable[Sequence[Any]]) -> list[HelperView]:
         if row[5] is not None:
             held.append(row[5])
     return [HelperView(telegram_id=h[0], name=h[1], team=h[2], roles=tuple(sorted(roles[h[0]])),
-                       languages=tuple(h[3] or ()), available=h[4])
+                       languages=tuple(h[3] or ()), available=h[4], chosen_language=h[6],
+                       telegram_language=h[7])
             for h in found.values()]
 
 
 # The look-ups each question and each card make, built once (bot.domain.core): a helper by id,
 # and the helpers of a role, each with all their roles.
-_HELPER, _ROLE = table(Helper), table(HelperRole)
+_HELPER, _ROLE, _STAFF = table(Helper), table(HelperRole), table(Staff)
 _WITH_ROLES = sa_select(_HELPER.c.telegram_id, _HELPER.c.name, _HELPER.c.team,
-                        _HELPER.c.languages, _HELPER.c.available, _ROLE.c.role).select_from(
-    _HELPER.outerjoin(_ROLE, _ROLE.c.helper_id == _HELPER.c.telegram_id))
+                        _HELPER.c.languages, _HELPER.c.available, _ROLE.c.role,
+                        _STAFF.c.language, _STAFF.c.telegram_language).select_from(
+    _HELPER.outerjoin(_ROLE, _ROLE.c.helper_id == _HELPER.c.telegram_id)
+    .outerjoin(_STAFF, _STAFF.c.telegram_id == _HELPER.c.telegram_id))
 _ONE = _WITH_ROLES.where(_HELPER.c.telegram_id == bindparam("user_id"))
 _HOLDING = _ROLE.alias("holding")
 _OF_ROLE = _WITH_ROLES.where(_HELPER.c.telegram_id.in_(

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from bot import LANGUAGES, ROLES
+from bot.domain.asking import asking_words
 from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, TrainingError, load_or_train
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 OTHER_TOPIC = "other"
 FALLBACK_ROLE = "vertaisvalmentaja"  # the low-threshold advice service takes what fits nowhere
 CONFIDENT = 0.42  # words alone: below this the asker chooses the kind of helper
-ASK_BELOW = 0.65  # with the need model: below this probability the asker chooses
+ASK_BELOW = 0.60  # with the need model: below this probability the asker chooses
 WORDS_WEIGHT = 1.5  # how far the words' role shares move the model's log-probabilities
 SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 SIMILARITY_WEIGHT = 5.0  # how much a topic's n-gram similarity (0..1) counts beside its words
@@ -171,7 +172,8 @@ class Router:
             topic_scores[topic] += weight
         role_scores = self._role_scores(topic_scores)
         # A greeting or a word of thanks is no question the model can place.
-        needs = self.needs.probabilities_of(words_, lang, self.lemmas.lemma) \
+        needs = self.needs.probabilities_of(
+            words_, lang, self.lemmas.lemma, asking_words(text, lang, self.lemmas.lemma)) \
             if self.needs is not None and content else {}
         if needs:
             probabilities = self._combined(needs, self._role_scores(lexical), learned)

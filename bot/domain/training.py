@@ -4,9 +4,10 @@ Usage: `python -m bot.domain.training FOLDER FINGERPRINT < examples.tsv` writes 
 `FOLDER/router/needs-FINGERPRINT.pickle`; bot.domain.needs runs it in a child process when a model
 is missing, and `peerdesk route train` through it, so that no bot process holds scikit-learn.
 
-Two TF-IDF vectorizers (the needs module's own analyzers: character n-grams and basic forms, so
-that the router computes exactly the same features) and one multinomial logistic regression; the
-classes are balanced, the seed fixed, so the same examples give the same model.
+Three TF-IDF vectorizers (the needs module's own analyzers: character n-grams, basic forms, and
+basic forms of the asking clause, so that the router computes exactly the same features) and one
+multinomial logistic regression; the classes are balanced, the seed fixed, so the same examples
+give the same model.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bot.domain.needs import (
     Lemma,
     NeedModel,
     _View,
+    asking_grams,
     char_grams,
     guess_language,
     lemma_grams,
@@ -53,52 +55,78 @@ def _lemma_analyzer(lemma: Lemma, document: tuple[str, str]) -> list[str]:
     return lemma_grams(text, lang, lemma)
 
 
+def _asking_analyzer(lemma: Lemma, document: tuple[str, str]) -> list[str]:
+    text, lang = document
+    return asking_grams(text, lang, lemma)
+
+
 def fit(examples: Sequence[Example], lemma: Lemma, *, c: float = C) -> tuple[
-        TfidfVectorizer, TfidfVectorizer, LogisticRegression,
-        Callable[[str, str], sparse.csr_matrix]]:
-    """The two vectorizers and the classifier fitted on the examples, and the function that
-    turns a question into the classifier's features (for comparing with the router's sums)."""
-    # A feature seen in one question only is noise, and pairs of basic forms are many: with
-    # them the model held 200,000 features and 50 MB in every bot process; seen twice, 58,000.
-    chars = _vectorizer(char_grams, MIN_DF)
-    lemmas = _vectorizer(partial(_lemma_analyzer, lemma), MIN_DF)
+        TfidfVectorizer | None, TfidfVectorizer | None, TfidfVectorizer | None,
+        LogisticRegression, Callable[[str, str], sparse.csr_matrix]]:
+    """The three vectorizers and the classifier fitted on the examples, and the function that
+    turns a question into the classifier's features (for comparing with the router's sums).
+    A view none of whose features is seen often enough (in a test's few examples: none asks in
+    words) is left out: None."""
+    # A feature seen in one or two questions only is noise, and pairs of basic forms are many:
+    # with them the model held 200,000 features and 50 MB in every bot process; seen three
+    # times, 133,000 in the three views (7 MB).
+    analyzers: list[Callable[..., list[str]]] = [
+        char_grams, partial(_lemma_analyzer, lemma), partial(_asking_analyzer, lemma)]
     texts = [example.text for example in examples]
     documents = [(example.text, example.language or guess_language(example.text))
                  for example in examples]
-    features = sparse.hstack([chars.fit_transform(texts), lemmas.fit_transform(documents)])
+    inputs: list[Sequence[object]] = [texts, documents, documents]
+    vectorizers: list[TfidfVectorizer | None] = []
+    views = []
+    for analyzer, data in zip(analyzers, inputs, strict=True):
+        vectorizer = _vectorizer(analyzer, MIN_DF)
+        try:
+            views.append(vectorizer.fit_transform(data))
+        except ValueError:  # no feature seen MIN_DF times
+            vectorizer = None
+        vectorizers.append(vectorizer)
     classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced",
                                     random_state=0)
-    classifier.fit(features.tocsr(), [example.role for example in examples])
+    classifier.fit(sparse.hstack(views).tocsr(), [example.role for example in examples])
 
     def featurize(text: str, lang: str) -> sparse.csr_matrix:
-        return sparse.hstack([chars.transform([text]),
-                              lemmas.transform([(text, lang)])]).tocsr()
+        question = [text, (text, lang), (text, lang)]
+        return sparse.hstack([vectorizer.transform([one]) for vectorizer, one
+                              in zip(vectorizers, question, strict=True)
+                              if vectorizer is not None]).tocsr()
 
-    return chars, lemmas, classifier, featurize
+    chars, lemmas, asks = vectorizers
+    return chars, lemmas, asks, classifier, featurize
 
 
 def train(examples: Sequence[Example], lemma: Lemma, *, fingerprint: str = "",
           c: float = C) -> NeedModel:
     """Fit the model on the examples and keep its numbers, each view's columns in the order of
     its features' trie."""
-    chars, lemmas, classifier, _ = fit(examples, lemma, c=c)
-    char_view, char_order = _view(chars)
-    lemma_view, lemma_order = _view(lemmas)
-    offset = len(chars.vocabulary_)
+    *vectorizers, classifier, _ = fit(examples, lemma, c=c)
+    views: list[_View] = []
+    coefs: list[tuple[array, ...]] = []
+    offset = 0
+    for vectorizer in vectorizers:
+        view, order = _view(vectorizer)
+        views.append(view)
+        coefs.append(tuple(array("d", row[offset + order]) for row in classifier.coef_))
+        offset += len(order)
     return NeedModel(
         fingerprint=fingerprint,
         roles=tuple(str(role) for role in classifier.classes_),
-        chars=char_view,
-        lemmas=lemma_view,
-        chars_coef=tuple(array("d", row[char_order]) for row in classifier.coef_),
-        lemmas_coef=tuple(array("d", row[offset + lemma_order]) for row in classifier.coef_),
+        chars=views[0], lemmas=views[1], asks=views[2],
+        chars_coef=coefs[0], lemmas_coef=coefs[1], asks_coef=coefs[2],
         intercept=tuple(float(x) for x in classifier.intercept_),
     )
 
 
-def _view(vectorizer: TfidfVectorizer) -> tuple[_View, np.ndarray]:
+def _view(vectorizer: TfidfVectorizer | None) -> tuple[_View, np.ndarray]:
     """The vectorizer's features as a trie, its IDF weights in the trie's order, and for each of
-    the trie's columns the vectorizer's own (to reorder the coefficients the same way)."""
+    the trie's columns the vectorizer's own (to reorder the coefficients the same way); a view
+    left out has none."""
+    if vectorizer is None:
+        return _View(Trie(), array("d")), np.empty(0, dtype=np.intp)
     features = Trie([str(feature) for feature in vectorizer.vocabulary_])
     order = np.empty(len(features), dtype=np.intp)
     for feature, column in vectorizer.vocabulary_.items():
@@ -124,8 +152,10 @@ def main(folder: Path, key: str) -> None:
     """Train on the examples read from standard input and keep the model in `folder`; where
     that cannot be written, hand the model back on standard output."""
     examples = parse_examples(sys.stdin.read())
-    # Every word of the training questions, in each of their languages: all of them kept.
-    model = train(examples, Lemmas(folder, cache_size=250_000).lemma, fingerprint=key)
+    # Every word of the training questions, in each of their languages: all of them kept, looked
+    # up in the mapped tries (faster than the pages for so many words; this process is brief).
+    model = train(examples, Lemmas(folder, cache_size=250_000, mapped=True).lemma,
+                  fingerprint=key)
     try:
         keep(model, model_path(folder, key))
     except OSError:

@@ -310,6 +310,8 @@ class BotApi(World):
         message = self._message(self._chat(params), int(params.get("message_id", 0)))
         if not message.get("from", {}).get("is_bot"):
             raise ApiError(400, "Bad Request: message can't be edited")
+        if "text" not in message:  # a picture, a file, a voice: as Telegram answers
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         message["text"] = self._check_text(params.get("text"))
         markup = self._check_markup(params.get("reply_markup"))
         if markup:
@@ -320,6 +322,20 @@ class BotApi(World):
         async with self.changed:
             self._notify()
         return message
+
+    async def _api_deletemessage(self, params: dict) -> bool:
+        """The message goes; its id stays taken (a chat's ids run on), shown to nobody."""
+        chat_id = self._chat(params)
+        message = self._find(chat_id, int(params.get("message_id", 0)))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        kept = {k: message[k] for k in ("message_id", "chat", "date", "message_thread_id", "from")
+                if k in message}
+        message.clear()
+        message.update(kept, deleted=True)
+        async with self.changed:
+            self._notify()
+        return True
 
     async def _api_editmessagereplymarkup(self, params: dict) -> dict:
         message = self._message(self._chat(params), int(params.get("message_id", 0)))

@@ -108,7 +108,8 @@ class Page:
 
     async def _api_messages(self, request: web.Request) -> web.Response:
         chat_id = int(request.match_info["chat_id"])
-        return web.json_response(self.sandbox.messages.get(chat_id, []))
+        return web.json_response([m for m in self.sandbox.messages.get(chat_id, [])
+                                  if not m.get("deleted")])
 
     async def _api_user_send(self, request: web.Request) -> web.Response:
         """A person writes: a JSON body, or a form with a file (photo, document or voice)."""

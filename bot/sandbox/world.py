@@ -273,7 +273,8 @@ class World:
     def bot_messages(self, chat_id: int) -> list[dict]:
         """What the bot sent to a chat (service messages such as a new topic left out)."""
         return [m for m in self.messages.get(chat_id, [])
-                if m.get("from", {}).get("is_bot") and "forum_topic_created" not in m]
+                if m.get("from", {}).get("is_bot") and "forum_topic_created" not in m
+                and not m.get("deleted")]
 
     def _notify(self) -> None:
         """Wake whoever waits for a change (tests, the page's long poll); `changed` is held."""
@@ -312,7 +313,8 @@ class World:
         """A chat's message by id (ids in a chat are consecutive)."""
         history = self.messages.get(chat_id, [])
         index = message_id - history[0]["message_id"] if history else -1
-        return history[index] if 0 <= index < len(history) else None
+        found = history[index] if 0 <= index < len(history) else None
+        return None if found is None or found.get("deleted") else found
 
     def _message(self, chat_id: int, message_id: int) -> dict:
         message = self._find(chat_id, message_id)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
-from telegram import Update
+from telegram import Update, User
 
 from bot import LEAD
 from bot.domain import roster, setup
 from bot.domain.events.views import EventView
-from bot.domain.intake import language_of, preferred_language
+from bot.domain.intake import language_of, preferred_language, remember_staff
 from bot.domain.roster import HelperView
 from bot.i18n import _, gettext
 from bot.services import Services
@@ -33,7 +34,8 @@ COACH_ROLES = frozenset({"vertaisvalmentaja", LEAD})  # review the drafted answe
 # The one refusal each kind of person hears, and the one for a button that is not one's own.
 HELPERS_ONLY = _("Sorry, only the peer-support helpers can do this.")
 COACHES_ONLY = _("Sorry, the answers' drafts are for the peer coaches.")
-ORGANISERS_ONLY = _("Sorry, only the organisers named in the configuration can publish.")
+ORGANISERS_ONLY = _("Sorry, only the desk's organisers can publish. An admin can make you one "
+                    "(/helpers, or an /invite organiser link).")
 ADMINS_ONLY = _("Sorry, only the desk's admins can do this.")
 STALE = _("This button is not yours to press, or the question has moved on.")
 
@@ -64,9 +66,20 @@ def may_manage(services: Services, user_id: int, event: EventView) -> bool:
     return event.host_id == user_id or is_organiser(services, user_id)
 
 
-async def _person(context: PeerdeskContext, user_id: int) -> HelperView | None:
+async def _helper(context: PeerdeskContext, user: User) -> HelperView | None:
+    """The helper who sent this update, their Telegram language as it is now: kept for the
+    notices sent them later (one read; a write only when it changed), and in the view their
+    command answers in (HelperView.language)."""
     async with context.services.db.session() as session:
-        return await roster.helper(session=session, user_id=user_id)
+        found = await roster.helper(session=session, user_id=user.id)
+        if found is None:
+            return None
+        if user.language_code and found.telegram_language != user.language_code:
+            await remember_staff(session=session, telegram_id=user.id,
+                                 first_name=user.first_name,
+                                 telegram_language=user.language_code)
+            found = replace(found, telegram_language=user.language_code)
+    return found
 
 
 def helpers_only(handler: HelperHandler) -> Handler:
@@ -75,7 +88,7 @@ def helpers_only(handler: HelperHandler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: PeerdeskContext) -> None:
         user = update.effective_user
-        helper = await _person(context, user.id) if user is not None else None
+        helper = await _helper(context, user) if user is not None else None
         if helper is not None and helper.is_helper:
             await handler(update, context, helper)
             return
@@ -96,7 +109,7 @@ def coaches_only(handler: PersonHandler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: PeerdeskContext) -> None:
         user = update.effective_user
-        person = await _person(context, user.id) if user is not None else None
+        person = await _helper(context, user) if user is not None else None
         if user is not None and is_coach(context.services, user.id, person):
             await handler(update, context, person)
             return
@@ -135,7 +148,8 @@ def admins_only(handler: Handler) -> Handler:
 
 
 async def language(update: Update, context: PeerdeskContext) -> str:
-    """The person's language: their /lang choice, else their Telegram app's, else Finnish."""
+    """The person's language: their /lang choice, else their Telegram app's, else English for
+    a Telegram language not ours, else Finnish (bot.domain.intake.preferred_language)."""
     user = update.effective_user
     if user is None:
         return preferred_language(None)

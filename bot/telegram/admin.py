@@ -137,9 +137,11 @@ async def _roster_view(context: PeerdeskContext, lang: str
 def _person_view(context: PeerdeskContext, helper: HelperView, lang: str
                  ) -> tuple[str, InlineKeyboardMarkup]:
     who = helper.telegram_id
-    roles = [InlineKeyboardButton(("✓ " if r in helper.roles else "") + r, callback_data=(
-        encode(SetupAction.ROLE, who, r))) for r in INVITE_ROLES]
-    rows = [roles[:3], roles[3:],
+    roles = [InlineKeyboardButton(("✓ " if r in helper.roles else "")
+                                  + role_name(context.services, r, lang),
+                                  callback_data=encode(SetupAction.ROLE, who, r))
+             for r in INVITE_ROLES]  # the roles' names in the viewer's language, two a row
+    rows = [*(roles[i:i + 2] for i in range(0, len(roles), 2)),
             [InlineKeyboardButton(gettext(lang, "Mark available") if not helper.available
                                   else gettext(lang, "Mark away"),
                                   callback_data=encode(SetupAction.AWAY, who,

@@ -120,7 +120,8 @@ def _dialog_steps() -> Steps:
     steps.add(e.NEWEVENT, e.TITLE, Step(e.got_title, text=True))
     steps.add(e.NEWEVENT, e.START, Step(e.got_start, text=True))
     steps.add(e.NEWEVENT, e.START_CONFIRM, Step(e.got_start_confirmed,
-                                                button=pattern(Action.START)))
+                                                button=pattern(Action.START)),
+              Step(e.got_start, text=True))  # a corrected start typed under "Is that right?"
     steps.add(e.NEWEVENT, e.END, Step(e.got_end, text=True))
     steps.add(e.NEWEVENT, e.WHERE, Step(e.got_where, text=True))
     steps.add(e.NEWEVENT, e.DESCRIPTION, Step(e.got_description, text=True))

@@ -90,8 +90,9 @@ def sections(person: Person) -> list[tuple[str, tuple[Command, ...]]]:
         found.append((_("For helpers:"), HELPERS))
     elif LEAD in person.roles or person.admin:
         found.append((_("Reports:"), REPORTS))
-    if COACH_ROLES & person.roles or person.admin:
-        found.append((_("For peer coaches:"), COACHES))
+    if COACH_ROLES & person.roles or person.admin:  # a lead reviews them too, not as a coach
+        found.append((_("For peer coaches:") if "vertaisvalmentaja" in person.roles
+                      else _("Reviewing the drafted answers:"), COACHES))
     if person.organiser or person.admin:
         found.append((_("For organisers:"), ORGANISERS))
     if person.admin:
@@ -130,7 +131,7 @@ def _menu(commands: Iterable[Command], lang: str) -> list[BotCommand]:
 
 async def people(services: Services) -> dict[int, tuple[Person, str]]:
     """Everyone whose private menu is more than the staff's, with the language it is in: the
-    roster's first language, else the helpers' language."""
+    roster's language for them (HelperView.language), else the helpers' language."""
     settings = services.settings
     roles: dict[int, set[str]] = {}
     languages: dict[int, str] = {}
@@ -138,8 +139,7 @@ async def people(services: Services) -> dict[int, tuple[Person, str]]:
         for row in await roster.roster(session=session):
             if known := set(row.roles) & {*ROLES, LEAD}:
                 roles[row.telegram_id] = known
-                if row.languages:
-                    languages[row.telegram_id] = row.languages[0]
+                languages[row.telegram_id] = row.language(settings.helpers_language)
     everyone = set(roles) | set(settings.admin_ids) | set(settings.organiser_ids)
     return {
         user_id: (Person(frozenset(roles.get(user_id, ())), user_id in settings.admin_ids,
@@ -162,7 +162,8 @@ async def person_and_language(services: Services, user_id: int) -> tuple[Person,
     """One person's rights and the language of their menu (after a change made in Telegram)."""
     async with services.db.session() as session:
         found = await roster.helper(session=session, user_id=user_id)
-    lang = found.languages[0] if found and found.languages else services.settings.helpers_language
+    lang = found.language(services.settings.helpers_language) if found \
+        else services.settings.helpers_language
     return await person(services, user_id), lang
 
 

@@ -80,9 +80,15 @@ async def forget_command(update: Update, context: PeerdeskContext) -> None:
     """/forget: ask before erasing; the question waits in the database (a dialog), so that only
     a press of this very question erases, whichever replica takes it."""
     lang = await _lang(update, context)
+    text = gettext(lang, "Erase everything stored about you? Your questions stay only as "
+                         "anonymous figures, without their text.")
+    async with context.services.db.session() as session:
+        if await privacy.in_roster(session=session, telegram_id=user_of(update).id):
+            text += "\n\n" + gettext(lang, "Your entry in the helpers' roster (your name and "
+                                            "roles) stays: roles are given by the management, "
+                                            "so an admin removes it.")
     asked = await message_of(update).reply_text(
-        gettext(lang, "Erase everything stored about you? Your questions stay only as anonymous "
-                      "figures, without their text."),
+        text,
         reply_markup=InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Yes, erase"),
                                  callback_data=encode(Action.FORGET, arg="yes")),
@@ -120,7 +126,10 @@ async def forget_confirmed(update: Update, context: PeerdeskContext) -> None:
     logger.info("a person's data was erased on request (%d tickets anonymised, %d withdrawn)",
                 done.tickets, done.withdrawn)
     await query.answer()
-    await query.edit_message_text(gettext(lang, "Done: your data is erased."))
+    await query.edit_message_text(
+        gettext(lang, "Done: your data is erased, except your entry in the helpers' roster (your "
+                      "name and roles), which stays until an admin removes it.")
+        if done.in_roster else gettext(lang, "Done: your data is erased."))
 
 
 async def purge(context: PeerdeskContext) -> None:

@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import intake
+from bot.domain.events import rsvp
 from bot.domain.intake import Part, Receipt
 from bot.domain.models import TicketStatus
 from bot.domain.smalltalk import Kind as TalkKind
@@ -177,8 +178,9 @@ async def _store_question(session: AsyncSession, context: PeerdeskContext, messa
 
 
 async def _answer_question(context: PeerdeskContext, message: Message, user: User,
-                           taken: _Taken) -> None:
-    """Tell the asker what became of their new question (or greet them back)."""
+                           taken: _Taken, apart: int | None = None) -> None:
+    """Tell the asker what became of their new question (or greet them back); `apart`: their
+    named question it was kept apart from (bot.domain.tickets.conversation)."""
     text, media = _words(message), _has_media(message)
     lang, talk, receipt = taken.language, taken.talk, taken.receipt
     if talk is not None:
@@ -216,33 +218,51 @@ async def _answer_question(context: PeerdeskContext, message: Message, user: Use
     else:
         context.services.metrics.questions.inc()
         context.services.wake_sender()  # the card was queued with the ticket
-    await _reply_to_receipt(context, message, receipt, media_only=media and not text)
+    await _reply_to_receipt(context, message, receipt, media_only=media and not text,
+                            apart=apart)
+
+
+def _kept_apart(receipt: Receipt, apart: int | None) -> str:
+    """Why an anonymous message did not join the asker's named question: said plainly."""
+    if apart is None or not receipt.anonymous:
+        return ""
+    return "\n\n" + gettext(receipt.language, "Your question #{earlier} shows your name, so I "
+                                               "did not add this to it: this is a new, anonymous "
+                                               "question. To add to #{earlier} under your name, "
+                                               "reply to one of its messages.", earlier=apart)
 
 
 async def _reply_to_receipt(context: PeerdeskContext, message: Message, receipt: Receipt,
-                            media_only: bool = False) -> None:
+                            media_only: bool = False, apart: int | None = None) -> None:
     lang, services = receipt.language, context.services
+    why = _kept_apart(receipt, apart)
+    # A wish to sign up for an event: its buttons are under /events, said first.
+    events = gettext(lang, "To sign up for an event, open /events: every coming event has its "
+                           "sign-up buttons there.") + "\n\n" \
+        if rsvp.signs_up(message.text or message.caption or "") else ""
     if receipt.needs_choice:
         intro = gettext(lang, "Thank you, I got it and saved it as #{number}. What is it about? "
                               "Choose who could help:", number=receipt.ticket_id) if media_only \
             else gettext(lang, "Thank you! Your question is saved as #{number}. I am not sure "
                                "who can help best, so please choose:", number=receipt.ticket_id)
         sent = await posting.reply(
-            message, intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang),
+            message, events + intro + "\n\n" + keyboards.role_lines(services, receipt.roles, lang)
+            + why,
             reply_markup=keyboards.choose_role(services, receipt.ticket_id, receipt.roles, lang),
         )
         await acknowledged(context, receipt, sent)
     elif receipt.status is TicketStatus.OFFERED and receipt.answer:
         sent = await posting.reply(
             message,
-            gettext(lang, "Your question is saved as #{number}. This may answer it right away:",
+            events + gettext(lang, "Your question is saved as #{number}. This may answer it "
+                                   "right away:",
                     number=receipt.ticket_id)
-            + "\n\n" + services.answer_text(receipt.answer, lang),
+            + "\n\n" + services.answer_text(receipt.answer, lang) + why,
             reply_markup=keyboards.self_service(receipt.ticket_id, lang),
         )
         await acknowledged(context, receipt, sent)
     else:
-        ack = await posting.reply(message, acknowledgement(context, receipt),
+        ack = await posting.reply(message, events + acknowledgement(context, receipt) + why,
                                   reply_markup=acknowledgement_markup(receipt))
         await acknowledged(context, receipt, ack)
 
@@ -326,7 +346,7 @@ async def follow_up(update: Update, context: PeerdeskContext) -> bool:
             taken = await _store_question(session, context, message, user,
                                           fresh=not conversation.stored)
     if conversation.turn is Turn.NEW:
-        await _answer_question(context, message, user, taken)
+        await _answer_question(context, message, user, taken, conversation.apart)
     else:
         await answer_turn(context, message, conversation)
     return True

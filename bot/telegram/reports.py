@@ -63,8 +63,8 @@ async def report_command(update: Update, context: PeerdeskContext) -> None:
         person = await roster.helper(session=session, user_id=user.id)
     allowed = user.id in services.settings.admin_ids or (
         person is not None and (person.is_helper or LEAD in person.roles))
-    lang = (person.languages[0] if person and person.languages
-            else services.settings.helpers_language)
+    lang = person.language(services.settings.helpers_language) if person \
+        else services.settings.helpers_language
     if not allowed:
         await message.reply_text(gettext(lang, "Sorry, the reports are for the helpers, the "
                                                "heads of education and the admins."))
@@ -114,7 +114,7 @@ async def digest(context: PeerdeskContext) -> None:
     for lead in leads:
         try:
             await _send(context.application, lead.telegram_id, folded,
-                        (lead.languages or [settings.helpers_language])[0])
+                        lead.language(settings.helpers_language))
         except TelegramError:
             logger.warning("a lead could not be sent the monthly digest")
     if full.rising:  # the organisers are offered an event on each rising topic

@@ -68,7 +68,7 @@ class Sent:
 
 Renderer = Callable[[Application, Claimed], Awaitable[Sent | None]]
 Lister = Callable[[Application, list[Claimed]], Awaitable[list[int]]]
-Copier = Callable[[Application, list[Claimed]], Awaitable[None]]
+Copier = Callable[[Application, list[Claimed]], Awaitable[Sent | None]]
 RELAYS_TOGETHER = 20  # a person's quick messages copied into their topic in one call
 
 
@@ -455,12 +455,15 @@ class Sender:
         assert self._copier is not None
         services = self.services
         try:
-            await self._copier(self._application, items)
+            sent = await self._copier(self._application, items) or Sent()
         except Exception as exc:
             for item in items:
                 await self._not_sent(item, exc)
             return
         async with services.db.session() as session:
+            for chat_id, message_id, ticket_id, kind in sent.remember:
+                await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
+                                        ticket_id=ticket_id, kind=kind, commit=False)
             for item in items:
                 await outbox.mark_sent(session=session, outbox_id=item.id, worker=self.worker,
                                        now=services.clock(), commit=False)

@@ -3,6 +3,7 @@ place freed offered to the next in line, and the registration deadline."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,20 @@ from bot.domain.events.views import Counts, EventView
 from bot.domain.models import Event, Rsvp, RsvpAnswer
 
 ANSWERS = ("yes", "plus", "no")
+# A wish to sign up for an event, written as a question ("Haluan ilmoittautua torstain
+# pedagogiseen kahvilaan"): the answer is under /events, whatever the router makes of it. Both a
+# word of signing up and a word of an event, so "how do I register a student" is not one.
+_SIGN_UP = re.compile(r"\b(ilmoittau|ilmottau|ilmoittaud|ilmottaud|anmäl|sign(ing)?\s+(me\s+)?up"
+                      r"|register|enrol|rsvp)", re.IGNORECASE)
+_EVENT = re.compile(r"(kahvila|webinaari|webinar|webbinar|tilaisuu|tapahtum|koulutuk|koulutus"
+                    r"|kafé|café|cafe|evenemang|tillfälle|seminaari|seminar|event|workshop|työpaja)",
+                    re.IGNORECASE)
+_FORM = re.compile(r"(lomak|form)", re.IGNORECASE)  # a host's question about a sign-up form
+
+
+def signs_up(text: str) -> bool:
+    """Whether `text` asks to sign up for an event (one of the events in /events)."""
+    return bool(_SIGN_UP.search(text) and _EVENT.search(text) and not _FORM.search(text))
 
 
 async def counts(*, session: AsyncSession, event_id: int) -> Counts:

@@ -256,7 +256,7 @@ def _minutes(start: datetime, end: datetime) -> float:
 async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: Desk,
                 helper_id: int) -> TicketView | None:
     """Close an open or claimed ticket; None if it was closed already. The asker is asked for
-    a rating."""
+    a rating, or told that it was closed without an answer when none reached them."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None:
         return None
@@ -274,7 +274,11 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: D
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
     await withdraw_phone(session, ticket_id, now)
-    to_asker(session, ticket, "closed", now, helper=helper_id)
+    # Nothing reached the asker (no reply, no answer from the card, no call asked for): no
+    # rating of an answer never given; they hear kindly that they may write again.
+    answered = ticket.first_answer_at is not None or ticket.phone is not None
+    to_asker(session, ticket, "closed" if answered else "closed_unanswered", now,
+             helper=helper_id)
     view = await view_of(session, ticket)
     await session.commit()
     return view
@@ -408,10 +412,11 @@ def _may_pass_on(ticket: Ticket | None, helper_id: int, desk: Desk) -> bool:
 
 
 async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now: datetime,
-                  desk: Desk) -> TicketView | None:
+                  desk: Desk, removed: str | None = None) -> TicketView | None:
     """The holder (or an admin) gives a claimed ticket back to the queue: it waits again with
     the reminder clock restarted, its role is called again, and the asker hears that a colleague
-    will continue. None: it was not claimed, or not theirs to release."""
+    will continue. `removed`: the holder's name, taken out of the roster (so the notice cannot
+    read it there when it is sent). None: it was not claimed, or not theirs to release."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or not _may_pass_on(ticket, helper_id, desk):
         await session.commit()
@@ -429,7 +434,11 @@ async def release(*, session: AsyncSession, ticket_id: int, helper_id: int, now:
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
     await withdraw_phone(session, ticket_id, now)
-    await call_role(session, desk, ticket, now, "released", skip=holder)
+    if removed is None:
+        await call_role(session, desk, ticket, now, "released", skip=holder)
+    else:
+        await call_role(session, desk, ticket, now, "removed_released", skip=holder,
+                        name=removed)
     to_asker(session, ticket, "released_asker", now)
     view = await view_of(session, ticket)
     await session.commit()

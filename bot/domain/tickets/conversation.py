@@ -101,6 +101,7 @@ class Conversation:
     receipt: Receipt | None = None  # the question it joined, or might join
     claimed: bool = False  # a helper holds the question
     stored: bool = False  # NEW: the message is a question stored already (delivered again)
+    apart: int | None = None  # NEW: the asker's named question this anonymous one is kept from
 
 
 _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -141,6 +142,18 @@ async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
         (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id),
     ))).first()
     return max(ticket.created_at, latest) if latest is not None else ticket.created_at
+
+
+async def _named_while_anonymous(session: AsyncSession, ticket: Ticket, asker_id: int) -> bool:
+    """The asker now asks anonymously (/anon) and the question going on shows their name: a
+    message does not join it unasked, or the helpers would read it under that name. It becomes
+    a new, anonymous question (the asker may still join it on purpose: a reply to it). The
+    other way round nothing is revealed: a named message joins an anonymous question."""
+    if ticket.anonymous:
+        return False
+    anonymous = (await session.exec(select(Staff.anonymous).where(
+        col(Staff.telegram_id) == asker_id))).first()
+    return bool(anonymous)
 
 
 def _elsewhere(router: Router, ticket: Ticket, text: str, language: str, *,
@@ -189,7 +202,8 @@ async def converse(
     """One conversation per asker: does this message belong to a question going on?
 
     A reply to one of the question's messages, or `join` (the asker pressed "Add to #12"),
-    joins that question. Otherwise a plain message joins the asker's open question, or is a
+    joins that question. Otherwise a plain message joins the asker's open question (unless it
+    shows their name and they now ask anonymously: `_named_while_anonymous`), or is a
     comment on one closed within `window`, unless it is clearly a different matter
     (`clearly_other`, the one follow-up rule: then ASK). Joining keeps it with
     a question that waits for a role (and routes the words together), relays it to the helpers
@@ -211,6 +225,8 @@ async def converse(
                 return await _comment(session, desk, ticket, text, now)
     if ticket is None and not explicit:
         ticket = latest
+        if ticket is not None and await _named_while_anonymous(session, ticket, asker_id):
+            return Conversation(Turn.NEW, apart=ticket.id)
     if ticket is None:
         return Conversation(Turn.NEW)
     receipt = receipt_of(ticket)

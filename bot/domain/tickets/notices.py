@@ -26,20 +26,22 @@ from bot.domain.tickets.views import Desk, TicketView, view_of
 MAX_MENTIONS = 8
 
 
-async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: bool = False
-                     ) -> list[HelperView]:
+async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: bool = False,
+                     skip: int | None = None) -> list[HelperView]:
     """Whom to call for a ticket: the role's available helpers who speak the asker's language
-    first, colleagues from the asker's own team before others. Everyone when nobody of the role
-    is available, and with `everyone` all helpers of all roles."""
+    first, colleagues from the asker's own team before others. Everyone of the role when
+    nobody of it is available, and with `everyone` all helpers of all roles; `skip` (who gave
+    it back) is never called for it."""
     return await called(session, role=None if everyone else ticket.role,
-                        language=ticket.language, team=ticket.asker_team)
+                        language=ticket.language, team=ticket.asker_team, skip=skip)
 
 
-async def called(session: AsyncSession, *, role: str | None, language: str, team: str | None
-                 ) -> list[HelperView]:
+async def called(session: AsyncSession, *, role: str | None, language: str, team: str | None,
+                 skip: int | None = None) -> list[HelperView]:
     """`recipients` from what it orders by: the role (None: every role), the asker's language
     and team."""
-    helpers = [h for h in await with_role(session, role) if h.is_helper]
+    helpers = [h for h in await with_role(session, role)
+               if h.is_helper and h.telegram_id != skip]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperView) -> tuple[bool, bool, str]:
@@ -100,23 +102,23 @@ async def withdraw_phone(session: AsyncSession, ticket_id: int, now: datetime) -
 
 
 async def call_role(session: AsyncSession, desk: Desk, ticket: Ticket, now: datetime,
-                    template: str, skip: int) -> None:
-    """Call the ticket's role again, `skip` left out: a notice with their names in its topic,
-    or privately (beside the card they have, or with a new card)."""
+                    template: str, skip: int, **params: Any) -> None:
+    """Call the ticket's role again, `skip` left out: a notice with the names of the role's
+    other helpers in its topic (only the role's: the topic is there for everyone to see), or
+    privately (beside the card they have, or with a new card; to everyone when the role has
+    nobody else, so that the card reaches someone)."""
     if desk.forum is not None:
         note(session, ticket, desk.forum, template, now, Priority.CARD, mention="role",
-              skip=skip, helper=skip)
+              skip=skip, helper=skip, **params)
         return
     view = await view_of(session, ticket)
-    called = [h for h in await recipients(session=session, ticket=view)
-              if h.telegram_id != skip] or \
-        [h for h in await recipients(session=session, ticket=view, everyone=True)
-         if h.telegram_id != skip]
+    called = await recipients(session=session, ticket=view, skip=skip) or \
+        await recipients(session=session, ticket=view, everyone=True, skip=skip)
     cards = {chat for chat, _ in await card_messages(session=session, ticket_id=saved_id(ticket))}
     for colleague in called:
         if colleague.telegram_id in cards:
             note(session, ticket, colleague.telegram_id, template, now, Priority.CARD,
-                  helper=skip)
+                  helper=skip, **params)
         else:
             outbox.add(session, kind=OutboxKind.CARD, chat_id=colleague.telegram_id, now=now,
                        priority=Priority.CARD, ticket_id=saved_id(ticket))

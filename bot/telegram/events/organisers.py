@@ -99,6 +99,22 @@ def _moment(text: str, context: PeerdeskContext, turn: Turn
     return at, None
 
 
+def _example_day(context: PeerdeskContext, lang: str) -> dict[str, str]:
+    """A day a week from today, as the organiser's language writes it (hints show a date to
+    come, never one past): {date} and its {weekday}."""
+    services = context.services
+    day = datetime.combine(services.clock().astimezone(services.settings.tz).date()
+                           + timedelta(days=7), time(12))
+    written = {"fi": "d.M.", "sv": "d/M"}.get(lang, "d MMMM")
+    return {"date": format_datetime(day, written, locale=lang),
+            "weekday": format_datetime(day, "EEE" if lang == "fi" else "EEEE", locale=lang)}
+
+
+def _start_hint(context: PeerdeskContext, lang: str) -> str:
+    return gettext(lang, "When does it start? For example {date} at 2 pm, {weekday} {date} "
+                         "14:00 or tomorrow at 9", **_example_day(context, lang))
+
+
 def _time_on_the_day(text: str, context: PeerdeskContext, turn: Turn) -> datetime | None:
     """After "At what time?": a time alone, on the day given before."""
     day = turn.draft.get("day")
@@ -139,9 +155,7 @@ async def suggested_event(update: Update, context: PeerdeskContext) -> None:
     await dialogs.begin(update, context, NEWEVENT, START, lang=lang,
                         answers={"kind": kind, "title": title[:200]})
     await query_message(query).reply_text(
-        gettext(lang, "A new event: {title}", title=title) + "\n" + gettext(
-            lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
-                  "huomenna klo 9"))
+        gettext(lang, "A new event: {title}", title=title) + "\n" + _start_hint(context, lang))
 
 
 async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
@@ -155,9 +169,7 @@ async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str 
 
 async def got_title(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     turn.draft["title"] = text_of(update).strip()[:200]
-    await message_of(update).reply_text(gettext(
-        turn.lang, "When does it start? For example 1.12. klo 14, ti 1.12. 14.00 or "
-                   "huomenna klo 9"))
+    await message_of(update).reply_text(_start_hint(context, turn.lang))
     return START
 
 
@@ -174,9 +186,10 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
         return START
     if start is None or start <= services.clock():
         await message_of(update).reply_text(gettext(
-            lang, "I could not read a future date and time. Please write it like 1.12. klo 14 "
-                  "or huomenna klo 9"))
-        return START
+            lang, "I could not read a future date and time. Please write it like {date} at 2 pm "
+                  "or tomorrow at 9", **_example_day(context, lang)))
+        # Under "Is that right?" the start understood before still waits for its buttons.
+        return START_CONFIRM if "start" in turn.draft else START
     turn.draft.pop("day", None)
     turn.draft["start"] = start
     await message_of(update).reply_text(

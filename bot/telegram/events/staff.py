@@ -69,10 +69,10 @@ async def rsvp_button(update: Update, context: PeerdeskContext) -> None:
             await messages.refresh_counts(session=session, event_id=event_id,
                                           now=services.clock())
         private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
-        own = await language_of(session=session, telegram_id=user.id,
-                                telegram_language=user.language_code) if private else None
+        # The toast is the presser's own, in their language; the post keeps the event's.
+        lang = await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
     services.wake_sender()  # the counts on the announcements, and a place offered
-    lang = own or (event.language if event else services.settings.helpers_language)
     if event is not None and not event.cancelled and event.starts_at > services.clock() and (
             answer == "closed" or (result is not None and result.closed)):
         await query.answer(gettext(lang, "Registration for this event has closed. If you would "

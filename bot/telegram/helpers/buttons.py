@@ -34,12 +34,17 @@ from bot.telegram import dialogs
 from bot.telegram.access import language, stale
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
-from bot.telegram.helpers.cards import card_buttons, helper_language
+from bot.telegram.helpers.cards import (
+    CONFIRM,
+    card_buttons,
+    close_anyway,
+    close_question,
+    helper_language,
+)
 from bot.telegram.helpers.templates import STARS
 from bot.telegram.keyboards import take_away_buttons
 
 logger = logging.getLogger(__name__)
-CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
 
 
 def asker_state(ticket: TicketView, lang: str) -> str:
@@ -130,7 +135,10 @@ async def _card_button(update: Update, context: PeerdeskContext, helper: HelperV
                                             message_id=message.message_id)
         ticket = await views.view(session=session, ticket_id=button.id)
     on_its_card = found is not None and found.kind == Kind.CARD and found.ticket_id == button.id
-    if ticket is None or not (on_its_card or button.action is Action.CLAIM):
+    # A Claim can sit in a listing or a private confirmation, a confirmed Close under /close.
+    elsewhere = button.action is Action.CLAIM or (button.action is Action.CLOSE
+                                                  and button.arg == CONFIRM)
+    if ticket is None or not (on_its_card or elsewhere):
         await stale(update, context)
         return None
     return Press(query, button, ticket, on_its_card, helper_language(context.services, helper))
@@ -208,25 +216,28 @@ async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: 
 
 
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
-    """Close from the card; a colleague's claimed ticket asks for a confirmation first."""
+    """Close from the card; a colleague's claimed ticket, or an unclaimed one of another role,
+    asks for a confirmation first (on the card; /close asks in a message of its own)."""
     press = await _card_button(update, context, helper, Action.CLOSE)
     if press is None:
         return
     query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
-    if ticket.claimed_by not in (None, helper.telegram_id) and button.arg != CONFIRM \
-            and ticket.status is not TicketStatus.CLOSED:
+    question = close_question(context.services, ticket, helper, lang)
+    if question is not None and button.arg != CONFIRM:
         await query.answer()
-        await query.edit_message_reply_markup(InlineKeyboardMarkup([[
-            InlineKeyboardButton(gettext(lang, "{name} holds #{number}: close it anyway?",
-                                         name=ticket.claimer_name or "?", number=ticket.id),
-                                 callback_data=encode(Action.CLOSE, ticket.id, CONFIRM))], [
-            InlineKeyboardButton(gettext(lang, "Back"),
-                                 callback_data=encode(Action.CARD, ticket.id))]]))
+        await query.edit_message_reply_markup(close_anyway(ticket.id, question, lang))
         return
-    await query.answer()
     if button.arg == CONFIRM:
-        logger.info("ticket %s closed by a colleague of its holder", ticket.id)
-    await close_ticket(context, ticket.id, helper)
+        logger.info("ticket %s closed by a colleague of its holder" if ticket.claimed_by
+                    else "ticket %s closed across roles", ticket.id)
+    closed = await close_ticket(context, ticket.id, helper)
+    if press.on_card or closed:
+        await query.answer()
+    else:
+        await query.answer(gettext(lang, "#{number} is already closed.", number=ticket.id),
+                           show_alert=True)
+    if not press.on_card:  # /close's confirmation has had its day
+        await take_away_buttons(query)
 
 
 async def close_ticket(context: PeerdeskContext, ticket_id: int, helper: HelperView) -> bool:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, User
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, User
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
@@ -28,6 +29,8 @@ from bot.telegram.posting import send_text
 from bot.telegram.sender import Sent
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
 MAX_TEXT = 4096
 LISTING_MAX = 20  # tickets in one listing message
 SNIPPET = 90  # characters of each question in a listing
@@ -40,9 +43,10 @@ def services_of(application: Application) -> Services:
 
 
 def helper_language(services: Services, helper: HelperView | None = None) -> str:
-    if helper and helper.languages:
-        return helper.languages[0]
-    return services.settings.helpers_language
+    """A helper's one language (bot.domain.roster.HelperView.language); the helpers' language
+    for the group and for anyone outside the roster."""
+    default = services.settings.helpers_language
+    return helper.language(default) if helper is not None else default
 
 
 def _utf16(text: str) -> int:
@@ -168,6 +172,32 @@ def card_buttons(ticket: TicketView, lang: str, extras: AtHand | None = None,
     return InlineKeyboardMarkup([*rows, *sends])
 
 
+def close_question(services: Services, ticket: TicketView, helper: HelperView, lang: str
+                   ) -> str | None:
+    """What to ask before closing: a colleague's claimed ticket, or an unclaimed one of a role
+    the helper does not have (as a claim across roles asks). None: close at once."""
+    if ticket.status is TicketStatus.CLOSED:
+        return None
+    if ticket.claimed_by not in (None, helper.telegram_id):
+        return gettext(lang, "{name} holds #{number}: close it anyway?",
+                       name=ticket.claimer_name or "?", number=ticket.id)
+    if ticket.claimed_by is None and ticket.role not in helper.roles:
+        return gettext(lang, "#{number} is for {role}: close it anyway?", number=ticket.id,
+                       role=services.role_name(ticket.role, lang))
+    return None
+
+
+def close_anyway(ticket_id: int, question: str, lang: str, *, back: bool = True
+                 ) -> InlineKeyboardMarkup:
+    """The confirmation's button (on the card, with Back to its own buttons)."""
+    rows = [[InlineKeyboardButton(question,
+                                  callback_data=encode(Action.CLOSE, ticket_id, CONFIRM))]]
+    if back:
+        rows.append([InlineKeyboardButton(gettext(lang, "Back"),
+                                          callback_data=encode(Action.CARD, ticket_id))])
+    return InlineKeyboardMarkup(rows)
+
+
 async def _view(services: Services, ticket_id: int | None) -> TicketView | None:
     if ticket_id is None:
         return None
@@ -221,7 +251,7 @@ async def _topic_card(application: Application, ticket: TicketView, thread_id: i
 
 
 async def in_topic(application: Application, ticket_id: int,
-                   send: Callable[[int], Awaitable[Message]]) -> Message:
+                   send: Callable[[int], Awaitable[T]]) -> T:
     """Send into the ticket's topic (`send(thread_id)`), opening it first if needed, and again
     if someone deleted it."""
     thread_id = await ensure_topic(application, ticket_id)
@@ -253,7 +283,7 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
     if found is None:
         return None
     ticket, extras = found.ticket, found.at_hand
-    lang = found.languages[0] if found.languages else services.settings.helpers_language
+    lang = found.language(services.settings.helpers_language)
     text, entities = card_text(services, ticket, lang, extras)
     try:
         message_id = await send_text(application.bot, item.chat_id, text,

@@ -13,7 +13,7 @@ from bot.domain.tickets import messages, views
 from bot.i18n import format_age, gettext
 from bot.telegram.context import PeerdeskContext
 from bot.telegram.helpers.buttons import close_ticket, not_passable, release_ticket
-from bot.telegram.helpers.cards import helper_language
+from bot.telegram.helpers.cards import close_anyway, close_question, helper_language
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,15 @@ async def close_command(update: Update, context: PeerdeskContext, helper: Helper
     if here is None:
         return
     message, ticket_id, lang = here
+    async with context.services.db.session() as session:
+        ticket = await views.view(session=session, ticket_id=ticket_id)
+    assert ticket is not None
+    question = close_question(context.services, ticket, helper, lang) \
+        if ticket.claimed_by is None else None  # a colleague's: /close closes, as before
+    if question is not None:
+        await message.reply_text(question, reply_markup=close_anyway(ticket_id, question, lang,
+                                                                     back=False))
+        return
     if not await close_ticket(context, ticket_id, helper):
         await message.reply_text(gettext(lang, "#{number} is already closed.", number=ticket_id))
 

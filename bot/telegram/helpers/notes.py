@@ -49,13 +49,10 @@ async def _facts(application: Application, item: Claimed, reader: int) -> Facts:
             holder = await roster.helper(session=session, user_id=ticket.claimed_by)
             mention = [holder] if holder else []
         elif ticket is not None and params.get("mention") in ("role", "everyone"):
+            # Who gave it back is not called for it again; nor, then, are other roles.
             mention = await notices.recipients(session=session, ticket=ticket,
-                                               everyone=params["mention"] == "everyone")
-            if params.get("skip"):  # who gave it back is not called for it again
-                mention = [h for h in mention if h.telegram_id != params["skip"]] or [
-                    h for h in await notices.recipients(session=session, ticket=ticket,
-                                                        everyone=True)
-                    if h.telegram_id != params["skip"]]
+                                               everyone=params["mention"] == "everyone",
+                                               skip=params.get("skip"))
     if ticket is not None and reader == ticket.asker_chat_id:
         lang = ticket.language
     else:
@@ -117,6 +114,9 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
                                       message_thread_id=thread_id,
                                       reply_parameters=_reply(reply_to))
 
+    if item.chat_id == services.forum:  # kept, so that /forget can take it back
+        copied = await in_topic(application, ticket.id, lambda thread: copy(thread))
+        return Sent(remember=[(item.chat_id, copied.message_id, ticket.id, Kind.TO_HELPERS)])
     reply_to = params.get("reply_to")
     sent, to_asker = await _about_ticket(application, item.chat_id, ticket, copy,
                                          int(reply_to) if reply_to else None)
@@ -126,16 +126,19 @@ async def send_copy(application: Application, item: Claimed) -> Sent | None:
                            Kind.TO_ASKER if to_asker else Kind.TO_HELPERS)])
 
 
-async def send_copies(application: Application, items: list[Claimed]) -> None:
+async def send_copies(application: Application, items: list[Claimed]) -> Sent:
     """Several of one person's messages relayed into their ticket's topic in one call
     (copyMessages: one message toward the group's 20 a minute), in the order they were
-    written."""
+    written; each copy kept, so that /forget can take it back."""
     first = items[0]
-    assert first.ticket_id is not None and first.params is not None
+    ticket_id = first.ticket_id
+    assert ticket_id is not None and first.params is not None
     from_chat = int(first.params["from_chat"])
     ids = [int((item.params or {})["message_id"]) for item in items]
-    await in_topic(application, first.ticket_id, lambda thread: application.bot.copy_messages(
+    copied = await in_topic(application, ticket_id, lambda thread: application.bot.copy_messages(
         first.chat_id, from_chat, ids, message_thread_id=thread))
+    return Sent(remember=[(first.chat_id, c.message_id, ticket_id, Kind.TO_HELPERS)
+                          for c in copied])
 
 
 async def _about_ticket(application: Application, chat_id: int, ticket: TicketView,
@@ -164,13 +167,21 @@ async def _about_ticket(application: Application, chat_id: int, ticket: TicketVi
 
 async def _edit(application: Application, chat_id: int, note: Note) -> None:
     """Edit one of the bot's own messages; one already gone (deleted in the chat, or the chat
-    left) needs no editing."""
+    left) needs no editing, and one with no text to edit (a picture, a file) is deleted."""
     assert note.edit is not None
     try:
         await application.bot.edit_message_text(note.text, chat_id=chat_id,
                                                  message_id=note.edit, entities=note.entities,
                                                  reply_markup=note.markup)
-    except (BadRequest, Forbidden) as error:
+    except BadRequest as error:
+        if "no text in the message" not in str(error).lower():
+            logger.info("a message the bot sent could not be edited: %s", type(error).__name__)
+            return
+        try:
+            await application.bot.delete_message(chat_id, note.edit)
+        except (BadRequest, Forbidden) as gone:
+            logger.info("a message the bot sent could not be deleted: %s", type(gone).__name__)
+    except Forbidden as error:
         logger.info("a message the bot sent could not be edited: %s",
                     type(error).__name__)
 

@@ -89,6 +89,15 @@ def _closed(f: Facts) -> Note:
                 rating_buttons(f.ticket.id), remember=Kind.CLOSING)
 
 
+def _closed_unanswered(f: Facts) -> Note:
+    """Closed with no answer ever sent to the asker: nothing to rate; they may write again."""
+    assert f.ticket is not None
+    return Note(gettext(f.lang, "Your question #{number} was closed without an answer being sent "
+                                "to you. If you still need help, please write again: reply to "
+                                "this message, or send a new question.", number=f.ticket.id),
+                remember=Kind.CLOSING)
+
+
 def _rerouted(f: Facts) -> Note:
     assert f.ticket is not None
     if f.params.get("mention"):  # the notice in the helpers' topic
@@ -168,6 +177,16 @@ def _comment_removed(f: Facts) -> Note | None:
     if not isinstance(message_id, int):
         return None
     return Note(gettext(f.lang, "The asker's comment has been removed at their request."),
+                edit=message_id)
+
+
+def _relay_removed(f: Facts) -> Note | None:
+    """A message of the asker's relayed to the helpers, taken back once they asked to be
+    forgotten (a picture or file, with no text to edit, is deleted: bot.telegram.helpers.notes)."""
+    message_id = f.params.get("message_id")
+    if not isinstance(message_id, int):
+        return None
+    return Note(gettext(f.lang, "The asker's message has been removed at their request."),
                 edit=message_id)
 
 
@@ -260,6 +279,15 @@ def _released(f: Facts) -> Note:
                                       "take it?", name=f.helper_name or "?", number=f.ticket.id))
 
 
+def _removed_released(f: Facts) -> Note:
+    """The holder was taken out of the roster: their name comes with the row (the roster no
+    longer has it)."""
+    assert f.ticket is not None
+    return _called(f, gettext(f.lang, "{name} was removed from the helpers; #{number} is back in "
+                                      "the queue. Could one of you take it?",
+                              name=str(f.params.get("name") or "?"), number=f.ticket.id))
+
+
 def _released_asker(f: Facts) -> Note:
     assert f.ticket is not None
     return Note(gettext(f.lang, "Your question #{number} goes on to a colleague, who will "
@@ -331,6 +359,7 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "offer_passed": _offer_passed,
     "claimed": _claimed,
     "closed": _closed,
+    "closed_unanswered": _closed_unanswered,
     "rerouted": _rerouted,
     "reminder": _reminder,
     "escalation": _escalation,
@@ -344,11 +373,13 @@ TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "phone_waiting": _phone_waiting,
     "phone_removed": _phone_removed,
     "comment_removed": _comment_removed,
+    "relay_removed": _relay_removed,
     "poison": _poison,
     "answer": _answer,
     "answer_sent": _answer_sent,
     "rising": _rising,
     "released": _released,
+    "removed_released": _removed_released,
     "released_asker": _released_asker,
     "handed_over": _handed_over,
     "handed_over_asker": _handed_over_asker,
