@@ -1,10 +1,11 @@
 """sendMessage when only the new message's id is kept: the acknowledgement of a question and a
 helper's card, the two messages every new question sends.
 
-The call is the one `Bot.send_message` makes, through PTB's own lower layer (`Bot._post`: its
-defaults, the rate limiter and its retries, PTB's errors, the HTTP layer of bot.telegram.request);
-only Telegram's answer is left as it came. Reading it into a `Message` (its chat, sender,
-entities and keyboard, each an object) took a quarter of the call's CPU, for one number.
+The app sends with a `DurableBot` (bot.telegram.app, polling and webhook alike), whose
+`send_text` makes the call `Bot.send_message` makes through PTB's own lower layer and leaves
+Telegram's answer as it came: reading it into a `Message` (its chat, sender, entities and
+keyboard, each an object) took a quarter of the call's CPU, for one number. Any other bot sends
+with `send_message`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from typing import Any
 
 from telegram import Bot, Chat, Message
 
+from bot.telegram.durable import DurableBot
+
 
 async def send_text(bot: Bot, chat_id: int, text: str, **fields: Any) -> int:
     """Send a text message (`fields`: sendMessage's other parameters, PTB objects as PTB takes
     them; None is left out); its message id."""
-    result = await bot._post("sendMessage", {"chat_id": chat_id, "text": text, **fields})
-    return int(result["message_id"])
+    if isinstance(bot, DurableBot):
+        return await bot.send_text(chat_id, text, **fields)
+    return (await bot.send_message(chat_id, text, **fields)).message_id
 
 
 async def reply(message: Message, text: str, **fields: Any) -> tuple[int, int]:
