@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import outbox
-from bot.domain.core import insert_new, run, table
+from bot.domain.core import Unit, insert_new, run, table
 from bot.domain.models import Dialog, OutboxKind, Priority
 
 _DATETIME, _DATE = "__datetime__", "__date__"
@@ -96,7 +96,7 @@ async def start(*, session: AsyncSession, chat_id: int, user_id: int, kind: str,
     return _view(row, now)
 
 
-async def get(*, session: AsyncSession, chat_id: int, user_id: int, now: datetime
+async def get(*, session: Unit, chat_id: int, user_id: int, now: datetime
               ) -> DialogView | None:
     """The person's dialog in this chat (one that has lapsed too: `expired`), or None. Every
     private update reads it first: one statement, built once, on the primary key."""

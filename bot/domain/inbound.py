@@ -19,11 +19,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.core import insert_new, run, table
+from bot.domain.core import Unit, insert_new, run, table
 from bot.domain.models import InboundUpdate, UpdateStatus
 
 
-async def store(*, session: AsyncSession, updates: list[tuple[int, dict | None]], now: datetime,
+async def store(*, session: Unit, updates: list[tuple[int, dict | None]], now: datetime,
                 worker: str) -> set[int]:
     """Store the updates not seen before, taken in hand by `worker` (one write for a whole
     batch); returns their ids. The others were stored before: handled, or in hand elsewhere.
@@ -55,7 +55,7 @@ _DONE = update(_UPDATES).where(_UPDATES.c.update_id == bindparam("id")).values(
     status=UpdateStatus.DONE, processed_at=bindparam("now"), payload=None)
 
 
-async def done(*, session: AsyncSession, update_id: int, now: datetime) -> None:
+async def done(*, session: Unit, update_id: int, now: datetime) -> None:
     """Handled: the id stays (a repeat is recognised), the payload (personal data) goes."""
     await run(session, _DONE, {"id": update_id, "now": now})
     await session.commit()

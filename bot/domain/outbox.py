@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain import workers
-from bot.domain.core import run, table
+from bot.domain.core import Unit, dialect, run, table
 from bot.domain.models import (
     Event,
     Outbox,
@@ -33,7 +33,6 @@ from bot.domain.models import (
     Ticket,
     TicketStatus,
     Worker,
-    dialect_of,
 )
 
 # Kinds that belong to a ticket: resent when their sender died (a person is waiting for them).
@@ -184,7 +183,7 @@ _SENT = update(_OUTBOX).where(
          message_id=bindparam("telegram_id"), lease_until=None, params=None)
 
 
-async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit: int = 100,
+async def claim_due(*, session: Unit, now: datetime, worker: str, limit: int = 100,
                     skip_chats: frozenset[int] = frozenset(), but_cards: bool = False
                     ) -> list[Claimed]:
     """Take due rows for this sender, most urgent first: on PostgreSQL rows locked by another
@@ -199,7 +198,7 @@ async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit:
             skipped = skipped & ~((_OUTBOX.c.kind == OutboxKind.CARD)
                                   & (_OUTBOX.c.priority == Priority.CARD))
         query = query.where(~skipped)
-    if dialect_of(session) == "postgresql":
+    if dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await run(session, query, {"now": now, "limit": limit}))
     taken: list[Claimed] = []
@@ -212,7 +211,7 @@ async def claim_due(*, session: AsyncSession, now: datetime, worker: str, limit:
     return taken
 
 
-async def mark_sent(*, session: AsyncSession, outbox_id: int, worker: str, now: datetime,
+async def mark_sent(*, session: Unit, outbox_id: int, worker: str, now: datetime,
                     message_id: int | None = None, commit: bool = True) -> None:
     """Sent. The row keeps no parameters once sent (they may name a message of a person's)."""
     await run(session, _SENT, {"row": outbox_id, "by": worker, "now": now,

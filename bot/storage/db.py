@@ -23,7 +23,12 @@ import aiosqlite
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The newest migration. The bot compares the database with it at start and in /readyz without
@@ -196,6 +201,29 @@ class Database:
                 yield session
             finally:
                 await session.close()
+        finally:
+            if background:
+                self._background.release()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncConnection]:
+        """One unit of work that loads no ORM object (Core statements: `bot.domain.core.run`):
+        a connection rather than a session, which it spares the session's own bookkeeping
+        (some 55 µs a unit). As with a session, `commit` writes; what is not committed is
+        rolled back when the connection is closed on the way out."""
+        background = BACKGROUND.get()
+        if background:
+            await self._background.acquire()
+        try:
+            if self._path is None:
+                async with self.engine.connect() as connection:  # its close shielded
+                    yield connection
+                return
+            connection = await self.engine.connect()  # SQLite's inline connection: see session
+            try:
+                yield connection
+            finally:
+                await connection.close()
         finally:
             if background:
                 self._background.release()

@@ -138,7 +138,7 @@ async def current(update: Update, context: PeerdeskContext, kind: str | None = N
     if context.dialog_read is not None:
         found = context.dialog_read[0]
     else:
-        async with context.services.db.session() as session:
+        async with context.services.db.unit() as session:
             found = await dialogs.get(session=session, chat_id=chat.id, user_id=user.id,
                                       now=context.services.clock())
         context.dialog_read = (found,)
@@ -187,7 +187,7 @@ async def route(update: Update, context: PeerdeskContext) -> None:
     if user is None or chat is None or chat.type != "private" or update.edited_message:
         return
     services = context.services
-    async with services.db.session() as session:
+    async with services.db.unit() as session:
         dialog = await dialogs.get(session=session, chat_id=chat.id, user_id=user.id,
                                    now=services.clock())
     context.dialog_read = (dialog,)  # the later handlers of this update need not read it again

@@ -12,6 +12,8 @@ arrived, and each update id is handled once, by one process.
 - `replay` takes over what a process that has stopped (no heartbeat) stored but did not finish.
 - What a handler notes after its reply went out (which message acknowledged a question) is
   written in the transaction that marks the update done (`with_done`): one write, not two.
+- Storing a batch and marking an update done are Core statements on a connection of their own
+  (`Database.unit`), without an ORM session.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
 from telegram.ext import Application, ExtBot
 
 from bot.domain import inbound, outbox
+from bot.domain.core import Unit
 from bot.domain.models import Priority, utcnow
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
-Write = Callable[[AsyncSession], Awaitable[None]]
+# Core statements only (bot.domain.core.run): they run on a connection, not an ORM session.
+Write = Callable[[Unit], Awaitable[None]]
 # The writes left for the transaction that marks the update being handled done (in the update's
 # own task: PTB awaits its handlers there); None outside an update.
 _WITH_DONE: ContextVar[list[Write] | None] = ContextVar("with_done", default=None)
@@ -67,7 +70,7 @@ class Inbox:
         A payload of None is an update that could not be read: set aside, reported."""
         batch = list(updates)
         services = self._services
-        async with services.db.session() as session:
+        async with services.db.unit() as session:
             new = await inbound.store(session=session, updates=batch, now=services.clock(),
                                       worker=services.worker_id)
         unreadable = {update_id for update_id, payload in batch if payload is None}
@@ -123,7 +126,7 @@ class Inbox:
         writes = list(writes)
         if writes:
             try:
-                async with self._services.db.session() as session:
+                async with self._services.db.unit() as session:
                     for write in writes:
                         await write(session)
                     await inbound.done(session=session, update_id=update_id,
@@ -132,7 +135,7 @@ class Inbox:
             except Exception:
                 logger.exception("update %s: what its handler noted could not be written",
                                  update_id)
-        async with self._services.db.session() as session:
+        async with self._services.db.unit() as session:
             await inbound.done(session=session, update_id=update_id, now=self._services.clock())
 
     async def hand_back(self) -> None:

@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import intake
+from bot.domain.core import Unit
 from bot.domain.events import rsvp
 from bot.domain.intake import Part, Receipt
 from bot.domain.models import TicketStatus
@@ -88,13 +89,13 @@ async def acknowledged(context: PeerdeskContext, receipt: Receipt, ack: tuple[in
     message ids (bot.telegram.posting.reply)."""
     chat_id, message_id = ack
 
-    async def note(session: AsyncSession) -> None:
+    async def note(session: Unit) -> None:
         await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
                                 ticket_id=receipt.ticket_id, kind=messages.Kind.ACK,
                                 commit=False)
 
     if not with_done(note):
-        async with context.services.db.session() as session:
+        async with context.services.db.unit() as session:
             await note(session)
             await session.commit()
 

@@ -229,7 +229,7 @@ class Sender:
                 self._wake.clear()
                 full = frozenset(chat for chat, lane in self._lanes.items()
                                  if len(lane) >= LANE_CAP)
-                async with services.db.session() as session:
+                async with services.db.unit() as session:
                     claimed = await outbox.claim_due(session=session, now=services.clock(),
                                                      worker=self.worker, limit=CLAIM_BATCH,
                                                      skip_chats=full, but_cards=True)
@@ -440,7 +440,7 @@ class Sender:
         except Exception as exc:
             await self._not_sent(item, exc)
             return
-        async with services.db.session() as session:
+        async with services.db.unit() as session:  # Core statements: no ORM session
             for chat_id, message_id, ticket_id, kind in sent.remember:
                 await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
                                         ticket_id=ticket_id, kind=kind, commit=False)
@@ -460,7 +460,7 @@ class Sender:
             for item in items:
                 await self._not_sent(item, exc)
             return
-        async with services.db.session() as session:
+        async with services.db.unit() as session:  # Core statements: no ORM session
             for chat_id, message_id, ticket_id, kind in sent.remember:
                 await messages.remember(session=session, chat_id=chat_id, message_id=message_id,
                                         ticket_id=ticket_id, kind=kind, commit=False)

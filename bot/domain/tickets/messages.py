@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.core import insert_new, run, table
+from bot.domain.core import Unit, insert_new, run, table
 from bot.domain.models import Ticket, TicketMessage
 
 
@@ -71,7 +71,7 @@ async def card_in(*, session: AsyncSession, ticket_id: int, chat_id: int) -> int
     return (await run(session, _CARD_IN, {"ticket": ticket_id, "chat": chat_id})).scalar()
 
 
-async def remember(*, session: AsyncSession, chat_id: int, message_id: int, ticket_id: int,
+async def remember(*, session: Unit, chat_id: int, message_id: int, ticket_id: int,
                    kind: Kind, commit: bool = True) -> None:
     """Note which ticket a message belongs to (a message noted twice keeps its first note)."""
     await run(session, insert_new(session, TicketMessage), {
@@ -96,7 +96,7 @@ _SHOWN_ONE = update(_TICKETS).where(
 ).values(delivered_at=bindparam("now"))
 
 
-async def shown(*, session: AsyncSession, ticket_ids: list[int], now: datetime,
+async def shown(*, session: Unit, ticket_ids: list[int], now: datetime,
                 commit: bool = True) -> None:
     """The helpers can see these tickets (a card, or a listing with a Claim button)."""
     if len(ticket_ids) == 1:
