@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
 from bot.domain import roster
-from bot.domain.core import insert_new, run, table
+from bot.domain.core import Unit, insert_new, run, table
 from bot.domain.knowledge import Answer, Knowledge, KnowledgeError
 from bot.domain.models import (
     AnswerStatus,
@@ -90,6 +90,11 @@ def draft_id(ticket_id: int) -> str:
 async def draft_of(session: AsyncSession, ticket_id: int) -> KnowledgeAnswer | None:
     return (await session.exec(select(KnowledgeAnswer).where(
         col(KnowledgeAnswer.source_ticket_id) == ticket_id))).first()
+
+
+# Whether a ticket has its draft (a card's "save as an answer"), without loading it.
+_DRAFT = sa_select(table(KnowledgeAnswer).c.id).where(
+    table(KnowledgeAnswer).c.source_ticket_id == bindparam("ticket"))
 
 
 async def seed(*, session: AsyncSession, knowledge: Knowledge, now: datetime) -> int:
@@ -205,7 +210,7 @@ def _forms(router: Router, _answers: int, text: str, language: str) -> frozenset
     return frozenset(router.content_forms(text, language))
 
 
-async def similar(*, session: AsyncSession, router: Router, ticket: Any,
+async def similar(*, session: Unit, router: Router, ticket: Any,
                   limit: int = SIMILAR_SHOWN) -> list[int]:
     """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
     them) are closest; the newest few hundred are compared."""
@@ -278,10 +283,11 @@ class PrivateCard:
         return roster.spoken_language(chosen, code, languages, default)
 
 
-async def private_card(*, session: AsyncSession, router: Router, ticket_id: int, chat_id: int
+async def private_card(*, session: Unit, router: Router, ticket_id: int, chat_id: int
                        ) -> PrivateCard | None:
     """A ticket's card for one helper's private chat, read in one statement; None when the
-    ticket is gone or closed, or its card is in that chat already."""
+    ticket is gone or closed, or its card is in that chat already. Core statements only: a
+    connection will do (`Database.unit`)."""
     row = (await run(session, _PRIVATE_CARD, {"ticket": ticket_id, "chat": chat_id})).first()
     if row is None or row.sent is not None or row.status == TicketStatus.CLOSED:
         return None
@@ -292,13 +298,13 @@ async def private_card(*, session: AsyncSession, router: Router, ticket_id: int,
     return PrivateCard(view, await _at_hand(session, router, row), reader)
 
 
-async def _at_hand(session: AsyncSession, router: Router, ticket: Any) -> AtHand:
+async def _at_hand(session: Unit, router: Router, ticket: Any) -> AtHand:
     """`ticket`: its ORM row, or a Core row of its columns."""
     assert ticket.id is not None
     ticket_id = ticket.id
     savable = (ticket.status == TicketStatus.CLOSED and bool(ticket.reply_text)
                and (ticket.rating or 0) >= GOOD_RATING
-               and await draft_of(session, ticket_id) is None)
+               and (await run(session, _DRAFT, {"ticket": ticket_id})).first() is None)
     suggested, alike, cues = await _routed(session, router, ticket)
     return AtHand(suggested, alike, savable, cues)
 
@@ -313,7 +319,7 @@ _kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
                                       tuple[str, ...]]] = {}
 
 
-async def _routed(session: AsyncSession, router: Router, ticket: Any
+async def _routed(session: Unit, router: Router, ticket: Any
                   ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     text = ticket.text or ""
     key = (router, router.answers_version, ticket.id, text, ticket.topic, ticket.role,

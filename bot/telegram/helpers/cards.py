@@ -277,7 +277,7 @@ async def send_card(application: Application, item: Claimed) -> Sent | None:
             await ensure_topic(application, ticket.id)
         return None
     # What the card needs (and whether it is there already), read in one statement.
-    async with services.db.session() as session:
+    async with services.db.unit() as session:  # Core statements: no ORM session
         found = await answers.private_card(session=session, router=services.router,
                                            ticket_id=item.ticket_id, chat_id=item.chat_id)
     if found is None:
