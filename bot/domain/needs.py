@@ -212,6 +212,16 @@ class _Word:
     columns: array
     sums: tuple[float, ...]
     square: float
+    pulls: tuple[float, ...]  # for the card's why: how much the word's n-grams pull to each role
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One word of an asking clause: its n-gram columns in the asking view (repeats kept), and
+    how much they pull towards each role (the card's why)."""
+
+    columns: tuple[int, ...]
+    pulls: tuple[float, ...]
 
 
 class NeedModel:
@@ -240,7 +250,6 @@ class NeedModel:
         self.asks_coef = asks_coef
         self.intercept = intercept
         self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
-        self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
         self.asked_word = lru_cache(maxsize=self.WORD_CACHE)(self._asked_word)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -253,7 +262,8 @@ class NeedModel:
         idf = self.chars.idf
         return _Word(columns,
                      tuple(sum([coef[c] * idf[c] for c in columns]) for coef in self.chars_coef),
-                     sum([idf[c] * idf[c] for c in columns]))
+                     sum([idf[c] * idf[c] for c in columns]),
+                     _pulls(self.chars.weights(columns), self.chars_coef))
 
     def _char_sums(self, words_: Sequence[str]) -> list[float]:
         """Each role's sum over the question's character n-grams (TF-IDF, L2-normed)."""
@@ -270,9 +280,10 @@ class NeedModel:
         norm = math.sqrt(square) if square > 0 else 1.0
         return [s / norm for s in sums]
 
-    def _asked_word(self, word: str) -> tuple[int, ...]:
-        """The asking view's columns of one word's n-grams (repeats kept)."""
-        return tuple(self.asks.columns(asking_word_grams(word)))
+    def _asked_word(self, word: str) -> _Asked:
+        """The asking view's columns of one word's n-grams (repeats kept), and their pulls."""
+        columns = tuple(self.asks.columns(asking_word_grams(word)))
+        return _Asked(columns, _pulls(self.asks.weights(columns), self.asks_coef))
 
     @staticmethod
     def _sums(view: _View, coefs: tuple[array, ...], columns: Iterable[int]) -> list[float]:
@@ -296,50 +307,55 @@ class NeedModel:
                        self.lemmas.columns(lemma_features(words_, lang, lemma))),
             self._sums(self.asks, self.asks_coef, chain(
                 self.asks.columns(asking_forms(asked, lang, lemma)),
-                *map(self.asked_word, asked))),
+                *[self.asked_word(word).columns for word in asked])),
             strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
         return {role: e / total for role, e in zip(self.roles, exp, strict=True)}
 
-    def cues(self, text: str, lang: str, lemma: Lemma, role: str, *, limit: int = 3) -> list[Cue]:
+    def cues(self, text: str, lang: str, lemma: Lemma, role: str, *, limit: int = 3,
+             asked: Sequence[str] | None = None) -> list[Cue]:
         """The question's words that pulled most towards `role` rather than the others: each
         word's own n-grams and basic form, weighted by the model, against the other roles'
         mean. An explanation for people, not the model's exact arithmetic (the question's
-        vector is normed as a whole)."""
+        vector is normed as a whole). `asked`: the asking clause's words, when the router has
+        them already; each word's n-grams' pulls are kept with its part of the model's sums,
+        which the route has just made."""
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
-        asked = set(asking_words(text, lang, lemma))
+        asking = set(asking_words(text, lang, lemma) if asked is None else asked)
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
-            weight = self.word_pull(word, mine)
-            form = lemma(word, lang)
-            column = self.lemmas.features.get(form)
-            if column is not None:
-                weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
-            if word in asked:
-                weight += self._asked_pull(word, form, mine)
-            found[word] = weight
+            found[word] = self._cue_weight(word, lemma(word, lang), word in asking, mine)
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
 
-    def _asked_pull(self, word: str, form: str, mine: int) -> float:
-        """How much a word of the asking clause pulls there: its basic form and its n-grams."""
-        pull = 0.0
-        column = self.asks.features.get(ASK_MARK + form)
+    def _cue_weight(self, word: str, form: str, asked: bool, mine: int) -> float:
+        """How much one word (`form`, its basic form) pulls towards the role numbered `mine`:
+        its n-grams' part is kept with the word's part of the sums (the route made it)."""
+        weight = self.word(word).pulls[mine]
+        column = self.lemmas.features.get(form)
         if column is not None:
-            pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
-        weights = self.asks.weights(self.asked_word(word))
-        return pull + sum(x * _pull(self.asks_coef, mine, c) for c, x in weights.items())
+            weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
+        if asked:  # its basic form and its n-grams in the asking view
+            pull = 0.0
+            column = self.asks.features.get(ASK_MARK + form)
+            if column is not None:
+                pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
+            weight += pull + self.asked_word(word).pulls[mine]
+        return weight
 
-    def _word_pull(self, word: str, mine: int) -> float:
-        """How much a word's own n-grams pull towards the role numbered `mine`."""
-        weights = self.chars.weights(self.word(word).columns)
-        return sum(x * _pull(self.chars_coef, mine, c) for c, x in weights.items())
+
+def _pulls(weights: dict[int, float], coef: tuple[array, ...]) -> tuple[float, ...]:
+    """For each role, how much these weighted columns pull towards it against the other roles'
+    mean (each role's sum, less the others' mean of theirs)."""
+    sums = [sum([x * row[c] for c, x in weights.items()]) for row in coef]
+    return tuple(mine - sum([s for n, s in enumerate(sums) if n != i]) / (len(sums) - 1)
+                 for i, mine in enumerate(sums))
 
 
 def _pull(coef: tuple[array, ...], mine: int, column: int) -> float:
