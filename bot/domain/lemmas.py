@@ -27,7 +27,7 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from bot import DEFAULT_LANGUAGE, LANGUAGES
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
 LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
 KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
+LOOKUP_CACHE = 4096  # simplemma's latest lookups (word, language), shared (some 1 MB when full)
 
 
 class LemmaError(Exception):
@@ -224,6 +225,16 @@ class MappedDictionaries:
         return found
 
 
+class _Lookups:
+    """simplemma's lemmatization strategy through the lookups `Lemmas` keeps."""
+
+    def __init__(self, lookup: Callable[[str, str], str | None]) -> None:
+        self._lookup = lookup
+
+    def get_lemma(self, token: str, lang: str) -> str | None:
+        return self._lookup(token, lang)
+
+
 class Lemmas:
     """Lemmatizer and language detector for fi, sv and en: over the dictionaries' pages, or
     (`mapped`, for training's many lookups at once) over the mapped tries."""
@@ -234,9 +245,14 @@ class Lemmas:
         self.folder = folder
         self.dictionaries = MappedDictionaries(folder, paged=not mapped)
         self._strategy = DefaultStrategy(dictionary_factory=self.dictionaries)
-        # Our cache below is the one: simplemma's own (64k entries more) would only double it.
+        # A new word's lookups, the dictionaries' costliest work, come twice: the language
+        # detector asks each word in every language, then the word's basic form is looked up in
+        # the question's language (and in the others when it matches nothing there). The latest
+        # are kept for both.
+        self._lookup = lru_cache(maxsize=LOOKUP_CACHE)(self._strategy.get_lemma)
+        # Our caches are the ones: simplemma's own (64k entries more) would only double them.
         self._lemmatizer = simplemma.Lemmatizer(cache_max_size=0,
-                                                lemmatization_strategy=self._strategy)
+                                                lemmatization_strategy=_Lookups(self._lookup))
         self._samplers = (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
         self.lemma = lru_cache(maxsize=cache_size)(self._lemma)
         self._known = lru_cache(maxsize=KNOWN_CACHE)(self._membership)
@@ -250,7 +266,7 @@ class Lemmas:
         language detector asks it of every word it samples: the same words again, kept)."""
         token = normalize_token(token)
         return sum(1 << n for n, lang in enumerate(LANGUAGES)
-                   if self._strategy.get_lemma(token, lang) is not None)
+                   if self._lookup(token, lang) is not None)
 
     def language(self, text: str, hint: str | None = None) -> str:
         """fi, sv or en: simplemma's detector, then letters, then the hint."""

@@ -198,29 +198,23 @@ class _View:
 
     def weights(self, columns: Iterable[int]) -> dict[int, float]:
         """TF-IDF as scikit-learn's TfidfVectorizer(sublinear_tf=True) makes it, L2-normed."""
-        counts = Counter(columns)
-        raw = {column: (1.0 + math.log(n)) * self.idf[column] for column, n in counts.items()}
-        norm = math.sqrt(sum(x * x for x in raw.values())) or 1.0
+        idf = self.idf
+        # (1 + log 1) × w is w exactly: the logarithm only for the columns that repeat.
+        raw = {column: idf[column] if n == 1 else (1.0 + math.log(n)) * idf[column]
+               for column, n in Counter(columns).items()}
+        norm = math.sqrt(sum([x * x for x in raw.values()])) or 1.0
         return {column: x / norm for column, x in raw.items()}
 
 
 @dataclass(frozen=True, slots=True)
-class _Word:
-    """One word's character n-gram columns (repeats kept), and its part of each role's sum and
-    of the squared norm, counting each of its n-grams once for each time it occurs."""
+class _Part:
+    """One word's character n-gram columns in a view (repeats kept), and its part of each
+    role's sum and of the squared norm, counting each of its n-grams once for each time it
+    occurs; and, for the card's why, how much its n-grams pull towards each role."""
 
     columns: array
     sums: tuple[float, ...]
     square: float
-    pulls: tuple[float, ...]  # for the card's why: how much the word's n-grams pull to each role
-
-
-@dataclass(frozen=True, slots=True)
-class _Asked:
-    """One word of an asking clause: its n-gram columns in the asking view (repeats kept), and
-    how much they pull towards each role (the card's why)."""
-
-    columns: tuple[int, ...]
     pulls: tuple[float, ...]
 
 
@@ -229,10 +223,11 @@ class NeedModel:
 
     The coefficients are arrays of doubles per role and view, in the tries' column order. A
     question's probabilities are the sums scikit-learn's `predict_proba` makes (within 1e-9: the
-    same terms, added in another order). The character view, some 200 n-grams a question, is
-    summed a word at a time: each word's part is worked out once and kept (staff write the same
-    words again and again), and the parts are mended for the n-grams that occur more than once
-    in the question, whose weight is 1 + log(n) rather than n."""
+    same terms, added in another order). The character n-grams, some 200 a question in the
+    character view and as many of its asking clause's words in the asking view, are summed a
+    word at a time: each word's part is worked out once and kept (staff write the same words
+    again and again), and the parts are mended for the n-grams that occur more than once in the
+    question, whose weight is 1 + log(n) rather than n."""
 
     WORD_CACHE = 4096  # words whose part is kept (some 2 MB when full)
 
@@ -256,34 +251,29 @@ class NeedModel:
         return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas, self.asks,
                            self.chars_coef, self.lemmas_coef, self.asks_coef, self.intercept))
 
-    def _word(self, word: str) -> _Word:
+    def _word(self, word: str) -> _Part:
         """One lower-case word's n-gram columns and its part of the sums."""
-        columns = array("i", self.chars.columns(word_grams(word)))
-        idf = self.chars.idf
-        return _Word(columns,
-                     tuple(sum([coef[c] * idf[c] for c in columns]) for coef in self.chars_coef),
-                     sum([idf[c] * idf[c] for c in columns]),
-                     _pulls(self.chars.weights(columns), self.chars_coef))
+        return _part(self.chars, self.chars_coef, self.chars.columns(word_grams(word)))
 
-    def _char_sums(self, words_: Sequence[str]) -> list[float]:
-        """Each role's sum over the question's character n-grams (TF-IDF, L2-normed)."""
-        parts = [self.word(word) for word in words_]
+    def _asked_word(self, word: str) -> _Part:
+        """The same of a word of the asking clause, in the asking view."""
+        return _part(self.asks, self.asks_coef, self.asks.columns(asking_word_grams(word)))
+
+    @staticmethod
+    def _parted_sums(view: _View, coefs: tuple[array, ...], parts: Sequence[_Part]
+                     ) -> list[float]:
+        """Each role's sum over the parts' columns (TF-IDF, L2-normed)."""
         sums = [math.fsum(role) for role in zip(*[part.sums for part in parts], strict=True)]
         square = math.fsum([part.square for part in parts])
-        idf = self.chars.idf
+        idf = view.idf
         for column, n in Counter(chain.from_iterable([p.columns for p in parts])).items():
             if n > 1:  # counted n times in the parts; scikit-learn counts it 1 + log(n) times
                 tf, w = 1.0 + math.log(n), idf[column]
                 square += w * w * (tf * tf - n)
-                for role, coef in enumerate(self.chars_coef):
+                for role, coef in enumerate(coefs):
                     sums[role] += coef[column] * w * (tf - n)
         norm = math.sqrt(square) if square > 0 else 1.0
         return [s / norm for s in sums]
-
-    def _asked_word(self, word: str) -> _Asked:
-        """The asking view's columns of one word's n-grams (repeats kept), and their pulls."""
-        columns = tuple(self.asks.columns(asking_word_grams(word)))
-        return _Asked(columns, _pulls(self.asks.weights(columns), self.asks_coef))
 
     @staticmethod
     def _sums(view: _View, coefs: tuple[array, ...], columns: Iterable[int]) -> list[float]:
@@ -302,12 +292,14 @@ class NeedModel:
         if not words_:
             return {}
         scores = [intercept + chars + lemmas + asks for intercept, chars, lemmas, asks in zip(
-            self.intercept, self._char_sums(words_),
+            self.intercept,
+            self._parted_sums(self.chars, self.chars_coef, [self.word(w) for w in words_]),
             self._sums(self.lemmas, self.lemmas_coef,
                        self.lemmas.columns(lemma_features(words_, lang, lemma))),
-            self._sums(self.asks, self.asks_coef, chain(
-                self.asks.columns(asking_forms(asked, lang, lemma)),
-                *[self.asked_word(word).columns for word in asked])),
+            self._parted_sums(self.asks, self.asks_coef, [
+                _part(self.asks, self.asks_coef, self.asks.columns(
+                    asking_forms(asked, lang, lemma)), pulls=False),
+                *[self.asked_word(word) for word in asked]]),
             strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
@@ -348,6 +340,16 @@ class NeedModel:
                 pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
             weight += pull + self.asked_word(word).pulls[mine]
         return weight
+
+
+def _part(view: _View, coefs: tuple[array, ...], columns: list[int], *,
+          pulls: bool = True) -> _Part:
+    """The part of these columns (repeats kept) in the sums, and their pulls (`pulls`)."""
+    idf = view.idf
+    return _Part(array("i", columns),
+                 tuple(sum([coef[c] * idf[c] for c in columns]) for coef in coefs),
+                 sum([idf[c] * idf[c] for c in columns]),
+                 _pulls(view.weights(columns), coefs) if pulls else ())
 
 
 def _pulls(weights: dict[int, float], coef: tuple[array, ...]) -> tuple[float, ...]:
