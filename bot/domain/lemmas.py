@@ -5,8 +5,8 @@ its low-memory form. As MARISA tries (simplemma's `marisa-trie` extra) they take
 from disk rather than read; opening them takes milliseconds instead of seconds. But a lookup in a
 trie touches pages all over its file (and the kernel maps the pages around each): 300 words made
 21 MB of the tries resident in the process, and a bot's soak some 24 MB. So the bot reads the same
-dictionaries as pages (`PagedDictionary`): the entries sorted, in zlib blocks of 4 kB, the blocks'
-first keys in memory (1.3 MB for the three languages) and one block read (`pread`, not mapped)
+dictionaries as pages (`PagedDictionary`): the entries sorted, in zlib blocks of 2 kB, the blocks'
+first keys in memory (2.5 MB for the three languages) and one block read (`pread`, not mapped)
 per lookup: the same entries, so the same basic forms and languages, and nothing of the files
 resident. Training, which looks up some 100,000 words at once, maps the tries (`mapped=True`).
 
@@ -47,16 +47,16 @@ from bot import DEFAULT_LANGUAGE, LANGUAGES
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
 LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
 KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
-LOOKUP_CACHE = 4096  # simplemma's latest lookups (word, language), shared (some 1 MB when full)
+LOOKUP_CACHE = 1024  # simplemma's latest lookups (word, language), shared (some 250 kB when full)
 
 
 class LemmaError(Exception):
     """The dictionaries could not be built (or read)."""
 
 
-PAGE = 4096  # bytes of entries per block (some 700 bytes compressed): one is read per lookup
-PAGE_CACHE = 32  # blocks kept unpacked (a word's lookups in its three languages come together)
-_MAGIC = b"PDPAGES2"  # the pages' format: bump it (and the file name's) when it changes
+PAGE = 2048  # bytes of entries per block (some 400 bytes compressed): one is read per lookup
+PAGE_CACHE = 64  # blocks kept unpacked (a word's lookups in its three languages come together)
+_MAGIC = b"PDPAGES3"  # the pages' format: bump it (and the file name's) when it changes
 _HEAD = struct.Struct("<8sIII")  # magic, entries, blocks, length of the packed first keys
 
 
@@ -66,7 +66,7 @@ def _path(folder: Path, lang: str) -> Path:
 
 
 def _pages_path(folder: Path, lang: str) -> Path:
-    return folder / f"simplemma-{simplemma.__version__}" / f"{lang}.pages2"
+    return folder / f"simplemma-{simplemma.__version__}" / f"{lang}.pages3"
 
 
 def _built(folder: Path, lang: str) -> bool:
