@@ -14,7 +14,8 @@ too. Printed:
 - the resident memory the need model adds when loaded (from its cached file), and the router's;
 - CPU per question (this thread's CPU time): the first pass, where each word is seen for the
   first time, and the warm passes after it (mean and p99 over every question of every pass);
-- the same for `Router.explain` (the card's "why" line), for information.
+- the same for `Router.explain` (the card's "why" line), for information, and `explain` right
+  after the question's route, as the bot makes a card (it reuses what the route kept).
 
 `--decisions FILE` writes every decision (topic, role, confidence, language, ask, the buttons'
 order, the answer, each probability rounded to 1e-9, the card's cues) as JSON lines; `--compare
@@ -149,6 +150,13 @@ def main() -> None:
                      for (_, _, h, q), d in zip(routes, decisions, strict=True)]
     _, explain_warm, cues = timed(explain_calls, max(args.passes, 2))
     print(summary("explain (the card's why), warm", explain_warm))
+    after_route = []  # as the bot makes a card: right after the question's route
+    for _, _, hint, question in routes:
+        decision = router.route(question, language_hint=hint)
+        started = time.thread_time_ns()
+        router.explain(question, decision.role, language=decision.language)
+        after_route.append(time.thread_time_ns() - started)
+    print(summary("explain right after its route", after_route))
 
     # Helpers' corrections: every fifth question sent to the role ranked second.
     corrections = []

@@ -25,7 +25,7 @@ def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path)
     built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert built == [Path(f"simplemma-{simplemma.__version__}"),  # no scratch left
                      Path(f"simplemma-{simplemma.__version__}") / "en.dic",
-                     Path(f"simplemma-{simplemma.__version__}") / "en.pages2"]
+                     Path(f"simplemma-{simplemma.__version__}") / "en.pages3"]
     ensure_built(tmp_path, ("en",))  # present: nothing to do
 
 

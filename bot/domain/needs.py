@@ -198,20 +198,24 @@ class _View:
 
     def weights(self, columns: Iterable[int]) -> dict[int, float]:
         """TF-IDF as scikit-learn's TfidfVectorizer(sublinear_tf=True) makes it, L2-normed."""
-        counts = Counter(columns)
-        raw = {column: (1.0 + math.log(n)) * self.idf[column] for column, n in counts.items()}
-        norm = math.sqrt(sum(x * x for x in raw.values())) or 1.0
+        idf = self.idf
+        # (1 + log 1) × w is w exactly: the logarithm only for the columns that repeat.
+        raw = {column: idf[column] if n == 1 else (1.0 + math.log(n)) * idf[column]
+               for column, n in Counter(columns).items()}
+        norm = math.sqrt(sum([x * x for x in raw.values()])) or 1.0
         return {column: x / norm for column, x in raw.items()}
 
 
 @dataclass(frozen=True, slots=True)
-class _Word:
-    """One word's character n-gram columns (repeats kept), and its part of each role's sum and
-    of the squared norm, counting each of its n-grams once for each time it occurs."""
+class _Part:
+    """One word's character n-gram columns in a view (repeats kept), and its part of each
+    role's sum and of the squared norm, counting each of its n-grams once for each time it
+    occurs; and, for the card's why, how much its n-grams pull towards each role."""
 
     columns: array
     sums: tuple[float, ...]
     square: float
+    pulls: tuple[float, ...]
 
 
 class NeedModel:
@@ -219,10 +223,11 @@ class NeedModel:
 
     The coefficients are arrays of doubles per role and view, in the tries' column order. A
     question's probabilities are the sums scikit-learn's `predict_proba` makes (within 1e-9: the
-    same terms, added in another order). The character view, some 200 n-grams a question, is
-    summed a word at a time: each word's part is worked out once and kept (staff write the same
-    words again and again), and the parts are mended for the n-grams that occur more than once
-    in the question, whose weight is 1 + log(n) rather than n."""
+    same terms, added in another order). The character n-grams, some 200 a question in the
+    character view and as many of its asking clause's words in the asking view, are summed a
+    word at a time: each word's part is worked out once and kept (staff write the same words
+    again and again), and the parts are mended for the n-grams that occur more than once in the
+    question, whose weight is 1 + log(n) rather than n."""
 
     WORD_CACHE = 4096  # words whose part is kept (some 2 MB when full)
 
@@ -240,39 +245,35 @@ class NeedModel:
         self.asks_coef = asks_coef
         self.intercept = intercept
         self.word = lru_cache(maxsize=self.WORD_CACHE)(self._word)
-        self.word_pull = lru_cache(maxsize=self.WORD_CACHE)(self._word_pull)  # the card's why
         self.asked_word = lru_cache(maxsize=self.WORD_CACHE)(self._asked_word)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_restore, (self.fingerprint, self.roles, self.chars, self.lemmas, self.asks,
                            self.chars_coef, self.lemmas_coef, self.asks_coef, self.intercept))
 
-    def _word(self, word: str) -> _Word:
+    def _word(self, word: str) -> _Part:
         """One lower-case word's n-gram columns and its part of the sums."""
-        columns = array("i", self.chars.columns(word_grams(word)))
-        idf = self.chars.idf
-        return _Word(columns,
-                     tuple(sum([coef[c] * idf[c] for c in columns]) for coef in self.chars_coef),
-                     sum([idf[c] * idf[c] for c in columns]))
+        return _part(self.chars, self.chars_coef, self.chars.columns(word_grams(word)))
 
-    def _char_sums(self, words_: Sequence[str]) -> list[float]:
-        """Each role's sum over the question's character n-grams (TF-IDF, L2-normed)."""
-        parts = [self.word(word) for word in words_]
+    def _asked_word(self, word: str) -> _Part:
+        """The same of a word of the asking clause, in the asking view."""
+        return _part(self.asks, self.asks_coef, self.asks.columns(asking_word_grams(word)))
+
+    @staticmethod
+    def _parted_sums(view: _View, coefs: tuple[array, ...], parts: Sequence[_Part]
+                     ) -> list[float]:
+        """Each role's sum over the parts' columns (TF-IDF, L2-normed)."""
         sums = [math.fsum(role) for role in zip(*[part.sums for part in parts], strict=True)]
         square = math.fsum([part.square for part in parts])
-        idf = self.chars.idf
+        idf = view.idf
         for column, n in Counter(chain.from_iterable([p.columns for p in parts])).items():
             if n > 1:  # counted n times in the parts; scikit-learn counts it 1 + log(n) times
                 tf, w = 1.0 + math.log(n), idf[column]
                 square += w * w * (tf * tf - n)
-                for role, coef in enumerate(self.chars_coef):
+                for role, coef in enumerate(coefs):
                     sums[role] += coef[column] * w * (tf - n)
         norm = math.sqrt(square) if square > 0 else 1.0
         return [s / norm for s in sums]
-
-    def _asked_word(self, word: str) -> tuple[int, ...]:
-        """The asking view's columns of one word's n-grams (repeats kept)."""
-        return tuple(self.asks.columns(asking_word_grams(word)))
 
     @staticmethod
     def _sums(view: _View, coefs: tuple[array, ...], columns: Iterable[int]) -> list[float]:
@@ -291,55 +292,72 @@ class NeedModel:
         if not words_:
             return {}
         scores = [intercept + chars + lemmas + asks for intercept, chars, lemmas, asks in zip(
-            self.intercept, self._char_sums(words_),
+            self.intercept,
+            self._parted_sums(self.chars, self.chars_coef, [self.word(w) for w in words_]),
             self._sums(self.lemmas, self.lemmas_coef,
                        self.lemmas.columns(lemma_features(words_, lang, lemma))),
-            self._sums(self.asks, self.asks_coef, chain(
-                self.asks.columns(asking_forms(asked, lang, lemma)),
-                *map(self.asked_word, asked))),
+            self._parted_sums(self.asks, self.asks_coef, [
+                _part(self.asks, self.asks_coef, self.asks.columns(
+                    asking_forms(asked, lang, lemma)), pulls=False),
+                *[self.asked_word(word) for word in asked]]),
             strict=True)]
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
         return {role: e / total for role, e in zip(self.roles, exp, strict=True)}
 
-    def cues(self, text: str, lang: str, lemma: Lemma, role: str, *, limit: int = 3) -> list[Cue]:
+    def cues(self, text: str, lang: str, lemma: Lemma, role: str, *, limit: int = 3,
+             asked: Sequence[str] | None = None) -> list[Cue]:
         """The question's words that pulled most towards `role` rather than the others: each
         word's own n-grams and basic form, weighted by the model, against the other roles'
         mean. An explanation for people, not the model's exact arithmetic (the question's
-        vector is normed as a whole)."""
+        vector is normed as a whole). `asked`: the asking clause's words, when the router has
+        them already; each word's n-grams' pulls are kept with its part of the model's sums,
+        which the route has just made."""
         if role not in self.roles:
             return []
         mine = self.roles.index(role)
-        asked = set(asking_words(text, lang, lemma))
+        asking = set(asking_words(text, lang, lemma) if asked is None else asked)
         found: dict[str, float] = {}
         for word in dict.fromkeys(words(text)):
             if not 3 <= len(word) <= CUE_LETTERS or word.isdigit():
                 continue
-            weight = self.word_pull(word, mine)
-            form = lemma(word, lang)
-            column = self.lemmas.features.get(form)
-            if column is not None:
-                weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
-            if word in asked:
-                weight += self._asked_pull(word, form, mine)
-            found[word] = weight
+            found[word] = self._cue_weight(word, lemma(word, lang), word in asking, mine)
         ranked = sorted(found.items(), key=lambda item: -item[1])
         return [Cue(word, round(weight, 2)) for word, weight in ranked[:limit] if weight > 0]
 
-    def _asked_pull(self, word: str, form: str, mine: int) -> float:
-        """How much a word of the asking clause pulls there: its basic form and its n-grams."""
-        pull = 0.0
-        column = self.asks.features.get(ASK_MARK + form)
+    def _cue_weight(self, word: str, form: str, asked: bool, mine: int) -> float:
+        """How much one word (`form`, its basic form) pulls towards the role numbered `mine`:
+        its n-grams' part is kept with the word's part of the sums (the route made it)."""
+        weight = self.word(word).pulls[mine]
+        column = self.lemmas.features.get(form)
         if column is not None:
-            pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
-        weights = self.asks.weights(self.asked_word(word))
-        return pull + sum(x * _pull(self.asks_coef, mine, c) for c, x in weights.items())
+            weight += self.lemmas.idf[column] * _pull(self.lemmas_coef, mine, column)
+        if asked:  # its basic form and its n-grams in the asking view
+            pull = 0.0
+            column = self.asks.features.get(ASK_MARK + form)
+            if column is not None:
+                pull += self.asks.idf[column] * _pull(self.asks_coef, mine, column)
+            weight += pull + self.asked_word(word).pulls[mine]
+        return weight
 
-    def _word_pull(self, word: str, mine: int) -> float:
-        """How much a word's own n-grams pull towards the role numbered `mine`."""
-        weights = self.chars.weights(self.word(word).columns)
-        return sum(x * _pull(self.chars_coef, mine, c) for c, x in weights.items())
+
+def _part(view: _View, coefs: tuple[array, ...], columns: list[int], *,
+          pulls: bool = True) -> _Part:
+    """The part of these columns (repeats kept) in the sums, and their pulls (`pulls`)."""
+    idf = view.idf
+    return _Part(array("i", columns),
+                 tuple(sum([coef[c] * idf[c] for c in columns]) for coef in coefs),
+                 sum([idf[c] * idf[c] for c in columns]),
+                 _pulls(view.weights(columns), coefs) if pulls else ())
+
+
+def _pulls(weights: dict[int, float], coef: tuple[array, ...]) -> tuple[float, ...]:
+    """For each role, how much these weighted columns pull towards it against the other roles'
+    mean (each role's sum, less the others' mean of theirs)."""
+    sums = [sum([x * row[c] for c, x in weights.items()]) for row in coef]
+    return tuple(mine - sum([s for n, s in enumerate(sums) if n != i]) / (len(sums) - 1)
+                 for i, mine in enumerate(sums))
 
 
 def _pull(coef: tuple[array, ...], mine: int, column: int) -> float:

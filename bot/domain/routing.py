@@ -36,6 +36,7 @@ SELF_SERVICE = 0.5  # a self-service answer is offered only above this
 SIMILARITY_WEIGHT = 5.0  # how much a topic's n-gram similarity (0..1) counts beside its words
 CORRECTION_WEIGHT = 4.0  # a helper's correction of a question with the same words (similarity 1)
 CORRECTION_FLOOR = 0.5  # corrections sharing fewer of the question's words are not counted
+ASKED_KEPT = 256  # questions whose asking clause is kept for the card's why (`explain`)
 
 
 def training_examples(knowledge: Knowledge) -> list[Example]:
@@ -107,6 +108,7 @@ class Router:
         self.answers: tuple[Answer, ...] = tuple(knowledge.answers)
         self.answers_version = 0  # counts changes of `answers`: what is kept from them goes
         self._corrections: dict[str, list[Correction]] = {}  # form -> corrections holding it
+        self._asked: dict[tuple[str, str], list[str]] = {}  # (text, language) -> asking words
 
     def set_answers(self, answers: Sequence[Answer]) -> None:
         """The self-service answers in use from now on (the published ones, read from the
@@ -173,7 +175,7 @@ class Router:
         role_scores = self._role_scores(topic_scores)
         # A greeting or a word of thanks is no question the model can place.
         needs = self.needs.probabilities_of(
-            words_, lang, self.lemmas.lemma, asking_words(text, lang, self.lemmas.lemma)) \
+            words_, lang, self.lemmas.lemma, self._asking(text, lang)) \
             if self.needs is not None and content else {}
         if needs:
             probabilities = self._combined(needs, self._role_scores(lexical), learned)
@@ -225,10 +227,22 @@ class Router:
         if self.needs is None:
             return []
         lang = language or self.detect_language(text, language_hint)
-        cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6)
+        cues: list[Cue] = self.needs.cues(text, lang, self.lemmas.lemma, role, limit=6,
+                                          asked=self._asking(text, lang))
         stop = self.knowledge.stopwords.get(lang, frozenset())
         return [c.word for c in cues
                 if c.word not in stop and self.lemmas.lemma(c.word, lang) not in stop][:3]
+
+    def _asking(self, text: str, lang: str) -> list[str]:
+        """The words of the question's asking clause (bot.domain.asking), kept a while: the
+        card's why line (`explain`) comes for the question just routed."""
+        key = (text, lang)
+        asked = self._asked.get(key)
+        if asked is None:
+            if len(self._asked) >= ASKED_KEPT:
+                self._asked.clear()
+            asked = self._asked[key] = asking_words(text, lang, self.lemmas.lemma)
+        return asked
 
     def _with_similarity(self, scores: dict[str, float], words_: list[str], lang: str,
                          learned: dict[str, float] | None = None) -> dict[str, float]:

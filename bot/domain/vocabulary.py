@@ -283,17 +283,17 @@ class Vocabulary:
             return {}
         index, idf = self._grams, self._idf
         bag = Counter(chain.from_iterable([grams(w) for w in self._topic_words(words_, lang)]))
-        vector = {g: (1 + math.log(n)) * idf[g] for g, n in bag.items() if g in index}
-        norm = math.sqrt(sum([x * x for x in vector.values()])) or 1.0
-        sims = [0.0] * len(self._gram_topics)
-        touched: list[int] = []  # in the order first met, as the topics' scores are added up
-        for gram, x in vector.items():
-            topics, weights = index[gram]
+        # (1 + log 1) × idf is idf exactly: the logarithm only for the n-grams that repeat.
+        vector = [(index[g], idf[g] if n == 1 else (1 + math.log(n)) * idf[g])
+                  for g, n in bag.items() if g in index]
+        norm = math.sqrt(sum([x * x for _, x in vector])) or 1.0
+        sims: dict[int, float] = {}  # in the order first met, as the topics' scores are added up
+        get = sims.get
+        for (topics, weights), x in vector:
             for topic, y in zip(topics, weights, strict=True):
-                if not sims[topic]:
-                    touched.append(topic)
-                sims[topic] += x * y / norm
-        return {self._gram_topics[t]: sims[t] for t in touched if sims[t] >= SIMILARITY_FLOOR}
+                sims[topic] = get(topic, 0.0) + x * y / norm
+        names = self._gram_topics
+        return {names[t]: sim for t, sim in sims.items() if sim >= SIMILARITY_FLOOR}
 
     def _role_share(self, term: _Term) -> dict[str, float]:
         """How much of a word belongs to each role, by its strongest weight in that role."""
