@@ -233,7 +233,7 @@ def ensure_built(folder: Path, languages: tuple[str, ...] = LANGUAGES) -> None:
                          "set PEERDESK_LEMMA_DIR to a folder peerdesk may write to")
 
 
-class MappedDictionaries:
+class Dictionaries:
     """simplemma's DictionaryFactory over memory-mapped tries, or (`paged`) over the pages."""
 
     def __init__(self, folder: Path, *, paged: bool = False) -> None:
@@ -271,7 +271,7 @@ class Lemmas:
                  mapped: bool = False) -> None:
         ensure_built(folder)
         self.folder = folder
-        self.dictionaries = MappedDictionaries(folder, paged=not mapped)
+        self.dictionaries = Dictionaries(folder, paged=not mapped)
         self._strategy = DefaultStrategy(dictionary_factory=self.dictionaries)
         # A new word's lookups, the dictionaries' costliest work, come twice: the language
         # detector asks each word in every language, then the word's basic form is looked up in
