@@ -52,7 +52,8 @@ route-eval: $(STAMP)
 	$(BIN)/python bench/route_eval.py tests/data/routing_dev2.tsv tests/data/routing_after.tsv \
 		tests/data/routing_after2.tsv tests/data/routing_after3.tsv tests/data/routing_after4.tsv \
 		tests/data/routing_after5.tsv tests/data/routing_after6.tsv \
-		tests/data/routing_after7.tsv tests/data/routing_after8.tsv
+		tests/data/routing_after7.tsv tests/data/routing_after8.tsv \
+		tests/data/routing_after9.tsv
 
 # The README's pictures of the sandbox page, taken by the browser test of a whole conversation,
 # and the lead's report chart for a busy and a quiet month.
