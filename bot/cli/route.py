@@ -12,7 +12,7 @@ from collections import Counter
 from bot.config import Settings
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import TrainingError, load_or_train, model_path
+from bot.domain.needs import TrainingError, load_or_train, model_path, table_path
 from bot.domain.routing import Router, training_examples
 
 
@@ -61,14 +61,15 @@ def route_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
     """`peerdesk route train`: the need model, trained on the knowledge's examples and kept
-    where the router looks for it (nothing to do when it is there already)."""
+    where the router looks for it, and the word table beside it (bot.domain.wordtable; nothing
+    to do when they are there already)."""
     if not knowledge.training:
         print("peerdesk route train: knowledge/training holds no examples", file=sys.stderr)
         return 2
     started = time.perf_counter()
     examples = training_examples(knowledge)
     try:
-        model = load_or_train(examples, lemmas.folder)
+        model = load_or_train(examples, lemmas.folder, knowledge=knowledge)
     except TrainingError as exc:
         print(f"peerdesk route train: {exc}", file=sys.stderr)
         return 1
@@ -76,8 +77,14 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
         print(f"peerdesk route train: trained, but it could not be kept in {lemmas.folder}: the "
               "bot would train it again at each start", file=sys.stderr)
         return 1
+    table = table_path(lemmas.folder, model.fingerprint)
+    if not table.exists():
+        print(f"peerdesk route train: the word table could not be recorded in {lemmas.folder}: "
+              "the bot would try again at each start", file=sys.stderr)
+        return 1
     counts = Counter(example.language or "?" for example in examples)
     print(f"need model {model.fingerprint}: {len(examples)} questions "
           f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "
-          f"ready in {time.perf_counter() - started:.1f} s, kept in {lemmas.folder / 'router'}")
+          f"ready in {time.perf_counter() - started:.1f} s, kept in {lemmas.folder / 'router'} "
+          f"with its word table ({table.stat().st_size // 1024} kB)")
     return 0

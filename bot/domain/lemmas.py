@@ -30,6 +30,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import simplemma
 from marisa_trie import BytesTrie
@@ -43,6 +44,9 @@ from simplemma.strategies.dictionaries.trie_dictionary_factory import (
 from simplemma.utils import normalize_token
 
 from bot import DEFAULT_LANGUAGE, LANGUAGES
+
+if TYPE_CHECKING:
+    from bot.domain.wordtable import WordTable
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
 LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
@@ -284,14 +288,21 @@ class Lemmas:
         self._samplers = (MostCommonTokenSampler(), RelaxedMostCommonTokenSampler())
         self.lemma = lru_cache(maxsize=cache_size)(self._lemma)
         self._known = lru_cache(maxsize=KNOWN_CACHE)(self._membership)
+        # The answers for the corpus's words, worked out ahead (bot.domain.wordtable): the
+        # router sets it; the dictionaries answer the words it lacks.
+        self.table: WordTable | None = None
 
     def _lemma(self, word: str, lang: str) -> str:
         """The basic form of one lower-case word in one language."""
+        if self.table is not None and (found := self.table.lemma(word, lang)) is not None:
+            return found
         return self._lemmatizer.lemmatize(word, lang).lower()
 
     def _membership(self, token: str) -> int:
         """Which languages' dictionaries know the token, bit n for LANGUAGES[n] (simplemma's
         language detector asks it of every word it samples: the same words again, kept)."""
+        if self.table is not None and (found := self.table.membership(token)) is not None:
+            return found
         token = normalize_token(token)
         return sum(1 << n for n, lang in enumerate(LANGUAGES)
                    if self._lookup(token, lang) is not None)

@@ -22,8 +22,17 @@ from bot import LANGUAGES, ROLES
 from bot.domain.asking import asking_words
 from bot.domain.knowledge import Answer, Knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import UNCLEAR, Cue, Example, NeedModel, TrainingError, load_or_train
+from bot.domain.needs import (
+    UNCLEAR,
+    Cue,
+    Example,
+    NeedModel,
+    TrainingError,
+    load_or_train,
+    table_path,
+)
 from bot.domain.vocabulary import Vocabulary, words
+from bot.domain.wordtable import read_table
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +102,34 @@ class Router:
 
     def __init__(
         self, knowledge: Knowledge, lemmas: Lemmas | None = None, *, similarity: bool = True,
-        needs: NeedModel | None = None, learned: bool = True,
+        needs: NeedModel | None = None, learned: bool = True, word_table: bool = True,
     ) -> None:
         self.knowledge = knowledge
         self.lemmas = lemmas or Lemmas()
         if needs is None and learned and knowledge.training:
             try:
-                needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
+                needs = load_or_train(training_examples(knowledge), self.lemmas.folder,
+                                      knowledge=knowledge)
             except TrainingError as exc:  # route by the words, as before the model
                 log.warning("routing by the words alone: %s", exc)
         self.needs = needs
+        if needs is not None and word_table:  # before the vocabulary, which reads its words
+            self._use_table(needs.fingerprint)
         self.vocabulary = Vocabulary(knowledge, self.lemmas, similarity=similarity)
         self._role_of = self.vocabulary.role_of
         self.answers: tuple[Answer, ...] = tuple(knowledge.answers)
         self.answers_version = 0  # counts changes of `answers`: what is kept from them goes
         self._corrections: dict[str, list[Correction]] = {}  # form -> corrections holding it
         self._asked: dict[tuple[str, str], list[str]] = {}  # (text, language) -> asking words
+
+    def _use_table(self, key: str) -> None:
+        """The lemmatizer answers the corpus's words from the word table of the need model's
+        fingerprint (bot.domain.wordtable); without one, from its dictionaries as before."""
+        try:
+            self.lemmas.table = read_table(table_path(self.lemmas.folder, key))
+        except Exception as exc:  # missing, unreadable or damaged: the dictionaries answer
+            log.warning("no word table %s (%s): the lemmatizer reads every word from its "
+                        "dictionaries", key, type(exc).__name__)
 
     def set_answers(self, answers: Sequence[Answer]) -> None:
         """The self-service answers in use from now on (the published ones, read from the
