@@ -9,7 +9,9 @@ import pytest
 import simplemma
 
 from bench.route_eval import read_cases
+from bot import LANGUAGES
 from bot.config import PROJECT_ROOT
+from bot.domain.knowledge import load_knowledge
 from bot.domain.lemmas import (
     LemmaError,
     Lemmas,
@@ -17,7 +19,10 @@ from bot.domain.lemmas import (
     _write_pages,
     ensure_built,
 )
+from bot.domain.needs import fingerprint, table_path
+from bot.domain.routing import training_examples
 from bot.domain.vocabulary import words
+from bot.domain.wordtable import WordTable, read_table
 
 
 def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path) -> None:
@@ -100,3 +105,47 @@ def test_the_bot_reads_the_pages_and_answers_as_the_mapped_tries() -> None:
     assert ".pages" not in maps
     assert all(isinstance(served.dictionaries.get_dictionary(lang), PagedDictionary)
                for lang in ("fi", "sv", "en"))
+
+
+def test_the_word_table_answers_as_the_dictionaries() -> None:
+    """The table kept beside the need model (`peerdesk route train` records it) gives each word
+    the languages and basic forms the dictionaries give; a word outside it is looked up there."""
+    examples = training_examples(load_knowledge(PROJECT_ROOT / "knowledge"))
+    table = read_table(table_path(Lemmas().folder, fingerprint(examples)))
+    assert len(table) > 15_000
+    plain, served = Lemmas(), Lemmas()  # the dictionaries' pages alone, and with the table
+    served.table = table
+    memberships = forms = 0
+    for word, bits, basic in sorted(table.items())[::20]:
+        if bits is not None:
+            assert plain._membership(word) == bits == served._membership(word), word
+            memberships += 1
+        for lang, form in basic.items():
+            assert plain._lemma(word, lang) == form == served._lemma(word, lang), (word, lang)
+            forms += 1
+    assert memberships > 500 and forms > 500
+    text = "Kvanttilaskentatuutorointi bröllopsfotografering snorkelling"
+    for word in words(text):
+        assert table.membership(word) is None
+        assert all(table.lemma(word, lang) is None for lang in LANGUAGES)
+        assert all(served.lemma(word, lang) == plain.lemma(word, lang) for lang in LANGUAGES)
+    assert served.languages(text) == plain.languages(text)
+
+
+def test_a_word_table_reads_back_and_a_damaged_one_is_refused() -> None:
+    table = WordTable.of({"Wilma": 0b001, "ja": 0b011, "xyzzy": 0},
+                         {("wilma", "fi"): "wilma", ("opiskelijat", "fi"): "opiskelija",
+                          ("ja", "sv"): "ja", ("ja", "fi"): "ja"})
+    data = table.tobytes()
+    again = WordTable.frombytes(data)
+    assert sorted(again.items()) == sorted(table.items())
+    assert again.membership("Wilma") == 1 and again.membership("xyzzy") == 0
+    assert again.membership("wilma") is None and again.membership("opiskelijat") is None
+    assert again.lemma("opiskelijat", "fi") == "opiskelija"
+    assert again.lemma("opiskelijat", "sv") is None and again.lemma("Wilma", "fi") is None
+    assert again.lemma("ja", "sv") == "ja" and again.lemma("ja", "de") is None
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 1
+    for damaged in (b"", data[:20], data[:-1], bytes(flipped), b"PDWORDS1" + bytes(100)):
+        with pytest.raises(ValueError):
+            WordTable.frombytes(damaged)

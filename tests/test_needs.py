@@ -4,6 +4,8 @@ needs another's (credits that do not move from Primus to Koski are an ICT proble
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -14,7 +16,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.domain.asking import asking_words
-from bot.domain.knowledge import KnowledgeError, load_knowledge
+from bot.domain.knowledge import Knowledge, KnowledgeError, load_knowledge
 from bot.domain.lemmas import Lemmas
 from bot.domain.needs import (
     LOCK_NAME,
@@ -24,8 +26,9 @@ from bot.domain.needs import (
     load_or_train,
     model_path,
     parse_examples,
+    table_path,
 )
-from bot.domain.routing import Router
+from bot.domain.routing import Router, training_examples
 from bot.domain.training import fit, keep, train
 from tests.test_bot_helpers import GROUP, open_desk
 
@@ -276,3 +279,74 @@ def test_processes_starting_together_train_the_model_once(tmp_path: Path,
     assert [m.fingerprint for m in models] == [fingerprint(examples)] * 2
     assert (tmp_path / "router" / LOCK_NAME).exists()
     assert len(list((tmp_path / "router").glob("needs-*.pickle"))) == 1
+
+
+def test_the_word_table_changes_no_decision(knowledge: Knowledge) -> None:
+    """The table holds what the dictionaries answer: with it and without, the same decisions,
+    the same probabilities and the same cues, question by question."""
+    model = load_or_train(training_examples(knowledge), Lemmas().folder)
+    fast = Router(knowledge, Lemmas(), needs=model)
+    slow = Router(knowledge, Lemmas(), needs=model, word_table=False)
+    assert fast.lemmas.table is not None and slow.lemmas.table is None
+    for _, language, _, question in _cases(UNSEEN_SETS[-1]):
+        for hint in (None, language):
+            decision = fast.route(question, language_hint=hint)
+            assert decision == slow.route(question, language_hint=hint), question
+            assert decision.probabilities == slow.route(question, language_hint=hint) \
+                .probabilities
+            assert fast.explain(question, decision.role, language_hint=hint) \
+                == slow.explain(question, decision.role, language_hint=hint)
+
+
+def test_a_missing_or_damaged_word_table_leaves_the_router_as_it_was(
+        tmp_path: Path, knowledge: Knowledge, caplog: pytest.LogCaptureFixture) -> None:
+    """No table, or a damaged one: a warning that names no question, and the dictionaries
+    answer every word as before."""
+    for tries in Lemmas().folder.glob("simplemma-*"):
+        (tmp_path / tries.name).symlink_to(tries)
+    model = load_or_train(training_examples(knowledge), Lemmas().folder)
+    kept = table_path(Lemmas().folder, model.fingerprint).read_bytes()
+    question = "Osaamispisteet eivät siirry Primuksesta Koskeen, mistä vika?"
+    expected = Router(knowledge, Lemmas(), needs=model, word_table=False).route(question)
+    path = table_path(tmp_path, model.fingerprint)
+    path.parent.mkdir()
+    for content in (None, b"", b"garbage" * 100, kept[:-100], kept[:1000] + kept[1001:]):
+        if content is not None:
+            path.write_bytes(content)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.domain.routing"):
+            router = Router(knowledge, Lemmas(tmp_path), needs=model)
+        assert router.lemmas.table is None
+        assert "no word table" in caplog.text and "Primus" not in caplog.text
+        assert router.route(question) == expected
+    path.write_bytes(kept)
+    assert Router(knowledge, Lemmas(tmp_path), needs=model).lemmas.table is not None
+
+
+def test_the_word_table_is_recorded_beside_the_model(tmp_path: Path) -> None:
+    """Trained with the knowledge it comes from, the model gets its word table: the words the
+    router asked of its examples; a second start finds both and starts no child process."""
+    for tries in Lemmas().folder.glob("simplemma-*"):
+        (tmp_path / tries.name).symlink_to(tries)
+    source = tmp_path / "knowledge"
+    for part in ("topics", "answers", "training"):
+        (source / part).mkdir(parents=True)
+    for name in ("roles.yaml", "stopwords.yaml", "topics/tvt.yaml", "topics/luotsi.yaml",
+                 "topics/vertaisvalmentaja.yaml"):
+        shutil.copy(PROJECT_ROOT / "knowledge" / name, source / name)
+    (source / "training" / "ours.tsv").write_text(
+        "# language: fi\ntvt\twilma ei toimi\ntvt\twilma ei aukea\nluotsi\ttiimi riitelee\n"
+        "luotsi\ttiimi venyy\nvertaisvalmentaja\thoksin päivitys\n"
+        "vertaisvalmentaja\thoksin arviointi\n", encoding="utf-8")
+    small = load_knowledge(source)
+    examples = training_examples(small)
+    model = load_or_train(examples, tmp_path, knowledge=small)
+    table = table_path(tmp_path, model.fingerprint)
+    assert table.stat().st_mode & 0o777 == 0o644
+    router = Router(small, Lemmas(tmp_path))
+    assert router.lemmas.table is not None
+    assert router.lemmas.table.lemma("riitelee", "fi") == "riidellä"
+    assert router.lemmas.table.membership("wilma") is not None
+    started = table.stat().st_mtime_ns
+    assert load_or_train(examples, tmp_path, knowledge=small).fingerprint == model.fingerprint
+    assert table.stat().st_mtime_ns == started
