@@ -49,8 +49,9 @@ if TYPE_CHECKING:
     from bot.domain.wordtable import WordTable
 
 DEFAULT_FOLDER = Path(user_cache_dir("peerdesk")) / "lemmas"
-LEMMA_CACHE = 30_000  # (word, language) pairs whose basic form is kept (some 8 MB when full)
-KNOWN_CACHE = 16_384  # words whose languages are kept (about 3 MB when full)
+LEMMA_CACHE = 10_000  # (word, language) pairs whose basic form is kept (some 1.5 MB when full):
+# the word table (bot.domain.wordtable) answers most of the rest with one lookup (it was 30,000)
+KNOWN_CACHE = 8192  # words whose languages are kept (about 1 MB when full; it was 16,384)
 LOOKUP_CACHE = 1024  # simplemma's latest lookups (word, language), shared (some 250 kB when full)
 
 
