@@ -8,7 +8,8 @@ RUN pip install --no-cache-dir -e .
 ENV PEERDESK_KNOWLEDGE_DIR=/app/knowledge PEERDESK_LEMMA_DIR=/app/lemmas
 # The lemmatizer's dictionaries, built once into the image (the bot runs as nobody).
 RUN python -m bot.domain.lemmas /app/lemmas
-# The router's need model, trained on knowledge/training into the same folder.
+# The router's need model, trained on knowledge/training into the same folder, and its word
+# table (bot.domain.wordtable).
 RUN peerdesk route train
 USER nobody
 EXPOSE 8080

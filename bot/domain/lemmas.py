@@ -9,6 +9,8 @@ dictionaries as pages (`PagedDictionary`): the entries sorted, in zlib blocks of
 first keys in memory (1 MB for the three languages) and one block read (`pread`, not mapped)
 per lookup: the same entries, so the same basic forms and languages, and nothing of the files
 resident. Training, which looks up some 100,000 words at once, maps the tries (`mapped=True`).
+The words the training examples and the knowledge hold, nearly all a question's, are answered
+ahead from the word table the router sets (`Lemmas.table`, bot.domain.wordtable): one lookup.
 
 Both are built once per machine, in a child process so that the ~200 MB the build needs is never
 part of the bot, and written atomically, so that processes starting together never read half a
