@@ -31,7 +31,9 @@ import time
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +45,7 @@ from bot.domain.needs import load, model_path, table_path
 
 if TYPE_CHECKING:
     from bot.domain.knowledge import Knowledge
+    from bot.domain.routing import Router
 
 _MAGIC = b"PDWORDS1"  # the table's format: bump it when the file or what it answers changes
 _HEAD = struct.Struct("<8sIIIII")  # magic, checksum of the rest, words, and three lengths
@@ -50,6 +53,7 @@ _LANGS = ",".join(LANGUAGES).encode()  # the order of the languages' bits and fo
 NOT_ASKED = -1  # a word's basic form in a language the router never asked of it
 SAME = -2  # a basic form that is the word itself (most are)
 UNKNOWN_LANGUAGES = 0xFF  # a word whose languages were never asked
+WORKERS = 2  # processes that route the corpus's texts while the table is recorded (at most)
 
 
 class WordTable:
@@ -159,11 +163,13 @@ def keep(table: WordTable, path: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def record(knowledge: Knowledge, folder: Path, key: str) -> WordTable:
+def record(knowledge: Knowledge, folder: Path, key: str, *, workers: int = WORKERS
+           ) -> WordTable:
     """Route every training example and every text of the knowledge with the router the bot
-    builds, over an empty table, and keep what the lemmatizer was asked and answered."""
+    builds, over an empty table, and keep what the lemmatizer was asked and answered. The
+    texts are shared among `workers` processes forked from this one once the router is built
+    (each keeps what the router's building asked, and adds what its texts ask)."""
     from bot.domain.routing import Router, training_examples  # the router reads this module
-
 
     model = load(model_path(folder, key), key)
     if model is None:
@@ -180,9 +186,32 @@ def record(knowledge: Knowledge, folder: Path, key: str) -> WordTable:
               for lang, name in topic.name.items()]
     texts += [(text, lang) for role in knowledge.roles.values()
               for lang, text in role.helps_with.items()]
-    for text, lang in texts:
+    _recording[:] = [(router, lemmas, list(dict.fromkeys(texts)))]
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    if workers == 1:
+        parts = [_route_part(0, 1)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            parts = list(pool.map(_route_part, range(workers), [workers] * workers))
+    _recording.clear()
+    known: dict[str, int] = {}
+    forms: dict[tuple[str, str], str] = {}
+    for part_known, part_forms in parts:
+        known.update(part_known)
+        forms.update(part_forms)
+    return WordTable.of(known, forms)
+
+
+# The router and the texts `record` shares with the processes it forks (they inherit them).
+_recording: list[tuple[Router, _Recording, list[tuple[str, str | None]]]] = []
+
+
+def _route_part(part: int, parts: int) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
+    """Route every `parts`-th text from the `part`-th; what the lemmatizer was asked."""
+    router, lemmas, texts = _recording[0]
+    for text, lang in texts[part::parts]:
         router.route(text, language_hint=lang)
-    return WordTable.of(lemmas.known, lemmas.forms)
+    return lemmas.known, lemmas.forms
 
 
 class _Recording(Lemmas):
