@@ -243,6 +243,7 @@ async def main() -> None:
     echo = await start([str(PROJECT_ROOT / "bench" / "echo_bot.py"), fake.url, SANDBOX_TOKEN], {})
     await fake.load(echo_users[:1], ["lämmittely"], 1)
     await wait_async(lambda: fake.sent_to(echo_users[:1]), 60)
+    echo_startup = cpu_seconds(echo.pid)
     echo_rate, echo_cpu, echo_fake_cpu = await measure(fake, echo, echo_users, texts,
                                                        args.questions)
     await stop(echo)
@@ -259,6 +260,7 @@ async def main() -> None:
     await wait_async(lambda: fake.sent_to(users[:1]), 120)
     helpers = range(HELPERS[0].telegram_id, HELPERS[-1].telegram_id + 1)
     memory_at_start = rss_mb(bot.pid)
+    startup = cpu_seconds(bot.pid)
     cards_before = await fake.sent_to(helpers)
     cpu_before = cpu_seconds(bot.pid)
     rate, bot_cpu, bot_fake_cpu = await measure(fake, bot, users, texts, args.questions)
@@ -302,6 +304,8 @@ async def main() -> None:
           f"{echo_fake_cpu * echo_rate / 1000:.2f} of a core")
     print(f"   with the cards they caused ({delivered}), until the last was sent: "
           f"{with_cards:.1f} ms a question")
+    print(f"   CPU from the start to the first answer: peerdesk {startup:.2f} s, echo bot "
+          f"{echo_startup:.2f} s (counted in neither figure above)")
     print(f"2. latency at {args.rate:.0f}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(target p99 < 50 ms)")
     print(f"5. memory: {memory:.0f} MB resident after the run (target < 150 MB); "

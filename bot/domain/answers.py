@@ -310,31 +310,65 @@ async def _at_hand(session: Unit, router: Router, ticket: Any) -> AtHand:
 
 
 # A new ticket's card goes to each of its role's helpers, one after another within
-# milliseconds: what routing shows on it (answers at hand, similar questions, the cues) is worked
-# out once for them all and kept a few seconds; a published answer (a new `router.answers`) or
-# a changed ticket is worked out anew.
+# milliseconds: what it shows is worked out once for them all and kept a few seconds — what
+# routing shows (answers at hand, the cues) from the moment the question is routed
+# (`keep_routing`, when the router's sums for its words are at hand), the similar questions when
+# the first card is made. A published answer (a new `router.answers`) or a changed ticket is
+# worked out anew.
 _KEPT_SECONDS = 5.0
 _KEPT_MAX = 256
-_kept: dict[tuple[object, ...], tuple[float, tuple[str, ...], tuple[int, ...],
-                                      tuple[str, ...]]] = {}
+_Routed = tuple[tuple[str, ...], tuple[str, ...]]  # answers at hand, cues
+_kept_routing: dict[tuple[object, ...], tuple[float, _Routed]] = {}
+_kept_alike: dict[tuple[object, ...], tuple[float, tuple[int, ...]]] = {}
+
+
+def _routing_key(router: Router, ticket_id: int, text: str, topic: str, role: str,
+                 routing: Routing, language: str) -> tuple[object, ...]:
+    return (router, router.answers_version, ticket_id, text, topic, role, routing, language)
+
+
+def _keep(kept: dict[tuple[object, ...], tuple[float, Any]], key: tuple[object, ...],
+          value: Any, now: float) -> None:
+    if len(kept) >= _KEPT_MAX:
+        kept.clear()
+    kept[key] = (now, value)
+
+
+def _card_routing(router: Router, text: str, topic: str, role: str, routing: Routing,
+                  language: str) -> _Routed:
+    suggested = tuple(router.suggest(text, topic, language=language)) if text else ()
+    cues = tuple(router.explain(text, role, language=language)) \
+        if text and routing == Routing.AUTO else ()
+    return suggested, cues
+
+
+def keep_routing(router: Router, *, ticket_id: int, text: str, topic: str, role: str,
+                 routing: Routing, language: str) -> None:
+    """Work out what a new ticket's cards will show of its routing, right after the question
+    was routed (its words' sums are still at hand: a quarter of the cost at the card)."""
+    _keep(_kept_routing, _routing_key(router, ticket_id, text, topic, role, routing, language),
+          _card_routing(router, text, topic, role, routing, language), time.monotonic())
 
 
 async def _routed(session: Unit, router: Router, ticket: Any
                   ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     text = ticket.text or ""
-    key = (router, router.answers_version, ticket.id, text, ticket.topic, ticket.role,
-           ticket.routing, ticket.language)
     now = time.monotonic()
-    kept = _kept.get(key)
+    key = _routing_key(router, ticket.id, text, ticket.topic, ticket.role, ticket.routing,
+                       ticket.language)
+    kept = _kept_routing.get(key)
     if kept is not None and now - kept[0] <= _KEPT_SECONDS:
-        return kept[1], kept[2], kept[3]
-    suggested = tuple(router.suggest(text, ticket.topic)) if text else ()
-    alike = tuple(await similar(session=session, router=router, ticket=ticket))
-    cues = tuple(router.explain(text, ticket.role, language=ticket.language)) \
-        if text and ticket.routing == Routing.AUTO else ()
-    if len(_kept) >= _KEPT_MAX:
-        _kept.clear()
-    _kept[key] = (now, suggested, alike, cues)
+        suggested, cues = kept[1]
+    else:
+        suggested, cues = _card_routing(router, text, ticket.topic, ticket.role, ticket.routing,
+                                        ticket.language)
+        _keep(_kept_routing, key, (suggested, cues), now)
+    held = _kept_alike.get(key)
+    if held is not None and now - held[0] <= _KEPT_SECONDS:
+        alike = held[1]
+    else:
+        alike = tuple(await similar(session=session, router=router, ticket=ticket))
+        _keep(_kept_alike, key, alike, now)
     return suggested, alike, cues
 
 

@@ -275,6 +275,8 @@ async def submit_question(
         await changes.queue_new(session, desk, ticket_id=ticket_id, role=decision.role,
                                 language=decision.language, team=asker.team, now=now,
                                 chat_id=chat_id, media=media_ids)
+        answers.keep_routing(router, ticket_id=ticket_id, text=text, topic=decision.topic,
+                             role=decision.role, routing=routing, language=decision.language)
     await session.commit()
     return Receipt(ticket_id=ticket_id, topic=decision.topic, role=decision.role,
                    language=decision.language, status=status, routing=routing,

@@ -314,13 +314,15 @@ class Router:
         similar questions are compared by and what a drafted answer's trigger is made of."""
         return self.vocabulary.content_forms(words(text), lang)
 
-    def suggest(self, text: str, topic: str, limit: int = 3) -> list[str]:
+    def suggest(self, text: str, topic: str, limit: int = 3, *,
+                language: str | None = None) -> list[str]:
         """Answers of the topic for the helpers' card, those whose triggers the question covers
         most fully first (the router's own match leads). One press sends an answer to the
         asker, so one is offered only when the question holds a trigger whole, or all of a
         longer trigger but one word and at least two of its words that are no stopwords: a
-        shared `wilma` or `not` alone is no reason (a Wilma login is not about absences)."""
-        seen = self.seen_forms(text)
+        shared `wilma` or `not` alone is no reason (a Wilma login is not about absences).
+        `language`: the question's, as routing found it (a ticket's), so not detected again."""
+        seen = self.seen_forms(text, language)
         best: dict[str, float] = {}
         for answer, lang, forms in self.vocabulary.triggers:
             if answer.topic != topic or not forms:
