@@ -19,10 +19,10 @@ from bot.domain.lemmas import (
     _write_pages,
     ensure_built,
 )
-from bot.domain.needs import fingerprint, table_path
+from bot.domain.needs import fingerprint
 from bot.domain.routing import training_examples
 from bot.domain.vocabulary import words
-from bot.domain.wordtable import WordTable, read_table
+from bot.domain.wordtable import WordTable, read_table, table_path
 
 
 def test_missing_dictionaries_are_built_whole_in_a_child_process(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from collections import Counter
 from bot.config import Settings
 from bot.domain.knowledge import Knowledge, load_knowledge
 from bot.domain.lemmas import Lemmas
-from bot.domain.needs import TrainingError, load_or_train, model_path, table_path
+from bot.domain.needs import TrainingError, load_or_train, model_path
 from bot.domain.routing import Router, training_examples
+from bot.domain.wordtable import ensure, table_path
 
 
 def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +70,7 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
     started = time.perf_counter()
     examples = training_examples(knowledge)
     try:
-        model = load_or_train(examples, lemmas.folder, knowledge=knowledge)
+        model = load_or_train(examples, lemmas.folder)
     except TrainingError as exc:
         print(f"peerdesk route train: {exc}", file=sys.stderr)
         return 1
@@ -78,13 +79,15 @@ def _train(knowledge: Knowledge, lemmas: Lemmas) -> int:
               "bot would train it again at each start", file=sys.stderr)
         return 1
     table = table_path(lemmas.folder, model.fingerprint)
-    if not table.exists():
-        print(f"peerdesk route train: the word table could not be recorded in {lemmas.folder}: "
-              "the bot would try again at each start", file=sys.stderr)
-        return 1
+    if not ensure(knowledge, lemmas.folder, model.fingerprint):
+        # The router works without it, only slower on words it has not seen yet.
+        print(f"peerdesk route train: the word table could not be recorded in {lemmas.folder}; "
+              "the router reads every new word from the dictionaries (the bot tries again at "
+              "its next start)", file=sys.stderr)
     counts = Counter(example.language or "?" for example in examples)
     print(f"need model {model.fingerprint}: {len(examples)} questions "
           f"({', '.join(f'{lang} {n}' for lang, n in sorted(counts.items()))}), "
           f"ready in {time.perf_counter() - started:.1f} s, kept in {lemmas.folder / 'router'} "
-          f"with its word table ({table.stat().st_size // 1024} kB)")
+          + (f"with its word table ({table.stat().st_size // 1024} kB)" if table.exists()
+             else "without a word table"))
     return 0

@@ -40,16 +40,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import simplemma
 from marisa_trie import Trie
 
 from bot import LANGUAGES, ROLES
 from bot.domain.asking import asking_words
-
-if TYPE_CHECKING:
-    from bot.domain.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +60,6 @@ ASK_GRAM_MARK = "~"  # before each character n-gram of the asking clause's view
 CUE_LETTERS = 30  # a longer "word" (a link, a pasted code) is never shown as a cue
 LOCK_NAME = "needs.lock"  # beside the models: held while one is trained and kept
 TRAINING_TIMEOUT = 600  # seconds the child may train (about 10 s of CPU on an idle core)
-TABLE_TIMEOUT = 300  # seconds the child may record the word table (some 10 s of CPU)
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u"})
 
@@ -394,11 +389,6 @@ def model_path(folder: Path, key: str) -> Path:
     return folder / "router" / f"needs-{key}.pickle"
 
 
-def table_path(folder: Path, key: str) -> Path:
-    """The word table of the model's corpus (bot.domain.wordtable), beside the model."""
-    return folder / "router" / f"words-{key}.table"
-
-
 def load(path: Path, key: str) -> NeedModel | None:
     try:
         with path.open("rb") as stored:
@@ -408,51 +398,27 @@ def load(path: Path, key: str) -> NeedModel | None:
     return model if isinstance(model, NeedModel) and model.fingerprint == key else None
 
 
-def load_or_train(examples: Sequence[Example], folder: Path, *,
-                  knowledge: Knowledge | None = None) -> NeedModel:
+def load_or_train(examples: Sequence[Example], folder: Path) -> NeedModel:
     """The model for these examples: read from `folder` when one was trained on the same, else
     trained in a child process (a few seconds; scikit-learn stays out of this one) and kept
     there for the next start, as the lemmatizer's dictionaries are. Processes starting together
     (two replicas) train it once: the others wait for the first and read what it kept. A folder
     this process may not write to costs the training at each start (the child hands the model
-    back instead). With the `knowledge` the examples come from, the word table of the same
-    fingerprint (bot.domain.wordtable) is recorded beside the model too when it is missing."""
+    back instead)."""
     key = fingerprint(examples)
     path = model_path(folder, key)
     model = load(path, key)
-    if model is not None and (knowledge is None or table_path(folder, key).exists()):
+    if model is not None:
         return model
-    with _training_lock(path):
+    with training_lock(path):
         model = load(path, key)  # kept by another process while this one waited
-        if model is None:
-            model = _train(examples, folder, key, path)
-        if knowledge is not None and not table_path(folder, key).exists() \
-                and path.exists() and os.access(path.parent, os.W_OK):
-            _record_table(knowledge, folder, key)
-        return model
-
-
-def _record_table(knowledge: Knowledge, folder: Path, key: str) -> bool:
-    """Record the word table in a child process (it maps the dictionaries' tries, which would
-    stay resident here); whether it was kept. Without it the router works as before."""
-    try:
-        recorded = subprocess.run(
-            [sys.executable, "-m", "bot.domain.wordtable", str(folder), key],
-            input=pickle.dumps(knowledge, protocol=pickle.HIGHEST_PROTOCOL),
-            capture_output=True, check=False, timeout=TABLE_TIMEOUT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    except subprocess.TimeoutExpired:
-        log.warning("the word table was not recorded: over %d s", TABLE_TIMEOUT)
-        return False
-    if recorded.returncode != 0 or not table_path(folder, key).exists():
-        # Its error output may quote the knowledge's texts: only the exit status here.
-        log.warning("the word table was not recorded (exit status %d)", recorded.returncode)
-        return False
-    return True
+        if model is not None:
+            return model
+        return _train(examples, folder, key, path)
 
 
 @contextmanager
-def _training_lock(path: Path) -> Iterator[None]:
+def training_lock(path: Path) -> Iterator[None]:
     """Held while a model is trained and kept (an exclusive lock on a file beside the models,
     which the system lets go when its holder ends, however it ends). Where the folder cannot
     be written to, nothing can be kept over another's either: no lock then."""

@@ -29,10 +29,9 @@ from bot.domain.needs import (
     NeedModel,
     TrainingError,
     load_or_train,
-    table_path,
 )
 from bot.domain.vocabulary import Vocabulary, words
-from bot.domain.wordtable import read_table
+from bot.domain.wordtable import ensure, read_table, table_path
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +107,9 @@ class Router:
         self.lemmas = lemmas or Lemmas()
         if needs is None and learned and knowledge.training:
             try:
-                needs = load_or_train(training_examples(knowledge), self.lemmas.folder,
-                                      knowledge=knowledge)
+                needs = load_or_train(training_examples(knowledge), self.lemmas.folder)
+                if word_table:  # recorded beside the model when missing (some 15 s, once)
+                    ensure(knowledge, self.lemmas.folder, needs.fingerprint)
             except TrainingError as exc:  # route by the words, as before the model
                 log.warning("routing by the words alone: %s", exc)
         self.needs = needs

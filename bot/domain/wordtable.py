@@ -16,36 +16,32 @@ language, the number of the basic form in a second trie (or: the word itself, or
 few hundred kB, read whole (not mapped), beside the need model and named by the same
 fingerprint. A table missing or damaged (its checksum) is left unused: the bot routes as before.
 
-Usage: `python -m bot.domain.wordtable FOLDER FINGERPRINT < knowledge.pickle` (bot.domain.needs
-runs it).
+`ensure` records it, when missing, in a child process (bot.domain.wordrecording, which builds a
+router: this module is read by the router, so it may not import it).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from marisa_trie import Trie
 
 from bot import LANGUAGES
-from bot.domain.lemmas import Lemmas
-from bot.domain.needs import load, model_path, table_path
+from bot.domain.knowledge import Knowledge
+from bot.domain.needs import model_path, training_lock
 
-if TYPE_CHECKING:
-    from bot.domain.knowledge import Knowledge
-    from bot.domain.routing import Router
+log = logging.getLogger(__name__)
 
 _MAGIC = b"PDWORDS1"  # the table's format: bump it when the file or what it answers changes
 _HEAD = struct.Struct("<8sIIIII")  # magic, checksum of the rest, words, and three lengths
@@ -53,7 +49,7 @@ _LANGS = ",".join(LANGUAGES).encode()  # the order of the languages' bits and fo
 NOT_ASKED = -1  # a word's basic form in a language the router never asked of it
 SAME = -2  # a basic form that is the word itself (most are)
 UNKNOWN_LANGUAGES = 0xFF  # a word whose languages were never asked
-WORKERS = 2  # processes that route the corpus's texts while the table is recorded (at most)
+RECORDING_TIMEOUT = 300  # seconds the child may record the table (some 15 s of CPU)
 
 
 class WordTable:
@@ -163,82 +159,36 @@ def keep(table: WordTable, path: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def record(knowledge: Knowledge, folder: Path, key: str, *, workers: int = WORKERS
-           ) -> WordTable:
-    """Route every training example and every text of the knowledge with the router the bot
-    builds, over an empty table, and keep what the lemmatizer was asked and answered. The
-    texts are shared among `workers` processes forked from this one once the router is built
-    (each keeps what the router's building asked, and adds what its texts ask)."""
-    from bot.domain.routing import Router, training_examples  # the router reads this module
-
-    model = load(model_path(folder, key), key)
-    if model is None:
-        raise ValueError(f"no need model {key} in {folder}")
-    # Every word's part of the model's sums kept, not the latest 4096: the same calls to the
-    # lemmatizer, in half the time (most of this process's is the model's sums).
-    model.word = lru_cache(maxsize=None)(model._word)
-    model.asked_word = lru_cache(maxsize=None)(model._asked_word)
-    lemmas = _Recording(folder)
-    router = Router(knowledge, lemmas, needs=model, word_table=False)
-    texts = [(example.text, example.language) for example in training_examples(knowledge)]
-    texts += [(text, lang) for answer in knowledge.answers for lang, text in answer.text.items()]
-    texts += [(name, lang) for topic in knowledge.topics.values()
-              for lang, name in topic.name.items()]
-    texts += [(text, lang) for role in knowledge.roles.values()
-              for lang, text in role.helps_with.items()]
-    _recording[:] = [(router, lemmas, list(dict.fromkeys(texts)))]
-    workers = max(1, min(workers, os.cpu_count() or 1))
-    if workers == 1:
-        parts = [_route_part(0, 1)]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-            parts = list(pool.map(_route_part, range(workers), [workers] * workers))
-    _recording.clear()
-    known: dict[str, int] = {}
-    forms: dict[tuple[str, str], str] = {}
-    for part_known, part_forms in parts:
-        known.update(part_known)
-        forms.update(part_forms)
-    return WordTable.of(known, forms)
+def table_path(folder: Path, key: str) -> Path:
+    """The word table of a need model's corpus, beside the model (bot.domain.needs)."""
+    return folder / "router" / f"words-{key}.table"
 
 
-# The router and the texts `record` shares with the processes it forks (they inherit them).
-_recording: list[tuple[Router, _Recording, list[tuple[str, str | None]]]] = []
-
-
-def _route_part(part: int, parts: int) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
-    """Route every `parts`-th text from the `part`-th; what the lemmatizer was asked."""
-    router, lemmas, texts = _recording[0]
-    for text, lang in texts[part::parts]:
-        router.route(text, language_hint=lang)
-    return lemmas.known, lemmas.forms
-
-
-class _Recording(Lemmas):
-    """The lemmatizer over the mapped tries (this process is brief and asks many words), noting
-    every question its caches pass on: each a call the bot's router makes, and its answer."""
-
-    def __init__(self, folder: Path) -> None:
-        self.known: dict[str, int] = {}
-        self.forms: dict[tuple[str, str], str] = {}
-        super().__init__(folder, cache_size=250_000, mapped=True)
-
-    def _membership(self, token: str) -> int:
-        self.known[token] = bits = super()._membership(token)
-        return bits
-
-    def _lemma(self, word: str, lang: str) -> str:
-        self.forms[word, lang] = form = super()._lemma(word, lang)
-        return form
-
-
-def main(folder: Path, key: str) -> None:
-    """Record the table for the knowledge read (pickled) from standard input and keep it."""
-    knowledge = pickle.loads(sys.stdin.buffer.read())  # our parent's, never a file's
-    table = record(knowledge, folder, key)
-    keep(table, table_path(folder, key))
-    print(f"{len(table)} words", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2])
+def ensure(knowledge: Knowledge, folder: Path, key: str) -> bool:
+    """Record the word table of the need model `key` when it is missing, in a child process
+    (it maps the dictionaries' tries, which would stay resident here), under the model's
+    training lock: replicas starting together record it once. Whether the table is there; a
+    table that could not be recorded leaves the router as it was (a warning says so)."""
+    path = table_path(folder, key)
+    model = model_path(folder, key)
+    if path.exists():
+        return True
+    if not model.exists() or not os.access(path.parent, os.W_OK):
+        return False
+    with training_lock(model):
+        if path.exists():  # recorded by another process while this one waited
+            return True
+        try:
+            recorded = subprocess.run(
+                [sys.executable, "-m", "bot.domain.wordrecording", str(folder), key],
+                input=pickle.dumps(knowledge, protocol=pickle.HIGHEST_PROTOCOL),
+                capture_output=True, check=False, timeout=RECORDING_TIMEOUT,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        except subprocess.TimeoutExpired:
+            log.warning("the word table was not recorded: over %d s", RECORDING_TIMEOUT)
+            return False
+    if recorded.returncode != 0 or not path.exists():
+        # Its error output may quote the knowledge's texts: only the exit status here.
+        log.warning("the word table was not recorded (exit status %d)", recorded.returncode)
+        return False
+    return True
