@@ -4,6 +4,7 @@ the bot's resident memory with 100,000 tickets in the database.
 Usage:
     .venv/bin/python bench/throughput.py [--database URL] [--questions 1000] [--users 1000]
                                          [--rate 50] [--seconds 10] [--seed-tickets 100000]
+                                         [--text "one question for every asker"]
 
 Both bots run as their own processes, one after the other, with Telegram's flood limits off
 (they would cap both at 30 messages a second and measure Telegram, not the bot). Throughput is
@@ -223,11 +224,13 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--seed-tickets", type=int, default=100_000)
+    parser.add_argument("--text", help="one question for every asker (the router then works "
+                        "from its caches); by default routing_dev's questions in turn")
     args = parser.parse_args()
     url = args.database or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     await migrate(url)
     await seed_tickets(url, args.seed_tickets)
-    texts = questions()
+    texts = [args.text] if args.text else questions()
 
     sandbox = TimedSandbox()
     for helper in HELPERS:
