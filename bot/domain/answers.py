@@ -11,14 +11,13 @@ Drafts never carry the asker's name or personal details, and never leave the coa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -191,10 +190,6 @@ class AtHand:
     cues: tuple[str, ...] = ()  # the words that routed it ("Routed by: …"), when routed so
 
 
-def _jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
 _TICKETS = table(Ticket).c
 # Every card runs it: built once (building it took longer than running it).
 _CLOSED_OF_TOPIC = sa_select(_TICKETS.id, _TICKETS.text, _TICKETS.language).where(
@@ -213,16 +208,25 @@ def _forms(router: Router, _answers: int, text: str, language: str) -> frozenset
 async def similar(*, session: Unit, router: Router, ticket: Any,
                   limit: int = SIMILAR_SHOWN) -> list[int]:
     """Earlier closed tickets of the same topic whose words (basic forms, as the router reads
-    them) are closest; the newest few hundred are compared."""
+    them) are closest; the newest few hundred are compared. Every card runs it, over up to
+    SIMILAR_WINDOW rows: the rows are read at once (not one by one through the result), and a
+    question sharing no word with this one is passed over before any set is built."""
     if not ticket.text:
         return []
-    mine = set(router.content_forms(ticket.text, ticket.language))
-    rows = await run(session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})
-    scored = []
-    for row in rows:
-        score = _jaccard(mine, _forms(router, router.answers_version, row.text or "", row.language))
+    mine = frozenset(router.content_forms(ticket.text, ticket.language))
+    if not mine:
+        return []
+    rows = cast(Sequence[tuple[int, str | None, str]], (await run(
+        session, _CLOSED_OF_TOPIC, {"topic": ticket.topic, "ticket": ticket.id})).all())
+    version, size, scored = router.answers_version, len(mine), []
+    for other_id, text, language in rows:
+        theirs = _forms(router, version, text or "", language)
+        if mine.isdisjoint(theirs):
+            continue
+        shared = len(mine & theirs)
+        score = shared / (size + len(theirs) - shared)  # Jaccard: shared over all
         if score >= SIMILAR_FLOOR:
-            scored.append((score, row.id))
+            scored.append((score, other_id))
     return [other_id for _, other_id in sorted(scored, key=lambda s: (-s[0], -s[1]))[:limit]]
 
 
