@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
@@ -322,6 +322,25 @@ async def choose_role(
         await changes.queue_delivery(session, desk, ticket, now)
     await session.commit()
     return receipt_of(ticket)
+
+
+DOUBLE_TAP = timedelta(seconds=10)  # "I don't know" pressed again this soon: one tap
+
+
+async def chosen_already(*, session: AsyncSession, ticket_id: int, asker_id: int, role: str,
+                         now: datetime) -> Receipt | None:
+    """The asker's waiting question whose kind of helper was chosen on its chooser already, for
+    a role button (`role`) pressed again: a double tap, whose first press made the chooser the
+    acknowledgement. None otherwise: a chooser left from before, when the question's later
+    words decided (it has moved on)."""
+    ticket = await own_ticket(session, ticket_id, asker_id)
+    if ticket is None or ticket.status not in (TicketStatus.OPEN, TicketStatus.OFFERED):
+        return None
+    if ticket.routing == Routing.CHOSEN or (
+            role == UNSURE and ticket.routing == Routing.AUTO
+            and now - ticket.updated_at <= DOUBLE_TAP):
+        return receipt_of(ticket)
+    return None
 
 
 async def resolve_self_service(

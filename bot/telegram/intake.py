@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     filters,
@@ -194,7 +195,16 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
             now=context.services.clock(),
         )
     if receipt is None:
-        await moved_on(update, context, button.id, lang)
+        async with context.services.db.session() as session:
+            again = await intake.chosen_already(session=session, ticket_id=button.id,
+                                                asker_id=query.from_user.id,
+                                                role=button.arg or "",
+                                                now=context.services.clock())
+        if again is None:
+            await moved_on(update, context, button.id, lang)
+        else:  # a double tap: the first press made this message the acknowledgement
+            await query.answer(gettext(again.language, "Question #{number} is on its way "
+                                                       "already.", number=again.ticket_id))
         return
     context.services.wake_sender()
     await query.answer()
@@ -372,6 +382,11 @@ async def on_error(update: object, context: PeerdeskContext) -> None:
     """Log what failed without personal data, and tell the person rather than stay silent."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, BadRequest) and "not modified" in str(error).lower():
+        # A message edited to what it shows already: a double tap whose first press did the
+        # work. Nothing failed that the person should hear of (or send again).
+        logger.info("update %s: the message showed it already", update_id)
+        return
     logger.error("update %s failed: %s", update_id, type(error).__name__,
                  exc_info=(type(error), error, error.__traceback__) if error else None)
     if isinstance(update, Update) and update.effective_chat and \

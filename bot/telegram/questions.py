@@ -384,7 +384,8 @@ async def answer_turn(context: PeerdeskContext, message: Message,
         message.media_group_id
     if message.media_group_id:
         context.state["album"] = message.media_group_id
-    if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK, Turn.UNSOLVED):
+    if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK, Turn.UNSOLVED,
+                Turn.PASSED):
         services.wake_sender()
     logger.info("ticket %s: a message from the asker, taken as %s", number, turn)
     if turn is Turn.ASK:
@@ -419,6 +420,11 @@ async def answer_turn(context: PeerdeskContext, message: Message,
             lang, "I am sorry the answer did not help after all. I reopened your question "
                   "#{number} and passed it, with your new message, to our helpers ({role}). They "
                   "will answer you here.", number=number,
+            role=services.role_name(receipt.role, lang)))
+    elif turn is Turn.PASSED:
+        await message.reply_text(gettext(
+            lang, "Thank you — I added this to your question #{number} and passed it to our "
+                  "helpers ({role}). They will answer you here.", number=number,
             role=services.role_name(receipt.role, lang)))
     elif turn is Turn.REOPENED:
         await message.reply_text(gettext(

@@ -9,6 +9,7 @@ UPDATE whose row count says who won.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -230,6 +231,7 @@ async def asker_message(*, session: AsyncSession, asker_id: int, chat_id: int, m
             return None
         reopened = True
         ticket.closed_at = None
+        ticket.rating = None  # asked again when it closes again: that rating will count
         ticket.status = TicketStatus.CLAIMED if ticket.claimed_by else TicketStatus.OPEN
         ticket.sla_level = SlaLevel.WAITING
         ticket.sla_due_at = policy.answer_due(now) if ticket.claimed_by \
@@ -284,29 +286,43 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: D
     return view
 
 
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """A rating press: the ticket, and whether this press gave it its rating (False: it had
+    one already, given by an earlier press — a double tap, or a replayed update)."""
+
+    ticket: TicketView
+    counted: bool
+
+
 async def rate(*, session: AsyncSession, ticket_id: int, asker_id: int, stars: int,
-               now: datetime | None = None, desk: Desk | None = None) -> TicketView | None:
-    """The asker rates a closed ticket 1–5 (a later press changes the rating); with `desk`, the
-    helper who answered hears it (in its topic, or privately)."""
+               now: datetime | None = None, desk: Desk | None = None) -> Rated | None:
+    """The asker rates a closed ticket 1–5, once: the first press counts (one conditional
+    UPDATE, its row count decides); with `desk`, the helper who answered hears it (in its
+    topic, or privately). None: not theirs, not closed, or no rating."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.asker_id != asker_id or ticket.status != TicketStatus.CLOSED \
             or not 1 <= stars <= 5:
         return None
-    changed = ticket.rating != stars
-    ticket.rating = stars
-    session.add(ticket)
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.CLOSED,
+        col(Ticket.rating).is_(None)).values(rating=stars))
+    if result.rowcount != 1:
+        await session.commit()
+        return Rated(await view_of(session, ticket), counted=False)
+    await session.refresh(ticket)
     if stars >= 4:  # a well-rated reply may be saved as an answer: its cards offer that now
         cards = await card_messages(session=session, ticket_id=ticket_id)
         if cards:
             await outbox.add_once(session, kind=OutboxKind.EDIT_CARDS, chat_id=cards[0][0],
                                   ticket_id=ticket_id, priority=Priority.ALERT,
                                   now=ticket.closed_at or ticket.updated_at)
-    if changed and desk is not None and now is not None:
+    if desk is not None and now is not None:
         called = {"mention": "holder"} if desk.forum is not None else {}
         await to_helpers(session, desk, ticket, now, params={
             "template": "rated", "stars": stars, **called})
     await session.commit()
-    return await view_of(session, ticket)
+    return Rated(await view_of(session, ticket), counted=True)
 
 
 async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text: str,

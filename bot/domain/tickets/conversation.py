@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, or_
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,13 +42,20 @@ _CONTINUING = ("ai niin", "ainiin", "niin ja", "ja", "lisäksi", "myös", "viel�
 # Words that say a self-service answer did not help after all ("ei se sittenkään toiminut",
 # "det fungerar ändå inte", "it still does not work"), whatever else the message names.
 _AFTER_ALL = ("sittenkään", "vieläkään", "ändå", "fortfarande", "after all", "still")
+# Words that turn a thank-you into more: "kiitos, mutta…", "tack, men…", "thanks, but…".
+_BUT = frozenset({"mutta", "mut", "paitsi", "men", "but", "however"})
 _CONTINUING_WITHIN = 3  # words: "Ja vielä…", "Oh, and also…"
 MAX_FEEDBACK = 2000  # characters of the asker's comments kept (bot.domain.tickets.changes.comment)
 
 
 def is_thanks(text: str) -> bool:
-    """A short thank-you ("Kiitos paljon!", "Tack så mycket", "Thanks, it works now")."""
+    """A short thank-you ("Kiitos paljon!", "Tack så mycket", "Thanks, it works now"); not one
+    that goes on to ask or to say it still does not work ("Kiitos, mutta kamera ei vieläkään
+    toimi", "thanks, but how do I…?")."""
     words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    if "?" in text or any(word in _BUT for word in words) or _opens_with(
+            text, _AFTER_ALL, within=len(words)):
+        return False
     return 0 < len(words) <= _THANKS_MAX_WORDS and any(
         word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
 
@@ -90,6 +97,7 @@ class Turn(StrEnum):
     RELAYED = "relayed"  # copied to the question's helpers
     REOPENED = "reopened"  # relayed, and a closed question is open again
     UNSOLVED = "unsolved"  # a self-service answer did not help after all: to the helpers now
+    PASSED = "passed"  # more words while a self-service answer is offered: to the helpers now
     FEEDBACK = "feedback"  # a comment on a question just closed, passed to its helper
     THANKS = "thanks"  # a thank-you after a self-service answer: nothing to store
     ASK = "ask"  # clearly a different matter: add to the question, or a new one?
@@ -251,6 +259,11 @@ async def converse(
         return Conversation(Turn.NEW if chat(text) else Turn.ASK, receipt)
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
         return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen
+    if ticket.status == TicketStatus.OFFERED and ticket.routing != Routing.ASKED and text \
+            and not is_thanks(text):
+        passed = await _offer_not_enough(session, desk, ticket, text, message_id, media, now)
+        if passed is not None:
+            return passed
     if ticket.status == TicketStatus.OFFERED or ticket.routing == Routing.ASKED:
         if ticket.status == TicketStatus.CLOSED:
             return Conversation(Turn.NEW)
@@ -294,6 +307,30 @@ def _unsolved_again(router: Router, ticket: Ticket, text: str, explicit: bool) -
         return True
     decision = router.route(text, language_hint=ticket.language)
     return decision.ask or decision.topic == ticket.topic
+
+
+async def _offer_not_enough(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,
+                            message_id: int, media: bool, now: datetime) -> Conversation | None:
+    """More words while a self-service answer is offered ("ei auttanut, se sivu ei aukea"):
+    the answer was not enough, so the question goes to its helpers now, with the words, and
+    the answer counts as not having helped — the asker is not left waiting for the offer to
+    lapse. One conditional UPDATE, as "I still want to ask" and the offers' sweep make it;
+    None when either was first (the message then joins the question as any other)."""
+    assert ticket.id is not None
+    values: dict[str, object] = {"status": TicketStatus.OPEN, "updated_at": now,
+                                 "text": clean_text(f"{ticket.text or ''}\n\n{text}")}
+    if media:
+        values["media"] = [*(ticket.media or []), message_id]
+    result = await session.exec(update(Ticket).where(
+        col(Ticket.id) == ticket.id, col(Ticket.status) == TicketStatus.OFFERED).values(**values))
+    if result.rowcount != 1:
+        await session.refresh(ticket)
+        return None
+    await session.refresh(ticket)
+    await answers.record_outcome(session, ticket_id=ticket.id, helped=False, now=now)
+    await changes.queue_delivery(session, desk, ticket, now)
+    await session.commit()
+    return Conversation(Turn.PASSED, receipt_of(ticket))
 
 
 async def _unsolve(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,

@@ -92,7 +92,11 @@ async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
         text = gettext(lang, "Question #{number} has moved on already: {state}.",
                        number=ticket.id, state=asker_state(ticket, lang))
     await query.answer(text, show_alert=True)
-    await query.edit_message_reply_markup(reply_markup=None)
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:  # gone already (a double tap): nothing to take away
+        if "not modified" not in str(exc).lower():
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,17 +420,24 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     assert query is not None
     button = decode(query.data, Action.RATE)
     stars = int(button.arg) if button and button.arg and button.arg.isdigit() else 0
-    ticket = None
+    rated = None
     if button is not None:
         async with services.db.session() as session:
-            ticket = await changes.rate(session=session, ticket_id=button.id,
-                                        asker_id=query.from_user.id, stars=stars,
-                                        now=services.clock(), desk=services.desk)
-    if ticket is None:
+            rated = await changes.rate(session=session, ticket_id=button.id,
+                                       asker_id=query.from_user.id, stars=stars,
+                                       now=services.clock(), desk=services.desk)
+    if rated is None:
         if button is None or not 1 <= stars <= 5:
             await stale(update, context)
         else:  # reopened since, or withdrawn: said kindly, and the stars go
             await moved_on(update, context, button.id, reopened=True)
+        return
+    ticket = rated.ticket
+    if not rated.counted:  # a second tap: the first one's rating and thanks stand
+        await query.answer(gettext(ticket.language, "Your rating of question #{number} is "
+                                                    "noted already. Thank you!",
+                                   number=ticket.id))
+        await take_away_buttons(query)
         return
     services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()

@@ -1,0 +1,91 @@
+"""What a second black-box probe found in the asker's conversation, told as staff live it: a
+double tap on a button, a "kiitos, mutta…" that asks for more, and more words while a
+self-service answer is offered. Through the sandbox and PTB's real HTTP client, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain.models import TicketStatus
+from bot.domain.tickets.conversation import is_thanks
+from tests.test_bot_helpers import GROUP, Desk
+from tests.test_conversation import ASKER, PROJECTOR, buttons, claim_answer_close, say, tickets
+from tests.test_probe_conversations import TEAMS
+
+APOLOGY = "jotain meni vikaan"
+
+
+def _apologies(desk: Desk) -> int:
+    return sum(APOLOGY in (m.get("text") or "") for m in desk.sandbox.bot_messages(ASKER))
+
+
+async def test_a_double_tap_on_a_role_acknowledges_once_and_keeps_its_buttons(
+    desk: Desk,
+) -> None:
+    unclear = await say(desk, "Moi! Tarviisin apua yhen jutun kanssa", language_code="fi")
+    assert "role:1:tvt" in buttons(unclear)
+    await asyncio.gather(
+        desk.sandbox.press(ASKER, ASKER, unclear["message_id"], "role:1:tvt"),
+        desk.sandbox.press(ASKER, ASKER, unclear["message_id"], "role:1:tvt"))
+    await desk.wait_ticket(1, lambda t: t.role == "tvt" and t.routing == "chosen")
+    await desk.card(1)
+    await desk.sandbox.wait_until(lambda: any(
+        "on jo matkalla" in a for a in desk.answers()))
+    # The message is the acknowledgement, with its own buttons; no apology, no second ticket.
+    assert "TVT-tukihenkilö" in unclear["text"]
+    assert any(b.startswith("solve:1") for b in buttons(unclear))
+    assert _apologies(desk) == 0
+    assert len(await tickets(desk)) == 1
+
+
+async def test_a_double_tap_on_the_rating_counts_once(desk: Desk) -> None:
+    await say(desk, PROJECTOR)
+    closing = await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
+    before = len(desk.sandbox.bot_messages(ASKER))
+    await asyncio.gather(
+        desk.sandbox.press(ASKER, ASKER, closing["message_id"], "rate:1:5"),
+        desk.sandbox.press(ASKER, ASKER, closing["message_id"], "rate:1:2"))
+    await desk.wait_ticket(1, lambda t: t.rating is not None)
+    await desk.to_user(ASKER, before + 1)
+    await asyncio.sleep(0.5)  # the second press, had it counted, would thank again
+    thanks = [m for m in desk.sandbox.bot_messages(ASKER)[before:]
+              if "arvio" in (m.get("text") or "")]
+    assert len(thanks) == 1
+    rating = (await desk.ticket(1)).rating
+    assert rating in (5, 2)
+    await desk.sandbox.wait_until(lambda: any(
+        "sai arvion" in (m.get("text") or "") for m in desk.sandbox.bot_messages(GROUP)))
+    notices = [m for m in desk.sandbox.bot_messages(GROUP) if "sai arvion" in (m.get("text") or "")]
+    assert len(notices) == 1
+    assert _apologies(desk) == 0
+
+
+async def test_kiitos_but_it_still_does_not_work_reopens(desk: Desk) -> None:
+    await say(desk, PROJECTOR)
+    closing = await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
+    again = await say(desk, "Kiitos, mutta kuva ei vieläkään näy",
+                      reply_to=closing["message_id"])
+    assert again["text"] == "Avasin kysymyksesi #1 uudelleen ja välitin viestisi eteenpäin."
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
+
+
+def test_a_thank_you_that_goes_on_to_ask_is_no_thank_you() -> None:
+    assert not any(is_thanks(t) for t in (
+        "Kiitos, mutta kamera ei vieläkään toimi", "Tack, men det fungerar fortfarande inte",
+        "Thanks, but how do I share the screen?", "kiitti, mut en vieläkään ymmärrä"))
+    assert all(is_thanks(t) for t in ("Kiitos, nyt toimii!", "Thanks a lot!", "Tack så mycket"))
+
+
+async def test_more_words_while_an_answer_is_offered_go_to_the_helpers_at_once(
+    desk: Desk,
+) -> None:
+    offered = await say(desk, TEAMS, language_code="fi")
+    assert "ss:1:y" in buttons(offered)
+    assert (await desk.ticket(1)).status == TicketStatus.OFFERED
+    more = await say(desk, "ei auttanut, kokous ei edes aukea selaimessa")
+    assert more["text"].startswith("Kiitos — lisäsin tämän kysymykseesi #1 ja välitin sen")
+    ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)
+    assert ticket.text.endswith("kokous ei edes aukea selaimessa")
+    card = await desk.card(1)
+    assert "kokous ei edes aukea selaimessa" in card["text"]
