@@ -224,6 +224,10 @@ async def test_a_school_sets_up_its_desk_from_telegram(
         assert VILLE not in await s.roster()
         told = (await s.sandbox.wait_for(SANNA, asked + 1))[-1]
         assert "#1" in told["text"]
+        # Ville hears it from the bot…
+        await s.sandbox.wait_until(lambda: any(
+            (m.get("text") or "").startswith("Et ole enää vertaistuen auttajien listalla.")
+            for m in s.sandbox.bot_messages(VILLE)))
         # …and every right is gone at once: the helpers' commands and the menu.
         refused = await s.say(VILLE, "/queue")
         assert "vain" in refused["text"]
@@ -431,3 +435,33 @@ def test_a_forged_row_id_beyond_the_database_is_refused_before_it() -> None:
     assert decode(encode(SetupAction.LANGUAGE, 2**31, "fi")) is None
     assert decode(encode(SetupAction.CHANNEL, 2**31 - 1, "yes")) is not None
     assert decode(encode(SetupAction.PERSON, 5_000_000_000)) is not None
+
+
+async def test_nobody_removes_themselves_nor_the_desks_only_admin(
+        database_url: str, knowledge: Knowledge, router: Router) -> None:
+    """A second probe: an admin removed themselves, the desk's only one, and nobody could
+    manage it from Telegram any more. Refused, kindly; a person keeps their last role."""
+    async with school(database_url, knowledge, router) as s:
+        async with s.services.db.session() as session:
+            await import_helpers(session=session, specs=[
+                HelperSpec(telegram_id=RIIKKA, name="Riikka", roles=["admin"]),
+                HelperSpec(telegram_id=VILLE, name="Ville", roles=["tvt"])])
+        listing = await s.say(RIIKKA, "/helpers")
+        await s.press(RIIKKA, listing, encode(SetupAction.PERSON, RIIKKA))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, RIIKKA, "ask"))
+        assert "Et voi poistaa itseäsi" in s.alerts()[-1]
+        await s.press(RIIKKA, listing, encode(SetupAction.ROLE, RIIKKA, "admin"))
+        assert "ainoa ylläpitäjä" in s.alerts()[-1]
+        await s.press(RIIKKA, listing, encode(SetupAction.ROSTER, 1))
+        await s.press(RIIKKA, listing, encode(SetupAction.PERSON, VILLE))
+        await s.press(RIIKKA, listing, encode(SetupAction.ROLE, VILLE, "tvt"))
+        assert "vähintään yksi rooli" in s.alerts()[-1]
+        roster = await s.roster()
+        assert roster[RIIKKA].roles == ("admin",) and roster[VILLE].roles == ("tvt",)
+        # Ville goes, and hears it from the bot.
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "ask"))
+        await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "yes"))
+        assert VILLE not in await s.roster()
+        s.services.wake_sender()
+        told = (await s.sandbox.wait_for(VILLE, 1))[-1]
+        assert told["text"].startswith("Et ole enää vertaistuen auttajien listalla.")

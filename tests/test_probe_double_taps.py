@@ -9,7 +9,7 @@ import asyncio
 
 from bot.domain.models import TicketStatus
 from bot.domain.tickets.conversation import is_thanks
-from tests.test_bot_helpers import GROUP, Desk
+from tests.test_bot_helpers import GROUP, JUKKA, Desk
 from tests.test_conversation import ASKER, PROJECTOR, buttons, claim_answer_close, say, tickets
 from tests.test_probe_conversations import TEAMS
 
@@ -89,3 +89,11 @@ async def test_more_words_while_an_answer_is_offered_go_to_the_helpers_at_once(
     assert ticket.text.endswith("kokous ei edes aukea selaimessa")
     card = await desk.card(1)
     assert "kokous ei edes aukea selaimessa" in card["text"]
+
+
+async def test_a_helper_cannot_claim_their_own_question(desk: Desk) -> None:
+    await say(desk, "Projektori ei näytä kuvaa luokassa 204", user=JUKKA, language_code="fi")
+    card = await desk.card(1)
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")
+    await desk.sandbox.wait_until(lambda: any("oma kysymyksesi" in a for a in desk.answers()))
+    assert (await desk.ticket(1)).status == TicketStatus.OPEN

@@ -10,9 +10,18 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES
-from bot.domain import roster
+from bot.domain import outbox, roster
 from bot.domain.invites import INVITE_ROLES
-from bot.domain.models import Helper, HelperRole, Invite, Ticket, TicketStatus, utcnow
+from bot.domain.models import (
+    Helper,
+    HelperRole,
+    Invite,
+    OutboxKind,
+    Priority,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from bot.domain.roster import HelperView, helper_views
 from bot.domain.tickets import changes
 from bot.domain.tickets.views import Desk
@@ -28,6 +37,15 @@ async def person(*, session: AsyncSession, user_id: int) -> HelperView | None:
 async def everyone(*, session: AsyncSession) -> list[HelperView]:
     """The roster by name."""
     return sorted(await helper_views(session), key=lambda h: (h.name.casefold(), h.telegram_id))
+
+
+async def only_admin(*, session: AsyncSession, user_id: int) -> bool:
+    """Is the person the roster's one admin? (An admin of the environment is counted by the
+    caller.) Removing them, or taking their admin role, would leave nobody to manage the desk
+    from Telegram."""
+    admins = set((await session.exec(select(HelperRole.helper_id).where(
+        col(HelperRole.role) == "admin"))).all())
+    return admins == {user_id}
 
 
 async def toggle_role(*, session: AsyncSession, user_id: int, role: str) -> HelperView | None:
@@ -112,6 +130,8 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
                                  now=now, desk=desk, removed=name) is not None:
             released.append(ticket_id)
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))
+    outbox.add(session, kind=OutboxKind.NOTE, chat_id=user_id, now=now, priority=Priority.ALERT,
+               params={"template": "off_roster"})  # told, with the removal
     await session.commit()
     logger.info("a person was removed from the roster; %d tickets back in the queue",
                 len(released))

@@ -12,11 +12,11 @@ from telegram.error import TelegramError
 
 from bot import LANGUAGES
 from bot.domain import invites, people, setup
-from bot.domain.invites import INVITE_ROLES
+from bot.domain.invites import ADMIN, INVITE_ROLES
 from bot.domain.roster import HelperView
 from bot.i18n import format_when, gettext
 from bot.poster import make_poster, qr_png
-from bot.telegram.callbacks import SetupAction, decode, encode
+from bot.telegram.callbacks import Button, SetupAction, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
 from bot.telegram.keyboards import LANGUAGE_NAMES
 from bot.telegram.setup import bot_link, language, refresh, role_name, set_menu
@@ -160,6 +160,29 @@ async def helpers_command(update: Update, context: PeerdeskContext) -> None:
     await message_of(update).reply_text(text, reply_markup=markup)
 
 
+async def _refusal(context: PeerdeskContext, button: Button, by: int, lang: str) -> str | None:
+    """Why this roster press may not go ahead, or None: nobody removes themselves, the desk
+    keeps an admin, and a person keeps one role (removing them is the way to take the last)."""
+    services, who = context.services, button.id
+    if button.action == SetupAction.REMOVE and who == by:
+        return gettext(lang, "You cannot remove yourself. Another admin can do it.")
+    taking_admin = button.action == SetupAction.ROLE and button.arg == ADMIN
+    if (button.action == SetupAction.REMOVE or taking_admin) \
+            and not services.settings.configured_admin_ids:
+        async with services.db.session() as session:
+            only = await people.only_admin(session=session, user_id=who)
+        if only:
+            return gettext(lang, "They are the desk's only admin: make someone else an admin "
+                                 "first, so that someone can still manage the desk.")
+    if button.action == SetupAction.ROLE:
+        async with services.db.session() as session:
+            person = await people.person(session=session, user_id=who)
+        if person is not None and tuple(person.roles) == (button.arg,):
+            return gettext(lang, "Everyone on the roster keeps at least one role. To take the "
+                                 "last one, remove the person instead.")
+    return None
+
+
 async def roster_button(update: Update, context: PeerdeskContext) -> None:
     """The roster's buttons: a person, a role given or taken, away, remove (confirmed)."""
     services, query, lang = context.services, query_of(update), await _lang(update, context)
@@ -175,6 +198,10 @@ async def roster_button(update: Update, context: PeerdeskContext) -> None:
         return
     who = button.id
     helper: HelperView | None
+    refusal = await _refusal(context, button, query.from_user.id, lang)
+    if refusal is not None:
+        await query.answer(refusal, show_alert=True)
+        return
     async with services.db.session() as session:
         if button.action == SetupAction.ROLE:
             helper = await people.toggle_role(session=session, user_id=who,
@@ -190,9 +217,12 @@ async def roster_button(update: Update, context: PeerdeskContext) -> None:
                 services.wake_sender()
                 await refresh(services)
                 await set_menu(context.application, who)
-                await query.answer(gettext(lang, "Removed. Questions they held went back to "
-                                                 "the queue: {count}.", count=len(released)),
-                                   show_alert=True)
+                told = gettext(lang, "Removed. Questions they held went back to the queue: "
+                                     "{count}.", count=len(released))
+                if services.forum is not None:  # the bot does not take anyone out of a group
+                    told += " " + gettext(lang, "They are still in the helpers' group in "
+                                                "Telegram: remove them there too.")
+                await query.answer(told, show_alert=True)
                 text, markup = await _roster_view(context, lang)
                 await query.edit_message_text(text, reply_markup=markup)
                 return

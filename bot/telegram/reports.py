@@ -28,6 +28,7 @@ from bot.domain.roster import helpers_with_role
 from bot.i18n import gettext
 from bot.report_formats import as_png, as_text
 from bot.services import Services
+from bot.telegram.access import language
 from bot.telegram.context import PeerdeskContext, message_of, user_of
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,10 @@ async def report_command(update: Update, context: PeerdeskContext) -> None:
         person is not None and (person.is_helper or LEAD in person.roles))
     lang = person.language(services.settings.helpers_language) if person \
         else services.settings.helpers_language
-    if not allowed:
-        await message.reply_text(gettext(lang, "Sorry, the reports are for the helpers, the "
-                                               "heads of education and the admins."))
+    if not allowed:  # in the person's own language: they are no helper
+        await message.reply_text(gettext(await language(update, context), "Sorry, the reports "
+                                         "are for the helpers, the heads of education and the "
+                                         "admins."))
         return
     try:
         period = Period.month(context.args[0], services.settings.tz) if context.args \

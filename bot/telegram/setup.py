@@ -235,9 +235,15 @@ async def language_button(update: Update, context: PeerdeskContext) -> None:
     if not await _own_invitation(update, context, button.id):  # answered with an alert
         return
     async with context.services.db.session() as session:
+        before = await people.person(session=session, user_id=user.id)
         helper = await people.toggle_language(session=session, user_id=user.id,
                                               language=button.arg)
     lang = await language(context, user)
+    if helper is not None and before is not None and helper.languages == before.languages:
+        # The last one stays: a helper answers in at least one language.
+        await query.answer(gettext(lang, "Keep at least one language: choose another first, "
+                                         "then this one can go."), show_alert=True)
+        return
     await query.answer()
     if helper is not None:
         await query.edit_message_reply_markup(_languages(button.id, helper, lang))

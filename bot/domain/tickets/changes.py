@@ -67,12 +67,13 @@ def start_clock(desk: Desk, ticket: Ticket, now: datetime) -> None:
 
 
 async def _card_chats(session: AsyncSession, desk: Desk, *, role: str, language: str,
-                      team: str | None) -> list[int]:
-    """Where a ticket's card goes: the forum group, or each of the role's helpers privately."""
+                      team: str | None, asker: int | None) -> list[int]:
+    """Where a ticket's card goes: the forum group, or each of the role's helpers privately
+    (never to its asker, should they help too)."""
     if desk.forum is not None:
         return [desk.forum]
     return [h.telegram_id for h in await called(session, role=role, language=language,
-                                                 team=team)]
+                                                 team=team, asker=asker)]
 
 
 def _card_key(desk: Desk, ticket_id: int, chat_id: int) -> str | None:
@@ -88,7 +89,7 @@ async def queue_delivery(session: AsyncSession, desk: Desk, ticket: Ticket, now:
     session.add(ticket)
     team = None if desk.forum is not None else (await view_of(session, ticket)).asker_team
     for chat in await _card_chats(session, desk, role=ticket.role, language=ticket.language,
-                                  team=team):
+                                  team=team, asker=ticket.asker_chat_id):
         outbox.add(session, kind=OutboxKind.CARD, chat_id=chat, now=now, priority=Priority.CARD,
                    ticket_id=saved_id(ticket), key=_card_key(desk, saved_id(ticket), chat))
     await queue_media(session, desk, ticket, now)
@@ -99,7 +100,8 @@ async def queue_new(session: AsyncSession, desk: Desk, *, ticket_id: int, role: 
                     media: list[int]) -> None:
     """`queue_delivery` for a ticket just written (bot.domain.intake.submit_question): the same
     rows, from its values rather than its ORM object."""
-    chats = await _card_chats(session, desk, role=role, language=language, team=team)
+    chats = await _card_chats(session, desk, role=role, language=language, team=team,
+                              asker=chat_id)
     await outbox.insert(session, [outbox.row(
         kind=OutboxKind.CARD, chat_id=chat, now=now, priority=Priority.CARD,
         ticket_id=ticket_id, key=_card_key(desk, ticket_id, chat)) for chat in chats])

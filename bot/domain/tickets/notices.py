@@ -33,15 +33,17 @@ async def recipients(*, session: AsyncSession, ticket: TicketView, everyone: boo
     nobody of it is available, and with `everyone` all helpers of all roles; `skip` (who gave
     it back) is never called for it."""
     return await called(session, role=None if everyone else ticket.role,
-                        language=ticket.language, team=ticket.asker_team, skip=skip)
+                        language=ticket.language, team=ticket.asker_team, skip=skip,
+                        asker=ticket.asker_chat_id)
 
 
 async def called(session: AsyncSession, *, role: str | None, language: str, team: str | None,
-                 skip: int | None = None) -> list[HelperView]:
+                 skip: int | None = None, asker: int | None = None) -> list[HelperView]:
     """`recipients` from what it orders by: the role (None: every role), the asker's language
-    and team."""
+    and team. A helper who asks (`asker`: their private chat is themselves) is never called
+    for their own question."""
     helpers = [h for h in await with_role(session, role)
-               if h.is_helper and h.telegram_id != skip]
+               if h.is_helper and h.telegram_id not in (skip, asker)]
     available = [h for h in helpers if h.available] or helpers
 
     def order(h: HelperView) -> tuple[bool, bool, str]:

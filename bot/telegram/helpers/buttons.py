@@ -156,6 +156,10 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         return
     query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
     services = context.services
+    if ticket.asker_chat_id == helper.telegram_id:  # a private chat is its person
+        await press.refuse(gettext(lang, "#{number} is your own question: a colleague will "
+                                         "take it.", number=ticket.id))
+        return
     if ticket.role not in helper.roles and button.arg != CONFIRM \
             and ticket.status is TicketStatus.OPEN and press.on_card:
         await _confirm_across_roles(context, press, helper)

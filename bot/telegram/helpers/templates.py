@@ -354,7 +354,16 @@ def _offer_passed(f: Facts) -> Note:
                 remember=Kind.ACK)
 
 
+def _off_roster(f: Facts) -> Note:
+    """To a person an admin took off the roster: said, and thanked."""
+    return Note(gettext(f.lang, "You are no longer on the peer-support helpers' list. Thank you "
+                                "for all the help you have given! The helpers' group is for the "
+                                "helpers, so please leave it. You can still ask your own "
+                                "questions here."))
+
+
 TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
+    "off_roster": _off_roster,
     "dialog_expired": _dialog_expired,
     "offer_passed": _offer_passed,
     "claimed": _claimed,
