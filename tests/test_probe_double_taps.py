@@ -97,3 +97,22 @@ async def test_a_helper_cannot_claim_their_own_question(desk: Desk) -> None:
     await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")
     await desk.sandbox.wait_until(lambda: any("oma kysymyksesi" in a for a in desk.answers()))
     assert (await desk.ticket(1)).status == TicketStatus.OPEN
+
+
+async def test_a_long_unclear_question_in_two_parts_reaches_the_helpers_whole(
+        desk: Desk) -> None:
+    """Telegram splits a long message in two; the bot asks whom it is for; both parts follow
+    the card (the second was kept only in the database), and the card says it is cut."""
+    first = ("Hei, minulla on pitkä kysymys yhdestä asiasta, joka on mietityttänyt jo pitkään. "
+             * 60)[:4096]
+    chooser = await say(desk, first, language_code="fi")
+    assert "role:1:tvt" in buttons(chooser)
+    before = len(desk.sandbox.bot_messages(ASKER))
+    await desk.sandbox.send(ASKER, "Tämä on jatkoa edelliseen viestiin: kuinka edetä?")
+    await desk.wait_ticket(1, lambda t: (t.text or "").endswith("kuinka edetä?"))
+    await desk.sandbox.press(ASKER, ASKER, chooser["message_id"], "role:1:tvt")
+    card, copy, rest = await desk.in_thread(1, 3)
+    assert card["text"].endswith("…") or "…" in card["text"]
+    assert copy["text"] == first
+    assert rest["text"] == "Tämä on jatkoa edelliseen viestiin: kuinka edetä?"
+    assert len(desk.sandbox.bot_messages(ASKER)) >= before

@@ -312,7 +312,7 @@ async def my_command(update: Update, context: PeerdeskContext) -> None:
             lang, "You have no open questions right now. Write here whenever you need help."))
         return
     lines = [f"#{t.id} · " + ("" if t.routing is Routing.ASKED
-                              else services.topic_name(t.topic, t.language) + " · ")
+                              else services.topic_name(t.topic, lang) + " · ")
              + asker_state(t, lang) for t in tickets]
     await message_of(update).reply_text(
         gettext(lang, "Your open questions:") + "\n" + "\n".join(lines))

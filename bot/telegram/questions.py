@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -317,8 +317,11 @@ async def _rest_of_split(update: Update, context: PeerdeskContext, message: Mess
         return False
     if not await dialogs.end(context, split):
         return False
-    conversation = await converse_part(context, message.chat_id, part_of(message), user_of(update),
-                                   join=int(split.answers["ticket_id"]))
+    # Copied to the helpers after the card, as its first part is (the card holds only the
+    # beginning of a question this long).
+    rest = replace(part_of(message), media=True)
+    conversation = await converse_part(context, message.chat_id, rest, user_of(update),
+                                       join=int(split.answers["ticket_id"]))
     if conversation.turn is Turn.NEW:
         return False
     await answer_turn(context, message, conversation)

@@ -110,6 +110,21 @@ def _example_day(context: PeerdeskContext, lang: str) -> dict[str, str]:
             "weekday": format_datetime(day, "EEE" if lang == "fi" else "EEEE", locale=lang)}
 
 
+def _deadline_example(context: PeerdeskContext, start: datetime, lang: str) -> dict[str, str]:
+    """A moment for registration to close that the organiser could write as it is: between now
+    and the start (noon the day before, or the hour before the start when that is too late)."""
+    services = context.services
+    tz, now = services.settings.tz, services.clock()
+    local = start.astimezone(tz)
+    moment = datetime.combine(local.date() - timedelta(days=1), time(12), tzinfo=tz)
+    if moment <= now:
+        moment = (local - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    written = {"fi": "d.M.", "sv": "d/M"}.get(lang, "d MMMM")
+    return {"date": format_datetime(moment, written, locale=lang),
+            "weekday": format_datetime(moment, "EEE" if lang == "fi" else "EEEE", locale=lang),
+            "hour": str(moment.hour)}
+
+
 def _start_hint(context: PeerdeskContext, lang: str) -> str:
     return gettext(lang, "When does it start? For example {date} at 2 pm, {weekday} {date} "
                          "14:00 or tomorrow at 9", **_example_day(context, lang))
@@ -245,8 +260,9 @@ async def got_description(update: Update, context: PeerdeskContext, turn: Turn
     text = text_of(update).strip()
     turn.draft["description"] = "" if text == "-" else text[:2000]
     await message_of(update).reply_text(
-        gettext(lang, "Does registration close at some point? Write when, like ma 7.12. klo "
-                      "12, or press No deadline."),
+        gettext(lang, "Does registration close at some point? Write when, like {weekday} "
+                      "{date} at {hour}, or press No deadline.",
+                **_deadline_example(context, turn.draft["start"], lang)),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(
             gettext(lang, "No deadline"), callback_data=encode(Action.CLOSES, arg="none"))]]))
     return CLOSES

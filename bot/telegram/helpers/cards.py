@@ -130,7 +130,10 @@ def card_text(services: Services, ticket: TicketView, lang: str, extras: AtHand,
                            else gettext(lang, "(a picture or attachment, no text)")))
     )
     more = _at_hand_text(services, extras, lang)
-    return with_mentions(text[: MAX_TEXT - 400 - len(more)] + more, mention)
+    room = MAX_TEXT - 400 - len(more)
+    if len(text) > room:  # a long question: the card says so (the whole of it follows the card)
+        text = text[: room - 1] + "…"
+    return with_mentions(text + more, mention)
 
 
 def _why(ticket: TicketView, lang: str, extras: AtHand) -> str:
