@@ -116,3 +116,29 @@ async def test_a_long_unclear_question_in_two_parts_reaches_the_helpers_whole(
     assert copy["text"] == first
     assert rest["text"] == "Tämä on jatkoa edelliseen viestiin: kuinka edetä?"
     assert len(desk.sandbox.bot_messages(ASKER)) >= before
+
+
+async def test_stars_typed_as_a_number_are_the_rating(desk: Desk) -> None:
+    await say(desk, PROJECTOR)
+    await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
+    thanks = await say(desk, "5")
+    assert thanks["text"].startswith("Kiitos arviosta ★★★★★!")
+    assert (await desk.wait_ticket(1, lambda t: t.rating is not None)).rating == 5
+    # Given once: a second number is a comment, as any words after the rating.
+    again = await say(desk, "4")
+    assert again["text"] == "Kiitos, välitin kommenttisi eteenpäin."
+    assert (await desk.ticket(1)).rating == 5
+
+
+def test_a_typed_rating_is_told_from_other_words() -> None:
+    from bot.domain.tickets.conversation import typed_stars
+
+    assert [typed_stars(t) for t in ("5", "4/5", "★★★", "3 tähteä", "2 stars")] == [5, 4, 3, 3, 2]
+    assert not any(typed_stars(t) for t in ("0", "6", "5 minuuttia", "204", "", "luokka 5"))
+
+
+async def test_a_private_command_in_the_helpers_group_says_where_it_works(desk: Desk) -> None:
+    before = len(desk.sandbox.bot_messages(GROUP))
+    await desk.sandbox.send(JUKKA, "/helpers", chat_id=GROUP)
+    told = (await desk.sandbox.wait_for(GROUP, before + 1))[-1]
+    assert told["text"].startswith("Tämä komento toimii yksityisessä keskustelussa kanssani")

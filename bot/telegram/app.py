@@ -251,6 +251,11 @@ def _handlers(application: Application) -> None:
         MessageHandler(PRIVATE_MESSAGE, intake.not_text),
         CallbackQueryHandler(intake.unknown_button),
     ])
+    # A private chat's command written in the helpers' group: where it works is said (the
+    # group's own commands are handled above).
+    application.add_handler(MessageHandler(
+        HelpersGroup(services) & filters.UpdateType.MESSAGE & filters.COMMAND,
+        intake.private_only_command))
     # Messages in a ticket's topic of the helpers' forum: relayed to the asker. Last, so that
     # the group's commands are handled above.
     application.add_handler(MessageHandler(

@@ -378,6 +378,15 @@ async def unknown_command(update: Update, context: PeerdeskContext) -> None:
         gettext(lang, "I do not know that command. /help shows what I can do."))
 
 
+async def private_only_command(update: Update, context: PeerdeskContext) -> None:
+    """A command of the private chat (/helpers, /help, /invite…) written in the helpers'
+    group: where it works, said in the group's language, in the topic it was written in."""
+    await message_of(update).reply_text(gettext(
+        context.services.settings.helpers_language,
+        "That command works in a private chat with me: open @{bot} and write it there.",
+        bot=context.bot.username))
+
+
 async def on_error(update: object, context: PeerdeskContext) -> None:
     """Log what failed without personal data, and tell the person rather than stay silent."""
     error = context.error

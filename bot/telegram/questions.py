@@ -31,7 +31,7 @@ from bot.i18n import format_when, gettext
 from bot.telegram import dialogs, keyboards, posting
 from bot.telegram.context import PeerdeskContext, message_of, user_of
 from bot.telegram.durable import with_done
-from bot.telegram.helpers.buttons import contact_shared
+from bot.telegram.helpers.buttons import contact_shared, thank_for_rating
 from bot.telegram.helpers.relay import helper_wrote
 
 logger = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ async def answer_turn(context: PeerdeskContext, message: Message,
     if message.media_group_id:
         context.state["album"] = message.media_group_id
     if turn in (Turn.ROUTED, Turn.RELAYED, Turn.REOPENED, Turn.FEEDBACK, Turn.UNSOLVED,
-                Turn.PASSED):
+                Turn.PASSED, Turn.RATED):
         services.wake_sender()
     logger.info("ticket %s: a message from the asker, taken as %s", number, turn)
     if turn is Turn.ASK:
@@ -424,6 +424,8 @@ async def answer_turn(context: PeerdeskContext, message: Message,
                   "#{number} and passed it, with your new message, to our helpers ({role}). They "
                   "will answer you here.", number=number,
             role=services.role_name(receipt.role, lang)))
+    elif turn is Turn.RATED and conversation.rated is not None:
+        await thank_for_rating(context, message, conversation.rated, conversation.stars)
     elif turn is Turn.PASSED:
         await message.reply_text(gettext(
             lang, "Thank you — I added this to your question #{number} and passed it to our "

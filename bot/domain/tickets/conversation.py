@@ -60,6 +60,19 @@ def is_thanks(text: str) -> bool:
         word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
 
 
+def typed_stars(text: str) -> int:
+    """A rating typed rather than pressed: "5", "4/5", "★★★", "3 tähteä"; 0 when the message
+    is not one."""
+    words = text.replace("/5", " ").split()
+    if text.strip() and set(text.strip()) == {"★"} and len(text.strip()) <= 5:
+        return len(text.strip())
+    if 1 <= len(words) <= 2 and words[0] in ("1", "2", "3", "4", "5") and (
+            len(words) == 1 or words[1].strip(".!").lower() in (
+                "tähteä", "tähti", "stjärnor", "stjärna", "stars", "star")):
+        return int(words[0])
+    return 0
+
+
 def continues(text: str) -> bool:
     """Does the message open with a word that goes on with the matter at hand ("ai niin",
     "ja", "lisäksi", "och", "också", "also", "and"…)?"""
@@ -98,6 +111,7 @@ class Turn(StrEnum):
     REOPENED = "reopened"  # relayed, and a closed question is open again
     UNSOLVED = "unsolved"  # a self-service answer did not help after all: to the helpers now
     PASSED = "passed"  # more words while a self-service answer is offered: to the helpers now
+    RATED = "rated"  # stars typed as a number after the close ("5"): the rating, once
     FEEDBACK = "feedback"  # a comment on a question just closed, passed to its helper
     THANKS = "thanks"  # a thank-you after a self-service answer: nothing to store
     ASK = "ask"  # clearly a different matter: add to the question, or a new one?
@@ -110,6 +124,8 @@ class Conversation:
     claimed: bool = False  # a helper holds the question
     stored: bool = False  # NEW: the message is a question stored already (delivered again)
     apart: int | None = None  # NEW: the asker's named question this anonymous one is kept from
+    rated: views.TicketView | None = None  # RATED: the question as rated
+    stars: int = 0  # RATED: how many
 
 
 _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -238,6 +254,13 @@ async def converse(
     if ticket is None:
         return Conversation(Turn.NEW)
     receipt = receipt_of(ticket)
+    stars = typed_stars(text)
+    if stars and ticket.status == TicketStatus.CLOSED and not ticket.self_served \
+            and ticket.rating is None and ticket.id is not None:
+        rated = await changes.rate(session=session, ticket_id=ticket.id, asker_id=asker_id,
+                                   stars=stars, now=now, desk=desk)
+        if rated is not None and rated.counted:
+            return Conversation(Turn.RATED, receipt, rated=rated.ticket, stars=stars)
     if ticket.status == TicketStatus.CLOSED and ticket.self_served:
         if is_thanks(text):
             return Conversation(Turn.THANKS, receipt)

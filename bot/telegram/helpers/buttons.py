@@ -446,14 +446,21 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
     services.wake_sender()  # a good rating offers "Save as an answer" on the cards
     await query.answer()
     await take_away_buttons(query)
-    prompt = await query_message(query).reply_text(gettext(
+    await thank_for_rating(context, query_message(query), ticket, stars)
+
+
+async def thank_for_rating(context: PeerdeskContext, message: Message, ticket: TicketView,
+                           stars: int) -> None:
+    """Thanks for a rating (pressed, or typed as a number), in reply to `message`; a reply to
+    the thanks is a comment for the helper."""
+    prompt = await message.reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
                          "with a comment for the helper.", stars=STARS * stars) if stars > 2
         else gettext(ticket.language, "Thank you for your honest rating {stars}. I am sorry it "
                                       "did not go better. What could have gone better? If you "
                                       "like, reply to this message: your words reach the "
                                       "helper.", stars=STARS * stars))
-    async with services.db.session() as session:
+    async with context.services.db.session() as session:
         await messages.remember(session=session, chat_id=prompt.chat_id,
                                 message_id=prompt.message_id, ticket_id=ticket.id,
                                 kind=Kind.COMMENT)
