@@ -178,7 +178,14 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
     if sandbox is not None:
         from bot.sandbox.server import SANDBOX_TOKEN, serve
 
-        sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
+        try:
+            sandbox_runner = await serve(sandbox, settings.sandbox_host, settings.sandbox_port)
+        except OSError as exc:  # most often: another peerdesk holds the port
+            raise ConfigError(
+                f"the sandbox could not listen on {settings.sandbox_host}:"
+                f"{settings.sandbox_port} ({exc.strerror or type(exc).__name__}): is another "
+                "peerdesk running? Stop it, or choose another port with PEERDESK_SANDBOX_PORT"
+            ) from None
         port = sandbox_runner.addresses[0][1]
         api_url, token = f"http://{settings.sandbox_host}:{port}", SANDBOX_TOKEN
         print(f"peerdesk sandbox: open http://{settings.sandbox_host}:{port} in a browser",
