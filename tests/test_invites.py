@@ -240,7 +240,8 @@ async def test_invitations_grant_once_expire_and_can_be_revoked(
         # Only admins invite.
         refused = await s.say(VILLE, "/invite tvt")
         assert "vain" in refused["text"]
-        unknown = await s.say(RIIKKA, "/invite rehtori")
+        unknown = await s.say(RIIKKA, "/invite tvt rehtori")
+        assert unknown["text"].startswith("En tunne tätä roolina: rehtori")
         assert "vertaisvalmentaja" in unknown["text"]
         for forged in ("iNotARealCodeAtAll", "forged", "x" * 64):
             answer = await s.say(OUTSIDER, f"/start {forged}")
@@ -270,6 +271,9 @@ async def test_invitations_grant_once_expire_and_can_be_revoked(
         assert "Koulutukset" in question["text"]
         await s.press(RIIKKA, question, buttons(question)[0])
         assert s.services.settings.announce_channels == (CHANNEL,)
+        # The roles' own names do, in any of the desk's languages, and with commas.
+        named = await s.say(RIIKKA, "/invite Järjestäjä,tvt", count=2)
+        assert "TVT-tukihenkilö" in named["text"] and "https://t.me/" in named["text"]
 
 
 async def test_staff_only_mode_lets_in_only_those_with_the_staff_code(

@@ -34,14 +34,33 @@ def _roles_help(context: PeerdeskContext, lang: str) -> str:
                      for role in INVITE_ROLES)
 
 
+def _roles_named(context: PeerdeskContext, words: list[str]) -> tuple[list[str], list[str]]:
+    """The roles the words name — by their ids or by their names in any of our languages
+    ("järjestäjä", "Ylläpitäjä", "tvt,luotsi") — and the words that name none."""
+    aliases = {role: role for role in INVITE_ROLES}
+    for role in INVITE_ROLES:
+        for code in LANGUAGES:
+            aliases[role_name(context.services, role, code).casefold()] = role
+    text = " " + " ".join(" ".join(words).replace(",", " ").split()).casefold() + " "
+    found = []
+    for alias in sorted(aliases, key=len, reverse=True):  # "peer coach" before "coach"
+        if f" {alias} " in text:
+            found.append(aliases[alias])
+            text = text.replace(f" {alias} ", " ")
+    return found, text.split()
+
+
 async def invite_command(update: Update, context: PeerdeskContext) -> None:
     """/invite ROLE…: a link that puts whoever opens it first in the roster with those roles."""
     services, lang = context.services, await _lang(update, context)
-    roles = invites.parse_roles(context.args or [])
-    if roles is None:
+    named, unknown = _roles_named(context, context.args or [])
+    roles = invites.parse_roles(named)
+    if roles is None or unknown:
+        known_not = (gettext(lang, "I do not know this as a role: {words}",
+                             words=", ".join(unknown)) + "\n") if unknown else ""
         await message_of(update).reply_text(
-            gettext(lang, "Write the roles after the command, for example /invite tvt or "
-                          "/invite luotsi organiser. The roles:") + "\n"
+            known_not + gettext(lang, "Write the roles after the command, for example /invite "
+                                      "tvt or /invite luotsi organiser. The roles:") + "\n"
             + _roles_help(context, lang))
         return
     async with services.db.session() as session:

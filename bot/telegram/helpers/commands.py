@@ -84,8 +84,9 @@ async def availability_command(update: Update, context: PeerdeskContext,
                                    available=not away)
     lang = helper_language(context.services, helper)
     await message.reply_text(
-        gettext(lang, "You are marked away: new questions will not call you. /back when you "
-                      "return.") if away
+        gettext(lang, "You are marked away: new questions will not call you while a colleague "
+                      "of your role is available (when nobody is, everyone is called). /back when "
+                      "you return.") if away
         else gettext(lang, "Welcome back! New questions will call you again."))
 
 
