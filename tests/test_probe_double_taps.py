@@ -142,3 +142,15 @@ async def test_a_private_command_in_the_helpers_group_says_where_it_works(desk: 
     await desk.sandbox.send(JUKKA, "/helpers", chat_id=GROUP)
     told = (await desk.sandbox.wait_for(GROUP, before + 1))[-1]
     assert told["text"].startswith("Tämä komento toimii yksityisessä keskustelussa kanssani")
+
+
+async def test_this_helped_after_the_question_went_on_solves_it(desk: Desk) -> None:
+    offered = await say(desk, TEAMS, language_code="fi")
+    await say(desk, "ei auttanut, kokous ei edes aukea selaimessa")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)
+    before = len(desk.sandbox.bot_messages(ASKER))
+    await desk.sandbox.press(ASKER, ASKER, offered["message_id"], "ss:1:y")
+    glad = (await desk.to_user(ASKER, before + 1))[-1]
+    assert glad["text"].startswith("Hienoa, että siitä oli apua!") or "#1" in glad["text"]
+    ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
+    assert ticket.self_served

@@ -225,6 +225,21 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             session=session, ticket_id=button.id, asker_id=query.from_user.id,
             helped=button.arg == "y", desk=context.services.desk, now=context.services.clock(),
         )
+    if receipt is None and button.arg == "y":
+        # Passed on to the helpers meanwhile (the offer lapsed, or more words came): "this
+        # helped" is the asker solving it, as "Solved it myself" under a waiting question.
+        async with context.services.db.session() as session:
+            solved = await changes.solved_by_asker(
+                session=session, ticket_id=button.id, asker_id=query.from_user.id,
+                now=context.services.clock(), desk=context.services.desk)
+        if solved is not None:
+            context.services.wake_sender()
+            await query.answer()
+            await keyboards.take_away_buttons(query)
+            await query_message(query).reply_text(gettext(
+                solved.language, "Glad it helped! Question #{number} is marked as solved. You "
+                                 "are welcome to ask again any time.", number=solved.id))
+            return
     if receipt is None:
         await moved_on(update, context, button.id, lang)
         return
