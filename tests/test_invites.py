@@ -469,3 +469,27 @@ async def test_nobody_removes_themselves_nor_the_desks_only_admin(
         s.services.wake_sender()
         told = (await s.sandbox.wait_for(VILLE, 1))[-1]
         assert told["text"].startswith("Et ole enää vertaistuen auttajien listalla.")
+
+
+async def test_a_team_one_person_typed_is_no_button_for_everyone(database_url: str) -> None:
+    """A second probe: `/team Hacker team lol` from one staff member became a team button on
+    every new helper's onboarding. The roster's teams are offered, and a staff team once two
+    people have given it."""
+    from bot.domain.models import Staff
+
+    db = Database(database_url)
+    now = datetime.now(UTC)
+    try:
+        async with db.session() as session:
+            await import_helpers(session=session, specs=[
+                HelperSpec(telegram_id=VILLE, name="Ville", roles=["tvt"], team="Autoala")])
+            session.add_all([
+                Staff(telegram_id=SANNA, first_name="Sanna", team="Hacker team lol",
+                      created_at=now),
+                Staff(telegram_id=TEPPO, first_name="Teppo", team="Rakennus", created_at=now),
+                Staff(telegram_id=OUTSIDER, first_name="Olli", team="Rakennus", created_at=now)])
+            await session.commit()
+        async with db.session() as session:
+            assert await setup.known_teams(session=session) == ["Rakennus", "Autoala"]
+    finally:
+        await db.dispose()

@@ -175,14 +175,21 @@ def team_key(team: str) -> str:
     return hashlib.sha256(team.encode()).hexdigest()[:10]
 
 
+STAFF_TEAM_SEEN = 2  # people who wrote a team with /team before it is offered as a button
+
+
 async def known_teams(*, session: AsyncSession, limit: int = 8) -> list[str]:
-    """The teams the desk knows (the roster's and the staff's own), most common first."""
+    """The teams the desk knows, most common first: the roster's, and those at least
+    STAFF_TEAM_SEEN staff members gave with /team (one person's typo or joke is no button on
+    everyone's onboarding)."""
+    helpers = [t for t in (await session.exec(select(Helper.team))).all() if t]
     counts: dict[str, int] = {}
-    for team in [*(await session.exec(select(Helper.team))).all(),
-                 *(await session.exec(select(Staff.team))).all()]:
+    for team in [*helpers, *(await session.exec(select(Staff.team))).all()]:
         if team:
             counts[team] = counts.get(team, 0) + 1
-    return sorted(counts, key=lambda t: (-counts[t], t.casefold()))[:limit]
+    vouched = set(helpers)
+    return sorted((t for t in counts if t in vouched or counts[t] >= STAFF_TEAM_SEEN),
+                  key=lambda t: (-counts[t], t.casefold()))[:limit]
 
 
 async def team_by_key(*, session: AsyncSession, key: str) -> str | None:
