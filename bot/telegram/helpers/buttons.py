@@ -380,7 +380,11 @@ async def hand_over_button(update: Update, context: PeerdeskContext, helper: Hel
     services = context.services
     refusal = not_passable(services, ticket, helper, lang)
     if refusal is not None:
-        await press.refuse(refusal, restore=True)
+        # The card's own buttons back when the question moved on; not when a colleague holds
+        # it, whose hand-over list may be open on this very card.
+        held_by_another = ticket.status is TicketStatus.CLAIMED \
+            and ticket.claimed_by != helper.telegram_id
+        await press.refuse(refusal, restore=not held_by_another)
         return
     if button.action is Action.HAND_TO:
         to_id = int(button.arg) if button.arg and button.arg.isdigit() else 0
