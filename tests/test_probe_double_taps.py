@@ -154,3 +154,17 @@ async def test_this_helped_after_the_question_went_on_solves_it(desk: Desk) -> N
     assert glad["text"].startswith("Hienoa, että siitä oli apua!") or "#1" in glad["text"]
     ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED)
     assert ticket.self_served
+
+
+async def test_solved_it_myself_then_it_did_not_work_after_all_reopens_it(desk: Desk) -> None:
+    ack = await say(desk, "The projector in my classroom shows no picture", language_code="en")
+    card = await desk.card(1)
+    await desk.sandbox.press(ASKER, ASKER, ack["message_id"], "solve:1")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLOSED and t.solved_by_asker)
+    await desk.to_user(ASKER, 2)
+    again = await say(desk, "Actually the picture is gone again, it did not work after all")
+    assert again["text"] == "I reopened your question #1 and passed your message on."
+    ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.OPEN)
+    assert not ticket.self_served and not ticket.solved_by_asker
+    assert len(await tickets(desk)) == 1
+    await desk.sandbox.wait_until(lambda: "Suljettu" not in card["text"])

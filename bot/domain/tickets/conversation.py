@@ -266,7 +266,14 @@ async def converse(
             return Conversation(Turn.THANKS, receipt)
         if _unsolved_again(router, ticket, text, explicit):
             return await _unsolve(session, desk, ticket, text, message_id, media, now)
-        if not explicit:
+        if ticket.solved_by_asker and text and (explicit or _opens_with(
+                text, _AFTER_ALL, within=len(text.split()))):
+            # "Solved it myself", then "it did not work after all": the helpers' question is
+            # theirs again, reopened as any closed question replied to.
+            ticket.self_served = ticket.solved_by_asker = False
+            session.add(ticket)
+            explicit = True
+        elif not explicit:
             return Conversation(Turn.NEW, receipt)
     if ticket.status == TicketStatus.CLOSED and not explicit:
         if not text:
