@@ -57,8 +57,11 @@ async def test_report_for_helpers_and_leads_but_not_for_other_staff(
         await desk.sandbox.wait_until(lambda: len(desk.sandbox.bot_messages(GROUP)) == 2)
         text = desk.sandbox.bot_messages(GROUP)[0]
         assert "1. HOKS: 5 (+3)" in text["text"]
-        await desk.sandbox.send(MARI, "/report marraskuu")
-        (hint,) = await desk.to_user(MARI, 1)
+        await desk.sandbox.send(MARI, "/report marraskuu")  # a month's name will do
+        named, _chart = await desk.to_user(MARI, 2)
+        assert named["text"].startswith("Raportti 2026-11")
+        await desk.sandbox.send(MARI, "/report sometime")
+        hint = (await desk.to_user(MARI, 3))[-1]
         assert "YYYY-MM" in hint["text"]
 
 

@@ -438,3 +438,19 @@ async def test_an_event_is_held_only_once_it_is_over(services: Services, novembe
     assert [e.title for e in report.events] == ["Eilinen"]
     assert "Huominen" not in as_text(report, services, "fi")
     assert [e.title for e in later.events] == ["Eilinen", "Huominen"]
+
+
+def test_a_month_as_people_write_it() -> None:
+    """/report takes what a head of education writes, not only YYYY-MM (a second probe: it
+    refused "11/2026" and "marraskuu")."""
+    today = date(2026, 12, 7)
+    for text, label in (("2026-11", "2026-11"), ("11/2026", "2026-11"), ("11.2026", "2026-11"),
+                        ("marraskuu", "2026-11"), ("marraskuuta 2025", "2025-11"),
+                        ("November", "2026-11"), ("december", "2026-12"),
+                        ("januari 2026", "2026-01"), ("tammikuu", "2026-01")):
+        assert Period.spoken(text, today, HELSINKI).label == label, text
+    # A month still to come this year, named alone, is last year's.
+    assert Period.spoken("joulukuu", date(2026, 11, 30), HELSINKI).label == "2025-12"
+    for text in ("", "sometime", "13/2026", "marraskuu kuu", "0001-01"):
+        with pytest.raises(PeriodError):
+            Period.spoken(text, today, HELSINKI)

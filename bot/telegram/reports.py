@@ -72,7 +72,8 @@ async def report_command(update: Update, context: PeerdeskContext) -> None:
                                          "admins."))
         return
     try:
-        period = Period.month(context.args[0], services.settings.tz) if context.args \
+        period = Period.spoken(" ".join(context.args), services.clock().astimezone(
+            services.settings.tz).date(), services.settings.tz) if context.args \
             else Period.containing(services.clock(), services.settings.tz)
     except PeriodError:
         await message.reply_text(gettext(lang, "Write the month as YYYY-MM, for example "
