@@ -168,3 +168,16 @@ async def test_solved_it_myself_then_it_did_not_work_after_all_reopens_it(desk: 
     assert not ticket.self_served and not ticket.solved_by_asker
     assert len(await tickets(desk)) == 1
     await desk.sandbox.wait_until(lambda: "Suljettu" not in card["text"])
+
+
+async def test_a_helpers_edit_in_the_topic_is_said_not_to_reach_the_asker(desk: Desk) -> None:
+    await say(desk, PROJECTOR)
+    await desk.card(1)
+    thread = await desk.thread(1)
+    sent = await desk.sandbox.send(JUKKA, "Kokeile HDMI 1.", chat_id=GROUP, thread_id=thread)
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == "Kokeile HDMI 1." for m in desk.sandbox.bot_messages(ASKER)))
+    await desk.sandbox.edit(JUKKA, sent["message_id"], "Kokeile HDMI 2.", chat_id=GROUP)
+    await desk.sandbox.wait_until(lambda: any(
+        (m.get("text") or "").startswith("Muokkaukset eivät välity kysyjälle")
+        for m in desk.sandbox.thread_messages(GROUP, thread)))

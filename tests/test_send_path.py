@@ -95,6 +95,10 @@ async def test_a_burst_is_acknowledged_at_once_and_every_ticket_soon_visible(
         listing = next(m for m in sandbox.messages[GROUP] if "q:claim:" in
                        str(m.get("reply_markup")) and len(m["reply_markup"]["inline_keyboard"]) > 1)
         number = int(re.findall(r"q:claim:(\d+)", str(listing["reply_markup"]))[-1])
+        # The listing is never edited: it shows no name and no words of a question (an asker
+        # may go anonymous or withdraw it afterwards), only number, topic and language.
+        for line in listing["text"].split("\n\n", 1)[1].splitlines():
+            assert re.fullmatch(r"#\d+ · [^:]+ · (fi|sv|en)", line), line
         await sandbox.press(MARI, GROUP, listing["message_id"], f"q:claim:{number}")
         ticket = await desk.wait_ticket(number, lambda t: t.thread_id is not None)
         assert ticket.status == TicketStatus.CLAIMED and ticket.claimed_by == MARI

@@ -78,9 +78,10 @@ class People(World):
         """A group admin deletes a forum topic."""
         self.topics.get(chat_id, {}).pop(thread_id, None)
 
-    async def edit(self, user_id: int, message_id: int, text: str) -> dict:
-        """A person edits one of their own messages."""
-        message = self._message(user_id, message_id)
+    async def edit(self, user_id: int, message_id: int, text: str,
+                   chat_id: int | None = None) -> dict:
+        """A person edits one of their own messages (in their private chat, or in `chat_id`)."""
+        message = self._message(chat_id or user_id, message_id)
         if message.get("from", {}).get("id") != user_id:
             raise ApiError(400, "Bad Request: message can't be edited")
         message.update(text=text, edit_date=int(time.time()))

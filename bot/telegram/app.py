@@ -251,6 +251,9 @@ def _handlers(application: Application) -> None:
         MessageHandler(PRIVATE_MESSAGE, intake.not_text),
         CallbackQueryHandler(intake.unknown_button),
     ])
+    # A helper's edit in a ticket's topic: said not to reach the asker.
+    application.add_handler(MessageHandler(
+        HelpersGroup(services) & filters.UpdateType.EDITED_MESSAGE, relay.group_edit))
     # A private chat's command written in the helpers' group: where it works is said (the
     # group's own commands are handled above).
     application.add_handler(MessageHandler(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.config import Settings
@@ -221,7 +221,10 @@ async def cancel(update: Update, context: PeerdeskContext, dialog: DialogView) -
     """/cancel: the dialog ends, and the person hears what it means for this kind."""
     await end(context, dialog)
     msgid = steps_of(context).cancelled.get(dialog.kind, CANCELLED)
-    await message_of(update).reply_text(gettext(dialog.language, msgid))
+    # A keyboard the dialog showed goes with it (the phone number's "Share my number": a tap
+    # after /cancel would share it all the same).
+    await message_of(update).reply_text(gettext(dialog.language, msgid),
+                                        reply_markup=ReplyKeyboardRemove())
 
 
 async def nothing_to_cancel(update: Update, context: PeerdeskContext) -> None:

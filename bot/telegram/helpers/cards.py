@@ -33,7 +33,6 @@ T = TypeVar("T")
 CONFIRM = "sure"  # the arg of a button that confirms an action on a colleague's ticket
 MAX_TEXT = 4096
 LISTING_MAX = 20  # tickets in one listing message
-SNIPPET = 90  # characters of each question in a listing
 ANSWER_SNIPPET = 160  # characters of each answer at hand shown on the card
 BUTTON_SNIPPET = 40  # …and on its button
 
@@ -323,11 +322,11 @@ async def list_new(application: Application, items: list[Claimed]) -> list[int]:
     lines = []
     buttons = []
     for ticket in tickets:
-        question = " ".join(ticket.text.split())
-        if len(question) > SNIPPET:
-            question = question[: SNIPPET - 1] + "…"
+        # No name and no words of the question: this message is never edited, and an asker may
+        # go anonymous or withdraw the question (/forget) after it is sent. The card, in the
+        # topic that opens when it is claimed, shows the rest (and is edited when they do).
         lines.append(f"#{ticket.id} · {services.topic_name(ticket.topic, lang)} · "
-                     f"{ticket.language} · {_asker(ticket, lang)}: {question}")
+                     f"{ticket.language}")
         buttons.append([InlineKeyboardButton(
             gettext(lang, "Claim #{number}", number=ticket.id),
             callback_data=encode(Action.CLAIM, ticket.id))])

@@ -62,6 +62,25 @@ async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: in
         services.metrics.first_answer.observe(outcome.first_answer_minutes)
 
 
+async def group_edit(update: Update, context: PeerdeskContext) -> None:
+    """A helper edited a message in a ticket's topic: the asker has the words as first sent
+    (Telegram passes no edit on), so the helper hears it, in the topic, rather than believe the
+    correction arrived. A note ("!…") stays among the helpers anyway."""
+    message = update.edited_message
+    if message is None or not message.is_topic_message or not message.message_thread_id \
+            or (message.text or message.caption or "").startswith("!"):
+        return
+    async with context.services.db.session() as session:
+        ticket_id = await messages.ticket_in_thread(session=session,
+                                                    thread_id=message.message_thread_id)
+    if ticket_id is None:
+        return
+    await message.reply_text(gettext(
+        context.services.settings.helpers_language,
+        "Edits do not reach the asker: they have this message as it was first sent. Send the "
+        "correction as a new message."))
+
+
 async def group_message(update: Update, context: PeerdeskContext) -> None:
     """A message in a ticket's topic of the helpers' forum."""
     message = update.effective_message
