@@ -324,6 +324,10 @@ async def _rest_of_split(update: Update, context: PeerdeskContext, message: Mess
                                        join=int(split.answers["ticket_id"]))
     if conversation.turn is Turn.NEW:
         return False
+    if conversation.turn in (Turn.RELAYED, Turn.MERGED):
+        # The asker sent one message, and had its acknowledgement: its rest goes on quietly.
+        context.services.wake_sender()
+        return True
     await answer_turn(context, message, conversation)
     return True
 
