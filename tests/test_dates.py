@@ -128,3 +128,16 @@ def test_a_length_is_shown_back_in_each_language() -> None:
     assert say_length(length("puolitoista tuntia"), "fi") == "1 t 30 min"  # type: ignore[arg-type]
     assert say_length(length("en timme"), "sv") == "1 h"  # type: ignore[arg-type]
     assert say_length(length("half an hour"), "en") == "30 min"  # type: ignore[arg-type]
+
+
+def test_today_is_this_day_even_once_its_hour_has_passed() -> None:
+    """A third probe: "tänään klo 8" written at 23.51 became 7.12. of next year. It is today,
+    past, and the organiser is asked for a time to come."""
+
+    tz = TZ
+    now = datetime(2026, 12, 7, 23, 51, tzinfo=tz)
+    for text in ("tänään klo 8", "today at 10", "idag kl 9"):
+        found = understand(text, now=now, tz=tz)
+        assert found is not None and found.day == now.date(), text
+        at = moment(found, now=now, tz=tz)
+        assert at is not None and at < now

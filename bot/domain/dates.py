@@ -132,6 +132,7 @@ def understand(text: str, *, now: datetime, tz: tzinfo) -> Understood | None:
             continue
         if word in RELATIVE:
             day = today + timedelta(days=RELATIVE[word])
+            explicit_year = True  # "tänään" is this day, never a year on, even once it is past
             continue
         if word.rstrip(".") in _weekdays():
             weekday = _weekdays()[word.rstrip(".")]

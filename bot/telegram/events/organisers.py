@@ -119,10 +119,14 @@ def _deadline_example(context: PeerdeskContext, start: datetime, lang: str) -> d
     moment = datetime.combine(local.date() - timedelta(days=1), time(12), tzinfo=tz)
     if moment <= now:
         moment = (local - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    if moment <= now:  # an event starting within the hour: registration open until it starts
+        moment = local.replace(second=0, microsecond=0)
     written = {"fi": "d.M.", "sv": "d/M"}.get(lang, "d MMMM")
+    hour = str(moment.hour) if not moment.minute else \
+        f"{moment.hour}{':' if lang == 'en' else '.'}{moment.minute:02d}"
     return {"date": format_datetime(moment, written, locale=lang),
             "weekday": format_datetime(moment, "EEE" if lang == "fi" else "EEEE", locale=lang),
-            "hour": str(moment.hour)}
+            "hour": hour}
 
 
 def _start_hint(context: PeerdeskContext, lang: str) -> str:
@@ -398,6 +402,10 @@ async def got_bulletin_when(update: Update, context: PeerdeskContext, turn: Turn
             await message.reply_text(why or gettext(
                 lang, "I could not read the time. Please write it like huomenna klo 8, or "
                       "press Now."))
+            return BULLETIN_WHEN
+        if at <= services.clock():  # "tänään klo 8" at noon: not a moment to come
+            await message.reply_text(gettext(
+                lang, "That time has passed already. Write a time to come, or press Now."))
             return BULLETIN_WHEN
         draft.pop("day", None)
     draft["send_at"] = at
