@@ -530,3 +530,26 @@ async def test_a_broadcast_larger_than_one_batch_goes_out_in_one_tick(
         await sandbox.wait_until(lambda: all(sandbox.bot_messages(c) for c in chats),
                                  timeout=30)
     assert [len(sandbox.bot_messages(c)) for c in chats] == [1] * 105
+
+
+async def test_one_waiting_with_a_colleague_does_not_hold_up_the_queue(
+    database_url: str, knowledge: Knowledge, router: Router,
+) -> None:
+    """A third probe: a freed place stayed empty while someone waited behind a person coming
+    with a colleague (who needs two). The place goes to the first in the queue who fits."""
+    clock = Clock()
+    async with events_desk(database_url, knowledge, router, clock=clock) as desk:
+        event_id = await publish(desk, capacity=1)
+        now = clock()
+        async with desk.services.db.session() as session:
+            for user, answer in ((7001, "yes"), (7002, "plus"), (7003, "yes")):
+                await rsvp.rsvp(session=session, event_id=event_id, user_id=user,
+                                answer=answer, now=now)
+                clock.advance(seconds=1)
+                now = clock()
+            freed = await rsvp.rsvp(session=session, event_id=event_id, user_id=7001,
+                                    answer="no", now=now)
+        assert freed is not None and freed.promoted == [7003]
+        async with desk.services.db.session() as session:
+            assert await rsvp.answer_of(session=session, event_id=event_id,
+                                        user_id=7002) == "waiting"

@@ -87,8 +87,10 @@ async def rsvp(*, session: AsyncSession, event_id: int, user_id: int, answer: st
 
 async def promote(session: AsyncSession, event: Event, now: datetime,
                   confirm_within: timedelta) -> list[int]:
-    """Give freed places to the waiting list in the order people answered. Each is asked to
-    confirm by a deadline (never later than the start), after which the place passes on."""
+    """Give freed places to the waiting list in the order people answered: to each in turn who
+    fits (one coming with a colleague waits at the front for two places, and one who needs one
+    is not kept waiting behind them). Each is asked to confirm by a deadline (never later than
+    the start), after which the place passes on."""
     promoted = []
     waiting = list(await session.exec(select(Rsvp).where(
         Rsvp.event_id == event.id, col(Rsvp.waiting).is_(True)).order_by(
@@ -97,7 +99,7 @@ async def promote(session: AsyncSession, event: Event, now: datetime,
         need = 2 if row.answer == "plus" else 1
         assert event.id is not None and event.capacity is not None
         if (await counts(session=session, event_id=event.id)).seats + need > event.capacity:
-            break
+            continue
         row.waiting = False
         deadline = now + confirm_within
         row.offered_until = deadline if deadline < event.starts_at else None
