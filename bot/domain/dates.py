@@ -66,6 +66,12 @@ def _months() -> dict[str, int]:
     return names
 
 
+def month_number(word: str) -> int | None:
+    """The month a name or abbreviation of it in fi, sv or en stands for ("marraskuu",
+    "marraskuuta", "nov.", "December"), or None."""
+    return _months().get(word.lower().rstrip("."))
+
+
 def _day_of_month(words: list[str], index: int, year: int) -> tuple[date | None, int, bool]:
     """A date spelt with a month name at words[index] ("18 december", "december 18", with a
     year after it or not): the date, how many words it took (0: none here), whether it had a

@@ -345,18 +345,26 @@ async def chosen_already(*, session: AsyncSession, ticket_id: int, asker_id: int
 
 async def resolve_self_service(
     *, session: AsyncSession, ticket_id: int, asker_id: int, helped: bool, desk: views.Desk,
-    now: datetime,
+    now: datetime, more: Part | None = None,
 ) -> Receipt | None:
     """The asker says whether the self-service answer was enough; None if already decided (or
-    passed to the helpers meanwhile, bot.domain.offers: taken by a conditional update)."""
+    passed to the helpers meanwhile, bot.domain.offers: taken by a conditional update). `more`:
+    what they wrote instead of pressing (it was not enough), kept with the question in the same
+    update."""
     ticket = await own_ticket(session, ticket_id, asker_id)
     if ticket is None or ticket.status != TicketStatus.OFFERED:
         return None
+    values: dict[str, object] = dict(
+        status=TicketStatus.CLOSED if helped else TicketStatus.OPEN, self_served=helped,
+        # when, so that a "it did not work after all" soon after finds it (converse)
+        closed_at=now if helped else None, updated_at=now)
+    if more is not None:
+        values["text"] = clean_text(f"{ticket.text or ''}\n\n{more.text}")
+        if more.media:
+            values["media"] = [*(ticket.media or []), more.message_id]
     result = await session.exec(update(Ticket).where(
         col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.OFFERED,
-    ).values(status=TicketStatus.CLOSED if helped else TicketStatus.OPEN, self_served=helped,
-             # when, so that a "it did not work after all" soon after finds it (converse)
-             closed_at=now if helped else None, updated_at=now))
+    ).values(**values))
     if result.rowcount != 1:
         await session.commit()
         return None

@@ -9,16 +9,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import get_month_names
 from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import LANGUAGES, ROLES
+from bot import ROLES
 from bot.domain import answer_figures
 from bot.domain.answer_figures import AnswerFigure, Rising
+from bot.domain.dates import month_number
 from bot.domain.models import (
     Attendance,
     Digest,
@@ -36,12 +36,6 @@ GAPS_SHOWN = 5
 RISING_MONTHS = 3  # a topic's month is compared with this many months before it
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 _NUMERIC_MONTH = re.compile(r"^(\d{1,2})[/.](\d{4})$", re.ASCII)  # 11/2026, 11.2026
-# Month names in the desk's languages, as written alone and in a date ("marraskuu",
-# "marraskuuta"), lower-case, to their numbers.
-_MONTH_NAMES = {name.casefold(): number
-                for code in LANGUAGES for width in ("wide", "abbreviated")
-                for context in ("format", "stand-alone")
-                for number, name in get_month_names(width, context, code).items()}
 # Reports cover these years: every date a report derives (the period before, the eleven months
 # of its trend, the next month's start, in any time zone) stays representable. `0001-01` or
 # `9999-12` would otherwise raise deep inside.
@@ -83,7 +77,7 @@ class Period:
         numeric = _NUMERIC_MONTH.match(text.strip())
         if numeric:
             return cls.month(f"{int(numeric.group(2)):04d}-{int(numeric.group(1)):02d}", tz)
-        month = _MONTH_NAMES.get(words[0]) if words else None
+        month = month_number(words[0]) if words else None
         if month is None or len(words) > 2 or (len(words) == 2 and not words[1].isdigit()):
             raise PeriodError("a month is written as YYYY-MM, for example 2026-11")
         year = int(words[1]) if len(words) == 2 else \

@@ -225,35 +225,34 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
             session=session, ticket_id=button.id, asker_id=query.from_user.id,
             helped=button.arg == "y", desk=context.services.desk, now=context.services.clock(),
         )
-    if receipt is None and button.arg == "y":
+    solved: tuple[str, int] | None = None  # "This helped": the question's language, number
+    if receipt is not None and receipt.status is TicketStatus.CLOSED:
+        solved = receipt.language, receipt.ticket_id
+    elif receipt is None and button.arg == "y":
         # Passed on to the helpers meanwhile (the offer lapsed, or more words came): "this
         # helped" is the asker solving it, as "Solved it myself" under a waiting question.
         async with context.services.db.session() as session:
-            solved = await changes.solved_by_asker(
+            view = await changes.solved_by_asker(
                 session=session, ticket_id=button.id, asker_id=query.from_user.id,
                 now=context.services.clock(), desk=context.services.desk)
-        if solved is not None:
+        if view is not None:
             context.services.wake_sender()
-            await query.answer()
-            await keyboards.take_away_buttons(query)
-            await query_message(query).reply_text(gettext(
-                solved.language, "Glad it helped! Question #{number} is marked as solved. You "
-                                 "are welcome to ask again any time.", number=solved.id))
-            return
-    if receipt is None:
+            solved = view.language, view.id
+    if receipt is None and solved is None:
         await moved_on(update, context, button.id, lang)
         return
     await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
-    if receipt.status is TicketStatus.CLOSED:
+    await keyboards.take_away_buttons(query)
+    if solved is not None:
         await query_message(query).reply_text(gettext(
-            receipt.language, "Glad it helped! Question #{number} is marked as solved. You are "
-                              "welcome to ask again any time.", number=receipt.ticket_id))
-    else:
-        context.services.wake_sender()
-        ack = await posting.reply(query_message(query), acknowledgement(context, receipt),
-                                  reply_markup=acknowledgement_markup(receipt))
-        await acknowledged(context, receipt, ack)
+            solved[0], "Glad it helped! Question #{number} is marked as solved. You are "
+                       "welcome to ask again any time.", number=solved[1]))
+        return
+    assert receipt is not None
+    context.services.wake_sender()
+    ack = await posting.reply(query_message(query), acknowledgement(context, receipt),
+                              reply_markup=acknowledgement_markup(receipt))
+    await acknowledged(context, receipt, ack)
 
 
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:

@@ -9,13 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
 from bot.domain import answers
-from bot.domain.intake import Receipt, chat, log_of, own_ticket, receipt_of
+from bot.domain.intake import (
+    Part,
+    Receipt,
+    chat,
+    log_of,
+    own_ticket,
+    receipt_of,
+    resolve_self_service,
+)
 from bot.domain.models import (
     AnswerUse,
     AnswerUseKind,
@@ -53,8 +61,7 @@ def is_thanks(text: str) -> bool:
     that goes on to ask or to say it still does not work ("Kiitos, mutta kamera ei vieläkään
     toimi", "thanks, but how do I…?")."""
     words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
-    if "?" in text or any(word in _BUT for word in words) or _opens_with(
-            text, _AFTER_ALL, within=len(words)):
+    if "?" in text or any(word in _BUT for word in words) or _mentions(text, _AFTER_ALL):
         return False
     return 0 < len(words) <= _THANKS_MAX_WORDS and any(
         word.startswith(_THANKS) or word in _THANKS_WORDS for word in words)
@@ -77,6 +84,11 @@ def continues(text: str) -> bool:
     """Does the message open with a word that goes on with the matter at hand ("ai niin",
     "ja", "lisäksi", "och", "också", "also", "and"…)?"""
     return _opens_with(text, _CONTINUING, within=_CONTINUING_WITHIN)
+
+
+def _mentions(text: str, phrases: tuple[str, ...]) -> bool:
+    """Is one of the phrases anywhere in the message?"""
+    return _opens_with(text, phrases, within=len(text))
 
 
 def _opens_with(text: str, phrases: tuple[str, ...], *, within: int) -> bool:
@@ -266,8 +278,7 @@ async def converse(
             return Conversation(Turn.THANKS, receipt)
         if _unsolved_again(router, ticket, text, explicit):
             return await _unsolve(session, desk, ticket, text, message_id, media, now)
-        if ticket.solved_by_asker and text and (explicit or _opens_with(
-                text, _AFTER_ALL, within=len(text.split()))):
+        if ticket.solved_by_asker and text and (explicit or _mentions(text, _AFTER_ALL)):
             # "Solved it myself", then "it did not work after all": the helpers' question is
             # theirs again, reopened as any closed question replied to.
             ticket.self_served = ticket.solved_by_asker = False
@@ -290,10 +301,16 @@ async def converse(
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
         return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen
     if ticket.status == TicketStatus.OFFERED and ticket.routing != Routing.ASKED and text \
-            and not is_thanks(text):
-        passed = await _offer_not_enough(session, desk, ticket, text, message_id, media, now)
+            and not is_thanks(text) and ticket.id is not None:
+        # More words while a self-service answer is offered ("ei auttanut, se sivu ei aukea"):
+        # it was not enough, so the question goes to its helpers now, with them, rather than
+        # wait for the offer to lapse. None: "I still want to ask" or the offers' sweep was
+        # first (the message then joins the question as any other).
+        passed = await resolve_self_service(
+            session=session, ticket_id=ticket.id, asker_id=asker_id, helped=False, desk=desk,
+            now=now, more=Part(message_id, text, media))
         if passed is not None:
-            return passed
+            return Conversation(Turn.PASSED, passed)
     if ticket.status == TicketStatus.OFFERED or ticket.routing == Routing.ASKED:
         if ticket.status == TicketStatus.CLOSED:
             return Conversation(Turn.NEW)
@@ -337,30 +354,6 @@ def _unsolved_again(router: Router, ticket: Ticket, text: str, explicit: bool) -
         return True
     decision = router.route(text, language_hint=ticket.language)
     return decision.ask or decision.topic == ticket.topic
-
-
-async def _offer_not_enough(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,
-                            message_id: int, media: bool, now: datetime) -> Conversation | None:
-    """More words while a self-service answer is offered ("ei auttanut, se sivu ei aukea"):
-    the answer was not enough, so the question goes to its helpers now, with the words, and
-    the answer counts as not having helped — the asker is not left waiting for the offer to
-    lapse. One conditional UPDATE, as "I still want to ask" and the offers' sweep make it;
-    None when either was first (the message then joins the question as any other)."""
-    assert ticket.id is not None
-    values: dict[str, object] = {"status": TicketStatus.OPEN, "updated_at": now,
-                                 "text": clean_text(f"{ticket.text or ''}\n\n{text}")}
-    if media:
-        values["media"] = [*(ticket.media or []), message_id]
-    result = await session.exec(update(Ticket).where(
-        col(Ticket.id) == ticket.id, col(Ticket.status) == TicketStatus.OFFERED).values(**values))
-    if result.rowcount != 1:
-        await session.refresh(ticket)
-        return None
-    await session.refresh(ticket)
-    await answers.record_outcome(session, ticket_id=ticket.id, helped=False, now=now)
-    await changes.queue_delivery(session, desk, ticket, now)
-    await session.commit()
-    return Conversation(Turn.PASSED, receipt_of(ticket))
 
 
 async def _unsolve(session: AsyncSession, desk: views.Desk, ticket: Ticket, text: str,

@@ -105,6 +105,12 @@ def _example_day(context: PeerdeskContext, lang: str) -> dict[str, str]:
     services = context.services
     day = datetime.combine(services.clock().astimezone(services.settings.tz).date()
                            + timedelta(days=7), time(12))
+    return _written_day(day, lang)
+
+
+def _written_day(day: datetime, lang: str) -> dict[str, str]:
+    """{date} and its {weekday} as the organiser's language writes them (and the dates'
+    reader reads them back): "ti 8.12.", "tisdag 8/12", "Tuesday 8 December"."""
     written = {"fi": "d.M.", "sv": "d/M"}.get(lang, "d MMMM")
     return {"date": format_datetime(day, written, locale=lang),
             "weekday": format_datetime(day, "EEE" if lang == "fi" else "EEEE", locale=lang)}
@@ -121,12 +127,9 @@ def _deadline_example(context: PeerdeskContext, start: datetime, lang: str) -> d
         moment = (local - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     if moment <= now:  # an event starting within the hour: registration open until it starts
         moment = local.replace(second=0, microsecond=0)
-    written = {"fi": "d.M.", "sv": "d/M"}.get(lang, "d MMMM")
     hour = str(moment.hour) if not moment.minute else \
         f"{moment.hour}{':' if lang == 'en' else '.'}{moment.minute:02d}"
-    return {"date": format_datetime(moment, written, locale=lang),
-            "weekday": format_datetime(moment, "EEE" if lang == "fi" else "EEEE", locale=lang),
-            "hour": hour}
+    return {**_written_day(moment, lang), "hour": hour}
 
 
 def _start_hint(context: PeerdeskContext, lang: str) -> str:

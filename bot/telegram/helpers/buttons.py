@@ -92,11 +92,7 @@ async def moved_on(update: Update, context: PeerdeskContext, ticket_id: int,
         text = gettext(lang, "Question #{number} has moved on already: {state}.",
                        number=ticket.id, state=asker_state(ticket, lang))
     await query.answer(text, show_alert=True)
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest as exc:  # gone already (a double tap): nothing to take away
-        if "not modified" not in str(exc).lower():
-            raise
+    await take_away_buttons(query)  # gone already after a double tap: no error
 
 
 @dataclass(frozen=True, slots=True)
