@@ -19,10 +19,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from sqlalchemy import event, make_url, text
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import immutabledict
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -90,46 +93,65 @@ def sqlite_file(url: str) -> str | None:
     return parsed.database
 
 
-class _AtOnce:
-    """Stands in for the queue to aiosqlite's thread: what is put on it runs at once."""
+class _InlineCursor(sqlite3.Cursor):
+    """sqlite3's cursor, with the one awaitable SQLAlchemy's asyncio API calls on a result's
+    cursor (its rows are read already: nothing to wait for)."""
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as exc:  # handed to the awaiting code, as the thread would
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
+    async def _async_soft_close(self) -> None:
+        return None
 
 
-class _InlineConnection(aiosqlite.Connection):
-    """aiosqlite's connection with each call made at once, in the event loop's thread, rather
-    than handed to a thread of its own and its result handed back (four round trips a
-    statement: cursor, execute, fetch, close). The bot's statements on its one writing
-    connection take microseconds; the hand-overs took most of a question's CPU. Long reads go
-    through the reading connections (`Database.reading`), which keep their threads."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._tx = _AtOnce()  # type: ignore[assignment]
-
-    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
-        return self._connect().__await__()  # no thread to start
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+class _InlineSQLite(sqlite3.Connection):
+    def cursor(self, factory: Any = _InlineCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
 
 
-def _inline(path: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
-    async def connect() -> aiosqlite.Connection:
-        return await _InlineConnection(
-            lambda: sqlite3.connect(path, check_same_thread=False))
-    return connect
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    """Python's own sqlite3 driver under SQLAlchemy's asyncio API, each call made at once in
+    the event loop's thread (`_InlineConnection`). SQLite is a library in this process, not a
+    server: the bot's statements on its one writing connection take microseconds, and there is
+    nothing to wait for. Through aiosqlite each call (cursor, execute, fetch, close) went to a
+    thread of its own and back, and SQLAlchemy's adapter wrapped each in a greenlet switch: a
+    statement cost three times its work. Long reads go through the reading connections
+    (`Database.reading`), which keep aiosqlite's threads. The pool (one connection) still
+    queues units of work without blocking the loop (`AsyncAdaptedQueuePool`)."""
+
+    driver = "peerdesk_inline"
+    is_async = True  # used through the asyncio API (so that its pool queues asynchronously)
+    inline = True  # its statements never wait: bot.domain.core.run calls them at once
+    supports_statement_cache = True
+
+    @classmethod
+    def get_pool_class(cls, url: Any) -> type[AsyncAdaptedQueuePool]:
+        return AsyncAdaptedQueuePool
+
+
+registry.register("sqlite.peerdesk_inline", __name__, "InlineSQLiteDialect")
+
+# Rows read at once, as SQLAlchemy's asyncio API always gives them: a result stays whole
+# whatever runs on the connection before it is read.
+INLINE_OPTIONS = immutabledict({"prebuffer_rows": True})
+
+
+class _InlineConnection(AsyncConnection):
+    """A connection of the inline engine: a statement runs at once, in this thread, with no
+    greenlet in between (SQLAlchemy's asyncio API would insist on one that awaits)."""
+
+    async def execute(self, statement: Any, parameters: Any = None, *,
+                      execution_options: Any = None) -> Any:
+        options = INLINE_OPTIONS if not execution_options \
+            else INLINE_OPTIONS.union(execution_options)
+        return self._proxied.execute(statement, parameters, execution_options=options)
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None,
+                              execution_options: Any = None) -> Any:
+        options = INLINE_OPTIONS if not execution_options \
+            else INLINE_OPTIONS.union(execution_options)
+        return self._proxied.exec_driver_sql(statement, parameters, options)
+
+
+class _InlineEngine(AsyncEngine):
+    _connection_cls = _InlineConnection
 
 
 def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
@@ -148,9 +170,16 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
         path = sqlite_file(url)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        inline = {} if readers or path is None else {"async_creator": _inline(path)}
+        inline = not readers and path is not None  # the writing connection
+        if inline:
+            url = make_url(url).set(drivername="sqlite+peerdesk_inline").render_as_string(
+                hide_password=False)
         engine = create_async_engine(url, pool_size=2 if readers else 1, max_overflow=0,
-                                     pool_reset_on_return=None, hide_parameters=True, **inline)
+                                     pool_reset_on_return=None, hide_parameters=True,
+                                     connect_args={"check_same_thread": False, "factory": _InlineSQLite}
+                                     if inline else {})
+        if inline:
+            engine = _InlineEngine(engine.sync_engine)
         event.listen(engine.sync_engine, "connect",
                      _sqlite_reader_pragmas if readers else _sqlite_pragmas)
     else:
