@@ -134,20 +134,40 @@ INLINE_OPTIONS = immutabledict({"prebuffer_rows": True})
 
 
 class _InlineConnection(AsyncConnection):
-    """A connection of the inline engine: a statement runs at once, in this thread, with no
-    greenlet in between (SQLAlchemy's asyncio API would insist on one that awaits)."""
+    """A connection of the inline engine: its calls run at once, in this thread, with no
+    greenlet in between (SQLAlchemy's asyncio API would insist on one that awaits). Only
+    taking the connection from the pool may wait (another unit of work holds it): that goes
+    through SQLAlchemy's own asynchronous queue."""
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncConnection:
+        pool = self.sync_engine.pool
+        if self.sync_connection or pool.checkedin() == 0:  # type: ignore[attr-defined]
+            return await super().start(is_ctxmanager)
+        self.sync_connection = self._assign_proxied(self.sync_engine.connect())
+        return self
 
     async def execute(self, statement: Any, parameters: Any = None, *,
                       execution_options: Any = None) -> Any:
-        options = INLINE_OPTIONS if not execution_options \
-            else INLINE_OPTIONS.union(execution_options)
-        return self._proxied.execute(statement, parameters, execution_options=options)
+        return self._proxied.execute(statement, parameters,
+                                     execution_options=_whole(execution_options))
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None,
                               execution_options: Any = None) -> Any:
-        options = INLINE_OPTIONS if not execution_options \
-            else INLINE_OPTIONS.union(execution_options)
-        return self._proxied.exec_driver_sql(statement, parameters, options)
+        return self._proxied.exec_driver_sql(statement, parameters,
+                                             _whole(execution_options))
+
+    async def commit(self) -> None:
+        self._proxied.commit()
+
+    async def rollback(self) -> None:
+        self._proxied.rollback()
+
+    async def close(self) -> None:
+        self._proxied.close()
+
+
+def _whole(options: Any) -> Any:
+    return INLINE_OPTIONS if not options else INLINE_OPTIONS.union(options)
 
 
 class _InlineEngine(AsyncEngine):
