@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, delete, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import ROLES
 from bot.domain import answers
+from bot.domain.core import run, table
 from bot.domain.intake import (
     Part,
     Receipt,
@@ -33,7 +35,6 @@ from bot.domain.models import (
     Staff,
     Ticket,
     TicketStatus,
-    saved_id,
 )
 from bot.domain.routing import Router
 from bot.domain.text import clean_text
@@ -145,27 +146,33 @@ _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 # Every message from an asker runs it: built once, with bind parameters (the statuses compared
 # one by one: an IN list is a parameter SQLAlchemy renders into the SQL again at every run).
-_CONVERSATION = select(Ticket).where(
-    col(Ticket.asker_id) == bindparam("asker"),
-    or_(*(col(Ticket.status) == status for status in _GOING_ON))
-    | ((col(Ticket.status) == TicketStatus.CLOSED) & (col(Ticket.closed_at) >= bindparam("since")))
-    | ((col(Ticket.asker_chat_id) == bindparam("chat"))
-       & (col(Ticket.source_message_id) == bindparam("message"))))
+# Core columns, not ORM objects: most messages are new questions, and find nothing.
+_TICKET = table(Ticket).c
+_CONVERSATION = sa_select(
+    _TICKET.id, _TICKET.status, _TICKET.closed_at, _TICKET.asker_chat_id,
+    _TICKET.source_message_id,
+).where(
+    _TICKET.asker_id == bindparam("asker"),
+    or_(*(_TICKET.status == status for status in _GOING_ON))
+    | ((_TICKET.status == TicketStatus.CLOSED) & (_TICKET.closed_at >= bindparam("since")))
+    | ((_TICKET.asker_chat_id == bindparam("chat"))
+       & (_TICKET.source_message_id == bindparam("message"))))
 
 
 async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
                         now: datetime, window: timedelta) -> tuple[bool, Ticket | None]:
     """In one read: whether the message is itself a stored question (delivered again), and the
-    asker's open question (the latest), else the one closed most recently within `window`."""
-    rows = list(await session.exec(_CONVERSATION, params={
-        "asker": asker_id, "since": now - window, "chat": chat_id, "message": message_id}))
+    asker's open question (the latest), else the one closed most recently within `window`
+    (loaded as an ORM object only then: the conversation may change it)."""
+    rows = (await run(session, _CONVERSATION, {
+        "asker": asker_id, "since": now - window, "chat": chat_id, "message": message_id})).all()
     if any(t.asker_chat_id == chat_id and t.source_message_id == message_id for t in rows):
         return True, None
     open_ = [t for t in rows if t.status in _GOING_ON]
-    if open_:
-        return False, max(open_, key=saved_id)
     closed = [t for t in rows if t.closed_at is not None]  # within the window, as read
-    return False, max(closed, key=lambda t: (t.closed_at, saved_id(t)), default=None)
+    latest = max(open_, key=lambda t: t.id) if open_ else max(
+        closed, key=lambda t: (t.closed_at, t.id), default=None)
+    return False, None if latest is None else await session.get(Ticket, latest.id)
 
 
 async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
