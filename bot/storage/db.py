@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,14 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import immutabledict
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import immutabledict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The newest migration. The bot compares the database with it at start and in /readyz without
@@ -102,7 +102,9 @@ class _InlineCursor(sqlite3.Cursor):
 
 
 class _InlineSQLite(sqlite3.Connection):
-    def cursor(self, factory: Any = _InlineCursor) -> Any:  # type: ignore[override]
+    """sqlite3's connection, whose cursors are `_InlineCursor`s."""
+
+    def cursor(self, factory: Any = _InlineCursor) -> Any:
         return super().cursor(factory)
 
 
@@ -129,8 +131,8 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
 registry.register("sqlite.peerdesk_inline", __name__, "InlineSQLiteDialect")
 
 # Rows read at once, as SQLAlchemy's asyncio API always gives them: a result stays whole
-# whatever runs on the connection before it is read.
-INLINE_OPTIONS = immutabledict({"prebuffer_rows": True})
+# whatever runs on the connection before it is read (bot.domain.core.run does the same).
+_WHOLE = immutabledict({"prebuffer_rows": True})
 
 
 class _InlineConnection(AsyncConnection):
@@ -167,7 +169,7 @@ class _InlineConnection(AsyncConnection):
 
 
 def _whole(options: Any) -> Any:
-    return INLINE_OPTIONS if not options else INLINE_OPTIONS.union(options)
+    return _WHOLE if not options else _WHOLE.union(options)
 
 
 class _InlineEngine(AsyncEngine):
@@ -180,9 +182,10 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
     SQLite lets one connection write at a time, and one waiting for the lock sleeps in steps of
     up to 100 ms (its busy handler): under a burst, most of a question's time went to those
     sleeps. One connection, handed out in turn by the pool, queues the work without sleeping.
-    Sessions always end their transaction, so the pool's reset on return (one more round trip
-    to aiosqlite's thread per session) is left out. `readers`: two read-only connections for
-    long reads, which SQLite's write-ahead log lets run beside the writer.
+    Its calls are made at once, in the event loop's thread (`InlineSQLiteDialect`). Sessions
+    always end their transaction, so the pool's reset on return is left out. `readers`: two
+    read-only connections for long reads, in aiosqlite's threads, which SQLite's write-ahead
+    log lets run beside the writer.
 
     `hide_parameters`: a failed statement's exception (and SQLAlchemy's own statement log)
     would otherwise carry its parameters — question texts, names, Telegram ids — into the log."""
@@ -194,10 +197,10 @@ def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
         if inline:
             url = make_url(url).set(drivername="sqlite+peerdesk_inline").render_as_string(
                 hide_password=False)
+        connect = {"check_same_thread": False, "factory": _InlineSQLite} if inline else {}
         engine = create_async_engine(url, pool_size=2 if readers else 1, max_overflow=0,
                                      pool_reset_on_return=None, hide_parameters=True,
-                                     connect_args={"check_same_thread": False, "factory": _InlineSQLite}
-                                     if inline else {})
+                                     connect_args=connect)
         if inline:
             engine = _InlineEngine(engine.sync_engine)
         event.listen(engine.sync_engine, "connect",
