@@ -8,13 +8,14 @@ import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot.domain import answers, inbound
+from bot.domain.core import run
 from bot.domain.knowledge import Knowledge
-from bot.domain.models import AnswerStatus, InboundUpdate, KnowledgeAnswer, utcnow
+from bot.domain.models import AnswerStatus, InboundUpdate, KnowledgeAnswer, Staff, utcnow
 from bot.storage import Database
 from bot.storage.db import WAL_AUTOCHECKPOINT_PAGES, migrate_in_child
 from tests.conftest import PG_ROOT, _asyncpg_dsn, _postgres_reachable
@@ -57,6 +58,58 @@ async def test_a_long_read_does_not_hold_up_writes(database_url: str) -> None:
             async with db.reading() as report:
                 with pytest.raises(OperationalError, match="readonly"):
                     await report.exec(delete(InboundUpdate))
+    finally:
+        await db.dispose()
+
+
+async def test_units_of_work_queue_for_the_one_connection_and_read_their_rows_whole(
+    database_url: str,
+) -> None:
+    """SQLite's writing connection runs its calls at once in the loop's thread
+    (bot.storage.db.InlineSQLiteDialect): a second unit of work waits for the first without
+    blocking the loop; a result is read as the statement runs (it stays whole whatever runs
+    next, and an UPDATE … RETURNING counts its rows); a session's connection runs Core
+    statements too. The same holds on PostgreSQL, through its own driver."""
+    db = Database(database_url)
+    staff = Staff.__table__  # type: ignore[attr-defined]
+    try:
+        async with db.unit() as unit:
+            await run(unit, staff.insert(), [
+                {"telegram_id": n, "first_name": "x", "anonymous": False, "created_at": utcnow()}
+                for n in (1, 2)])
+            await unit.commit()
+        order: list[str] = []
+        first_in = asyncio.Event()
+
+        async def first() -> None:
+            async with db.unit() as unit:
+                first_in.set()
+                await asyncio.sleep(0.05)  # holds the connection across an await
+                await run(unit, staff.select())
+                order.append("first")
+
+        async def second() -> None:
+            await first_in.wait()
+            async with db.unit() as unit:  # SQLite: waits for the first to give it back
+                await run(unit, staff.select())
+                order.append("second")
+
+        async with asyncio.timeout(5):
+            await asyncio.gather(first(), second())
+        assert sorted(order) == ["first", "second"]
+        if database_url.startswith("sqlite"):
+            assert order == ["first", "second"]
+        async with db.unit() as unit:
+            earlier = await run(unit, staff.select().order_by(staff.c.telegram_id))
+            renamed = await run(unit, staff.update().values(first_name="y")
+                                .returning(staff.c.telegram_id))
+            assert renamed.rowcount == 2
+            assert [row.first_name for row in earlier] == ["x", "x"]
+            await unit.rollback()
+        async with db.session() as session:
+            connection = await session.connection()
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+            assert len((await run(session, staff.select())).all()) == 2
     finally:
         await db.dispose()
 

@@ -16,7 +16,6 @@ from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
-from sqlalchemy.util import immutabledict
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,15 +37,9 @@ async def run(session: Unit, statement: Executable,
     """Execute a Core statement in the unit's transaction (a list of parameter sets: one
     executemany). Build the statement once, at import, with bind parameters: SQLAlchemy then
     finds it compiled in its cache without building and keying it again."""
-    connection = session if isinstance(session, AsyncConnection) else await _connection(session)
-    if getattr(connection.dialect, "inline", False):  # SQLite's: at once (bot.storage.db)
-        return connection.sync_connection.execute(  # type: ignore[union-attr]
-            statement, params, execution_options=_WHOLE)
-    return await connection.execute(statement, params)
-
-
-# Rows read at once, as SQLAlchemy's asyncio API gives them.
-_WHOLE = immutabledict({"prebuffer_rows": True})
+    if isinstance(session, AsyncConnection):
+        return await session.execute(statement, params)
+    return await (await _connection(session)).execute(statement, params)
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:

@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import sys
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import immutabledict
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 # The newest migration. The bot compares the database with it at start and in /readyz without
@@ -94,8 +95,41 @@ def sqlite_file(url: str) -> str | None:
 
 
 class _InlineCursor(sqlite3.Cursor):
-    """sqlite3's cursor, with the one awaitable SQLAlchemy's asyncio API calls on a result's
-    cursor (its rows are read already: nothing to wait for)."""
+    """sqlite3's cursor, reading a statement's rows as it runs, as SQLAlchemy's asyncio
+    adapters do: a result stays whole whatever the connection runs next, an `UPDATE …
+    RETURNING` counts its rows (sqlite3 counts them only as they are read), and no statement
+    is left open holding a snapshot of the log. With the one awaitable SQLAlchemy's asyncio
+    API calls on a result's cursor (there is nothing to wait for)."""
+
+    __slots__ = ("_count", "_rows")
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _InlineCursor:
+        super().execute(sql, parameters)
+        self._rows: deque[Any] = deque(super().fetchall()) \
+            if self.description is not None else deque()
+        self._count = super().rowcount
+        return self
+
+    def executemany(self, sql: str, seq: Any, /) -> _InlineCursor:
+        super().executemany(sql, seq)
+        self._rows, self._count = deque(), super().rowcount
+        return self
+
+    @property
+    def rowcount(self) -> int:
+        return self._count
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
 
     async def _async_soft_close(self) -> None:
         return None
@@ -116,12 +150,20 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     thread of its own and back, and SQLAlchemy's adapter wrapped each in a greenlet switch: a
     statement cost three times its work. Long reads go through the reading connections
     (`Database.reading`), which keep aiosqlite's threads. The pool (one connection) still
-    queues units of work without blocking the loop (`AsyncAdaptedQueuePool`)."""
+    queues units of work without blocking the loop (`AsyncAdaptedQueuePool`).
+
+    One thing this gives up: code that touches the database outside SQLAlchemy's greenlet (an
+    expired attribute read after a commit, a lazy load) failed at once through aiosqlite; now
+    it fails only when another unit holds the connection. The bot never does it (sessions
+    keep their objects after a commit, and relationships are not loaded lazily)."""
 
     driver = "peerdesk_inline"
     is_async = True  # used through the asyncio API (so that its pool queues asynchronously)
-    inline = True  # its statements never wait: bot.domain.core.run calls them at once
     supports_statement_cache = True
+    has_terminate = True  # a connection the pool drops unreturned is closed
+
+    def do_terminate(self, dbapi_connection: Any) -> None:
+        dbapi_connection.close()
 
     @classmethod
     def get_pool_class(cls, url: Any) -> type[AsyncAdaptedQueuePool]:
@@ -130,16 +172,14 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
 
 registry.register("sqlite.peerdesk_inline", __name__, "InlineSQLiteDialect")
 
-# Rows read at once, as SQLAlchemy's asyncio API always gives them: a result stays whole
-# whatever runs on the connection before it is read (bot.domain.core.run does the same).
-_WHOLE = immutabledict({"prebuffer_rows": True})
-
-
 class _InlineConnection(AsyncConnection):
     """A connection of the inline engine: its calls run at once, in this thread, with no
     greenlet in between (SQLAlchemy's asyncio API would insist on one that awaits). Only
     taking the connection from the pool may wait (another unit of work holds it): that goes
-    through SQLAlchemy's own asynchronous queue."""
+    through SQLAlchemy's own asynchronous queue. (A free connection is taken from that queue
+    without awaiting since SQLAlchemy 2.1.5: pyproject.toml.)"""
+
+    __slots__ = ()
 
     async def start(self, is_ctxmanager: bool = False) -> AsyncConnection:
         pool = self.sync_engine.pool
@@ -150,13 +190,11 @@ class _InlineConnection(AsyncConnection):
 
     async def execute(self, statement: Any, parameters: Any = None, *,
                       execution_options: Any = None) -> Any:
-        return self._proxied.execute(statement, parameters,
-                                     execution_options=_whole(execution_options))
+        return self._proxied.execute(statement, parameters, execution_options=execution_options)
 
     async def exec_driver_sql(self, statement: str, parameters: Any = None,
                               execution_options: Any = None) -> Any:
-        return self._proxied.exec_driver_sql(statement, parameters,
-                                             _whole(execution_options))
+        return self._proxied.exec_driver_sql(statement, parameters, execution_options)
 
     async def commit(self) -> None:
         self._proxied.commit()
@@ -168,12 +206,25 @@ class _InlineConnection(AsyncConnection):
         self._proxied.close()
 
 
-def _whole(options: Any) -> Any:
-    return _WHOLE if not options else _WHOLE.union(options)
+class _InlineSession(AsyncSession):
+    """A session on the inline engine: its connection, asked for (bot.domain.core.run), is an
+    `_InlineConnection` too, so that a statement run on it need not await."""
+
+    async def connection(self, *args: Any, **kwargs: Any) -> AsyncConnection:
+        sync = await greenlet_spawn(self.sync_session.connection, *args, **kwargs)
+        known = AsyncConnection._retrieve_proxy_for_target(sync, regenerate=False)
+        if isinstance(known, _InlineConnection):
+            return known
+        assert isinstance(self.bind, AsyncEngine)
+        return _InlineConnection(self.bind, sync)
 
 
 class _InlineEngine(AsyncEngine):
+    __slots__ = ()
     _connection_cls = _InlineConnection
+
+    def execution_options(self, **options: Any) -> AsyncEngine:
+        return _InlineEngine(self.sync_engine.execution_options(**options))
 
 
 def create_engine(url: str, *, readers: bool = False) -> AsyncEngine:
@@ -225,8 +276,8 @@ class Database:
         self.engine = create_engine(url)
         self._path = sqlite_file(url)
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
-        )
+            self.engine, class_=_InlineSession if isinstance(self.engine, _InlineEngine)
+            else AsyncSession, expire_on_commit=False)
         self._reader = create_engine(url, readers=True) if self._path else None
         self._readings = self._sessions if self._reader is None else async_sessionmaker(
             self._reader, class_=AsyncSession, expire_on_commit=False)
@@ -243,7 +294,7 @@ class Database:
                 async with self._sessions() as session:
                     yield session
                 return
-            # SQLite's one connection, called inline (_InlineConnection), never waits: closing
+            # SQLite's one connection, called inline (InlineSQLiteDialect), never waits: closing
             # the session (its rollback, the connection back to the pool) is over before
             # anything else runs, so no cancellation can cut it short. SQLAlchemy's `async
             # with` closes in a task of its own, shielded, for drivers that do wait

@@ -35,6 +35,7 @@ from bot.domain.models import (
     Staff,
     Ticket,
     TicketStatus,
+    saved_id,
 )
 from bot.domain.routing import Router
 from bot.domain.text import clean_text
@@ -146,33 +147,34 @@ _GOING_ON = (TicketStatus.OFFERED, TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 # Every message from an asker runs it: built once, with bind parameters (the statuses compared
 # one by one: an IN list is a parameter SQLAlchemy renders into the SQL again at every run).
-# Core columns, not ORM objects: most messages are new questions, and find nothing.
 _TICKET = table(Ticket).c
-_CONVERSATION = sa_select(
-    _TICKET.id, _TICKET.status, _TICKET.closed_at, _TICKET.asker_chat_id,
-    _TICKET.source_message_id,
-).where(
-    _TICKET.asker_id == bindparam("asker"),
+_ASKERS_GOING_ON_OR_LATELY = (_TICKET.asker_id == bindparam("asker")) & (
     or_(*(_TICKET.status == status for status in _GOING_ON))
     | ((_TICKET.status == TicketStatus.CLOSED) & (_TICKET.closed_at >= bindparam("since")))
     | ((_TICKET.asker_chat_id == bindparam("chat"))
        & (_TICKET.source_message_id == bindparam("message"))))
+_CONVERSATION = select(Ticket).where(_ASKERS_GOING_ON_OR_LATELY)
+# Most messages are new questions, whose askers have nothing going on: a Core read of one
+# column finds that without the ORM's loading (a third of the cost of such a message's read).
+_ANY = sa_select(_TICKET.id).where(_ASKERS_GOING_ON_OR_LATELY).limit(1)
 
 
 async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, message_id: int,
                         now: datetime, window: timedelta) -> tuple[bool, Ticket | None]:
-    """In one read: whether the message is itself a stored question (delivered again), and the
-    asker's open question (the latest), else the one closed most recently within `window`
-    (loaded as an ORM object only then: the conversation may change it)."""
-    rows = (await run(session, _CONVERSATION, {
-        "asker": asker_id, "since": now - window, "chat": chat_id, "message": message_id})).all()
+    """In one read (two when there is anything): whether the message is itself a stored
+    question (delivered again), and the asker's open question (the latest), else the one closed
+    most recently within `window`."""
+    params = {"asker": asker_id, "since": now - window, "chat": chat_id, "message": message_id}
+    if (await run(session, _ANY, params)).first() is None:
+        return False, None
+    rows = list(await session.exec(_CONVERSATION, params=params))
     if any(t.asker_chat_id == chat_id and t.source_message_id == message_id for t in rows):
         return True, None
     open_ = [t for t in rows if t.status in _GOING_ON]
+    if open_:
+        return False, max(open_, key=saved_id)
     closed = [t for t in rows if t.closed_at is not None]  # within the window, as read
-    latest = max(open_, key=lambda t: t.id) if open_ else max(
-        closed, key=lambda t: (t.closed_at, t.id), default=None)
-    return False, None if latest is None else await session.get(Ticket, latest.id)
+    return False, max(closed, key=lambda t: (t.closed_at, saved_id(t)), default=None)
 
 
 async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
