@@ -207,16 +207,38 @@ class _InlineConnection(AsyncConnection):
 
 
 class _InlineSession(AsyncSession):
-    """A session on the inline engine: its connection, asked for (bot.domain.core.run), is an
-    `_InlineConnection` too, so that a statement run on it need not await."""
+    """A session on the inline engine. Its connection, asked for (bot.domain.core.run), is an
+    `_InlineConnection` too, so that a statement run on it need not await; and what cannot
+    wait is called at once rather than in a greenlet of its own: taking the connection, or
+    committing (its flush may take it), when it holds it already or the pool has it free;
+    rolling back and closing always."""
+
+    def _at_once(self) -> bool:
+        transaction = self.sync_session.get_transaction()
+        if transaction is not None and transaction._connections:  # holds its connection
+            return True
+        return bool(self.bind.sync_engine.pool.checkedin())  # type: ignore[union-attr]
 
     async def connection(self, *args: Any, **kwargs: Any) -> AsyncConnection:
-        sync = await greenlet_spawn(self.sync_session.connection, *args, **kwargs)
+        sync = self.sync_session.connection(*args, **kwargs) if self._at_once() \
+            else await greenlet_spawn(self.sync_session.connection, *args, **kwargs)
         known = AsyncConnection._retrieve_proxy_for_target(sync, regenerate=False)
         if isinstance(known, _InlineConnection):
             return known
         assert isinstance(self.bind, AsyncEngine)
         return _InlineConnection(self.bind, sync)
+
+    async def commit(self) -> None:
+        if self._at_once():
+            self.sync_session.commit()
+        else:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        self.sync_session.rollback()
+
+    async def close(self) -> None:
+        self.sync_session.close()
 
 
 class _InlineEngine(AsyncEngine):
