@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import event
 
+from bot.domain import answers
 from bot.domain.knowledge import Knowledge
 from bot.domain.models import Routing, Ticket
 from bot.domain.routing import Router
@@ -152,3 +153,15 @@ async def test_the_role_helpers_cards_show_the_words_that_routed_the_question(
         cards = [m for m in desk.sandbox.bot_messages(ANNA) if m["text"].startswith("#1 ·")]
         assert cards and all(f"Reititetty sanoista: {', '.join(cues)}\n" in m["text"]
                              for m in cards)
+
+
+def test_a_burst_keeps_each_cards_routing_until_its_card_is_made(router: Router) -> None:
+    """Under a burst the sender makes the cards seconds to minutes after the questions were
+    routed: what each card shows of its routing is still kept then (a burst of 256 questions
+    once cleared everything kept, and every card worked it out again)."""
+    texts = {n: f"Teamsin kokouslinkki ei aukea, kysymys {n}" for n in range(1, 401)}
+    for n, text in texts.items():
+        answers.keep_routing(router, ticket_id=n, text=text, topic="teams", role="tvt",
+                             routing=Routing.AUTO, language="fi")
+    assert all(answers._routing_key(router, n, text, "teams", "tvt", Routing.AUTO, "fi")
+               in answers._kept_routing for n, text in texts.items())

@@ -314,13 +314,15 @@ async def _at_hand(session: Unit, router: Router, ticket: Any) -> AtHand:
 
 
 # A new ticket's card goes to each of its role's helpers, one after another within
-# milliseconds: what it shows is worked out once for them all and kept a few seconds — what
-# routing shows (answers at hand, the cues) from the moment the question is routed
-# (`keep_routing`, when the router's sums for its words are at hand), the similar questions when
-# the first card is made. A published answer (a new `router.answers`) or a changed ticket is
-# worked out anew.
-_KEPT_SECONDS = 5.0
-_KEPT_MAX = 256
+# milliseconds: what it shows is worked out once for them all and kept a while — what routing
+# shows (answers at hand, the cues) from the moment the question is routed (`keep_routing`,
+# when the router's sums for its words are at hand) until its cards are made, which under a
+# burst is seconds to minutes later (the sender paces them); the similar questions a few
+# seconds from the first card. A published answer (a new `router.answers`) or a changed ticket
+# is worked out anew. The oldest go first when there are many (a few hundred bytes each).
+_ROUTING_KEPT_SECONDS = 600.0
+_ALIKE_KEPT_SECONDS = 5.0
+_KEPT_MAX = 2048
 _Routed = tuple[tuple[str, ...], tuple[str, ...]]  # answers at hand, cues
 _kept_routing: dict[tuple[object, ...], tuple[float, _Routed]] = {}
 _kept_alike: dict[tuple[object, ...], tuple[float, tuple[int, ...]]] = {}
@@ -328,13 +330,15 @@ _kept_alike: dict[tuple[object, ...], tuple[float, tuple[int, ...]]] = {}
 
 def _routing_key(router: Router, ticket_id: int, text: str, topic: str, role: str,
                  routing: Routing, language: str) -> tuple[object, ...]:
-    return (router, router.answers_version, ticket_id, text, topic, role, routing, language)
+    # The text's hash, not the text: a question's words are not kept in memory for this.
+    return (router, router.answers_version, ticket_id, hash(text), topic, role, routing,
+            language)
 
 
 def _keep(kept: dict[tuple[object, ...], tuple[float, Any]], key: tuple[object, ...],
           value: Any, now: float) -> None:
     if len(kept) >= _KEPT_MAX:
-        kept.clear()
+        del kept[next(iter(kept))]  # the oldest
     kept[key] = (now, value)
 
 
@@ -361,14 +365,14 @@ async def _routed(session: Unit, router: Router, ticket: Any
     key = _routing_key(router, ticket.id, text, ticket.topic, ticket.role, ticket.routing,
                        ticket.language)
     kept = _kept_routing.get(key)
-    if kept is not None and now - kept[0] <= _KEPT_SECONDS:
+    if kept is not None and now - kept[0] <= _ROUTING_KEPT_SECONDS:
         suggested, cues = kept[1]
     else:
         suggested, cues = _card_routing(router, text, ticket.topic, ticket.role, ticket.routing,
                                         ticket.language)
         _keep(_kept_routing, key, (suggested, cues), now)
     held = _kept_alike.get(key)
-    if held is not None and now - held[0] <= _KEPT_SECONDS:
+    if held is not None and now - held[0] <= _ALIKE_KEPT_SECONDS:
         alike = held[1]
     else:
         alike = tuple(await similar(session=session, router=router, ticket=ticket))
