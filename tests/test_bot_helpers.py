@@ -254,6 +254,16 @@ async def test_a_question_opens_its_own_topic_with_a_card_calling_the_right_help
     assert buttons == ["q:claim:1", "q:rr:1", "q:close:1"]
 
 
+async def test_a_double_tap_on_claim_tells_the_holder_it_is_theirs(desk: Desk) -> None:
+    await desk.ask(7001, RPL_FI, first_name="Eva")
+    card = await desk.card(1)
+    await asyncio.gather(*(desk.sandbox.press(MARI, GROUP, card["message_id"], "q:claim:1")
+                           for _ in range(2)))
+    await desk.sandbox.wait_until(lambda: len(desk.answers()) == 2)
+    assert "#1 on jo sinulla." in desk.answers(), desk.answers()
+    assert not any("on jo ottanut" in a for a in desk.answers())
+
+
 async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> None:
     ack = await desk.ask(7001, RPL_FI, first_name="Eva")
     card = await desk.card(1)

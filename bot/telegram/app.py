@@ -156,7 +156,7 @@ def _handlers(application: Application) -> None:
     # Group -4: the person's dialog, read from the database on every private update (an
     # organiser's /newevent, /bulletin or /materials step, /cancel); a step that fits takes the
     # update, and a dialog that lapsed is said so and lets the update through.
-    application.bot_data["dialogs"] = _dialog_steps()
+    steps = application.bot_data["dialogs"] = _dialog_steps()
     application.add_handler(TypeHandler(Update, dialogs.route), group=-4)
     # Group -3: a coach's reply to a draft answer edits it, a helper's reply to their draft's
     # choices marks details to take out (bot.telegram.knowledge).
@@ -180,6 +180,9 @@ def _handlers(application: Application) -> None:
         CallbackQueryHandler(organisers_only(organisers.suggested_event),
                              pattern=pattern(Action.SUGGEST_WEBINAR, Action.SUGGEST_CAFE)),
         CommandHandler("cancel", dialogs.nothing_to_cancel, filters=PRIVATE),
+        # A step's button that no dialog waits for (Publish pressed twice, or after the draft
+        # was published, put aside or lapsed).
+        CallbackQueryHandler(dialogs.step_passed, pattern=steps.takes_button),
         # The helpers' commands and the card's buttons (helpers only, checked here).
         CommandHandler(["queue", "mine"], helpers_only(commands.queue_command)),
         CommandHandler(["away", "back"], helpers_only(commands.availability_command)),

@@ -101,6 +101,12 @@ class Steps:
     def add(self, kind: str, step: str, *ways: Step) -> None:
         self.steps.setdefault((kind, step), []).extend(ways)
 
+    def takes_button(self, data: object) -> bool:
+        """Whether some step takes a button with this data."""
+        return isinstance(data, str) and any(
+            way.button is not None and re.fullmatch(way.button, data)
+            for ways in self.steps.values() for way in ways)
+
 
 def steps_of(context: PeerdeskContext) -> Steps:
     """The application's steps (bot.telegram.app builds them)."""
@@ -225,6 +231,19 @@ async def cancel(update: Update, context: PeerdeskContext, dialog: DialogView) -
     # after /cancel would share it all the same).
     await message_of(update).reply_text(gettext(dialog.language, msgid),
                                         reply_markup=ReplyKeyboardRemove())
+
+
+async def step_passed(update: Update, context: PeerdeskContext) -> None:
+    """A step's button pressed when no dialog waits for it: pressed twice (the first press
+    published), or after the draft was published, put aside or lapsed. Said quietly; nothing
+    is done."""
+    query, user = update.callback_query, user_of(update)
+    assert query is not None
+    async with context.services.db.session() as session:
+        lang = await language_of(session=session, telegram_id=user.id,
+                                 telegram_language=user.language_code)
+    await query.answer(gettext(lang, "Already done: this draft has been published or put "
+                                     "aside."))
 
 
 async def nothing_to_cancel(update: Update, context: PeerdeskContext) -> None:

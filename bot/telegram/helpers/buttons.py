@@ -178,6 +178,9 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
         return
     if not result.won:
         holder = result.ticket.claimer_name
+        if result.ticket.claimed_by == helper.telegram_id:  # pressed again, or from a listing
+            await query.answer(gettext(lang, "You hold #{number} already.", number=ticket.id))
+            return
         await press.refuse(gettext(lang, "{name} has already claimed this question.",
                                    name=holder) if holder else None)
         return
