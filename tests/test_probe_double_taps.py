@@ -120,10 +120,12 @@ async def test_a_long_unclear_question_in_two_parts_reaches_the_helpers_whole(
 
 async def test_stars_typed_as_a_number_are_the_rating(desk: Desk) -> None:
     await say(desk, PROJECTOR)
-    await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
+    closing = await claim_answer_close(desk, 1, "Valitse lähteeksi HDMI 2.")
     thanks = await say(desk, "5")
     assert thanks["text"].startswith("Kiitos arviosta ★★★★★!")
     assert (await desk.wait_ticket(1, lambda t: t.rating is not None)).rating == 5
+    # The closing message's stars go, as after a press.
+    await desk.sandbox.wait_until(lambda: "reply_markup" not in closing)
     # Given once: a second number is a comment, as any words after the rating.
     again = await say(desk, "4")
     assert again["text"] == "Kiitos, välitin kommenttisi eteenpäin."

@@ -429,7 +429,8 @@ async def answer_turn(context: PeerdeskContext, message: Message,
                   "will answer you here.", number=number,
             role=services.role_name(receipt.role, lang)))
     elif turn is Turn.RATED and conversation.rated is not None:
-        await thank_for_rating(context, message, conversation.rated, conversation.stars)
+        await thank_for_rating(context, message, conversation.rated, conversation.stars,
+                               typed=True)
     elif turn is Turn.PASSED:
         await message.reply_text(gettext(
             lang, "Thank you — I added this to your question #{number} and passed it to our "

@@ -55,8 +55,14 @@ async def ticket_in_thread(*, session: AsyncSession, thread_id: int) -> int | No
 
 async def card_messages(*, session: AsyncSession, ticket_id: int) -> list[tuple[int, int]]:
     """(chat, message) of every card of the ticket: in its topic, or in helpers' private chats."""
+    return await of_kind(session=session, ticket_id=ticket_id, kind=Kind.CARD)
+
+
+async def of_kind(*, session: AsyncSession, ticket_id: int, kind: Kind
+                  ) -> list[tuple[int, int]]:
+    """(chat, message) of every message of this kind the ticket has."""
     rows = await session.exec(select(TicketMessage.chat_id, TicketMessage.message_id).where(
-        TicketMessage.ticket_id == ticket_id, TicketMessage.kind == Kind.CARD))
+        TicketMessage.ticket_id == ticket_id, TicketMessage.kind == kind))
     return [(chat, message) for chat, message in rows]
 
 

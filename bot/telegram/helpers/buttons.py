@@ -17,7 +17,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import ROLES
 from bot.domain import corrections
@@ -453,9 +453,21 @@ async def rate_button(update: Update, context: PeerdeskContext) -> None:
 
 
 async def thank_for_rating(context: PeerdeskContext, message: Message, ticket: TicketView,
-                           stars: int) -> None:
-    """Thanks for a rating (pressed, or typed as a number), in reply to `message`; a reply to
-    the thanks is a comment for the helper."""
+                           stars: int, *, typed: bool = False) -> None:
+    """Thanks for a rating (pressed, or `typed` as a number), in reply to `message`; a reply to
+    the thanks is a comment for the helper. A typed rating takes the closing message's stars
+    away too, as a press does."""
+    if typed:
+        async with context.services.db.session() as session:
+            closing = await messages.of_kind(session=session, ticket_id=ticket.id,
+                                             kind=Kind.CLOSING)
+        for chat_id, message_id in closing:
+            try:
+                await context.bot.edit_message_reply_markup(chat_id=chat_id,
+                                                            message_id=message_id)
+            except TelegramError as exc:  # gone, or taken away already: nothing to do
+                logger.info("a closing message's stars could not be taken away (%s)",
+                            type(exc).__name__)
     prompt = await message.reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
                          "with a comment for the helper.", stars=STARS * stars) if stars > 2
