@@ -186,19 +186,20 @@ async def _refusal(context: PeerdeskContext, button: Button, by: int, lang: str)
     if button.action == SetupAction.REMOVE and who == by:
         return gettext(lang, "You cannot remove yourself. Another admin can do it.")
     taking_admin = button.action == SetupAction.ROLE and button.arg == ADMIN
-    if (button.action == SetupAction.REMOVE or taking_admin) \
-            and not services.settings.configured_admin_ids:
-        async with services.db.session() as session:
-            only = await people.only_admin(session=session, user_id=who)
-        if only:
-            return gettext(lang, "They are the desk's only admin: make someone else an admin "
-                                 "first, so that someone can still manage the desk.")
-    if button.action == SetupAction.ROLE:
-        async with services.db.session() as session:
-            person = await people.person(session=session, user_id=who)
-        if person is not None and tuple(person.roles) == (button.arg,):
-            return gettext(lang, "Everyone on the roster keeps at least one role. To take the "
-                                 "last one, remove the person instead.")
+    guards_admin = (button.action == SetupAction.REMOVE or taking_admin) \
+        and not services.settings.configured_admin_ids
+    if not guards_admin and button.action != SetupAction.ROLE:
+        return None
+    async with services.db.session() as session:
+        only = guards_admin and await people.only_admin(session=session, user_id=who)
+        person = await people.person(session=session, user_id=who) \
+            if button.action == SetupAction.ROLE and not only else None
+    if only:
+        return gettext(lang, "They are the desk's only admin: make someone else an admin "
+                             "first, so that someone can still manage the desk.")
+    if person is not None and tuple(person.roles) == (button.arg,):
+        return gettext(lang, "Everyone on the roster keeps at least one role. To take the "
+                             "last one, remove the person instead.")
     return None
 
 

@@ -22,8 +22,8 @@ from telegram.ext import ApplicationHandlerStop
 from bot.config import Settings
 from bot.domain import dialogs
 from bot.domain.dialogs import DialogView
-from bot.domain.intake import language_of
 from bot.i18n import _, gettext
+from bot.telegram.access import language
 from bot.telegram.context import PeerdeskContext, message_of, user_of
 
 logger = logging.getLogger(__name__)
@@ -237,21 +237,15 @@ async def step_passed(update: Update, context: PeerdeskContext) -> None:
     """A step's button pressed when no dialog waits for it: pressed twice (the first press
     published), or after the draft was published, put aside or lapsed. Said quietly; nothing
     is done."""
-    query, user = update.callback_query, user_of(update)
+    query = update.callback_query
     assert query is not None
-    async with context.services.db.session() as session:
-        lang = await language_of(session=session, telegram_id=user.id,
-                                 telegram_language=user.language_code)
-    await query.answer(gettext(lang, "Already done: this draft has been published or put "
-                                     "aside."))
+    lang = await language(update, context)
+    await query.answer(gettext(lang, "Already done: this draft has been published or put aside."))
 
 
 async def nothing_to_cancel(update: Update, context: PeerdeskContext) -> None:
     """/cancel with no dialog going on."""
-    user = user_of(update)
-    async with context.services.db.session() as session:
-        lang = await language_of(session=session, telegram_id=user.id,
-                                 telegram_language=user.language_code)
+    lang = await language(update, context)
     await message_of(update).reply_text(gettext(lang, "There is nothing to cancel just now."))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     filters,
@@ -20,7 +19,7 @@ from bot.domain.tickets import changes, views
 from bot.domain.tickets.conversation import Turn
 from bot.i18n import _, gettext
 from bot.telegram import dialogs, keyboards, menus, posting, questions
-from bot.telegram.access import stale
+from bot.telegram.access import language, stale
 from bot.telegram.callbacks import Action, decode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -59,14 +58,6 @@ async def _remember(update: Update, context: PeerdeskContext) -> str:
     return person.language
 
 
-async def _language(update: Update, context: PeerdeskContext) -> str:
-    user = user_of(update)
-    assert user is not None
-    async with context.services.db.session() as session:
-        return await intake.language_of(session=session, telegram_id=user.id,
-                                        telegram_language=user.language_code)
-
-
 async def start(update: Update, context: PeerdeskContext) -> None:
     """Greet, say who helps with what, and invite the question."""
     lang = await _remember(update, context)
@@ -87,7 +78,7 @@ async def start(update: Update, context: PeerdeskContext) -> None:
 async def help_command(update: Update, context: PeerdeskContext) -> None:
     """Explain how to ask and list the commands: the staff's, and the person's own beyond them
     (helpers, coaches, organisers), as their menu shows them."""
-    lang = await _language(update, context)
+    lang = await language(update, context)
     person = await menus.person(context.services, user_of(update).id)
     await message_of(update).reply_text(
         gettext(lang, "Write your question as an ordinary message. I save it at once and a "
@@ -98,7 +89,7 @@ async def help_command(update: Update, context: PeerdeskContext) -> None:
 
 async def lang_command(update: Update, context: PeerdeskContext) -> None:
     """Offer the three languages as buttons."""
-    lang = await _language(update, context)
+    lang = await language(update, context)
     await message_of(update).reply_text(
         gettext(lang, "Choose your language:"), reply_markup=keyboards.languages()
     )
@@ -143,7 +134,7 @@ async def question(update: Update, context: PeerdeskContext) -> None:
 async def other_matter(update: Update, context: PeerdeskContext) -> None:
     """"Add to #12" or "New question" under a message that may be another matter."""
     query = query_of(update)
-    lang = await _language(update, context)
+    lang = await language(update, context)
     button = decode(query.data, Action.JOIN, Action.NEW)
     asked = query.message if isinstance(query.message, Message) else None
     original = asked.reply_to_message if asked is not None else None
@@ -183,7 +174,7 @@ async def other_matter(update: Update, context: PeerdeskContext) -> None:
 async def chose_role(update: Update, context: PeerdeskContext) -> None:
     """The asker picked the kind of helper for an unclear question (or "I don't know")."""
     query = query_of(update)
-    lang = await _language(update, context)
+    lang = await language(update, context)
     button = decode(query.data, Action.ROLE)
     if button is None:
         await stale(update, context, lang)
@@ -215,7 +206,7 @@ async def chose_role(update: Update, context: PeerdeskContext) -> None:
 async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
     """"This helped" closes the ticket as self-served; the other button queues it for a helper."""
     query = query_of(update)
-    lang = await _language(update, context)
+    lang = await language(update, context)
     button = decode(query.data, Action.SELF_SERVICE)
     if button is None or button.arg not in ("y", "n"):
         await stale(update, context, lang)
@@ -258,7 +249,7 @@ async def self_service_answer(update: Update, context: PeerdeskContext) -> None:
 async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
     """Hide the asker's name on one waiting question."""
     query = query_of(update)
-    lang = await _language(update, context)
+    lang = await language(update, context)
     button = decode(query.data, Action.ANONYMOUS)
     if button is None:
         await stale(update, context, lang)
@@ -280,7 +271,7 @@ async def anonymous_ticket(update: Update, context: PeerdeskContext) -> None:
 async def solve_button(update: Update, context: PeerdeskContext) -> None:
     """"Solved it myself": the waiting question is closed, counted as self-solved."""
     query, services = query_of(update), context.services
-    lang = await _language(update, context)
+    lang = await language(update, context)
     button = decode(query.data, Action.SOLVE)
     if button is None:
         await stale(update, context, lang)
@@ -309,7 +300,7 @@ async def phone_button(update: Update, context: PeerdeskContext) -> None:
         async with context.services.db.session() as session:
             ticket = await views.view(session=session, ticket_id=button.id)
         if ticket is not None and ticket.status is TicketStatus.CLOSED:
-            await moved_on(update, context, button.id, await _language(update, context))
+            await moved_on(update, context, button.id, await language(update, context))
             return
     await phone_request(update, context)
 
@@ -348,7 +339,7 @@ async def chose_language(update: Update, context: PeerdeskContext) -> None:
 
 async def edited(update: Update, context: PeerdeskContext) -> None:
     """Edits do not reach helpers: say so rather than silently ignore them."""
-    lang = await _language(update, context)
+    lang = await language(update, context)
     await message_of(update).reply_text(gettext(
         lang, "I noticed you edited a message. Edits do not reach the helpers, so please send "
               "the correction as a new message."))
@@ -356,7 +347,7 @@ async def edited(update: Update, context: PeerdeskContext) -> None:
 
 async def not_text(update: Update, context: PeerdeskContext) -> None:
     """Stickers, locations, polls…: what cannot be passed on, said specifically and kindly."""
-    lang = await _language(update, context)
+    lang = await language(update, context)
     message = message_of(update)
     if message.sticker or message.dice:
         text = gettext(lang, "Thank you for the sticker! I cannot pass stickers on to the "
@@ -387,7 +378,7 @@ async def empty_button(update: Update, context: PeerdeskContext) -> None:
 
 
 async def unknown_command(update: Update, context: PeerdeskContext) -> None:
-    lang = await _language(update, context)
+    lang = await language(update, context)
     await message_of(update).reply_text(
         gettext(lang, "I do not know that command. /help shows what I can do."))
 
@@ -405,7 +396,7 @@ async def on_error(update: object, context: PeerdeskContext) -> None:
     """Log what failed without personal data, and tell the person rather than stay silent."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
-    if isinstance(error, BadRequest) and "not modified" in str(error).lower():
+    if posting.not_modified(error):
         # A message edited to what it shows already: a double tap whose first press did the
         # work. Nothing failed that the person should hear of (or send again).
         logger.info("update %s: the message showed it already", update_id)

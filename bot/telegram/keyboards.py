@@ -10,6 +10,7 @@ from bot import LANGUAGES
 from bot.domain.intake import UNSURE
 from bot.i18n import gettext
 from bot.services import Services
+from bot.telegram import posting
 from bot.telegram.callbacks import Action, encode
 
 LANGUAGE_NAMES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
@@ -94,5 +95,5 @@ async def take_away_buttons(query: CallbackQuery) -> None:
     try:
         await query.edit_message_reply_markup(None)
     except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
+        if not posting.not_modified(exc):
             raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Bot, Chat, Message
+from telegram.error import BadRequest
 
 from bot.telegram.durable import DurableBot
 
@@ -35,3 +36,9 @@ async def reply(message: Message, text: str, **fields: Any) -> tuple[int, int]:
                                                 **fields)
     sent = await message.reply_text(text, **fields)
     return sent.chat_id, sent.message_id
+
+
+def not_modified(error: BaseException | None) -> bool:
+    """Telegram's "message is not modified": an edit to what the message shows already (a
+    double tap whose first press did the work, a tally unchanged). No failure."""
+    return isinstance(error, BadRequest) and "not modified" in str(error).lower()

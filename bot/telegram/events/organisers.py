@@ -22,11 +22,10 @@ from bot.domain.dates import length, moment, place_and_link, say_length, underst
 from bot.domain.events import after, schedule, views
 from bot.domain.events.spec import EventSpec, preview, validate_spec
 from bot.domain.events.views import EventError
-from bot.domain.intake import language_of
 from bot.domain.models import EventKind
 from bot.i18n import _, gettext, ngettext
 from bot.telegram import dialogs
-from bot.telegram.access import is_organiser, may_manage, pressed
+from bot.telegram.access import is_organiser, language, may_manage, pressed
 from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import (
     PeerdeskContext,
@@ -49,13 +48,6 @@ KIND, TITLE, START, START_CONFIRM, END, WHERE, DESCRIPTION, CLOSES, CONFIRM = (
 BULLETIN_TEXT, BULLETIN_WHEN, BULLETIN_CONFIRM = "text", "when", "confirm"
 MATERIAL_EVENT, MATERIAL_ITEM = "event", "item"
 NOTHING_PUBLISHED = _("Cancelled; nothing was published.")
-
-
-async def _person_language(update: Update, context: PeerdeskContext) -> str:
-    user = user_of(update)
-    async with context.services.db.session() as session:
-        return await language_of(session=session, telegram_id=user.id,
-                                 telegram_language=user.language_code)
 
 
 async def _somewhere_to_publish(update: Update, context: PeerdeskContext, lang: str) -> bool:
@@ -149,7 +141,7 @@ def _time_on_the_day(text: str, context: PeerdeskContext, turn: Turn) -> datetim
 
 async def new_event(update: Update, context: PeerdeskContext) -> None:
     """/newevent: step 1, the kind."""
-    lang = await _person_language(update, context)
+    lang = await language(update, context)
     if not await _somewhere_to_publish(update, context, lang):
         return
     await dialogs.begin(update, context, NEWEVENT, KIND, lang=lang)
@@ -168,7 +160,7 @@ async def suggested_event(update: Update, context: PeerdeskContext) -> None:
     if button is None:
         return
     await query.answer()
-    lang, services = await _person_language(update, context), context.services
+    lang, services = await language(update, context), context.services
     if not await _somewhere_to_publish(update, context, lang):
         return
     kind = EventKind.WEBINAR if button.action is Action.SUGGEST_WEBINAR else EventKind.CAFE
@@ -366,7 +358,7 @@ async def confirm_event(update: Update, context: PeerdeskContext, turn: Turn) ->
 
 async def new_bulletin(update: Update, context: PeerdeskContext) -> None:
     """/bulletin: the text, then when, then a preview."""
-    lang = await _person_language(update, context)
+    lang = await language(update, context)
     if not await _somewhere_to_publish(update, context, lang):
         return
     await dialogs.begin(update, context, BULLETIN, BULLETIN_TEXT, lang=lang)
@@ -442,7 +434,7 @@ async def confirm_bulletin(update: Update, context: PeerdeskContext, turn: Turn
 async def new_materials(update: Update, context: PeerdeskContext) -> None:
     """/materials: choose one of my recent events, then send a link or a file."""
     services, user = context.services, user_of(update)
-    lang = await _person_language(update, context)
+    lang = await language(update, context)
     async with services.db.session() as session:
         events = await views.recent(session=session, now=services.clock(),
                                     host_id=None if is_organiser(services, user.id) else user.id)

@@ -19,6 +19,7 @@ from bot.domain.outbox import Claimed
 from bot.domain.reports import Period, monthly_report
 from bot.i18n import _, format_when, gettext
 from bot.services import Services
+from bot.telegram import posting
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.events.render import (
     announcement_text,
@@ -126,7 +127,7 @@ async def _deliver(application: Application, item: Claimed) -> int | None:
                                             item.chat_id, announced[item.chat_id],
                                             reply_markup=rsvp_buttons(event, tally, now))
             except BadRequest as exc:
-                if "not modified" not in str(exc):
+                if not posting.not_modified(exc):
                     logger.warning("announcement of event %s not edited: %s", event.id, exc)
         if item.kind == "change":
             await bot.send_message(item.chat_id, f"✏️ {gettext(event.language, CHANGED)}: "

@@ -23,6 +23,7 @@ from bot.domain.events.views import EventView
 from bot.domain.intake import language_of, remember_staff
 from bot.i18n import format_when, gettext
 from bot.services import Services
+from bot.telegram import posting
 from bot.telegram.access import pressed
 from bot.telegram.callbacks import Action, decode, encode
 from bot.telegram.context import (
@@ -117,7 +118,7 @@ async def _follow_in_private(query: CallbackQuery, services: Services, event: Ev
     try:
         await query.edit_message_reply_markup(markup)
     except BadRequest as exc:
-        if "not modified" not in str(exc):
+        if not posting.not_modified(exc):
             raise
 
 
@@ -208,7 +209,7 @@ async def rating_button(update: Update, context: PeerdeskContext) -> None:
     try:
         await query.edit_message_reply_markup(rating_buttons(event_id, rating))
     except BadRequest as exc:  # the same rating pressed again
-        if "not modified" not in str(exc):
+        if not posting.not_modified(exc):
             raise
 
 

@@ -30,7 +30,7 @@ from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
-from bot.telegram import dialogs
+from bot.telegram import dialogs, posting
 from bot.telegram.access import language, stale
 from bot.telegram.callbacks import Action, Button, decode, encode
 from bot.telegram.context import PeerdeskContext, query_message
@@ -115,7 +115,7 @@ class Press:
             try:
                 await self.query.edit_message_reply_markup(card_buttons(self.ticket, self.lang))
             except BadRequest as exc:  # the card shows its own buttons already (a non-holder)
-                if "not modified" not in str(exc).lower():
+                if not posting.not_modified(exc):
                     raise
 
 
@@ -456,18 +456,7 @@ async def thank_for_rating(context: PeerdeskContext, message: Message, ticket: T
                            stars: int, *, typed: bool = False) -> None:
     """Thanks for a rating (pressed, or `typed` as a number), in reply to `message`; a reply to
     the thanks is a comment for the helper. A typed rating takes the closing message's stars
-    away too, as a press does."""
-    if typed:
-        async with context.services.db.session() as session:
-            closing = await messages.of_kind(session=session, ticket_id=ticket.id,
-                                             kind=Kind.CLOSING)
-        for chat_id, message_id in closing:
-            try:
-                await context.bot.edit_message_reply_markup(chat_id=chat_id,
-                                                            message_id=message_id)
-            except TelegramError as exc:  # gone, or taken away already: nothing to do
-                logger.info("a closing message's stars could not be taken away (%s)",
-                            type(exc).__name__)
+    away too, as a press does (after the thanks: they are the answer the asker waits for)."""
     prompt = await message.reply_text(gettext(
         ticket.language, "Thank you for the rating {stars}! If you like, reply to this message "
                          "with a comment for the helper.", stars=STARS * stars) if stars > 2
@@ -479,6 +468,14 @@ async def thank_for_rating(context: PeerdeskContext, message: Message, ticket: T
         await messages.remember(session=session, chat_id=prompt.chat_id,
                                 message_id=prompt.message_id, ticket_id=ticket.id,
                                 kind=Kind.COMMENT)
+        closing = await messages.of_kind(session=session, ticket_id=ticket.id,
+                                         kind=Kind.CLOSING) if typed else []
+    for chat_id, message_id in closing:
+        try:
+            await context.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+        except TelegramError as exc:  # gone, or taken away already: nothing to do
+            logger.info("a closing message's stars could not be taken away (%s)",
+                        type(exc).__name__)
 
 
 async def phone_request(update: Update, context: PeerdeskContext) -> None:

@@ -23,6 +23,7 @@ from bot.domain.tickets.messages import Kind
 from bot.domain.tickets.views import TicketView
 from bot.i18n import gettext
 from bot.services import Services
+from bot.telegram import posting
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.helpers import topics
 from bot.telegram.posting import send_text
@@ -364,7 +365,7 @@ async def edit_cards(application: Application, item: Claimed) -> Sent | None:
                 text, chat_id, message_id, entities=entities or None,
                 reply_markup=card_buttons(ticket, lang, extras, services))
         except BadRequest as exc:
-            if "not modified" not in str(exc):
+            if not posting.not_modified(exc):
                 logger.warning("card of ticket %s not updated: %s", ticket.id, exc)
         except Forbidden:
             pass
