@@ -256,8 +256,9 @@ async def test_organiser_publishes_an_event_step_by_step(
             await desk.to_user(MARI, number)
         understood = desk.sandbox.bot_messages(MARI)[-1]
         assert understood["text"] == "Alkaa tiistaina 8.12.2026 klo 14.00. Onko tämä oikein?"
-        await desk.sandbox.press(MARI, MARI, understood["message_id"], "start:yes")
-        await desk.to_user(MARI, 6)
+        # "Joo" typed under "Is that right?" is a yes, as the button is (not a date misread).
+        await desk.sandbox.send(MARI, "Joo!")
+        assert (await desk.to_user(MARI, 6))[-1]["text"].startswith("Kuinka kauan")
         # The length as organisers say it: "kauan" is asked again, "puolitoista tuntia" is
         # shown back.
         for number, text in enumerate(["kauan", "puolitoista tuntia",
@@ -367,17 +368,22 @@ async def test_a_bulletin_goes_out_now(database_url: str, knowledge: Knowledge,
     async with events_desk(database_url, knowledge, router) as desk:
         await desk.sandbox.send(MARI, "/bulletin")
         await desk.to_user(MARI, 1)
+        # Too long for one announcement: said, with by how much, and nothing is cut.
+        await desk.sandbox.send(MARI, "Hyvä henkilöstö. " * 210)
+        too_long = (await desk.to_user(MARI, 2))[-1]
+        assert too_long["text"].startswith("Tekstissä on 3569 merkkiä, ja tähän mahtuu "
+                                           "enintään 3500.")
         await desk.sandbox.send(MARI, "Opetushallitus julkaisi uuden arviointiohjeen: "
                                       "https://intra.example/ohje")
-        (_, when) = await desk.to_user(MARI, 2)
+        when = (await desk.to_user(MARI, 3))[-1]
         await desk.sandbox.press(MARI, MARI, when["message_id"], "when:now")
-        preview = (await desk.to_user(MARI, 3))[-1]
+        preview = (await desk.to_user(MARI, 4))[-1]
         assert preview["text"].endswith("Se lähtee heti.")
         await desk.sandbox.press(MARI, MARI, preview["message_id"], "publish:yes")
         for chat in CHANNELS:
             (bulletin,) = await channel(desk, chat, 1)
             assert bulletin["text"].startswith("📢 Opetushallitus julkaisi")
-        published = (await desk.to_user(MARI, 4))[-1]
+        published = (await desk.to_user(MARI, 5))[-1]
         assert published["text"] == "Julkaistu! Se lähtee heti."
 
 

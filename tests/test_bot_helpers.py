@@ -299,9 +299,14 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     await desk.sandbox.send(other, "Minäkin voin auttaa", chat_id=GROUP, thread_id=thread)
     held = await desk.in_thread(1, 2)
     assert "ei lähetetty kysyjälle" in held[-1]["text"]
+    # Nor does that of someone in the group who is no helper (a lead, someone taken off the
+    # roster), and they hear so too.
+    await desk.sandbox.send(7009, "Vielä yksi vinkki", chat_id=GROUP, thread_id=thread)
+    outside = await desk.in_thread(1, 3)
+    assert outside[-1]["text"].startswith("Kysyjälle kirjoittavat vain vertaistuen auttajat")
     # The asker's follow-up goes to the topic.
     await desk.sandbox.send(7001, "Kiitos! Entä jos opiskelija on työpaikalla?")
-    follow = await desk.in_thread(1, 3)
+    follow = await desk.in_thread(1, 4)
     assert follow[-1]["text"] == "Kiitos! Entä jos opiskelija on työpaikalla?"
     assert len(desk.sandbox.bot_messages(7001)) == 3  # no new ticket, nothing for the note
     # /close: the asker is asked for a rating; the rating and a comment are stored.
@@ -311,7 +316,7 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     await desk.sandbox.press(7001, 7001, closing["message_id"], "rate:1:4")
     prompt = await desk.remembered(7001, (await desk.to_user(7001, 5))[-1])
     assert "★★★★" in prompt["text"]
-    rated = (await desk.in_thread(1, 4))[-1]  # the helper who answered hears the rating
+    rated = (await desk.in_thread(1, 5))[-1]  # the helper who answered hears the rating
     assert rated["text"].startswith("#1 sai arvion ★★★★ (4/5).")
     assert mentioned(rated) == [winner]
     await desk.sandbox.send(7001, "Selkeä vastaus, kiitos!", reply_to=prompt["message_id"])
@@ -321,14 +326,14 @@ async def test_ask_claim_race_relay_note_close_rate_and_reopen(desk: Desk) -> No
     assert ticket.first_answer_at is not None and ticket.closed_at is not None
     # The feedback reaches the topic before the story goes on: the sender puts a relayed
     # message, which a person waits for, before a notice, so a later reopen could overtake it.
-    assert (await desk.in_thread(1, 5))[-1]["text"] == "#1 palaute: Selkeä vastaus, kiitos!"
+    assert (await desk.in_thread(1, 6))[-1]["text"] == "#1 palaute: Selkeä vastaus, kiitos!"
     # Within 7 days a reply reopens the same ticket, back to its helper.
     desk.clock.advance(days=3)
     await desk.sandbox.send(7001, "Vielä yksi asia HOKSista", reply_to=closing["message_id"])
     ticket = await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
     assert ticket.claimed_by == winner
-    # card, "held", follow-up, rating, feedback, reopened, message
-    reopened = await desk.in_thread(1, 7)
+    # card, "held", "not a helper", follow-up, rating, feedback, reopened, message
+    reopened = await desk.in_thread(1, 8)
     assert any("on taas auki" in m["text"] for m in reopened[-3:])
     assert reopened[-1]["text"] == "Vielä yksi asia HOKSista"
     # Closed again and answered after more than 7 days: a new ticket.
@@ -411,6 +416,31 @@ async def test_reroute_moves_the_ticket_and_counts_as_a_misroute(desk: Desk) -> 
         "tvt", "devices", "vertaisvalmentaja", "recognition")
     told = (await desk.to_user(7001, 2))[-1]
     assert "TVT-tukihenkilö" in told["text"]
+
+
+async def test_another_topic_of_the_same_role_keeps_the_holder_and_tells_nobody(
+        desk: Desk) -> None:
+    """Only the topic changes: whoever holds it keeps it, the role is not called again, and
+    the asker is not told their question 'went to' the role it was with already."""
+    await desk.ask(7001, RPL_FI)
+    card = await desk.card(1)
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:claim:1")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
+    told = len(await desk.to_user(7001, 2))  # the acknowledgement, then who looks at it
+    in_topic = len(desk.sandbox.thread_messages(GROUP, await desk.thread(1)))
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rr:1")
+    await desk.sandbox.wait_until(
+        lambda: "q:rrr:1:vertaisvalmentaja" in str(card["reply_markup"]))
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrr:1:vertaisvalmentaja")
+    await desk.sandbox.wait_until(lambda: "q:rrt:1:assessment" in str(card["reply_markup"]))
+    await desk.sandbox.press(MARI, GROUP, card["message_id"], "q:rrt:1:assessment")
+    ticket = await desk.wait_ticket(1, lambda t: t.topic == "assessment")
+    assert (ticket.role, ticket.status, ticket.claimed_by) == (
+        "vertaisvalmentaja", TicketStatus.CLAIMED, MARI)
+    await until_settled(desk.services.db)
+    assert "Aihe vaihdettu." in desk.answers()
+    assert len(desk.sandbox.bot_messages(7001)) == told
+    assert len(desk.sandbox.thread_messages(GROUP, await desk.thread(1))) == in_topic
 
 
 async def test_an_unclaimed_ticket_is_reminded_then_escalated_across_a_restart(

@@ -190,13 +190,28 @@ async def test_a_school_sets_up_its_desk_from_telegram(
         assert urls == [f"https://t.me/peerdesk_bot?start={helper_code}"]
         assert "photo" in s.sandbox.bot_messages(RIIKKA)[-1]
 
+        # The admin tapping her own link to check it does not use it up.
+        own = await s.say(RIIKKA, f"/start {helper_code}")
+        assert "oma kutsusi" in own["text"] and (await s.roster())[RIIKKA].roles == ("admin",)
+
         # The helper opens it and answers the language question.
+        told_before = len(s.sandbox.bot_messages(RIIKKA))
         welcome = await s.say(VILLE, f"/start {helper_code}")
         assert "TVT-tukihenkilö" in welcome["text"]
         await s.press(VILLE, welcome, encode(SetupAction.LANGUAGE, 2, "sv"))
         assert (await s.roster())[VILLE].languages == ("fi", "sv")
         assert (await s.roster())[VILLE].roles == ("tvt",)
         assert "queue" in s.sandbox.menu(VILLE)
+        # …then their team; being a helper, they hear where the questions are handled.
+        await s.press(VILLE, welcome, encode(SetupAction.LANGUAGES_DONE, 2), replies=1)
+        team = s.sandbox.bot_messages(VILLE)[-1]
+        await s.press(VILLE, team, encode(SetupAction.TEAM, 2, "none"))
+        await s.sandbox.wait_until(lambda: any(
+            "auttajien ryhmässä" in (m.get("text") or "") for m in s.sandbox.bot_messages(VILLE)))
+        # The admin who sent the link hears who came by it, and to add them to the group.
+        came = (await s.sandbox.wait_for(RIIKKA, told_before + 1))[-1]
+        assert came["text"].startswith("Ville avasi kutsusi") and "TVT-tukihenkilö" in came["text"]
+        assert "auttajien ryhmään" in came["text"]
 
         # A staff question's card reaches the linked forum, and the new helper claims it.
         await s.say(SANNA, TVT_QUESTION)
@@ -449,7 +464,7 @@ async def test_nobody_removes_themselves_nor_the_desks_only_admin(
         async with s.services.db.session() as session:
             await import_helpers(session=session, specs=[
                 HelperSpec(telegram_id=RIIKKA, name="Riikka", roles=["admin"]),
-                HelperSpec(telegram_id=VILLE, name="Ville", roles=["tvt"])])
+                HelperSpec(telegram_id=VILLE, name="Ville", roles=["tvt"], languages=["en"])])
         listing = await s.say(RIIKKA, "/helpers")
         await s.press(RIIKKA, listing, encode(SetupAction.PERSON, RIIKKA))
         await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, RIIKKA, "ask"))
@@ -462,13 +477,14 @@ async def test_nobody_removes_themselves_nor_the_desks_only_admin(
         assert "vähintään yksi rooli" in s.alerts()[-1]
         roster = await s.roster()
         assert roster[RIIKKA].roles == ("admin",) and roster[VILLE].roles == ("tvt",)
-        # Ville goes, and hears it from the bot.
+        # Ville goes, and hears it from the bot, in his language (he is out of the roster by
+        # the time it is sent).
         await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "ask"))
         await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "yes"))
         assert VILLE not in await s.roster()
         s.services.wake_sender()
         told = (await s.sandbox.wait_for(VILLE, 1))[-1]
-        assert told["text"].startswith("Et ole enää vertaistuen auttajien listalla.")
+        assert told["text"].startswith("You are no longer on the peer-support helpers' list.")
 
 
 async def test_a_team_one_person_typed_is_no_button_for_everyone(database_url: str) -> None:

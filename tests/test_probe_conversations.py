@@ -234,7 +234,8 @@ async def test_an_uncaptioned_picture_has_a_placeholder_on_its_card(desk: Desk) 
                       upload=Upload("photo", PNG_1x1, "virhe.png", "image/png"))
     await desk.sandbox.press(ASKER, ASKER, asked["message_id"], "role:1:tvt")
     card = await desk.card(1)
-    assert "Odottaa auttajaa\n\n(kuva tai liite, ei tekstiä)" in card["text"], card["text"]
+    assert ("Odottaa auttajaa\n\n(ei tekstiä: kuva, ääniviesti tai tiedosto tulee perässä)"
+            in card["text"]), card["text"]
 
 
 async def test_english_names_a_role_in_a_sentence(desk: Desk) -> None:

@@ -188,6 +188,20 @@ def test_a_helpers_correction_routes_a_question_with_the_same_words(knowledge: K
     assert router.route(ALIKE).role == "vertaisvalmentaja"
 
 
+def test_a_correction_to_another_topic_keeps_the_self_service_answer(
+        knowledge: Knowledge) -> None:
+    """One helper re-topicking "I forgot my password" moves the topic logged, not the answer its
+    words plainly ask for (a black-box tester lost the password tip for everyone so)."""
+    router = Router(knowledge, Lemmas())  # its own: the session's router must not learn
+    question = "Unohdin salasanani"
+    before = router.route(question)
+    assert (before.topic, before.answer) == ("accounts", "password_reset")
+    router.set_corrections([Correction("tvt", "wilma", frozenset(
+        question_forms(router, question, "fi")))])
+    after = router.route(question)
+    assert (after.role, after.topic, after.answer) == ("tvt", "wilma", "password_reset")
+
+
 def test_a_correction_keeps_basic_forms_not_names(router: Router) -> None:
     forms = question_forms(router, "Matti ei vastaa Wilmaviesteihin. Kalle on poissa, HOKS "
                            "puuttuu ja Tiimipalaveri venyy", "fi")

@@ -1,6 +1,8 @@
 """Invitations by link: an admin chooses roles, and whoever opens the link first is put in the
 roster with exactly those roles. A code works once, for seven days, can be revoked, and only
-its SHA-256 is stored: the database never holds a link that works."""
+its SHA-256 is stored: the database never holds a link that works. The admin who made it
+cannot use it up themselves (a tap to check it would turn the colleague away), and is told
+when it has been used."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import col, select, update
+from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES, LEAD, ROLES
-from bot.domain.models import Helper, HelperRole, Invite, saved_id
+from bot.domain import outbox
+from bot.domain.models import Helper, HelperRole, Invite, OutboxKind, Priority, saved_id
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class Refusal(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    OWN = "own"  # its maker opened it: it is for someone else, and stays open for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,7 @@ async def redeem(*, session: AsyncSession, code: str, user_id: int, name: str, l
     taken = await session.exec(update(Invite).where(
         col(Invite.code_hash) == hashed, col(Invite.used_at).is_(None),
         col(Invite.revoked_at).is_(None), col(Invite.expires_at) > now,
+        or_(col(Invite.created_by).is_(None), col(Invite.created_by) != user_id),
     ).values(used_at=now, used_by=user_id))
     invite = (await session.exec(select(Invite).where(Invite.code_hash == hashed))).first()
     if taken.rowcount != 1 or invite is None:
@@ -99,7 +104,8 @@ async def redeem(*, session: AsyncSession, code: str, user_id: int, name: str, l
             logger.info("an unknown invitation code was refused")
             return Refusal.UNKNOWN
         why = Refusal.USED if invite.used_at is not None else (
-            Refusal.REVOKED if invite.revoked_at is not None else Refusal.EXPIRED)
+            Refusal.REVOKED if invite.revoked_at is not None else
+            Refusal.EXPIRED if invite.expires_at <= now else Refusal.OWN)
         logger.info("invitation %d refused: %s", saved_id(invite), why)
         return why
     helper = await session.get(Helper, user_id)
@@ -112,6 +118,10 @@ async def redeem(*, session: AsyncSession, code: str, user_id: int, name: str, l
     granted = tuple(invite.roles)
     session.add_all(HelperRole(helper_id=user_id, role=role) for role in granted
                     if role not in had)
+    if invite.created_by is not None:  # its maker hears who came, with the enrolment
+        outbox.add(session, kind=OutboxKind.NOTE, chat_id=invite.created_by, now=now,
+                   priority=Priority.ALERT, params={"template": "invite_used",
+                                                    "name": helper.name, "roles": list(granted)})
     await session.commit()
     logger.info("invitation %d used: %s granted", saved_id(invite), ", ".join(granted))
     return Enrolled(saved_id(invite), tuple(r for r in INVITE_ROLES if r in had | set(granted)),

@@ -114,6 +114,8 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
         await session.commit()
         return None
     name = row.name  # for the notices of the tickets released: the roster will not have it
+    view = await roster.helper(session=session, user_id=user_id)
+    lang = view.language("") if view is not None else ""  # their notice's ("": the helpers')
     # Their roles go first, in a transaction of their own: from then on no replica counts them
     # as a helper, so no claim can slip in between the release and the removal. The
     # invitations they made go too (an admin removed could otherwise come back by their own).
@@ -131,7 +133,7 @@ async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: De
             released.append(ticket_id)
     await session.exec(delete(Helper).where(col(Helper.telegram_id) == user_id))
     outbox.add(session, kind=OutboxKind.NOTE, chat_id=user_id, now=now, priority=Priority.ALERT,
-               params={"template": "off_roster"})  # told, with the removal
+               params={"template": "off_roster", "lang": lang})  # told, with the removal
     await session.commit()
     logger.info("a person was removed from the roster; %d tickets back in the queue",
                 len(released))

@@ -43,3 +43,26 @@ def clean_text(text: str | None) -> str:
         end -= 1
     text = text[start:end]
     return text if any(not _blank(char) and char != "/" for char in text) else ""
+
+
+# A yes or a no typed where buttons ask it, in the desk's languages, as people write them.
+_YES = frozenset({"kyllä", "kylla", "joo", "juu", "jep", "jees", "ok", "okei", "oikein", "pitää",
+                  "paikkansa", "yes", "yep", "yeah", "y", "correct", "right", "sure", "ja", "jo",
+                  "japp", "jepp", "stämmer", "rätt", "korrekt", "👍"})
+_FILLER = frozenset({"se", "on", "det", "är", "that's", "thats", "is", "it", "that"})
+_NO = frozenset({"ei", "väärin", "eipä", "no", "nope", "n", "wrong", "nej", "nä", "fel",
+                 "👎"})
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a typed yes ("kyllä", "Joo!", "ja, det stämmer"), False for a no, None for
+    anything else (a new answer to the question asked)."""
+    words = re.findall(r"[\w👍👎]+", text.lower())
+    if not words or len(words) > 4:
+        return None
+    if all(word in _YES or word in _FILLER for word in words) \
+            and any(word in _YES for word in words):
+        return True
+    if words[0] in _NO and len(words) <= 2:
+        return False
+    return None

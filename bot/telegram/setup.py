@@ -156,6 +156,8 @@ REFUSALS = {
                        "for a new one."),
     Refusal.UNKNOWN: _("I do not recognise this invitation link. Please check it, or ask the "
                        "admin who sent it for a new one."),
+    Refusal.OWN: _("This is your own invitation, so it stays open: send the link to the "
+                   "colleague it is for. (To change your own roles, use /helpers.)"),
 }
 
 
@@ -284,9 +286,14 @@ async def team_button(update: Update, context: PeerdeskContext) -> None:
         team = None if button.arg == "none" else await setup.team_by_key(
             session=session, key=button.arg or "")
         await people.set_team(session=session, user_id=user.id, team=team)
+        helper = await people.person(session=session, user_id=user.id)
     await query.answer()
-    await query.edit_message_text(gettext(lang, "All set! Your commands are in the menu; /help "
-                                                "lists them."))
+    text = gettext(lang, "All set! Your commands are in the menu; /help lists them.")
+    if context.services.forum is not None and helper is not None and helper.is_helper:
+        text += "\n\n" + gettext(lang, "The questions are handled in the helpers' group in "
+                                        "Telegram, a topic each: the admin who invited you "
+                                        "adds you there.")
+    await query.edit_message_text(text)
 
 
 async def team_command(update: Update, context: PeerdeskContext) -> None:

@@ -346,7 +346,8 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
                   now: datetime, desk: Desk) -> TicketView | None:
     """A helper sends the ticket to another role or topic. The topic log keeps where the router
     had sent it, which reports count as a misroute; the ticket waits for a new claim, the new
-    role's helpers are called and the asker is told."""
+    role's helpers are called and the asker is told. Another topic of the same role is only
+    that: whoever holds it keeps it, and nobody is called or told."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.status == TicketStatus.CLOSED or \
             (ticket.role, ticket.topic) == (role, topic):
@@ -356,12 +357,21 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
             log.rerouted_from_role, log.rerouted_from_topic = log.role, log.topic
         log.role, log.topic = role, topic
         session.add(log)
+    same_role = ticket.role == role
     ticket.role, ticket.topic = role, topic
-    ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
-    start_clock(desk, ticket, now)
+    if not same_role:
+        ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
+        start_clock(desk, ticket, now)
     ticket.updated_at = now
     session.add(ticket)
     await edit_cards(session, desk, ticket, now)
+    if same_role:
+        if desk.forum is not None and ticket.thread_id:
+            outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
+                       priority=Priority.ALERT, ticket_id=ticket_id)
+        view = await view_of(session, ticket)
+        await session.commit()
+        return view
     await withdraw_phone(session, ticket_id, now)
     if desk.forum is not None:
         if ticket.thread_id:

@@ -23,6 +23,7 @@ from bot.domain.events import after, schedule, views
 from bot.domain.events.spec import EventSpec, preview, validate_spec
 from bot.domain.events.views import EventError
 from bot.domain.models import EventKind
+from bot.domain.text import yes_or_no
 from bot.i18n import _, gettext, ngettext
 from bot.telegram import dialogs
 from bot.telegram.access import is_organiser, language, may_manage, pressed
@@ -167,7 +168,7 @@ async def suggested_event(update: Update, context: PeerdeskContext) -> None:
     topic = str(button.arg)
     title = f"{gettext(lang, KIND_NAMES[EventKind(kind)])}: {services.topic_name(topic, lang)}"
     await dialogs.begin(update, context, NEWEVENT, START, lang=lang,
-                        answers={"kind": kind, "title": title[:200]})
+                        answers={"kind": kind, "title": title[:TITLE_MAX]})
     await query_message(query).reply_text(
         gettext(lang, "A new event: {title}", title=title) + "\n" + _start_hint(context, lang))
 
@@ -181,8 +182,29 @@ async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str 
     return TITLE
 
 
+# What fits: a title on a button's line, a description and a bulletin in one message with the
+# rest of the announcement. Longer is said, never cut without a word (the end of a bulletin is
+# where its link and deadline usually are).
+TITLE_MAX, DESCRIPTION_MAX, BULLETIN_MAX = 200, 2000, 3500
+
+
+async def _fits(update: Update, lang: str, text: str, limit: int) -> bool:
+    """The organiser's text fits; if not, they are told by how much, and the step waits."""
+    if len(text) <= limit:
+        return True
+    await message_of(update).reply_text(ngettext(
+        lang, "That is {count} character, and at most {limit} fit here. Please shorten it and "
+              "send it again.",
+        "That is {count} characters, and at most {limit} fit here. Please shorten it and send "
+        "it again.", len(text), count=len(text), limit=limit))
+    return False
+
+
 async def got_title(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
-    turn.draft["title"] = text_of(update).strip()[:200]
+    title = text_of(update).strip()
+    if not await _fits(update, turn.lang, title, TITLE_MAX):
+        return TITLE
+    turn.draft["title"] = title
     await message_of(update).reply_text(_start_hint(context, turn.lang))
     return START
 
@@ -191,6 +213,9 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
     """The start, as people write it; shown back for confirmation."""
     lang, services = turn.lang, context.services
     text = text_of(update)
+    said = yes_or_no(text) if "start" in turn.draft else None  # typed under "Is that right?"
+    if said is not None:
+        return await _start_answered(message_of(update), turn, said)
     start = _time_on_the_day(text, context, turn)
     why = None
     if start is None:
@@ -218,15 +243,20 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
 
 async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Turn
                               ) -> str | None:
-    query, lang = query_of(update), turn.lang
+    query = query_of(update)
     await query.answer()
     await take_away_buttons(query)
-    if _answer(update, Action.START) == "no":
+    return await _start_answered(query_message(query), turn, _answer(update, Action.START) != "no")
+
+
+async def _start_answered(message: Message, turn: Turn, right: bool) -> str:
+    """The start understood is right (the length next), or not (asked again)."""
+    if not right:
         turn.draft.pop("start", None)
-        await query_message(query).reply_text(gettext(lang, "When does it start?"))
+        await message.reply_text(gettext(turn.lang, "When does it start?"))
         return START
-    await query_message(query).reply_text(gettext(lang, "How long does it last? For example "
-                                                 "90 min or 1,5 h"))
+    await message.reply_text(gettext(turn.lang, "How long does it last? For example 90 min or "
+                                                "1,5 h"))
     return END
 
 
@@ -257,7 +287,9 @@ async def got_description(update: Update, context: PeerdeskContext, turn: Turn
                           ) -> str | None:
     lang = turn.lang
     text = text_of(update).strip()
-    turn.draft["description"] = "" if text == "-" else text[:2000]
+    if not await _fits(update, lang, text, DESCRIPTION_MAX):
+        return DESCRIPTION
+    turn.draft["description"] = "" if text == "-" else text
     await message_of(update).reply_text(
         gettext(lang, "Does registration close at some point? Write when, like {weekday} "
                       "{date} at {hour}, or press No deadline.",
@@ -369,7 +401,10 @@ async def new_bulletin(update: Update, context: PeerdeskContext) -> None:
 async def got_bulletin_text(update: Update, context: PeerdeskContext, turn: Turn
                             ) -> str | None:
     lang = turn.lang
-    turn.draft["text"] = text_of(update).strip()[:3500]
+    text = text_of(update).strip()
+    if not await _fits(update, lang, text, BULLETIN_MAX):
+        return BULLETIN_TEXT
+    turn.draft["text"] = text
     await message_of(update).reply_text(
         gettext(lang, "When should it go out? Press Now, or write a time like huomenna klo 8"),
         reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton(gettext(lang, "Now"),

@@ -304,6 +304,7 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
         if topic is None and (not arg.startswith(f"{OTHER_TOPIC}_") or role not in ROLES):
             await stale(update, context, lang)
             return
+        same_role = role == ticket.role
         async with services.db.session() as session:
             moved = await changes.reroute(session=session, ticket_id=ticket.id, role=role,
                                           topic=topic.id if topic else OTHER_TOPIC,
@@ -312,7 +313,8 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
                 await corrections.learn(session=session, router=services.router,
                                         ticket_id=ticket.id)
         services.wake_sender()
-        await query.answer(gettext(lang, "Passed on.") if moved else None)
+        await query.answer(None if moved is None else gettext(lang, "Topic changed.")
+                           if same_role else gettext(lang, "Passed on."))
         if moved is None:
             await query.edit_message_reply_markup(card_buttons(ticket, lang))
             return

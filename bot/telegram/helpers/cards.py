@@ -126,8 +126,8 @@ def card_text(services: Services, ticket: TicketView, lang: str, extras: AtHand,
         + (gettext(lang, "A self-service answer was offered; the asker did not confirm it "
                          "helped.") + "\n" if ticket.offer_unsettled else "") + "\n"
         # A picture or voice without words (it follows the card); not a text erased by /forget.
-        + (ticket.text or ("" if ticket.asker_chat_id is None
-                           else gettext(lang, "(a picture or attachment, no text)")))
+        + (ticket.text or ("" if ticket.asker_chat_id is None else gettext(
+            lang, "(no text: a picture, voice message or file follows)")))
     )
     more = _at_hand_text(services, extras, lang)
     room = MAX_TEXT - 400 - len(more)

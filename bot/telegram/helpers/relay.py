@@ -33,11 +33,18 @@ async def helper_wrote(context: PeerdeskContext, message: Message, ticket_id: in
     async with services.db.session() as session:
         helper = await roster.helper(session=session, user_id=user.id)
         if helper is None or not helper.is_helper:
-            return  # someone else in the group: not for the asker
-        outcome = await changes.helper_message(
-            session=session, ticket_id=ticket_id, helper_id=helper.telegram_id,
-            chat_id=message.chat_id, message_id=message.message_id, now=services.clock(),
-            desk=services.desk, text=clean_text(message.text or message.caption) or None)
+            helper = None  # someone else in the group (a lead, someone taken off the roster)
+        else:
+            outcome = await changes.helper_message(
+                session=session, ticket_id=ticket_id, helper_id=helper.telegram_id,
+                chat_id=message.chat_id, message_id=message.message_id, now=services.clock(),
+                desk=services.desk, text=clean_text(message.text or message.caption) or None)
+    if helper is None:  # not for the asker, and said so: they might think it reached them
+        await message.reply_text(gettext(
+            services.settings.helpers_language,
+            "Only the desk's helpers write to the asker, so this was not sent to them. Start "
+            "with ! for a note."))
+        return
     if outcome is None:
         return
     lang = helper_language(services, helper)

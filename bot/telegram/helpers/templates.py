@@ -12,6 +12,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 
+from bot import ROLES
 from bot.domain.models import TicketStatus
 from bot.domain.roster import HelperView
 from bot.domain.tickets.messages import Kind
@@ -22,6 +23,7 @@ from bot.telegram import keyboards
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.dialogs import expired_text
 from bot.telegram.helpers.cards import with_mentions
+from bot.telegram.setup import role_name
 
 STARS = "★"
 
@@ -355,15 +357,30 @@ def _offer_passed(f: Facts) -> Note:
 
 
 def _off_roster(f: Facts) -> Note:
-    """To a person an admin took off the roster: said, and thanked."""
-    return Note(gettext(f.lang, "You are no longer on the peer-support helpers' list. Thank you "
-                                "for all the help you have given! The helpers' group is for the "
-                                "helpers, so please leave it. You can still ask your own "
-                                "questions here."))
+    """To a person an admin took off the roster: said, and thanked, in the language they had
+    (they are no longer in the roster when it is sent)."""
+    lang = str(f.params.get("lang") or f.lang)
+    return Note(gettext(lang, "You are no longer on the peer-support helpers' list. Thank you "
+                              "for all the help you have given! The helpers' group is for the "
+                              "helpers, so please leave it. You can still ask your own "
+                              "questions here."))
+
+
+def _invite_used(f: Facts) -> Note:
+    """To the admin who made an invitation: who came by it, and with what."""
+    roles = ", ".join(role_name(f.services, str(role), f.lang) for role in f.params["roles"])
+    text = gettext(f.lang, "{name} opened your invitation and is now in the desk as: {roles}.",
+                   name=f.params.get("name") or "?", roles=roles)
+    if f.services.forum is not None and any(role in ROLES for role in f.params["roles"]):
+        text += "\n\n" + gettext(f.lang, "Add them to the helpers' group in Telegram too: the "
+                                          "questions' topics are there, and only its members "
+                                          "see them.")
+    return Note(text)
 
 
 TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
     "off_roster": _off_roster,
+    "invite_used": _invite_used,
     "dialog_expired": _dialog_expired,
     "offer_passed": _offer_passed,
     "claimed": _claimed,
