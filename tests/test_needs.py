@@ -221,9 +221,10 @@ def test_a_model_that_cannot_be_kept_is_handed_back(tmp_path: Path) -> None:
         (tmp_path / tries.name).symlink_to(tries)
     (tmp_path / "router").write_text("a file where the models' folder would be")
     examples = [Example(role, "fi", text) for role, text in (
-        ("tvt", "wilma ei toimi"), ("tvt", "tulostin jumissa"), ("luotsi", "tiimin työnjako"),
-        ("luotsi", "palaveri venyy"), ("vertaisvalmentaja", "hoksin päivitys"),
-        ("vertaisvalmentaja", "opiskelija ei tule"))]
+        ("tvt", "wilma ei toimi"), ("tvt", "wilma jumissa"), ("tvt", "wilma kaatui"),
+        ("luotsi", "tiimin työnjako"), ("luotsi", "tiimin palaveri venyy"),
+        ("luotsi", "tiimin riita"), ("vertaisvalmentaja", "hoksin päivitys"),
+        ("vertaisvalmentaja", "hoksin tavoitteet"), ("vertaisvalmentaja", "hoksin arviointi"))]
     model = load_or_train(examples, tmp_path)
     assert model.roles == ("luotsi", "tvt", "vertaisvalmentaja")
     assert model.fingerprint == fingerprint(examples)
