@@ -60,7 +60,8 @@ def test_the_development_set_is_large_and_in_three_languages() -> None:
 
 def test_the_development_set_is_routed_to_the_right_role(router: Router) -> None:
     """Where the router is unsure it asks rather than guess, and being confidently wrong is the
-    worse of the two: 97.9 / 0.9 / 1.3 with the asking clause's view, asking below 0.60."""
+    worse of the two: 97.9 / 0.9 / 1.3 with the asking clause's view, asking below 0.60;
+    97.4 / 0.9 / 1.7 with character 4–6-grams."""
     right, confidently_wrong, asked = _figures(router, _dev_set())
     assert right >= 0.97
     assert confidently_wrong <= 0.01
@@ -72,11 +73,11 @@ def test_the_fresh_set_stays_routed(router: Router) -> None:
     confidently wrong), and the words alone were then tuned to it (98.0 %). Some of its labels
     follow the thing named where the need model reads the need (a team's Teams "in a mess" is
     ICT's there; keeping online students engaged is digital pedagogy there, a coach's matter to
-    the model): 94.7 % right and 3.3 % confidently wrong are what it holds with the need model
-    and the asking clause's view."""
+    the model): 94.7 % right and 3.3 % confidently wrong with the need model and the asking
+    clause's view, 96.0 / 2.7 / 1.3 with character 4–6-grams (issue #25's line: 96 %)."""
     right, confidently_wrong, asked = _figures(router, _dev_set(DEV_SET.with_name(
         "routing_fresh.tsv")))
-    assert right >= 0.945 and confidently_wrong <= 0.04 and asked <= 0.03
+    assert right >= 0.96 and confidently_wrong <= 0.03 and asked <= 0.02
 
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
