@@ -250,6 +250,9 @@ async def test_organiser_publishes_an_event_step_by_step(
         (kinds,) = await desk.to_user(MARI, 1)
         await desk.sandbox.press(MARI, MARI, kinds["message_id"], "kind:webinar")
         await desk.to_user(MARI, 2)
+        # The choice stays where its buttons were: the conversation reads back.
+        await desk.sandbox.wait_until(lambda: desk.sandbox.bot_messages(MARI)[0]["text"].endswith(
+            "\n\n✓ Webinaari") and not desk.sandbox.bot_messages(MARI)[0].get("reply_markup"))
         for number, text in enumerate(["HOKS-webinaari", "not a date", "ti 8.12. klo 14"],
                                       start=3):
             await desk.sandbox.send(MARI, text)

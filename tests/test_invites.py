@@ -477,13 +477,18 @@ async def test_nobody_removes_themselves_nor_the_desks_only_admin(
         assert "vähintään yksi rooli" in s.alerts()[-1]
         roster = await s.roster()
         assert roster[RIIKKA].roles == ("admin",) and roster[VILLE].roles == ("tvt",)
+        # Marked away by the admin, Ville is told why questions stop calling him.
+        await s.press(RIIKKA, listing, encode(SetupAction.AWAY, VILLE, "on"))
+        s.services.wake_sender()
+        away = (await s.sandbox.wait_for(VILLE, 1))[-1]
+        assert away["text"].startswith("An admin marked you away")
         # Ville goes, and hears it from the bot, in his language (he is out of the roster by
         # the time it is sent).
         await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "ask"))
         await s.press(RIIKKA, listing, encode(SetupAction.REMOVE, VILLE, "yes"))
         assert VILLE not in await s.roster()
         s.services.wake_sender()
-        told = (await s.sandbox.wait_for(VILLE, 1))[-1]
+        told = (await s.sandbox.wait_for(VILLE, 2))[-1]
         assert told["text"].startswith("You are no longer on the peer-support helpers' list.")
 
 

@@ -97,11 +97,23 @@ async def set_team(*, session: AsyncSession, user_id: int, team: str | None) -> 
     return True
 
 
-async def set_away(*, session: AsyncSession, user_id: int, away: bool) -> bool:
-    changed = await roster.set_available(session=session, helper_id=user_id, available=not away)
-    if changed:
+async def set_away(*, session: AsyncSession, user_id: int, away: bool, now: datetime) -> bool:
+    """An admin marks a helper away or back; the helper is told, in the same transaction (a
+    helper marked away unknowingly would wonder why no question calls them). False: not on
+    the roster."""
+    row = await session.get(Helper, user_id)
+    if row is None:
+        await session.commit()
+        return False
+    if row.available == away:  # a change, not a second press
+        row.available = not away
+        session.add(row)
+        outbox.add(session, kind=OutboxKind.NOTE, chat_id=user_id, now=now,
+                   priority=Priority.ALERT,
+                   params={"template": "marked_away" if away else "marked_back"})
         logger.info("a helper was marked %s by an admin", "away" if away else "available")
-    return changed
+    await session.commit()
+    return True
 
 
 async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: Desk

@@ -227,7 +227,8 @@ async def roster_button(update: Update, context: PeerdeskContext) -> None:
             helper = await people.toggle_role(session=session, user_id=who,
                                               role=button.arg or "")
         elif button.action == SetupAction.AWAY and button.arg in ("on", "off"):
-            await people.set_away(session=session, user_id=who, away=button.arg == "on")
+            await people.set_away(session=session, user_id=who, away=button.arg == "on",
+                                  now=services.clock())
             helper = await people.person(session=session, user_id=who)
         elif button.action == SetupAction.REMOVE and button.arg == "yes":
             released = await people.remove(session=session, user_id=who, now=services.clock(),

@@ -4,6 +4,7 @@ message's buttons are taken away."""
 from __future__ import annotations
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
 from bot import LANGUAGES
@@ -88,12 +89,30 @@ def languages() -> InlineKeyboardMarkup:
     )
 
 
-async def take_away_buttons(query: CallbackQuery) -> None:
-    """The pressed message's buttons go. A second press (a double tap, or the same update on
-    two replicas) finds them gone already, which Telegram answers with "message is not
-    modified": that is no error."""
+async def take_away_buttons(query: CallbackQuery, *, chosen: str | None = None) -> None:
+    """The pressed message's buttons go; with `chosen`, the message keeps what was chosen
+    ("✓ Webinar") where the buttons were, so that the conversation reads back. A second press
+    (a double tap, or the same update on two replicas) finds them gone already, which Telegram
+    answers with "message is not modified": that is no error."""
+    message = query.message
+    text = getattr(message, "text", None)  # None: an old message Telegram no longer shows
     try:
-        await query.edit_message_reply_markup(None)
+        recorded = f"{text}\n\n✓ {chosen}" if chosen and text else None
+        if recorded and len(recorded.encode("utf-16-le")) // 2 <= MessageLimit.MAX_TEXT_LENGTH:
+            await query.edit_message_text(recorded, reply_markup=None,
+                                          entities=getattr(message, "entities", None))
+        else:
+            await query.edit_message_reply_markup(None)
     except BadRequest as exc:
         if not posting.not_modified(exc):
             raise
+
+
+def pressed_label(query: CallbackQuery) -> str | None:
+    """The text of the button pressed, as the person saw it."""
+    markup = getattr(query.message, "reply_markup", None)
+    for row in markup.inline_keyboard if markup is not None else ():
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None

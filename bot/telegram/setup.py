@@ -260,6 +260,7 @@ async def languages_done(update: Update, context: PeerdeskContext) -> None:
     lang = await language(context, user_of(update))
     async with context.services.db.session() as session:
         teams = await setup.known_teams(session=session)
+        helper = await people.person(session=session, user_id=user_of(update).id)
     rows = [[InlineKeyboardButton(team[:60], callback_data=encode(
         SetupAction.TEAM, button.id, key))] for key, team in setup.keyed(teams)]
     rows.append([InlineKeyboardButton(gettext(lang, "Not in a team / skip"),
@@ -272,8 +273,9 @@ async def languages_done(update: Update, context: PeerdeskContext) -> None:
         + gettext(lang, "If your team is not listed, send /team and its name, for example "
                         "/team Liiketalous."),
         reply_markup=InlineKeyboardMarkup(rows))
-    with contextlib.suppress(TelegramError):  # the languages are stored; their buttons go
-        await take_away_buttons(query)
+    with contextlib.suppress(TelegramError):  # the languages are stored; what was chosen stays
+        await take_away_buttons(query, chosen=", ".join(
+            LANGUAGE_NAMES[code] for code in helper.languages) if helper else None)
 
 
 async def team_button(update: Update, context: PeerdeskContext) -> None:

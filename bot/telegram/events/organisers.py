@@ -38,7 +38,7 @@ from bot.telegram.context import (
 )
 from bot.telegram.dialogs import Turn
 from bot.telegram.events.render import KIND_NAMES, announcement_text, understood
-from bot.telegram.keyboards import take_away_buttons
+from bot.telegram.keyboards import pressed_label, take_away_buttons
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str 
     query = query_of(update)
     await query.answer()
     turn.draft["kind"] = _answer(update, Action.EVENT_KIND)
-    await take_away_buttons(query)
+    await take_away_buttons(query, chosen=pressed_label(query))
     await query_message(query).reply_text(gettext(turn.lang, "The title?"))
     return TITLE
 
@@ -245,7 +245,7 @@ async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Tu
                               ) -> str | None:
     query = query_of(update)
     await query.answer()
-    await take_away_buttons(query)
+    await take_away_buttons(query, chosen=pressed_label(query))
     return await _start_answered(query_message(query), turn, _answer(update, Action.START) != "no")
 
 
@@ -313,7 +313,8 @@ async def got_closes(update: Update, context: PeerdeskContext, turn: Turn) -> st
     services, lang, draft = context.services, turn.lang, turn.draft
     if update.callback_query:
         await update.callback_query.answer()
-        await take_away_buttons(update.callback_query)
+        await take_away_buttons(update.callback_query,
+                                chosen=pressed_label(update.callback_query))
         message = query_message(update.callback_query)
         draft["registration_closes"] = None
     else:
@@ -356,7 +357,7 @@ async def _publish_pressed(update: Update, turn: Turn) -> bool:
     """Publish or Cancel under a preview: True to go ahead; otherwise the dialog ends."""
     query = query_of(update)
     await query.answer()
-    await take_away_buttons(query)
+    await take_away_buttons(query, chosen=pressed_label(query))
     if _answer(update, Action.PUBLISH) == "yes":
         return True
     await query_message(query).reply_text(gettext(turn.lang, NOTHING_PUBLISHED))
@@ -420,7 +421,7 @@ async def got_bulletin_when(update: Update, context: PeerdeskContext, turn: Turn
     if update.callback_query:
         query = update.callback_query
         await query.answer()
-        await take_away_buttons(query)
+        await take_away_buttons(query, chosen=pressed_label(query))
         at, message, now = services.clock(), query_message(query), True
     else:
         message, now = message_of(update), False
@@ -492,7 +493,7 @@ async def got_material_event(update: Update, context: PeerdeskContext, turn: Tur
     if button is None:
         return MATERIAL_EVENT
     await query.answer()
-    await take_away_buttons(query)
+    await take_away_buttons(query, chosen=pressed_label(query))
     turn.draft["event_id"] = button.id
     await query_message(query).reply_text(gettext(
         turn.lang, "Send a link (the recording, slides…) or a file."))

@@ -378,7 +378,20 @@ def _invite_used(f: Facts) -> Note:
     return Note(text)
 
 
+def _marked_away(f: Facts) -> Note:
+    """To a helper an admin marked away (or back): so they know why questions stop calling."""
+    return Note(gettext(f.lang, "An admin marked you away: new questions will not call you while "
+                                "a colleague of your role is available. /back when you return."))
+
+
+def _marked_back(f: Facts) -> Note:
+    return Note(gettext(f.lang, "An admin marked you available again: new questions will call "
+                                "you."))
+
+
 TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
+    "marked_away": _marked_away,
+    "marked_back": _marked_back,
     "off_roster": _off_roster,
     "invite_used": _invite_used,
     "dialog_expired": _dialog_expired,
