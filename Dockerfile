@@ -4,10 +4,10 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY knowledge ./knowledge
 COPY data/helpers.example.yaml ./data/
+# The bot's own bytecode, compiled here: running as nobody, the bot could not write it, and
+# every start would compile it all again (some 0.4 s of CPU).
 RUN pip install --no-cache-dir -e . && python -m compileall -q bot
 ENV PEERDESK_KNOWLEDGE_DIR=/app/knowledge PEERDESK_LEMMA_DIR=/app/lemmas
-# The bot's own bytecode is compiled above: running as nobody, it could not be written at start,
-# and every start would compile it all again (some 0.4 s of CPU).
 # The lemmatizer's dictionaries, built once into the image (the bot runs as nobody).
 RUN python -m bot.domain.lemmas /app/lemmas
 # The router's need model, trained on knowledge/training into the same folder, and its word

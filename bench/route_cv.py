@@ -11,8 +11,10 @@ Each fold's need model is trained by the bot's own training step, put into a rea
 each held-out question routed as the bot routes it (the words' evidence, the ask threshold).
 Prints right / confidently wrong / asked per language and the log-loss of the three roles'
 probabilities: settings were chosen on these figures (README, "Settings chosen without the test
-sets"), 3–4 minutes of CPU with five folds. Change a setting in bot/domain/needs.py or
-routing.py and run it again to compare.
+sets"), 1–2 minutes of CPU with five folds. Change a setting in bot/domain/needs.py or
+routing.py and run it again to compare. The topics' examples, held out of the model with their
+fold, still shape the router's word evidence (the vocabulary is the whole knowledge's): that
+fold's figures are a little kind.
 """
 
 from __future__ import annotations

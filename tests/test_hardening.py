@@ -17,7 +17,7 @@ from sqlmodel import select
 from bot.cli.logs import JsonFormatter, PrivateLog
 from bot.domain import intake
 from bot.domain.models import Staff, Ticket, TicketStatus, utcnow
-from bot.domain.text import clean_text
+from bot.domain.text import clean_text, yes_or_no
 from bot.sandbox.server import SANDBOX_TOKEN
 from bot.services import Services
 from bot.storage import Database
@@ -156,3 +156,16 @@ def test_the_token_is_masked_in_messages_and_tracebacks_in_either_format() -> No
         written = stream.getvalue()
         assert "getMe" in written and "ConnectionError" in written
         assert "secret_part" not in written and "[secret]" in written
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("kyllä", True), ("Joo!", True), ("no joo", True), ("No niin", True), ("no on", True),
+    ("pitää paikkansa", True), ("ja, det stämmer", True), ("that's right", True), ("ok", True),
+    ("ei", False), ("no ei", False), ("ei pidä paikkaansa", False), ("nej, fel", False),
+    ("no", False), ("nope", False),
+    ("huomenna klo 10", None), ("ei vaan torstaina klo 10", None), ("en timme", None),
+    ("10", None), ("", None),
+])
+def test_a_typed_yes_or_no_under_buttons_that_ask_it(typed: str, meant: bool | None) -> None:
+    """Finnish "no" before a yes is "well" ("no joo"); a new answer is neither."""
+    assert yes_or_no(typed) is meant

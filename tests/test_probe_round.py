@@ -134,11 +134,19 @@ async def test_newevent_says_who_makes_organisers_and_hints_at_dates_to_come(
         # A corrected start typed under "Is that right?" is taken, and asked about again.
         again = await say(desk, "ke 9.12. klo 10", user=MARI)
         assert again["text"] == "Alkaa keskiviikkona 9.12.2026 klo 10.00. Onko tämä oikein?"
+        # …and the first start's buttons go: none is left to confirm a start not kept.
+        await desk.sandbox.wait_until(lambda: not next(
+            m for m in desk.sandbox.bot_messages(MARI)
+            if m["message_id"] == asked["message_id"]).get("reply_markup"))
         refused = await say(desk, "en tiedä vielä", user=MARI)
         assert refused["text"].startswith("En saanut selvää tulevasta päivästä ja kellonajasta. "
                                           "Kirjoita esimerkiksi 14.12. klo 14")
+        # A typed "ei" is the No button: the start is asked again.
+        asked_again = await say(desk, "ei", user=MARI)
+        assert asked_again["text"] == "Milloin se alkaa?"
+        again = await say(desk, "ke 9.12. klo 10", user=MARI)
         await desk.sandbox.press(MARI, MARI, again["message_id"], "start:yes")
-        length_asked = (await desk.to_user(MARI, 7))[-1]
+        length_asked = (await desk.to_user(MARI, 9))[-1]
         assert length_asked["text"].startswith("Kuinka kauan se kestää?")
 
 

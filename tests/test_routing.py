@@ -77,6 +77,8 @@ def test_the_fresh_set_stays_routed(router: Router) -> None:
     clause's view, 96.0 / 2.7 / 1.3 with character 4–6-grams (issue #25's line: 96 %)."""
     right, confidently_wrong, asked = _figures(router, _dev_set(DEV_SET.with_name(
         "routing_fresh.tsv")))
+    # 144 of 150: the line issue #25 draws, with no question to spare (training is seeded, so
+    # the same examples give the same figure; a change of the training data may move it).
     assert right >= 0.96 and confidently_wrong <= 0.03 and asked <= 0.02
 
 

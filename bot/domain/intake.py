@@ -264,8 +264,9 @@ async def submit_question(
     if delivered:
         values.update(changes.clock_values(desk, decision.role, now))
     ticket_id = (await run(session, _NEW_TICKET, values)).scalar_one()
-    if decision.answer:
-        answers.record(session, answer_id=decision.answer, topic=decision.topic,
+    offered = router.answer(decision.answer) if decision.answer else None
+    if offered is not None:  # counted under the answer's own topic, whatever the ticket's
+        answers.record(session, answer_id=offered.id, topic=offered.topic,
                        kind=AnswerUseKind.OFFERED, ticket_id=ticket_id, now=now)
     if not decision.ask:
         await run(session, _NEW_LOG, dict(

@@ -121,7 +121,7 @@ async def redeem(*, session: AsyncSession, code: str, user_id: int, name: str, l
     if invite.created_by is not None:  # its maker hears who came, with the enrolment
         outbox.add(session, kind=OutboxKind.NOTE, chat_id=invite.created_by, now=now,
                    priority=Priority.ALERT, params={"template": "invite_used",
-                                                    "name": helper.name, "roles": list(granted)})
+                                                    "helper": user_id, "roles": list(granted)})
     await session.commit()
     logger.info("invitation %d used: %s granted", saved_id(invite), ", ".join(granted))
     return Enrolled(saved_id(invite), tuple(r for r in INVITE_ROLES if r in had | set(granted)),

@@ -97,23 +97,23 @@ async def set_team(*, session: AsyncSession, user_id: int, team: str | None) -> 
     return True
 
 
-async def set_away(*, session: AsyncSession, user_id: int, away: bool, now: datetime) -> bool:
-    """An admin marks a helper away or back; the helper is told, in the same transaction (a
-    helper marked away unknowingly would wonder why no question calls them). False: not on
-    the roster."""
-    row = await session.get(Helper, user_id)
-    if row is None:
-        await session.commit()
-        return False
-    if row.available == away:  # a change, not a second press
-        row.available = not away
-        session.add(row)
-        outbox.add(session, kind=OutboxKind.NOTE, chat_id=user_id, now=now,
-                   priority=Priority.ALERT,
-                   params={"template": "marked_away" if away else "marked_back"})
+async def set_away(*, session: AsyncSession, user_id: int, away: bool, by: int,
+                   now: datetime) -> bool:
+    """An admin (`by`) marks someone away or back. A helper other than the admin is told, in
+    the transaction that marks them (they would wonder why no question calls them); an
+    organiser or an admin without a helper's role is asked nothing by questions anyway. True
+    when it changed something."""
+    changed = await roster.set_available(session=session, helper_id=user_id,
+                                         available=not away, commit=False)
+    if changed:
+        view = await roster.helper(session=session, user_id=user_id)
+        if view is not None and view.is_helper and user_id != by:
+            outbox.add(session, kind=OutboxKind.NOTE, chat_id=user_id, now=now,
+                       priority=Priority.ALERT,
+                       params={"template": "marked_away" if away else "marked_back"})
         logger.info("a helper was marked %s by an admin", "away" if away else "available")
     await session.commit()
-    return True
+    return changed
 
 
 async def remove(*, session: AsyncSession, user_id: int, now: datetime, desk: Desk

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import LANGUAGES, ROLES
@@ -200,12 +200,14 @@ async def helper(*, session: AsyncSession, user_id: int) -> HelperView | None:
     return found[0] if found else None
 
 
-async def set_available(*, session: AsyncSession, helper_id: int, available: bool) -> bool:
-    """/away and /back: whether new tickets call this helper. False: not on the roster."""
-    row = await session.get(Helper, helper_id)
-    if row is None:
-        return False
-    row.available = available
-    session.add(row)
-    await session.commit()
-    return True
+async def set_available(*, session: AsyncSession, helper_id: int, available: bool,
+                        commit: bool = True) -> bool:
+    """/away and /back (and an admin's button): whether new tickets call this helper. One
+    conditional UPDATE: True when it changed something (two presses at once: one does).
+    `commit=False` leaves the transaction open for what goes with the change."""
+    changed = await session.exec(update(Helper).where(
+        col(Helper.telegram_id) == helper_id, col(Helper.available) != available,
+    ).values(available=available))
+    if commit:
+        await session.commit()
+    return changed.rowcount == 1

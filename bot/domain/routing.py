@@ -217,11 +217,12 @@ class Router:
         # A self-service answer needs the words themselves to be clear and to agree: the model
         # may find the right helper, but showing an answer in place of a person asks for more.
         clear = _confidence(self._role_scores(word_scores), best) >= SELF_SERVICE
-        # …and it is the words' own topic's: a helper's correction moves the topic logged, not
-        # what the words plainly ask (one re-topicked "I forgot my password" would otherwise
-        # take the password answer from everyone who writes it).
-        said = max((t for t in word_scores if self._role_of[t] == best),
-                   key=word_scores.__getitem__, default=topic)
+        # …and it is the words' own topic's (with what their n-grams see, as before any
+        # correction): a helper's correction moves the topic logged, not what the words plainly
+        # ask (one re-topicked "I forgot my password" would otherwise take the password answer
+        # from everyone who writes it).
+        said = max((t for t in lexical if self._role_of[t] == best),
+                   key=lexical.__getitem__, default=topic)
         answer = self._answer(said, seen) if clear and not ask else None
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer, probabilities)
 

@@ -47,22 +47,22 @@ def clean_text(text: str | None) -> str:
 
 # A yes or a no typed where buttons ask it, in the desk's languages, as people write them.
 _YES = frozenset({"kyllä", "kylla", "joo", "juu", "jep", "jees", "ok", "okei", "oikein", "pitää",
-                  "paikkansa", "yes", "yep", "yeah", "y", "correct", "right", "sure", "ja", "jo",
-                  "japp", "jepp", "stämmer", "rätt", "korrekt", "👍"})
-_FILLER = frozenset({"se", "on", "det", "är", "that's", "thats", "is", "it", "that"})
-_NO = frozenset({"ei", "väärin", "eipä", "no", "nope", "n", "wrong", "nej", "nä", "fel",
-                 "👎"})
+                  "paikkansa", "niin", "yes", "yep", "yeah", "y", "correct", "right", "sure",
+                  "ja", "jo", "japp", "jepp", "stämmer", "rätt", "korrekt", "👍"})
+_NO = frozenset({"ei", "väärin", "eipä", "no", "nope", "n", "wrong", "nej", "nä", "fel", "👎"})
+_FILLER = frozenset({"se", "on", "det", "är", "that's", "thats", "that", "it's", "its", "it",
+                     "is", "paikkaansa", "pidä"})
 
 
 def yes_or_no(text: str) -> bool | None:
-    """True for a typed yes ("kyllä", "Joo!", "ja, det stämmer"), False for a no, None for
-    anything else (a new answer to the question asked)."""
-    words = re.findall(r"[\w👍👎]+", text.lower())
-    if not words or len(words) > 4:
+    """True for a typed yes ("kyllä", "Joo!", "no joo", "ja, det stämmer", "that's right"),
+    False for a no ("ei", "ei pidä paikkaansa", "nej", "no"), None for anything else (a new
+    answer to the question asked). Finnish "no" before a yes is "well": "no joo" is a yes."""
+    words = re.findall(r"[\w'’👍👎]+", text.lower().replace("’", "'"))
+    if not words or len(words) > 4 or any(w not in _YES | _NO | _FILLER for w in words):
         return None
-    if all(word in _YES or word in _FILLER for word in words) \
-            and any(word in _YES for word in words):
-        return True
-    if words[0] in _NO and len(words) <= 2:
+    if words[0] == "no" and len(words) > 1:  # Finnish "well …": "no on", "no joo", "no ei"
+        return not any(word in _NO for word in words[1:])
+    if words[0] in _NO:
         return False
-    return None
+    return True if any(word in _YES for word in words) else None

@@ -18,8 +18,8 @@ from bot.i18n import format_when, gettext
 from bot.poster import make_poster, qr_png
 from bot.telegram.callbacks import Button, SetupAction, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_of, user_of
-from bot.telegram.keyboards import LANGUAGE_NAMES
-from bot.telegram.setup import bot_link, language, refresh, role_name, set_menu
+from bot.telegram.keyboards import LANGUAGE_NAMES, role_name
+from bot.telegram.setup import bot_link, language, refresh, set_menu
 
 logger = logging.getLogger(__name__)
 ROSTER_PAGE = 40  # people listed with a button each; Telegram allows 100 buttons a message
@@ -228,7 +228,7 @@ async def roster_button(update: Update, context: PeerdeskContext) -> None:
                                               role=button.arg or "")
         elif button.action == SetupAction.AWAY and button.arg in ("on", "off"):
             await people.set_away(session=session, user_id=who, away=button.arg == "on",
-                                  now=services.clock())
+                                  by=query.from_user.id, now=services.clock())
             helper = await people.person(session=session, user_id=who)
         elif button.action == SetupAction.REMOVE and button.arg == "yes":
             released = await people.remove(session=session, user_id=who, now=services.clock(),

@@ -3,13 +3,14 @@ message's buttons are taken away."""
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest
 
-from bot import LANGUAGES
+from bot import LANGUAGES, LEAD
 from bot.domain.intake import UNSURE
-from bot.i18n import gettext
+from bot.domain.invites import ADMIN, ORGANISER
+from bot.i18n import _, gettext
 from bot.services import Services
 from bot.telegram import posting
 from bot.telegram.callbacks import Action, encode
@@ -95,12 +96,13 @@ async def take_away_buttons(query: CallbackQuery, *, chosen: str | None = None) 
     (a double tap, or the same update on two replicas) finds them gone already, which Telegram
     answers with "message is not modified": that is no error."""
     message = query.message
-    text = getattr(message, "text", None)  # None: an old message Telegram no longer shows
+    if not isinstance(message, Message):  # too old for Telegram to show or edit: nothing to do
+        return
+    text = message.text
     try:
         recorded = f"{text}\n\n✓ {chosen}" if chosen and text else None
         if recorded and len(recorded.encode("utf-16-le")) // 2 <= MessageLimit.MAX_TEXT_LENGTH:
-            await query.edit_message_text(recorded, reply_markup=None,
-                                          entities=getattr(message, "entities", None))
+            await query.edit_message_text(recorded, reply_markup=None, entities=message.entities)
         else:
             await query.edit_message_reply_markup(None)
     except BadRequest as exc:
@@ -116,3 +118,14 @@ def pressed_label(query: CallbackQuery) -> str | None:
             if button.callback_data == query.data:
                 return button.text
     return None
+
+
+# The roles beyond the three helpers', named as people read them (the helpers' come from
+# knowledge/roles.yaml through the services).
+ROLE_NAMES = {LEAD: _("Head of education (reports)"), ORGANISER: _("Organiser"),
+              ADMIN: _("Admin")}
+
+
+def role_name(services: Services, role: str, lang: str) -> str:
+    return gettext(lang, ROLE_NAMES[role]) if role in ROLE_NAMES \
+        else services.role_name(role, lang)

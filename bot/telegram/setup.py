@@ -25,10 +25,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, filters
 from telegram.warnings import PTBUserWarning
 
-from bot import LANGUAGES, LEAD
+from bot import LANGUAGES
 from bot.config import Settings
 from bot.domain import intake, invites, people, setup
-from bot.domain.invites import ADMIN, ORGANISER, Enrolled, Refusal
+from bot.domain.invites import Enrolled, Refusal
 from bot.domain.roster import HelperView
 from bot.domain.text import clean_text
 from bot.i18n import _, gettext
@@ -37,13 +37,11 @@ from bot.telegram import menus
 from bot.telegram.access import is_admin, stale
 from bot.telegram.callbacks import SetupAction, decode, encode
 from bot.telegram.context import PeerdeskContext, message_of, query_message, query_of, user_of
-from bot.telegram.keyboards import LANGUAGE_NAMES, take_away_buttons
+from bot.telegram.keyboards import LANGUAGE_NAMES, role_name, take_away_buttons
 
 logger = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 START_WITH_CODE = filters.Regex(r"^/start(@\w+)?\s+\S+")
-ROLE_NAMES = {LEAD: _("Head of education (reports)"), ORGANISER: _("Organiser"),
-              ADMIN: _("Admin")}
 
 
 # --- what the database adds to the settings -------------------------------------------------
@@ -85,11 +83,6 @@ async def language(context: PeerdeskContext, user: User) -> str:
     async with context.services.db.session() as session:
         return await intake.language_of(session=session, telegram_id=user.id,
                                         telegram_language=user.language_code)
-
-
-def role_name(services: Services, role: str, lang: str) -> str:
-    return gettext(lang, ROLE_NAMES[role]) if role in ROLE_NAMES \
-        else services.role_name(role, lang)
 
 
 def bot_link(context: PeerdeskContext, payload: str | None = None) -> str:
@@ -177,6 +170,7 @@ async def start_with_code(update: Update, context: PeerdeskContext) -> None:
         if isinstance(result, Refusal):
             await message_of(update).reply_text(gettext(lang, REFUSALS[result]))
         else:
+            services.wake_sender()  # the admin who made it hears who came
             await _welcome(update, context, result, lang)
         raise ApplicationHandlerStop
     # A staff link: the code in use lets the person in; an old one (a poster printed before

@@ -343,11 +343,12 @@ async def comment(*, session: AsyncSession, ticket_id: int, asker_id: int, text:
 
 
 async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: str,
-                  now: datetime, desk: Desk) -> TicketView | None:
+                  now: datetime, desk: Desk) -> tuple[TicketView, bool] | None:
     """A helper sends the ticket to another role or topic. The topic log keeps where the router
     had sent it, which reports count as a misroute; the ticket waits for a new claim, the new
     role's helpers are called and the asker is told. Another topic of the same role is only
-    that: whoever holds it keeps it, and nobody is called or told."""
+    that: whoever holds it keeps it, and nobody is called or told. Returns the ticket and
+    whether its role changed; None when nothing did."""
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.status == TicketStatus.CLOSED or \
             (ticket.role, ticket.topic) == (role, topic):
@@ -371,7 +372,7 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
                        priority=Priority.ALERT, ticket_id=ticket_id)
         view = await view_of(session, ticket)
         await session.commit()
-        return view
+        return view, False
     await withdraw_phone(session, ticket_id, now)
     if desk.forum is not None:
         if ticket.thread_id:
@@ -386,7 +387,7 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
     to_asker(session, ticket, "rerouted", now)
     view = await view_of(session, ticket)
     await session.commit()
-    return view
+    return view, True
 
 
 async def share_phone(*, session: AsyncSession, ticket_id: int, asker_id: int, phone: str,

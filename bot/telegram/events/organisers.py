@@ -6,6 +6,7 @@ at every step; a quiet draft is put aside kindly."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, time, timedelta
 
@@ -16,6 +17,7 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.error import TelegramError
 
 from bot.domain import dialogs as dialogs_domain
 from bot.domain.dates import length, moment, place_and_link, say_length, understand
@@ -182,21 +184,22 @@ async def got_kind(update: Update, context: PeerdeskContext, turn: Turn) -> str 
     return TITLE
 
 
-# What fits: a title on a button's line, a description and a bulletin in one message with the
-# rest of the announcement. Longer is said, never cut without a word (the end of a bulletin is
-# where its link and deadline usually are).
-TITLE_MAX, DESCRIPTION_MAX, BULLETIN_MAX = 200, 2000, 3500
+# What fits: a title on a button's line, a place, a description and a bulletin in one message
+# with the rest of the announcement (in UTF-16 units, as Telegram counts). Longer is said, never
+# cut without a word (the end of a bulletin is where its link and deadline usually are).
+TITLE_MAX, WHERE_MAX, DESCRIPTION_MAX, BULLETIN_MAX = 200, 500, 2000, 3500
 
 
 async def _fits(update: Update, lang: str, text: str, limit: int) -> bool:
     """The organiser's text fits; if not, they are told by how much, and the step waits."""
-    if len(text) <= limit:
+    count = len(text.encode("utf-16-le")) // 2  # as Telegram counts: an emoji may be two
+    if count <= limit:
         return True
     await message_of(update).reply_text(ngettext(
         lang, "That is {count} character, and at most {limit} fit here. Please shorten it and "
               "send it again.",
         "That is {count} characters, and at most {limit} fit here. Please shorten it and send "
-        "it again.", len(text), count=len(text), limit=limit))
+        "it again.", count, count=count, limit=limit))
     return False
 
 
@@ -215,6 +218,7 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
     text = text_of(update)
     said = yes_or_no(text) if "start" in turn.draft else None  # typed under "Is that right?"
     if said is not None:
+        await _retire_prompt(context, turn, message_of(update).chat_id)
         return await _start_answered(message_of(update), turn, said)
     start = _time_on_the_day(text, context, turn)
     why = None
@@ -231,19 +235,38 @@ async def got_start(update: Update, context: PeerdeskContext, turn: Turn) -> str
         return START_CONFIRM if "start" in turn.draft else START
     turn.draft.pop("day", None)
     turn.draft["start"] = start
-    await message_of(update).reply_text(
+    await _retire_prompt(context, turn, message_of(update).chat_id)  # a corrected start
+    prompt = await message_of(update).reply_text(
         gettext(lang, "Starts {when}. Is that right?", when=understood(services, start, lang)),
         reply_markup=InlineKeyboardMarkup([[
             InlineKeyboardButton(gettext(lang, "Yes"),
                                  callback_data=encode(Action.START, arg="yes")),
             InlineKeyboardButton(gettext(lang, "No, I will write it again"),
                                  callback_data=encode(Action.START, arg="no"))]]))
+    turn.draft["prompt"] = prompt.message_id
     return START_CONFIRM
+
+
+async def _retire_prompt(context: PeerdeskContext, turn: Turn, chat_id: int) -> None:
+    """The "Is that right?" answered by typing, or asked again of a corrected start: its
+    buttons go, so that none is left to confirm a start that is not the one kept."""
+    prompt = turn.draft.pop("prompt", None)
+    if prompt:
+        with contextlib.suppress(TelegramError):  # gone already, or too old to edit
+            await context.bot.edit_message_reply_markup(chat_id, prompt, reply_markup=None)
 
 
 async def got_start_confirmed(update: Update, context: PeerdeskContext, turn: Turn
                               ) -> str | None:
     query = query_of(update)
+    latest = turn.draft.get("prompt")
+    if latest is not None and query_message(query).message_id != latest:
+        # An earlier start's buttons, left by an edit that did not go through.
+        await query.answer(gettext(turn.lang, "That was an earlier time: please answer under "
+                                              "the latest one."), show_alert=True)
+        await take_away_buttons(query)
+        return START_CONFIRM
+    turn.draft.pop("prompt", None)
     await query.answer()
     await take_away_buttons(query, chosen=pressed_label(query))
     return await _start_answered(query_message(query), turn, _answer(update, Action.START) != "no")
@@ -277,7 +300,10 @@ async def got_end(update: Update, context: PeerdeskContext, turn: Turn) -> str |
 
 async def got_where(update: Update, context: PeerdeskContext, turn: Turn) -> str | None:
     """"Auditorio B ja https://teams…": the place and the link apart."""
-    turn.draft["place"], turn.draft["link"] = place_and_link(text_of(update))
+    where = text_of(update).strip()
+    if not await _fits(update, turn.lang, where, WHERE_MAX):
+        return WHERE
+    turn.draft["place"], turn.draft["link"] = place_and_link(where)
     await message_of(update).reply_text(gettext(
         turn.lang, "A short description? (write - to leave it empty)"))
     return DESCRIPTION
@@ -302,7 +328,7 @@ async def got_description(update: Update, context: PeerdeskContext, turn: Turn
 def _spec(context: PeerdeskContext, turn: Turn) -> EventSpec:
     """The event the answers so far describe (EventError: why not)."""
     services, user = context.services, turn.dialog.user_id
-    draft = {k: v for k, v in turn.draft.items() if k != "day"}
+    draft = {k: v for k, v in turn.draft.items() if k not in ("day", "prompt")}
     return validate_spec({
         **draft, "host_id": user, "host_name": turn.draft.get("host_name"),
         "language": turn.lang, "channels": list(services.settings.announce_channels)})

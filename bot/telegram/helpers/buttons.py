@@ -304,7 +304,6 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
         if topic is None and (not arg.startswith(f"{OTHER_TOPIC}_") or role not in ROLES):
             await stale(update, context, lang)
             return
-        same_role = role == ticket.role
         async with services.db.session() as session:
             moved = await changes.reroute(session=session, ticket_id=ticket.id, role=role,
                                           topic=topic.id if topic else OTHER_TOPIC,
@@ -313,12 +312,14 @@ async def reroute_button(update: Update, context: PeerdeskContext, helper: Helpe
                 await corrections.learn(session=session, router=services.router,
                                         ticket_id=ticket.id)
         services.wake_sender()
-        await query.answer(None if moved is None else gettext(lang, "Topic changed.")
-                           if same_role else gettext(lang, "Passed on."))
         if moved is None:
+            await query.answer()
             await query.edit_message_reply_markup(card_buttons(ticket, lang))
             return
-        logger.info("ticket %s rerouted to role %s", ticket.id, moved.role)
+        view, role_changed = moved
+        await query.answer(gettext(lang, "Passed on.") if role_changed
+                           else gettext(lang, "Topic changed."))
+        logger.info("ticket %s rerouted to role %s", ticket.id, view.role)
 
 
 # --- the holder's controls: release, hand over ----------------------------------------------------

@@ -23,7 +23,7 @@ from bot.telegram import keyboards
 from bot.telegram.callbacks import Action, encode
 from bot.telegram.dialogs import expired_text
 from bot.telegram.helpers.cards import with_mentions
-from bot.telegram.setup import role_name
+from bot.telegram.keyboards import role_name
 
 STARS = "★"
 
@@ -367,10 +367,11 @@ def _off_roster(f: Facts) -> Note:
 
 
 def _invite_used(f: Facts) -> Note:
-    """To the admin who made an invitation: who came by it, and with what."""
+    """To the admin who made an invitation: who came by it (named from the roster when sent),
+    and with what."""
     roles = ", ".join(role_name(f.services, str(role), f.lang) for role in f.params["roles"])
     text = gettext(f.lang, "{name} opened your invitation and is now in the desk as: {roles}.",
-                   name=f.params.get("name") or "?", roles=roles)
+                   name=f.helper_name or "?", roles=roles)
     if f.services.forum is not None and any(role in ROLES for role in f.params["roles"]):
         text += "\n\n" + gettext(f.lang, "Add them to the helpers' group in Telegram too: the "
                                           "questions' topics are there, and only its members "
