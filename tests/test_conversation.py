@@ -108,6 +108,53 @@ async def test_a_clearly_different_matter_offers_add_or_new(desk: Desk) -> None:
     assert "reply_markup" not in offer
 
 
+async def test_an_answer_to_the_helper_joins_whatever_its_words(desk: Desk) -> None:
+    """A black-box tester: the helper asked back, and the asker's answer, in another role's
+    words, was held behind "a new question?" and never reached them."""
+    await say(desk, PROJECTOR)
+    card = await desk.card(1)
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
+    thread = await desk.thread(1)
+    asked = "Onko tämä koulun oma vai kuntayhtymän laite?"
+    await desk.sandbox.send(JUKKA, asked, chat_id=GROUP, thread_id=thread)
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == asked for m in desk.sandbox.bot_messages(ASKER)))
+    answer = "Rehtori päätti että koko tiimi käyttää näitä, kysy koulutuspäälliköltä"
+    await desk.sandbox.send(ASKER, answer)
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == answer for m in desk.sandbox.bot_messages(GROUP)))
+    assert len(await tickets(desk)) == 1
+    assert not any("uusi kysymys" in (m.get("text") or "")
+                   for m in desk.sandbox.bot_messages(ASKER))
+
+
+async def test_with_two_questions_a_plain_message_joins_where_the_helper_spoke(
+        desk: Desk) -> None:
+    """A black-box tester: the asker answered the helper of their first question, and the
+    answer went to their newest question (another matter) instead."""
+    await say(desk, PROJECTOR)
+    card = await desk.card(1)
+    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:claim:1")
+    await desk.wait_ticket(1, lambda t: t.status == TicketStatus.CLAIMED)
+    await desk.to_user(ASKER, 2)  # the acknowledgement, then who looks at it
+    offer = await say(desk, "Miten päivitän HOKSin kun opiskelijan suunnitelma muuttuu?")
+    new = next(b for b in buttons(offer) if b.startswith("cn:"))
+    await desk.sandbox.press(ASKER, ASKER, offer["message_id"], new)
+    await desk.wait_ticket(2, lambda t: t.role == "vertaisvalmentaja")
+    thread = await desk.thread(1)
+    desk.clock.advance(minutes=2)  # a while after the second question
+    asked = "Näkyykö läppärin näytöllä kuva?"
+    await desk.sandbox.send(JUKKA, asked, chat_id=GROUP, thread_id=thread)
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == asked for m in desk.sandbox.bot_messages(ASKER)))
+    await desk.sandbox.send(ASKER, "Joo näkyy, mutta seinällä on musta ruutu")
+    await desk.sandbox.wait_until(lambda: any(
+        m.get("text") == "Joo näkyy, mutta seinällä on musta ruutu"
+        for m in desk.sandbox.thread_messages(GROUP, thread)))
+    assert len(await tickets(desk)) == 2
+
+
 async def test_after_hours_of_quiet_the_asker_chooses_and_can_add(desk: Desk) -> None:
     await say(desk, "The projector in my classroom shows no picture", language_code="en")
     desk.clock.advance(hours=3)

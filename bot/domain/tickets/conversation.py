@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_
 from sqlalchemy import select as sa_select
@@ -101,18 +102,27 @@ def _opens_with(text: str, phrases: tuple[str, ...], *, within: int) -> bool:
                for p in phrases for i in range(len(head)))
 
 
-def clearly_other(router: Router, ticket: Ticket, text: str, *, quiet: bool) -> bool:
+def clearly_other(router: Router, ticket: Ticket, text: str, *, quiet: bool,
+                  answering: bool = False) -> bool:
     """The one follow-up rule. A message joins the asker's question without asking when it goes
     on with it: a reply to it (decided before this rule is asked), a continuation word
-    (`continues`), or words about the same matter. Only a clearly different matter is asked
-    about: words that go confidently to another role (after a close, to another topic too),
-    or any words after `quiet` (the conversation's gap) that do not continue it."""
+    (`continues`), an answer to what its helper just wrote (`answering`: the helper spoke
+    last, and the message asks nothing), or words about the same matter. Only a clearly
+    different matter is asked about: words that go confidently to another role (after a close,
+    to another topic too), or any words after `quiet` (the conversation's gap) that do not
+    continue it. Another topic of the same role joins while the question is open: a follow-up
+    often asks the next thing of the same matter ("the student is at the workplace now: update
+    the HOKS?")."""
     if continues(text):
         return False
     if ticket.status == TicketStatus.CLOSED:
         return not is_thanks(text) and _elsewhere(router, ticket, text, ticket.language,
                                                   other_topic=True)
-    return quiet or _elsewhere(router, ticket, text, ticket.language)
+    if quiet:
+        return True
+    if answering and "?" not in text:  # an answer tells; a new matter would ask
+        return False
+    return _elsewhere(router, ticket, text, ticket.language)
 
 
 class Turn(StrEnum):
@@ -171,22 +181,47 @@ async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, mess
     if any(t.asker_chat_id == chat_id and t.source_message_id == message_id for t in rows):
         return True, None
     open_ = [t for t in rows if t.status in _GOING_ON]
+    if len(open_) > 1:  # the one where the conversation last moved: a helper's question there
+        moved = await _last_words(session, open_)  # is answered there, not in the newest
+        return False, max(open_, key=lambda t: (moved.get(saved_id(t), t.created_at),
+                                                saved_id(t)))
     if open_:
-        return False, max(open_, key=saved_id)
+        return False, open_[0]
     closed = [t for t in rows if t.closed_at is not None]  # within the window, as read
     return False, max(closed, key=lambda t: (t.closed_at, saved_id(t)), default=None)
 
 
-async def _last_word(session: AsyncSession, ticket: Ticket) -> datetime:
-    """When the conversation last moved: the question itself, or the latest message queued
-    between the asker and the helpers (a relay either way, a notice to the asker; reminders
-    among the helpers do not count). `updated_at` will not do: bulk updates by the
-    sender set it to the wall clock."""
-    latest = (await session.exec(select(func.max(Outbox.due_at)).where(
-        col(Outbox.ticket_id) == ticket.id,
-        (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id),
-    ))).first()
-    return max(ticket.created_at, latest) if latest is not None else ticket.created_at
+def _between(ticket: Ticket) -> Any:
+    """The messages queued between the asker and the helpers: a relay either way, a notice to
+    the asker (reminders among the helpers do not count)."""
+    return (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id)
+
+
+async def _last_word(session: AsyncSession, ticket: Ticket) -> tuple[datetime, bool]:
+    """When the conversation last moved (the question itself, or the latest message queued
+    between the asker and the helpers; `updated_at` will not do: bulk updates by the sender
+    set it to the wall clock), and whether that was its helper writing to the asker: the
+    asker's next words then answer them."""
+    latest = (await session.exec(
+        select(Outbox.due_at, Outbox.kind, Outbox.chat_id)
+        .where(col(Outbox.ticket_id) == ticket.id, _between(ticket))
+        .order_by(col(Outbox.due_at).desc(), col(Outbox.id).desc()).limit(1))).first()
+    if latest is None or latest[0] < ticket.created_at:
+        return ticket.created_at, False
+    return latest[0], latest[1] == OutboxKind.COPY and latest[2] == ticket.asker_chat_id
+
+
+async def _last_words(session: AsyncSession, tickets: list[Ticket]) -> dict[int, datetime]:
+    """`_last_word`'s moment for several questions of one asker, in one read."""
+    chats = {t.asker_chat_id for t in tickets}
+    rows = await session.exec(
+        select(Outbox.ticket_id, func.max(Outbox.due_at))
+        .where(col(Outbox.ticket_id).in_([saved_id(t) for t in tickets]),
+               (col(Outbox.kind) == OutboxKind.COPY) | col(Outbox.chat_id).in_(chats))
+        .group_by(col(Outbox.ticket_id)))
+    moved = {ticket_id: at for ticket_id, at in rows if ticket_id is not None}
+    return {saved_id(t): max(t.created_at, moved[saved_id(t)]) if saved_id(t) in moved
+            else t.created_at for t in tickets}
 
 
 async def _named_while_anonymous(session: AsyncSession, ticket: Ticket, asker_id: int) -> bool:
@@ -271,6 +306,10 @@ async def converse(
     if ticket is None and not explicit:
         ticket = latest
         if ticket is not None and await _named_while_anonymous(session, ticket, asker_id):
+            if ticket.status != TicketStatus.CLOSED and (await _last_word(session, ticket))[1]:
+                # Its helper has just asked them something: whether this answers it (under
+                # their name) or is a new, anonymous matter is theirs to say, not a guess.
+                return Conversation(Turn.ASK, receipt_of(ticket))
             return Conversation(Turn.NEW, apart=ticket.id)
     if ticket is None:
         return Conversation(Turn.NEW)
@@ -303,10 +342,11 @@ async def converse(
         if clearly_other(router, ticket, text, quiet=False):
             return Conversation(Turn.ASK, receipt)
         return await _comment(session, desk, ticket, text, now)
-    if not explicit and ticket.status != TicketStatus.CLOSED and clearly_other(
-            router, ticket, text, quiet=now - await _last_word(session, ticket) > gap):
-        # "Hei!" after hours of quiet is no other matter to ask about: intake greets back.
-        return Conversation(Turn.NEW if chat(text) else Turn.ASK, receipt)
+    if not explicit and ticket.status != TicketStatus.CLOSED:
+        moved, answering = await _last_word(session, ticket)
+        if clearly_other(router, ticket, text, quiet=now - moved > gap, answering=answering):
+            # "Hei!" after hours of quiet is no other matter to ask about: intake greets back.
+            return Conversation(Turn.NEW if chat(text) else Turn.ASK, receipt)
     if ticket.status == TicketStatus.CLOSED and is_thanks(text) and not ticket.self_served:
         return await _comment(session, desk, ticket, text, now)  # thanks: nothing to reopen
     if ticket.status == TicketStatus.OFFERED and ticket.routing != Routing.ASKED and text \
