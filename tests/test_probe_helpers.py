@@ -256,11 +256,12 @@ async def test_closing_another_roles_question_is_confirmed_and_the_asker_told_ki
     await desk.ask(7001, RPL_FI, first_name="Eva")  # for a peer coach; Jukka is tvt
     card = await desk.card(1)
     await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:close:1")
-    await desk.sandbox.wait_until(lambda: "q:close:1:sure" in buttons(card))
-    assert "suljetaanko silti?" in str(card["reply_markup"])
+    # Asked of Jukka privately: the card is everyone's, and stays as it is.
+    (asked_privately,) = await desk.to_user(JUKKA, 1)
+    assert asked_privately["text"].endswith("suljetaanko silti?")
+    assert buttons(asked_privately) == ["q:close:1:sure"]
+    assert "q:claim:1" in buttons(card)
     assert (await desk.ticket(1)).status == TicketStatus.OPEN  # not yet
-    await desk.sandbox.press(JUKKA, GROUP, card["message_id"], "q:card:1")  # Back
-    await desk.sandbox.wait_until(lambda: "q:claim:1" in buttons(card))
     # /close in the topic asks too, with a button of its own.
     thread = await desk.thread(1)
     await desk.sandbox.send(JUKKA, "/close", chat_id=GROUP, thread_id=thread)
@@ -283,6 +284,18 @@ async def test_closing_another_roles_question_is_confirmed_and_the_asker_told_ki
     second = await desk.card(2)
     await desk.sandbox.press(MARI, GROUP, second["message_id"], "q:close:2")
     await desk.wait_ticket(2, lambda t: t.status == TicketStatus.CLOSED)
+    # A colleague closing a question someone holds: the holder hears who, in the topic.
+    await desk.ask(7003, RPL_FI, first_name="Pia")
+    third = await desk.card(3)
+    await desk.sandbox.press(MARI, GROUP, third["message_id"], "q:claim:3")
+    await desk.wait_ticket(3, lambda t: t.status == TicketStatus.CLAIMED)
+    await desk.sandbox.press(JUKKA, GROUP, third["message_id"], "q:close:3")
+    sure = (await desk.to_user(JUKKA, 2))[-1]
+    await desk.sandbox.press(JUKKA, JUKKA, sure["message_id"], "q:close:3:sure")
+    await desk.wait_ticket(3, lambda t: t.status == TicketStatus.CLOSED)
+    told_holder = (await desk.in_thread(3, 2))[-1]
+    assert told_holder["text"].startswith("Jukka sulki kysymyksen #3, jota sinä hoidit.")
+    assert mentioned(told_holder) == [MARI]
 
 
 async def test_forget_takes_back_every_message_relayed_to_the_helpers(desk: Desk) -> None:

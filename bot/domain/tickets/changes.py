@@ -275,9 +275,13 @@ async def close(*, session: AsyncSession, ticket_id: int, now: datetime, desk: D
     if result.rowcount != 1:
         await session.commit()
         return None
+    holder = ticket.claimed_by
     await session.refresh(ticket)
     await edit_cards(session, desk, ticket, now)
     await withdraw_phone(session, ticket_id, now)
+    if holder is not None and holder != helper_id:  # a colleague closed it: the holder hears
+        await to_helpers(session, desk, ticket, now, params={
+            "template": "closed_by_colleague", "helper": helper_id, "mention": "holder"})
     # Nothing reached the asker (no reply, no answer from the card, no call asked for): no
     # rating of an answer never given; they hear kindly that they may write again.
     answered = ticket.first_answer_at is not None or ticket.phone is not None

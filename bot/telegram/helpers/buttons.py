@@ -231,8 +231,18 @@ async def close_button(update: Update, context: PeerdeskContext, helper: HelperV
     query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
     question = close_question(context.services, ticket, helper, lang)
     if question is not None and button.arg != CONFIRM:
-        await query.answer()
-        await query.edit_message_reply_markup(close_anyway(ticket.id, question, lang))
+        # Asked of the one who pressed, privately: the card is every helper's, and a third
+        # person could otherwise confirm what they never asked (unless that private chat cannot
+        # be reached: then the card asks, as before).
+        try:
+            await context.bot.send_message(helper.telegram_id, question, reply_markup=close_anyway(
+                ticket.id, question, lang, back=False))
+        except (Forbidden, BadRequest):  # they never opened a private chat with the bot
+            await query.answer()
+            await query.edit_message_reply_markup(close_anyway(ticket.id, question, lang))
+            return
+        await query.answer(gettext(lang, "To close #{number} anyway, confirm in your private "
+                                         "chat with me.", number=ticket.id), show_alert=True)
         return
     if button.arg == CONFIRM:
         logger.info("ticket %s closed by a colleague of its holder" if ticket.claimed_by

@@ -390,7 +390,17 @@ def _marked_back(f: Facts) -> Note:
                                 "you."))
 
 
+def _closed_by_colleague(f: Facts) -> Note:
+    """To the holder (in the topic, or privately): a colleague closed the question they held."""
+    assert f.ticket is not None
+    text, entities = with_mentions(gettext(
+        f.lang, "{name} closed #{number}, which you held.", name=f.helper_name or "?",
+        number=f.ticket.id), f.mention)
+    return Note(text, entities=entities or None)
+
+
 TEMPLATES: dict[str, Callable[[Facts], Note | None]] = {
+    "closed_by_colleague": _closed_by_colleague,
     "marked_away": _marked_away,
     "marked_back": _marked_back,
     "off_roster": _off_roster,
