@@ -503,6 +503,9 @@ async def test_an_anonymous_ticket_reveals_no_identity(desk: Desk) -> None:
     await desk.sandbox.send(7001, "/anon", first_name="Salainen")
     await desk.sandbox.send(7001, "/team Liiketalous")
     await desk.to_user(7001, 2)
+    await desk.sandbox.send(7001, "/team")  # what it is now, and how to change it
+    told = (await desk.to_user(7001, 3))[-1]
+    assert told["text"].startswith("Tiimisi: Liiketalous\n")
     await desk.ask(7001, RPL_FI, first_name="Salainen")
     card = await desk.card(1)
     assert "Kysyjä: nimetön" in card["text"]

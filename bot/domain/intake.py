@@ -199,6 +199,12 @@ async def set_team(*, session: AsyncSession, telegram_id: int, team: str) -> str
     return staff.team
 
 
+async def team_of(*, session: AsyncSession, telegram_id: int) -> str | None:
+    """The team the staff member has given, if any."""
+    return (await session.exec(select(Staff.team).where(
+        col(Staff.telegram_id) == telegram_id))).first()
+
+
 async def toggle_anonymous(*, session: AsyncSession, telegram_id: int) -> bool:
     """Flip the asker's default anonymity; returns the new setting."""
     staff, _ = await _staff(session, telegram_id)

@@ -101,8 +101,11 @@ async def team_command(update: Update, context: PeerdeskContext) -> None:
     lang = await _remember(update, context)
     name = " ".join(context.args or []).strip()
     if not name:
-        await message_of(update).reply_text(gettext(
-            lang, "Write your team after the command, for example: /team Liiketalous"))
+        async with context.services.db.session() as session:
+            team = await intake.team_of(session=session, telegram_id=user_of(update).id)
+        await message_of(update).reply_text(
+            (gettext(lang, "Your team: {team}", team=team) + "\n" if team else "")
+            + gettext(lang, "Write your team after the command, for example: /team Liiketalous"))
         return
     async with context.services.db.session() as session:
         team = await intake.set_team(session=session, telegram_id=user_of(update).id,
