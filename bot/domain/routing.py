@@ -221,9 +221,9 @@ class Router:
         # correction): a helper's correction moves the topic logged, not what the words plainly
         # ask (one re-topicked "I forgot my password" would otherwise take the password answer
         # from everyone who writes it).
-        said = max((t for t in lexical if self._role_of[t] == best),
-                   key=lexical.__getitem__, default=topic)
-        answer = self._answer(said, seen) if clear and not ask else None
+        answer = self._answer(max((t for t in lexical if self._role_of[t] == best),
+                                  key=lexical.__getitem__, default=topic), seen) \
+            if clear and not ask else None
         return Decision(topic, best, confidence, lang, ask, tuple(ranked), answer, probabilities)
 
     def _combined(self, needs: dict[str, float], role_scores: dict[str, float],

@@ -52,6 +52,7 @@ _YES = frozenset({"kyllä", "kylla", "joo", "juu", "jep", "jees", "ok", "okei", 
 _NO = frozenset({"ei", "väärin", "eipä", "no", "nope", "n", "wrong", "nej", "nä", "fel", "👎"})
 _FILLER = frozenset({"se", "on", "det", "är", "that's", "thats", "that", "it's", "its", "it",
                      "is", "paikkaansa", "pidä"})
+_KNOWN = _YES | _NO | _FILLER
 
 
 def yes_or_no(text: str) -> bool | None:
@@ -59,7 +60,7 @@ def yes_or_no(text: str) -> bool | None:
     False for a no ("ei", "ei pidä paikkaansa", "nej", "no"), None for anything else (a new
     answer to the question asked). Finnish "no" before a yes is "well": "no joo" is a yes."""
     words = re.findall(r"[\w'’👍👎]+", text.lower().replace("’", "'"))
-    if not words or len(words) > 4 or any(w not in _YES | _NO | _FILLER for w in words):
+    if not words or len(words) > 4 or any(w not in _KNOWN for w in words):
         return None
     if words[0] == "no" and len(words) > 1:  # Finnish "well …": "no on", "no joo", "no ei"
         return not any(word in _NO for word in words[1:])

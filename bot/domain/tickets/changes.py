@@ -362,36 +362,30 @@ async def reroute(*, session: AsyncSession, ticket_id: int, role: str, topic: st
             log.rerouted_from_role, log.rerouted_from_topic = log.role, log.topic
         log.role, log.topic = role, topic
         session.add(log)
-    same_role = ticket.role == role
+    moved = ticket.role != role
     ticket.role, ticket.topic = role, topic
-    if not same_role:
+    ticket.updated_at = now
+    if moved:
         ticket.status, ticket.claimed_by, ticket.claimed_at = TicketStatus.OPEN, None, None
         start_clock(desk, ticket, now)
-    ticket.updated_at = now
     session.add(ticket)
     await edit_cards(session, desk, ticket, now)
-    if same_role:
-        if desk.forum is not None and ticket.thread_id:
-            outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
-                       priority=Priority.ALERT, ticket_id=ticket_id)
-        view = await view_of(session, ticket)
-        await session.commit()
-        return view, False
-    await withdraw_phone(session, ticket_id, now)
-    if desk.forum is not None:
-        if ticket.thread_id:
-            outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
-                       priority=Priority.ALERT, ticket_id=ticket_id)
-        note(session, ticket, desk.forum, "rerouted", now, mention="role")
-    else:
-        view = await view_of(session, ticket)
-        for helper in await recipients(session=session, ticket=view):
-            outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
-                       priority=Priority.CARD, ticket_id=ticket_id)
-    to_asker(session, ticket, "rerouted", now)
+    if desk.forum is not None and ticket.thread_id:  # the topic's name shows the topic
+        outbox.add(session, kind=OutboxKind.EDIT_TOPIC, chat_id=desk.forum, now=now,
+                   priority=Priority.ALERT, ticket_id=ticket_id)
+    if moved:  # another role: the new role called, the asker told
+        await withdraw_phone(session, ticket_id, now)
+        if desk.forum is not None:
+            note(session, ticket, desk.forum, "rerouted", now, mention="role")
+        else:
+            for helper in await recipients(session=session, ticket=await view_of(session,
+                                                                                 ticket)):
+                outbox.add(session, kind=OutboxKind.CARD, chat_id=helper.telegram_id, now=now,
+                           priority=Priority.CARD, ticket_id=ticket_id)
+        to_asker(session, ticket, "rerouted", now)
     view = await view_of(session, ticket)
     await session.commit()
-    return view, True
+    return view, moved
 
 
 async def share_phone(*, session: AsyncSession, ticket_id: int, asker_id: int, phone: str,

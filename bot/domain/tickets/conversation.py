@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -183,15 +182,14 @@ async def _conversation(session: AsyncSession, asker_id: int, chat_id: int, mess
     open_ = [t for t in rows if t.status in _GOING_ON]
     if len(open_) > 1:  # the one where the conversation last moved: a helper's question there
         moved = await _last_words(session, open_)  # is answered there, not in the newest
-        return False, max(open_, key=lambda t: (moved.get(saved_id(t), t.created_at),
-                                                saved_id(t)))
+        return False, max(open_, key=lambda t: (moved[saved_id(t)], saved_id(t)))
     if open_:
         return False, open_[0]
     closed = [t for t in rows if t.closed_at is not None]  # within the window, as read
     return False, max(closed, key=lambda t: (t.closed_at, saved_id(t)), default=None)
 
 
-def _between(ticket: Ticket) -> Any:
+def _between(ticket: Ticket) -> ColumnElement[bool]:
     """The messages queued between the asker and the helpers: a relay either way, a notice to
     the asker (reminders among the helpers do not count)."""
     return (col(Outbox.kind) == OutboxKind.COPY) | (col(Outbox.chat_id) == ticket.asker_chat_id)
@@ -212,16 +210,14 @@ async def _last_word(session: AsyncSession, ticket: Ticket) -> tuple[datetime, b
 
 
 async def _last_words(session: AsyncSession, tickets: list[Ticket]) -> dict[int, datetime]:
-    """`_last_word`'s moment for several questions of one asker, in one read."""
-    chats = {t.asker_chat_id for t in tickets}
+    """`_last_word`'s moment for several questions of one asker (one chat), in one read."""
     rows = await session.exec(
         select(Outbox.ticket_id, func.max(Outbox.due_at))
-        .where(col(Outbox.ticket_id).in_([saved_id(t) for t in tickets]),
-               (col(Outbox.kind) == OutboxKind.COPY) | col(Outbox.chat_id).in_(chats))
+        .where(col(Outbox.ticket_id).in_([saved_id(t) for t in tickets]), _between(tickets[0]))
         .group_by(col(Outbox.ticket_id)))
     moved = {ticket_id: at for ticket_id, at in rows if ticket_id is not None}
-    return {saved_id(t): max(t.created_at, moved[saved_id(t)]) if saved_id(t) in moved
-            else t.created_at for t in tickets}
+    return {saved_id(t): max(t.created_at, moved.get(saved_id(t), t.created_at))
+            for t in tickets}
 
 
 async def _named_while_anonymous(session: AsyncSession, ticket: Ticket, asker_id: int) -> bool:

@@ -200,26 +200,37 @@ async def claim_button(update: Update, context: PeerdeskContext, helper: HelperV
 
 async def _confirm_across_roles(context: PeerdeskContext, press: Press, helper: HelperView
                                 ) -> None:
-    """A ticket of another role: the one who pressed is asked, privately, whether to take it
-    anyway. The card is shared by every helper, so its buttons stay as they are (unless that
-    private chat cannot be reached: then the card asks, as before)."""
-    query, ticket, lang = press.query, press.ticket, press.lang
+    """A ticket of another role: the one who pressed is asked whether to take it anyway."""
+    ticket, lang = press.ticket, press.lang
+    role = context.services.role_name(ticket.role, lang)
     question = gettext(lang, "#{number} is for {role}. Take it anyway?", number=ticket.id,
-                       role=context.services.role_name(ticket.role, lang))
+                       role=role)
     sure = InlineKeyboardButton(gettext(lang, "Yes, I take #{number}", number=ticket.id),
                                 callback_data=encode(Action.CLAIM, ticket.id, CONFIRM))
+    back = InlineKeyboardButton(gettext(lang, "Back"), callback_data=encode(Action.CARD,
+                                                                            ticket.id))
+    await _confirm_privately(
+        context, press, helper, question, InlineKeyboardMarkup([[sure]]),
+        on_card=InlineKeyboardMarkup([[sure, back]]), card_alert=question,
+        told=gettext(lang, "#{number} is for {role}. To take it anyway, confirm in your private "
+                           "chat with me.", number=ticket.id, role=role))
+
+
+async def _confirm_privately(context: PeerdeskContext, press: Press, helper: HelperView,
+                             question: str, private: InlineKeyboardMarkup, *,
+                             on_card: InlineKeyboardMarkup, card_alert: str | None,
+                             told: str) -> None:
+    """Ask the one who pressed, in their private chat: the card is shared by every helper, so
+    its buttons stay as they are and no third person confirms what they never asked. Unless
+    that private chat cannot be reached: then the card asks (`on_card`), as before."""
+    query = press.query
     try:
-        await context.bot.send_message(helper.telegram_id, question,
-                                       reply_markup=InlineKeyboardMarkup([[sure]]))
+        await context.bot.send_message(helper.telegram_id, question, reply_markup=private)
     except (Forbidden, BadRequest):  # they never opened a private chat with the bot
-        await query.answer(question, show_alert=True)
-        await query.edit_message_reply_markup(InlineKeyboardMarkup([[sure, InlineKeyboardButton(
-            gettext(lang, "Back"), callback_data=encode(Action.CARD, ticket.id))]]))
+        await query.answer(card_alert, show_alert=card_alert is not None)
+        await query.edit_message_reply_markup(on_card)
         return
-    await query.answer(gettext(lang, "#{number} is for {role}. To take it anyway, confirm in "
-                                     "your private chat with me.", number=ticket.id,
-                               role=context.services.role_name(ticket.role, lang)),
-                       show_alert=True)
+    await query.answer(told, show_alert=True)
 
 
 async def close_button(update: Update, context: PeerdeskContext, helper: HelperView) -> None:
@@ -231,18 +242,11 @@ async def close_button(update: Update, context: PeerdeskContext, helper: HelperV
     query, button, ticket, lang = press.query, press.button, press.ticket, press.lang
     question = close_question(context.services, ticket, helper, lang)
     if question is not None and button.arg != CONFIRM:
-        # Asked of the one who pressed, privately: the card is every helper's, and a third
-        # person could otherwise confirm what they never asked (unless that private chat cannot
-        # be reached: then the card asks, as before).
-        try:
-            await context.bot.send_message(helper.telegram_id, question, reply_markup=close_anyway(
-                ticket.id, question, lang, back=False))
-        except (Forbidden, BadRequest):  # they never opened a private chat with the bot
-            await query.answer()
-            await query.edit_message_reply_markup(close_anyway(ticket.id, question, lang))
-            return
-        await query.answer(gettext(lang, "To close #{number} anyway, confirm in your private "
-                                         "chat with me.", number=ticket.id), show_alert=True)
+        await _confirm_privately(
+            context, press, helper, question, close_anyway(ticket.id, question, lang, back=False),
+            on_card=close_anyway(ticket.id, question, lang), card_alert=None,
+            told=gettext(lang, "To close #{number} anyway, confirm in your private chat with "
+                               "me.", number=ticket.id))
         return
     if button.arg == CONFIRM:
         logger.info("ticket %s closed by a colleague of its holder" if ticket.claimed_by
